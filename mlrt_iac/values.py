@@ -1,0 +1,94 @@
+"""Special values that flow through expressions, plans and providers.
+
+`UNKNOWN` stands for a value known only after apply (a computed attribute of a resource still
+to be created); any operation on it yields `UNKNOWN`. `Sensitive(v)` marks a value derived from
+a sensitive variable; operations keep the mark, and printing code redacts it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class _Unknown:
+    """Singleton for '(known after apply)'."""
+
+    _instance: "_Unknown | None" = None
+
+    def __new__(cls) -> "_Unknown":
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __reduce__(self) -> str:
+        return "UNKNOWN"
+
+    def __bool__(self) -> bool:
+        raise TypeError("an unknown value has no truth value; check is_known() first")
+
+
+UNKNOWN = _Unknown()
+
+
+class Sensitive:
+    """A value that must never be printed. Compare and hash like the wrapped value."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        while isinstance(value, Sensitive):
+            value = value.value
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "(sensitive value)"
+
+    def __eq__(self, other: object) -> bool:
+        other_v = other.value if isinstance(other, Sensitive) else other
+        return bool(self.value == other_v)
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+
+def is_unknown(value: Any) -> bool:
+    return value is UNKNOWN
+
+
+def is_known(value: Any) -> bool:
+    """True when the value and everything inside it is known."""
+    if value is UNKNOWN:
+        return False
+    if isinstance(value, Sensitive):
+        return is_known(value.value)
+    if isinstance(value, dict):
+        return all(is_known(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(is_known(v) for v in value)
+    return True
+
+
+def unmark(value: Any, path: tuple[Any, ...] = ()) -> tuple[Any, list[tuple[Any, ...]]]:
+    """Strip `Sensitive` wrappers; return the plain value and the paths that were sensitive."""
+    if isinstance(value, Sensitive):
+        plain, _ = unmark(value.value, path)
+        return plain, [path]
+    if isinstance(value, dict):
+        out: dict[Any, Any] = {}
+        paths: list[tuple[Any, ...]] = []
+        for k, v in value.items():
+            out[k], p = unmark(v, path + (k,))
+            paths.extend(p)
+        return out, paths
+    if isinstance(value, (list, tuple)):
+        items = []
+        paths = []
+        for i, v in enumerate(value):
+            plain, p = unmark(v, path + (i,))
+            items.append(plain)
+            paths.extend(p)
+        return (items if isinstance(value, list) else tuple(items)), paths
+    return value, []
