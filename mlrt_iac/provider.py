@@ -122,6 +122,15 @@ class ResourceHandler:
         """
         return {}
 
+    def planned_id(self, ctx: ProviderContext, desired: Attributes) -> str | None:
+        """The id `create` will give the object, when the provider names objects itself.
+
+        The engine records it in state *before* calling `create`, so an interrupted apply
+        (kill -9) still knows where to look: the next refresh reads it and, if it exists, the
+        plan replaces it. Return None when ids are assigned by the target.
+        """
+        return None
+
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
         return ReadResult(dict(prior))
 

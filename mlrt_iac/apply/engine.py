@@ -1,0 +1,400 @@
+"""Apply: carry out a plan, in parallel where the graph allows, never losing track of objects.
+
+Order comes from the plan's dependencies; a resource starts when everything it depends on has
+finished. After each resource completes the state is committed (group commit), and before a
+create the engine records a `creating` entry with the provider's planned id, so a crash at any
+moment leaves a state that the next refresh can reconcile. A failure skips the resource's
+dependents; independent work still finishes.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from ..config.instances import ResourceInstance
+from ..diagnostics import Diagnostics
+from ..errors import MlrtError, PermanentError, RetryableError
+from ..graph import build_graph
+from ..model import computed_attributes, validate_instances
+from ..plan.desired import desired_attributes
+from ..plan.model import Plan, ResourceChange
+from ..plan.workspace import Workspace
+from ..provider import ProviderContext, ResourceHandler
+from ..values import UNKNOWN, is_known, unmark
+from .events import ApplyEvent, EventSink, StopSignal
+from .state_writer import StateCommitter
+
+DEFAULT_TIMEOUTS = {"create": 1800.0, "update": 1800.0, "delete": 1800.0}
+STILL_EVERY = 10.0
+
+
+@dataclass
+class ApplyOptions:
+    parallelism: int = 10
+    on_event: EventSink = lambda e: None
+    stop: StopSignal = field(default_factory=StopSignal)
+
+
+@dataclass
+class ApplyResult:
+    done: dict[str, str] = field(default_factory=dict)  # address -> action
+    errors: list[tuple[str, MlrtError]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    writes: int = 0
+
+    def counts(self) -> dict[str, int]:
+        c = {"added": 0, "changed": 0, "destroyed": 0}
+        for action in self.done.values():
+            if action == "create":
+                c["added"] += 1
+            elif action == "update":
+                c["changed"] += 1
+            elif action == "delete":
+                c["destroyed"] += 1
+            elif action == "replace":
+                c["added"] += 1
+                c["destroyed"] += 1
+        return c
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def apply_plan(ws: Workspace, plan: Plan, backend: Any, doc: Any, opts: ApplyOptions) -> ApplyResult:
+    """Carry out `plan` against `doc` (the state it was made from), committing through `backend`."""
+    committer = StateCommitter(backend, doc)
+    result = ApplyResult()
+    # The refresh is part of the plan: persist what it saw.
+    with committer.mutate():
+        for addr, attrs in plan.refreshed.items():
+            r = doc.get(addr)
+            if r is None:
+                continue
+            if attrs is None:
+                doc.remove(addr)
+            elif r.attributes != attrs:
+                r.attributes = dict(attrs)
+    if plan.refresh_only:
+        committer.commit()
+        result.writes = committer.writes
+        return result
+
+    walker = _Walker(ws, plan, doc, committer, opts, result)
+    walker.run()
+    if not plan.targets and not plan.destroy:
+        _update_outputs(ws, doc, committer, result)
+    elif plan.destroy and not plan.targets:
+        with committer.mutate():
+            doc.outputs = {}
+    committer.commit()
+    result.writes = committer.writes
+    return result
+
+
+class _Walker:
+    def __init__(self, ws: Workspace, plan: Plan, doc: Any, committer: StateCommitter, opts: ApplyOptions,
+                 result: ApplyResult) -> None:
+        self.ws = ws
+        self.plan = plan
+        self.doc = doc
+        self.committer = committer
+        self.opts = opts
+        self.result = result
+        self.changes = {c.address: c for c in plan.actionable()}
+        self.inflight: dict[str, tuple[str, float]] = {}
+        self.inflight_lock = threading.Lock()
+
+    def _edges(self) -> dict[str, set[str]]:
+        deps: dict[str, set[str]] = {a: set() for a in self.changes}
+        for a, ch in self.changes.items():
+            if ch.action != "delete":
+                for d in ch.dependencies:
+                    dc = self.changes.get(d)
+                    if dc is not None and dc.action != "delete":
+                        deps[a].add(d)
+            # Whoever depended on an object must let go of it before it is deleted.
+            if ch.action in ("delete", "replace") and not ch.create_before_destroy:
+                for b, other in self.changes.items():
+                    if b != a and a in other.prior_dependencies and other.action in ("delete", "update", "replace"):
+                        if ch.action == "delete":
+                            deps[a].add(b)
+        return deps
+
+    def run(self) -> None:
+        if not self.changes:
+            return
+        edges = self._edges()
+        graph = build_graph(self.changes, edges)
+        cycle = graph.find_cycle()
+        if cycle:
+            self.result.errors.append(("", MlrtError("Cycle in the apply graph: " + " -> ".join(cycle))))
+            return
+        waiting = {a: set(graph.dependencies(a)) for a in self.changes}
+        failed: set[str] = set()
+        ticker_stop = threading.Event()
+        ticker = threading.Thread(target=self._tick, args=(ticker_stop,), daemon=True)
+        ticker.start()
+        pool = ThreadPoolExecutor(max_workers=max(1, self.opts.parallelism))
+        running: dict[Future[None], str] = {}
+        try:
+            ready = sorted(a for a, w in waiting.items() if not w)
+            for a in ready:
+                del waiting[a]
+            while ready or running:
+                while ready and len(running) < self.opts.parallelism and not self.opts.stop.stop_requested.is_set():
+                    a = ready.pop(0)
+                    running[pool.submit(self._run_one, self.changes[a])] = a
+                if self.opts.stop.stop_requested.is_set():
+                    ready.clear()
+                if not running:
+                    break
+                finished, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
+                if self.opts.stop.abandon.is_set():
+                    break
+                for f in finished:
+                    a = running.pop(f)
+                    ok = f.result() if f.exception() is None else False
+                    if not ok:
+                        failed.add(a)
+                    for b in list(waiting):
+                        if a in waiting[b]:
+                            if not ok:
+                                continue
+                            waiting[b].discard(a)
+                            if not waiting[b]:
+                                del waiting[b]
+                                ready.append(b)
+                    if not ok:
+                        self._skip_dependents(a, waiting, graph)
+                ready.sort()
+        finally:
+            ticker_stop.set()
+            pool.shutdown(wait=not self.opts.stop.abandon.is_set(), cancel_futures=True)
+        if self.opts.stop.stop_requested.is_set():
+            self.result.interrupted = True
+            for a in sorted(waiting):
+                self.result.skipped.append(a)
+
+    def _skip_dependents(self, failed: str, waiting: dict[str, set[str]], graph: Any) -> None:
+        for b in sorted(graph.descendants([failed]) - {failed}):
+            if b in waiting:
+                del waiting[b]
+                self.result.skipped.append(b)
+                self.opts.on_event(ApplyEvent("skipped", b, self.changes[b].action,
+                                              message=f"skipped because {failed} failed"))
+
+    def _tick(self, stop: threading.Event) -> None:
+        while not stop.wait(1.0):
+            now = time.monotonic()
+            with self.inflight_lock:
+                items = list(self.inflight.items())
+            for addr, (action, started) in items:
+                elapsed = now - started
+                if elapsed >= STILL_EVERY and int(elapsed) % int(STILL_EVERY) == 0:
+                    self.opts.on_event(ApplyEvent("still", addr, action, elapsed))
+
+    # -- one resource ------------------------------------------------------------------------
+    def _run_one(self, ch: ResourceChange) -> bool:
+        started = time.monotonic()
+        with self.inflight_lock:
+            self.inflight[ch.address] = (ch.action, started)
+        self.opts.on_event(ApplyEvent("start", ch.address, ch.action, id=ch.id))
+        try:
+            self._execute(ch)
+        except MlrtError as exc:
+            self.result.errors.append((ch.address, exc))
+            self.opts.on_event(ApplyEvent("error", ch.address, ch.action, time.monotonic() - started, exc.summary))
+            return False
+        except Exception as exc:  # noqa: BLE001 - a provider bug must not kill the walk
+            err = MlrtError(f"{type(exc).__name__}: {exc}", "This is a bug in the provider; the traceback is "
+                            "shown with MLRT_DEBUG=1.")
+            err.__cause__ = exc
+            self.result.errors.append((ch.address, err))
+            self.opts.on_event(ApplyEvent("error", ch.address, ch.action, time.monotonic() - started, err.summary))
+            return False
+        finally:
+            with self.inflight_lock:
+                self.inflight.pop(ch.address, None)
+        self.result.done[ch.address] = ch.action
+        r = self.doc.get(ch.address)
+        self.opts.on_event(ApplyEvent("done", ch.address, ch.action, time.monotonic() - started,
+                                      id=getattr(r, "id", None) if r is not None else ch.id))
+        return True
+
+    def _ctx(self, ch: ResourceChange) -> ProviderContext:
+        base = self.ws.context()
+        related: dict[str, Any] = {}
+        with self.committer.doc_lock:
+            for d in ch.dependencies:
+                r = self.doc.get(d)
+                if r is not None:
+                    related[d] = dict(r.attributes)
+        addr = ch.address
+        sink = self.opts.on_event
+        return ProviderContext(base.project_dir, base.data_dir, addr,
+                               log=lambda line: sink(ApplyEvent("log", addr, message=line)),
+                               progress=lambda status: sink(ApplyEvent("progress", addr, message=status)),
+                               cancel=_cancel_event(self.opts.stop), related=related)
+
+    def _execute(self, ch: ResourceChange) -> None:
+        handler = self._handler(ch)
+        ctx = self._ctx(ch)
+        if ch.action == "delete":
+            self._delete(handler, ctx, ch, ch.id or "", ch.before or {}, ch.address)
+            return
+        desired, sensitive = self._desired(ch)
+        if ch.action == "update":
+            prior = self.doc.get(ch.address)
+            res = self._retry("update", ch, lambda: handler.update(ctx, prior.id, dict(prior.attributes), desired))
+            self._record(ch, prior.id, {**desired, **res.attributes}, sensitive, status="ready",
+                         created_at=getattr(prior, "created_at", None))
+            return
+        if ch.action == "replace" and not ch.create_before_destroy:
+            self._delete(handler, ctx, ch, ch.id or "", ch.before or {}, ch.address)
+        deposed: str | None = None
+        if ch.action == "replace" and ch.create_before_destroy:
+            deposed = self._depose(ch)
+        self._create(handler, ctx, ch, desired, sensitive)
+        if deposed is not None:
+            self._delete(handler, ctx, ch, ch.id or "", ch.before or {}, deposed)
+
+    def _handler(self, ch: ResourceChange) -> ResourceHandler:
+        provider = self.ws.provider(ch.provider)
+        handler = provider.handler(ch.type)
+        if handler is None:
+            raise PermanentError(f'Provider "{ch.provider}" does not support {ch.type}')
+        return handler
+
+    def _desired(self, ch: ResourceChange) -> tuple[dict[str, Any], list[list[Any]]]:
+        computed = set(computed_attributes(ch.type))
+        after = ch.after or {}
+        desired = {k: v for k, v in after.items() if k not in computed and k != "id"}
+        if is_known(desired):
+            return desired, ch.sensitive_paths
+        # Some arguments were known only after apply: evaluate this resource again now that
+        # everything it depends on exists.
+        inst = self._reevaluate(ch.address)
+        models, diags = validate_instances([inst], self.ws.provider_configs)
+        if diags.has_errors:
+            raise PermanentError(diags[0].summary, diags[0].detail)
+        desired = desired_attributes(inst, models[inst.address])
+        if not is_known(desired):
+            missing = sorted(k for k, v in desired.items() if not is_known(v))
+            raise PermanentError(f"Arguments of {ch.address} are still unknown after their dependencies were "
+                                 f"applied: {', '.join(missing)}")
+        _, paths = unmark(inst.attributes)
+        return desired, [list(p) for p in paths]
+
+    def _reevaluate(self, address: str) -> ResourceInstance:
+        def resolver(inst: ResourceInstance) -> dict[str, Any]:
+            with self.committer.doc_lock:
+                r = self.doc.get(inst.address)
+            if r is not None and getattr(r, "status", "ready") == "ready":
+                return {**r.attributes, "id": r.id}
+            ch = self.changes.get(inst.address)
+            if ch is not None and ch.after is not None:
+                return dict(ch.after)
+            for c in self.plan.changes:
+                if c.address == inst.address and c.after is not None:
+                    return dict(c.after)
+            return dict(inst.attributes)
+
+        ev, diags = self.ws.evaluate(resolver=resolver, targets=[address])
+        if diags.has_errors:
+            raise PermanentError(diags.errors()[0].summary, diags.errors()[0].detail)
+        for inst in ev.instances:
+            if inst.address == address:
+                return inst
+        raise PermanentError(f"{address} is no longer in the configuration",
+                             "The configuration changed during apply; plan again.")
+
+    def _create(self, handler: ResourceHandler, ctx: ProviderContext, ch: ResourceChange,
+                desired: dict[str, Any], sensitive: list[list[Any]]) -> None:
+        planned_id = handler.planned_id(ctx, desired)
+        created_at = _now()
+        # Leave a trace before anything exists, so a crash mid-create is never lost.
+        self._record(ch, planned_id, desired, sensitive, status="creating", created_at=created_at)
+        try:
+            res = self._retry("create", ch, lambda: handler.create(ctx, desired))
+        except MlrtError:
+            with self.committer.mutate() as m:
+                self.doc.remove(ch.address)
+            self.committer.commit(m.seq)
+            raise
+        self._record(ch, res.id, {**desired, **res.attributes}, sensitive, status="ready", created_at=created_at)
+
+    def _delete(self, handler: ResourceHandler, ctx: ProviderContext, ch: ResourceChange, id: str,
+                prior: dict[str, Any], address: str) -> None:
+        self._retry("delete", ch, lambda: handler.delete(ctx, id, dict(prior)))
+        with self.committer.mutate() as m:
+            self.doc.remove(address)
+        self.committer.commit(m.seq)
+
+    def _depose(self, ch: ResourceChange) -> str:
+        """create_before_destroy: keep the old object tracked under a deposed address meanwhile."""
+        old = self.doc.get(ch.address)
+        deposed = f"{ch.address}#deposed"
+        with self.committer.mutate() as m:
+            if old is not None:
+                self.doc.move(ch.address, deposed)
+        self.committer.commit(m.seq)
+        return deposed
+
+    def _record(self, ch: ResourceChange, id: str | None, attributes: dict[str, Any],
+                sensitive: list[list[Any]], status: str, created_at: str | None) -> None:
+        with self.committer.mutate() as m:
+            self.doc.set(self.doc.new_resource(
+                address=ch.address, type=ch.type, name=ch.name, module=ch.module_address,
+                index_key=ch.index_key, provider=ch.provider, id=id, attributes=attributes,
+                sensitive_attributes=sensitive, dependencies=list(ch.dependencies),
+                created_at=created_at or _now(), updated_at=_now(), status=status, comment=ch.comment))
+        self.committer.commit(m.seq)
+
+    def _retry(self, op: str, ch: ResourceChange, call: Callable[[], Any]) -> Any:
+        timeout = DEFAULT_TIMEOUTS[op]
+        deadline = time.monotonic() + timeout
+        attempt = 0
+        while True:
+            try:
+                return call()
+            except RetryableError as exc:
+                attempt += 1
+                delay = min(max(exc.delay, 0.05) * (2 ** (attempt - 1)), 30.0)
+                delay *= 0.5 + random.random()
+                if time.monotonic() + delay > deadline:
+                    raise PermanentError(f"{exc.summary} (gave up after {attempt} attempts within {timeout:.0f}s)",
+                                         exc.detail) from exc
+                self.opts.on_event(ApplyEvent("retry", ch.address, ch.action,
+                                              message=f"{exc.summary}; retrying in {delay:.1f}s"))
+                if self.opts.stop.abandon.wait(delay):
+                    raise PermanentError("interrupted while waiting to retry") from exc
+
+
+def _cancel_event(stop: StopSignal) -> threading.Event:
+    return stop.abandon
+
+
+def _update_outputs(ws: Workspace, doc: Any, committer: StateCommitter, result: ApplyResult) -> None:
+    def resolver(inst: ResourceInstance) -> dict[str, Any]:
+        r = doc.get(inst.address)
+        if r is not None:
+            return {**r.attributes, "id": r.id}
+        return {**inst.attributes, **{c: UNKNOWN for c in computed_attributes(inst.type)}}
+
+    ev, diags = ws.evaluate(resolver=resolver)
+    outputs: dict[str, Any] = {}
+    for name, ov in ev.outputs.items():
+        plain, paths = unmark(ov.value)
+        if not is_known(plain):
+            continue
+        outputs[name] = {"value": plain, "sensitive": bool(ov.sensitive or paths)}
+    with committer.mutate():
+        doc.outputs = outputs

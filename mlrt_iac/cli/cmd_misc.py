@@ -1,0 +1,222 @@
+"""init, validate, fmt, show, output, graph, render."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+
+from ..errors import DiagnosticsError, MlrtError
+from ..graph import build_graph, to_dot
+from ..plan.json_view import REDACTED, plan_json, state_json
+from ..plan.model import Plan
+from ..plan.workspace import discover_backends, provider_checks, validate_workspace
+from ..provider import RenderItem, discover_providers
+from .console import Out
+from .diagnostics_view import diagnostics_json, print_diagnostics
+from .plan_view import fmt_value
+from .session import backend_for, read_state, resolve_file, workspace
+
+
+def cmd_init(args: argparse.Namespace, out: Out) -> int:
+    providers = discover_providers()
+    backends = discover_backends()
+    ws = workspace(args)
+    ev, diags = ws.evaluate()
+    diags.extend(provider_checks(ws, ev.instances))
+    (ws.project_dir / ".mlrt").mkdir(exist_ok=True)
+    if out.json_mode:
+        out.json({"providers": {k: {"version": v.version, "module": v.module} for k, v in providers.items()},
+                  "backends": sorted(backends), **diagnostics_json(diags)})
+        return 1 if diags.has_errors else 0
+    out.print("[bold]Initializing mlrt...[/]")
+    out.print()
+    out.print("Providers found (entry point group mlrt.providers):")
+    for name, info in sorted(providers.items()):
+        out.print(f"  - {name} v{info.version} ({escape(info.module)})")
+    out.print("Backends found (entry point group mlrt.backends):")
+    for name in sorted(backends):
+        out.print(f"  - {name}")
+    used = sorted({i.provider for i in ev.instances})
+    out.print(f"Providers used by this configuration: {', '.join(used) or 'none'}")
+    if diags.has_errors:
+        print_diagnostics(out, diags, ws.config.sources, ws.project_dir)
+        return 1
+    out.print()
+    out.print("[bold green]mlrt has been successfully initialized![/]")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace, out: Out) -> int:
+    try:
+        ws = workspace(args)
+        _, _, diags = validate_workspace(ws)
+        sources = ws.config.sources
+    except DiagnosticsError as exc:
+        diags, sources = exc.diagnostics, getattr(exc, "sources", {}) or {}
+        ws = None
+    if out.json_mode:
+        out.json(diagnostics_json(diags))
+        return 1 if diags.has_errors else 0
+    from .main import project_dir
+
+    print_diagnostics(out, diags, sources, project_dir(args))
+    if diags.has_errors:
+        return 1
+    out.print("[bold green]Success![/] The configuration is valid.")
+    return 0
+
+
+def cmd_fmt(args: argparse.Namespace, out: Out) -> int:
+    from ..config.fmt import format_paths, unified_diff
+    from .main import project_dir
+
+    paths = [resolve_file(args, p) for p in args.paths] if args.paths else [project_dir(args)]
+    results = format_paths(paths, recursive=args.recursive)
+    status = 0
+    for r in results:
+        if r.diagnostics:
+            print_diagnostics(out, list(r.diagnostics), {}, None)
+            status = 1
+            continue
+        if not r.changed:
+            continue
+        if args.list:
+            out.raw(f"{r.path}\n")
+        if args.diff:
+            out.raw(unified_diff(r))
+        if args.check:
+            status = max(status, 3)
+        else:
+            Path(r.path).write_text(r.formatted)
+    return status
+
+
+def cmd_show(args: argparse.Namespace, out: Out) -> int:
+    if args.file:
+        try:
+            plan = Plan.from_file_json(resolve_file(args, args.file).read_text())
+        except (OSError, ValueError) as exc:
+            raise MlrtError(f"Failed to read plan {args.file}", str(exc)) from None
+        if out.json_mode:
+            out.json(plan_json(plan))
+        else:
+            from .plan_view import print_plan
+
+            print_plan(out, plan)
+        return 0
+    ws = workspace(args)
+    doc = read_state(backend_for(ws))
+    if out.json_mode:
+        out.json(state_json(doc))
+        return 0
+    if not doc.resources:
+        out.print("The state file is empty. No resources are represented.")
+        return 0
+    for r in doc.resources:
+        _print_resource(out, r)
+    return 0
+
+
+def _print_resource(out: Out, r: Any) -> None:
+    sens = {str(p[0]) for p in (r.sensitive_attributes or []) if p}
+    out.print(f"[bold]# {escape(r.address)}:[/]")
+    if getattr(r, "comment", None):
+        out.print(f"[dim]# {escape(str(r.comment))}[/]")
+    out.print(f'resource "{r.type}" "{escape(r.name)}" {{')
+    attrs = {"id": r.id, **r.attributes}
+    width = max((len(k) for k in attrs), default=0)
+    for k in sorted(attrs):
+        if attrs[k] is None:
+            continue
+        out.print(f"    {k:<{width}} = {escape(fmt_value(attrs[k], k in sens))}")
+    out.print("}")
+    out.print()
+
+
+def cmd_output(args: argparse.Namespace, out: Out) -> int:
+    ws = workspace(args)
+    doc = read_state(backend_for(ws))
+    outputs = dict(doc.outputs or {})
+    if args.name:
+        if args.name not in outputs:
+            raise MlrtError(f'Output "{args.name}" not found',
+                            "The output is not declared, or the configuration has not been applied yet. "
+                            f"Declared outputs in the state: {', '.join(sorted(outputs)) or 'none'}.")
+        o = outputs[args.name]
+        if out.json_mode:
+            out.json(o["value"])
+        elif args.raw:
+            v = o["value"]
+            out.raw(v if isinstance(v, str) else json.dumps(v))
+        else:
+            out.print(REDACTED if o.get("sensitive") else fmt_value(o["value"]), markup=False)
+        return 0
+    if out.json_mode:
+        out.json({k: {"value": v["value"], "sensitive": bool(v.get("sensitive"))} for k, v in outputs.items()})
+        return 0
+    for k in sorted(outputs):
+        o = outputs[k]
+        out.print(f"{k} = {REDACTED if o.get('sensitive') else fmt_value(o['value'])}", markup=False)
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace, out: Out) -> int:
+    ws = workspace(args)
+    actions: dict[str, str] | None = None
+    if args.type == "plan":
+        from ..plan.planner import PlanOptions, make_plan
+
+        doc = read_state(backend_for(ws))
+        plan, diags = make_plan(ws, doc, PlanOptions())
+        if diags.has_errors:
+            raise DiagnosticsError(diags)
+        actions = {c.address: c.action for c in plan.changes}
+    ev, diags = ws.evaluate()
+    if diags.has_errors:
+        raise DiagnosticsError(diags)
+    g = build_graph([i.address for i in ev.instances], {i.address: i.depends_on for i in ev.instances})
+    out.raw(to_dot(g, actions))
+    return 0
+
+
+def cmd_render(args: argparse.Namespace, out: Out) -> int:
+    ws = workspace(args)
+    ev, models, diags = validate_workspace(ws)
+    if diags.has_errors:
+        err = DiagnosticsError(diags)
+        err.sources = ws.config.sources  # type: ignore[attr-defined]
+        raise err
+    from ..model import computed_attributes
+    from ..plan.desired import desired_attributes
+
+    by_provider: dict[str, list[RenderItem]] = {}
+    for inst in ev.instances:
+        if inst.provider.split(".")[0] != args.provider:
+            continue
+        attrs = desired_attributes(inst, models[inst.address])
+        for c in computed_attributes(inst.type):
+            attrs.pop(c, None)
+        by_provider.setdefault(inst.provider, []).append(RenderItem(inst.address, inst.type, attrs))
+    manifests: list[dict[str, Any]] = []
+    for key, items in sorted(by_provider.items()):
+        manifests.extend(ws.provider(key).render(items))
+    if args.out:
+        writer = getattr(ws.provider(next(iter(by_provider))) if by_provider else None, "write_render", None)
+        if writer is None:
+            raise MlrtError("Nothing to render", f"No resource uses the {args.provider} provider.")
+        paths = writer(manifests, resolve_file(args, args.out))
+        if not out.json_mode:
+            for p in paths:
+                out.print(str(p), markup=False)
+        return 0
+    import yaml
+
+    if out.json_mode:
+        out.json(manifests)
+    else:
+        out.raw(yaml.safe_dump_all(manifests, sort_keys=True))
+    return 0

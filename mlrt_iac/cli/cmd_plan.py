@@ -1,0 +1,232 @@
+"""plan, apply, destroy."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+
+from ..apply.engine import ApplyOptions, ApplyResult, apply_plan
+from ..apply.events import ApplyEvent, StopSignal
+from ..errors import DiagnosticsError, MlrtError
+from ..plan.json_view import plan_json
+from ..plan.model import Plan
+from ..plan.planner import PlanOptions, make_plan
+from ..plan.workspace import Workspace, config_hash
+from .console import Out
+from .diagnostics_view import print_diagnostics
+from .markdown_view import plan_markdown
+from .plan_view import print_plan
+from .session import backend_for, locked, read_state, resolve_file, workspace
+
+ING = {"create": "Creating", "update": "Modifying", "delete": "Destroying", "replace": "Replacing"}
+DONE = {"create": "Creation complete", "update": "Modifications complete", "delete": "Destruction complete",
+        "replace": "Replacement complete"}
+STILL = {"create": "Still creating...", "update": "Still modifying...", "delete": "Still destroying...",
+         "replace": "Still replacing..."}
+
+
+def _options(args: argparse.Namespace, destroy: bool = False) -> PlanOptions:
+    return PlanOptions(targets=list(args.targets), replace=list(args.replace), destroy=destroy or args.destroy,
+                       refresh=args.refresh, refresh_only=args.refresh_only, parallelism=max(1, args.parallelism))
+
+
+def _make_plan(ws: Workspace, doc: Any, opts: PlanOptions, out: Out) -> Plan:
+    plan, diags = make_plan(ws, doc, opts)
+    if diags.has_errors:
+        err = DiagnosticsError(diags)
+        err.sources = ws.config.sources  # type: ignore[attr-defined]
+        raise err
+    if diags and not out.json_mode:
+        print_diagnostics(out, diags.warnings(), ws.config.sources, ws.project_dir)
+    return plan
+
+
+def cmd_plan(args: argparse.Namespace, out: Out) -> int:
+    ws = workspace(args)
+    backend = backend_for(ws)
+    with locked(backend, "plan", args):
+        doc = read_state(backend)
+        plan = _make_plan(ws, doc, _options(args), out)
+    if args.out:
+        resolve_file(args, args.out).write_text(plan.to_file_json())
+    if out.json_mode:
+        out.json(plan_json(plan))
+    elif args.format == "markdown":
+        out.raw(plan_markdown(plan))
+    else:
+        print_plan(out, plan)
+        if args.out:
+            out.print()
+            out.print(f"Saved the plan to: {args.out}")
+            out.print()
+            out.print(f'To perform exactly these actions, run the following command to apply:\n    mlrt apply "{args.out}"')
+    ws.close()
+    if args.detailed_exitcode:
+        return 2 if plan.has_changes else 0
+    return 0
+
+
+def _confirm(out: Out, args: argparse.Namespace, what: str) -> bool:
+    if args.auto_approve:
+        return True
+    if not args.input or not sys.stdin.isatty() and sys.stdin.closed:
+        raise MlrtError("No confirmation given", "Run with -auto-approve to apply without asking (e.g. in CI).")
+    out.print()
+    out.print(f"[bold]Do you want to {what}?[/]")
+    out.print("  mlrt will perform the actions described above.\n  Only 'yes' will be accepted to approve.")
+    out.print()
+    try:
+        answer = input("  Enter a value: ")
+    except EOFError:
+        answer = ""
+    return answer.strip() == "yes"
+
+
+def _load_saved_plan(args: argparse.Namespace) -> Plan:
+    path = resolve_file(args, args.plan_file)
+    try:
+        return Plan.from_file_json(path.read_text())
+    except FileNotFoundError:
+        raise MlrtError(f"Saved plan file not found: {args.plan_file}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise MlrtError(f"Failed to read the saved plan {args.plan_file}", f"{exc}. Create it again with "
+                        "`mlrt plan -out FILE`.") from None
+
+
+def cmd_apply(args: argparse.Namespace, out: Out, destroy: bool = False) -> int:
+    saved = _load_saved_plan(args) if getattr(args, "plan_file", None) else None
+    ws = workspace(args, inputs=saved.variables if saved else None)
+    backend = backend_for(ws)
+    with locked(backend, "destroy" if destroy else "apply", args):
+        doc = read_state(backend)
+        if saved is not None:
+            _check_saved(saved, ws, doc)
+            plan = saved
+        else:
+            plan = _make_plan(ws, doc, _options(args, destroy), out)
+            if not out.json_mode:
+                print_plan(out, plan)
+            if not plan.has_changes and not plan.refresh_only:
+                ws.close()
+                return 0
+            if not _confirm(out, args, "destroy all resources" if destroy else "perform these actions"):
+                out.print("\nApply cancelled.")
+                return 1
+        result = _run_apply(ws, plan, backend, doc, args, out)
+    ws.close()
+    return _report(result, out, ws, destroy)
+
+
+def cmd_destroy(args: argparse.Namespace, out: Out) -> int:
+    args.plan_file = None
+    return cmd_apply(args, out, destroy=True)
+
+
+def _check_saved(plan: Plan, ws: Workspace, doc: Any) -> None:
+    if plan.state_lineage is not None and doc.lineage != plan.state_lineage or \
+            (plan.state_serial or 0) != (doc.serial or 0) and plan.state_serial is not None:
+        raise MlrtError("Saved plan is stale",
+                        f"The state changed since this plan was made (plan: serial {plan.state_serial}, lineage "
+                        f"{plan.state_lineage}; now: serial {doc.serial}, lineage {doc.lineage}). Run `mlrt plan "
+                        "-out FILE` again and apply the new plan.")
+    if config_hash(ws.config) != plan.config_hash:
+        raise MlrtError("Saved plan does not match the configuration",
+                        "The configuration files changed since this plan was made. Run `mlrt plan -out FILE` "
+                        "again and apply the new plan.")
+
+
+def _run_apply(ws: Workspace, plan: Plan, backend: Any, doc: Any, args: argparse.Namespace, out: Out) -> ApplyResult:
+    stop = StopSignal()
+    lock = threading.Lock()
+
+    def on_event(e: ApplyEvent) -> None:
+        with lock:
+            _print_event(out, e)
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        first = not stop.stop_requested.is_set()
+        stop.request()
+        if first:
+            out.err.print("\n[bold yellow]Interrupt received.[/] Stopping new work; waiting for work in flight "
+                          "to finish. Press Ctrl-C again to abandon it.")
+        else:
+            out.err.print("\n[bold red]Two interrupts received.[/] Abandoning work in flight.")
+
+    old = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
+    try:
+        return apply_plan(ws, plan, backend, doc, ApplyOptions(parallelism=max(1, getattr(args, "parallelism", 10)),
+                                                               on_event=on_event, stop=stop))
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
+
+
+def _print_event(out: Out, e: ApplyEvent) -> None:
+    if out.json_mode:
+        out.json({"type": e.kind, "address": e.address, "action": e.action, "elapsed": round(e.elapsed, 3),
+                  "message": e.message, "id": e.id})
+        return
+    c = out.console
+    a = escape(e.address)
+    if e.kind == "start":
+        c.print(f"[bold]{a}: {ING.get(e.action, e.action)}...[/]" + (f" [dim][id={escape(e.id)}][/]" if e.id else ""))
+    elif e.kind == "done":
+        c.print(f"[bold]{a}: {DONE.get(e.action, 'Done')} after {e.elapsed:.0f}s[/]"
+                + (f" [dim][id={escape(e.id)}][/]" if e.id and e.action != "delete" else ""))
+    elif e.kind == "still":
+        c.print(f"{a}: {STILL.get(e.action, 'Still working...')} [{int(e.elapsed)}s elapsed]", markup=False)
+    elif e.kind == "error":
+        c.print(f"[bold red]{a}: failed after {e.elapsed:.0f}s[/]")
+    elif e.kind == "skipped":
+        c.print(f"[yellow]{a}: {escape(e.message)}[/]")
+    elif e.kind == "retry":
+        c.print(f"[yellow]{a}: {escape(e.message)}[/]")
+    elif e.kind in ("log", "progress"):
+        c.print(f"[dim]{a}:[/] {escape(e.message)}")
+
+
+def _report(result: ApplyResult, out: Out, ws: Workspace, destroy: bool) -> int:
+    counts = result.counts()
+    for addr, exc in result.errors:
+        out.err.print()
+        out.err.print(f"[bold red]Error:[/] [bold]{escape(exc.summary)}[/]")
+        out.err.print()
+        if addr:
+            out.err.print(f"  with {addr}", markup=False)
+        if exc.detail:
+            out.err.print()
+            out.err.print(exc.detail, markup=False)
+        if exc.__cause__ is not None:
+            import os
+            import traceback
+
+            if os.environ.get("MLRT_DEBUG") == "1":
+                traceback.print_exception(exc.__cause__)
+    if result.interrupted:
+        out.err.print(f"\n[bold red]Apply interrupted.[/] {len(result.done)} finished, "
+                      f"{len(result.skipped)} not started. The state holds everything that finished.")
+        return 130
+    if result.errors:
+        if result.skipped:
+            out.err.print(f"\n{len(result.skipped)} resource(s) skipped because something they depend on failed.")
+        return 1
+    if out.json_mode:
+        out.json({"type": "apply_complete", "changes": counts})
+        return 0
+    out.print()
+    if destroy:
+        out.print(f"[bold green]Destroy complete! Resources: {counts['destroyed']} destroyed.[/]")
+    else:
+        out.print(f"[bold green]Apply complete! Resources: {counts['added']} added, {counts['changed']} changed, "
+                  f"{counts['destroyed']} destroyed.[/]")
+    return 0
+
+
+def saved_plan_path(args: argparse.Namespace) -> Path | None:
+    return resolve_file(args, args.out) if getattr(args, "out", None) else None

@@ -1,0 +1,214 @@
+"""`mlrt`: the only place that prints and exits.
+
+Every command returns an exit code; errors raised below are turned into Terraform-style red
+lines here (tracebacks only with MLRT_DEBUG=1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import DiagnosticsError, MlrtError, StateLockedError
+from .console import Out
+from .diagnostics_view import diagnostics_json, print_diagnostics
+
+
+def _bool(v: str) -> bool:
+    if v.lower() in ("true", "1", "yes"):
+        return True
+    if v.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {v!r}")
+
+
+def _duration(v: str) -> float:
+    v = v.strip()
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    for u in ("ms", "s", "m", "h"):
+        if v.endswith(u):
+            return float(v[: -len(u)]) * units[u]
+    return float(v)
+
+
+def _common(p: argparse.ArgumentParser, *, vars_: bool = True, lock: bool = True, json_: bool = True) -> None:
+    p.add_argument("-chdir", "--chdir", dest="chdir", default=None, help="run in this directory")
+    p.add_argument("-no-color", "--no-color", dest="no_color", action="store_true")
+    p.add_argument("-input", "--input", dest="input", type=_bool, default=True, metavar="BOOL")
+    if json_:
+        p.add_argument("-json", "--json", dest="json", action="store_true", help="machine-readable output")
+    if vars_:
+        p.add_argument("-var", "--var", dest="vars", action="append", default=[], metavar="NAME=VALUE")
+        p.add_argument("-var-file", "--var-file", dest="var_files", action="append", default=[], metavar="FILE")
+    if lock:
+        p.add_argument("-lock-timeout", "--lock-timeout", dest="lock_timeout", type=_duration, default=0.0)
+        p.add_argument("-lock", "--lock", dest="lock", type=_bool, default=True, metavar="BOOL")
+
+
+def _plan_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-target", "--target", dest="targets", action="append", default=[], metavar="ADDR")
+    p.add_argument("-replace", "--replace", dest="replace", action="append", default=[], metavar="ADDR")
+    p.add_argument("-refresh", "--refresh", dest="refresh", type=_bool, default=True, metavar="BOOL")
+    p.add_argument("-refresh-only", "--refresh-only", dest="refresh_only", action="store_true")
+    p.add_argument("-parallelism", "--parallelism", dest="parallelism", type=int, default=10)
+    p.add_argument("-destroy", "--destroy", dest="destroy", action="store_true")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import cmd_misc, cmd_plan, cmd_state
+
+    parser = argparse.ArgumentParser(prog="mlrt", description="Declarative infrastructure for ML: plan and apply "
+                                     "compute pools, trainings and model services described in HCL.")
+    parser.add_argument("-chdir", "--chdir", dest="global_chdir", default=None,
+                        help="switch to this directory before running the command")
+    parser.add_argument("-version", "--version", action="store_true")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, fn: Callable[[argparse.Namespace, Out], int], help_: str, **kw: Any) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        _common(p, **kw)
+        p.set_defaults(func=fn)
+        return p
+
+    add("init", cmd_misc.cmd_init, "List installed providers and backends and check the configuration needs.",
+        vars_=False, lock=False)
+    add("validate", cmd_misc.cmd_validate, "Check the configuration: syntax, types, references, cross-block rules.",
+        lock=False)
+    p = add("fmt", cmd_misc.cmd_fmt, "Rewrite HCL files in the canonical layout.", vars_=False, lock=False, json_=False)
+    p.add_argument("-check", "--check", dest="check", action="store_true")
+    p.add_argument("-diff", "--diff", dest="diff", action="store_true")
+    p.add_argument("-recursive", "--recursive", dest="recursive", action="store_true")
+    p.add_argument("-list", "--list", dest="list", type=_bool, default=True)
+    p.add_argument("paths", nargs="*")
+
+    p = add("plan", cmd_plan.cmd_plan, "Show what apply would change.")
+    _plan_flags(p)
+    p.add_argument("-out", "--out", dest="out", default=None, metavar="FILE")
+    p.add_argument("-detailed-exitcode", "--detailed-exitcode", dest="detailed_exitcode", action="store_true")
+    p.add_argument("-format", "--format", dest="format", choices=["human", "markdown"], default="human")
+
+    p = add("apply", cmd_plan.cmd_apply, "Make the infrastructure match the configuration (or a saved plan).")
+    _plan_flags(p)
+    p.add_argument("-auto-approve", "--auto-approve", dest="auto_approve", action="store_true")
+    p.add_argument("plan_file", nargs="?", default=None)
+
+    p = add("destroy", cmd_plan.cmd_destroy, "Destroy everything this configuration manages.")
+    _plan_flags(p)
+    p.add_argument("-auto-approve", "--auto-approve", dest="auto_approve", action="store_true")
+
+    p = add("show", cmd_misc.cmd_show, "Show the state, or a saved plan.", vars_=False, lock=False)
+    p.add_argument("file", nargs="?", default=None)
+
+    p = add("output", cmd_misc.cmd_output, "Show output values.", vars_=False, lock=False)
+    p.add_argument("-raw", "--raw", dest="raw", action="store_true")
+    p.add_argument("name", nargs="?", default=None)
+
+    p = add("graph", cmd_misc.cmd_graph, "Print the dependency graph as Graphviz DOT.", lock=False, json_=False)
+    p.add_argument("-type", "--type", dest="type", choices=["plan", "config"], default="config")
+
+    p = add("render", cmd_misc.cmd_render, "Write the manifests a provider would apply (GitOps).", lock=False)
+    p.add_argument("-out", "--out", dest="out", default=None, metavar="DIR")
+    p.add_argument("-provider", "--provider", dest="provider", default="kubernetes")
+
+    p = add("import", cmd_state.cmd_import, "Record an existing object in the state.")
+    p.add_argument("address")
+    p.add_argument("id")
+
+    p = add("force-unlock", cmd_state.cmd_force_unlock, "Release a stuck state lock.", vars_=False, lock=False)
+    p.add_argument("-force", "--force", dest="force", action="store_true")
+    p.add_argument("lock_id")
+
+    sp = sub.add_parser("state", help="Inspect and edit the state.")
+    ssub = sp.add_subparsers(dest="state_command", metavar="SUBCOMMAND")
+    for name, fn, help_ in (("list", cmd_state.cmd_state_list, "List resources in the state."),
+                            ("show", cmd_state.cmd_state_show, "Show one resource."),
+                            ("rm", cmd_state.cmd_state_rm, "Forget resources (does not destroy them)."),
+                            ("mv", cmd_state.cmd_state_mv, "Move a resource to another address."),
+                            ("pull", cmd_state.cmd_state_pull, "Print the state JSON."),
+                            ("push", cmd_state.cmd_state_push, "Replace the state with a file.")):
+        q = ssub.add_parser(name, help=help_, description=help_)
+        _common(q, vars_=False)
+        q.set_defaults(func=fn)
+        if name in ("list",):
+            q.add_argument("addresses", nargs="*")
+        elif name in ("show",):
+            q.add_argument("address")
+        elif name == "rm":
+            q.add_argument("addresses", nargs="+")
+        elif name == "mv":
+            q.add_argument("source")
+            q.add_argument("destination")
+        elif name == "push":
+            q.add_argument("-force", "--force", dest="force", action="store_true")
+            q.add_argument("file")
+    return parser
+
+
+def project_dir(args: argparse.Namespace) -> Path:
+    d = getattr(args, "chdir", None) or getattr(args, "global_chdir", None) or "."
+    return Path(d).resolve()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from .. import __version__
+
+        print(f"mlrt v{__version__}")
+        return 0
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 1 if args.command is None else 1
+    out = Out(no_color=getattr(args, "no_color", False) or bool(os.environ.get("NO_COLOR")),
+              json_mode=getattr(args, "json", False))
+    try:
+        return int(args.func(args, out))
+    except DiagnosticsError as exc:
+        if out.json_mode:
+            out.json(diagnostics_json(exc.diagnostics))
+        else:
+            print_diagnostics(out, exc.diagnostics, getattr(exc, "sources", {}) or {}, project_dir(args))
+        _debug()
+        return 1
+    except StateLockedError as exc:
+        out.err.print()
+        out.err.print(f"[bold red]Error:[/] [bold]{exc.summary}[/]")
+        if exc.detail:
+            out.err.print()
+            out.err.print(exc.detail, markup=False)
+        _debug()
+        return 1
+    except MlrtError as exc:
+        if out.json_mode:
+            out.json({"error": exc.summary, "detail": exc.detail})
+        out.err.print()
+        out.err.print(f"[bold red]Error:[/] [bold]{exc.summary}[/]", markup=True)
+        if exc.detail:
+            out.err.print()
+            out.err.print(exc.detail, markup=False)
+        _debug()
+        return 1
+    except KeyboardInterrupt:
+        out.err.print("\n[bold red]Interrupted.[/]")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no tracebacks for users
+        out.err.print()
+        out.err.print(f"[bold red]Error:[/] [bold]internal error: {type(exc).__name__}: {exc}[/]", markup=False)
+        out.err.print("\nThis is a bug in mlrt. Run again with MLRT_DEBUG=1 to see the traceback.")
+        _debug()
+        return 1
+
+
+def _debug() -> None:
+    if os.environ.get("MLRT_DEBUG") == "1":
+        traceback.print_exc()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

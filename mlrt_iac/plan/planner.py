@@ -1,0 +1,269 @@
+"""Plan: configuration + refreshed state -> the changes that would make them match.
+
+`make_plan` is a function of its inputs (workspace, state, options) that returns a `Plan` plus
+diagnostics. The evaluation walk and the planning walk are one: as the config layer evaluates
+each resource instance in dependency order, `_Planner.resolve` decides its action and returns its
+*planned* value, which is what later expressions see (`(known after apply)` for computed values of
+resources that will be created or replaced).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from ..config.instances import ResourceInstance
+from ..diagnostics import Diagnostics
+from ..errors import MlrtError
+from ..model import computed_attributes, validate_instances
+from ..values import UNKNOWN, is_known, unmark
+from .desired import desired_attributes
+from .model import Action, OutputChange, Plan, ResourceChange
+from .refresh import refresh_resources
+from .workspace import Workspace, config_hash, validate_workspace
+
+LIVE_STATUSES = ("ready",)
+
+
+@dataclass
+class PlanOptions:
+    targets: list[str] = field(default_factory=list)
+    replace: list[str] = field(default_factory=list)
+    destroy: bool = False
+    refresh: bool = True
+    refresh_only: bool = False
+    parallelism: int = 10
+
+
+def matches_target(address: str, targets: list[str]) -> bool:
+    """`training.t` targets `training.t`, `training.t[0]`, `training.t["a"]`; `module.m` targets inside it."""
+    for t in targets:
+        if address == t or address.startswith(t + "[") or address.startswith(t + "."):
+            return True
+    return False
+
+
+def make_plan(ws: Workspace, state: Any | None, opts: PlanOptions) -> tuple[Plan, Diagnostics]:
+    ev, _models, diags = validate_workspace(ws)
+    plan = Plan(changes=[], config_hash=config_hash(ws.config), variables=dict(ws.inputs),
+                var_files=list(ws.var_files), targets=list(opts.targets), destroy=opts.destroy,
+                refresh_only=opts.refresh_only,
+                state_lineage=getattr(state, "lineage", None), state_serial=getattr(state, "serial", None))
+    if diags.has_errors:
+        return plan, diags
+
+    state_resources = list(state.resources) if state is not None else []
+    # Refresh.
+    ctx = ws.context()
+    if opts.refresh and state_resources:
+        observed, drift, rdiags = refresh_resources(state_resources, ws.provider, ctx, opts.parallelism)
+        diags.extend(rdiags)
+        plan.drift = drift
+    else:
+        observed = {r.address: dict(r.attributes) for r in state_resources}
+    plan.refreshed = observed
+    if diags.has_errors:
+        return plan, diags
+    if opts.refresh_only:
+        return plan, diags
+
+    instances = {i.address: i for i in ev.instances}
+    if opts.destroy:
+        plan.changes = _destroy_changes(state_resources, observed, instances, opts, diags)
+        return plan, diags
+
+    planner = _Planner(ws, {r.address: r for r in state_resources}, observed, opts, diags)
+    targets = opts.targets or None
+    ev2, ediags = ws.evaluate(resolver=planner.resolve, targets=targets)
+    diags.extend(d for d in ediags if d not in diags)
+    if diags.has_errors:
+        return plan, diags
+    changes = list(planner.changes.values())
+
+    # Objects in state that the configuration no longer declares.
+    declared = {i.address for i in ev.instances}
+    for r in state_resources:
+        if r.address in declared or observed.get(r.address) is None:
+            continue
+        if opts.targets and not matches_target(r.address, opts.targets):
+            continue
+        changes.append(_delete_change(r, observed[r.address] or {}, "delete_because_no_resource_config"))
+    _check_prevent_destroy(changes, instances, diags)
+    plan.changes = changes
+    plan.outputs = _output_changes(ev2.outputs, state) if not opts.targets else []
+    return plan, diags
+
+
+class _Planner:
+    def __init__(self, ws: Workspace, prior: Mapping[str, Any], observed: Mapping[str, dict[str, Any] | None],
+                 opts: PlanOptions, diags: Diagnostics) -> None:
+        self.ws = ws
+        self.prior = prior
+        self.observed = observed
+        self.opts = opts
+        self.diags = diags
+        self.changes: dict[str, ResourceChange] = {}
+
+    def resolve(self, inst: ResourceInstance) -> Mapping[str, Any]:
+        try:
+            return self._plan_instance(inst)
+        except MlrtError as exc:
+            self.diags.add_error(exc.summary, exc.detail, inst.range)
+            return dict(inst.attributes)
+
+    def _plan_instance(self, inst: ResourceInstance) -> Mapping[str, Any]:
+        models, vdiags = validate_instances([inst], self.ws.provider_configs)
+        if vdiags.has_errors:
+            # Already reported by validation; keep evaluating the rest.
+            return dict(inst.attributes)
+        provider = self.ws.provider(inst.provider)
+        handler = provider.handler(inst.type)
+        if handler is None:
+            raise MlrtError(f'Provider "{inst.provider}" does not support {inst.type}',
+                            f"Choose another provider for {inst.address} with the provider meta-argument.")
+        desired = desired_attributes(inst, models[inst.address])
+        for d in handler.validate(desired):
+            self.diags.append(d if d.range is not None else type(d)(d.severity, d.summary, d.detail, inst.range))
+        computed = computed_attributes(inst.type)
+        _, sensitive_paths = unmark(inst.attributes)
+        ctx = self.ws.context().for_resource(inst.address, self._related(inst))
+
+        prior_res = self.prior.get(inst.address)
+        prior_attrs = self.observed.get(inst.address) if prior_res is not None else None
+        action: Action
+        reason = ""
+        diff_changed: list[str] = []
+        replace_paths: list[str] = []
+        reasons: dict[str, str] = {}
+        if prior_res is None or prior_attrs is None:
+            action = "create"
+        else:
+            d = handler.diff(ctx, prior_attrs, desired)
+            ignore = set(inst.lifecycle.ignore_changes)
+            if "*" in ignore or "all" in ignore:
+                ignore = set(d.changed)
+            diff_changed = [k for k in d.changed if k not in ignore]
+            replace_paths = [k for k in d.requires_replace if k not in ignore]
+            reasons = {k: v for k, v in d.reasons.items() if k in replace_paths or k in diff_changed}
+            for k in ignore:
+                if k in prior_attrs:
+                    desired[k] = prior_attrs[k]
+            status = getattr(prior_res, "status", "ready")
+            if matches_target(inst.address, self.opts.replace):
+                action, reason = "replace", "replace_by_request"
+            elif status != "ready":
+                action, reason = "replace", "tainted"
+            elif self._triggered(inst):
+                action, reason = "replace", "replace_by_triggers"
+            elif replace_paths:
+                action, reason = "replace", "replace_because_cannot_update"
+            elif diff_changed:
+                action = "update"
+            else:
+                action = "no-op"
+
+        if action == "no-op":
+            planned = dict(prior_attrs or {})
+        elif action == "update":
+            planned = {**(prior_attrs or {}), **desired}
+            planned.update(handler.plan_computed(ctx, desired, prior_attrs))
+        else:
+            planned = dict(desired)
+            for c in computed:
+                planned.setdefault(c, UNKNOWN)
+            planned.update(handler.plan_computed(ctx, desired, None))
+        change = ResourceChange(
+            address=inst.address, type=inst.type, name=inst.name, module_address=inst.module_address,
+            index_key=inst.index_key, provider=inst.provider, action=action,
+            before=dict(prior_attrs) if prior_attrs is not None else None, after=planned,
+            id=getattr(prior_res, "id", None) if prior_res is not None else None,
+            replace_paths=replace_paths, changed=diff_changed, reasons=reasons, action_reason=reason,
+            create_before_destroy=inst.lifecycle.create_before_destroy,
+            dependencies=sorted(inst.depends_on),
+            prior_dependencies=list(getattr(prior_res, "dependencies", []) or []),
+            sensitive_paths=[list(p) for p in sensitive_paths],
+            comment=desired.get("comment"),
+        )
+        self.changes[inst.address] = change
+        value = dict(planned)
+        value.setdefault("id", change.id if change.id and action in ("no-op", "update") else UNKNOWN)
+        return value
+
+    def _related(self, inst: ResourceInstance) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for addr in inst.depends_on:
+            ch = self.changes.get(addr)
+            if ch is not None and ch.after is not None:
+                out[addr] = ch.after
+        return out
+
+    def _triggered(self, inst: ResourceInstance) -> bool:
+        for trig in inst.lifecycle.replace_triggered_by:
+            base = trig.split(".")
+            addr = ".".join(base[:2]) if len(base) >= 2 else trig
+            for a, ch in self.changes.items():
+                if (a == addr or a.startswith(addr + "[")) and ch.action in ("create", "replace", "update"):
+                    return True
+        return False
+
+
+def _delete_change(r: Any, attrs: dict[str, Any], reason: str) -> ResourceChange:
+    return ResourceChange(
+        address=r.address, type=r.type, name=r.name, module_address=getattr(r, "module", "") or "",
+        index_key=getattr(r, "index_key", None), provider=r.provider, action="delete", before=dict(attrs),
+        after=None, id=r.id, action_reason=reason, prior_dependencies=list(r.dependencies or []),
+        comment=attrs.get("comment"))
+
+
+def _destroy_changes(state_resources: list[Any], observed: Mapping[str, dict[str, Any] | None],
+                     instances: Mapping[str, ResourceInstance], opts: PlanOptions,
+                     diags: Diagnostics) -> list[ResourceChange]:
+    selected = [r for r in state_resources if observed.get(r.address) is not None]
+    if opts.targets:
+        # A targeted destroy also destroys what depends on the targets.
+        chosen = {r.address for r in selected if matches_target(r.address, opts.targets)}
+        grew = True
+        while grew:
+            grew = False
+            for r in selected:
+                if r.address not in chosen and chosen & set(r.dependencies or []):
+                    chosen.add(r.address)
+                    grew = True
+        selected = [r for r in selected if r.address in chosen]
+    changes = [_delete_change(r, observed[r.address] or {}, "delete_because_destroy") for r in selected]
+    _check_prevent_destroy(changes, instances, diags)
+    return changes
+
+
+def _check_prevent_destroy(changes: list[ResourceChange], instances: Mapping[str, ResourceInstance],
+                           diags: Diagnostics) -> None:
+    for ch in changes:
+        if ch.action not in ("delete", "replace"):
+            continue
+        inst = instances.get(ch.address)
+        if inst is not None and inst.lifecycle.prevent_destroy:
+            diags.add_error("Instance cannot be destroyed",
+                            f"Resource {ch.address} has lifecycle.prevent_destroy set, but the plan calls for "
+                            "this resource to be destroyed. To avoid this error and continue with the plan, "
+                            "either disable lifecycle.prevent_destroy or reduce the scope of the plan using "
+                            "the -target flag.", inst.range)
+
+
+def _output_changes(outputs: Mapping[str, Any], state: Any | None) -> list[OutputChange]:
+    prior = dict(getattr(state, "outputs", {}) or {}) if state is not None else {}
+    out: list[OutputChange] = []
+    for name, ov in sorted(outputs.items()):
+        after = ov.value
+        before = prior.get(name, {}).get("value") if name in prior else None
+        plain_after, _ = unmark(after)
+        action: Action
+        if name not in prior:
+            action = "create"
+        elif not is_known(plain_after) or plain_after != before:
+            action = "update"
+        else:
+            action = "no-op"
+        out.append(OutputChange(name, action, before, plain_after, ov.sensitive))
+    for name in sorted(set(prior) - set(outputs)):
+        out.append(OutputChange(name, "delete", prior[name].get("value"), None, bool(prior[name].get("sensitive"))))
+    return out
