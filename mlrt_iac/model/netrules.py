@@ -1,0 +1,129 @@
+"""Network rule entries: parsing and checking `value_list`, and the resolved egress list.
+
+HOST_PORT entries are `host[:port]`: host is a DNS name (labels of 1-63 letters, digits or
+hyphens, not starting or ending with a hyphen, 253 characters at most) with an optional
+leading `*.` wildcard, or an IPv4 address; port is 1-65535 and defaults to 443. The special
+host `0.0.0.0` means "any host" on the given port (`0.0.0.0:443`), as in Snowflake.
+
+IPV4 entries are an address or a CIDR block (`10.0.0.0/8`), optionally with `:port`
+(`10.0.0.5:5432`). Without a port every port is allowed.
+
+`effective_egress` turns EGRESS rules into one de-duplicated list of `host:port` strings that
+providers enforce and workloads receive: HOST_PORT entries as `host:port` (lowercased host,
+port 443 when omitted), IPV4 entries as `CIDR:port` or `CIDR:*` (a bare address becomes a /32).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Iterable, Protocol
+
+DEFAULT_PORT = 443
+ANY_HOST = "0.0.0.0"
+_LABEL_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", re.IGNORECASE)
+
+
+class RuleLike(Protocol):
+    @property
+    def mode(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def value_list(self) -> list[str]: ...
+
+
+def _split_port(entry: str) -> tuple[str, str | None]:
+    if entry.count(":") > 1:
+        raise ValueError("it has more than one ':' (IPv6 addresses are not supported)")
+    host, sep, port = entry.partition(":")
+    return host, (port if sep else None)
+
+
+def _check_port(port: str | None) -> int | None:
+    if port is None:
+        return None
+    if not port.isdigit():
+        raise ValueError(f'port "{port}" is not a number; write a port from 1 to 65535')
+    value = int(port)
+    if not 1 <= value <= 65535:
+        raise ValueError(f"port {value} is out of range; use a port from 1 to 65535")
+    return value
+
+
+def _is_ipv4(host: str) -> bool:
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_host(host: str) -> None:
+    if not host:
+        raise ValueError("the host is empty; write host[:port], for example api.example.com:443")
+    if host == ANY_HOST or _is_ipv4(host):
+        return
+    name = host[2:] if host.startswith("*.") else host
+    if "*" in name:
+        raise ValueError(f'host "{host}" has a wildcard that is not a leading "*."')
+    if len(name) > 253:
+        raise ValueError(f'host "{host}" is longer than 253 characters')
+    for label in name.split("."):
+        if not _LABEL_RE.fullmatch(label):
+            why = "an empty label" if not label else f'the label "{label}"'
+            raise ValueError(f'host "{host}" is not a valid DNS name ({why}: labels are 1-63 '
+                             'letters, digits or hyphens, not starting or ending with a hyphen)')
+
+
+def parse_host_port(entry: str) -> tuple[str, int]:
+    """Validate one HOST_PORT entry; return (lowercased host, port). Raises ValueError."""
+    host, port = _split_port(entry.strip())
+    _check_host(host)
+    value = _check_port(port)
+    return host.lower(), (DEFAULT_PORT if value is None else value)
+
+
+def parse_ipv4(entry: str) -> tuple[str, int | None]:
+    """Validate one IPV4 entry; return (CIDR, port or None for any). Raises ValueError."""
+    addr, port = _split_port(entry.strip())
+    try:
+        net = ipaddress.IPv4Network(addr, strict=False)
+    except ValueError:
+        raise ValueError(f'"{addr}" is not an IPv4 address or CIDR block (for example 10.0.0.0/8)') from None
+    return str(net), _check_port(port)
+
+
+def entry_problems(rule_type: str, entries: Iterable[object]) -> list[tuple[int, object, str]]:
+    """Every bad entry as (index, entry, why); unknown (non-string) entries are skipped."""
+    parse = parse_host_port if rule_type == "HOST_PORT" else parse_ipv4
+    problems: list[tuple[int, object, str]] = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, str):
+            continue
+        try:
+            parse(entry)
+        except ValueError as exc:
+            problems.append((i, entry, str(exc)))
+    return problems
+
+
+def effective_egress(rules: Iterable[RuleLike]) -> list[str]:
+    """The resolved `host:port` list of the EGRESS rules (INGRESS rules are ignored)."""
+    out: dict[str, None] = {}
+    for rule in rules:
+        if rule.mode != "EGRESS":
+            continue
+        for entry in rule.value_list:
+            if not isinstance(entry, str):
+                continue
+            try:
+                if rule.type == "HOST_PORT":
+                    host, port = parse_host_port(entry)
+                    out[f"{host}:{port}"] = None
+                else:
+                    cidr, p = parse_ipv4(entry)
+                    out[f"{cidr}:{'*' if p is None else p}"] = None
+            except ValueError:
+                continue
+    return list(out)
