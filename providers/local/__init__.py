@@ -1,0 +1,124 @@
+"""The embedded `local` provider: ML infrastructure realised on this machine.
+
+Everything it creates lives under the project's `.mlrt/` folder (`ctx.data_dir`), or under the
+provider block's `root` for image repositories:
+
+    provider "local" {
+      root           = "/srv/mlrt"     # where image repositories live (default: .mlrt/)
+      max_cpus       = 8               # the budget local compute pools share (default: the machine)
+      max_memory_gib = 32
+      max_gpus       = 0
+      overcommit     = 1               # multiply the cpu/memory budget (GPUs are never shared)
+      instance_family "TINY" { cpus = 1  memory_gib = 2  gpus = 0  gpu_type = null }
+    }
+
+Handlers: `compute_pool`, `image_repository`, `network_rule`, `external_access_integration`;
+trainings and services join by extending `handler_classes` (`INFRA_HANDLERS + (TrainingHandler,
+ServiceHandler)`); handlers reach the provider's settings through `self.lp`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from mlrt_iac.diagnostics import Diagnostics
+from mlrt_iac.provider import Attributes, Provider, ProviderContext, ResourceHandler
+from mlrt_iac.values import is_known
+
+from ._files import plain
+from .compute_pool import ComputePoolHandler
+from .image_repository import ImageRepositoryHandler
+from .machine import Capacity, FamilyFacts, lookup_family, machine_capacity
+from .network import ExternalAccessIntegrationHandler, NetworkRuleHandler
+
+INFRA_HANDLERS: tuple[type[ResourceHandler], ...] = (
+    ComputePoolHandler,
+    ImageRepositoryHandler,
+    NetworkRuleHandler,
+    ExternalAccessIntegrationHandler,
+)
+
+_NUMERIC_LIMITS = ("max_cpus", "max_memory_gib", "max_gpus", "overcommit")
+_KNOWN_ARGS = {"root", "instance_family", *_NUMERIC_LIMITS}
+
+
+class LocalProvider(Provider):
+    """Realises resources as records, directories and processes on this machine."""
+
+    name: ClassVar[str] = "local"
+    version: ClassVar[str] = "0.1.0"
+    handler_classes: ClassVar[tuple[type[ResourceHandler], ...]] = INFRA_HANDLERS
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.root: Path | None = None
+        self.families: dict[str, dict[str, Any]] = {}
+        # Seconds to wait for the pool ledger's lock before a RetryableError (tests lower it).
+        self.lock_timeout: float = 10.0
+
+    def configure(self, config: Attributes, ctx: ProviderContext) -> Diagnostics:
+        diags = Diagnostics()
+        config = plain(dict(config))
+        for key in sorted(set(config) - _KNOWN_ARGS):
+            diags.add_error(f'Unsupported argument "{key}" in provider "local"',
+                            f"The local provider accepts: {', '.join(sorted(_KNOWN_ARGS))}.")
+        root = config.get("root")
+        if root is not None and is_known(root):
+            if not isinstance(root, str) or not root:
+                diags.add_error('Invalid "root" in provider "local"', "root must be a directory path.")
+            else:
+                p = Path(root).expanduser()
+                self.root = p if p.is_absolute() else (ctx.project_dir / p)
+        for key in _NUMERIC_LIMITS:
+            v = config.get(key)
+            if v is None or not is_known(v):
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or (key == "overcommit" and v < 1):
+                lowest = "1" if key == "overcommit" else "0"
+                diags.add_error(f'Invalid "{key}" in provider "local"',
+                                f"{key} must be a number of at least {lowest} (got {v!r}).")
+        fams = config.get("instance_family") or {}
+        if not isinstance(fams, dict):
+            diags.add_error('Invalid "instance_family" blocks in provider "local"',
+                            'Write each as `instance_family "NAME" { cpus = 4  memory_gib = 16  gpus = 0 }`.')
+            fams = {}
+        for fname, spec in fams.items():
+            if isinstance(spec, list) and len(spec) == 1:  # python-hcl2 may wrap a block body in a list
+                spec = spec[0]
+            if not isinstance(spec, dict):
+                diags.add_error(f'Invalid instance_family "{fname}"', "Its body must set cpus and memory_gib.")
+                continue
+            for k in ("cpus", "memory_gib"):
+                val = spec.get(k)
+                if isinstance(val, bool) or not isinstance(val, (int, float)) or val <= 0:
+                    diags.add_error(f'Invalid {k} in instance_family "{fname}"',
+                                    f"{k} must be a number greater than 0 (got {val!r}).")
+            gpus = spec.get("gpus", 0) or 0
+            if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0:
+                diags.add_error(f'Invalid gpus in instance_family "{fname}"',
+                                f"gpus must be a whole number of at least 0 (got {gpus!r}).")
+            self.families[str(fname)] = dict(spec)
+        self.config = config
+        return diags
+
+    # ----- what handlers ask ------------------------------------------------------------
+    def family(self, name: str) -> FamilyFacts:
+        return lookup_family(name, self.families)
+
+    def machine(self) -> Capacity:
+        """This machine as one node may use it (host size lowered by max_* limits)."""
+        return machine_capacity(self.config)
+
+    def budget(self) -> Capacity:
+        """What all local pools together may reserve: the machine times `overcommit` (not GPUs)."""
+        m = self.machine()
+        factor = float(self.config.get("overcommit") or 1)
+        return Capacity(m.cpus * factor, m.memory_gib * factor, m.gpus)
+
+    def storage_root(self, ctx: ProviderContext) -> Path:
+        """Where image repositories live: the provider's `root`, else the project's `.mlrt/`."""
+        return self.root if self.root is not None else ctx.data_dir
+
+
+__all__ = ["LocalProvider", "INFRA_HANDLERS"]

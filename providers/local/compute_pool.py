@@ -1,0 +1,336 @@
+"""`compute_pool` on the local provider: a budget of this machine's cpus, memory and GPUs.
+
+A pool is a record `<data_dir>/pools/<name>.json` plus its nodes' reservations in the
+machine-wide ledger (see `ledger.py`). A node is a slice of this machine sized by the instance
+family and capped by the machine (the `capped` attribute says which resources were lowered).
+
+Computed attributes: `nodes` ([{name, cpus, gpus, memory}], one per active node), `state`
+(ACTIVE with nodes, SUSPENDED when suspended, IDLE when running with zero nodes), `address`
+(`local://<name>`), `capped` ({resource: {family, machine}}; empty when nothing was lowered).
+
+Scaling (create, or an `active_nodes` update) reserves nodes one at a time. When the budget held
+by other pools leaves no room, it waits for capacity up to `scale_timeout_secs`; if the target
+size is still not reached, the nodes added by this operation are released, the pool stays at its
+previous size, and the operation fails saying so. A size that could never fit (more than the
+whole machine budget) fails at once. `auto_suspend_secs` is recorded only: nothing runs between
+mlrt invocations to suspend an idle pool; `suspend()` / `resume()` are here for workloads.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from mlrt_iac.diagnostics import Diagnostics
+from mlrt_iac.errors import PermanentError
+from mlrt_iac.provider import (Attributes, CreateResult, DiffResult, ProviderContext, ReadResult,
+                               UpdateResult)
+from mlrt_iac.values import is_known
+
+from ._files import atomic_write_json, plain, read_json
+from .common import LocalHandler, resource_name
+from .ledger import Ledger, LedgerSession, Node, fits, total
+from .machine import Capacity, FamilyFacts, node_size
+
+DEFAULTS: dict[str, Any] = {
+    "min_nodes": 1, "max_nodes": 1, "auto_resume": True, "auto_suspend_secs": 3600,
+    "initially_suspended": False, "scale_timeout_secs": 720, "labels": {}, "comment": None,
+}
+
+
+def _fmt(c: Capacity) -> str:
+    def n(x: float) -> str:
+        return f"{x:g}"
+    return f"{n(c.cpus)} vCPUs, {n(c.memory_gib)} GiB, {c.gpus} GPUs"
+
+
+def _plural(n: int) -> str:
+    return f"{n} node" if n == 1 else f"{n} nodes"
+
+
+class ComputePoolHandler(LocalHandler):
+    """Create, scale, suspend and delete local compute pools."""
+
+    type_name: ClassVar[str] = "compute_pool"
+    computed: ClassVar[tuple[str, ...]] = ("nodes", "state", "address", "capped")
+    force_new: ClassVar[tuple[str, ...]] = ("name", "instance_family")
+
+    # ----- paths and records -------------------------------------------------------------
+    def ledger(self, ctx: ProviderContext) -> Ledger:
+        return Ledger(ctx.data_dir / "pools", self.lp.lock_timeout)
+
+    def record_path(self, ctx: ProviderContext, name: str) -> Path:
+        return ctx.data_dir / "pools" / f"{name}.json"
+
+    def _load(self, ctx: ProviderContext, name: str) -> Attributes | None:
+        data = read_json(self.record_path(ctx, name))
+        if not isinstance(data, dict) or not isinstance(data.get("attributes"), dict):
+            return None
+        return dict(data["attributes"])
+
+    def _save(self, ctx: ProviderContext, name: str, attrs: Attributes) -> None:
+        atomic_write_json(self.record_path(ctx, name), {"type": "compute_pool", "id": name, "attributes": attrs})
+
+    # ----- inputs ------------------------------------------------------------------------
+    def _inputs(self, ctx: ProviderContext, desired: Attributes) -> Attributes:
+        """Desired attributes with defaults filled and checked; bad input is a PermanentError."""
+        attrs = {**DEFAULTS, **plain(desired)}
+        attrs["name"] = resource_name(ctx, attrs)
+        if attrs.get("active_nodes") is None:
+            attrs["active_nodes"] = attrs["min_nodes"]
+        problems = _range_problems(attrs)
+        if problems:
+            raise PermanentError(f'Invalid node counts for compute_pool "{attrs["name"]}"', problems[0])
+        for key in self.computed:
+            attrs.pop(key, None)
+        return attrs
+
+    def _node_template(self, family_name: str) -> tuple[Node, dict[str, Any], FamilyFacts]:
+        family = self.lp.family(family_name)
+        node, capped = node_size(family, self.lp.machine())
+        return node, capped, family
+
+    @staticmethod
+    def _nodes(name: str, template: Node, count: int, start: int = 0) -> list[Node]:
+        return [{"name": f"{name}-node-{i}", **template} for i in range(start, start + count)]
+
+    @staticmethod
+    def _state(suspended: bool, nodes: list[Node]) -> str:
+        if suspended:
+            return "SUSPENDED"
+        return "ACTIVE" if nodes else "IDLE"
+
+    def _computed(self, name: str, nodes: list[Node], suspended: bool, capped: dict[str, Any]) -> Attributes:
+        return {"nodes": nodes, "state": self._state(suspended, nodes), "address": f"local://{name}",
+                "capped": capped}
+
+    # ----- protocol ----------------------------------------------------------------------
+    def validate(self, desired: Attributes) -> Diagnostics:
+        diags = Diagnostics()
+        attrs = {**DEFAULTS, **{k: v for k, v in desired.items() if v is not None}}
+        if all(is_known(attrs.get(k)) for k in ("min_nodes", "max_nodes", "active_nodes")):
+            if attrs.get("active_nodes") is None:
+                attrs["active_nodes"] = attrs["min_nodes"]
+            for p in _range_problems(attrs):
+                diags.add_error("Invalid node counts for a local compute pool", p)
+        fam = attrs.get("instance_family")
+        if isinstance(fam, str):
+            try:
+                self.lp.family(fam)
+            except PermanentError as exc:
+                diags.add_error(exc.summary, exc.detail)
+        return diags
+
+    def plan_computed(self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None) -> Attributes:
+        name = desired.get("name") or (prior or {}).get("name")
+        needed = (desired.get("instance_family"), desired.get("active_nodes", desired.get("min_nodes", 1)), name)
+        if not all(is_known(v) for v in needed):
+            return {}
+        try:
+            attrs = self._inputs(ctx, desired)
+            template, capped, _ = self._node_template(attrs["instance_family"])
+        except PermanentError:
+            return {}
+        if prior is not None:
+            suspended = prior.get("state") == "SUSPENDED"
+        else:
+            suspended = bool(attrs["initially_suspended"])
+        count = 0 if suspended else int(attrs["active_nodes"])
+        return self._computed(attrs["name"], self._nodes(attrs["name"], template, count), suspended, capped)
+
+    def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
+        result = super().diff(ctx, prior, desired)
+        # initially_suspended only matters at creation (as in Snowflake): not a change afterwards.
+        result.changed = [c for c in result.changed if c != "initially_suspended"]
+        result.requires_replace = [c for c in result.requires_replace if c in result.changed]
+        for key in result.requires_replace:
+            result.reasons.setdefault(key, f"a local pool's {key} cannot change in place")
+        return result
+
+    def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
+        return ReadResult(self._load(ctx, id))
+
+    def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
+        attrs = self._inputs(ctx, desired)
+        name = attrs["name"]
+        template, capped, family = self._node_template(attrs["instance_family"])
+        self._log_caps(ctx, name, family, capped)
+        suspended = bool(attrs["initially_suspended"])
+        target = 0 if suspended else int(attrs["active_nodes"])
+        ledger = self.ledger(ctx)
+        # Any leftover record of this name (a crash between create and the state write) is adopted.
+        nodes = self._scale(ctx, ledger, name, [], template, target, float(attrs["scale_timeout_secs"]),
+                            on_fail="nothing was created")
+        result = {**attrs, **self._computed(name, nodes, suspended, capped)}
+        try:
+            with ledger.locked() as book:
+                book.set_nodes(name, nodes)
+                book.save()
+                self._save(ctx, name, result)
+        except BaseException:
+            self._release_quietly(ctx, name)
+            raise
+        return CreateResult(name, result)
+
+    def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
+        attrs = self._inputs(ctx, desired)
+        name = id
+        current = self._load(ctx, name)
+        if current is None:
+            raise PermanentError(f'compute_pool "{name}" no longer exists',
+                                 f"Its record {self.record_path(ctx, name)} is gone. Run `mlrt plan` "
+                                 "to see the drift; `mlrt apply` will create it again.")
+        if attrs["name"] != name or attrs["instance_family"] != current.get("instance_family"):
+            raise PermanentError(f'compute_pool "{name}" cannot change name or instance_family in place',
+                                 "These arguments force a replacement; the plan should have replaced it.")
+        template, capped, family = self._node_template(attrs["instance_family"])
+        suspended = current.get("state") == "SUSPENDED"
+        nodes: list[Node] = list(current.get("nodes") or [])
+        if not suspended and int(attrs["active_nodes"]) != len(nodes):
+            self._log_caps(ctx, name, family, capped)
+            nodes = self._scale(ctx, self.ledger(ctx), name, nodes, template, int(attrs["active_nodes"]),
+                                float(attrs["scale_timeout_secs"]),
+                                on_fail=f"the pool was rolled back to its previous size of {_plural(len(nodes))}")
+        result = {**attrs, **self._computed(name, nodes, suspended, capped)}
+        with self.ledger(ctx).locked() as book:
+            book.set_nodes(name, nodes)
+            book.save()
+            self._save(ctx, name, result)
+        return UpdateResult(result)
+
+    def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
+        with self.ledger(ctx).locked() as book:
+            book.set_nodes(id, [])
+            book.save()
+            try:
+                self.record_path(ctx, id).unlink()
+            except FileNotFoundError:
+                pass
+
+    def import_(self, ctx: ProviderContext, id: str) -> ReadResult:
+        return self.read(ctx, id, {})
+
+    # ----- suspend / resume (for workloads) ---------------------------------------------
+    def suspend(self, ctx: ProviderContext, name: str) -> Attributes:
+        """Release every node and mark the pool SUSPENDED (what ALTER COMPUTE POOL SUSPEND does)."""
+        current = self._require(ctx, name)
+        with self.ledger(ctx).locked() as book:
+            book.set_nodes(name, [])
+            book.save()
+            current.update(nodes=[], state="SUSPENDED")
+            self._save(ctx, name, current)
+        return current
+
+    def resume(self, ctx: ProviderContext, name: str) -> Attributes:
+        """Bring a suspended pool back to `active_nodes` nodes (waits like a scale; fails cleanly)."""
+        current = self._require(ctx, name)
+        if current.get("state") != "SUSPENDED":
+            return current
+        template, capped, _ = self._node_template(current["instance_family"])
+        nodes = self._scale(ctx, self.ledger(ctx), name, [], template, int(current["active_nodes"]),
+                            float(current.get("scale_timeout_secs", 720)), on_fail="the pool stays suspended")
+        with self.ledger(ctx).locked() as book:
+            book.set_nodes(name, nodes)
+            book.save()
+            current.update(self._computed(name, nodes, False, capped))
+            self._save(ctx, name, current)
+        return current
+
+    def _require(self, ctx: ProviderContext, name: str) -> Attributes:
+        current = self._load(ctx, name)
+        if current is None:
+            raise PermanentError(f'compute_pool "{name}" does not exist',
+                                 "Create it with `mlrt apply` first.")
+        return current
+
+    # ----- scaling -----------------------------------------------------------------------
+    def _scale(self, ctx: ProviderContext, ledger: Ledger, name: str, start: list[Node], template: Node,
+               target: int, timeout: float, on_fail: str) -> list[Node]:
+        """Reserve or release nodes until the pool has `target`; on failure restore `start`."""
+        if target <= len(start):
+            return start[:target]
+        want_each = total([template])
+        deadline = time.monotonic() + max(timeout, 0.0)
+        nodes = list(start)
+        delay = 0.02
+        try:
+            while True:
+                with ledger.locked() as book:
+                    budget = self.lp.budget()
+                    others = book.used_by_others(name)
+                    need = total(self._nodes(name, template, target))
+                    if not fits(Capacity(0, 0, 0), need, budget):
+                        raise PermanentError(
+                            f'compute_pool "{name}" cannot have {_plural(target)} on this machine',
+                            f"{_plural(target)} of {_fmt(want_each)} need {_fmt(need)}, more than the whole "
+                            f"local budget of {_fmt(budget)}; {on_fail}. Lower active_nodes, or raise "
+                            "max_cpus / max_memory_gib / overcommit in the `provider \"local\"` block.")
+                    added = False
+                    while len(nodes) < target and fits(others, total(nodes) + want_each, budget):
+                        nodes.extend(self._nodes(name, template, 1, start=len(nodes)))
+                        added = True
+                    if added:
+                        book.set_nodes(name, nodes)
+                        book.save()
+                    holders = book.holders(exclude=name)
+                if len(nodes) >= target:
+                    return nodes
+                ctx.progress(f"{len(nodes)}/{target} nodes, waiting for capacity")
+                if ctx.cancel.is_set():
+                    raise PermanentError(f'Scaling compute_pool "{name}" was cancelled',
+                                         f"Stopped at {len(nodes)} of {target} nodes; {on_fail}.")
+                if time.monotonic() >= deadline:
+                    users = ", ".join(f"{n} ({_fmt(c)})" for n, c in holders.items()) or "none"
+                    raise PermanentError(
+                        f'Scaling compute_pool "{name}" from {_plural(len(start))} to {target} did not '
+                        f"complete within {timeout:g}s",
+                        f"Only {len(nodes)} of {target} nodes could be reserved: the local budget of "
+                        f"{_fmt(budget)} is held by other pools: {users}; {on_fail}. Free capacity "
+                        "(shrink or suspend another pool), raise the budget in the `provider \"local\"` "
+                        "block, or raise scale_timeout_secs.")
+                time.sleep(min(delay, max(deadline - time.monotonic(), 0.0)))
+                delay = min(delay * 1.5, 0.25)
+        except BaseException:
+            try:
+                self._restore(ledger, name, start)
+            except Exception:  # keep the original error; a dead writer's entry is reconciled later
+                pass
+            raise
+
+    @staticmethod
+    def _restore(ledger: Ledger, name: str, nodes: list[Node]) -> None:
+        """Put the pool's reservation back to `nodes` (the rollback of a failed scale)."""
+        with ledger.locked() as book:
+            book.set_nodes(name, nodes)
+            book.save()
+
+    def _release_quietly(self, ctx: ProviderContext, name: str) -> None:
+        try:
+            self._restore(self.ledger(ctx), name, [])
+            self.record_path(ctx, name).unlink(missing_ok=True)
+        except Exception:
+            pass
+
+    @staticmethod
+    def _log_caps(ctx: ProviderContext, name: str, family: FamilyFacts, capped: dict[str, Any]) -> None:
+        for res, info in capped.items():
+            ctx.log(f'compute_pool "{name}": {family.name} nodes have {info["family"]} {res}; this machine '
+                    f"gives {info['machine']} (capped)")
+
+
+def _range_problems(attrs: Attributes) -> list[str]:
+    try:
+        lo, hi, act = int(attrs["min_nodes"]), int(attrs["max_nodes"]), int(attrs["active_nodes"])
+    except (TypeError, ValueError):
+        return ["min_nodes, max_nodes and active_nodes must be whole numbers."]
+    if lo < 0 or hi < 1:
+        return [f"min_nodes ({lo}) must be at least 0 and max_nodes ({hi}) at least 1."]
+    if lo > hi:
+        return [f"min_nodes ({lo}) is greater than max_nodes ({hi}); lower min_nodes or raise max_nodes."]
+    if not lo <= act <= hi:
+        return [f"active_nodes ({act}) must be between min_nodes ({lo}) and max_nodes ({hi})."]
+    return []
+
+
+__all__ = ["ComputePoolHandler"]
