@@ -1,0 +1,31 @@
+"""Session-wide test support: registers the test provider through a real entry point."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _register_test_provider(site: Path) -> None:
+    dist = site / "mlrt_testprovider-0.0.1.dist-info"
+    dist.mkdir(parents=True, exist_ok=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mlrt-testprovider\nVersion: 0.0.1\n")
+    (dist / "entry_points.txt").write_text("[mlrt.providers]\ntest = tests.support.testprovider:TestProvider\n")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_provider_entry_point(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    site = tmp_path_factory.mktemp("site")
+    _register_test_provider(site)
+    for p in (str(site), str(REPO)):
+        if p not in sys.path:
+            sys.path.insert(0, p)
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(site), str(REPO), os.environ.get("PYTHONPATH", "")])
+    importlib.invalidate_caches()
+    return site
