@@ -472,6 +472,14 @@ def format_source(text: str, filename: str) -> tuple[str, Diagnostics]:
     text = text.replace("\r\n", "\n")
     diags = _syntax_diagnostics(text, filename)
     if diags.has_errors:
+        # An unclosed string, heredoc or comment makes the parser fail far from the cause
+        # (often at the end of the file); the lexer can point at where it was opened.
+        try:
+            _lex(text)
+        except _LexError as exc:
+            line, column = _position(text, exc.offset)
+            diags = Diagnostics()
+            diags.add_error(exc.summary, exc.detail, SourceRange.at(filename, line, column))
         return "", diags
     try:
         toks = _lex(text)
