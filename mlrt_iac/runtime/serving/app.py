@@ -1,0 +1,204 @@
+"""The ASGI application of one worker: health, metrics and one POST route per model function.
+
+A raw ASGI callable (no framework routing): the routes are fixed and this is the hot path.
+Each worker runs one prediction at a time on its own prediction thread, so its event loop stays free
+to answer health checks and to refuse work at once (503 + Retry-After) when the instance's queue
+is full. Parsing, prediction and encoding all run on that thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Awaitable, Callable
+
+from mlrt_iac.runtime.serving import jsoncodec
+from mlrt_iac.runtime.serving.config import ServeConfig
+from mlrt_iac.runtime.serving.errors import RequestError
+from mlrt_iac.runtime.serving.model import LoadedModel, PredictFn
+from mlrt_iac.runtime.serving.parsing import encode_response, parse_request
+from mlrt_iac.runtime.serving.prometheus import CONTENT_TYPE, render_metrics
+from mlrt_iac.runtime.serving.shared import SharedState
+
+LOG = logging.getLogger("mlrt.serving")
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class ClientGone(Exception):
+    """The client disconnected before its body arrived."""
+
+
+class _Ticket:
+    """Whether a request still holds one of the instance's waiting slots."""
+
+    __slots__ = ("held",)
+
+    def __init__(self, held: bool) -> None:
+        self.held = held
+
+
+class ServingApp:
+    """The worker's ASGI app; ``worker`` is its row in the instance's shared state."""
+
+    def __init__(self, model: LoadedModel, config: ServeConfig, shared: SharedState,
+                 worker: int) -> None:
+        self.model = model
+        self.config = config
+        self.shared = shared
+        self.worker = worker
+        known = shared.layout.functions
+        self.functions: dict[str, tuple[int, PredictFn]] = {
+            name: (known.index(name), fn) for name, fn in model.functions.items()}
+        self.endpoint_index = {name: i for i, name in enumerate(shared.layout.endpoints)}
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlrt-predict")
+        self.inflight = 0
+        self.health_body = jsoncodec.dumps({
+            "status": "ok", "model": model.uri, "instance": config.instance_id,
+            "framework": model.framework, "functions": list(model.functions),
+            "input_cols": model.input_cols, "workers": config.workers, "pid": os.getpid(),
+        })
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if path == "/health":
+            await self._simple(send, "health", method, 200, self.health_body, JSON_HEADERS)
+        elif path == "/metrics":
+            body = render_metrics(self.shared, self.config.instance_id, self.config.max_queue,
+                                  self.config.workers, tuple(self.functions))
+            await self._simple(send, "metrics", method, 200, body,
+                               [(b"content-type", CONTENT_TYPE.encode())])
+        else:
+            entry = self.functions.get(path[1:])
+            if entry is None:
+                err = RequestError(404, f"No function at {path}; this service offers "
+                                        f"{', '.join('/' + f for f in self.functions)}.")
+                await self._error(send, "other", err, None, None)
+            elif method != "POST":
+                err = RequestError(405, f"{path} takes POST with a JSON body, not {method}.")
+                await self._error(send, path[1:], err, None, None, [(b"allow", b"POST")])
+            else:
+                await self._predict(scope, receive, send, path[1:], entry[0], entry[1])
+
+    async def _simple(self, send: Send, endpoint: str, method: str, status: int, body: bytes,
+                      headers: list[tuple[bytes, bytes]]) -> None:
+        if method not in ("GET", "HEAD"):
+            err = RequestError(405, f"/{endpoint} takes GET, not {method}.")
+            await self._error(send, endpoint, err, None, None, [(b"allow", b"GET")])
+            return
+        await _respond(send, status, body, headers)
+        self.shared.record(self.worker, self.endpoint_index[endpoint], status, None, None)
+
+    async def _error(self, send: Send, endpoint: str, err: RequestError, started: float | None,
+                     function: int | None, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+        await _respond(send, err.status, jsoncodec.dumps(err.to_json()), JSON_HEADERS + (extra or []))
+        seconds = None if started is None else time.perf_counter() - started
+        self.shared.record(self.worker, self.endpoint_index[endpoint], err.status, seconds, function)
+
+    async def _predict(self, scope: Scope, receive: Receive, send: Send, name: str, index: int,
+                       fn: PredictFn) -> None:
+        started = time.perf_counter()
+        limit = self.config.max_body_bytes
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            err = RequestError(413, f"The body has {declared} bytes; this service takes at most "
+                                    f"{limit}. Send fewer rows per request.")
+            await self._error(send, name, err, started, index)
+            return
+        # admission: the first request of an idle worker runs; the others need a waiting slot
+        ticket = _Ticket(False)
+        if self.inflight > 0:
+            if not self.shared.try_enqueue(self.worker):
+                self.shared.record_rejection(self.worker, index)
+                err = RequestError(503, f"The service is at capacity ({self.config.max_queue} "
+                                        "requests waiting); retry after the delay in Retry-After.")
+                await self._error(send, name, err, started, index, [(b"retry-after", b"1")])
+                return
+            ticket.held = True
+        self.inflight += 1
+        self.shared.set_inflight(self.worker, self.inflight)
+        try:
+            body = await _read_body(receive, limit)
+            loop = asyncio.get_running_loop()
+            status, payload = await loop.run_in_executor(self.executor, self._work, body, fn, ticket)
+            await _respond(send, status, payload, JSON_HEADERS)
+            self.shared.record(self.worker, self.endpoint_index[name], status,
+                               time.perf_counter() - started, index)
+        except RequestError as err:
+            await self._error(send, name, err, started, index)
+        except ClientGone:
+            pass
+        finally:
+            if ticket.held:
+                ticket.held = False
+                self.shared.dequeue(self.worker)
+            self.inflight -= 1
+            self.shared.set_inflight(self.worker, self.inflight)
+
+    def _work(self, body: bytes, fn: PredictFn, ticket: _Ticket) -> tuple[int, bytes]:
+        """On the prediction thread: parse, predict the whole batch in one call, encode."""
+        if ticket.held:
+            ticket.held = False
+            self.shared.dequeue(self.worker)
+        try:
+            parsed = parse_request(body, self.model.input_cols, self.model.input_dtype,
+                                   self.config.max_batch_rows)
+        except RequestError as bad:
+            return bad.status, jsoncodec.dumps(bad.to_json())
+        if not parsed.row_indexes:
+            return 200, b'{"data":[]}'
+        try:
+            results = fn(parsed.features)
+        except Exception as exc:  # a model failure answers 500 and leaves the worker serving
+            LOG.exception("prediction failed")
+            failed = RequestError(500, f"The model failed to predict: {exc}")
+            return 500, jsoncodec.dumps(failed.to_json())
+        return 200, encode_response(parsed.row_indexes, results)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone()
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise RequestError(413, f"The body is larger than {limit} bytes; send fewer rows per "
+                                    "request.")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _respond(send: Send, status: int, body: bytes,
+                   headers: list[tuple[bytes, bytes]]) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": headers + [(b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

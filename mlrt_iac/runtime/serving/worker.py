@@ -1,0 +1,92 @@
+"""One worker process: load the model, report ready, then serve HTTP on the instance's socket."""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import os
+import signal
+import socket
+import sys
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event
+
+from mlrt_iac.runtime.serving.app import ServingApp
+from mlrt_iac.runtime.serving.config import ServeConfig
+from mlrt_iac.runtime.serving.errors import ModelLoadError
+from mlrt_iac.runtime.serving.model import load_model
+from mlrt_iac.runtime.serving.shared import SharedState
+
+LOG = logging.getLogger("mlrt.serving")
+
+PR_SET_PDEATHSIG = 1
+EXIT_LOAD_FAILED = 3
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to SIGTERM this worker when the supervisor dies, so no worker is orphaned."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        except OSError:
+            pass
+    if os.getppid() != parent_pid:  # the supervisor died before prctl took effect
+        os._exit(1)
+
+
+def worker_main(config: ServeConfig, shared: SharedState, index: int, sock: socket.socket,
+                status: Connection, go: Event, parent_pid: int) -> None:
+    """Entry point of a spawned worker (``index`` is its row in the shared state)."""
+    _die_with_parent(parent_pid)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    threads = config.predict_threads(os.cpu_count() or 1)
+    try:
+        model = load_model(config.model_uri, config.functions, threads=threads)
+    except ModelLoadError as exc:
+        status.send(("error", str(exc)))
+        sys.exit(EXIT_LOAD_FAILED)
+    status.send(("ready", os.getpid()))
+    go.wait()
+    app = ServingApp(model, config, shared, index)
+    try:
+        _serve(app, config, sock, parent_pid)
+    finally:
+        app.close()
+
+
+def _serve(app: ServingApp, config: ServeConfig, sock: socket.socket, parent_pid: int) -> None:
+    """Run uvicorn (httptools + uvloop when installed) on the shared, already bound socket.
+
+    uvicorn's own SIGTERM handling gives the graceful stop: the socket closes, requests in flight
+    finish (up to graceful_timeout_s), then the process exits.
+    """
+    import uvicorn
+
+    uv_config = uvicorn.Config(
+        app, loop="auto", http="auto", lifespan="off", access_log=False, log_level="warning",
+        limit_concurrency=config.max_connections_per_worker,
+        timeout_graceful_shutdown=int(config.graceful_timeout_s), backlog=config.backlog,
+        server_header=False, date_header=False, proxy_headers=False)
+    server = uvicorn.Server(uv_config)
+
+    async def watch_parent() -> None:
+        # a second guard where prctl is unavailable: stop once the supervisor is gone
+        while os.getppid() == parent_pid:
+            await asyncio.sleep(1.0)
+        server.should_exit = True
+
+    async def main() -> None:
+        watcher = asyncio.create_task(watch_parent())
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            watcher.cancel()
+
+    loop_factory = uv_config.get_loop_factory()
+    if loop_factory is None:
+        asyncio.run(main())
+    else:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(main())
