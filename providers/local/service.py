@@ -1,0 +1,252 @@
+"""`service` on the local provider: inference-server processes on loopback, supervised.
+
+Each of `max_instances` instances is one `python -m mlrt_iac.runtime.serving` process tree,
+started detached (its own session) with its pid and log under `.mlrt/services/<name>/`. All
+instances bind one port with SO_REUSEPORT, so the endpoint is one URL. A service is ready only
+when `/health` answers. Changing the model, workers or queue is a rolling replacement on the
+same port: new instances start and become healthy before the old ones get SIGTERM (they finish
+their in-flight requests), so clients see no failed request. `suspended = true` stops the
+processes and keeps the service. Failure contract: create that fails stops what it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, ClassVar
+
+from mlrt_iac.errors import PermanentError
+from mlrt_iac.provider import Attributes, CreateResult, DiffResult, ProviderContext, ReadResult, UpdateResult
+
+from ._files import atomic_write_json, read_json
+from .common import LocalHandler, resource_name
+
+COMPUTED = ("endpoint", "functions_urls", "status", "image")
+REPLACE = ("name", "compute_pool", "ingress_enabled", "gpu_requests", "image_repository")
+READY_TIMEOUT = 120.0
+STOP_TIMEOUT = 30.0
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of ours is not alive
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][:1] != "Z"
+    except OSError:
+        return True
+
+
+def _healthy(endpoint: str, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(endpoint + "/health", timeout=timeout) as resp:
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def stop_pids(pids: list[int], timeout: float = STOP_TIMEOUT) -> None:
+    """SIGTERM each instance's process group, then SIGKILL what is left after `timeout`."""
+    for pid in pids:
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        _reap(pids)
+        time.sleep(0.05)
+    for pid in pids:
+        if _alive(pid):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    _reap(pids)
+
+
+def _reap(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+
+
+class ServiceHandler(LocalHandler):
+    type_name: ClassVar[str] = "service"
+    computed: ClassVar[tuple[str, ...]] = COMPUTED
+
+    def _dir(self, ctx: ProviderContext, name: str) -> Path:
+        return ctx.data_dir / "services" / name
+
+    def planned_id(self, ctx: ProviderContext, desired: Attributes) -> str | None:
+        return resource_name(ctx, desired)
+
+    def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
+        changed = sorted(k for k, v in desired.items() if k not in COMPUTED and prior.get(k) != v)
+        return DiffResult(changed=changed, requires_replace=[k for k in changed if k in REPLACE])
+
+    # -- processes -------------------------------------------------------------------------
+    def _start(self, ctx: ProviderContext, name: str, desired: Attributes, port: int, generation: int) -> list[int]:
+        d = self._dir(ctx, name)
+        d.mkdir(parents=True, exist_ok=True)
+        model = str(desired["model"])
+        if not os.path.isabs(model):
+            model = str((ctx.project_dir / model).resolve())
+        if not (Path(model) / "metadata.json").exists():
+            raise PermanentError(f"No model at {model}", "The service's model must be a training's model_uri "
+                                 "or a directory with metadata.json and the model file.")
+        workers = int(desired.get("num_workers") or 1)
+        cmd = [sys.executable, "-m", "mlrt_iac.runtime.serving", "--model-uri", model, "--host", "127.0.0.1",
+               "--port", str(port), "--workers", str(workers),
+               "--max-queue", str(int(desired.get("max_queue") or 4 * workers))]
+        if desired.get("max_batch_rows"):
+            cmd += ["--max-batch-rows", str(int(desired["max_batch_rows"]))]
+        if desired.get("functions"):
+            cmd += ["--functions", ",".join(desired["functions"])]
+        pids = []
+        for i in range(int(desired.get("max_instances") or 1)):
+            log = open(d / f"instance-{generation}-{i}.log", "ab")
+            proc = subprocess.Popen(cmd + ["--instance-id", f"{generation}-{i}"], stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, cwd=str(ctx.project_dir), start_new_session=True)
+            log.close()
+            pids.append(proc.pid)
+        return pids
+
+    def _wait_ready(self, ctx: ProviderContext, name: str, endpoint: str, pids: list[int]) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        started = time.monotonic()
+        while time.monotonic() < deadline:
+            dead = [p for p in pids if not _alive(p)]
+            if dead:
+                raise PermanentError(f"The inference server of {ctx.address} exited during start-up",
+                                     self._log_tail(ctx, name))
+            if _healthy(endpoint):
+                return
+            if ctx.cancel.is_set():
+                raise PermanentError("cancelled while waiting for the service to become ready")
+            ctx.progress(f"waiting for {endpoint}/health [{time.monotonic() - started:.0f}s]")
+            time.sleep(0.1)
+        raise PermanentError(f"{ctx.address} did not become ready within {READY_TIMEOUT:.0f}s",
+                             self._log_tail(ctx, name))
+
+    def _log_tail(self, ctx: ProviderContext, name: str) -> str:
+        logs = sorted(self._dir(ctx, name).glob("instance-*.log"), key=lambda p: p.stat().st_mtime)
+        if not logs:
+            return ""
+        lines = logs[-1].read_text(errors="replace").splitlines()[-20:]
+        return f"Last lines of {logs[-1]}:\n" + "\n".join(lines)
+
+    def _attrs(self, desired: Attributes, endpoint: str | None, status: str) -> Attributes:
+        urls = {f: f"{endpoint}/{f}" for f in desired.get("functions") or ["predict"]} if endpoint else {}
+        return {"endpoint": endpoint, "functions_urls": urls, "status": status, "image": None}
+
+    def _record(self, ctx: ProviderContext, name: str, port: int, pids: list[int], generation: int) -> None:
+        atomic_write_json(self._dir(ctx, name) / "processes.json",
+                          {"port": port, "pids": pids, "generation": generation})
+
+    def _processes(self, ctx: ProviderContext, name: str) -> dict[str, Any]:
+        data = read_json(self._dir(ctx, name) / "processes.json")
+        return data if isinstance(data, dict) else {}
+
+    # -- protocol --------------------------------------------------------------------------
+    def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
+        name = resource_name(ctx, desired)
+        leftover = self._processes(ctx, name)
+        if leftover.get("pids"):
+            stop_pids([int(p) for p in leftover["pids"]])
+        if desired.get("suspended"):
+            self._record(ctx, name, 0, [], 0)
+            return CreateResult(name, self._attrs(desired, None, "SUSPENDED"))
+        port = int(leftover.get("port") or 0) or free_port()
+        generation = int(leftover.get("generation") or 0) + 1
+        endpoint = f"http://127.0.0.1:{port}"
+        pids = self._start(ctx, name, desired, port, generation)
+        self._record(ctx, name, port, pids, generation)
+        try:
+            self._wait_ready(ctx, name, endpoint, pids)
+        except BaseException:
+            stop_pids(pids, timeout=5)
+            self._record(ctx, name, port, [], generation)
+            raise
+        return CreateResult(name, self._attrs(desired, endpoint, "READY"))
+
+    def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
+        procs = self._processes(ctx, id)
+        if not procs and not self._dir(ctx, id).exists():
+            return ReadResult(None)
+        if prior.get("suspended"):
+            return ReadResult(dict(prior))
+        pids = [int(p) for p in procs.get("pids") or []]
+        endpoint = prior.get("endpoint")
+        if not pids or not all(_alive(p) for p in pids) or not endpoint or not _healthy(str(endpoint)):
+            # A dead or unhealthy server is gone: the next apply starts it again.
+            return ReadResult(None)
+        return ReadResult(dict(prior))
+
+    def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
+        procs = self._processes(ctx, id)
+        old = [int(p) for p in procs.get("pids") or []]
+        if desired.get("suspended"):
+            stop_pids(old)
+            self._record(ctx, id, int(procs.get("port") or 0), [], int(procs.get("generation") or 0))
+            return UpdateResult(self._attrs(desired, prior.get("endpoint"), "SUSPENDED"))
+        port = int(procs.get("port") or 0) or free_port()
+        generation = int(procs.get("generation") or 0) + 1
+        endpoint = f"http://127.0.0.1:{port}"
+        # Rolling: the new generation joins the port, becomes healthy, then the old one leaves.
+        new = self._start(ctx, id, desired, port, generation)
+        self._record(ctx, id, port, old + new, generation)
+        try:
+            self._wait_ready(ctx, id, endpoint, new)
+            self._wait_all_serving(endpoint, new)
+        except BaseException:
+            stop_pids(new, timeout=5)
+            self._record(ctx, id, port, old, generation)
+            raise
+        stop_pids(old)
+        self._record(ctx, id, port, new, generation)
+        return UpdateResult(self._attrs(desired, endpoint, "READY"))
+
+    def _wait_all_serving(self, endpoint: str, pids: list[int]) -> None:
+        """With several new instances, give each a moment to load before the old ones leave."""
+        deadline = time.monotonic() + READY_TIMEOUT
+        seen: set[str] = set()
+        while time.monotonic() < deadline and len(seen) < len(pids):
+            try:
+                with urllib.request.urlopen(endpoint + "/health", timeout=1.0) as resp:
+                    body = json.loads(resp.read() or b"{}")
+                    seen.add(str(body.get("instance")))
+            except (urllib.error.URLError, OSError, ValueError):
+                pass
+            if len(seen) >= len(pids):
+                return
+            time.sleep(0.02)
+
+    def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
+        procs = self._processes(ctx, id)
+        stop_pids([int(p) for p in procs.get("pids") or []])
+        d = self._dir(ctx, id)
+        if d.exists():
+            for f in d.iterdir():
+                f.unlink()
+            d.rmdir()
