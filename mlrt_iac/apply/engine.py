@@ -93,7 +93,7 @@ def apply_plan(ws: Workspace, plan: Plan, backend: Any, doc: Any, opts: ApplyOpt
         _update_outputs(ws, doc, committer, result)
     elif plan.destroy and not plan.targets:
         with committer.mutate():
-            doc.outputs = {}
+            doc.set_outputs({})
     committer.commit()
     result.writes = committer.writes
     return result
@@ -351,11 +351,11 @@ class _Walker:
     def _record(self, ch: ResourceChange, id: str | None, attributes: dict[str, Any],
                 sensitive: list[list[Any]], status: str, created_at: str | None) -> None:
         with self.committer.mutate() as m:
-            self.doc.set(self.doc.new_resource(
+            self.doc.set(dict(
                 address=ch.address, type=ch.type, name=ch.name, module=ch.module_address,
                 index_key=ch.index_key, provider=ch.provider, id=id, attributes=attributes,
                 sensitive_attributes=sensitive, dependencies=list(ch.dependencies),
-                created_at=created_at or _now(), updated_at=_now(), status=status, comment=ch.comment))
+                created_at=created_at or _now(), updated_at=_now(), status=status, comment=ch.comment or ""))
         self.committer.commit(m.seq)
 
     def _retry(self, op: str, ch: ResourceChange, call: Callable[[], Any]) -> Any:
@@ -397,4 +397,4 @@ def _update_outputs(ws: Workspace, doc: Any, committer: StateCommitter, result: 
             continue
         outputs[name] = {"value": plain, "sensitive": bool(ov.sensitive or paths)}
     with committer.mutate():
-        doc.outputs = outputs
+        doc.set_outputs(outputs)

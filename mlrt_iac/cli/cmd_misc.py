@@ -140,7 +140,7 @@ def _print_resource(out: Out, r: Any) -> None:
 def cmd_output(args: argparse.Namespace, out: Out) -> int:
     ws = workspace(args)
     doc = read_state(backend_for(ws))
-    outputs = dict(doc.outputs or {})
+    outputs = doc.output_values()
     if args.name:
         if args.name not in outputs:
             raise MlrtError(f'Output "{args.name}" not found',

@@ -119,10 +119,10 @@ def cmd_import(args: argparse.Namespace, out: Out) -> int:
             for k, v in desired_attributes(inst, models[inst.address]).items():
                 attrs.setdefault(k, v)
         now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-        doc.set(doc.new_resource(address=inst.address, type=inst.type, name=inst.name, module=inst.module_address,
+        doc.set(dict(address=inst.address, type=inst.type, name=inst.name, module=inst.module_address,
                                  index_key=inst.index_key, provider=inst.provider, id=args.id, attributes=attrs,
                                  sensitive_attributes=[], dependencies=sorted(inst.depends_on), created_at=now,
-                                 updated_at=now, status="ready", comment=attrs.get("comment")))
+                                 updated_at=now, status="ready", comment=attrs.get("comment") or ""))
         backend.write(doc)
     out.print(f"[bold green]{escape(args.address)}: Import prepared![/] Imported id {escape(args.id)}.")
     out.print("Run `mlrt plan` to see how the configuration differs from the imported object.")

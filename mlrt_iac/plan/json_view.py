@@ -135,6 +135,6 @@ def state_json(doc: Any) -> dict[str, Any]:
             "depends_on": list(r.dependencies or []),
         })
     outputs = {k: {"value": REDACTED if v.get("sensitive") else v.get("value"), "sensitive": bool(v.get("sensitive"))}
-               for k, v in (doc.outputs or {}).items()}
+               for k, v in doc.output_values().items()}
     return {"format_version": "1.0", "mlrt_version": __version__, "serial": doc.serial, "lineage": doc.lineage,
             "values": {"outputs": outputs, "root_module": {"resources": resources}}}

@@ -250,7 +250,7 @@ def _check_prevent_destroy(changes: list[ResourceChange], instances: Mapping[str
 
 
 def _output_changes(outputs: Mapping[str, Any], state: Any | None) -> list[OutputChange]:
-    prior = dict(getattr(state, "outputs", {}) or {}) if state is not None else {}
+    prior = state.output_values() if state is not None else {}
     out: list[OutputChange] = []
     for name, ov in sorted(outputs.items()):
         after = ov.value

@@ -31,6 +31,8 @@ from .compute_pool import ComputePoolHandler
 from .image_repository import ImageRepositoryHandler
 from .machine import Capacity, FamilyFacts, lookup_family, machine_capacity
 from .network import ExternalAccessIntegrationHandler, NetworkRuleHandler
+from .service import ServiceHandler
+from .training import TrainingHandler
 
 INFRA_HANDLERS: tuple[type[ResourceHandler], ...] = (
     ComputePoolHandler,
@@ -48,7 +50,7 @@ class LocalProvider(Provider):
 
     name: ClassVar[str] = "local"
     version: ClassVar[str] = "0.1.0"
-    handler_classes: ClassVar[tuple[type[ResourceHandler], ...]] = INFRA_HANDLERS
+    handler_classes: ClassVar[tuple[type[ResourceHandler], ...]] = INFRA_HANDLERS + (TrainingHandler, ServiceHandler)
 
     def __init__(self) -> None:
         super().__init__()
