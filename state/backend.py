@@ -12,6 +12,8 @@ Contract every backend keeps:
 - `lock(info, timeout)` returns a lock id; when another holder has it, it waits up to `timeout`
   seconds and then raises `StateLockedError` whose summary names the holder and whose `info`
   is the holder's `LockInfo.to_dict()`.
+- `new_document()` and `parse_document(text)` (inherited from `BackendBase`) let callers that
+  cannot import this package create and parse documents.
 - `unlock(id)` releases a lock this backend object took; `force_unlock(id)` removes whoever holds
   it, but only when `id` matches the holder's (a wrong id is refused with the holder's id).
 """
@@ -97,6 +99,23 @@ class Backend(Protocol):
     def force_unlock(self, lock_id: str) -> None: ...
 
     def describe(self) -> str: ...
+
+    def new_document(self) -> StateDocument: ...
+
+    def parse_document(self, text: str | bytes, source: str = "state file") -> StateDocument: ...
+
+
+class BackendBase:
+    """Shared helpers every backend inherits, so code that finds a backend through its entry
+    point (the engine may not import `state`) can still create and parse documents."""
+
+    def new_document(self) -> StateDocument:
+        """An empty state (fresh lineage, serial 0) for a project that has none yet."""
+        return StateDocument.new()
+
+    def parse_document(self, text: str | bytes, source: str = "state file") -> StateDocument:
+        """Parse a document from elsewhere (`mlrt state push FILE`); StateError when broken."""
+        return StateDocument.from_json(text, source)
 
 
 def locked_error(holder: LockInfo | None, stale_note: str = "") -> StateLockedError:

@@ -27,12 +27,13 @@ import os
 import socket
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 from mlrt_iac.errors import StateError
 
-from .backend import LockInfo, locked_error
+from .backend import BackendBase, LockInfo, locked_error
 from .model import StateDocument
 
 DEFAULT_PATH = Path(".mlrt") / "state" / "mlrt.state.json"
@@ -57,7 +58,7 @@ def process_alive(pid: int) -> bool:
         return True
 
 
-class LocalBackend:
+class LocalBackend(BackendBase):
     """State in a local JSON file, guarded by an flock; see the module docstring."""
 
     CONFIG_KEYS = frozenset({"path"})
@@ -155,7 +156,7 @@ class LocalBackend:
         """Make `.backup` the current file, atomically: a hard link, or a copy where links fail."""
         if not self.path.exists():
             return
-        tmp = self.backup_path.with_name(f".{self.backup_path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+        tmp = self.backup_path.with_name(f".{self.backup_path.name}.{uuid.uuid4().hex}.tmp")
         try:
             os.link(self.path, tmp)
         except FileNotFoundError:

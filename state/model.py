@@ -238,6 +238,27 @@ class StateDocument:
         self._index[rs.address] = rs
         return rs
 
+    def record(self, address: str, provider: str, id: str | None,
+               attributes: Mapping[str, Any] | None = None, dependencies: list[str] | None = None,
+               status: Status = "ready", comment: str = "") -> ResourceState:
+        """Record what an apply step did: create or refresh the entry at `address`.
+
+        Keeps `created_at` of an existing entry and stamps `updated_at`; `attributes` may hold
+        `Sensitive` values (their paths are recorded). The engine uses this instead of building
+        `ResourceState` itself, since it must not import this package.
+        """
+        rs = ResourceState.new(address, provider, id, attributes, dependencies, status, comment)
+        prior = self._index.get(address)
+        if prior is not None and prior.created_at:
+            rs.created_at = prior.created_at
+        self._index[address] = rs
+        return rs
+
+    def set_output(self, name: str, value: Any, sensitive: bool = False) -> None:
+        """Store a root output; a `Sensitive` value is unwrapped and the output marked sensitive."""
+        plain, paths = unmark(value)
+        self.outputs[name] = OutputState(plain, sensitive or bool(paths))
+
     def remove(self, address: str) -> ResourceState | None:
         """Forget one entry (never destroys anything); returns it, or None if absent."""
         return self._index.pop(address, None)

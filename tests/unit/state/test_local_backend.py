@@ -179,3 +179,14 @@ def test_sigkill_of_a_writer_never_leaves_a_broken_file(project: Path, workers: 
         assert backup.serial in (doc.serial - 1, doc.serial)
         assert json.loads(b.path.read_text())["serial"] == doc.serial
         last_serial = doc.serial
+
+
+def test_new_and_parse_document_through_the_backend(project: Path) -> None:
+    b = load_backend("local", project, {})
+    doc = b.new_document()
+    assert doc.serial == 0 and len(doc) == 0
+    b.write(doc)
+    assert isinstance(b, LocalBackend)
+    assert b.parse_document(b.path.read_bytes()).lineage == doc.lineage
+    with pytest.raises(StateError, match="pushed.json"):
+        b.parse_document("{", "pushed.json")

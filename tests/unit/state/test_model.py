@@ -184,3 +184,25 @@ def test_is_within() -> None:
     assert not is_within("training.tt", "training.t")
     assert not is_within("module.ab.training.t", "module.a")
     assert not is_within("training.t[1]", "training.t[0]")
+
+
+def test_record_keeps_created_at_and_unwraps_sensitive_values() -> None:
+    doc = StateDocument.new()
+    first = doc.record("service.api", "local", "s-1", {"a": 1}, status="creating")
+    first.created_at = "2020-01-01T00:00:00Z"
+    again = doc.record("service.api", "local", "s-1", {"token": Sensitive("t")}, ["compute_pool.c"])
+    assert doc.get("service.api") is again and again.status == "ready"
+    assert again.created_at == "2020-01-01T00:00:00Z" and again.updated_at != again.created_at
+    assert again.attributes == {"token": "t"} and again.sensitive_attributes == [["token"]]
+    assert again.dependencies == ["compute_pool.c"]
+
+
+def test_set_output_marks_sensitive_values() -> None:
+    doc = StateDocument.new()
+    doc.set_output("url", "http://x")
+    doc.set_output("key", Sensitive("k"))
+    doc.set_output("nested", {"a": [Sensitive(1)]})
+    back = StateDocument.from_json(doc.to_json())
+    assert back.outputs["url"].to_dict() == {"value": "http://x", "sensitive": False}
+    assert back.outputs["key"].to_dict() == {"value": "k", "sensitive": True}
+    assert back.outputs["nested"].sensitive and back.outputs["nested"].value == {"a": [1]}
