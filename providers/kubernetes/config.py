@@ -1,0 +1,65 @@
+"""The `provider "kubernetes" { ... }` block, validated.
+
+Namespaces: without `namespace`, every compute_pool gets its own Namespace `mlrt-<pool>` with a
+ResourceQuota, and the pool's trainings and services run there. With `namespace = "team-a"`
+everything goes into that existing namespace and no Namespace or ResourceQuota is rendered
+(several quotas in one namespace would all apply, so per-pool quotas cannot be expressed).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from mlrt_iac.diagnostics import Diagnostics
+
+DEFAULT_IMAGE = "rayproject/ray-ml:2.60.0-py311"
+DEFAULT_GPU_TOLERATIONS: list[dict[str, str]] = [
+    {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+
+
+class KubernetesConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    namespace: str | None = None
+    kubeconfig: str | None = None
+    context: str | None = None
+    fqdn_policies: Literal["none", "cilium"] = "none"
+    gpu_node_selector: dict[str, str] = Field(default_factory=dict)
+    gpu_tolerations: list[dict[str, Any]] = Field(default_factory=lambda: list(DEFAULT_GPU_TOLERATIONS))
+    image: str = DEFAULT_IMAGE  # the runtime image (Ray + ML libraries + mlrt_iac.runtime)
+    force_conflicts: bool = False
+    registry: str = "registry.local:5000"  # default registry for image_repository
+    image_pull_secret: str | None = None  # an existing docker-registry Secret name
+    ingress_class: str | None = None
+    artifact_root: str = "/mlrt/artifacts"  # where trainings write models (use s3://, gs://)
+    ray_version: str = "2.60.0"
+    instance_family: dict[str, dict[str, Any]] = Field(default_factory=dict)  # custom families
+    ready_timeout_secs: float = 900.0  # default readiness wait when the block has no timeouts
+    poll_interval_secs: float = 2.0
+
+    @field_validator("instance_family", mode="before")
+    @classmethod
+    def _merge_family_blocks(cls, value: Any) -> Any:
+        """Repeated `instance_family "X" { }` blocks may arrive as a list of one-key maps."""
+        if isinstance(value, list):
+            merged: dict[str, Any] = {}
+            for item in value:
+                if isinstance(item, dict):
+                    merged.update(item)
+            return merged
+        return value
+
+
+def parse_config(raw: dict[str, Any]) -> tuple[KubernetesConfig, Diagnostics]:
+    """Validate the provider block; problems become diagnostics, never exceptions."""
+    diags = Diagnostics()
+    try:
+        return KubernetesConfig.model_validate(raw), diags
+    except ValidationError as exc:
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "provider"
+            diags.add_error(f'Invalid kubernetes provider argument "{where}"',
+                            f"{err['msg']}. Fix the provider \"kubernetes\" block.")
+        return KubernetesConfig(), diags

@@ -1,0 +1,421 @@
+"""Resource handlers: render, server-side apply, wait for readiness, read drift, delete.
+
+Every handler renders its objects with `render.render_resource` (the same code as
+`mlrt render`), applies them in order with field manager `mlrt`, waits for the primary object to
+be ready, and deletes them in reverse order with foreground propagation, waiting until each is
+gone. Transient API errors (429, 5xx, timeouts) are retried inside the operation until its
+deadline, so a create is still all or nothing: a permanent failure removes what it applied.
+
+Drift: `read` GETs every object, compares the managed fields with the intent re-rendered from the
+prior attributes, and reports differences in the computed attribute `drift` (a list of
+`Kind ns/name .field: wanted → live` lines); `diff` turns a non-empty `drift` into a change, so
+the plan shows it and apply re-applies. A missing primary object means the resource is gone.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, Callable, ClassVar, TypeVar
+
+from mlrt_iac.diagnostics import Diagnostics
+from mlrt_iac.errors import PermanentError, RetryableError
+from mlrt_iac.provider import (Attributes, CreateResult, DiffResult, ProviderContext, ReadResult,
+                               ResourceHandler, UpdateResult)
+
+from . import render as r
+from .client import KubeClient, ObjRef
+from .config import KubernetesConfig
+from .drift import field_drift
+from .families import lookup
+
+T = TypeVar("T")
+Obj = dict[str, Any]
+_NOT_ARGS = ("drift", "timeouts")
+
+
+class KubeHandler(ResourceHandler):
+    """Shared machinery; subclasses say which object is primary and when it is ready."""
+
+    primary_kind: ClassVar[str] = ""
+
+    @property
+    def cfg(self) -> KubernetesConfig:
+        return self.provider.settings  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def client(self) -> KubeClient:
+        return self.provider.client()  # type: ignore[attr-defined,no-any-return]
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def render(self, ctx: ProviderContext, attrs: Attributes) -> r.RenderOutput:
+        index = r.RenderIndex.from_related(ctx.related)
+        return r.render_resource(self.type_name, ctx.address, attrs, index, self.cfg)
+
+    def timeout(self, attrs: Attributes, op: str) -> float:
+        t = attrs.get("timeouts")
+        if isinstance(t, dict) and isinstance(t.get(op), (int, float)):
+            return float(t[op])
+        return self.cfg.ready_timeout_secs
+
+    def retrying(self, ctx: ProviderContext, deadline: float, fn: Callable[[], T]) -> T:
+        """Call `fn`, retrying RetryableError (honouring its delay) until `deadline`."""
+        while True:
+            try:
+                return fn()
+            except RetryableError as exc:
+                left = deadline - time.monotonic()
+                if left <= 0 or ctx.cancel.is_set():
+                    raise
+                ctx.progress(f"{exc.summary}; retrying in {min(exc.delay, left):.1f}s")
+                ctx.cancel.wait(min(exc.delay, left))
+
+    def apply_objects(self, ctx: ProviderContext, objs: list[Obj], deadline: float) -> list[Obj]:
+        live = []
+        for obj in objs:
+            live.append(self.retrying(ctx, deadline, lambda o=obj: self.client.apply(o, self.cfg.force_conflicts)))  # type: ignore[misc]
+        return live
+
+    def delete_objects(self, ctx: ProviderContext, refs: list[ObjRef], deadline: float) -> None:
+        """Foreground deletion in reverse order, waiting for each object to be gone (404)."""
+        for ref in reversed(refs):
+            self.retrying(ctx, deadline, lambda ref=ref: self.client.delete(ref))  # type: ignore[misc]
+            start = time.monotonic()
+            while self.retrying(ctx, deadline, lambda ref=ref: self.client.get(ref)) is not None:  # type: ignore[misc]
+                if time.monotonic() > deadline:
+                    raise PermanentError(f"Timed out waiting for {ref} to be deleted",
+                                         "It still exists (a finalizer may be blocking it). Check "
+                                         "`kubectl describe` of the object, then run destroy again.")
+                ctx.progress(f"waiting for {ref} to be deleted [{time.monotonic() - start:.0f}s elapsed]")
+                ctx.cancel.wait(self.cfg.poll_interval_secs)
+
+    def wait_until(self, ctx: ProviderContext, ref: ObjRef, deadline: float,
+                   check: Callable[[Obj], str | None], describe: Callable[[Obj], str]) -> Obj:
+        """Poll `ref` until `check` says done ("" ) or failed (a message); progress meanwhile."""
+        start = time.monotonic()
+        while True:
+            obj = self.retrying(ctx, deadline, lambda: self.client.get(ref))
+            if obj is None:
+                raise PermanentError(f"{ref} disappeared while mlrt was waiting for it",
+                                     "Something deleted it out of band. Run apply again to recreate it.")
+            verdict = check(obj)
+            if verdict == "":
+                return obj
+            if verdict is not None:
+                raise PermanentError(f"{ref} failed", verdict)
+            if ctx.cancel.is_set():
+                raise PermanentError(f"Cancelled while waiting for {ref}", "The run was interrupted.")
+            elapsed = time.monotonic() - start
+            if time.monotonic() > deadline:
+                raise PermanentError(f"Timed out waiting for {ref} after {elapsed:.0f}s",
+                                     f"Last status: {describe(obj)}. Raise the resource's timeouts or "
+                                     "check the cluster (kubectl describe).")
+            ctx.progress(f"{ref}: {describe(obj)} [{elapsed:.0f}s elapsed]")
+            ctx.cancel.wait(self.cfg.poll_interval_secs)
+
+    def primary(self, objs: list[Obj]) -> Obj:
+        return next(o for o in objs if o["kind"] == self.primary_kind)
+
+    def ready(self, ctx: ProviderContext, obj: Obj, attrs: Attributes, deadline: float) -> Obj:
+        """Wait for readiness of the primary object; default: applied is ready."""
+        return obj
+
+    def computed_from(self, ctx: ProviderContext, attrs: Attributes, live: Obj) -> Attributes:
+        return {}
+
+    @staticmethod
+    def object_id(obj: Obj) -> str:
+        ref = ObjRef.of(obj)
+        return f"{ref.kind}/{ref.namespace}/{ref.name}" if ref.namespace else f"{ref.kind}/{ref.name}"
+
+    def _warn(self, ctx: ProviderContext, out: r.RenderOutput) -> None:
+        for w in out.warnings:
+            ctx.log(f"Warning: {w}")
+
+    # --- protocol ---------------------------------------------------------------------------
+
+    def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
+        result = super().diff(ctx, prior, {k: v for k, v in desired.items() if k not in _NOT_ARGS})
+        drift = prior.get("drift")
+        if drift:
+            result.changed.append("drift")
+            result.reasons["drift"] = "; ".join(drift[:3]) + (" ..." if len(drift) > 3 else "")
+        return result
+
+    def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
+        attrs = self.prepare(desired)
+        out = self.render(ctx, attrs)
+        self._warn(ctx, out)
+        deadline = time.monotonic() + self.timeout(attrs, "create")
+        applied: list[Obj] = []
+        try:
+            for obj in out.manifests:
+                applied.append(obj)
+                self.retrying(ctx, deadline, lambda o=obj: self.client.apply(o, self.cfg.force_conflicts))  # type: ignore[misc]
+            live = self.ready(ctx, self.primary(out.manifests), attrs, deadline)
+        except Exception:
+            try:  # all or nothing: remove what this create applied
+                self.delete_objects(ctx, [ObjRef.of(o) for o in applied],
+                                    time.monotonic() + self.timeout(attrs, "delete"))
+            except Exception as cleanup:
+                ctx.log(f"Warning: could not remove objects after a failed create: {cleanup}")
+            raise
+        result = dict(attrs)
+        result.pop("drift", None)
+        result.update(self.computed_from(ctx, attrs, live))
+        return CreateResult(self.object_id(self.primary(out.manifests)), result)
+
+    def prepare(self, desired: Attributes) -> Attributes:
+        """Attributes known before rendering (e.g. a fresh run_id)."""
+        return dict(desired)
+
+    def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
+        attrs = dict(desired)
+        for k in self.computed:
+            if k in prior and k not in attrs:
+                attrs[k] = prior[k]
+        out = self.render(ctx, attrs)
+        self._warn(ctx, out)
+        deadline = time.monotonic() + self.timeout(attrs, "update")
+        self.apply_objects(ctx, out.manifests, deadline)
+        wanted = {ObjRef.of(o) for o in out.manifests}
+        stale = [ObjRef.of(o) for o in self.render(ctx, prior).manifests if ObjRef.of(o) not in wanted]
+        self.delete_objects(ctx, stale, deadline)
+        live = self.ready(ctx, self.primary(out.manifests), attrs, deadline)
+        result = dict(attrs)
+        result.pop("drift", None)
+        result.update(self.computed_from(ctx, attrs, live))
+        return UpdateResult(result)
+
+    def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
+        out = self.render(ctx, prior)
+        if not out.manifests:
+            return ReadResult(dict(prior))
+        deadline = time.monotonic() + 60
+        drift: list[str] = []
+        primary_live: Obj | None = None
+        for obj in out.manifests:
+            live = self.retrying(ctx, deadline, lambda o=obj: self.client.get(ObjRef.of(o)))  # type: ignore[misc]
+            if obj["kind"] == self.primary_kind:
+                if live is None or (live.get("metadata") or {}).get("deletionTimestamp"):
+                    return ReadResult(None)
+                primary_live = live
+            if live is None:
+                drift.append(f"{ObjRef.of(obj)} is missing")
+            else:
+                drift.extend(field_drift(obj, live))
+        attrs = dict(prior)
+        attrs.pop("drift", None)
+        if drift:
+            attrs["drift"] = drift
+        if primary_live is not None:
+            attrs.update(self.observed(attrs, primary_live))
+        return ReadResult(attrs)
+
+    def observed(self, attrs: Attributes, live: Obj) -> Attributes:
+        """Computed attributes refreshed from the live primary object."""
+        return {}
+
+    def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
+        out = self.render(ctx, prior)
+        self.delete_objects(ctx, [ObjRef.of(o) for o in out.manifests],
+                            time.monotonic() + self.timeout(prior, "delete"))
+
+
+class ComputePoolHandler(KubeHandler):
+    type_name = "compute_pool"
+    primary_kind = "RayCluster"
+    computed = ("nodes", "state", "address", "drift")
+    force_new = ("instance_family", "name")
+
+    def timeout(self, attrs: Attributes, op: str) -> float:
+        t = attrs.get("timeouts")
+        if isinstance(t, dict) and isinstance(t.get(op), (int, float)):
+            return float(t[op])
+        if op in ("create", "update") and isinstance(attrs.get("scale_timeout_secs"), (int, float)):
+            return float(attrs["scale_timeout_secs"])
+        return self.cfg.ready_timeout_secs
+
+    def ready(self, ctx: ProviderContext, obj: Obj, attrs: Attributes, deadline: float) -> Obj:
+        ref = ObjRef.of(obj)
+        if obj["spec"].get("suspend"):
+            return self.client.get(ref) or obj
+        gen = None
+
+        def check(live: Obj) -> str | None:
+            st = live.get("status") or {}
+            nonlocal gen
+            gen = live["metadata"].get("generation")
+            if st.get("state") == "ready" and st.get("observedGeneration", gen) == gen:
+                return ""
+            if st.get("state") == "failed":
+                return str(st.get("reason") or st.get("message") or "the RayCluster failed")
+            return None
+
+        return self.wait_until(ctx, ref, deadline, check,
+                               lambda live: f"state={(live.get('status') or {}).get('state', 'pending')}")
+
+    def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
+        try:
+            return super().update(ctx, id, prior, desired)
+        except PermanentError as exc:
+            if "Timed out" not in exc.summary:
+                raise
+            # A scale that does not complete rolls back to the previous size.
+            self.apply_objects(ctx, self.render(ctx, prior).manifests, time.monotonic() + 60)
+            raise PermanentError(f"Scaling {ctx.address or id} did not complete; rolled back",
+                                 f"{exc.summary}. The pool was returned to its previous size.") from exc
+
+    def computed_from(self, ctx: ProviderContext, attrs: Attributes, live: Obj) -> Attributes:
+        return self.observed(attrs, live)
+
+    def observed(self, attrs: Attributes, live: Obj) -> Attributes:
+        fam = lookup(str(attrs.get("instance_family") or "CPU_X64_S"), self.cfg.instance_family)
+        meta, spec = live["metadata"], live.get("spec") or {}
+        groups = spec.get("workerGroupSpecs") or [{}]
+        count = int((live.get("status") or {}).get("availableWorkerReplicas", groups[0].get("replicas", 0)) or 0)
+        nodes = [{"name": f"{meta['name']}-workers-{i}", "cpus": fam.cpus, "gpus": fam.gpus,
+                  "memory": f"{fam.memory_gib:g}Gi"} for i in range(count)]
+        return {"nodes": nodes, "state": "SUSPENDED" if spec.get("suspend") else ("ACTIVE" if count else "IDLE"),
+                "address": f"http://{meta['name']}-head-svc.{meta['namespace']}.svc.cluster.local:8265"}
+
+
+class TrainingHandler(KubeHandler):
+    type_name = "training"
+    primary_kind = "RayJob"
+    computed = ("run_id", "status", "metrics", "model_uri", "input_fingerprint", "started_at",
+                "finished_at", "drift")
+    force_new = ("compute_pool", "framework", "dataset", "params", "num_boost_round", "n_estimators",
+                 "entrypoint", "hyper_params", "scaling", "image", "artifact_location", "name")
+
+    def prepare(self, desired: Attributes) -> Attributes:
+        attrs = dict(desired)
+        attrs["run_id"] = uuid.uuid4().hex[:12]
+        return attrs
+
+    def ready(self, ctx: ProviderContext, obj: Obj, attrs: Attributes, deadline: float) -> Obj:
+        def check(live: Obj) -> str | None:
+            st = live.get("status") or {}
+            if st.get("jobStatus") == "SUCCEEDED":
+                return ""
+            if st.get("jobStatus") in ("FAILED", "STOPPED") or st.get("jobDeploymentStatus") == "Failed":
+                return (f"The training's RayJob ended {st.get('jobStatus')}: {st.get('message') or st.get('reason') or 'no message'}. "
+                        "See `kubectl logs` of the job's submitter pod or the Ray dashboard for the job logs.")
+            return None
+
+        return self.wait_until(ctx, ObjRef.of(obj), deadline, check,
+                               lambda live: f"job {(live.get('status') or {}).get('jobStatus', 'PENDING')}")
+
+    def computed_from(self, ctx: ProviderContext, attrs: Attributes, live: Obj) -> Attributes:
+        st = live.get("status") or {}
+        spec = r.job_spec(ctx.address, attrs, self.cfg, [])
+        return {"run_id": attrs["run_id"], "status": st.get("jobStatus", "SUCCEEDED"),
+                "model_uri": spec["model_dir"], "metrics": {}, "started_at": st.get("startTime"),
+                "finished_at": st.get("endTime")}
+
+    def observed(self, attrs: Attributes, live: Obj) -> Attributes:
+        st = live.get("status") or {}
+        return {"status": st.get("jobStatus", attrs.get("status"))}
+
+
+class ServiceHandler(KubeHandler):
+    type_name = "service"
+    primary_kind = "Deployment"
+    computed = ("endpoint", "functions_urls", "status", "image", "drift")
+    force_new = ("compute_pool", "name")
+
+    def ready(self, ctx: ProviderContext, obj: Obj, attrs: Attributes, deadline: float) -> Obj:
+        want = int(obj["spec"].get("replicas", 1))
+
+        def check(live: Obj) -> str | None:
+            st = live.get("status") or {}
+            gen = live["metadata"].get("generation")
+            if want == 0 or (st.get("observedGeneration") == gen and int(st.get("availableReplicas") or 0) >= want
+                             and int(st.get("updatedReplicas") or want) >= want):
+                return ""
+            return None
+
+        return self.wait_until(ctx, ObjRef.of(obj), deadline, check,
+                               lambda live: f"{int((live.get('status') or {}).get('availableReplicas') or 0)}/{want} available")
+
+    def computed_from(self, ctx: ProviderContext, attrs: Attributes, live: Obj) -> Attributes:
+        endpoint = r.service_endpoint(attrs, self.cfg, ctx.address)
+        image, _ = r.service_image(attrs, r.RenderIndex.from_related(ctx.related), self.cfg)
+        functions = [str(f) for f in (attrs.get("functions") or ["predict"])]
+        return {"endpoint": endpoint, "functions_urls": {f: f"{endpoint}/{f}" for f in functions},
+                "image": image, **self.observed(attrs, live)}
+
+    def observed(self, attrs: Attributes, live: Obj) -> Attributes:
+        want = int((live.get("spec") or {}).get("replicas", 1))
+        avail = int((live.get("status") or {}).get("availableReplicas") or 0)
+        return {"status": "SUSPENDED" if want == 0 else ("READY" if avail >= want else "PENDING")}
+
+
+class ImageRepositoryHandler(KubeHandler):
+    """No objects: a registry URL and the name of the image pull Secret workloads reference."""
+
+    type_name = "image_repository"
+    computed = ("repository_url",)
+    force_new = ("name", "registry")
+
+    def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
+        url = r.repository_url(desired, self.cfg, ctx.address)
+        return CreateResult(url, {**desired, "repository_url": url})
+
+    def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
+        return UpdateResult({**desired, "repository_url": r.repository_url(desired, self.cfg, ctx.address)})
+
+    def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
+        return None
+
+
+class NetworkRuleHandler(KubeHandler):
+    """Recorded only: rules take effect through the NetworkPolicies of the workloads that use them."""
+
+    type_name = "network_rule"
+    force_new = ("name",)
+
+    def validate(self, desired: Attributes) -> Diagnostics:
+        from .egress import parse_entry
+
+        diags = Diagnostics()
+        if str(desired.get("type", "")).upper() == "IPV4":
+            for v in desired.get("value_list") or []:
+                if not parse_entry(str(v)).is_ip:
+                    diags.add_error(f"Invalid IPV4 network rule value {v!r}",
+                                    "IPV4 rules take an address or CIDR such as 10.0.0.0/8 (optionally :port).")
+        return diags
+
+    def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
+        return CreateResult(r.resource_name(ctx.address, desired), dict(desired))
+
+    def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
+        return UpdateResult(dict(desired))
+
+    def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
+        return None
+
+
+class ExternalAccessIntegrationHandler(NetworkRuleHandler):
+    type_name = "external_access_integration"
+    computed = ("effective_egress",)
+
+    def validate(self, desired: Attributes) -> Diagnostics:
+        return Diagnostics()
+
+    def _effective(self, ctx: ProviderContext, desired: Attributes) -> list[str]:
+        rules = {r.resource_name(a, attrs): attrs for a, attrs in ctx.related.items() if ".network_rule." in f".{a}"}
+        return r.eai_entries(desired, rules)
+
+    def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
+        return CreateResult(r.resource_name(ctx.address, desired),
+                            {**desired, "effective_egress": self._effective(ctx, desired)})
+
+    def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
+        return UpdateResult({**desired, "effective_egress": self._effective(ctx, desired)})
+
+
+HANDLERS: tuple[type[ResourceHandler], ...] = (
+    ComputePoolHandler, ImageRepositoryHandler, NetworkRuleHandler, ExternalAccessIntegrationHandler,
+    TrainingHandler, ServiceHandler)

@@ -1,0 +1,55 @@
+"""`KubernetesProvider`: the provider object the engine loads through the entry point."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, ClassVar
+
+from mlrt_iac.diagnostics import Diagnostics
+from mlrt_iac.provider import Attributes, Provider, ProviderContext, RenderItem, ResourceHandler
+
+from .client import KubeClient
+from .config import KubernetesConfig, parse_config
+from .handlers import HANDLERS
+from .render import render_items
+
+
+class KubernetesProvider(Provider):
+    """KubeRay RayClusters/RayJobs, Deployments and NetworkPolicies through the official client.
+
+    The cluster connection is opened on first use, so `validate`, `plan` without refresh and
+    `render` work with no cluster at all.
+    """
+
+    name: ClassVar[str] = "kubernetes"
+    version: ClassVar[str] = "0.1.0"
+    handler_classes: ClassVar[tuple[type[ResourceHandler], ...]] = HANDLERS
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.settings = KubernetesConfig()
+        self.last_warnings: list[str] = []  # from the last render(): shown by the CLI
+        self._client: KubeClient | None = None
+        self._lock = threading.Lock()
+
+    def configure(self, config: Attributes, ctx: ProviderContext) -> Diagnostics:
+        self.config = dict(config)
+        self.settings, diags = parse_config(dict(config))
+        return diags
+
+    def client(self) -> KubeClient:
+        with self._lock:
+            if self._client is None:
+                self._client = KubeClient(self.settings.kubeconfig, self.settings.context)
+            return self._client
+
+    def render(self, resources: list[RenderItem]) -> list[dict[str, Any]]:
+        out = render_items(resources, self.settings)
+        self.last_warnings = out.warnings
+        return out.manifests
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None

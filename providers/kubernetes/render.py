@@ -1,0 +1,451 @@
+"""The pure renderer: mlrt resources → Kubernetes manifests. No cluster needed.
+
+`apply` and `mlrt render` both call `render_resource`, so what a GitOps repository commits is
+exactly what the provider would apply. Output order is deterministic (objects per resource in a
+fixed order, resources in input order) and contains no timestamps or random values.
+
+Choices (see also config.py):
+- A compute_pool is a KubeRay RayCluster: a small head that runs no tasks (`num-cpus: "0"`) plus
+  one worker group whose pods are sized by the instance family (one pod per pool node);
+  `replicas = active_nodes`, `minReplicas = min_nodes`, `maxReplicas = max_nodes`, the in-tree
+  autoscaler on when min < max, `suspend = initially_suspended`.
+- A training is a RayJob that submits to its pool's RayCluster (`clusterSelector`). The job spec
+  the runtime launcher reads travels inline, as the env var `MLRT_JOB_SPEC` in `runtimeEnvYAML`:
+  entrypoint `python -m mlrt_iac.runtime.launch --spec-env MLRT_JOB_SPEC`.
+- A service is a Deployment whose pods are one instance each (sized by the family). An
+  initContainer copies `model` (any pyarrow filesystem URI: s3://, gs://, hdfs://, or a path in
+  the image / a mounted volume) into an emptyDir at /models/model with `pyarrow.fs.copy_files`,
+  then `python -m mlrt_iac.runtime.serving` serves it on port 8080.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+from mlrt_iac.provider import RenderItem
+
+from . import egress as eg
+from .config import KubernetesConfig
+from .families import FamilyFacts, lookup
+from .naming import ADDRESS_ANNOTATION, WORKLOAD_LABEL, base_labels, dns_name, label_value
+
+Manifest = dict[str, Any]
+Attributes = dict[str, Any]
+
+HEAD_CPU, HEAD_MEMORY_GIB = 1, 4  # the head runs no tasks; it hosts GCS and the dashboard
+SUBMITTER_CPU, SUBMITTER_MEMORY = "200m", "512Mi"
+SERVING_PORT = 8080
+FETCH_MODEL = ("import sys, pyarrow.fs as fs; "
+               "fs.copy_files(sys.argv[1], sys.argv[2])")
+_ADDR_TAIL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_-]*)(\[[^\]]*\])?$")
+
+
+@dataclass
+class RenderIndex:
+    """What a resource needs to know about the resources it names: pools, EAIs, repositories."""
+
+    pools: dict[str, Attributes] = field(default_factory=dict)
+    egress: dict[str, list[str]] = field(default_factory=dict)  # EAI name -> entries
+    repos: dict[str, Attributes] = field(default_factory=dict)
+
+    @classmethod
+    def from_items(cls, items: Iterable[RenderItem]) -> "RenderIndex":
+        items = list(items)
+        rules = {resource_name(i.address, i.attributes): i.attributes for i in items if i.type == "network_rule"}
+        index = cls()
+        for i in items:
+            name = resource_name(i.address, i.attributes)
+            if i.type == "compute_pool":
+                index.pools[name] = i.attributes
+            elif i.type == "image_repository":
+                index.repos[name] = i.attributes
+            elif i.type == "external_access_integration":
+                index.egress[name] = eai_entries(i.attributes, rules)
+        return index
+
+    @classmethod
+    def from_related(cls, related: Mapping[str, Attributes]) -> "RenderIndex":
+        """At apply time the engine passes the referenced resources' attributes by address."""
+        index = cls()
+        for address, attrs in related.items():
+            m = _ADDR_TAIL.search(address)
+            if not m:
+                continue
+            rtype, name = m.group(1), str(attrs.get("name") or m.group(2))
+            if rtype == "compute_pool":
+                index.pools[name] = attrs
+            elif rtype == "image_repository":
+                index.repos[name] = attrs
+            elif rtype == "external_access_integration":
+                eff = attrs.get("effective_egress")
+                index.egress[name] = [str(e) for e in eff] if isinstance(eff, list) and attrs.get("enabled", True) else []
+        return index
+
+
+@dataclass
+class RenderOutput:
+    manifests: list[Manifest] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def extend(self, other: "RenderOutput") -> None:
+        self.manifests.extend(other.manifests)
+        self.warnings.extend(other.warnings)
+
+
+def resource_name(address: str, attrs: Mapping[str, Any]) -> str:
+    """The provider-side name: the `name` argument, else the block label."""
+    name = attrs.get("name")
+    if isinstance(name, str) and name:
+        return name
+    m = _ADDR_TAIL.search(address)
+    return m.group(2) if m else address
+
+
+def eai_entries(eai: Mapping[str, Any], rules: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    if eai.get("enabled", True) is False:
+        return []
+    out: list[str] = []
+    for rule_name in eai.get("allowed_network_rules") or []:
+        rule = rules.get(str(rule_name))
+        if rule is not None:
+            out.extend(eg.entries_from_rule(dict(rule)))
+    return sorted(set(out))
+
+
+def pool_namespace(cfg: KubernetesConfig, pool: str) -> str:
+    return cfg.namespace or dns_name(f"mlrt-{pool}")
+
+
+def _meta(name: str, namespace: str | None, address: str, extra: Mapping[str, str] | None = None) -> Attributes:
+    labels = base_labels(address)
+    labels.update(extra or {})
+    meta: Attributes = {"name": name, "labels": labels, "annotations": {ADDRESS_ANNOTATION: address}}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    return meta
+
+
+def _mem(gib: float) -> str:
+    return f"{int(gib)}Gi" if float(gib).is_integer() else f"{int(gib * 1024)}Mi"
+
+
+def _cpu(cpus: float) -> str:
+    return str(int(cpus)) if float(cpus).is_integer() else f"{int(cpus * 1000)}m"
+
+
+def _resources(cpus: float, memory_gib: float, gpus: int) -> Attributes:
+    req: Attributes = {"cpu": _cpu(cpus), "memory": _mem(memory_gib)}
+    lim: Attributes = {"cpu": _cpu(cpus), "memory": _mem(memory_gib)}
+    if gpus:
+        req["nvidia.com/gpu"] = lim["nvidia.com/gpu"] = str(gpus)
+    return {"requests": req, "limits": lim}
+
+
+def _gpu_placement(cfg: KubernetesConfig, fam: FamilyFacts) -> Attributes:
+    if not fam.gpus:
+        return {}
+    out: Attributes = {"tolerations": [dict(t) for t in cfg.gpu_tolerations]}
+    if cfg.gpu_node_selector:
+        out["nodeSelector"] = dict(cfg.gpu_node_selector)
+    return out
+
+
+def _family(cfg: KubernetesConfig, pool: Mapping[str, Any] | None) -> FamilyFacts:
+    name = str((pool or {}).get("instance_family") or "CPU_X64_S")
+    return lookup(name, cfg.instance_family)
+
+
+def _int(value: Any, default: int) -> int:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+
+
+def _timeout(attrs: Mapping[str, Any], op: str) -> int | None:
+    t = attrs.get("timeouts")
+    if isinstance(t, Mapping) and isinstance(t.get(op), (int, float)):
+        return int(t[op])
+    return None
+
+
+# --- compute_pool ---------------------------------------------------------------------------
+
+def raycluster_name(pool: str) -> str:
+    return dns_name(pool, 48)  # KubeRay derives longer pod/service names from it
+
+
+def render_pool(address: str, attrs: Attributes, cfg: KubernetesConfig) -> RenderOutput:
+    name = resource_name(address, attrs)
+    ns = pool_namespace(cfg, name)
+    fam = _family(cfg, attrs)
+    min_n = _int(attrs.get("min_nodes"), 1)
+    max_n = max(_int(attrs.get("max_nodes"), min_n), min_n)
+    active = _int(attrs.get("active_nodes"), min_n)
+    out = RenderOutput()
+    if cfg.namespace is None:
+        out.manifests.append({"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(ns, None, address)})
+        hard = {
+            "requests.cpu": _cpu(max_n * fam.cpus + HEAD_CPU + 1),
+            "requests.memory": _mem(max_n * fam.memory_gib + HEAD_MEMORY_GIB + 2),
+            "limits.memory": _mem(max_n * fam.memory_gib + HEAD_MEMORY_GIB + 2),
+        }
+        if fam.gpus:
+            hard["requests.nvidia.com/gpu"] = str(max_n * fam.gpus)
+        out.manifests.append({"apiVersion": "v1", "kind": "ResourceQuota",
+                              "metadata": _meta(f"{dns_name(name)}-quota", ns, address),
+                              "spec": {"hard": hard}})
+    worker_pod: Attributes = {"containers": [{
+        "name": "ray-worker", "image": cfg.image,
+        "resources": _resources(fam.cpus, fam.memory_gib, fam.gpus),
+    }]}
+    worker_pod.update(_gpu_placement(cfg, fam))
+    head_pod: Attributes = {"containers": [{
+        "name": "ray-head", "image": cfg.image,
+        "resources": _resources(HEAD_CPU, HEAD_MEMORY_GIB, 0),
+        "ports": [{"containerPort": 6379, "name": "gcs-server"},
+                  {"containerPort": 8265, "name": "dashboard"},
+                  {"containerPort": 10001, "name": "client"}],
+    }]}
+    pod_labels = base_labels(address)
+    cluster: Manifest = {
+        "apiVersion": "ray.io/v1", "kind": "RayCluster",
+        "metadata": _meta(raycluster_name(name), ns, address),
+        "spec": {
+            "rayVersion": cfg.ray_version,
+            "enableInTreeAutoscaling": min_n < max_n,
+            "suspend": bool(attrs.get("initially_suspended", False)),
+            "headGroupSpec": {
+                "rayStartParams": {"num-cpus": "0", "dashboard-host": "0.0.0.0"},
+                "template": {"metadata": {"labels": dict(pod_labels)}, "spec": head_pod},
+            },
+            "workerGroupSpecs": [{
+                "groupName": "workers",
+                "replicas": min(max(active, min_n), max_n),
+                "minReplicas": min_n,
+                "maxReplicas": max_n,
+                "rayStartParams": {},
+                "template": {"metadata": {"labels": dict(pod_labels)}, "spec": worker_pod},
+            }],
+        },
+    }
+    if min_n < max_n:
+        cluster["spec"]["autoscalerOptions"] = {
+            "idleTimeoutSeconds": _int(attrs.get("auto_suspend_secs"), 3600)}
+    out.manifests.append(cluster)
+    return out
+
+
+# --- image_repository -----------------------------------------------------------------------
+
+def repository_url(attrs: Mapping[str, Any], cfg: KubernetesConfig, address: str = "") -> str:
+    registry = str(attrs.get("registry") or cfg.registry).rstrip("/")
+    return f"{registry}/{dns_name(resource_name(address, attrs))}"
+
+
+def pull_secret(attrs: Mapping[str, Any], cfg: KubernetesConfig, address: str = "") -> str:
+    return cfg.image_pull_secret or f"{dns_name(resource_name(address, attrs))}-pull"
+
+
+# --- egress ---------------------------------------------------------------------------------
+
+def _egress_objects(address: str, workload: str, ns: str, selector: dict[str, str],
+                    eais: list[str], index: RenderIndex, cfg: KubernetesConfig) -> RenderOutput:
+    out = RenderOutput()
+    if not eais:
+        return out
+    entries = [eg.parse_entry(e) for name in eais for e in index.egress.get(name, [])]
+    meta = _meta(f"{workload}-egress", ns, address)
+    out.manifests.append(eg.network_policy(meta["name"], ns, meta["labels"], meta["annotations"],
+                                           selector, entries, cfg.fqdn_policies == "cilium"))
+    hosts = sorted({f"{e.host}:{e.port}" for e in entries if not e.is_ip})
+    if cfg.fqdn_policies == "cilium":
+        cmeta = _meta(f"{workload}-fqdn", ns, address)
+        cnp = eg.cilium_policy(cmeta["name"], ns, cmeta["labels"], cmeta["annotations"], selector, entries)
+        if cnp is not None:
+            out.manifests.append(cnp)
+    elif hosts:
+        out.warnings.append(
+            f"{address}: HOST_PORT rules ({', '.join(hosts)}) are recorded but not enforced: a "
+            "plain NetworkPolicy cannot match host names, so their ports are open to any address. "
+            'Set fqdn_policies = "cilium" in the kubernetes provider to enforce them.')
+    return out
+
+
+def _eai_list(attrs: Mapping[str, Any]) -> list[str]:
+    value = attrs.get("external_access_integrations") or []
+    return [str(v) for v in (value if isinstance(value, list) else [value])]
+
+
+# --- training -------------------------------------------------------------------------------
+
+def job_spec(address: str, attrs: Mapping[str, Any], cfg: KubernetesConfig, egress: list[str]) -> Attributes:
+    """The JSON document the runtime launcher reads (same fields the other providers pass)."""
+    name = resource_name(address, attrs)
+    root = str(attrs.get("artifact_location") or cfg.artifact_root).rstrip("/")
+    run_id = attrs.get("run_id") if isinstance(attrs.get("run_id"), str) else None
+    model_dir = f"{root}/{name}/{run_id}" if run_id else f"{root}/{name}"
+    keys = ("framework", "dataset", "params", "num_boost_round", "n_estimators", "entrypoint",
+            "hyper_params", "scaling")
+    spec: Attributes = {"address": address, "name": name, "model_dir": model_dir, "egress": egress}
+    if run_id:
+        spec["run_id"] = run_id
+    for k in keys:
+        if attrs.get(k) is not None:
+            spec[k] = attrs[k]
+    return spec
+
+
+def render_training(address: str, attrs: Attributes, index: RenderIndex, cfg: KubernetesConfig) -> RenderOutput:
+    name = resource_name(address, attrs)
+    pool = str(attrs.get("compute_pool") or "")
+    ns = pool_namespace(cfg, pool)
+    cluster = raycluster_name(pool)
+    eais = _eai_list(attrs)
+    egress = sorted({e for n in eais for e in index.egress.get(n, [])})
+    spec = job_spec(address, attrs, cfg, egress)
+    env = {"MLRT_JOB_SPEC": json.dumps(spec, sort_keys=True, separators=(",", ":")),
+           "MLRT_EGRESS": ",".join(egress)}
+    image = str(attrs.get("image") or cfg.image)
+    job: Manifest = {
+        "apiVersion": "ray.io/v1", "kind": "RayJob",
+        "metadata": _meta(dns_name(name), ns, address, {WORKLOAD_LABEL: label_value(address)}),
+        "spec": {
+            "entrypoint": "python -m mlrt_iac.runtime.launch --spec-env MLRT_JOB_SPEC",
+            "clusterSelector": {"ray.io/cluster": cluster},
+            "runtimeEnvYAML": yaml.safe_dump({"env_vars": env}, sort_keys=True, width=1 << 20),
+            "submitterPodTemplate": {"spec": {"restartPolicy": "Never", "containers": [{
+                "name": "ray-job-submitter", "image": image,
+                "resources": {"requests": {"cpu": SUBMITTER_CPU, "memory": SUBMITTER_MEMORY},
+                              "limits": {"cpu": SUBMITTER_CPU, "memory": SUBMITTER_MEMORY}},
+            }]}},
+        },
+    }
+    deadline = _timeout(attrs, "create")
+    if deadline:
+        job["spec"]["activeDeadlineSeconds"] = deadline
+    out = RenderOutput([job])
+    # The job's code runs on the pool's RayCluster pods, so the policy selects those.
+    out.extend(_egress_objects(address, dns_name(name), ns, {"ray.io/cluster": cluster}, eais, index, cfg))
+    return out
+
+
+# --- service --------------------------------------------------------------------------------
+
+def service_endpoint(attrs: Mapping[str, Any], cfg: KubernetesConfig, address: str = "") -> str:
+    name = dns_name(resource_name(address, attrs))
+    ns = pool_namespace(cfg, str(attrs.get("compute_pool") or ""))
+    return f"http://{name}.{ns}.svc.cluster.local:{SERVING_PORT}"
+
+
+def service_image(attrs: Mapping[str, Any], index: RenderIndex, cfg: KubernetesConfig) -> tuple[str, str | None]:
+    """The serving image and its pull secret: the repository's runtime image when the service
+    names an image_repository, else the provider's runtime image."""
+    repo_name = attrs.get("image_repository")
+    if isinstance(repo_name, str) and repo_name:
+        repo = index.repos.get(repo_name, {"name": repo_name})
+        tag = cfg.image.rsplit(":", 1)[1] if ":" in cfg.image.rsplit("/", 1)[-1] else "latest"
+        return f"{repository_url(repo, cfg)}/mlrt-runtime:{tag}", pull_secret(repo, cfg)
+    return cfg.image, None
+
+
+def render_service(address: str, attrs: Attributes, index: RenderIndex, cfg: KubernetesConfig) -> RenderOutput:
+    name = dns_name(resource_name(address, attrs))
+    pool_name = str(attrs.get("compute_pool") or "")
+    ns = pool_namespace(cfg, pool_name)
+    fam = _family(cfg, index.pools.get(pool_name))
+    gpus = _int(attrs.get("gpu_requests"), 0)
+    replicas = 0 if attrs.get("suspended") else max(_int(attrs.get("max_instances"), 1), 1)
+    workers = _int(attrs.get("num_workers"), 1 if gpus else int(2 * fam.cpus + 1))
+    max_queue = _int(attrs.get("max_queue"), 64)
+    model = str(attrs.get("model") or "")
+    image, secret = service_image(attrs, index, cfg)
+    selector = {"mlrt.dev/service": name, WORKLOAD_LABEL: label_value(address)}
+    functions = [str(f) for f in (attrs.get("functions") or ["predict"])]
+    env = [{"name": "MLRT_FUNCTIONS", "value": ",".join(functions)}]
+    if attrs.get("max_batch_rows") is not None:
+        env.append({"name": "MLRT_MAX_BATCH_ROWS", "value": str(attrs["max_batch_rows"])})
+    probe = {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10}
+    pod: Attributes = {
+        "initContainers": [{
+            "name": "fetch-model", "image": image,
+            "command": ["python", "-c", FETCH_MODEL, model, "/models/model"],
+            "volumeMounts": [{"name": "model", "mountPath": "/models"}],
+            "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "500m", "memory": "1Gi"}},
+        }],
+        "containers": [{
+            "name": "server", "image": image,
+            "command": ["python", "-m", "mlrt_iac.runtime.serving", "--model-uri", "/models/model",
+                        "--host", "0.0.0.0", "--port", str(SERVING_PORT), "--workers", str(workers),
+                        "--max-queue", str(max_queue)],
+            "ports": [{"containerPort": SERVING_PORT, "name": "http", "protocol": "TCP"}],
+            "env": env,
+            "readinessProbe": dict(probe, initialDelaySeconds=5),
+            "livenessProbe": dict(probe, initialDelaySeconds=30, failureThreshold=6),
+            "resources": _resources(fam.cpus, fam.memory_gib, gpus),
+            "volumeMounts": [{"name": "model", "mountPath": "/models"}],
+        }],
+        "volumes": [{"name": "model", "emptyDir": {}}],
+    }
+    if secret:
+        pod["imagePullSecrets"] = [{"name": secret}]
+    if gpus:
+        pod.update(_gpu_placement(cfg, FamilyFacts(fam.name, fam.cpus, fam.memory_gib, gpus, fam.gpu_type)))
+    template_labels = base_labels(address)
+    template_labels.update(selector)
+    out = RenderOutput()
+    out.manifests.append({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": _meta(name, ns, address),
+        "spec": {"replicas": replicas, "selector": {"matchLabels": dict(selector)},
+                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                 "template": {"metadata": {"labels": template_labels,
+                                           "annotations": {ADDRESS_ANNOTATION: address}},
+                              "spec": pod}},
+    })
+    out.manifests.append({
+        "apiVersion": "v1", "kind": "Service", "metadata": _meta(name, ns, address),
+        "spec": {"type": "ClusterIP", "selector": dict(selector),
+                 "ports": [{"name": "http", "port": SERVING_PORT, "targetPort": "http", "protocol": "TCP"}]},
+    })
+    if attrs.get("ingress_enabled"):
+        ing_spec: Attributes = {"rules": [{"http": {"paths": [{
+            "path": "/", "pathType": "Prefix",
+            "backend": {"service": {"name": name, "port": {"name": "http"}}}}]}}]}
+        if cfg.ingress_class:
+            ing_spec["ingressClassName"] = cfg.ingress_class
+        out.manifests.append({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                              "metadata": _meta(name, ns, address), "spec": ing_spec})
+    out.manifests.append({
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": _meta(name, ns, address),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": dict(selector)}},
+    })
+    out.extend(_egress_objects(address, name, ns, dict(selector), _eai_list(attrs), index, cfg))
+    return out
+
+
+# --- entry points ---------------------------------------------------------------------------
+
+def render_resource(rtype: str, address: str, attrs: Attributes, index: RenderIndex,
+                    cfg: KubernetesConfig) -> RenderOutput:
+    """The manifests of one resource (empty for types realised without objects)."""
+    if rtype == "compute_pool":
+        return render_pool(address, attrs, cfg)
+    if rtype == "training":
+        return render_training(address, attrs, index, cfg)
+    if rtype == "service":
+        return render_service(address, attrs, index, cfg)
+    # image_repository, network_rule, external_access_integration: no objects of their own
+    # (a registry URL and pull-secret reference; egress is rendered per workload).
+    return RenderOutput()
+
+
+def render_items(items: list[RenderItem], cfg: KubernetesConfig) -> RenderOutput:
+    """Every manifest for a whole configuration, references resolved by name among `items`."""
+    index = RenderIndex.from_items(items)
+    out = RenderOutput()
+    for item in items:
+        out.extend(render_resource(item.type, item.address, item.attributes, index, cfg))
+    return out

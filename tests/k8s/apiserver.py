@@ -1,0 +1,693 @@
+"""A small but real Kubernetes API server for tests: HTTP on 127.0.0.1, real REST paths.
+
+It speaks what mlrt uses, with the semantics that matter to a client:
+- kinds: core/v1 Namespace Secret Service ConfigMap ResourceQuota; apps/v1 Deployment;
+  networking.k8s.io/v1 NetworkPolicy Ingress; policy/v1 PodDisruptionBudget;
+  coordination.k8s.io/v1 Lease; ray.io/v1 RayCluster RayJob; cilium.io/v2 CiliumNetworkPolicy;
+- GET object and list (with `labelSelector` equality terms), POST create (409 AlreadyExists,
+  404 when the namespace is missing), PUT with `resourceVersion` (409 on mismatch, 422 without),
+  PATCH `application/apply-patch+yaml` (server-side apply with `fieldManager`, managed fields
+  tracked per leaf path, 409 on a conflicting change of a field another manager owns unless
+  `force=true`, fields the applier stopped sending are removed, a no-op keeps the
+  resourceVersion) and `application/merge-patch+json` / strategic merge (as merge patch),
+  DELETE with `propagationPolicy` (Foreground leaves the object visible with a
+  `deletionTimestamp` for `foreground_gets` more GETs), `/version`, `/api`, `/apis`, discovery;
+- errors as `Status` objects; bearer-token authentication (401 without it);
+- fault injection (`inject(429, count=2, retry_after=1)`) and controller simulation
+  (`mark_ready`, `auto_ready`): what a KubeRay or Deployment controller would write to status.
+
+Lists are atomic in managed fields (real SSA merges some lists by key; atomic is stricter).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Kind:
+    group: str
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool
+    status_subresource: bool = False
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+
+KINDS = [
+    Kind("", "v1", "namespaces", "Namespace", False, True),
+    Kind("", "v1", "secrets", "Secret", True),
+    Kind("", "v1", "services", "Service", True, True),
+    Kind("", "v1", "configmaps", "ConfigMap", True),
+    Kind("", "v1", "resourcequotas", "ResourceQuota", True, True),
+    Kind("apps", "v1", "deployments", "Deployment", True, True),
+    Kind("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True),
+    Kind("networking.k8s.io", "v1", "ingresses", "Ingress", True, True),
+    Kind("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, True),
+    Kind("coordination.k8s.io", "v1", "leases", "Lease", True),
+    Kind("ray.io", "v1", "rayclusters", "RayCluster", True, True),
+    Kind("ray.io", "v1", "rayjobs", "RayJob", True, True),
+    Kind("cilium.io", "v2", "ciliumnetworkpolicies", "CiliumNetworkPolicy", True, True),
+]
+_BY_PATH = {(k.group, k.version, k.plural): k for k in KINDS}
+
+Path_ = tuple[str, ...]
+_META_KEEP = ("labels", "annotations")  # metadata fields that take part in managed fields
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.code, self.reason, self.message = code, reason, message
+        self.details = details
+        self.headers = headers or {}
+
+    def status(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                               "message": self.message, "reason": self.reason, "code": self.code}
+        if self.details:
+            out["details"] = self.details
+        return out
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def leaf_paths(obj: Any, prefix: Path_ = ()) -> set[Path_]:
+    """Managed-field paths of an applied object: leaves of maps; lists are atomic."""
+    out: set[Path_] = set()
+    if isinstance(obj, dict) and obj:
+        for k, v in obj.items():
+            if not prefix and k in ("status",):
+                continue
+            if prefix == ("metadata",) and k not in _META_KEEP:
+                continue
+            if not prefix and k in ("apiVersion", "kind"):
+                continue
+            out |= leaf_paths(v, prefix + (k,))
+    elif prefix:
+        out.add(prefix)
+    return out
+
+
+_MISSING = object()
+
+
+def get_path(obj: Any, path: Path_) -> Any:
+    for k in path:
+        if not isinstance(obj, dict) or k not in obj:
+            return _MISSING
+        obj = obj[k]
+    return obj
+
+
+def set_path(obj: dict[str, Any], path: Path_, value: Any) -> None:
+    for k in path[:-1]:
+        nxt = obj.get(k)
+        if not isinstance(nxt, dict):
+            nxt = obj[k] = {}
+        obj = nxt
+    obj[path[-1]] = copy.deepcopy(value)
+
+
+def del_path(obj: dict[str, Any], path: Path_) -> None:
+    parents = []
+    cur: Any = obj
+    for k in path[:-1]:
+        if not isinstance(cur, dict) or k not in cur:
+            return
+        parents.append((cur, k))
+        cur = cur[k]
+    if isinstance(cur, dict):
+        cur.pop(path[-1], None)
+    for parent, k in reversed(parents):  # prune maps left empty
+        if parent[k] == {}:
+            del parent[k]
+        else:
+            break
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = dict(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = merge_patch(out.get(k), v)
+    return out
+
+
+def _fields_v1(paths: set[Path_]) -> dict[str, Any]:
+    root: dict[str, Any] = {}
+    for p in sorted(paths):
+        cur = root
+        for k in p:
+            cur = cur.setdefault(f"f:{k}", {})
+    return root
+
+
+def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
+    o = copy.deepcopy(obj)
+    meta = o.get("metadata", {})
+    for k in ("resourceVersion", "managedFields", "generation"):
+        meta.pop(k, None)
+    return o
+
+
+class Store:
+    """The objects, their managed fields and the resourceVersion counter."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.objects: dict[tuple[Kind, str, str], dict[str, Any]] = {}
+        self.owners: dict[tuple[Kind, str, str], dict[str, dict[str, Any]]] = {}
+        self.rv = 100
+        self.foreground_gets = 1
+        self.pending_delete: dict[tuple[Kind, str, str], int] = {}
+        self.controllers: dict[str, Callable[[dict[str, Any]], None]] = {}
+        self.requests: list[tuple[str, str]] = []
+
+    def next_rv(self) -> str:
+        self.rv += 1
+        return str(self.rv)
+
+    def _stamp_managed(self, key: tuple[Kind, str, str]) -> None:
+        obj = self.objects[key]
+        obj["metadata"]["managedFields"] = [
+            {"manager": m, "operation": info["op"], "apiVersion": key[0].api_version,
+             "fieldsType": "FieldsV1", "fieldsV1": _fields_v1(info["paths"]), "time": info["time"]}
+            for m, info in sorted(self.owners.get(key, {}).items()) if info["paths"]]
+
+    def _new_object(self, kind: Kind, ns: str, body: dict[str, Any]) -> dict[str, Any]:
+        obj = copy.deepcopy(body)
+        meta = obj.setdefault("metadata", {})
+        meta.update(uid=str(uuid.uuid4()), creationTimestamp=_now(), resourceVersion=self.next_rv(),
+                    generation=1)
+        if kind.namespaced:
+            meta["namespace"] = ns
+        meta.pop("managedFields", None)
+        if kind.kind == "Namespace":
+            meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
+            obj["status"] = {"phase": "Active"}
+        return obj
+
+    def _check_ns(self, kind: Kind, ns: str) -> None:
+        if kind.namespaced and not any(k[0].kind == "Namespace" and k[2] == ns for k in self.objects):
+            raise ApiError(404, "NotFound", f'namespaces "{ns}" not found',
+                           {"name": ns, "kind": "namespaces"})
+
+    def _not_found(self, kind: Kind, name: str) -> ApiError:
+        return ApiError(404, "NotFound", f'{kind.plural}{"." + kind.group if kind.group else ""} "{name}" not found',
+                        {"name": name, "group": kind.group, "kind": kind.plural})
+
+    def _body_check(self, kind: Kind, name: str | None, body: Any) -> None:
+        if not isinstance(body, dict):
+            raise ApiError(400, "BadRequest", "the body of the request was not an object")
+        if body.get("kind") != kind.kind or body.get("apiVersion") != kind.api_version:
+            raise ApiError(400, "BadRequest", f"the API version in the data ({body.get('apiVersion')}) "
+                           f"and kind ({body.get('kind')}) do not match {kind.api_version} {kind.kind}")
+        bname = (body.get("metadata") or {}).get("name")
+        if not bname:
+            raise ApiError(422, "Invalid", f'{kind.kind} "" is invalid: metadata.name: Required value: name is required')
+        if name is not None and bname != name:
+            raise ApiError(400, "BadRequest", "the name of the object does not match the name on the URL")
+
+    # --- operations -----------------------------------------------------------------------
+
+    def get(self, kind: Kind, ns: str, name: str) -> dict[str, Any]:
+        key = (kind, ns, name)
+        obj = self.objects.get(key)
+        if obj is None:
+            raise self._not_found(kind, name)
+        if key in self.pending_delete:
+            left = self.pending_delete[key]
+            if left <= 0:
+                del self.pending_delete[key], self.objects[key]
+                self.owners.pop(key, None)
+                raise self._not_found(kind, name)
+            self.pending_delete[key] = left - 1
+        ctl = self.controllers.get(kind.kind)
+        if ctl is not None and key not in self.pending_delete:
+            before = copy.deepcopy(obj.get("status"))
+            ctl(obj)
+            if obj.get("status") != before:
+                obj["metadata"]["resourceVersion"] = self.next_rv()
+        return copy.deepcopy(obj)
+
+    def list(self, kind: Kind, ns: str | None, selector: dict[str, str]) -> dict[str, Any]:
+        items = [copy.deepcopy(o) for (k, n, _), o in sorted(self.objects.items(), key=lambda kv: kv[0][1:])
+                 if k == kind and (ns is None or n == ns)
+                 and all((o["metadata"].get("labels") or {}).get(a) == b for a, b in selector.items())]
+        return {"kind": f"{kind.kind}List", "apiVersion": kind.api_version,
+                "metadata": {"resourceVersion": str(self.rv)}, "items": items}
+
+    def create(self, kind: Kind, ns: str, body: Any, manager: str) -> dict[str, Any]:
+        self._body_check(kind, None, body)
+        self._check_ns(kind, ns)
+        name = body["metadata"]["name"]
+        key = (kind, ns, name)
+        if key in self.objects:
+            raise ApiError(409, "AlreadyExists", f'{kind.plural} "{name}" already exists',
+                           {"name": name, "group": kind.group, "kind": kind.plural})
+        self.objects[key] = self._new_object(kind, ns, body)
+        self.owners[key] = {manager: {"op": "Update", "paths": leaf_paths(body), "time": _now()}}
+        self._stamp_managed(key)
+        return copy.deepcopy(self.objects[key])
+
+    def _update_owners(self, key: tuple[Kind, str, str], old: dict[str, Any], new: dict[str, Any],
+                       manager: str) -> None:
+        changed = {p for p in leaf_paths(new) | leaf_paths(old) if get_path(old, p) != get_path(new, p)}
+        owners = self.owners.setdefault(key, {})
+        for m, info in owners.items():
+            if m != manager:
+                info["paths"] -= changed
+        mine = owners.setdefault(manager, {"op": "Update", "paths": set(), "time": _now()})
+        mine["paths"] |= {p for p in changed if get_path(new, p) is not _MISSING}
+
+    def _write(self, kind: Kind, key: tuple[Kind, str, str], old: dict[str, Any], new: dict[str, Any]) -> None:
+        if kind.status_subresource and "status" in old:
+            new["status"] = old["status"]
+        for k in ("uid", "creationTimestamp", "namespace", "name", "deletionTimestamp", "finalizers"):
+            if k in old["metadata"]:
+                new["metadata"][k] = old["metadata"][k]
+        new["metadata"]["generation"] = old["metadata"].get("generation", 1)
+        if _comparable(new) != _comparable(old):
+            new["metadata"]["resourceVersion"] = self.next_rv()
+            if new.get("spec") != old.get("spec") or new.get("data") != old.get("data"):
+                new["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
+        else:
+            new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+        self.objects[key] = new
+        self._stamp_managed(key)
+
+    def replace(self, kind: Kind, ns: str, name: str, body: Any, manager: str) -> dict[str, Any]:
+        self._body_check(kind, name, body)
+        key = (kind, ns, name)
+        old = self.objects.get(key)
+        if old is None:
+            raise self._not_found(kind, name)
+        rv = body["metadata"].get("resourceVersion")
+        if not rv:
+            raise ApiError(422, "Invalid", f'{kind.kind} "{name}" is invalid: metadata.resourceVersion: '
+                           "Invalid value: 0x0: must be specified for an update")
+        if rv != old["metadata"]["resourceVersion"]:
+            raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {kind.plural} "{name}": the object '
+                           "has been modified; please apply your changes to the latest version and try again",
+                           {"name": name, "group": kind.group, "kind": kind.plural})
+        new = copy.deepcopy(body)
+        new["metadata"].pop("managedFields", None)
+        self._update_owners(key, old, new, manager)
+        self._write(kind, key, old, new)
+        return copy.deepcopy(self.objects[key])
+
+    def merge(self, kind: Kind, ns: str, name: str, patch: Any, manager: str) -> dict[str, Any]:
+        key = (kind, ns, name)
+        old = self.objects.get(key)
+        if old is None:
+            raise self._not_found(kind, name)
+        new = merge_patch(copy.deepcopy(old), patch)
+        self._update_owners(key, old, new, manager)
+        self._write(kind, key, old, new)
+        return copy.deepcopy(self.objects[key])
+
+    def apply(self, kind: Kind, ns: str, name: str, body: Any, manager: str, force: bool) -> tuple[int, dict[str, Any]]:
+        self._body_check(kind, name, body)
+        key = (kind, ns, name)
+        paths = leaf_paths(body)
+        old = self.objects.get(key)
+        if old is None:
+            self._check_ns(kind, ns)
+            self.objects[key] = self._new_object(kind, ns, body)
+            self.owners[key] = {manager: {"op": "Apply", "paths": paths, "time": _now()}}
+            self._stamp_managed(key)
+            return 201, copy.deepcopy(self.objects[key])
+        owners = self.owners.setdefault(key, {})
+        conflicts = sorted((m, p) for m, info in owners.items() if m != manager
+                           for p in info["paths"] & paths if get_path(old, p) != get_path(body, p))
+        if conflicts and not force:
+            causes = [{"reason": "FieldManagerConflict", "message": f'conflict with "{m}"',
+                       "field": "." + ".".join(p)} for m, p in conflicts]
+            lines = "\n".join(f'- conflict with "{m}": .{".".join(p)}' for m, p in conflicts)
+            raise ApiError(409, "Conflict", f"Apply failed with {len(conflicts)} conflict"
+                           f"{'s' if len(conflicts) > 1 else ''}: {lines}",
+                           {"name": name, "group": kind.group, "kind": kind.plural, "causes": causes})
+        for m, p in conflicts:
+            owners[m]["paths"].discard(p)
+        new = copy.deepcopy(old)
+        mine = owners.get(manager, {"paths": set()})["paths"]
+        for p in mine - paths:
+            if not any(p in info["paths"] for m, info in owners.items() if m != manager):
+                del_path(new, p)
+        for p in paths:
+            set_path(new, p, get_path(body, p))
+        owners[manager] = {"op": "Apply", "paths": set(paths), "time": _now()}
+        self._write(kind, key, old, new)
+        return 200, copy.deepcopy(self.objects[key])
+
+    def delete(self, kind: Kind, ns: str, name: str, policy: str) -> dict[str, Any]:
+        key = (kind, ns, name)
+        obj = self.objects.get(key)
+        if obj is None or (key in self.pending_delete and self.pending_delete[key] <= 0):
+            raise self._not_found(kind, name)
+        if key in self.pending_delete:
+            return copy.deepcopy(obj)
+        if policy == "Foreground" and self.foreground_gets > 0:
+            obj["metadata"]["deletionTimestamp"] = _now()
+            obj["metadata"].setdefault("finalizers", []).append("foregroundDeletion")
+            obj["metadata"]["resourceVersion"] = self.next_rv()
+            self.pending_delete[key] = self.foreground_gets
+            return copy.deepcopy(obj)
+        del self.objects[key]
+        self.owners.pop(key, None)
+        if kind.kind == "Namespace":  # namespace deletion removes everything inside
+            for k in [k for k in self.objects if k[0].namespaced and k[1] == name]:
+                del self.objects[k]
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                "details": {"name": name, "group": kind.group, "kind": kind.plural, "uid": obj["metadata"]["uid"]}}
+
+    def set_status(self, kind_name: str, ns: str, name: str, status: dict[str, Any]) -> None:
+        with self.lock:
+            for (k, n, nm), obj in self.objects.items():
+                if k.kind == kind_name and n == ns and nm == name:
+                    obj["status"] = merge_patch(obj.get("status") or {}, status)
+                    obj["metadata"]["resourceVersion"] = self.next_rv()
+                    return
+        raise KeyError(f"{kind_name} {ns}/{name}")
+
+
+@dataclass
+class Fault:
+    code: int
+    count: int
+    retry_after: str | None
+    method: str | None
+
+
+class TestApiServer:
+    """Start with `TestApiServer().start()`; `kubeconfig(path)` writes a kubeconfig for it."""
+
+    __test__ = False  # not a pytest test class
+    token = "mlrt-test-token"
+
+    def __init__(self) -> None:
+        self.store = Store()
+        self.faults: list[Fault] = []
+        self._httpd: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> "TestApiServer":
+        server = self
+
+        class Handler(_Handler):
+            api = server
+
+        self._httpd = _Server(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="test-apiserver", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop accepting and close every open (keep-alive) connection."""
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.close_connections()
+            self._httpd.server_close()
+            self._httpd = None
+
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def kubeconfig(self, path: Path, context: str = "mlrt-test") -> Path:
+        cfg = {
+            "apiVersion": "v1", "kind": "Config", "current-context": context,
+            "clusters": [{"name": "test", "cluster": {"server": self.url}}],
+            "users": [{"name": "tester", "user": {"token": self.token}}],
+            "contexts": [{"name": context, "context": {"cluster": "test", "user": "tester"}}],
+        }
+        path.write_text(yaml.safe_dump(cfg))
+        return path
+
+    # --- test controls --------------------------------------------------------------------
+
+    def inject(self, code: int, count: int = 1, retry_after: float | None = None, method: str | None = None) -> None:
+        """The next `count` requests (of `method`, if given) answer `code` with a Status."""
+        with self.store.lock:
+            self.faults.append(Fault(code, count, None if retry_after is None else str(retry_after), method))
+
+    def get(self, kind: str, ns: str, name: str) -> dict[str, Any] | None:
+        with self.store.lock:
+            for (k, n, nm), obj in self.store.objects.items():
+                if k.kind == kind and n == ns and nm == name:
+                    return copy.deepcopy(obj)
+        return None
+
+    def objects(self, kind: str | None = None) -> list[dict[str, Any]]:
+        with self.store.lock:
+            return [copy.deepcopy(o) for (k, _, _), o in self.store.objects.items() if kind in (None, k.kind)]
+
+    def edit(self, kind: str, ns: str, name: str, patch: dict[str, Any], manager: str = "kubectl-edit") -> None:
+        """An out-of-band change by another field manager (like `kubectl edit`)."""
+        with self.store.lock:
+            k = next(k for k in KINDS if k.kind == kind)
+            self.store.merge(k, ns, name, patch, manager)
+
+    def remove(self, kind: str, ns: str, name: str) -> None:
+        """An out-of-band deletion (like `kubectl delete`), immediate."""
+        with self.store.lock:
+            k = next(k for k in KINDS if k.kind == kind)
+            self.store.objects.pop((k, ns, name))
+            self.store.owners.pop((k, ns, name), None)
+
+    def set_status(self, kind: str, ns: str, name: str, status: dict[str, Any]) -> None:
+        self.store.set_status(kind, ns, name, status)
+
+    def auto_ready(self, after_gets: int = 1, job_status: str = "SUCCEEDED") -> None:
+        """Simulate the controllers: a RayCluster, RayJob or Deployment becomes ready (job
+        finished with `job_status`) on the `after_gets`-th GET after its spec last changed."""
+        seen: dict[tuple[str, str, str, int], int] = {}
+
+        def countdown(obj: dict[str, Any]) -> bool:
+            m = obj["metadata"]
+            key = (obj["kind"], m.get("namespace", ""), m["name"], int(m.get("generation", 1)))
+            seen[key] = seen.get(key, 0) + 1
+            return seen[key] >= after_gets
+
+        def raycluster(obj: dict[str, Any]) -> None:
+            if countdown(obj):
+                workers = sum(int(g.get("replicas", 0)) for g in obj["spec"].get("workerGroupSpecs", []))
+                obj["status"] = {"state": "ready", "readyWorkerReplicas": workers,
+                                 "availableWorkerReplicas": workers,
+                                 "observedGeneration": obj["metadata"]["generation"]}
+
+        def rayjob(obj: dict[str, Any]) -> None:
+            if countdown(obj):
+                obj["status"] = {"jobStatus": job_status, "jobDeploymentStatus": "Complete",
+                                 "jobId": f"{obj['metadata']['name']}-{obj['metadata']['uid'][:8]}",
+                                 "rayClusterName": obj["spec"].get("clusterSelector", {}).get("ray.io/cluster", ""),
+                                 "startTime": obj["metadata"]["creationTimestamp"], "endTime": _now()}
+            else:
+                obj["status"] = {"jobStatus": "RUNNING", "jobDeploymentStatus": "Running"}
+
+        def deployment(obj: dict[str, Any]) -> None:
+            if countdown(obj):
+                n = int(obj["spec"].get("replicas", 1))
+                obj["status"] = {"observedGeneration": obj["metadata"]["generation"], "replicas": n,
+                                 "readyReplicas": n, "availableReplicas": n, "updatedReplicas": n,
+                                 "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}]}
+
+        with self.store.lock:
+            self.store.controllers.update(RayCluster=raycluster, RayJob=rayjob, Deployment=deployment)
+
+    def take_fault(self, method: str) -> Fault | None:
+        with self.store.lock:
+            for f in self.faults:
+                if f.count > 0 and f.method in (None, method):
+                    f.count -= 1
+                    return f
+        return None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._conns: list[socket.socket] = []
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, addr = super().get_request()
+        self._conns.append(sock)
+        return sock, addr
+
+    def close_connections(self) -> None:
+        for sock in self._conns:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._conns.clear()
+
+
+_REASONS = {400: "BadRequest", 401: "Unauthorized", 404: "NotFound", 405: "MethodNotAllowed",
+            409: "Conflict", 415: "UnsupportedMediaType", 422: "Invalid", 429: "TooManyRequests",
+            500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout"}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    api: TestApiServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+        pass
+
+    def _send(self, code: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _body(self) -> Any:
+        n = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(n) if n else b""
+        if not raw:
+            return None
+        try:
+            return yaml.safe_load(raw) if "yaml" in (self.headers.get("Content-Type") or "") else json.loads(raw)
+        except (ValueError, yaml.YAMLError) as exc:
+            raise ApiError(400, "BadRequest", f"error decoding the request body: {exc}")
+
+    def _handle(self, method: str) -> None:
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        try:
+            body = self._body() if method in ("POST", "PUT", "PATCH", "DELETE") else None
+            with self.api.store.lock:
+                self.api.store.requests.append((method, url.path))
+            if self.headers.get("Authorization") != f"Bearer {self.api.token}":
+                raise ApiError(401, "Unauthorized", "Unauthorized")
+            fault = self.api.take_fault(method)
+            if fault is not None:
+                raise ApiError(fault.code, _REASONS.get(fault.code, "InternalError"),
+                               f"injected fault {fault.code}",
+                               headers={"Retry-After": fault.retry_after} if fault.retry_after else None)
+            code, out = self._route(method, url.path, query, body)
+            self._send(code, out)
+        except ApiError as exc:
+            self._send(exc.code, exc.status(), exc.headers)
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, dict[str, Any]]:
+        parts = [p for p in path.split("/") if p]
+        if parts == ["version"]:
+            return 200, {"major": "1", "minor": "33", "gitVersion": "v1.33.0-mlrt-test", "platform": "linux/amd64"}
+        if parts == ["api"]:
+            return 200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
+        if parts == ["apis"]:
+            groups: dict[str, list[str]] = {}
+            for k in KINDS:
+                if k.group:
+                    groups.setdefault(k.group, []).append(k.version) if k.version not in groups.get(k.group, []) else None
+            return 200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+                {"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in vs],
+                 "preferredVersion": {"groupVersion": f"{g}/{vs[0]}", "version": vs[0]}} for g, vs in groups.items()]}
+        if parts[:1] == ["api"] and len(parts) >= 2:
+            group, version, rest = "", parts[1], parts[2:]
+        elif parts[:1] == ["apis"] and len(parts) >= 3:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if not rest:
+            if method != "GET":
+                raise ApiError(405, "MethodNotAllowed", "method not allowed")
+            kinds = [k for k in KINDS if (k.group, k.version) == (group, version)]
+            if not kinds:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            return 200, {"kind": "APIResourceList", "apiVersion": "v1",
+                         "groupVersion": f"{group}/{version}" if group else version,
+                         "resources": [{"name": k.plural, "singularName": k.kind.lower(), "namespaced": k.namespaced,
+                                        "kind": k.kind, "verbs": ["create", "delete", "get", "list", "patch", "update"]}
+                                       for k in kinds]}
+        ns: str | None = None
+        if rest[0] == "namespaces" and len(rest) >= 3:
+            ns, rest = rest[1], rest[2:]
+        kind = _BY_PATH.get((group, version, rest[0]))
+        if kind is None or (ns is not None and not kind.namespaced) or len(rest) > 2:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        name = rest[1] if len(rest) > 1 else None
+        scope = ns or ""
+        store = self.api.store
+        manager = query.get("fieldManager") or (self.headers.get("User-Agent") or "unknown").split("/")[0]
+        with store.lock:
+            if name is None:
+                if method == "GET":
+                    sel = dict(t.split("=", 1) for t in query.get("labelSelector", "").split(",") if "=" in t)
+                    return 200, store.list(kind, ns if kind.namespaced else None, sel)
+                if method == "POST":
+                    if kind.namespaced and ns is None:
+                        raise ApiError(404, "NotFound", "the server could not find the requested resource")
+                    return 201, store.create(kind, scope, body, manager)
+                raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on a collection here")
+            if kind.namespaced and ns is None:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            if method == "GET":
+                return 200, store.get(kind, scope, name)
+            if method == "PUT":
+                return 200, store.replace(kind, scope, name, body, manager)
+            if method == "PATCH":
+                ctype = (self.headers.get("Content-Type") or "").split(";")[0]
+                if ctype == "application/apply-patch+yaml":
+                    if not query.get("fieldManager"):
+                        raise ApiError(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: "
+                                       "Required value: is required for apply patch")
+                    return store.apply(kind, scope, name, body, manager, query.get("force") == "true")
+                if ctype in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+                    return 200, store.merge(kind, scope, name, body, manager)
+                raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format: {ctype}")
+            if method == "DELETE":
+                policy = query.get("propagationPolicy") or (body or {}).get("propagationPolicy") or "Background"
+                return 200, store.delete(kind, scope, name, policy)
+        raise ApiError(405, "MethodNotAllowed", "method not allowed")
