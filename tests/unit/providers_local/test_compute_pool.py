@@ -20,7 +20,7 @@ from providers.local.compute_pool import ComputePoolHandler
 from .conftest import release
 
 
-def pool(name: str, active: int = 1, **kw: Any) -> dict[str, Any]:
+def pool(name: str, active: Any = 1, **kw: Any) -> dict[str, Any]:
     base: dict[str, Any] = {"name": name, "instance_family": "TINY", "min_nodes": 1, "max_nodes": 4,
                             "active_nodes": active, "auto_resume": True, "auto_suspend_secs": 3600,
                             "initially_suspended": False, "scale_timeout_secs": 720, "labels": {},
