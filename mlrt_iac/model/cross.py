@@ -92,10 +92,14 @@ def _resolve_all(idx: _Index, models: Mapping[str, ResourceModel], diags: Diagno
                 continue  # e.g. secrets: not declared as blocks
             single = fld not in model.LIST_REFS
             resolved: list[str] = []
+            renames: dict[str, str] = {}
             for name, via_ref in refs:
                 hit = idx.resolve(inst, target, name, via_ref, single)
                 if hit is not None:
                     resolved.append(hit)
+                    real = instance_name(idx.insts[hit])
+                    if real is not None and real != name:
+                        renames[name] = real  # written as the label: store the object's name
                 elif not via_ref:  # a broken expression reference is the config layer's error
                     diags.add_error(
                         "Reference to undeclared resource",
@@ -104,6 +108,12 @@ def _resolve_all(idx: _Index, models: Mapping[str, ResourceModel], diags: Diagno
                         f"Declare it, or refer to one with {target}.NAME.",
                         attr_range(inst, (fld,)))
             resolved_fields[fld] = tuple(resolved)
+            if renames:
+                value = getattr(model, fld)
+                if isinstance(value, str):
+                    model.__dict__[fld] = renames.get(value, value)
+                elif isinstance(value, list):
+                    model.__dict__[fld] = [renames.get(v, v) if isinstance(v, str) else v for v in value]
         model._references = resolved_fields
 
 

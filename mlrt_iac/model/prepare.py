@@ -100,6 +100,13 @@ def _clean(value: Any) -> tuple[Any, Any, bool, bool]:
     return value, value, False, False
 
 
+class _NotAName:
+    """Stands in for a number/bool in a reference field so that it fails as a type error
+    (instead of being converted to a string name, as plain string arguments are)."""
+
+    __slots__ = ()
+
+
 def _ref_name(value: Any) -> tuple[Any, bool]:
     """A reference value -> (normalised name, UNKNOWN or the value left for pydantic to reject; via dict)."""
     if isinstance(value, Sensitive):
@@ -115,6 +122,8 @@ def _ref_name(value: Any) -> tuple[Any, bool]:
         return value, True
     if isinstance(value, str):
         return normalize_name(value), False
+    if isinstance(value, (int, float)):
+        return _NotAName(), False
     return value, False
 
 

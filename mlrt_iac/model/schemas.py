@@ -221,6 +221,7 @@ class Service(ResourceModel):
 
     endpoint: str | None = computed(description="Base URL of the service.")
     functions_urls: dict[str, str] | None = computed(description="Function name -> URL.")
+    status: str | None = computed(description="READY, PENDING, SUSPENDED or FAILED.")
     image: str | None = computed(description="Image the service runs.")
 
 
