@@ -51,6 +51,21 @@ def _block_at(cls: type[_Block], loc: tuple[Any, ...]) -> type[_Block] | None:
     return cls
 
 
+def _field_prefix_len(cls: type[_Block], loc: tuple[Any, ...]) -> int:
+    """How much of `loc` names fields and block labels; the rest indexes into a value."""
+    i = 0
+    while i < len(loc):
+        name = str(loc[i])
+        if name not in cls.model_fields:
+            return i + 1 if isinstance(loc[i], str) and i == len(loc) - 1 else i
+        entry = cls.BLOCKS.get(name)
+        if entry is None:
+            return i + 1
+        cls, labelled = entry
+        i += 2 if labelled else 1
+    return i
+
+
 def _arguments(cls: type[_Block]) -> list[str]:
     out = []
     for name, info in cls.model_fields.items():
@@ -78,8 +93,10 @@ def _shown(value: Any, sensitive: bool) -> str:
 def diagnostic_for(err: ErrorDetails, cls: type[ResourceModel], inst: ResourceInstance,
                    sensitive: frozenset[tuple[str, ...]]) -> Diagnostic:
     loc = tuple(err["loc"])
-    names = [str(p) for p in loc if not isinstance(p, int)]
+    field_len = _field_prefix_len(cls, loc)
+    names = [str(p) for p in loc[:field_len] if not isinstance(p, int)]
     attr = names[-1] if names else inst.type
+    inner = loc[field_len:]  # list indexes / map keys inside the attribute's value
     err_type = err["type"]
     is_sensitive = any(tuple(names[:n]) in sensitive for n in range(1, len(names) + 1))
 
@@ -119,7 +136,8 @@ def diagnostic_for(err: ErrorDetails, cls: type[ResourceModel], inst: ResourceIn
             return error("Incorrect attribute value type",
                          f'Inappropriate value for element {loc[1]} of "{names[0]}": a reference to a '
                          f'{target} ({target}.NAME) or its name is required.', attr_range(inst, loc))
-        where = f"element {loc[-1]} of " if isinstance(loc[-1], int) else ""
+        where = "".join(f"element {p} of " if isinstance(p, int) else f'key "{p}" of '
+                        for p in reversed(inner))
         return error("Incorrect attribute value type",
                      f'Inappropriate value for {where}attribute "{attr}": {phrase} is required.',
                      attr_range(inst, loc))

@@ -304,3 +304,13 @@ def test_sensitive_values_validate_as_their_inner_value_and_are_not_printed() ->
     _, diags = run(make("training", "t", training(framework=Sensitive("secret-fw"))))
     d = only(diags, "Invalid value")
     assert "secret-fw" not in d.detail and "(sensitive value)" in d.detail
+
+
+def test_type_errors_inside_lists_and_maps_name_the_element() -> None:
+    _, diags = run(pool({"instance_family": "CPU_X64_S", "labels": {"team": ["a"]}}, labels=6),
+                   make("network_rule", "r", {"mode": "EGRESS", "type": "IPV4", "value_list": ["1.2.3.4", True]},
+                        attr_lines={"value_list": 9}))
+    errs = [d for d in diags if d.summary == "Incorrect attribute value type"]
+    assert [(e.detail, line_of(e)) for e in errs] == [
+        ('Inappropriate value for key "team" of attribute "labels": a string is required.', 6),
+        ('Inappropriate value for element 1 of attribute "value_list": a string is required.', 9)]
