@@ -43,6 +43,7 @@ def boosted_spec(tmp: Path, framework: str, workers: int, rounds: int = 8, **ext
     pq.write_table(train, tmp / "train.parquet")
     pq.write_table(evalset, tmp / "eval.parquet")
     objective = "binary:logistic" if framework == "xgboost" else "binary"
+    params = extra.pop("params", {"objective": objective, "max_depth": 3})
     return write_spec(
         tmp, framework=framework,
         datasets={
@@ -51,7 +52,7 @@ def boosted_spec(tmp: Path, framework: str, workers: int, rounds: int = 8, **ext
             "eval": {"sources": [str(tmp / "eval.parquet")], "input_cols": None,
                      "label_col": "label", "shard": False},
         },
-        params={"objective": objective, "max_depth": 3}, num_boost_round=rounds,
+        params=params, num_boost_round=rounds,
         scaling={"num_nodes": 1, "num_workers_per_node": workers, "num_cpus_per_worker": 1,
                  "num_gpus_per_worker": 0, "use_gpu": False},
         **extra,
