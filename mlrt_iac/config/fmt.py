@@ -14,8 +14,9 @@ The layout follows hclwrite (the library behind `terraform fmt`):
   are aligned one space after the longest name; a blank line, a comment-only line, a block line or
   a line that opens a multi-line value ends the run (a heredoc attribute stays in the run);
 * trailing `#`/`//` comments on consecutive lines are aligned the same way;
-* heredoc bodies, block comments and strings are kept byte for byte; expression text is kept as
-  written except that runs of spaces collapse to one and `=` gets one space on each side.
+* heredoc bodies and strings are kept byte for byte, block comments too but for trailing spaces;
+  expression text is kept as written except that runs of spaces collapse to one and `=` gets one
+  space on each side.
 
 Where mlrt's house style asks for more than hclwrite does, this module adds it: runs of blank
 lines collapse to one, blank lines right after an opening bracket or right before a closing one
@@ -169,7 +170,10 @@ def _lex(text: str) -> list[_Tok]:
             end = text.find("*/", i + 2)
             if end < 0:
                 raise _LexError(i, "Unterminated comment", "A /* comment is not closed; add */.")
-            add(_Kind.BCOMMENT, end + 2)
+            # Trailing spaces inside a block comment mean nothing; drop them like any other.
+            body = "\n".join(part.rstrip() for part in text[i:end + 2].split("\n"))
+            toks.append(_Tok(_Kind.BCOMMENT, body, space, i))
+            i, space = end + 2, False
         elif c == '"':
             add(_Kind.STRING, _scan_string(text, i))
         elif text.startswith("<<", i):
