@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from mlrt_iac.errors import PermanentError
-from mlrt_iac.provider import Attributes, ProviderContext, ResourceHandler
+from mlrt_iac.provider import Attributes, DiffResult, ProviderContext, ResourceHandler
 
 if TYPE_CHECKING:
     from . import LocalProvider
@@ -21,6 +21,23 @@ class LocalHandler(ResourceHandler):
     @property
     def lp(self) -> "LocalProvider":
         return self.provider  # type: ignore[return-value]
+
+    def normalise(self, ctx: ProviderContext, desired: Attributes) -> Attributes:
+        """Desired attributes as create would record them (the name filled in), so that a
+        default left unset in the configuration never shows up as a change."""
+        out = dict(desired)
+        if out.get("name") is None:
+            try:
+                out["name"] = resource_name(ctx, out)
+            except PermanentError:
+                pass
+        return out
+
+    def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
+        result = super().diff(ctx, prior, self.normalise(ctx, desired))
+        for key in result.requires_replace:
+            result.reasons.setdefault(key, f"{key} cannot change in place")
+        return result
 
 
 def resource_name(ctx: ProviderContext, attrs: Attributes) -> str:

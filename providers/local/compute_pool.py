@@ -139,6 +139,12 @@ class ComputePoolHandler(LocalHandler):
         count = 0 if suspended else int(attrs["active_nodes"])
         return self._computed(attrs["name"], self._nodes(attrs["name"], template, count), suspended, capped)
 
+    def normalise(self, ctx: ProviderContext, desired: Attributes) -> Attributes:
+        out = super().normalise(ctx, desired)
+        if out.get("active_nodes") is None and is_known(out.get("min_nodes", 1)):
+            out["active_nodes"] = out.get("min_nodes", DEFAULTS["min_nodes"])
+        return out
+
     def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
         result = super().diff(ctx, prior, desired)
         # initially_suspended only matters at creation (as in Snowflake): not a change afterwards.

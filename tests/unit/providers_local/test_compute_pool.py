@@ -20,7 +20,7 @@ from providers.local.compute_pool import ComputePoolHandler
 from .conftest import release
 
 
-def pool(name: str, active: Any = 1, **kw: Any) -> dict[str, Any]:
+def pool(name: str | None, active: Any = 1, **kw: Any) -> dict[str, Any]:
     base: dict[str, Any] = {"name": name, "instance_family": "TINY", "min_nodes": 1, "max_nodes": 4,
                             "active_nodes": active, "auto_resume": True, "auto_suspend_secs": 3600,
                             "initially_suspended": False, "scale_timeout_secs": 720, "labels": {},
@@ -268,3 +268,13 @@ def test_bad_input_is_permanent_and_creates_nothing(provider: LocalProvider, ctx
     with pytest.raises(PermanentError):
         h.create(ctx, pool("p", instance_family="NOPE_XL"))
     assert not (ctx.data_dir / "pools").exists() or not list((ctx.data_dir / "pools").glob("*.json"))
+
+
+def test_defaults_left_unset_are_not_changes(provider: LocalProvider, ctx: ProviderContext) -> None:
+    """The engine passes name=None / active_nodes=None when the block leaves them unset."""
+    h = handler(provider)
+    ctx.address = 'compute_pool.gpu["a10"]'
+    prior = h.create(ctx, pool(None, active=None, min_nodes=2)).attributes
+    assert prior["name"] == "gpu-a10" and prior["active_nodes"] == 2
+    assert h.diff(ctx, prior, pool(None, active=None, min_nodes=2)).changed == []
+    assert h.diff(ctx, prior, pool(None, active=3, min_nodes=2)).changed == ["active_nodes"]

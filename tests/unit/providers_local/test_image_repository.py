@@ -15,7 +15,7 @@ from providers.local import LocalProvider
 from providers.local.image_repository import MARKER, ImageRepositoryHandler, is_valid_layout
 
 
-def repo(name: str, **kw: Any) -> dict[str, Any]:
+def repo(name: str | None, **kw: Any) -> dict[str, Any]:
     return {"name": name, "registry": None, "comment": None, **kw}
 
 
@@ -158,3 +158,11 @@ def test_import_reads_an_existing_layout(provider: LocalProvider, ctx: ProviderC
     a = h.create(ctx, repo("x"))
     got = h.import_(ctx, a.id).attributes
     assert got == {"name": "x", "registry": None, "repository_url": a.attributes["repository_url"]}
+
+
+def test_unset_name_takes_the_block_label(provider: LocalProvider, ctx: ProviderContext) -> None:
+    h = handler(provider)
+    ctx.address = "module.team.image_repository.images[0]"
+    prior = h.create(ctx, repo(None)).attributes
+    assert prior["name"] == "images-0" and prior["repository_url"].endswith("/registry/images-0")
+    assert h.diff(ctx, prior, repo(None)).changed == []
