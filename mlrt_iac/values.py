@@ -37,6 +37,7 @@ class Sensitive:
     """A value that must never be printed. Compare and hash like the wrapped value."""
 
     __slots__ = ("value",)
+    value: Any
 
     def __init__(self, value: Any) -> None:
         while isinstance(value, Sensitive):

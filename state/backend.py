@@ -117,6 +117,22 @@ class BackendBase:
         """Parse a document from elsewhere (`mlrt state push FILE`); StateError when broken."""
         return StateDocument.from_json(text, source)
 
+    def lock_info(self, operation: str) -> LockInfo:
+        """Lock info describing this process, for `lock()` (the CLI cannot import LockInfo)."""
+        return LockInfo(operation=operation, path=self.describe())
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+    def push_document(self, text: str | bytes, current: StateDocument | None, force: bool = False) -> StateDocument:
+        """`mlrt state push FILE`: parse, check lineage and serial (unless force), write."""
+        from .operations import push
+
+        incoming = self.parse_document(text, "pushed state file")
+        doc = push(current, incoming, force=force)
+        self.write(doc)  # type: ignore[attr-defined]
+        return doc
+
 
 def locked_error(holder: LockInfo | None, stale_note: str = "") -> StateLockedError:
     """The error every backend raises when the lock is taken: it names the holder."""

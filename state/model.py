@@ -254,6 +254,14 @@ class StateDocument:
         self._index[address] = rs
         return rs
 
+    def output_values(self) -> dict[str, dict[str, Any]]:
+        """Outputs as plain dicts {name: {"value", "sensitive"}} (for code that may not import this)."""
+        return {k: o.to_dict() for k, o in self.outputs.items()}
+
+    def set_outputs(self, outputs: Mapping[str, Mapping[str, Any]]) -> None:
+        """Replace every output from plain dicts {name: {"value", "sensitive"}}."""
+        self.outputs = {k: OutputState(v.get("value"), bool(v.get("sensitive"))) for k, v in outputs.items()}
+
     def set_output(self, name: str, value: Any, sensitive: bool = False) -> None:
         """Store a root output; a `Sensitive` value is unwrapped and the output marked sensitive."""
         plain, paths = unmark(value)
