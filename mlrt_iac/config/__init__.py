@@ -1,0 +1,29 @@
+"""The mlrt configuration language: HCL files -> evaluated resource instances.
+
+Public API (see each function's docstring):
+
+    load_config(directory, *, cache_dir=None) -> (Config, Diagnostics)
+    evaluate(config, inputs, *, resolver=None, targets=None) -> (EvaluatedConfig, Diagnostics)
+    gather_variable_inputs(config, cli_vars, var_files, environ) -> (dict, Diagnostics)
+    default_resolver(instance) -> Mapping
+
+Values flowing out: str, int/float, bool, None, list, dict, `HclSet` (list subclass for sets),
+`ResourceRef` (dict subclass with `.address`, for a whole-resource reference), `values.UNKNOWN`,
+`values.Sensitive`.
+"""
+
+from __future__ import annotations
+
+from .evaluate import EvaluatedConfig, default_resolver, evaluate, parse_address, parse_duration
+from .instances import (BackendConfig, Lifecycle, OutputValue, ProviderConfig, ResourceInstance, ResourceResolver,
+                        Settings)
+from .loader import BLOCK_TYPES, RESOURCE_TYPES, Config, ModuleConfig, VariableDecl, load_config
+from .valueops import HclSet, ResourceRef
+from .variables import gather_variable_inputs
+
+__all__ = [
+    "load_config", "evaluate", "gather_variable_inputs", "default_resolver", "Config", "ModuleConfig",
+    "VariableDecl", "EvaluatedConfig", "ResourceInstance", "Lifecycle", "ProviderConfig", "BackendConfig",
+    "OutputValue", "Settings", "ResourceResolver", "HclSet", "ResourceRef", "RESOURCE_TYPES", "BLOCK_TYPES",
+    "parse_address", "parse_duration",
+]
