@@ -71,7 +71,7 @@ def cmd_validate(args: argparse.Namespace, out: Out) -> int:
 
 
 def cmd_fmt(args: argparse.Namespace, out: Out) -> int:
-    from ..config.fmt import format_paths, unified_diff
+    from ..config.fmt import format_paths, unified_diff, write_changes
     from .main import project_dir
 
     paths = [resolve_file(args, p) for p in args.paths] if args.paths else [project_dir(args)]
@@ -90,8 +90,8 @@ def cmd_fmt(args: argparse.Namespace, out: Out) -> int:
             out.raw(unified_diff(r))
         if args.check:
             status = max(status, 3)
-        else:
-            Path(r.path).write_text(r.formatted)
+    if not args.check:
+        write_changes([r for r in results if r.changed and not r.diagnostics])
     return status
 
 
