@@ -278,3 +278,33 @@ def test_defaults_left_unset_are_not_changes(provider: LocalProvider, ctx: Provi
     assert prior["name"] == "gpu-a10" and prior["active_nodes"] == 2
     assert h.diff(ctx, prior, pool(None, active=None, min_nodes=2)).changed == []
     assert h.diff(ctx, prior, pool(None, active=3, min_nodes=2)).changed == ["active_nodes"]
+
+
+def test_create_again_after_a_crash_adopts_the_record(provider: LocalProvider, ctx: ProviderContext) -> None:
+    """An apply killed after create but before the state write: the next create must not double-book."""
+    h = handler(provider)
+    h.create(ctx, pool("p", active=2))
+    again = h.create(ctx, pool("p", active=2)).attributes
+    assert len(again["nodes"]) == 2 and reserved_cpus(ctx) == 2
+
+
+def test_parallel_creates_never_overcommit_the_budget(provider: LocalProvider, ctx: ProviderContext) -> None:
+    h = handler(provider)
+    outcomes: dict[str, str] = {}
+
+    def create(name: str) -> None:
+        try:
+            h.create(ctx, pool(name, active=1, scale_timeout_secs=1))
+            outcomes[name] = "ok"
+        except PermanentError:
+            outcomes[name] = "failed"
+
+    threads = [threading.Thread(target=create, args=(f"p{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ok = sorted(n for n, o in outcomes.items() if o == "ok")
+    assert len(ok) == 4 and len(outcomes) == 8
+    assert sorted(ledger(ctx)) == ok and reserved_cpus(ctx) == 4
+    assert sorted(p.stem for p in (ctx.data_dir / "pools").glob("p*.json")) == ok
