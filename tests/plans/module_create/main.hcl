@@ -1,0 +1,8 @@
+mlrt {
+  default_provider = "test"
+}
+
+module "a" {
+  source = "./modules/team"
+  team   = "a"
+}

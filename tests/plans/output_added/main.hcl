@@ -1,0 +1,13 @@
+mlrt {
+  default_provider = "test"
+}
+
+network_rule "a" {
+  mode       = "EGRESS"
+  type       = "HOST_PORT"
+  value_list = ["h.example.com:443"]
+}
+
+output "rule" {
+  value = network_rule.a.name
+}
