@@ -40,9 +40,9 @@ DEFAULTS: dict[str, Any] = {
 
 
 def _fmt(c: Capacity) -> str:
-    def n(x: float) -> str:
-        return f"{x:g}"
-    return f"{n(c.cpus)} vCPUs, {n(c.memory_gib)} GiB, {c.gpus} GPUs"
+    def n(x: float, unit: str) -> str:
+        return f"{x:g} {unit}" + ("" if x == 1 else "s")
+    return f"{n(c.cpus, 'vCPU')}, {c.memory_gib:g} GiB, {n(c.gpus, 'GPU')}"
 
 
 def _plural(n: int) -> str:
