@@ -20,6 +20,7 @@ from typing import Iterable, Mapping
 from ..config.instances import ResourceInstance
 from ..diagnostics import Diagnostics
 from ..values import UNKNOWN
+from .derive import default_num_workers
 from .errors_map import attr_range
 from .families import FamilyCatalog, InstanceFamily
 from .names import default_name, normalize_name
@@ -196,7 +197,7 @@ def _check_service(inst: ResourceInstance, m: Service, models: Mapping[str, Reso
                             f"with {fam.gpus} GPUs per node. Lower gpu_requests or pick a larger family.",
                             attr_range(inst, ("gpu_requests",)), related)
     if m.num_workers is None and req is not UNKNOWN:
-        m.__dict__["num_workers"] = 1 if req > 0 else int(2 * fam.cpus + 1)
+        m.__dict__["num_workers"] = default_num_workers(req, fam.cpus)
 
 
 def _check_eai_use(inst: ResourceInstance, m: ResourceModel, fld: str,
@@ -230,7 +231,7 @@ def _check_eai(inst: ResourceInstance, m: ExternalAccessIntegration, models: Map
         rules.append(rule)
     if complete and len(addrs) == len(m.allowed_network_rules):
         m.__dict__["effective_egress"] = effective_egress(rules)
-    else:
+    elif m.effective_egress is None:
         m.__dict__["effective_egress"] = UNKNOWN
 
 

@@ -51,7 +51,12 @@ def _check_port(port: str | None) -> int | None:
     return value
 
 
+_DOTTED_QUAD_RE = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
+
+
 def _is_ipv4(host: str) -> bool:
+    if _DOTTED_QUAD_RE.fullmatch(host) is None:  # cheap pre-check: ipaddress raising is slow
+        return False
     try:
         ipaddress.IPv4Address(host)
     except ValueError:

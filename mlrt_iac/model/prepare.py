@@ -35,6 +35,8 @@ class Prepared:
     partial: dict[Path, Any] = field(default_factory=dict)  # value containing unknowns -> value to restore
     sensitive: list[Path] = field(default_factory=list)
     refs: dict[str, list[tuple[str, bool]]] = field(default_factory=dict)  # field -> [(name, via a reference)]
+    # field -> the referenced resources' values, for references written as expressions
+    ref_values: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def _placeholder(annotation: Any) -> Any:
@@ -128,6 +130,9 @@ def _ref_name(value: Any) -> tuple[Any, bool]:
 
 
 def _prepare_ref(key: str, value: Any, is_list: bool, out: Prepared, path: Path) -> Any:
+    items = value if is_list and isinstance(value, (list, tuple)) else [value]
+    payloads = [v.value if isinstance(v, Sensitive) else v for v in items]
+    out.ref_values[key] = [p for p in payloads if isinstance(p, dict)]
     if not is_list:
         name, via = _ref_name(value)
         if name is UNKNOWN:
@@ -248,4 +253,5 @@ def restore(model: ResourceModel, prepared: Prepared) -> None:
         if parent is not None:
             _set(parent, path[-1], value)
     model._ref_names = prepared.refs
+    model._ref_values = prepared.ref_values
     model._sensitive_paths = tuple(prepared.sensitive)

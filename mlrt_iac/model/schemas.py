@@ -16,6 +16,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
 
+from ..values import UNKNOWN
+
 
 def _upper(v: Any) -> Any:
     return v.upper() if isinstance(v, str) else v
@@ -46,6 +48,19 @@ def _labelled_blocks(v: Any) -> Any:
     return v
 
 
+_UNKNOWN_MARK = "\x00mlrt:unknown\x00"
+
+
+def _put_back_unknown(value: Any) -> Any:
+    if isinstance(value, str) and value == _UNKNOWN_MARK:
+        return UNKNOWN
+    if isinstance(value, dict):
+        return {k: _put_back_unknown(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_put_back_unknown(v) for v in value]
+    return value
+
+
 def computed(default: Any = None, description: str = "") -> Any:
     """A computed attribute: known after apply, never written in configuration."""
     return Field(default=default, description=description, json_schema_extra={"computed": True})
@@ -72,6 +87,7 @@ class ResourceModel(_Block):
 
     _references: dict[str, tuple[str, ...]] = PrivateAttr(default_factory=dict)
     _ref_names: dict[str, list[tuple[str, bool]]] = PrivateAttr(default_factory=dict)
+    _ref_values: dict[str, list[dict[str, Any]]] = PrivateAttr(default_factory=dict)
     _sensitive_paths: tuple[tuple[str, ...], ...] = PrivateAttr(default=())
 
     @property
@@ -81,7 +97,24 @@ class ResourceModel(_Block):
 
     def to_attributes(self) -> dict[str, Any]:
         """Plain attribute values (UNKNOWN kept where not known yet), for plans and providers."""
-        return self.model_dump(warnings=False)
+        return self.model_dump()
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        """BaseModel.model_dump, except that UNKNOWN survives in every mode (json included)
+        instead of raising, and no serializer warnings are emitted for it."""
+        kwargs.setdefault("warnings", False)
+        if kwargs.get("mode") != "json":
+            return super().model_dump(**kwargs)
+        seen: list[bool] = []
+
+        def fallback(value: Any) -> Any:
+            if value is UNKNOWN:
+                seen.append(True)
+                return _UNKNOWN_MARK
+            raise TypeError(f"cannot serialize {type(value).__name__}")
+
+        data = super().model_dump(fallback=fallback, **kwargs)
+        return _put_back_unknown(data) if seen else data
 
     @property
     def sensitive_paths(self) -> tuple[tuple[str, ...], ...]:

@@ -15,6 +15,7 @@ from ..config.instances import ProviderConfig, ResourceInstance
 from ..diagnostics import Diagnostic, Diagnostics, error
 from .checks import semantic_checks
 from .cross import cross_check
+from .derive import derive_local
 from .errors_map import diagnostics_from
 from .families import FamilyCatalog, build_catalog
 from .prepare import prepare, restore
@@ -51,15 +52,21 @@ def validate_instance(inst: ResourceInstance, catalog: FamilyCatalog) -> tuple[R
         return None, diags
     restore(model, prepared)
     diags.extend(semantic_checks(model, inst, catalog))
-    return (None if diags else model), diags
+    if diags:
+        return None, diags
+    derive_local(model, inst, catalog)
+    return model, diags
 
 
 def validate_instances(instances: list[ResourceInstance],
                        providers: Mapping[str, ProviderConfig] | None = None,
+                       *, cross: bool = False,
                        ) -> tuple[dict[str, ResourceModel], Diagnostics]:
-    """address -> model for every instance that passed its own checks; diagnostics for all
-    problems, cross-block checks included (so the engine needs no separate cross_check call).
+    """address -> model for every instance that passed its own checks, and every problem found.
 
+    Each instance is checked on its own (so the planner may validate one instance at a time).
+    With `cross=True` the cross-block checks run too, over the instances given (the whole
+    configuration); otherwise call `cross_check` afterwards, as `mlrt validate` does.
     `providers` (provider key -> config) supplies custom instance families.
     """
     catalog = build_catalog(providers.values() if providers else ())
@@ -70,10 +77,6 @@ def validate_instances(instances: list[ResourceInstance],
         diags.extend(found)
         if model is not None:
             models[inst.address] = model
-    diags.extend(cross_check(instances, models, catalog))
+    if cross:
+        diags.extend(cross_check(instances, models, catalog))
     return models, diags
-
-
-def catalog_for(providers: Iterable[ProviderConfig]) -> FamilyCatalog:
-    """The family catalogue providers see (same as validate_instances builds)."""
-    return build_catalog(providers)

@@ -33,7 +33,7 @@ def run(*instances: ResourceInstance, providers: dict[str, ProviderConfig] | Non
         ) -> tuple[dict[str, Any], Diagnostics]:
     """Validate; models typed Any so tests can read type-specific fields without casts."""
     models: dict[str, ResourceModel]
-    models, diags = validate_instances(list(instances), providers)
+    models, diags = validate_instances(list(instances), providers, cross=True)
     return dict(models), diags
 
 
