@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -141,12 +142,21 @@ def _check_saved(plan: Plan, ws: Workspace, doc: Any) -> None:
                         "again and apply the new plan.")
 
 
+PROGRESS_EVERY = 2.0  # seconds between two progress lines of one resource
+
+
 def _run_apply(ws: Workspace, plan: Plan, backend: Any, doc: Any, args: argparse.Namespace, out: Out) -> ApplyResult:
     stop = StopSignal()
     lock = threading.Lock()
+    last_progress: dict[str, float] = {}
 
     def on_event(e: ApplyEvent) -> None:
         with lock:
+            if e.kind == "progress":
+                now = time.monotonic()
+                if now - last_progress.get(e.address, 0.0) < PROGRESS_EVERY:
+                    return
+                last_progress[e.address] = now
             _print_event(out, e)
 
     def on_sigint(signum: int, frame: Any) -> None:

@@ -3,7 +3,8 @@ mlrt {
 }
 
 network_rule "a" {
-  mode       = "INGRESS"
+  name       = "a-renamed"
+  mode       = "EGRESS"
   type       = "HOST_PORT"
   value_list = ["h.example.com:443"]
 
