@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_serializer
 
 from ..values import UNKNOWN
 
@@ -191,6 +191,11 @@ class Scaling(_Block):
     num_cpus_per_worker: float = Field(1, gt=0, description="CPUs reserved per worker.")
     num_gpus_per_worker: float = Field(0, ge=0, description="GPUs reserved per worker.")
     use_gpu: bool = Field(False, description="Train on GPUs (one per worker unless num_gpus_per_worker says otherwise).")
+
+    @field_serializer("num_cpus_per_worker", "num_gpus_per_worker")
+    def _whole_numbers(self, v: Any) -> Any:
+        """Show 1 rather than 1.0 in plans and state; fractions stay as written."""
+        return int(v) if isinstance(v, float) and v.is_integer() else v
 
     @property
     def gpus_per_worker(self) -> float:
