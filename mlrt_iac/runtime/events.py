@@ -54,6 +54,8 @@ def describe_marker(payload: dict[str, Any]) -> str:
         total = payload.get("total")
         step = f"{payload.get('step')}/{total}" if total else str(payload.get("step"))
         return f"[mlrt] step {step} {text}".rstrip()
+    if kind == "failed":
+        return "[mlrt] worker failed"
     if kind == "final":
         return f"[mlrt] final metrics {json.dumps(metrics, default=str)}"
     return f"[mlrt] {json.dumps(payload, default=str)}"

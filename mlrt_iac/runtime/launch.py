@@ -129,7 +129,8 @@ def run_workers(spec: TrainingSpec, spec_path: Path, sup: Supervisor) -> dict[st
         sup.spawn(rank, [sys.executable, "-m", "mlrt_iac.runtime.worker", str(spec_path)], env, cwd)
     failed = sup.wait_all()
     if failed is not None:
-        rank, code = failed
+        rank = sup.first_failure(failed[0])
+        code = sup.procs[rank].returncode
         raise _failure(sup, rank, f"Worker {rank} of {world} exited with code {code}")
     if tracker is not None:
         tracker.wait_for(timeout=30)

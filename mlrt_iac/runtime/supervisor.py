@@ -55,6 +55,7 @@ class Supervisor:
         self.run_dir = run_dir
         self.outputs: dict[int, WorkerOutput] = {}
         self.finals: dict[int, dict[str, Any]] = {}
+        self.failed_at: dict[int, float] = {}
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
         self._pumps: list[threading.Thread] = []
         self._exits: queue.Queue[tuple[int, int]] = queue.Queue()
@@ -76,6 +77,8 @@ class Supervisor:
         kind = payload.get("kind")
         if kind == "final":
             self.finals[rank] = payload.get("metrics") or {}
+        elif kind == "failed":
+            self.failed_at[rank] = float(payload.get("ts") or 0.0)
         elif kind == "progress" and rank == 0:
             self.events.emit({
                 "event": "progress", "step": payload.get("step"), "total": payload.get("total"),
@@ -146,6 +149,10 @@ class Supervisor:
     def join_pumps(self, timeout: float = 10.0) -> None:
         for thread in self._pumps:
             thread.join(timeout)
+
+    def first_failure(self, default: int) -> int:
+        """The worker that failed first by its own report (the root cause), else default."""
+        return min(self.failed_at, key=lambda r: self.failed_at[r]) if self.failed_at else default
 
     def tail(self, rank: int) -> str:
         return "\n".join(self.output(rank).tail)

@@ -60,11 +60,11 @@ def train_torch(
     torch.set_num_threads(max(1, int(spec.scaling.num_cpus_per_worker)))
     func = load_entrypoint(spec.entrypoint, spec.project_dir)
     set_context(ctx)
-    try:
-        _call(func, ctx)
-    finally:
-        if dist.is_available() and dist.is_initialized():
-            dist.destroy_process_group()
+    _call(func, ctx)
+    # Only on success: a failed worker keeps its sockets until it has reported the failure,
+    # so its peers fail after it and the launcher blames the right worker.
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
     metrics = dict(ctx.get_metrics_reporter().last)
     if ctx.get_rank() == 0:
         model_dir = Path(spec.model_dir)

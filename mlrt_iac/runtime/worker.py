@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+import time
 import traceback
 from typing import Any
 
@@ -61,9 +62,16 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException:
         traceback.print_exc()
         sys.stderr.flush()
+        # When the time each worker failed is known, the launcher can blame the first one
+        # rather than a peer that only failed because the first one left the collective.
+        stdout_marker_sink({"kind": "failed", "rank": int(os.environ.get("RANK", "0")),
+                            "ts": time.time()})
         return 1
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # skip interpreter teardown: it is slow with torch and can hang in gloo
