@@ -224,9 +224,10 @@ class _Loader:
         if files is None:
             return None
         mc = ModuleConfig(path, d.resolve())
+        here = chain + (mc.dir,)
         for f, name in files:
             for b in f.blocks:
-                self.block(mc, b, name, chain + (d.resolve(),))
+                self.block(mc, b, name, here)
             for a in f.attributes:
                 self.diags.add_error("Unsupported argument",
                                      f'An argument named "{a.name}" is not expected at the top level of a'

@@ -72,8 +72,34 @@ def _syntax_error(exc: UnexpectedInput, text: str) -> ParseError:
     return ParseError("Syntax error", f"Invalid syntax at line {line}, column {col}.", line, col)
 
 
+MAX_FILE_CHARS = 4 * 1024 * 1024
+MAX_NESTING = 64
+_BRACKETS_RE = re.compile(r"[{}\[\]()]")
+
+
+def _precheck(text: str) -> None:
+    """Reject what would make the LALR parser crawl (huge or absurdly nested input) before parsing."""
+    if len(text) > MAX_FILE_CHARS:
+        raise ParseError("File too large", f"The file has {len(text)} characters; configuration files are limited to"
+                         f" {MAX_FILE_CHARS} characters. Split it into several files, or check that it is really an"
+                         " HCL configuration.", 1, 1)
+    depth = 0
+    for m in _BRACKETS_RE.finditer(text):
+        if m.group() in "{[(":
+            depth += 1
+            if depth > MAX_NESTING:
+                i = m.start()
+                line = text.count("\n", 0, i) + 1
+                raise ParseError("Nesting too deep", f"Blocks and expressions nest more than {MAX_NESTING} levels"
+                                 " deep here; this does not look like a configuration file.", line,
+                                 i - text.rfind("\n", 0, i))
+        elif depth > 0:
+            depth -= 1
+
+
 def parse_file_text(text: str) -> A.File:
     """Parse one file's text; raises ParseError with a position on any syntax problem."""
+    _precheck(text)
     try:
         tree = hcl2.parses_to_tree(text)
     except UnexpectedInput as exc:
