@@ -175,3 +175,14 @@ def test_provider_render_and_config_errors(tmp_path: Path) -> None:
     bad = KubernetesProvider().configure({"fqdn_policies": "calico", "nope": 1}, ctx(tmp_path))
     assert bad.has_errors and {d.summary for d in bad} == {
         'Invalid kubernetes provider argument "fqdn_policies"', 'Invalid kubernetes provider argument "nope"'}
+
+
+def test_yaml_reads_back_as_the_manifest(tmp_path: Path) -> None:
+    from providers.kubernetes.yamlout import dump_yaml
+
+    for config in CONFIGS:
+        for obj in _render(config):
+            assert yaml.safe_load(dump_yaml(obj)) == obj
+    tricky = {"a": ["x", {"b": 1, "c": [1, 2.5]}, []], "yes": "no", "n": "0.5", "e": "", "m": "a: b",
+              "star": "*.x", "t": "1e3", "nl": "a\nb", "u": "é", "d": {}, "z": None, "o": "on"}
+    assert yaml.safe_load(dump_yaml(tricky)) == tricky

@@ -1,0 +1,179 @@
+"""Apply, read, drift and delete through the real kubernetes client against the test API server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlrt_iac.errors import PermanentError
+from mlrt_iac.provider import ProviderContext
+from providers.kubernetes import KubernetesProvider
+
+from .apiserver import TestApiServer
+from .conftest import ctx
+from .scenarios import POOL, SERVICE, handler, pool_ctx, service_ctx
+
+NS = "mlrt-cpu"
+
+
+@pytest.fixture(autouse=True)
+def _clean(apiserver: TestApiServer) -> None:
+    with apiserver.store.lock:
+        apiserver.store.objects.clear()
+        apiserver.store.owners.clear()
+        apiserver.store.pending_delete.clear()
+        apiserver.store.controllers.clear()
+        apiserver.faults.clear()
+    apiserver.auto_ready(after_gets=2)
+
+
+def test_pool_create_noop_reapply_and_delete(provider: KubernetesProvider, apiserver: TestApiServer,
+                                             tmp_path: Path) -> None:
+    h = handler(provider, "compute_pool")
+    progress: list[str] = []
+    c = pool_ctx(tmp_path)
+    c.progress = progress.append
+    created = h.create(c, dict(POOL))
+    assert created.id == f"RayCluster/{NS}/cpu"
+    assert created.attributes["state"] == "ACTIVE" and len(created.attributes["nodes"]) == 1
+    assert any("state=" in p for p in progress)  # it waited for the controller
+    cluster = apiserver.get("RayCluster", NS, "cpu")
+    assert cluster is not None and cluster["metadata"]["managedFields"][0]["manager"] == "mlrt"
+    assert apiserver.get("ResourceQuota", NS, "cpu-quota") is not None
+    rv = {o["kind"]: o["metadata"]["resourceVersion"] for o in apiserver.objects()}
+
+    # Refresh: nothing drifted; a no-op re-apply changes nothing on the server.
+    read = h.read(pool_ctx(tmp_path), created.id, created.attributes)
+    assert read.attributes is not None and "drift" not in read.attributes
+    assert not h.diff(c, read.attributes, dict(POOL)).changed
+    h.update(pool_ctx(tmp_path), created.id, created.attributes, dict(POOL))
+    assert {o["kind"]: o["metadata"]["resourceVersion"] for o in apiserver.objects() if o["kind"] != "RayCluster"} == \
+        {k: v for k, v in rv.items() if k != "RayCluster"}
+    assert apiserver.get("RayCluster", NS, "cpu")["metadata"]["generation"] == 1  # type: ignore[index]
+
+    # Scale: an in-place update of the worker group.
+    scaled = h.update(pool_ctx(tmp_path), created.id, created.attributes, {**POOL, "active_nodes": 2})
+    assert len(scaled.attributes["nodes"]) == 2
+    assert apiserver.get("RayCluster", NS, "cpu")["spec"]["workerGroupSpecs"][0]["replicas"] == 2  # type: ignore[index]
+
+    # Delete: foreground, waits until each object is gone.
+    h.delete(pool_ctx(tmp_path), created.id, scaled.attributes)
+    assert apiserver.objects() == []
+    deletes = [(m, p) for m, p in apiserver.store.requests if m == "DELETE"]
+    assert deletes[-1][1] == f"/api/v1/namespaces/{NS}"
+    assert h.read(pool_ctx(tmp_path), created.id, scaled.attributes).attributes is None
+
+
+def test_drift_after_out_of_band_change_and_conflict(provider: KubernetesProvider, apiserver: TestApiServer,
+                                                      tmp_path: Path) -> None:
+    pools = handler(provider, "compute_pool")
+    pools.create(pool_ctx(tmp_path), dict(POOL))
+    h = handler(provider, "service")
+    created = h.create(service_ctx(tmp_path), dict(SERVICE))
+    assert created.attributes["endpoint"] == f"http://api.{NS}.svc.cluster.local:8080"
+    assert created.attributes["status"] == "READY"
+
+    apiserver.edit("Deployment", NS, "api", {"spec": {"replicas": 5}}, manager="kubectl-scale")
+    read = h.read(service_ctx(tmp_path), created.id, created.attributes)
+    assert read.attributes["drift"] == [f"Deployment {NS}/api .spec.replicas: 1 → 5"]
+    diff = h.diff(service_ctx(tmp_path), read.attributes, dict(SERVICE))
+    assert diff.changed == ["drift"] and "spec.replicas" in diff.reasons["drift"]
+
+    # Repairing it conflicts with the other field manager, named in the error...
+    with pytest.raises(PermanentError) as err:
+        h.update(service_ctx(tmp_path), created.id, read.attributes, dict(SERVICE))
+    assert '"kubectl-scale"' in err.value.summary and "force_conflicts" in err.value.detail
+    # ...unless force_conflicts is set.
+    forced = KubernetesProvider()
+    forced.configure({**provider.config, "force_conflicts": True}, ctx(tmp_path))
+    try:
+        handler(forced, "service").update(service_ctx(tmp_path), created.id, read.attributes, dict(SERVICE))
+    finally:
+        forced.close()
+    assert apiserver.get("Deployment", NS, "api")["spec"]["replicas"] == 1  # type: ignore[index]
+    again = h.read(service_ctx(tmp_path), created.id, created.attributes)
+    assert "drift" not in again.attributes
+
+    # A secondary object deleted out of band is drift; the primary one deleted means gone.
+    apiserver.remove("Service", NS, "api")
+    assert h.read(service_ctx(tmp_path), created.id, created.attributes).attributes["drift"] == [
+        f"Service {NS}/api is missing"]
+    apiserver.remove("Deployment", NS, "api")
+    assert h.read(service_ctx(tmp_path), created.id, created.attributes).attributes is None
+
+
+def test_service_update_removes_objects_no_longer_rendered(provider: KubernetesProvider,
+                                                           apiserver: TestApiServer, tmp_path: Path) -> None:
+    handler(provider, "compute_pool").create(pool_ctx(tmp_path), dict(POOL))
+    h = handler(provider, "service")
+    with_ingress = {**SERVICE, "ingress_enabled": True}
+    created = h.create(service_ctx(tmp_path), with_ingress)
+    assert apiserver.get("Ingress", NS, "api") is not None
+    h.update(service_ctx(tmp_path), created.id, created.attributes, dict(SERVICE))
+    assert apiserver.get("Ingress", NS, "api") is None
+    assert apiserver.get("Deployment", NS, "api") is not None
+
+
+def test_retry_on_429_and_500(provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path) -> None:
+    apiserver.inject(429, count=2, retry_after=0.01, method="PATCH")
+    apiserver.inject(500, count=1, method="GET")
+    progress: list[str] = []
+    c = pool_ctx(tmp_path)
+    c.progress = progress.append
+    created = handler(provider, "compute_pool").create(c, dict(POOL))
+    assert created.attributes["state"] == "ACTIVE"
+    assert sum("answered 429" in p for p in progress) == 2 and sum("answered 500" in p for p in progress) == 1
+    assert all(f.count == 0 for f in apiserver.faults)
+
+
+def test_failed_create_leaves_nothing(provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path) -> None:
+    handler(provider, "compute_pool").create(pool_ctx(tmp_path), dict(POOL))
+    with apiserver.store.lock:
+        apiserver.store.controllers.clear()
+    apiserver.auto_ready(after_gets=1, job_status="FAILED")
+    h = handler(provider, "training")
+    c = ProviderContext(tmp_path, tmp_path / ".mlrt", "training.t", related={"compute_pool.cpu": dict(POOL)})
+    with pytest.raises(PermanentError) as err:
+        h.create(c, {"name": "t", "compute_pool": "cpu", "framework": "xgboost", "external_access_integrations": []})
+    assert "FAILED" in err.value.detail
+    assert apiserver.get("RayJob", NS, "t") is None
+
+
+def test_training_runs_to_success(provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path) -> None:
+    handler(provider, "compute_pool").create(pool_ctx(tmp_path), dict(POOL))
+    h = handler(provider, "training")
+    related = {"compute_pool.cpu": dict(POOL),
+               "external_access_integration.eai": {"name": "eai", "enabled": True,
+                                                   "effective_egress": ["10.0.0.0/8", "pypi.org:443"]}}
+    c = ProviderContext(tmp_path, tmp_path / ".mlrt", "training.t", related=related)
+    logs: list[str] = []
+    c.log = logs.append
+    created = h.create(c, {"name": "t", "compute_pool": "cpu", "framework": "xgboost",
+                           "artifact_location": "s3://b/m", "external_access_integrations": ["eai"]})
+    attrs = created.attributes
+    assert attrs["status"] == "SUCCEEDED" and attrs["model_uri"] == f"s3://b/m/t/{attrs['run_id']}"
+    assert apiserver.get("NetworkPolicy", NS, "t-egress") is not None
+    assert any("not enforced" in line for line in logs)
+    assert h.diff(c, attrs, {"name": "t", "compute_pool": "cpu", "framework": "lightgbm"}).needs_replace
+    h.delete(c, created.id, attrs)
+    assert apiserver.get("RayJob", NS, "t") is None and apiserver.get("NetworkPolicy", NS, "t-egress") is None
+
+
+def test_readiness_timeout_is_an_error(provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path) -> None:
+    with apiserver.store.lock:
+        apiserver.store.controllers.clear()  # no controller: the cluster never becomes ready
+    with pytest.raises(PermanentError) as err:
+        handler(provider, "compute_pool").create(pool_ctx(tmp_path), {**POOL, "timeouts": {"create": 0.3}})
+    assert "Timed out" in err.value.summary and "state=pending" in err.value.detail
+    assert apiserver.objects() == []  # all or nothing
+
+
+def test_unreachable_and_unauthorised(provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path) -> None:
+    from providers.kubernetes.client import KubeClient, ObjRef
+
+    bad = tmp_path / "bad-kubeconfig"
+    bad.write_text((tmp_path / "kubeconfig").read_text().replace(apiserver.token, "wrong"))
+    with pytest.raises(PermanentError) as err:
+        KubeClient(str(bad)).get(ObjRef("v1", "Namespace", "", "x"))
+    assert "401" in err.value.summary and "credentials" in err.value.detail
