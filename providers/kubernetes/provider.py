@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any, ClassVar
 
 from mlrt_iac.diagnostics import Diagnostics
@@ -12,6 +13,7 @@ from .client import KubeClient
 from .config import KubernetesConfig, parse_config
 from .handlers import HANDLERS
 from .render import render_items
+from .write import write_render
 
 
 class KubernetesProvider(Provider):
@@ -47,6 +49,10 @@ class KubernetesProvider(Provider):
         out = render_items(resources, self.settings)
         self.last_warnings = out.warnings
         return out.manifests
+
+    def write_render(self, manifests: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+        """`mlrt render -out DIR`: one file per object plus kustomization.yaml (see write.py)."""
+        return write_render(manifests, Path(out_dir))
 
     def close(self) -> None:
         with self._lock:

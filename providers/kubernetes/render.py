@@ -28,6 +28,7 @@ from typing import Any, Iterable, Mapping
 import yaml
 
 from mlrt_iac.provider import RenderItem
+from mlrt_iac.values import UNKNOWN, Sensitive
 
 from . import egress as eg
 from .config import KubernetesConfig
@@ -328,7 +329,7 @@ def render_training(address: str, attrs: Attributes, index: RenderIndex, cfg: Ku
         job["spec"]["activeDeadlineSeconds"] = deadline
     out = RenderOutput([job])
     # The job's code runs on the pool's RayCluster pods, so the policy selects those.
-    out.extend(_egress_objects(address, dns_name(name), ns, {"ray.io/cluster": cluster}, eais, index, cfg))
+    out.extend(_egress_objects(address, dns_name(f"{name}-train"), ns, {"ray.io/cluster": cluster}, eais, index, cfg))
     return out
 
 
@@ -361,6 +362,10 @@ def render_service(address: str, attrs: Attributes, index: RenderIndex, cfg: Kub
     workers = _int(attrs.get("num_workers"), 1 if gpus else int(2 * fam.cpus + 1))
     max_queue = _int(attrs.get("max_queue"), 64)
     model = str(attrs.get("model") or "")
+    warnings = []
+    if not model:
+        warnings.append(f"{address}: its model is known only after apply (a training's model_uri), so the "
+                        "rendered Deployment has no model to fetch. Apply the training, then render again.")
     image, secret = service_image(attrs, index, cfg)
     selector = {"mlrt.dev/service": name, WORKLOAD_LABEL: label_value(address)}
     functions = [str(f) for f in (attrs.get("functions") or ["predict"])]
@@ -395,7 +400,7 @@ def render_service(address: str, attrs: Attributes, index: RenderIndex, cfg: Kub
         pod.update(_gpu_placement(cfg, FamilyFacts(fam.name, fam.cpus, fam.memory_gib, gpus, fam.gpu_type)))
     template_labels = base_labels(address)
     template_labels.update(selector)
-    out = RenderOutput()
+    out = RenderOutput(warnings=warnings)
     out.manifests.append({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": _meta(name, ns, address),
@@ -428,9 +433,24 @@ def render_service(address: str, attrs: Attributes, index: RenderIndex, cfg: Kub
 
 # --- entry points ---------------------------------------------------------------------------
 
+def known(value: Any) -> Any:
+    """Values known only after apply become None (unset); sensitive marks are dropped (the
+    manifests are what the cluster receives)."""
+    if value is UNKNOWN:
+        return None
+    if isinstance(value, Sensitive):
+        return known(value.value)
+    if isinstance(value, dict):
+        return {k: known(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [known(v) for v in value]
+    return value
+
+
 def render_resource(rtype: str, address: str, attrs: Attributes, index: RenderIndex,
                     cfg: KubernetesConfig) -> RenderOutput:
     """The manifests of one resource (empty for types realised without objects)."""
+    attrs = known(attrs)
     if rtype == "compute_pool":
         return render_pool(address, attrs, cfg)
     if rtype == "training":
@@ -444,6 +464,7 @@ def render_resource(rtype: str, address: str, attrs: Attributes, index: RenderIn
 
 def render_items(items: list[RenderItem], cfg: KubernetesConfig) -> RenderOutput:
     """Every manifest for a whole configuration, references resolved by name among `items`."""
+    items = [RenderItem(i.address, i.type, known(i.attributes)) for i in items]
     index = RenderIndex.from_items(items)
     out = RenderOutput()
     for item in items:

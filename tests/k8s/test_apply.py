@@ -153,11 +153,11 @@ def test_training_runs_to_success(provider: KubernetesProvider, apiserver: TestA
                            "artifact_location": "s3://b/m", "external_access_integrations": ["eai"]})
     attrs = created.attributes
     assert attrs["status"] == "SUCCEEDED" and attrs["model_uri"] == f"s3://b/m/t/{attrs['run_id']}"
-    assert apiserver.get("NetworkPolicy", NS, "t-egress") is not None
+    assert apiserver.get("NetworkPolicy", NS, "t-train-egress") is not None
     assert any("not enforced" in line for line in logs)
     assert h.diff(c, attrs, {"name": "t", "compute_pool": "cpu", "framework": "lightgbm"}).needs_replace
     h.delete(c, created.id, attrs)
-    assert apiserver.get("RayJob", NS, "t") is None and apiserver.get("NetworkPolicy", NS, "t-egress") is None
+    assert apiserver.get("RayJob", NS, "t") is None and apiserver.get("NetworkPolicy", NS, "t-train-egress") is None
 
 
 def test_readiness_timeout_is_an_error(provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path) -> None:

@@ -95,7 +95,7 @@ def test_quota_is_max_nodes_times_family() -> None:
 def test_egress_without_cilium_warns_and_opens_ports() -> None:
     out = render_items(representative_items(), KubernetesConfig())
     assert any("training.forecast" in w and "pypi.org:443" in w and "not enforced" in w for w in out.warnings)
-    np = next(o for o in out.manifests if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "forecast-egress")
+    np = next(o for o in out.manifests if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "forecast-train-egress")
     assert np["spec"]["podSelector"]["matchLabels"] == {"ray.io/cluster": "cpu"}
     cidrs = [p["ipBlock"]["cidr"] for rule in np["spec"]["egress"] for p in rule.get("to", []) if "ipBlock" in p]
     assert {"10.20.0.0/16", "192.168.1.7/32", "0.0.0.0/0"} <= set(cidrs)
@@ -108,7 +108,7 @@ def test_egress_with_cilium_uses_fqdns() -> None:
     cnp = next(o for o in out.manifests if o["kind"] == "CiliumNetworkPolicy")
     fqdns = [f for rule in cnp["spec"]["egress"] for f in rule.get("toFQDNs", [])]
     assert {"matchName": "pypi.org"} in fqdns and {"matchPattern": "*.pythonhosted.org"} in fqdns
-    np = next(o for o in out.manifests if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "forecast-egress")
+    np = next(o for o in out.manifests if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "forecast-train-egress")
     cidrs = [p["ipBlock"]["cidr"] for rule in np["spec"]["egress"] for p in rule.get("to", []) if "ipBlock" in p]
     assert "0.0.0.0/0" not in cidrs  # host names are enforced by Cilium, not opened
 
@@ -183,6 +183,6 @@ def test_yaml_reads_back_as_the_manifest(tmp_path: Path) -> None:
     for config in CONFIGS:
         for obj in _render(config):
             assert yaml.safe_load(dump_yaml(obj)) == obj
-    tricky = {"a": ["x", {"b": 1, "c": [1, 2.5]}, []], "yes": "no", "n": "0.5", "e": "", "m": "a: b",
+    tricky: dict[str, object] = {"a": ["x", {"b": 1, "c": [1, 2.5]}, []], "yes": "no", "n": "0.5", "e": "", "m": "a: b",
               "star": "*.x", "t": "1e3", "nl": "a\nb", "u": "é", "d": {}, "z": None, "o": "on"}
     assert yaml.safe_load(dump_yaml(tricky)) == tricky
