@@ -291,7 +291,7 @@ def main() -> int:
         cores = os.cpu_count() or 1
         print(f"model: xgboost binary:logistic, {N_FEATURES} features, 50 rounds; "
               f"{ROWS_PER_REQUEST} rows/request; {args.workers} workers; {cores} cores; "
-              f"{args.seconds:.0f} s per run")
+              f"{args.seconds:.0f} s per run; load average before: {os.getloadavg()[0]:.1f}")
         print(f"{'server':<34} {'clients':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
               f"{'non-200':>16} {'conn':>5} {'wrong':>5} {'client':>7}")
         results: dict[str, Result] = {}
@@ -334,6 +334,7 @@ def main() -> int:
               f"non-200 answers: {sum(n for c, n in over.codes.items() if c != 200)} "
               f"(all 503: {not bad and over.errors == 0}); wrong answers: {over.wrong}; "
               f"server RSS {rss0:.0f} -> {rss1:.0f} MiB; alive after: {alive.ok > 0}")
+    print(f"load average after: {os.getloadavg()[0]:.1f} (other work on this machine skews every row)")
     return 0
 
 

@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
     parser.add_argument("--threads-per-worker", type=int, default=None,
                         help="threads each worker's model uses (default: cores / workers)")
+    parser.add_argument("--ready-file", type=Path, default=None,
+                        help="write JSON {pid, port, instance, ...} here once every worker is ready")
     parser.add_argument("--graceful-timeout", type=float, default=30.0,
                         help="seconds in-flight requests get to finish on SIGTERM")
     return parser
@@ -47,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
             model_uri=Path(args.model_uri), host=args.host, port=args.port, workers=args.workers,
             max_queue=args.max_queue, max_batch_rows=args.max_batch_rows, functions=functions,
             instance_id=args.instance_id, max_body_bytes=args.max_body_bytes,
-            threads_per_worker=args.threads_per_worker, graceful_timeout_s=args.graceful_timeout)
+            threads_per_worker=args.threads_per_worker, graceful_timeout_s=args.graceful_timeout,
+            ready_file=args.ready_file)
     except ValidationError as exc:
         print(f"Error: invalid serving options\n\n{exc}", file=sys.stderr)
         return 2

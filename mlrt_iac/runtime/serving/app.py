@@ -30,6 +30,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
+BUSY_HEADERS = JSON_HEADERS + [(b"retry-after", b"1")]
 
 
 class ClientGone(Exception):
@@ -60,6 +61,9 @@ class ServingApp:
         self.endpoint_index = {name: i for i, name in enumerate(shared.layout.endpoints)}
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlrt-predict")
         self.inflight = 0
+        self.busy_body = jsoncodec.dumps(RequestError(
+            503, f"The service is at capacity ({config.max_queue} requests waiting); retry after "
+                 "the delay in Retry-After.").to_json())  # encoded once: refusals must be cheap
         self.health_body = jsoncodec.dumps({
             "status": "ok", "model": model.uri, "instance": config.instance_id,
             "framework": model.framework, "functions": list(model.functions),
@@ -123,9 +127,9 @@ class ServingApp:
         if self.inflight > 0:
             if not self.shared.try_enqueue(self.worker):
                 self.shared.record_rejection(self.worker, index)
-                err = RequestError(503, f"The service is at capacity ({self.config.max_queue} "
-                                        "requests waiting); retry after the delay in Retry-After.")
-                await self._error(send, name, err, started, index, [(b"retry-after", b"1")])
+                await _respond(send, 503, self.busy_body, BUSY_HEADERS)
+                self.shared.record(self.worker, self.endpoint_index[name], 503,
+                                   time.perf_counter() - started, index)
                 return
             ticket.held = True
         self.inflight += 1

@@ -27,6 +27,7 @@ class ServeConfig(BaseModel):
     max_connections_per_worker: int = Field(default=4096, ge=1)
     graceful_timeout_s: float = Field(default=30.0, gt=0)
     backlog: int = Field(default=2048, ge=1)
+    ready_file: Path | None = None
 
     def predict_threads(self, cpu_count: int) -> int:
         """Threads each worker's model may use: the machine's cores split between the workers.

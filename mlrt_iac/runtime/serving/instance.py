@@ -9,6 +9,7 @@ finish) and the supervisor exits 0 with no process left behind.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -171,6 +172,21 @@ class Instance:
             self.sock.close()
 
 
+def write_ready_file(config: ServeConfig, port: int) -> None:
+    """Tell a supervisor (the local provider) that *this* instance is ready.
+
+    With several instances on one port, ``GET /health`` reaches whichever one the kernel picks; the
+    ready file names this one (pid, port, instance id). Written atomically, removed at exit.
+    """
+    assert config.ready_file is not None
+    info = {"status": "ok", "pid": os.getpid(), "host": config.host, "port": port,
+            "instance": config.instance_id, "workers": config.workers,
+            "model": str(config.model_uri)}
+    tmp = config.ready_file.with_name(config.ready_file.name + ".tmp")
+    tmp.write_text(json.dumps(info))
+    os.replace(tmp, config.ready_file)
+
+
 def run_instance(config: ServeConfig) -> int:
     """Serve until SIGTERM/SIGINT; the process exit code (0 after a clean stop)."""
     instance = Instance(config)
@@ -190,9 +206,13 @@ def run_instance(config: ServeConfig) -> int:
             return EXIT_OK
         LOG.info("instance %s ready on http://%s:%d (%d workers, model %s)", config.instance_id,
                  config.host, instance.port, config.workers, config.model_uri)
+        if config.ready_file is not None:
+            write_ready_file(config, instance.port)
         return instance.supervise(wake_r)
     finally:
         instance.stop()
+        if config.ready_file is not None:
+            config.ready_file.unlink(missing_ok=True)
         signal.set_wakeup_fd(old_wakeup)
         for sig, handler in previous.items():
             signal.signal(sig, handler)

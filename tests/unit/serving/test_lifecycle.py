@@ -27,11 +27,15 @@ def _wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_two_instances_share_one_port(xgb_model: tuple[Path, Any],
+def test_two_instances_share_one_port(xgb_model: tuple[Path, Any], tmp_path: Path,
                                       start_server: Callable[..., Server]) -> None:
     port = free_port()
-    start_server(xgb_model[0], port=port, instance_id="a")
-    start_server(xgb_model[0], port=port, instance_id="b")
+    servers = [start_server(xgb_model[0], port=port, instance_id=i,
+                            extra=["--ready-file", str(tmp_path / f"{i}.ready")]) for i in "ab"]
+    for server in servers:  # each instance says it is ready, though /health may reach the other
+        ready = json.loads((tmp_path / f"{server.instance_id}.ready").read_text())
+        assert server.proc is not None and ready["pid"] == server.proc.pid
+        assert ready["port"] == port and ready["instance"] == server.instance_id
     x, _ = training_data(10, seed=31)
     seen: set[str] = set()
     for _ in range(200):  # each new connection is balanced by the kernel between the instances
@@ -46,7 +50,8 @@ def test_two_instances_share_one_port(xgb_model: tuple[Path, Any],
 
 def test_sigterm_finishes_in_flight_request_and_leaves_no_process(
         xgb_model: tuple[Path, Any], tmp_path: Path) -> None:
-    server = Server(xgb_model[0], free_port(), workers=2)
+    ready_file = tmp_path / "ready.json"
+    server = Server(xgb_model[0], free_port(), workers=2, extra=["--ready-file", str(ready_file)])
     server.start(tmp_path)
     assert server.proc is not None
     try:
@@ -74,9 +79,19 @@ def test_sigterm_finishes_in_flight_request_and_leaves_no_process(
         assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
         assert len(json.loads(answer.split(b"\r\n\r\n", 1)[1])["data"]) == 50
         assert server.proc.wait(60) == 0
+        assert not ready_file.exists()
         _wait_for(lambda: not any(alive(p) for p in tree), 10, "every worker to exit")
+        _wait_for(lambda: _refused(server.port), 10, "the port to be closed")
     finally:
         server.stop()
+
+
+def _refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except ConnectionRefusedError:
+        return True
+    return False
 
 
 def test_killed_worker_is_replaced(xgb_model: tuple[Path, Any],
