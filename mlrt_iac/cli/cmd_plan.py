@@ -130,11 +130,11 @@ def cmd_destroy(args: argparse.Namespace, out: Out) -> int:
 
 
 def _check_saved(plan: Plan, ws: Workspace, doc: Any) -> None:
-    if plan.state_lineage is not None and doc.lineage != plan.state_lineage or \
-            (plan.state_serial or 0) != (doc.serial or 0) and plan.state_serial is not None:
+    now_lineage = doc.lineage if doc.serial else None
+    if plan.state_lineage != now_lineage or (plan.state_serial or 0) != (doc.serial or 0):
         raise MlrtError("Saved plan is stale",
                         f"The state changed since this plan was made (plan: serial {plan.state_serial}, lineage "
-                        f"{plan.state_lineage}; now: serial {doc.serial}, lineage {doc.lineage}). Run `mlrt plan "
+                        f"{plan.state_lineage}; now: serial {doc.serial}, lineage {now_lineage}). Run `mlrt plan "
                         "-out FILE` again and apply the new plan.")
     if config_hash(ws.config) != plan.config_hash:
         raise MlrtError("Saved plan does not match the configuration",

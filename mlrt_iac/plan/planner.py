@@ -48,7 +48,8 @@ def make_plan(ws: Workspace, state: Any | None, opts: PlanOptions) -> tuple[Plan
     plan = Plan(changes=[], config_hash=config_hash(ws.config), variables=dict(ws.inputs),
                 var_files=list(ws.var_files), targets=list(opts.targets), destroy=opts.destroy,
                 refresh_only=opts.refresh_only,
-                state_lineage=getattr(state, "lineage", None), state_serial=getattr(state, "serial", None))
+                state_lineage=getattr(state, "lineage", None) if getattr(state, "serial", 0) else None,
+                state_serial=getattr(state, "serial", 0) or 0)
     if diags.has_errors:
         return plan, diags
 

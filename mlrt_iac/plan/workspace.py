@@ -135,8 +135,7 @@ def validate_workspace(ws: Workspace) -> tuple[EvaluatedConfig, dict[str, Any], 
     ev, diags = ws.evaluate()
     models, mdiags = validate_instances(ev.instances, ev.providers)
     diags.extend(mdiags)
-    if not diags.has_errors:
-        diags.extend(cross_check(ev.instances, models, build_catalog(ev.providers.values())))
+    diags.extend(cross_check(ev.instances, models, build_catalog(ev.providers.values())))
     diags.extend(provider_checks(ws, ev.instances))
     return ev, models, diags
 
