@@ -18,7 +18,7 @@ from ..plan.desired import desired_attributes
 from ..plan.planner import matches_target
 from .cmd_misc import _print_resource
 from .console import Out
-from .session import backend_for, locked, read_state, resolve_file, workspace
+from .session import backend_for, locked, read_state, read_text_file, workspace
 
 
 def cmd_state_list(args: argparse.Namespace, out: Out) -> int:
@@ -83,7 +83,7 @@ def cmd_state_pull(args: argparse.Namespace, out: Out) -> int:
 
 def cmd_state_push(args: argparse.Namespace, out: Out) -> int:
     backend = backend_for(workspace(args))
-    text = resolve_file(args, args.file).read_text()
+    text = read_text_file(args, args.file, "state file")
     with locked(backend, "state push", args):
         current = backend.read()
         new = backend.push_document(text, current, force=args.force)

@@ -13,6 +13,8 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
+from rich.markup import escape
+
 from ..errors import DiagnosticsError, MlrtError, StateLockedError
 from .console import Out
 from .diagnostics_view import diagnostics_json, print_diagnostics
@@ -178,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except StateLockedError as exc:
         out.err.print()
-        out.err.print(f"[bold red]Error:[/] [bold]{exc.summary}[/]")
+        out.err.print(f"[bold red]Error:[/] [bold]{escape(exc.summary)}[/]")
         if exc.detail:
             out.err.print()
             out.err.print(exc.detail, markup=False)
@@ -188,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         if out.json_mode:
             out.json({"error": exc.summary, "detail": exc.detail})
         out.err.print()
-        out.err.print(f"[bold red]Error:[/] [bold]{exc.summary}[/]", markup=True)
+        out.err.print(f"[bold red]Error:[/] [bold]{escape(exc.summary)}[/]")
         if exc.detail:
             out.err.print()
             out.err.print(exc.detail, markup=False)
@@ -199,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no tracebacks for users
         out.err.print()
-        out.err.print(f"[bold red]Error:[/] [bold]internal error: {type(exc).__name__}: {exc}[/]", markup=False)
+        out.err.print(f"[bold red]Error:[/] [bold]internal error: {escape(type(exc).__name__)}: {escape(str(exc))}[/]")
         out.err.print("\nThis is a bug in mlrt. Run again with MLRT_DEBUG=1 to see the traceback.")
         _debug()
         return 1

@@ -63,4 +63,13 @@ def resolve_file(args: argparse.Namespace, name: str) -> Path:
     from .main import project_dir
 
     p = Path(name)
-    return p if p.is_absolute() else Path.cwd() / p if not getattr(args, "chdir", None) else project_dir(args) / p
+    # Like terraform -chdir: relative paths are relative to the configuration directory.
+    return p if p.is_absolute() else project_dir(args) / p
+
+
+def read_text_file(args: argparse.Namespace, name: str, what: str) -> str:
+    path = resolve_file(args, name)
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise MlrtError(f"Failed to read {what} {name}", f"{exc.strerror or exc}: {path}") from None
