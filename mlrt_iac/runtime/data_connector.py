@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from mlrt_iac.runtime.sources import DataSourceError, SourceLike, dataset_from_sources
 
@@ -42,6 +43,29 @@ def shard_range(num_rows: int, world_size: int, rank: int) -> tuple[int, int]:
     base, extra = divmod(num_rows, world_size)
     start = rank * base + min(rank, extra)
     return start, start + base + (1 if rank < extra else 0)
+
+
+def _fragment_batches(
+    fragment: ds.Fragment, schema: pa.Schema, columns: list[str] | None, batch_size: int
+) -> Iterator[pa.RecordBatch]:
+    """Record batches of one fragment in the dataset's schema.
+
+    Plain parquet files are read with ``ParquetFile.iter_batches`` (measurably faster than
+    the dataset scanner for a streaming pass); anything with partition columns or a schema
+    that differs from the dataset's goes through the scanner, which unifies it.
+    """
+    if isinstance(fragment, ds.ParquetFileFragment):
+        names = columns if columns is not None else schema.names
+        pf = pq.ParquetFile(fragment.path, filesystem=fragment.filesystem)
+        file_schema = pf.schema_arrow
+        if all(
+            file_schema.get_field_index(n) >= 0 and file_schema.field(n).type == schema.field(n).type
+            for n in names
+        ):
+            row_groups = [rg.id for rg in fragment.row_groups]
+            yield from pf.iter_batches(batch_size=batch_size, row_groups=row_groups, columns=names)
+            return
+    yield from fragment.to_batches(schema=schema, columns=columns, batch_size=batch_size)
 
 
 def _split(fragment: ds.Fragment) -> list[tuple[ds.Fragment, int]]:
@@ -200,13 +224,13 @@ class DataConnector:
 
     def read_piece(
         self, piece: Piece, offset: int, length: int, columns: Sequence[str] | None = None,
-        batch_size: int = 131_072,
+        batch_size: int = 65_536,
     ) -> Iterator[pa.RecordBatch]:
         """The record batches of rows [offset, offset+length) of one piece."""
         view = self._view()
         pos = 0
-        for batch in piece.fragment.to_batches(
-            schema=view._dataset.schema, columns=view._selected(columns), batch_size=batch_size
+        for batch in _fragment_batches(
+            piece.fragment, view._dataset.schema, view._selected(columns), batch_size
         ):
             n = batch.num_rows
             lo, hi = max(offset - pos, 0), min(offset + length - pos, n)
@@ -217,14 +241,15 @@ class DataConnector:
                 break
 
     def iter_batches(
-        self, columns: Sequence[str] | None = None, batch_size: int = 131_072
+        self, columns: Sequence[str] | None = None, batch_size: int = 65_536
     ) -> Iterator[pa.RecordBatch]:
         """Stream record batches in row order (at most batch_size rows each)."""
         view = self._view()
         if view._range is None:
-            yield from view._dataset.to_batches(
-                columns=view._selected(columns), batch_size=batch_size
-            )
+            for fragment in view._dataset.get_fragments():
+                yield from _fragment_batches(
+                    fragment, view._dataset.schema, view._selected(columns), batch_size
+                )
             return
         for piece, offset, length in view.iter_pieces():
             yield from view.read_piece(piece, offset, length, columns, batch_size)

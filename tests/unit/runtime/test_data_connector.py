@@ -90,3 +90,16 @@ def test_slice_reads_only_the_requested_rows(tmp_path: Path) -> None:
     part = dc.slice(13, 58)
     assert part.count_rows() == 45
     assert part.to_arrow().column("id").to_pylist() == list(range(13, 58))
+
+
+def test_hive_partitioned_directory_keeps_partition_columns(tmp_path: Path) -> None:
+    for part, start in (("a", 0), ("b", 3)):
+        folder = tmp_path / "data" / f"split={part}"
+        folder.mkdir(parents=True)
+        pq.write_table(_table(start, 3), folder / "f.parquet")
+    dc = DataConnector.from_sources([str(tmp_path / "data")])
+    table = dc.to_arrow()
+    assert table.column("split").to_pylist() == ["a"] * 3 + ["b"] * 3
+    streamed = pa.Table.from_batches(list(dc.iter_batches()))
+    assert streamed.column("split").to_pylist() == ["a"] * 3 + ["b"] * 3
+    assert [b["id"].tolist() for b in dc.to_torch_dataset(batch_size=4, columns=["id"])] == [[0, 1, 2, 3], [4, 5]]

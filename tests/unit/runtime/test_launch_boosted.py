@@ -85,7 +85,7 @@ def test_lightgbm_single_worker(tmp_path: Path) -> None:
     assert meta["framework"] == "lightgbm" and meta["model_file"] == "model.txt"
     booster = lgb.Booster(model_file=str(tmp_path / "model" / "model.txt"))
     X = pq.read_table(tmp_path / "eval.parquet").drop(["label"]).to_pandas()
-    loss = _eval_logloss(tmp_path, booster.predict(X))
+    loss = _eval_logloss(tmp_path, np.asarray(booster.predict(X)))
     assert loss == pytest.approx(events[-1]["metrics"]["eval-binary_logloss"], rel=1e-4)
 
 

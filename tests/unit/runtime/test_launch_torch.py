@@ -184,3 +184,38 @@ def test_sigterm_stops_every_worker(tmp_path: Path) -> None:
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+SINGLE = textwrap.dedent('''
+    import os
+    import torch
+    import torch.distributed as dist
+    from mlrt_iac.runtime import get_context, save_torch_model
+
+
+    def train():
+        ctx = get_context()
+        dist.init_process_group(backend=ctx.get_default_backend())
+        assert dist.get_world_size() == 1
+        model = torch.nn.Linear(64, 10)
+        for step in range(3):
+            ctx.get_metrics_reporter().log_metrics({"loss": 1.0 / (step + 1)})
+        print("pid", os.getpid())
+        save_torch_model(model)
+''')
+
+
+def test_single_worker_runs_in_the_launcher_process(tmp_path: Path) -> None:
+    spec = _digits_project(tmp_path, SINGLE, 1)
+    proc = subprocess.Popen([sys.executable, "-m", "mlrt_iac.runtime.launch", str(spec)],
+                            stdout=subprocess.PIPE, text=True)
+    stdout, _ = proc.communicate(timeout=120)
+    events = [json.loads(line) for line in stdout.splitlines()]
+    assert proc.returncode == 0, events[-1]
+    assert [e["metrics"]["loss"] for e in events if e["event"] == "progress"] == [1.0, 0.5, 1.0 / 3]
+    pid_lines = [e["line"] for e in events if e["event"] == "log" and e["line"].startswith("pid ")]
+    assert pid_lines == [f"pid {proc.pid}"]  # no extra process for a single worker
+    assert (tmp_path / "model" / "model.pt").exists()
+    meta = json.loads((tmp_path / "model" / "metadata.json").read_text())
+    assert meta["model_file"] == "model.pt" and meta["metrics"]["loss"] == 1.0 / 3
+    assert "pid " in (tmp_path / "run" / "worker-0.log").read_text()

@@ -1,0 +1,112 @@
+"""Benchmark: the cost of training through mlrt's launcher instead of calling XGBoost directly.
+
+XGBoost, 1,000,000 rows x 20 float features, 50 rounds, same params and nthread on both sides:
+  - direct: in this process, read the parquet file, build the DMatrix, ``xgboost.train``
+    (imports already done, so this is the pure work)
+  - mlrt:   ``python -m mlrt_iac.runtime.launch SPEC.json`` as a fresh process, wall clock
+    (interpreter start, imports, reading, training, saving the model and metadata)
+Target: mlrt <= 1.15 x direct + 2 s.
+
+The mlrt side is one function, ``run_mlrt``, so it can later become a real ``mlrt apply``.
+
+    python bench/train_overhead.py [--rows 1000000] [--rounds 50] [--repeat 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import xgboost as xgb
+
+FEATURES = 20
+
+
+def make_data(path: Path, rows: int) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((rows, FEATURES))
+    logits = X[:, :5] @ np.array([1.5, -2.0, 1.0, 0.5, -1.0]) + 0.3 * rng.standard_normal(rows)
+    table = pa.table({**{f"f{i}": X[:, i] for i in range(FEATURES)}, "label": (logits > 0).astype(np.int64)})
+    pq.write_table(table, path)
+
+
+def params(nthread: int) -> dict[str, Any]:
+    return {"objective": "binary:logistic", "tree_method": "hist", "max_depth": 6, "eta": 0.3,
+            "nthread": nthread, "eval_metric": "logloss"}
+
+
+def run_direct(data: Path, rounds: int, nthread: int) -> float:
+    t0 = time.perf_counter()
+    table = pq.read_table(data)
+    X = table.drop(["label"]).to_pandas()
+    y = table.column("label").to_numpy()
+    dtrain = xgb.DMatrix(X, label=y, nthread=nthread)
+    xgb.train(params(nthread), dtrain, num_boost_round=rounds, evals=[(dtrain, "train")],
+              verbose_eval=False)
+    return time.perf_counter() - t0
+
+
+def run_mlrt(data: Path, workdir: Path, rounds: int, nthread: int) -> float:
+    """Wall time of one training through mlrt (today: the launcher process)."""
+    spec = {
+        "run_id": "bench", "framework": "xgboost",
+        "datasets": {"train": {"sources": [str(data)], "input_cols": None, "label_col": "label",
+                               "shard": False}},
+        "params": params(nthread), "num_boost_round": rounds, "n_estimators": None,
+        "entrypoint": None, "hyper_params": {},
+        "scaling": {"num_nodes": 1, "num_workers_per_node": 1, "num_cpus_per_worker": nthread,
+                    "num_gpus_per_worker": 0, "use_gpu": False},
+        "model_dir": str(workdir / "model"), "run_dir": str(workdir / "run"),
+        "project_dir": str(workdir), "egress": [], "input_fingerprint": "",
+        "early_stopping_rounds": None,
+    }
+    spec_path = workdir / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "mlrt_iac.runtime.launch", str(spec_path)],
+                          capture_output=True, text=True)
+    elapsed = time.perf_counter() - t0
+    finished = json.loads(proc.stdout.splitlines()[-1])
+    if proc.returncode != 0 or finished.get("status") != "SUCCEEDED":
+        raise SystemExit(f"mlrt run failed: {finished.get('error')}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--nthread", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "train.parquet"
+        make_data(data, args.rows)
+        direct, mlrt = float("inf"), float("inf")
+        for i in range(args.repeat):
+            work = Path(tmp) / f"run{i}"
+            work.mkdir()
+            direct = min(direct, run_direct(data, args.rounds, args.nthread))
+            mlrt = min(mlrt, run_mlrt(data, work, args.rounds, args.nthread))
+        allowed = 1.15 * direct + 2.0
+        print(f"xgboost {args.rows:,} rows x {FEATURES} features, {args.rounds} rounds, "
+              f"nthread={args.nthread}, best of {args.repeat}")
+        print(f"{'direct xgboost.train (in-process)':<40}{direct:>8.2f} s")
+        print(f"{'mlrt launcher (fresh process)':<40}{mlrt:>8.2f} s")
+        print(f"{'overhead':<40}{mlrt - direct:>8.2f} s  ({mlrt / direct:.2f} x)")
+        verdict = "ok" if mlrt <= allowed else "MISSED"
+        print(f"{'target 1.15 x direct + 2 s':<40}{allowed:>8.2f} s  {verdict}")
+
+
+if __name__ == "__main__":
+    main()
