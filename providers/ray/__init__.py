@@ -1,0 +1,135 @@
+"""The `ray` provider: compute pools as Ray clusters, trainings as Ray Jobs running Ray Train,
+services as Ray Serve applications.
+
+    provider "ray" {
+      address      = "http://127.0.0.1:8265"   # attach to a running cluster's dashboard ("auto":
+                                               # RAY_ADDRESS, else http://127.0.0.1:8265)
+      headers      = { Authorization = "Bearer ..." }   # sent with every dashboard call
+      serve_port   = 8000     # Serve's HTTP port when mlrt starts Serve on an attached cluster
+      replica_cpus = 1        # CPUs each Serve replica reserves
+      runtime_env  = { pip = ["..."] }         # merged into every training job's runtime_env
+      max_cpus = 8  max_memory_gib = 32  max_gpus = 0   # caps for clusters mlrt starts
+      instance_family "TINY" { cpus = 1  memory_gib = 2  gpus = 0 }
+    }
+
+Without `address`, each compute_pool starts and manages its own local cluster (`ray start`
+processes; see `compute_pool.py`). Network rules and integrations are recorded as in the local
+provider; trainings get the effective egress list in their runtime_env (`MLRT_EGRESS`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from mlrt_iac.diagnostics import Diagnostics
+from mlrt_iac.errors import PermanentError
+from mlrt_iac.provider import Attributes, Provider, ProviderContext, ResourceHandler
+from mlrt_iac.values import is_known
+
+from providers.local._files import plain
+from providers.local.machine import Capacity, FamilyFacts, lookup_family, machine_capacity
+from providers.local.network import ExternalAccessIntegrationHandler, NetworkRuleHandler
+
+from .client import Dashboard, resolve_address
+from .compute_pool import ComputePoolHandler
+from .service import ServiceHandler
+from .training import TrainingHandler
+
+_KNOWN = {"address", "headers", "serve_port", "replica_cpus", "runtime_env", "max_cpus", "max_memory_gib",
+          "max_gpus", "instance_family"}
+
+
+class RayNetworkRuleHandler(NetworkRuleHandler):
+    """Recorded like the local provider's, in the ray provider's own folder."""
+
+    def record_path(self, ctx: ProviderContext, name: str) -> Path:
+        return ctx.data_dir / "ray" / "network" / self.folder / f"{super().record_path(ctx, name).name}"
+
+
+class RayExternalAccessIntegrationHandler(ExternalAccessIntegrationHandler):
+    def record_path(self, ctx: ProviderContext, name: str) -> Path:
+        return ctx.data_dir / "ray" / "network" / self.folder / f"{super().record_path(ctx, name).name}"
+
+
+class RayProvider(Provider):
+    """Realises resources on a Ray cluster (attached by address, or started here per pool)."""
+
+    name: ClassVar[str] = "ray"
+    version: ClassVar[str] = "0.1.0"
+    handler_classes: ClassVar[tuple[type[ResourceHandler], ...]] = (
+        ComputePoolHandler, TrainingHandler, ServiceHandler, RayNetworkRuleHandler,
+        RayExternalAccessIntegrationHandler,
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.address: str | None = None
+        self.headers: dict[str, str] = {}
+        self.serve_port: int = 8000
+        self.replica_cpus: float = 1.0
+        self.runtime_env: dict[str, Any] = {}
+        self.families: dict[str, dict[str, Any]] = {}
+
+    def configure(self, config: Attributes, ctx: ProviderContext) -> Diagnostics:
+        diags = Diagnostics()
+        config = plain(dict(config))
+        for key in sorted(set(config) - _KNOWN):
+            diags.add_error(f'Unsupported argument "{key}" in provider "ray"',
+                            f"The ray provider accepts: {', '.join(sorted(_KNOWN))}.")
+        address = config.get("address")
+        if address is not None and is_known(address):
+            if not isinstance(address, str) or not address.strip():
+                diags.add_error('Invalid "address" in provider "ray"',
+                                'address is a dashboard URL such as "http://127.0.0.1:8265", or "auto".')
+            else:
+                try:
+                    self.address = resolve_address(address)
+                except PermanentError as exc:
+                    diags.add_error(exc.summary, exc.detail)
+        headers = config.get("headers")
+        if headers is not None and is_known(headers):
+            if not isinstance(headers, dict):
+                diags.add_error('Invalid "headers" in provider "ray"', "headers is a map of header name to value.")
+            else:
+                self.headers = {str(k): str(v) for k, v in headers.items()}
+        for key, lowest in (("serve_port", 1), ("replica_cpus", 0)):
+            v = config.get(key)
+            if v is None or not is_known(v):
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < lowest:
+                diags.add_error(f'Invalid "{key}" in provider "ray"', f"{key} must be a number of at least {lowest}.")
+            elif key == "serve_port":
+                self.serve_port = int(v)
+            else:
+                self.replica_cpus = float(v)
+        renv = config.get("runtime_env")
+        if isinstance(renv, dict):
+            self.runtime_env = renv
+        fams = config.get("instance_family") or {}
+        if isinstance(fams, dict):
+            for fname, spec in fams.items():
+                if isinstance(spec, list) and len(spec) == 1:
+                    spec = spec[0]
+                if isinstance(spec, dict):
+                    self.families[str(fname)] = dict(spec)
+        self.config = config
+        return diags
+
+    @property
+    def attached(self) -> bool:
+        return self.address is not None
+
+    def dashboard(self) -> Dashboard:
+        if self.address is None:
+            raise PermanentError("No Ray address", 'Set address in the provider "ray" block.')
+        return Dashboard(self.address, dict(self.headers))
+
+    def family(self, name: str) -> FamilyFacts:
+        return lookup_family(name, self.families)
+
+    def machine(self) -> Capacity:
+        return machine_capacity(self.config)
+
+
+__all__ = ["RayProvider"]

@@ -1,0 +1,192 @@
+"""`service` on the ray provider: one Ray Serve application per service, via the Serve REST API.
+
+The application (name = the service's name, route prefix `/<name>`) is built by
+`mlrt_iac.runtime.ray_entry:build_app`, which answers like the local inference server
+(`GET /health`, `POST /<function>` with `{"data": [[i, ...]]}`). Its one deployment gets
+`num_replicas = max_instances`, `max_ongoing_requests = num_workers`,
+`max_queued_requests = max_queue` (Serve answers 503 past it) and `ray_actor_options` with the
+provider's `replica_cpus` and `gpu_requests` GPUs.
+
+The REST API is declarative over *all* applications of the cluster, so every change reads the
+deployed configs, replaces this service's entry and puts the whole list back (under a lock, for
+parallel applies in one process). Serve rolls replicas over when a deployment's config changes,
+so a new model or replica count is an in-place update with no failed request. `read` returns None
+when the application is gone (drift). `suspended = true` removes the application, keeps the
+service.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+
+from mlrt_iac.errors import PermanentError
+from mlrt_iac.provider import Attributes, CreateResult, DiffResult, ProviderContext, ReadResult, UpdateResult
+
+from .client import Dashboard
+from .common import RayHandler, Target, resource_name
+
+COMPUTED = ("endpoint", "functions_urls", "status", "image")
+REPLACE = ("name", "compute_pool", "ingress_enabled", "image_repository")
+READY_TIMEOUT = 300.0
+DEPLOYMENT = "MlrtModel"
+_LOCK = threading.Lock()
+
+
+class ServiceHandler(RayHandler):
+    type_name: ClassVar[str] = "service"
+    computed: ClassVar[tuple[str, ...]] = COMPUTED
+
+    def planned_id(self, ctx: ProviderContext, desired: Attributes) -> str | None:
+        return resource_name(ctx, desired)
+
+    def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
+        changed = sorted(k for k, v in desired.items() if k not in COMPUTED and prior.get(k) != v)
+        return DiffResult(changed=changed, requires_replace=[k for k in changed if k in REPLACE])
+
+    # -- the application config ------------------------------------------------------------
+    def _app(self, ctx: ProviderContext, name: str, desired: Attributes) -> dict[str, Any]:
+        model = str(desired["model"])
+        if not os.path.isabs(model):
+            model = str((ctx.project_dir / model).resolve())
+        if not (Path(model) / "metadata.json").exists():
+            raise PermanentError(f"No model at {model}", "The service's model must be a training's model_uri "
+                                 "or a directory with metadata.json and the model file.")
+        workers = int(desired.get("num_workers") or 1)
+        actor: dict[str, Any] = {"num_cpus": self.rp.replica_cpus}
+        if int(desired.get("gpu_requests") or 0):
+            actor["num_gpus"] = int(desired["gpu_requests"])
+        args: dict[str, Any] = {"model_uri": model, "functions": list(desired.get("functions") or ["predict"])}
+        if desired.get("max_batch_rows"):
+            args["max_batch_rows"] = int(desired["max_batch_rows"])
+        return {
+            "name": name, "route_prefix": f"/{name}", "import_path": "mlrt_iac.runtime.ray_entry:build_app",
+            "args": args,
+            "deployments": [{
+                "name": DEPLOYMENT, "num_replicas": int(desired.get("max_instances") or 1),
+                "max_ongoing_requests": workers,
+                "max_queued_requests": int(desired.get("max_queue") or 4 * workers),
+                "ray_actor_options": actor,
+            }],
+        }
+
+    def _put(self, dash: Dashboard, target: Target, name: str, app: dict[str, Any] | None) -> dict[str, Any]:
+        """Replace (or with None remove) one application, keeping every other one as deployed."""
+        with _LOCK:
+            current = dash.serve_status()
+            apps = []
+            for other, details in (current.get("applications") or {}).items():
+                if other == name:
+                    continue
+                cfg = details.get("deployed_app_config")
+                if cfg:
+                    apps.append(cfg)
+            if app is not None:
+                apps.append(app)
+            http = dict(current.get("http_options") or {})
+            port = int(http.get("port") or target.serve_port or self.rp.serve_port)
+            body: dict[str, Any] = {"http_options": {"host": http.get("host") or "127.0.0.1", "port": port},
+                                    "applications": apps}
+            if not current.get("controller_info"):
+                body["proxy_location"] = "HeadOnly"
+            dash.serve_put(body)
+            return {"port": port, "before": (current.get("applications") or {}).get(name, {})}
+
+    def _endpoint(self, dash: Dashboard, port: int, name: str) -> str:
+        host = httpx.URL(dash.url).host or "127.0.0.1"
+        return f"http://{host}:{port}/{name}"
+
+    def _wait_ready(self, ctx: ProviderContext, dash: Dashboard, name: str, before: dict[str, Any],
+                    endpoint: str, model: str) -> None:
+        started = time.monotonic()
+        old_time = before.get("last_deployed_time_s")
+        while time.monotonic() - started < READY_TIMEOUT:
+            app = (dash.serve_status().get("applications") or {}).get(name) or {}
+            status = app.get("status")
+            fresh = old_time is None or app.get("last_deployed_time_s") != old_time
+            if status == "DEPLOY_FAILED" and fresh:
+                raise PermanentError(f"Ray Serve could not deploy {ctx.address}", str(app.get("message") or "")[:3000])
+            dep = (app.get("deployments") or {}).get(DEPLOYMENT) or {}
+            if fresh and status == "RUNNING" and dep.get("status") == "HEALTHY" and self._serves(endpoint, model):
+                return
+            if ctx.cancel.is_set():
+                raise PermanentError("cancelled while waiting for the Serve application to become ready")
+            ctx.progress(f"waiting for {endpoint}/health ({status or 'PENDING'}) [{time.monotonic() - started:.0f}s]")
+            time.sleep(0.5)
+        raise PermanentError(f"{ctx.address} did not become ready within {READY_TIMEOUT:.0f}s",
+                             "See the Serve page of the Ray dashboard or `serve status` for the replicas' errors.")
+
+    @staticmethod
+    def _serves(endpoint: str, model: str) -> bool:
+        try:
+            resp = httpx.get(endpoint + "/health", timeout=2.0)
+            return resp.status_code == 200 and resp.json().get("model") == model
+        except (httpx.HTTPError, ValueError):
+            return False
+
+    def _attrs(self, desired: Attributes, endpoint: str | None, status: str, target: Target) -> Attributes:
+        urls = {f: f"{endpoint}/{f}" for f in desired.get("functions") or ["predict"]} if endpoint else {}
+        return {"endpoint": endpoint, "functions_urls": urls, "status": status, "image": None, **target.record()}
+
+    def _deploy(self, ctx: ProviderContext, name: str, desired: Attributes) -> Attributes:
+        target = self.target(ctx)
+        dash = target.dashboard
+        dash.check()
+        if desired.get("suspended"):
+            self._put(dash, target, name, None)
+            return self._attrs(desired, None, "SUSPENDED", target)
+        app = self._app(ctx, name, desired)
+        got = self._put(dash, target, name, app)
+        endpoint = self._endpoint(dash, got["port"], name)
+        self._wait_ready(ctx, dash, name, got["before"], endpoint, app["args"]["model_uri"])
+        return self._attrs(desired, endpoint, "READY", target)
+
+    # -- protocol ----------------------------------------------------------------------------
+    def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
+        name = resource_name(ctx, desired)
+        try:
+            return CreateResult(name, self._deploy(ctx, name, desired))
+        except BaseException:
+            try:
+                target = self.target(ctx)
+                self._put(target.dashboard, target, name, None)
+            except Exception:
+                pass
+            raise
+
+    def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
+        return UpdateResult(self._deploy(ctx, id, desired))
+
+    def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
+        target = self.target(ctx, prior)
+        dash = target.dashboard
+        if target.managed and not dash.reachable():
+            return ReadResult(None)
+        apps = dash.serve_status().get("applications") or {}
+        if prior.get("suspended"):
+            return ReadResult(dict(prior))
+        app = apps.get(id)
+        if app is None or app.get("status") in ("DEPLOY_FAILED", "DELETING"):
+            return ReadResult(None)
+        return ReadResult(dict(prior))
+
+    def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
+        target = self.target(ctx, prior)
+        dash = target.dashboard
+        if target.managed and not dash.reachable():
+            return
+        if id not in (dash.serve_status().get("applications") or {}):
+            return
+        self._put(dash, target, id, None)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if id not in (dash.serve_status().get("applications") or {}):
+                return
+            time.sleep(0.3)
+        raise PermanentError(f"The Serve application {id} is still being deleted",
+                             "Run `mlrt destroy` again in a moment.")

@@ -1,0 +1,191 @@
+"""`training` on the ray provider: a Ray Job running Ray Train through `mlrt_iac.runtime.ray_entry`.
+
+`create` submits the job (`JobSubmissionClient.submit_job`, the job id is the `run_id`) with a
+`runtime_env` carrying the project as `working_dir` (without `.mlrt/`), the job spec and the
+effective egress list (`MLRT_EGRESS`) as environment variables; it then follows the job's log,
+turning the runtime's event and marker lines into progress and log lines, and returns when the
+job ends. A failed job's error carries the tail of its log. Ctrl-C stops the job.
+
+Planning is the local provider's: the same input fingerprint decides re-training. The model is
+written where the local provider writes it (`.mlrt/models/<run_id>`, or `artifact_location`),
+which the cluster's workers must be able to write: true for a cluster on this machine; for a
+remote cluster set `artifact_location` to storage both sides share.
+
+`read` returns None (drift) when the job is gone from the cluster (deleted), ended STOPPED or
+FAILED, or its model directory is missing. `delete` stops and deletes the job, removes the model.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from collections import deque
+from pathlib import Path
+from typing import Any, ClassVar
+
+from mlrt_iac.errors import PermanentError
+from mlrt_iac.provider import Attributes, CreateResult, ProviderContext, ReadResult
+
+from providers.local._files import atomic_write_json
+from providers.local.training import TrainingHandler as LocalTrainingHandler
+from providers.local.training import _describe_progress
+
+from .client import Dashboard
+from .common import RayHandler, Target, resource_name
+
+TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
+POLL = 0.5
+MARKER = "@@mlrt-event@@ "
+EXCLUDES = [".mlrt/", ".git/", "__pycache__/"]
+
+
+class TrainingHandler(RayHandler, LocalTrainingHandler):
+    type_name: ClassVar[str] = "training"
+
+    def _runtime_env(self, ctx: ProviderContext, spec: dict[str, Any]) -> dict[str, Any]:
+        env_vars = {
+            "MLRT_RAY_SPEC": json.dumps(spec), "MLRT_RAY_PROJECT_FROM_CWD": "1",
+            "MLRT_EGRESS": ",".join(spec.get("egress") or []), "RAY_DEDUP_LOGS": "0",
+            "PYTHONUNBUFFERED": "1",
+        }
+        renv: dict[str, Any] = {"working_dir": str(ctx.project_dir), "excludes": list(EXCLUDES),
+                                "env_vars": env_vars}
+        extra = self.rp.runtime_env
+        for key, value in extra.items():
+            if key == "env_vars":
+                renv["env_vars"] = {**env_vars, **value}
+            elif key == "excludes":
+                renv["excludes"] = EXCLUDES + list(value)
+            else:
+                renv[key] = value
+        return renv
+
+    def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
+        target = self.target(ctx)
+        dash = target.dashboard
+        dash.check()
+        name = resource_name(ctx, desired)
+        run_id = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        run_dir = ctx.data_dir / "runs" / run_id
+        model_dir = self._model_root(ctx, desired) / run_id
+        run_dir.mkdir(parents=True, exist_ok=True)
+        got = self._fingerprint(ctx, desired)
+        fp, parts = got if got is not None else ("", {})
+        spec = self._spec(ctx, desired, run_id, model_dir, run_dir, fp)
+        atomic_write_json(run_dir / "spec.json", spec)
+        client = dash.jobs()
+        try:
+            client.submit_job(entrypoint="python -m mlrt_iac.runtime.ray_entry env:MLRT_RAY_SPEC",
+                              submission_id=run_id, runtime_env=self._runtime_env(ctx, spec),
+                              metadata={"mlrt_address": ctx.address}, entrypoint_num_cpus=0)
+        except Exception as exc:
+            raise PermanentError(f"Submitting the Ray job of {ctx.address} to {dash.url} failed",
+                                 f"{type(exc).__name__}: {exc}") from exc
+        ctx.log(f"Ray job {run_id} submitted to {dash.url}")
+        status, finished, tail = self._follow(ctx, dash, run_id)
+        if status != "SUCCEEDED" or finished is None or finished.get("status") != "SUCCEEDED":
+            shutil.rmtree(model_dir, ignore_errors=True)
+            why = (finished or {}).get("error") or f"the job ended {status}"
+            raise PermanentError(f"Training {ctx.address} failed (Ray job {run_id}, {status})",
+                                 f"{why}\nLast lines of the job's log:\n" + "\n".join(tail) +
+                                 f"\nFull log: ray job logs {run_id} --address {dash.url}")
+        attrs = {
+            "run_id": run_id, "status": "SUCCEEDED", "metrics": finished.get("metrics") or {},
+            "model_uri": finished.get("model_uri") or str(model_dir), "input_fingerprint": fp,
+            "_fingerprint_parts": parts, "started_at": finished.get("started_at"),
+            "finished_at": finished.get("finished_at"), **target.record(),
+        }
+        return CreateResult(run_id, attrs)
+
+    def _follow(self, ctx: ProviderContext, dash: Dashboard,
+                run_id: str) -> tuple[str, dict[str, Any] | None, list[str]]:
+        """Stream the job's log until it ends: (status, the finished event, the log's tail)."""
+        seen = 0
+        partial = ""
+        finished: dict[str, Any] | None = None
+        tail: deque[str] = deque(maxlen=40)
+        status = "PENDING"
+        stopping = False
+        while True:
+            info = dash.job_info(run_id) or {}
+            status = str(info.get("status") or status)
+            logs = dash.job_logs(run_id)
+            if len(logs) < seen:  # the log was rotated or re-read from the start
+                seen = 0
+            chunk, seen = logs[seen:], len(logs)
+            lines = (partial + chunk).split("\n")
+            partial = lines.pop() if status not in TERMINAL else ""
+            for line in lines + ([partial] if status in TERMINAL and partial else []):
+                event = self._line(ctx, line, tail)
+                if event is not None:
+                    finished = event
+            if status in TERMINAL:
+                if status != "SUCCEEDED" and info.get("message"):
+                    tail.append(str(info["message"]))
+                return status, finished, list(tail)
+            if ctx.cancel.is_set() and not stopping:
+                ctx.log(f"stopping Ray job {run_id}")
+                dash.stop_job(run_id)
+                stopping = True
+            time.sleep(POLL)
+
+    def _line(self, ctx: ProviderContext, line: str, tail: deque[str]) -> dict[str, Any] | None:
+        text = line.rstrip("\r")
+        if not text.strip():
+            return None
+        if MARKER in text:
+            try:
+                payload = json.loads(text.split(MARKER, 1)[1])
+            except ValueError:
+                payload = None
+            if isinstance(payload, dict) and payload.get("kind") == "progress":
+                ctx.progress(_describe_progress(payload))
+            return None
+        stripped = text.strip()
+        if stripped.startswith("{") and '"event"' in stripped:
+            try:
+                event = json.loads(stripped)
+            except ValueError:
+                event = None
+            if isinstance(event, dict):
+                if event.get("event") == "finished":
+                    return event
+                return None
+        tail.append(text)
+        ctx.log(text)
+        return None
+
+    def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
+        uri = prior.get("model_uri")
+        if not uri or not (Path(uri) / "metadata.json").exists():
+            return ReadResult(None)
+        target = self.target(ctx, prior)
+        if target.managed and not target.dashboard.reachable():
+            return ReadResult(None)  # its managed cluster is gone, and its job with it
+        info = target.dashboard.job_info(id)
+        if info is None or info.get("status") in ("STOPPED", "FAILED"):
+            return ReadResult(None)
+        return ReadResult(dict(prior))
+
+    def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
+        target = self.target(ctx, prior)
+        dash = target.dashboard
+        if dash.reachable():
+            info = dash.job_info(id)
+            if info is not None:
+                if info.get("status") not in TERMINAL:
+                    dash.stop_job(id)
+                    deadline = time.monotonic() + 30
+                    while time.monotonic() < deadline and (dash.job_info(id) or {}).get("status") not in TERMINAL:
+                        time.sleep(POLL)
+                dash.delete_job(id)
+        elif not target.managed:
+            ctx.log(f"{ctx.address}: the cluster at {dash.url} does not answer; its job record stays there")
+        uri = prior.get("model_uri")
+        if uri and Path(uri).exists():
+            shutil.rmtree(uri)
+
+
+__all__ = ["TrainingHandler", "Target"]
