@@ -115,8 +115,13 @@ class LocalBackend(BackendBase):
         return (f"The previous version is in {backup} (serial {prev.serial}, "
                 f"{len(prev)} resources): check it and restore it with `cp {backup} {target}`.")
 
-    def write(self, doc: StateDocument) -> None:
-        """Store `doc` with its serial bumped by one; atomic and durable when this returns."""
+    def write(self, doc: StateDocument, durable: bool = True) -> None:
+        """Store `doc` with its serial bumped by one; atomic, and durable when this returns.
+
+        `durable=False` skips the fsyncs: the write is still atomic (rename) and survives the
+        process being killed, but not a power cut. The engine uses it for the `creating` record
+        written just before a create, whose durable successor follows within the same apply.
+        """
         directory = self.path.parent
         try:
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -133,13 +138,15 @@ class LocalBackend(BackendBase):
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view):]
-                os.fsync(fd)
+                if durable:
+                    os.fsync(fd)
             finally:
                 os.close(fd)
             self._keep_backup()
             os.replace(tmp, self.path)
             tmp = ""
-            _fsync_dir(directory)
+            if durable:
+                _fsync_dir(directory)
         except OSError as e:
             doc.serial -= 1
             raise StateError(f"Cannot write the state file {self._shown(self.path)}",

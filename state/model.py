@@ -70,6 +70,22 @@ class ResourceState:
     updated_at: str = ""
     status: Status = "ready"
     comment: str = ""
+    # The entry's JSON line, kept until a field is assigned again (see __setattr__). Writing
+    # the state after every completed resource then costs one line, not the whole document.
+    # Attributes are replaced (`rs.attributes = {...}`), never mutated in place, once stored.
+    _line: str | None = field(default=None, repr=False, compare=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name != "_line":
+            object.__setattr__(self, "_line", None)
+
+    def json_line(self) -> str:
+        line = self._line
+        if line is None:
+            line = _dumps_compact(self.to_dict())
+            object.__setattr__(self, "_line", line)
+        return line
 
     @classmethod
     def new(cls, address: str, provider: str, id: str | None = None,
@@ -312,7 +328,7 @@ class StateDocument:
             f'  "lineage": {dump(self.lineage)},',
             f'  "mlrt_version": {dump(self.mlrt_version)},',
         ]
-        res = [dump(r.to_dict()) for r in self._sorted()]
+        res = [r.json_line() for r in self._sorted()]
         lines.append('  "resources": [' + ("\n    " + ",\n    ".join(res) + "\n  ]," if res else "],"))
         outs = [f"{dump(k)}: {dump(v.to_dict())}" for k, v in sorted(self.outputs.items())]
         lines.append('  "outputs": {' + ("\n    " + ",\n    ".join(outs) + "\n  }" if outs else "}"))

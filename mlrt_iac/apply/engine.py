@@ -233,7 +233,7 @@ class _Walker:
         base = self.ws.context()
         related: dict[str, Any] = {}
         with self.committer.doc_lock:
-            for d in ch.dependencies:
+            for d in ch.dependencies if ch.action != "delete" else ch.prior_dependencies:
                 r = self.doc.get(d)
                 if r is not None:
                     related[d] = dict(r.attributes)
@@ -321,7 +321,7 @@ class _Walker:
         planned_id = handler.planned_id(ctx, desired)
         created_at = _now()
         # Leave a trace before anything exists, so a crash mid-create is never lost.
-        self._record(ch, planned_id, desired, sensitive, status="creating", created_at=created_at)
+        self._record(ch, planned_id, desired, sensitive, status="creating", created_at=created_at, durable=False)
         try:
             res = self._retry("create", ch, lambda: handler.create(ctx, desired))
         except MlrtError:
@@ -349,17 +349,19 @@ class _Walker:
         return deposed
 
     def _record(self, ch: ResourceChange, id: str | None, attributes: dict[str, Any],
-                sensitive: list[list[Any]], status: str, created_at: str | None) -> None:
+                sensitive: list[list[Any]], status: str, created_at: str | None, durable: bool = True) -> None:
         with self.committer.mutate() as m:
             self.doc.set(dict(
                 address=ch.address, type=ch.type, name=ch.name, module=ch.module_address,
                 index_key=ch.index_key, provider=ch.provider, id=id, attributes=attributes,
                 sensitive_attributes=sensitive, dependencies=list(ch.dependencies),
                 created_at=created_at or _now(), updated_at=_now(), status=status, comment=ch.comment or ""))
-        self.committer.commit(m.seq)
+        self.committer.commit(m.seq, durable=durable)
 
     def _retry(self, op: str, ch: ResourceChange, call: Callable[[], Any]) -> Any:
-        timeout = DEFAULT_TIMEOUTS[op]
+        """Call, retrying RetryableError with exponential backoff and jitter within the
+        resource's `timeouts { }` for this operation (default 30 minutes)."""
+        timeout = float(ch.timeouts.get(op) or DEFAULT_TIMEOUTS[op])
         deadline = time.monotonic() + timeout
         attempt = 0
         while True:

@@ -6,6 +6,7 @@ every mutation made before it, so the number of writes stays far below the numbe
 
 from __future__ import annotations
 
+import inspect
 import threading
 from typing import Any
 
@@ -19,19 +20,28 @@ class StateCommitter:
         self._seq = 0  # mutations made
         self._written = 0  # mutations covered by the last write
         self.writes = 0
+        try:
+            self._can_defer = "durable" in inspect.signature(backend.write).parameters
+        except (TypeError, ValueError):
+            self._can_defer = False
 
     def mutate(self) -> "_Mutation":
         """`with committer.mutate(): doc.set(...)` then `committer.commit(token)`."""
         return _Mutation(self)
 
-    def commit(self, upto: int | None = None) -> None:
+    def commit(self, upto: int | None = None, durable: bool = True) -> None:
+        """Write every mutation up to `upto` (default: all). `durable=False` lets backends that
+        support it skip fsync: still atomic and safe against the process being killed."""
         target = self._seq if upto is None else upto
         with self._write_lock:
             if self._written >= target:
                 return
             with self.doc_lock:
                 seq = self._seq
-                self.backend.write(self.doc)
+                if self._can_defer and not durable:
+                    self.backend.write(self.doc, durable=False)
+                else:
+                    self.backend.write(self.doc)
             self._written = seq
             self.writes += 1
 

@@ -200,10 +200,17 @@ def cmd_render(args: argparse.Namespace, out: Out) -> int:
         attrs = desired_attributes(inst, models[inst.address])
         for c in computed_attributes(inst.type):
             attrs.pop(c, None)
+        if inst.timeouts:
+            attrs["timeouts"] = dict(inst.timeouts)
         by_provider.setdefault(inst.provider, []).append(RenderItem(inst.address, inst.type, attrs))
     manifests: list[dict[str, Any]] = []
+    warnings: list[str] = []
     for key, items in sorted(by_provider.items()):
-        manifests.extend(ws.provider(key).render(items))
+        provider = ws.provider(key)
+        manifests.extend(provider.render(items))
+        warnings.extend(getattr(provider, "last_warnings", []) or [])
+    for w in warnings:
+        out.err.print(f"[bold yellow]Warning:[/] {escape(w)}")
     if args.out:
         writer = getattr(ws.provider(next(iter(by_provider))) if by_provider else None, "write_render", None)
         if writer is None:

@@ -39,6 +39,7 @@ class ResourceChange:
     prior_dependencies: list[str] = field(default_factory=list)  # addresses it depended on in state
     sensitive_paths: list[list[Any]] = field(default_factory=list)
     comment: str | None = None
+    timeouts: dict[str, float] = field(default_factory=dict)  # "create"/"update"/"delete" -> seconds
 
     @property
     def actions(self) -> list[str]:

@@ -184,6 +184,7 @@ class _Planner:
             prior_dependencies=list(getattr(prior_res, "dependencies", []) or []),
             sensitive_paths=[list(p) for p in sensitive_paths],
             comment=desired.get("comment"),
+            timeouts=dict(inst.timeouts),
         )
         self.changes[inst.address] = change
         value = dict(planned)

@@ -19,6 +19,7 @@ def refresh_resources(resources: Iterable[Any], provider_for: Callable[[str], Pr
     guess that an object is gone when it merely could not be reached.
     """
     resources = list(resources)
+    by_address = {r.address: r for r in resources}
     diags = Diagnostics()
     observed: dict[str, dict[str, Any] | None] = {}
     drift: list[Drift] = []
@@ -29,7 +30,8 @@ def refresh_resources(resources: Iterable[Any], provider_for: Callable[[str], Pr
             handler = provider.handler(r.type)
             if handler is None:
                 return r, dict(r.attributes), None
-            res = handler.read(ctx_base.for_resource(r.address), r.id, dict(r.attributes))
+            related = {d: dict(by_address[d].attributes) for d in (r.dependencies or []) if d in by_address}
+            res = handler.read(ctx_base.for_resource(r.address, related), r.id, dict(r.attributes))
             return r, res.attributes, None
         except Exception as exc:  # noqa: BLE001 - reported as a diagnostic below
             return r, dict(r.attributes), exc

@@ -86,9 +86,11 @@ class Instance:
         while pending:
             if self.stopping:
                 raise InterruptedError("stopped while starting")
+            wait([self.workers[i].status for i in pending]
+                 + [self.workers[i].process.sentinel for i in pending], timeout=0.5)
             for index in list(pending):
                 worker = self.workers[index]
-                if worker.status.poll(0.05):
+                if worker.status.poll():  # read the message before looking at the exit
                     kind, detail = worker.status.recv()
                     if kind == "error":
                         raise ModelLoadError(str(detail))
