@@ -98,15 +98,21 @@ def test_killed_worker_is_replaced(xgb_model: tuple[Path, Any],
                                    start_server: Callable[..., Server]) -> None:
     server = start_server(xgb_model[0], workers=2)
     assert server.proc is not None
-    pids = {httpx.get(server.url + "/health", timeout=5).json()["pid"] for _ in range(1)}
-    victim = pids.pop()
+    before = {p for p in descendants(server.proc.pid) if alive(p)}
+    victim = httpx.get(server.url + "/health", timeout=5).json()["pid"]
+    assert victim in before
     os.kill(victim, signal.SIGKILL)
     x, _ = training_data(5, seed=33)
 
     def replaced() -> bool:
-        workers = [p for p in descendants(server.proc.pid) if alive(p)]  # type: ignore[union-attr]
-        return victim not in workers and len(workers) >= 3  # 2 workers + resource tracker
+        now = {p for p in descendants(server.proc.pid) if alive(p)}  # type: ignore[union-attr]
+        return victim not in now and len(now) == len(before)
     _wait_for(replaced, 60, "a new worker")
+    new_pids = {p for p in descendants(server.proc.pid) if alive(p)} - before
+
+    def new_worker_answers() -> bool:  # a fresh connection may reach either worker
+        return httpx.get(server.url + "/health", timeout=30).json()["pid"] in new_pids
+    _wait_for(new_worker_answers, 60, "the new worker to serve")
     for _ in range(10):
         assert httpx.post(server.url + "/predict", json=rows_body(x), timeout=30).status_code == 200
     assert server.proc.poll() is None
