@@ -44,17 +44,6 @@ def _abs_sources(project_dir: Path, sources: list[str]) -> list[str]:
     return out
 
 
-def _entrypoint_sources(project_dir: Path, entrypoint: str | None) -> list[str]:
-    if not entrypoint:
-        return []
-    module = entrypoint.split(":", 1)[0]
-    rel = Path(*module.split("."))
-    for cand in (project_dir / f"{rel}.py", project_dir / rel / "__init__.py"):
-        if cand.exists():
-            return [str(cand)]
-    return []
-
-
 class TrainingHandler(LocalHandler):
     type_name: ClassVar[str] = "training"
     computed: ClassVar[tuple[str, ...]] = COMPUTED
@@ -62,6 +51,7 @@ class TrainingHandler(LocalHandler):
     # -- plan -----------------------------------------------------------------------------
     def _fingerprint(self, ctx: ProviderContext, desired: Attributes) -> tuple[str, dict[str, str]] | None:
         from mlrt_iac.runtime import input_fingerprint
+        from mlrt_iac.runtime.fingerprint import entrypoint_source_paths
 
         if not is_known(desired.get("dataset")) or not is_known(desired.get("params")):
             return None
@@ -70,7 +60,7 @@ class TrainingHandler(LocalHandler):
         params = {k: desired.get(k) for k in ("framework", "params", "num_boost_round", "n_estimators",
                                                 "entrypoint", "hyper_params", "scaling")}
         try:
-            fp, parts = input_fingerprint(datasets, _entrypoint_sources(ctx.project_dir, desired.get("entrypoint")),
+            fp, parts = input_fingerprint(datasets, entrypoint_source_paths(desired.get("entrypoint"), str(ctx.project_dir)),
                                           params)
         except (OSError, ValueError) as exc:
             raise PermanentError(f"Cannot read the training data of {ctx.address}", str(exc)) from exc

@@ -1,0 +1,263 @@
+"""Trainings and services on the local provider, for real: `mlrt apply` trains and serves."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from .helpers import read_state, run_mlrt
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _post(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def _service_pids(project: Path, name: str) -> list[int]:
+    data = json.loads((project / ".mlrt" / "services" / name / "processes.json").read_text())
+    return [int(p) for p in data["pids"]]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][:1] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture()
+def quickstart(tmp_path: Path) -> Any:
+    project = tmp_path / "quickstart"
+    shutil.copytree(REPO / "examples" / "quickstart", project, ignore=shutil.ignore_patterns(".mlrt"))
+    yield project
+    run_mlrt(project, "destroy", "-auto-approve", timeout=120)
+
+
+def test_quickstart_trains_serves_and_converges(quickstart: Path) -> None:
+    applied = run_mlrt(quickstart, "apply", "-auto-approve", timeout=600)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "Apply complete! Resources: 6 added" in applied.stdout
+    state = {r["address"]: r for r in read_state(quickstart)["resources"]}
+    training = state["training.churn"]["attributes"]
+    assert training["status"] == "SUCCEEDED"
+    assert training["metrics"]["eval-logloss"] < 0.5
+    endpoint = state["service.churn"]["attributes"]["endpoint"]
+    assert endpoint == run_mlrt(quickstart, "output", "-raw", "endpoint").stdout
+
+    # The service answers exactly what the booster predicts, for 100 rows.
+    import xgboost as xgb
+
+    table = pq.read_table(quickstart / "data" / "eval.parquet").slice(0, 100)
+    meta = json.loads((Path(training["model_uri"]) / "metadata.json").read_text())
+    cols = meta["input_cols"]
+    x = np.column_stack([table.column(c).to_numpy() for c in cols])
+    booster = xgb.Booster()
+    booster.load_model(str(Path(training["model_uri"]) / meta["model_file"]))
+    expected = booster.predict(xgb.DMatrix(x, feature_names=cols))
+    code, body = _post(endpoint + "/predict", {"data": [[i, *row] for i, row in enumerate(x.tolist())]})
+    assert code == 200
+    got = np.array([r[1] for r in sorted(body["data"])])
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+    # Nothing changed: nothing re-runs.
+    again = run_mlrt(quickstart, "plan", "-detailed-exitcode")
+    assert again.returncode == 0, again.stdout + again.stderr
+
+    # A killed server is drift; the next apply starts it again.
+    for pid in _service_pids(quickstart, "churn"):
+        os.killpg(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in _service_pids(quickstart, "churn")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    drift = run_mlrt(quickstart, "plan", "-detailed-exitcode")
+    assert drift.returncode == 2
+    assert "service.churn has been deleted" in drift.stdout
+    repaired = run_mlrt(quickstart, "apply", "-auto-approve", timeout=300)
+    assert repaired.returncode == 0, repaired.stderr
+    assert "1 added, 0 changed, 0 destroyed" in repaired.stdout
+    new_endpoint = run_mlrt(quickstart, "output", "-raw", "endpoint").stdout
+    assert _post(new_endpoint + "/predict", {"data": [[0, *x[0].tolist()]]})[0] == 200
+
+    # Touching the data re-trains, and the plan says why.
+    data = quickstart / "data" / "train.parquet"
+    os.utime(data, (time.time() + 5, time.time() + 5))
+    retrain = run_mlrt(quickstart, "plan", "-no-color")
+    assert "training.churn must be replaced" in retrain.stdout
+    assert "forces replacement" in retrain.stdout and "data/train.parquet changed" in retrain.stdout
+
+    pids = _service_pids(quickstart, "churn")
+    destroyed = run_mlrt(quickstart, "destroy", "-auto-approve", timeout=120)
+    assert destroyed.returncode == 0, destroyed.stderr
+    assert not any(_alive(p) for p in pids)
+    assert not Path(training["model_uri"]).exists()
+
+
+LGBM = '''
+compute_pool "cpu" {
+  instance_family = "CPU_X64_S"
+}
+
+training "lgbm" {
+  compute_pool = compute_pool.cpu
+  framework    = "lightgbm"
+
+  dataset "train" {
+    source    = "data/train.parquet"
+    label_col = "label"
+  }
+
+  dataset "eval" {
+    source    = "data/eval.parquet"
+    label_col = "label"
+  }
+
+  params = {
+    objective     = "binary"
+    num_leaves    = 15
+    learning_rate = 0.2
+    verbose       = -1
+  }
+  num_boost_round = 20
+}
+
+service "lgbm" {
+  compute_pool = compute_pool.cpu
+  model        = training.lgbm.model_uri
+  num_workers  = 1
+}
+'''
+
+
+def test_lightgbm_end_to_end(tmp_path: Path) -> None:
+    project = tmp_path / "lgbm"
+    (project / "data").mkdir(parents=True)
+    for f in ("train.parquet", "eval.parquet"):
+        shutil.copy(REPO / "examples" / "quickstart" / "data" / f, project / "data" / f)
+    (project / "main.hcl").write_text(LGBM)
+    try:
+        res = run_mlrt(project, "apply", "-auto-approve", timeout=600)
+        assert res.returncode == 0, res.stdout + res.stderr
+        state = {r["address"]: r for r in read_state(project)["resources"]}
+        uri = Path(state["training.lgbm"]["attributes"]["model_uri"])
+        import lightgbm as lgb
+
+        meta = json.loads((uri / "metadata.json").read_text())
+        booster = lgb.Booster(model_file=str(uri / meta["model_file"]))
+        table = pq.read_table(project / "data" / "eval.parquet").slice(0, 50)
+        x = np.column_stack([table.column(c).to_numpy() for c in meta["input_cols"]])
+        code, body = _post(state["service.lgbm"]["attributes"]["endpoint"] + "/predict",
+                           {"data": [[i, *row] for i, row in enumerate(x.tolist())]})
+        assert code == 200
+        np.testing.assert_allclose([r[1] for r in sorted(body["data"])], booster.predict(x), rtol=1e-6)
+    finally:
+        run_mlrt(project, "destroy", "-auto-approve", timeout=120)
+
+
+TRAINER = textwrap.dedent('''
+    import torch
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    from mlrt_iac.runtime import get_context
+
+
+    def train():
+        ctx = get_context()
+        dist.init_process_group(backend="gloo")
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+        ddp = DDP(model)
+        opt = torch.optim.Adam(ddp.parameters(), lr=float(ctx.get_hyper_params()["lr"]))
+        data = ctx.get_dataset_map()["train"].get_shard().to_torch_dataset(batch_size=64, shuffle=True)
+        cols = [f"p{i}" for i in range(64)]
+        for epoch in range(int(ctx.get_hyper_params()["epochs"])):
+            total, n = 0.0, 0
+            for batch in data:
+                x = torch.stack([batch[c].float() for c in cols], dim=1)
+                loss = torch.nn.functional.cross_entropy(ddp(x), batch["label"].long())
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss) * len(x)
+                n += len(x)
+            ctx.get_metrics_reporter().log_metrics({"epoch": epoch, "loss": total / max(n, 1)})
+        if ctx.get_rank() == 0:
+            from mlrt_iac.runtime import save_torch_model
+            save_torch_model(model)
+        dist.destroy_process_group()
+''')
+
+TORCH_HCL = '''
+compute_pool "cpu" {
+  instance_family = "CPU_X64_M"
+}
+
+training "digits" {
+  compute_pool = compute_pool.cpu
+  framework    = "pytorch"
+  entrypoint   = "trainer:train"
+
+  dataset "train" {
+    source    = "data/digits.parquet"
+    label_col = "label"
+  }
+
+  hyper_params = {
+    lr     = 0.01
+    epochs = 4
+  }
+
+  scaling {
+    num_workers_per_node = 2
+  }
+}
+'''
+
+
+def test_pytorch_two_processes_over_gloo(tmp_path: Path) -> None:
+    import pyarrow as pa
+    from sklearn.datasets import load_digits
+
+    project = tmp_path / "digits"
+    (project / "data").mkdir(parents=True)
+    digits = load_digits()
+    table = pa.table({**{f"p{i}": digits.data[:, i] for i in range(64)}, "label": digits.target})
+    pq.write_table(table, project / "data" / "digits.parquet")
+    (project / "trainer.py").write_text(TRAINER)
+    (project / "main.hcl").write_text(TORCH_HCL)
+    res = run_mlrt(project, "apply", "-auto-approve", timeout=600)
+    assert res.returncode == 0, res.stdout + res.stderr
+    attrs = {r["address"]: r for r in read_state(project)["resources"]}["training.digits"]["attributes"]
+    assert (Path(attrs["model_uri"]) / "model.pt").exists()
+    events = [json.loads(line) for line in
+              (project / ".mlrt" / "runs" / attrs["run_id"] / "events.jsonl").read_text().splitlines()]
+    assert [e for e in events if e["event"] == "started"][0]["world_size"] == 2
+    losses = [e["metrics"]["loss"] for e in events if e["event"] == "progress" and "loss" in e.get("metrics", {})]
+    assert len(losses) >= 4 and losses[-1] < losses[0]
+    # Editing the training code re-trains; the plan names the file.
+    (project / "trainer.py").write_text(TRAINER + "\n# tuned\n")
+    plan = run_mlrt(project, "plan", "-no-color")
+    assert "training.digits must be replaced" in plan.stdout and "trainer.py" in plan.stdout
