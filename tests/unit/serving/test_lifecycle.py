@@ -134,3 +134,14 @@ def test_unknown_function_fails_start(xgb_model: tuple[Path, Any]) -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert "Unknown function explain" in result.stderr
+
+
+def test_killed_supervisor_takes_its_workers_along(xgb_model: tuple[Path, Any],
+                                                   start_server: Callable[..., Server]) -> None:
+    server = start_server(xgb_model[0], workers=2)
+    assert server.proc is not None
+    tree = {p for p in descendants(server.proc.pid) if alive(p)}
+    assert len(tree) >= 2
+    server.proc.kill()  # no chance to clean up: the workers must notice on their own
+    server.proc.wait()
+    _wait_for(lambda: not any(alive(p) for p in tree), 20, "the orphaned workers to exit")
