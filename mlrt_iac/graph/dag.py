@@ -1,17 +1,20 @@
 """A thin layer over networkx: edges come from references and `depends_on`.
 
 An edge `a -> b` means "a must be done before b" (b depends on a). Destroy walks the reverse.
+networkx is imported when a graph is first built: importing it costs half a second, which
+commands that never build one (validate, output, state ...) should not pay.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping
-
-import networkx as nx
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from ..config.instances import ResourceInstance
 from ..diagnostics import Diagnostic, SourceRange, error
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass
@@ -20,9 +23,13 @@ class ResourceGraph:
 
     def generations(self) -> list[list[str]]:
         """Topological generations: every node of a generation can run in parallel."""
+        import networkx as nx
+
         return [sorted(g) for g in nx.topological_generations(self.graph)]
 
     def order(self) -> list[str]:
+        import networkx as nx
+
         return list(nx.lexicographical_topological_sort(self.graph))
 
     def dependencies(self, node: str) -> set[str]:
@@ -32,6 +39,8 @@ class ResourceGraph:
         return set(self.graph.successors(node))
 
     def ancestors(self, nodes: Iterable[str]) -> set[str]:
+        import networkx as nx
+
         out: set[str] = set()
         for n in nodes:
             if n in self.graph:
@@ -40,6 +49,8 @@ class ResourceGraph:
         return out
 
     def descendants(self, nodes: Iterable[str]) -> set[str]:
+        import networkx as nx
+
         out: set[str] = set()
         for n in nodes:
             if n in self.graph:
@@ -48,6 +59,8 @@ class ResourceGraph:
         return out
 
     def find_cycle(self) -> list[str] | None:
+        import networkx as nx
+
         try:
             edges = nx.find_cycle(self.graph)
         except nx.NetworkXNoCycle:
@@ -57,6 +70,8 @@ class ResourceGraph:
 
 def build_graph(nodes: Iterable[str], edges: Mapping[str, Iterable[str]]) -> ResourceGraph:
     """`edges[b]` lists what b depends on; dependencies outside `nodes` are ignored."""
+    import networkx as nx
+
     g: "nx.DiGraph[str]" = nx.DiGraph()
     node_set = set(nodes)
     g.add_nodes_from(node_set)
