@@ -143,7 +143,7 @@ class _Walker:
         ticker = threading.Thread(target=self._tick, args=(ticker_stop,), daemon=True)
         ticker.start()
         pool = ThreadPoolExecutor(max_workers=max(1, self.opts.parallelism))
-        running: dict[Future[None], str] = {}
+        running: dict[Future[bool], str] = {}
         try:
             ready = sorted(a for a, w in waiting.items() if not w)
             for a in ready:

@@ -139,13 +139,13 @@ class _Planner:
         if prior_res is None or prior_attrs is None:
             action = "create"
         else:
-            d = handler.diff(ctx, prior_attrs, desired)
+            dr = handler.diff(ctx, prior_attrs, desired)
             ignore = set(inst.lifecycle.ignore_changes)
             if "*" in ignore or "all" in ignore:
-                ignore = set(d.changed)
-            diff_changed = [k for k in d.changed if k not in ignore]
-            replace_paths = [k for k in d.requires_replace if k not in ignore]
-            reasons = {k: v for k, v in d.reasons.items() if k in replace_paths or k in diff_changed}
+                ignore = set(dr.changed)
+            diff_changed = [k for k in dr.changed if k not in ignore]
+            replace_paths = [k for k in dr.requires_replace if k not in ignore]
+            reasons = {k: v for k, v in dr.reasons.items() if k in replace_paths or k in diff_changed}
             for k in ignore:
                 if k in prior_attrs:
                     desired[k] = prior_attrs[k]
