@@ -122,8 +122,14 @@ class Dashboard:
     # -- jobs ------------------------------------------------------------------------------
     def jobs(self) -> Any:
         """A JobSubmissionClient for this cluster (after the version check)."""
+        import logging
+
         from ray.job_submission import JobSubmissionClient
 
+        # Ray's SDK logs its uploads at INFO on stderr; mlrt reports the submission itself.
+        for name in ("ray.dashboard.modules.dashboard_sdk", "ray._private.runtime_env.packaging",
+                     "ray.dashboard.modules.job.sdk"):
+            logging.getLogger(name).setLevel(logging.WARNING)
         return JobSubmissionClient(self.url, headers=self.headers or None)
 
     def job_info(self, job_id: str) -> dict[str, Any] | None:

@@ -160,9 +160,13 @@ def _ray_exe() -> str:
 
 
 def _size_args(size: dict[str, Any]) -> list[str]:
+    """Resources of one node, and its own agent ports: several clusters (and several nodes of one
+    cluster) share this machine, and Ray's fixed default ports would collide."""
     mem = int(float(size["memory_gib"]) * 2**30)
     store = max(80 * 2**20, min(2**30, mem // 10))
-    return ["--num-cpus", str(int(float(size["cpus"]))) if float(size["cpus"]).is_integer() else str(size["cpus"]),
+    ports = ["--dashboard-agent-listen-port", str(free_port()), "--dashboard-agent-grpc-port", str(free_port()),
+             "--metrics-export-port", str(free_port()), "--runtime-env-agent-port", str(free_port())]
+    return ports + ["--num-cpus", str(int(float(size["cpus"]))) if float(size["cpus"]).is_integer() else str(size["cpus"]),
             "--num-gpus", str(int(size["gpus"])), "--memory", str(mem), "--object-store-memory", str(store)]
 
 

@@ -18,6 +18,7 @@ FAILED, or its model directory is missing. `delete` stops and deletes the job, r
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 import uuid
@@ -37,8 +38,10 @@ from .common import RayHandler, Target, resource_name
 
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 POLL = 0.5
+SUBMIT_RETRY_SECS = 60.0
 MARKER = "@@mlrt-event@@ "
 EXCLUDES = [".mlrt/", ".git/", "__pycache__/"]
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class TrainingHandler(RayHandler, LocalTrainingHandler):
@@ -75,14 +78,7 @@ class TrainingHandler(RayHandler, LocalTrainingHandler):
         fp, parts = got if got is not None else ("", {})
         spec = self._spec(ctx, desired, run_id, model_dir, run_dir, fp)
         atomic_write_json(run_dir / "spec.json", spec)
-        client = dash.jobs()
-        try:
-            client.submit_job(entrypoint="python -m mlrt_iac.runtime.ray_entry env:MLRT_RAY_SPEC",
-                              submission_id=run_id, runtime_env=self._runtime_env(ctx, spec),
-                              metadata={"mlrt_address": ctx.address}, entrypoint_num_cpus=0)
-        except Exception as exc:
-            raise PermanentError(f"Submitting the Ray job of {ctx.address} to {dash.url} failed",
-                                 f"{type(exc).__name__}: {exc}") from exc
+        self._submit(ctx, dash, run_id, spec)
         ctx.log(f"Ray job {run_id} submitted to {dash.url}")
         status, finished, tail = self._follow(ctx, dash, run_id)
         if status != "SUCCEEDED" or finished is None or finished.get("status") != "SUCCEEDED":
@@ -98,6 +94,24 @@ class TrainingHandler(RayHandler, LocalTrainingHandler):
             "finished_at": finished.get("finished_at"), **target.record(),
         }
         return CreateResult(run_id, attrs)
+
+    def _submit(self, ctx: ProviderContext, dash: Dashboard, run_id: str, spec: dict[str, Any]) -> None:
+        """Submit the job; a cluster that has just started has no job agent yet: retry a while."""
+        client = dash.jobs()
+        deadline = time.monotonic() + SUBMIT_RETRY_SECS
+        while True:
+            try:
+                client.submit_job(entrypoint="python -m mlrt_iac.runtime.ray_entry env:MLRT_RAY_SPEC",
+                                  submission_id=run_id, runtime_env=self._runtime_env(ctx, spec),
+                                  metadata={"mlrt_address": ctx.address}, entrypoint_num_cpus=0)
+                return
+            except Exception as exc:
+                if "try again" in str(exc) and time.monotonic() < deadline and not ctx.cancel.is_set():
+                    ctx.progress("waiting for the cluster's job agent")
+                    time.sleep(1.0)
+                    continue
+                raise PermanentError(f"Submitting the Ray job of {ctx.address} to {dash.url} failed",
+                                     f"{type(exc).__name__}: {exc}") from exc
 
     def _follow(self, ctx: ProviderContext, dash: Dashboard,
                 run_id: str) -> tuple[str, dict[str, Any] | None, list[str]]:
@@ -132,7 +146,7 @@ class TrainingHandler(RayHandler, LocalTrainingHandler):
             time.sleep(POLL)
 
     def _line(self, ctx: ProviderContext, line: str, tail: deque[str]) -> dict[str, Any] | None:
-        text = line.rstrip("\r")
+        text = _ANSI.sub("", line.rstrip("\r"))
         if not text.strip():
             return None
         if MARKER in text:

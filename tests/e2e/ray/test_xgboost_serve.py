@@ -1,0 +1,189 @@
+"""XGBoost on Ray Train (2 workers) through the real CLI, served on Ray Serve; drift of the job and
+of the Serve application is seen by plan and repaired by apply; max_instances is an in-place,
+no-failed-request update; destroy removes the application, the job and the model."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from providers.local.service import free_port
+from tests.e2e.helpers import read_state, run_mlrt
+
+from .conftest import write_project
+
+pytestmark = pytest.mark.ray
+
+DATA = Path(__file__).resolve().parents[3] / "examples" / "quickstart" / "data"
+
+MAIN = """
+mlrt {
+  default_provider = "ray"
+}
+
+provider "ray" {
+  address      = "%(address)s"
+  serve_port   = %(serve_port)d
+  replica_cpus = 0.5
+}
+
+compute_pool "cpu" {
+  instance_family = "CPU_X64_S"
+}
+
+training "churn" {
+  compute_pool = compute_pool.cpu
+  framework    = "xgboost"
+
+  dataset "train" {
+    source    = "data/train.parquet"
+    label_col = "label"
+  }
+
+  dataset "eval" {
+    source    = "data/eval.parquet"
+    label_col = "label"
+  }
+
+  params = {
+    objective   = "binary:logistic"
+    eval_metric = "logloss"
+    tree_method = "hist"
+    max_depth   = 4
+  }
+  num_boost_round = 15
+
+  scaling {
+    num_workers_per_node = 2
+  }
+}
+
+service "churn" {
+  compute_pool  = compute_pool.cpu
+  model         = training.churn.model_uri
+  num_workers   = 2
+  max_queue     = 32
+  max_instances = %(instances)d
+}
+
+output "endpoint" {
+  value = service.churn.endpoint
+}
+"""
+
+
+def _project(tmp_path: Path, dashboard: str, serve_port: int, instances: int = 1) -> Path:
+    root = write_project(tmp_path / "proj", {"main.hcl": MAIN % {
+        "address": dashboard, "serve_port": serve_port, "instances": instances}})
+    shutil.copytree(DATA, root / "data", dirs_exist_ok=True)
+    return root
+
+
+def _resource(project: Path, address: str) -> dict:
+    for r in read_state(project)["resources"]:
+        if r["address"] == address:
+            return dict(r)
+    raise AssertionError(f"{address} not in state")
+
+
+def _eval_rows() -> tuple[list[list[float]], np.ndarray]:
+    table = pq.read_table(DATA / "eval.parquet").slice(0, 50)
+    x = np.column_stack([table.column(c).to_numpy() for c in table.column_names if c != "label"])
+    return [[i, *map(float, row)] for i, row in enumerate(x)], x
+
+
+def _predict(endpoint: str, rows: list[list[float]]) -> np.ndarray:
+    resp = httpx.post(endpoint + "/predict", json={"data": rows}, timeout=30)
+    assert resp.status_code == 200, resp.text
+    return np.array([r[1] for r in resp.json()["data"]])
+
+
+def _delete_app_out_of_band(dashboard: str, name: str) -> None:
+    cur = httpx.get(dashboard + "/api/serve/applications/", timeout=10).json()
+    apps = [d["deployed_app_config"] for n, d in cur["applications"].items() if n != name]
+    resp = httpx.put(dashboard + "/api/serve/applications/", timeout=30,
+                     json={"http_options": cur["http_options"], "applications": apps})
+    assert resp.status_code == 200, resp.text
+
+
+def test_train_serve_drift_update_destroy(tmp_path: Path, dashboard: str) -> None:
+    import xgboost as xgb
+
+    serve_port = free_port()
+    project = _project(tmp_path, dashboard, serve_port)
+    out = run_mlrt(project, "apply", "-auto-approve", timeout=400)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "submitted to " + dashboard in out.stdout
+
+    training = _resource(project, "training.churn")["attributes"]
+    run_id = training["run_id"]
+    assert training["status"] == "SUCCEEDED"
+    assert 0 < training["metrics"]["eval-logloss"] < 0.6
+    assert training["metrics"]["num_boosted_rounds"] == 15
+    job = httpx.get(f"{dashboard}/api/jobs/{run_id}", timeout=10).json()
+    assert job["status"] == "SUCCEEDED"  # the run id is the Ray job id
+
+    # The service answers exactly what the booster predicts.
+    endpoint = run_mlrt(project, "output", "-raw", "endpoint", check=True).stdout.strip()
+    assert endpoint == f"http://127.0.0.1:{serve_port}/churn"
+    rows, x = _eval_rows()
+    booster = xgb.Booster()
+    booster.load_model(str(Path(training["model_uri"]) / "model.ubj"))
+    np.testing.assert_allclose(_predict(endpoint, rows), booster.predict(xgb.DMatrix(x, feature_names=booster.feature_names)), rtol=1e-6)
+    assert httpx.get(endpoint + "/health", timeout=10).json()["status"] == "ok"
+
+    # Drift: the job deleted and the application deleted behind mlrt's back.
+    assert httpx.delete(f"{dashboard}/api/jobs/{run_id}", timeout=10).status_code == 200
+    _delete_app_out_of_band(dashboard, "churn")
+    plan = run_mlrt(project, "plan", "-detailed-exitcode", timeout=120)
+    assert plan.returncode == 2, plan.stdout + plan.stderr
+    assert "training.churn" in plan.stdout and "service.churn" in plan.stdout
+    out = run_mlrt(project, "apply", "-auto-approve", timeout=400)
+    assert out.returncode == 0, out.stdout + out.stderr
+    new_run = _resource(project, "training.churn")["attributes"]["run_id"]
+    assert new_run != run_id
+    assert run_mlrt(project, "plan", "-detailed-exitcode", timeout=120).returncode == 0
+    model_uri = _resource(project, "training.churn")["attributes"]["model_uri"]
+    booster.load_model(str(Path(model_uri) / "model.ubj"))
+    np.testing.assert_allclose(_predict(endpoint, rows), booster.predict(xgb.DMatrix(x, feature_names=booster.feature_names)), rtol=1e-6)
+
+    # max_instances 1 -> 2 is an in-place update, and no request fails while Serve rolls over.
+    (project / "main.hcl").write_text(MAIN % {"address": dashboard, "serve_port": serve_port, "instances": 2})
+    plan = run_mlrt(project, "plan", "-no-color", timeout=120)
+    assert "1 to change" in plan.stdout and "0 to add" in plan.stdout, plan.stdout
+    failures: list[str] = []
+    done = threading.Event()
+    served = [0]
+
+    def load() -> None:
+        with httpx.Client(timeout=30) as c:
+            while not done.is_set():
+                r = c.post(endpoint + "/predict", json={"data": rows[:5]})
+                if r.status_code != 200:
+                    failures.append(f"{r.status_code} {r.text[:200]}")
+                served[0] += 1
+
+    thread = threading.Thread(target=load)
+    thread.start()
+    try:
+        out = run_mlrt(project, "apply", "-auto-approve", timeout=300)
+    finally:
+        done.set()
+        thread.join()
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert served[0] > 0 and not failures, failures[:3]
+    app = httpx.get(dashboard + "/api/serve/applications/", timeout=10).json()["applications"]["churn"]
+    assert app["deployed_app_config"]["deployments"][0]["num_replicas"] == 2
+
+    out = run_mlrt(project, "destroy", "-auto-approve", timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    apps = httpx.get(dashboard + "/api/serve/applications/", timeout=10).json()["applications"]
+    assert "churn" not in apps
+    assert httpx.get(f"{dashboard}/api/jobs/{new_run}", timeout=10).status_code == 404
+    assert not Path(model_uri).exists()
