@@ -1,7 +1,21 @@
 """The mlrt inference server: Snowflake service-function format over HTTP, with admission control.
 
-Run one instance with ``python -m mlrt_iac.runtime.serving --model-uri DIR --port PORT ...``; see
-``__main__`` for the flags. Several instances may share a port (SO_REUSEPORT).
+One instance is ``python -m mlrt_iac.runtime.serving --model-uri DIR --host H --port P --workers N
+--max-queue Q [--max-batch-rows R] [--functions predict,predict_proba] [--instance-id I]
+[--ready-file F]``: a supervisor that binds H:P with SO_REUSEPORT (so several instances share one
+URL) and N worker processes, each loading the model once. Exit codes: 0 after SIGTERM/SIGINT (in-flight
+requests finish, no process is left), 1 when the model cannot be served or workers keep crashing,
+2 for invalid options.
+
+HTTP: ``POST /<function>`` with ``{"data": [[row_index, col1, ...], ...]}`` answers
+``{"data": [[row_index, result], ...]}`` (``predict``: the framework's native prediction, exactly
+``Booster.predict``; ``predict_proba``: one probability per class, for classifiers). JSON ``null``
+is a missing value. Errors are JSON ``{"error", "code", "row", "row_index", "column"}``: 400
+malformed body, 404 unknown function, 405 wrong method, 413 body over 64 MiB or more rows than
+``max_batch_rows``, 503 + ``Retry-After: 1`` when ``max_queue`` requests already wait. ``GET /health``
+is 200 ``{"status": "ok", "model", "instance", ...}`` once every worker has loaded the model;
+``GET /metrics`` is Prometheus text (requests by function and code, latency histogram, queue depth,
+rejections), for the instance that answers.
 """
 
 from mlrt_iac.runtime.serving.config import ServeConfig
