@@ -11,7 +11,6 @@ processes and keeps the service. Failure contract: create that fails stops what 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -126,21 +125,28 @@ class ServiceHandler(LocalHandler):
         pids = []
         for i in range(int(desired.get("max_instances") or 1)):
             log = open(d / f"instance-{generation}-{i}.log", "ab")
-            proc = subprocess.Popen(cmd + ["--instance-id", f"{generation}-{i}"], stdout=log, stderr=subprocess.STDOUT,
+            ready = d / f"ready-{generation}-{i}.json"
+            ready.unlink(missing_ok=True)
+            proc = subprocess.Popen(cmd + ["--instance-id", f"{generation}-{i}", "--ready-file", str(ready)],
+                                    stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, cwd=str(ctx.project_dir), start_new_session=True)
             log.close()
             pids.append(proc.pid)
         return pids
 
-    def _wait_ready(self, ctx: ProviderContext, name: str, endpoint: str, pids: list[int]) -> None:
+    def _wait_ready(self, ctx: ProviderContext, name: str, endpoint: str, pids: list[int],
+                    generation: int) -> None:
+        """Ready when every instance of this generation wrote its ready file (all its workers
+        loaded the model) and the shared port answers /health."""
         deadline = time.monotonic() + READY_TIMEOUT
         started = time.monotonic()
+        ready_files = [self._dir(ctx, name) / f"ready-{generation}-{i}.json" for i in range(len(pids))]
         while time.monotonic() < deadline:
             dead = [p for p in pids if not _alive(p)]
             if dead:
                 raise PermanentError(f"The inference server of {ctx.address} exited during start-up",
                                      self._log_tail(ctx, name))
-            if _healthy(endpoint):
+            if all(f.exists() for f in ready_files) and _healthy(endpoint):
                 return
             if ctx.cancel.is_set():
                 raise PermanentError("cancelled while waiting for the service to become ready")
@@ -183,7 +189,7 @@ class ServiceHandler(LocalHandler):
         pids = self._start(ctx, name, desired, port, generation)
         self._record(ctx, name, port, pids, generation)
         try:
-            self._wait_ready(ctx, name, endpoint, pids)
+            self._wait_ready(ctx, name, endpoint, pids, generation)
         except BaseException:
             stop_pids(pids, timeout=5)
             self._record(ctx, name, port, [], generation)
@@ -217,8 +223,7 @@ class ServiceHandler(LocalHandler):
         new = self._start(ctx, id, desired, port, generation)
         self._record(ctx, id, port, old + new, generation)
         try:
-            self._wait_ready(ctx, id, endpoint, new)
-            self._wait_all_serving(endpoint, new)
+            self._wait_ready(ctx, id, endpoint, new, generation)
         except BaseException:
             stop_pids(new, timeout=5)
             self._record(ctx, id, port, old, generation)
@@ -226,21 +231,6 @@ class ServiceHandler(LocalHandler):
         stop_pids(old)
         self._record(ctx, id, port, new, generation)
         return UpdateResult(self._attrs(desired, endpoint, "READY"))
-
-    def _wait_all_serving(self, endpoint: str, pids: list[int]) -> None:
-        """With several new instances, give each a moment to load before the old ones leave."""
-        deadline = time.monotonic() + READY_TIMEOUT
-        seen: set[str] = set()
-        while time.monotonic() < deadline and len(seen) < len(pids):
-            try:
-                with urllib.request.urlopen(endpoint + "/health", timeout=1.0) as resp:
-                    body = json.loads(resp.read() or b"{}")
-                    seen.add(str(body.get("instance")))
-            except (urllib.error.URLError, OSError, ValueError):
-                pass
-            if len(seen) >= len(pids):
-                return
-            time.sleep(0.02)
 
     def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
         procs = self._processes(ctx, id)
