@@ -113,9 +113,16 @@ def _with_descendants(roots: set[int], table: dict[int, tuple[int, str]]) -> set
 def cluster_pids(rec: ClusterRecord) -> set[int]:
     """Every live process of the cluster (all its nodes)."""
     table = _procs()
-    marks = (rec.temp_dir + "/", rec.temp_dir + " ", f"127.0.0.1:{rec.gcs_port}")
-    roots = {pid for pid, (_, cmd) in table.items() if any(m in cmd + " " for m in marks)}
+    marks = (rec.temp_dir + "/", rec.temp_dir + " ")
+    roots = {pid for pid, (_, cmd) in table.items()
+             if any(m in cmd + " " for m in marks) or _names_gcs(cmd, rec.gcs_port)}
     return _with_descendants(roots, table)
+
+
+def _names_gcs(cmd: str, port: int) -> bool:
+    """Whether a command line points at the GCS on `port` (Ray writes the host's own IP there)."""
+    return any(tok.startswith(("--gcs-address=", "--address=")) and tok.endswith(f":{port}")
+               for tok in cmd.split())
 
 
 def node_pids(node_id: str) -> set[int]:
@@ -129,7 +136,7 @@ def _raylets(rec: ClusterRecord) -> dict[str, int]:
     """node id -> raylet pid for the cluster's raylets."""
     out: dict[str, int] = {}
     for pid, (_, cmd) in _procs().items():
-        if "/raylet " in cmd and f"--gcs-address=127.0.0.1:{rec.gcs_port}" in cmd:
+        if "/raylet " in cmd and _names_gcs(cmd, rec.gcs_port):
             for part in cmd.split():
                 if part.startswith("--node_id="):
                     out[part.split("=", 1)[1]] = pid
