@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import textwrap
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -100,6 +101,39 @@ def test_quickstart_trains_serves_and_converges(quickstart: Path) -> None:
     assert "1 added, 0 changed, 0 destroyed" in repaired.stdout
     new_endpoint = run_mlrt(quickstart, "output", "-raw", "endpoint").stdout
     assert _post(new_endpoint + "/predict", {"data": [[0, *x[0].tolist()]]})[0] == 200
+
+    # Changing num_workers is a rolling replacement: no request fails during the switch.
+    failures: list[str] = []
+    answered = [0]
+    stop = threading.Event()
+    row = {"data": [[0, *x[0].tolist()]]}
+
+    def client() -> None:
+        while not stop.is_set():
+            try:
+                code, _ = _post(new_endpoint + "/predict", row)
+                if code == 200:
+                    answered[0] += 1
+                else:
+                    failures.append(str(code))
+            except OSError as exc:
+                failures.append(repr(exc))
+
+    clients = [threading.Thread(target=client) for _ in range(4)]
+    for t in clients:
+        t.start()
+    try:
+        main_hcl = quickstart / "main.hcl"
+        main_hcl.write_text(main_hcl.read_text().replace("num_workers  = 2", "num_workers  = 1"))
+        rolled = run_mlrt(quickstart, "apply", "-auto-approve", timeout=300)
+    finally:
+        stop.set()
+        for t in clients:
+            t.join()
+    assert rolled.returncode == 0, rolled.stderr
+    assert "0 added, 1 changed, 0 destroyed" in rolled.stdout
+    assert failures == [] and answered[0] > 50, (failures[:5], answered[0])
+    assert run_mlrt(quickstart, "output", "-raw", "endpoint").stdout == new_endpoint
 
     # Touching the data re-trains, and the plan says why.
     data = quickstart / "data" / "train.parquet"

@@ -99,6 +99,10 @@ class Instance:
                     raise ModelLoadError(
                         f"Worker {index} exited with code {worker.process.exitcode} while loading "
                         f"the model {self.config.model_uri}; see its log above.")
+        # Listen here, before the workers' event loops are up: from now on connections queue on
+        # the socket (and are served a moment later) instead of being refused, so the ready
+        # file written after start() means "this instance takes connections".
+        self.sock.listen(self.config.backlog)
         self.go.set()
 
     @property
@@ -155,6 +159,15 @@ class Instance:
     def stop(self) -> None:
         """SIGTERM every worker, wait for in-flight requests, SIGKILL what is left, close up."""
         self.stopping = True
+        # Leave the SO_REUSEPORT group first: the workers share this one listening socket, so
+        # closing their copies would leave it listening with nobody to accept, and connections
+        # the kernel still hashed to it would hang and then be reset. After shutdown() new
+        # connections go to the other instances on the port; requests in flight finish below.
+        if self.sock is not None:
+            try:
+                self.sock.shutdown(socket.SHUT_RD)
+            except OSError:
+                pass
         self.go.set()  # a worker still waiting to listen must get to its signal handling
         for worker in self.workers.values():
             if worker.process.is_alive() and worker.process.pid is not None:
