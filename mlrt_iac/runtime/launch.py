@@ -216,9 +216,22 @@ def launch(spec_path: str, stream: IO[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`launch SPEC.json`, or `launch --spec-env VAR` where the spec travels inline in an
+    environment variable (Kubernetes RayJobs pass it through runtimeEnvYAML)."""
     args = sys.argv[1:] if argv is None else argv
+    if len(args) == 2 and args[0] == "--spec-env":
+        text = os.environ.get(args[1])
+        if not text:
+            sys.stderr.write(f"launch: environment variable {args[1]} is empty or unset\n")
+            return EXIT_BAD_SPEC
+        import tempfile
+
+        fd, path = tempfile.mkstemp(prefix="mlrt-spec-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        args = [path]
     if len(args) != 1:
-        sys.stderr.write("usage: python -m mlrt_iac.runtime.launch SPEC.json\n")
+        sys.stderr.write("usage: python -m mlrt_iac.runtime.launch SPEC.json | --spec-env VAR\n")
         return EXIT_BAD_SPEC
     stream = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     return launch(args[0], stream)

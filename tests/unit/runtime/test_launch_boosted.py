@@ -123,3 +123,23 @@ def test_invalid_spec_exits_2_and_says_why(tmp_path: Path) -> None:
     assert code == 2 and events == []
     result = json.loads((tmp_path / "run" / "result.json").read_text())
     assert result["status"] == "FAILED" and "framework" in result["error"]
+
+
+def test_spec_inline_in_an_environment_variable(tmp_path: Path) -> None:
+    """Kubernetes RayJobs pass the spec inline: `launch --spec-env MLRT_JOB_SPEC`."""
+    import os
+    import subprocess
+    import sys
+
+    spec = boosted_spec(tmp_path, "xgboost", 1, rounds=3)
+    env = dict(os.environ, MLRT_JOB_SPEC=spec.read_text())
+    spec.unlink()
+    proc = subprocess.run([sys.executable, "-m", "mlrt_iac.runtime.launch", "--spec-env", "MLRT_JOB_SPEC"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    assert proc.returncode == 0, proc.stderr
+    assert events[-1]["status"] == "SUCCEEDED"
+    assert (tmp_path / "model" / "model.ubj").exists()
+    empty = subprocess.run([sys.executable, "-m", "mlrt_iac.runtime.launch", "--spec-env", "NOPE_UNSET"],
+                           capture_output=True, text=True, timeout=60)
+    assert empty.returncode == 2 and "NOPE_UNSET" in empty.stderr
