@@ -16,7 +16,9 @@ def train_lightgbm(
     spec: TrainingSpec, ctx: TrainingContext, worker_args: dict[str, Any]
 ) -> dict[str, Any]:
     """Train, save the model from rank 0, and return the final metrics."""
-    import lightgbm as lgb
+    from .libs import import_lightgbm
+
+    lgb = import_lightgbm()
 
     params = strip_round_keys(dict(spec.params))
     if not any(k in params for k in ("num_threads", "n_jobs", "nthread", "num_thread")):

@@ -21,7 +21,9 @@ def train_xgboost(
     spec: TrainingSpec, ctx: TrainingContext, worker_args: dict[str, Any]
 ) -> dict[str, Any]:
     """Train, save the model from rank 0, and return the final metrics."""
-    import xgboost as xgb
+    from .libs import import_xgboost
+
+    xgb = import_xgboost()
     from xgboost import collective
 
     params = strip_round_keys(dict(spec.params))

@@ -127,7 +127,9 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def _xgboost_functions(path: Path, meta: dict[str, Any], threads: int) -> dict[str, PredictFn]:
-    import xgboost as xgb
+    from ..libs import import_xgboost
+
+    xgb = import_xgboost()
 
     booster = xgb.Booster()
     booster.load_model(str(path))
@@ -173,7 +175,9 @@ def _lightgbm_objective(path: Path, booster: Any, meta: dict[str, Any]) -> str:
 
 
 def _lightgbm_functions(path: Path, meta: dict[str, Any], threads: int) -> dict[str, PredictFn]:
-    import lightgbm as lgb
+    from ..libs import import_lightgbm
+
+    lgb = import_lightgbm()
 
     booster = lgb.Booster(model_file=str(path))
     objective = _lightgbm_objective(path, booster, meta)
