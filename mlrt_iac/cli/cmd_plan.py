@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import signal
 import sys
 import threading
@@ -168,6 +169,7 @@ def _run_apply(ws: Workspace, plan: Plan, backend: Any, doc: Any, args: argparse
         else:
             out.err.print("\n[bold red]Two interrupts received.[/] Abandoning work in flight.")
 
+    gc.enable()  # trainings and services can run for hours: collect as usual from here on
     old = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
     try:
         return apply_plan(ws, plan, backend, doc, ApplyOptions(parallelism=max(1, getattr(args, "parallelism", 10)),

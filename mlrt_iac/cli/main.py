@@ -7,6 +7,7 @@ lines here (tracebacks only with MLRT_DEBUG=1).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import traceback
@@ -156,6 +157,10 @@ def project_dir(args: argparse.Namespace) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A command builds large object graphs (ASTs, schemas) it keeps until it exits: cyclic GC
+    # passes over them cost a fifth of a 5,000-block validate and free nothing. The long-running
+    # part of apply turns it back on.
+    gc.disable()
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
