@@ -160,7 +160,16 @@ def main(argv: list[str] | None = None) -> int:
     # A command builds large object graphs (ASTs, schemas) it keeps until it exits: cyclic GC
     # passes over them cost a fifth of a 5,000-block validate and free nothing. The long-running
     # part of apply turns it back on.
+    was_enabled = gc.isenabled()
     gc.disable()
+    try:
+        return _main(argv)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
