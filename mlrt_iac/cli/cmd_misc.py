@@ -193,16 +193,23 @@ def cmd_render(args: argparse.Namespace, out: Out) -> int:
     from ..model import computed_attributes
     from ..plan.desired import desired_attributes
 
+    chosen = [i for i in ev.instances if i.provider.split(".")[0] == args.provider]
+    if not chosen:
+        # Nothing uses that provider: show what the whole configuration would look like on it
+        # (how a team previews moving a local project to Kubernetes).
+        chosen = list(ev.instances)
+        if chosen:
+            out.err.print(f"[yellow]Note:[/] no resource uses the {escape(args.provider)} provider; rendering "
+                          f"every resource as if it did.")
     by_provider: dict[str, list[RenderItem]] = {}
-    for inst in ev.instances:
-        if inst.provider.split(".")[0] != args.provider:
-            continue
+    for inst in chosen:
+        key = inst.provider if inst.provider.split(".")[0] == args.provider else args.provider
         attrs = desired_attributes(inst, models[inst.address])
         for c in computed_attributes(inst.type):
             attrs.pop(c, None)
         if inst.timeouts:
             attrs["timeouts"] = dict(inst.timeouts)
-        by_provider.setdefault(inst.provider, []).append(RenderItem(inst.address, inst.type, attrs))
+        by_provider.setdefault(key, []).append(RenderItem(inst.address, inst.type, attrs))
     manifests: list[dict[str, Any]] = []
     warnings: list[str] = []
     for key, items in sorted(by_provider.items()):

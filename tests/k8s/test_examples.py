@@ -31,3 +31,13 @@ def test_gitops_example_renders_valid_identical_manifests(tmp_path: Path) -> Non
     second = render_example("gitops", tmp_path / "b")
     assert [f.name for f in first] == [f.name for f in second]
     assert all(a.read_bytes() == b.read_bytes() for a, b in zip(first, second))
+
+
+def test_local_examples_render_valid_manifests_for_kubernetes(tmp_path: Path) -> None:
+    """The local examples, rendered as if on Kubernetes, are schema-valid too."""
+    for name in ("quickstart", "multi-team"):
+        files = render_example(name, tmp_path / name)
+        assert any(f.name.startswith("raycluster-") for f in files), [f.name for f in files]
+        for f in files:
+            if f.name != "kustomization.yaml":
+                validate_manifest(yaml.safe_load(f.read_text()))
