@@ -73,23 +73,37 @@ def is_known(value: Any) -> bool:
 
 
 def unmark(value: Any, path: tuple[Any, ...] = ()) -> tuple[Any, list[tuple[Any, ...]]]:
-    """Strip `Sensitive` wrappers; return the plain value and the paths that were sensitive."""
+    """Strip `Sensitive` wrappers; return the plain value and the paths that were sensitive.
+
+    Containers without marks come back as equal copies; scalars are never visited by a call of
+    their own (this runs for every resource on every plan).
+    """
     if isinstance(value, Sensitive):
         plain, _ = unmark(value.value, path)
         return plain, [path]
+    paths: list[tuple[Any, ...]] = []
     if isinstance(value, dict):
         out: dict[Any, Any] = {}
-        paths: list[tuple[Any, ...]] = []
         for k, v in value.items():
-            out[k], p = unmark(v, path + (k,))
-            paths.extend(p)
+            if isinstance(v, _NESTED):
+                out[k], p = unmark(v, path + (k,))
+                if p:
+                    paths.extend(p)
+            else:
+                out[k] = v
         return out, paths
     if isinstance(value, (list, tuple)):
         items = []
-        paths = []
         for i, v in enumerate(value):
-            plain, p = unmark(v, path + (i,))
-            items.append(plain)
-            paths.extend(p)
+            if isinstance(v, _NESTED):
+                plain, p = unmark(v, path + (i,))
+                items.append(plain)
+                if p:
+                    paths.extend(p)
+            else:
+                items.append(v)
         return (items if isinstance(value, list) else tuple(items)), paths
-    return value, []
+    return value, paths
+
+
+_NESTED = (dict, list, tuple, Sensitive)

@@ -320,12 +320,14 @@ class _Run:
 
     # ---- evaluation -----------------------------------------------------------------------
 
-    def run(self, targets: list[str] | None) -> EvaluatedConfig:
+    def run(self, targets: list[str] | None, settings_only: bool = False) -> EvaluatedConfig:
         self.eval_settings()
         self.build_graph()
         needed: set[NodeKey] | None = None
         target_addrs: list[str] = []
-        if targets:
+        if settings_only:
+            needed = self.settings_closure()
+        elif targets:
             needed, target_addrs = self.targets_closure(targets)
         order, stuck = self.order(needed)
         for mi_list in self.instances.values():
@@ -884,6 +886,22 @@ class _Run:
                 continue
             self.out.providers[pc.key] = pc
 
+    def settings_closure(self) -> set[NodeKey]:
+        """Root variables, and root locals that need nothing but variables and locals: what
+        the `mlrt { }` and `provider` blocks may refer to."""
+        ok: dict[NodeKey, bool] = {}
+
+        def plain(k: NodeKey, seen: frozenset[NodeKey] = frozenset()) -> bool:
+            if k in ok:
+                return ok[k]
+            if k[0] != () or k[1] not in ("var", "local") or k in seen:
+                return False
+            res = all(plain(d, seen | {k}) for d in self.edges.get(k, {}))
+            ok[k] = res
+            return res
+
+        return {k for k in self.edges if plain(k)}
+
     # ---- targets --------------------------------------------------------------------------
 
     def targets_closure(self, targets: list[str]) -> tuple[set[NodeKey], list[str]]:
@@ -965,14 +983,19 @@ def _addr_matches(target: str, inst: ResourceInstance) -> bool:
 
 
 def evaluate(config: Config, inputs: dict[str, Any], *, resolver: ResourceResolver | None = None,
-             targets: Iterable[str] | None = None) -> tuple[EvaluatedConfig, Diagnostics]:
-    """Evaluate every block of a loaded configuration (or only what `targets` need)."""
+             targets: Iterable[str] | None = None, settings_only: bool = False) -> tuple[EvaluatedConfig, Diagnostics]:
+    """Evaluate every block of a loaded configuration (or only what `targets` need).
+
+    `settings_only` evaluates just the `mlrt { }` and `provider` blocks (and the variables and
+    locals they may use): what a command needs to find its backend and providers, at a fraction
+    of the cost of the whole configuration.
+    """
     diags = Diagnostics()
     run = _Run(config, dict(inputs), resolver or default_resolver, diags)
     gc_was = gc.isenabled()
     gc.disable()
     try:
-        out = run.run(list(targets) if targets is not None else None)
+        out = run.run(list(targets) if targets is not None else None, settings_only)
     finally:
         if gc_was:
             gc.enable()

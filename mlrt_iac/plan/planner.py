@@ -20,7 +20,7 @@ from ..values import UNKNOWN, is_known, unmark
 from .desired import desired_attributes
 from .model import Action, OutputChange, Plan, ResourceChange
 from .refresh import refresh_resources
-from .workspace import Workspace, config_hash, validate_workspace
+from .workspace import Workspace, checks_after_walk, config_hash, validate_workspace
 
 LIVE_STATUSES = ("ready",)
 
@@ -44,17 +44,21 @@ def matches_target(address: str, targets: list[str]) -> bool:
 
 
 def make_plan(ws: Workspace, state: Any | None, opts: PlanOptions) -> tuple[Plan, Diagnostics]:
-    ev, _models, diags = validate_workspace(ws)
+    """Refresh, then one walk that evaluates, validates and plans every instance in order."""
     plan = Plan(changes=[], config_hash=config_hash(ws.config), variables=dict(ws.inputs),
                 var_files=list(ws.var_files), targets=list(opts.targets), destroy=opts.destroy,
                 refresh_only=opts.refresh_only,
                 state_lineage=getattr(state, "lineage", None) if getattr(state, "serial", 0) else None,
                 state_serial=getattr(state, "serial", 0) or 0)
-    if diags.has_errors:
-        return plan, diags
+    ws.settings()  # provider configurations, before any provider is used
+    diags = Diagnostics()
+    ev = None
+    if opts.destroy or opts.refresh_only:
+        ev, _models, diags = validate_workspace(ws)
+        if diags.has_errors:
+            return plan, diags
 
     state_resources = list(state.resources) if state is not None else []
-    # Refresh.
     ctx = ws.context()
     if opts.refresh and state_resources:
         observed, drift, rdiags = refresh_resources(state_resources, ws.provider, ctx, opts.parallelism)
@@ -63,26 +67,25 @@ def make_plan(ws: Workspace, state: Any | None, opts: PlanOptions) -> tuple[Plan
     else:
         observed = {r.address: dict(r.attributes) for r in state_resources}
     plan.refreshed = observed
-    if diags.has_errors:
+    if diags.has_errors or opts.refresh_only:
         return plan, diags
-    if opts.refresh_only:
-        return plan, diags
-
-    instances = {i.address: i for i in ev.instances}
     if opts.destroy:
-        plan.changes = _destroy_changes(state_resources, observed, instances, opts, diags)
+        assert ev is not None
+        plan.changes = _destroy_changes(state_resources, observed, {i.address: i for i in ev.instances}, opts, diags)
         return plan, diags
 
     planner = _Planner(ws, {r.address: r for r in state_resources}, observed, opts, diags)
-    targets = opts.targets or None
-    ev2, ediags = ws.evaluate(resolver=planner.resolve, targets=targets)
-    diags.extend(d for d in ediags if d not in diags)
+    ev2, ediags = ws.evaluate(resolver=planner.resolve, targets=opts.targets or None)
+    diags.extend(ediags)
+    diags.extend(checks_after_walk(ws, ev2.instances, planner.models, ev2.providers.values()))
     if diags.has_errors:
         return plan, diags
     changes = list(planner.changes.values())
+    instances = {i.address: i for i in ev2.instances}
 
-    # Objects in state that the configuration no longer declares.
-    declared = {i.address for i in ev.instances}
+    # Objects in state that the configuration no longer declares (with -target, the walk saw
+    # only part of the configuration: only targeted addresses may be orphans).
+    declared = set(instances) if not opts.targets else _declared_addresses(ws)
     for r in state_resources:
         if r.address in declared or observed.get(r.address) is None:
             continue
@@ -95,6 +98,11 @@ def make_plan(ws: Workspace, state: Any | None, opts: PlanOptions) -> tuple[Plan
     return plan, diags
 
 
+def _declared_addresses(ws: Workspace) -> set[str]:
+    ev, _ = ws.evaluate()
+    return {i.address for i in ev.instances}
+
+
 class _Planner:
     def __init__(self, ws: Workspace, prior: Mapping[str, Any], observed: Mapping[str, dict[str, Any] | None],
                  opts: PlanOptions, diags: Diagnostics) -> None:
@@ -104,6 +112,7 @@ class _Planner:
         self.opts = opts
         self.diags = diags
         self.changes: dict[str, ResourceChange] = {}
+        self.models: dict[str, Any] = {}
 
     def resolve(self, inst: ResourceInstance) -> Mapping[str, Any]:
         try:
@@ -114,9 +123,10 @@ class _Planner:
 
     def _plan_instance(self, inst: ResourceInstance) -> Mapping[str, Any]:
         models, vdiags = validate_instances([inst], self.ws.provider_configs)
+        self.diags.extend(vdiags)
         if vdiags.has_errors:
-            # Already reported by validation; keep evaluating the rest.
-            return dict(inst.attributes)
+            return dict(inst.attributes)  # keep evaluating the rest: every problem in one run
+        self.models[inst.address] = models[inst.address]
         provider = self.ws.provider(inst.provider)
         handler = provider.handler(inst.type)
         if handler is None:

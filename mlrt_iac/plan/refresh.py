@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable
 
@@ -9,6 +11,9 @@ from ..diagnostics import Diagnostics
 from ..errors import MlrtError
 from ..provider import Provider
 from .model import Drift
+
+FAST_PROBE_SECS = 0.05  # read serially at least this long before judging read speed
+FAST_READ_SECS = 0.002  # below this per read, threads cost more than they overlap
 
 
 def refresh_resources(resources: Iterable[Any], provider_for: Callable[[str], Provider], ctx_base: Any,
@@ -36,11 +41,17 @@ def refresh_resources(resources: Iterable[Any], provider_for: Callable[[str], Pr
         except Exception as exc:  # noqa: BLE001 - reported as a diagnostic below
             return r, dict(r.attributes), exc
 
-    if len(resources) > 1 and parallelism > 1:
-        with ThreadPoolExecutor(max_workers=min(parallelism, len(resources))) as pool:
-            results = list(pool.map(read_one, resources))
-    else:
-        results = [read_one(r) for r in resources]
+    # Reads that answer at once (files, a local API) gain nothing from threads and lose to their
+    # switching: read serially while reads stay fast, and hand the rest to `parallelism`
+    # workers as soon as they turn out slow enough to overlap.
+    results: list[Any] = [read_one(r) for r in resources[:1]]  # the first read also sets the provider up
+    started = time.perf_counter()
+    for r in resources[1:]:
+        results.append(read_one(r))
+        elapsed = time.perf_counter() - started
+        if elapsed > FAST_PROBE_SECS and elapsed / (len(results) - 1) > FAST_READ_SECS and parallelism > 1:
+            break
+    results.extend(_read_parallel(resources[len(results):], read_one, parallelism))
 
     for r, attrs, exc in results:
         if exc is not None:
@@ -58,3 +69,26 @@ def refresh_resources(resources: Iterable[Any], provider_for: Callable[[str], Pr
             if changed:
                 drift.append(Drift(r.address, r.type, dict(prior), dict(attrs), changed))
     return observed, drift, diags
+
+
+def _read_parallel(rest: list[Any], read_one: Callable[[Any], Any], parallelism: int) -> list[Any]:
+    """`parallelism` workers pull from one queue (no task object per resource)."""
+    if not rest:
+        return []
+    queue = iter(range(len(rest)))
+    lock = threading.Lock()
+    slots: list[Any] = [None] * len(rest)
+
+    def work() -> None:
+        while True:
+            with lock:
+                i = next(queue, None)
+            if i is None:
+                return
+            slots[i] = read_one(rest[i])
+
+    n = min(parallelism, len(rest))
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        for f in [pool.submit(work) for _ in range(n)]:
+            f.result()
+    return slots

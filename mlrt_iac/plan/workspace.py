@@ -65,7 +65,7 @@ class Workspace:
     def settings(self) -> Settings:
         """The `mlrt { }` block (backend, default provider), evaluated without any resource."""
         if self._settings is None:
-            ev, diags = evaluate(self.config, self.inputs, targets=[])
+            ev, diags = evaluate(self.config, self.inputs, settings_only=True)
             if diags.has_errors:
                 raise DiagnosticsError(diags)
             self._settings = ev.settings
@@ -129,15 +129,22 @@ def validate_workspace(ws: Workspace) -> tuple[EvaluatedConfig, dict[str, Any], 
 
     This is `mlrt validate`: no state, no provider calls beyond `validate`.
     """
-    from ..model import cross_check
-    from ..model.families import build_catalog
-
     ev, diags = ws.evaluate()
     models, mdiags = validate_instances(ev.instances, ev.providers)
     diags.extend(mdiags)
-    diags.extend(cross_check(ev.instances, models, build_catalog(ev.providers.values())))
-    diags.extend(provider_checks(ws, ev.instances))
+    diags.extend(checks_after_walk(ws, ev.instances, models, ev.providers.values()))
     return ev, models, diags
+
+
+def checks_after_walk(ws: Workspace, instances: list[ResourceInstance], models: Mapping[str, Any],
+                      providers: Any) -> Diagnostics:
+    """What needs every instance at once: cross-block checks and provider availability."""
+    from ..model import cross_check
+    from ..model.families import build_catalog
+
+    diags = cross_check(instances, dict(models), build_catalog(providers))
+    diags.extend(provider_checks(ws, instances))
+    return diags
 
 
 def provider_checks(ws: Workspace, instances: list[ResourceInstance]) -> Diagnostics:
