@@ -88,13 +88,15 @@ def apply_plan(ws: Workspace, plan: Plan, backend: Any, doc: Any, opts: ApplyOpt
         return result
 
     walker = _Walker(ws, plan, doc, committer, opts, result)
-    walker.run()
-    if not plan.targets and not plan.destroy:
-        _update_outputs(ws, doc, committer, result)
-    elif plan.destroy and not plan.targets:
-        with committer.mutate():
-            doc.set_outputs({})
-    committer.commit()
+    try:
+        walker.run()
+        if not plan.targets and not plan.destroy:
+            _update_outputs(ws, doc, committer, result)
+        elif plan.destroy and not plan.targets:
+            with committer.mutate():
+                doc.set_outputs({})
+    finally:
+        committer.close()
     result.writes = committer.writes
     return result
 
@@ -232,11 +234,12 @@ class _Walker:
     def _ctx(self, ch: ResourceChange) -> ProviderContext:
         base = self.ws.context()
         related: dict[str, Any] = {}
-        with self.committer.doc_lock:
-            for d in ch.dependencies if ch.action != "delete" else ch.prior_dependencies:
-                r = self.doc.get(d)
-                if r is not None:
-                    related[d] = dict(r.attributes)
+        # No lock: entries are replaced whole, never edited in place, so a lookup sees either the
+        # old or the new entry (taking doc_lock here would wait behind every state write).
+        for d in ch.dependencies if ch.action != "delete" else ch.prior_dependencies:
+            r = self.doc.get(d)
+            if r is not None:
+                related[d] = dict(r.attributes)
         addr = ch.address
         sink = self.opts.on_event
         return ProviderContext(base.project_dir, base.data_dir, addr,
@@ -273,12 +276,16 @@ class _Walker:
             raise PermanentError(f'Provider "{ch.provider}" does not support {ch.type}')
         return handler
 
-    def _desired(self, ch: ResourceChange) -> tuple[dict[str, Any], list[list[Any]]]:
+    def _known_desired(self, ch: ResourceChange) -> tuple[dict[str, Any] | None, list[list[Any]]]:
         computed = set(computed_attributes(ch.type))
         after = ch.after or {}
         desired = {k: v for k, v in after.items() if k not in computed and k != "id"}
-        if is_known(desired):
-            return desired, ch.sensitive_paths
+        return (desired if is_known(desired) else None), [list(p) for p in ch.sensitive_paths]
+
+    def _desired(self, ch: ResourceChange) -> tuple[dict[str, Any], list[list[Any]]]:
+        known, paths = self._known_desired(ch)
+        if known is not None:
+            return known, paths
         # Some arguments were known only after apply: evaluate this resource again now that
         # everything it depends on exists.
         inst = self._reevaluate(ch.address)
@@ -290,8 +297,8 @@ class _Walker:
             missing = sorted(k for k, v in desired.items() if not is_known(v))
             raise PermanentError(f"Arguments of {ch.address} are still unknown after their dependencies were "
                                  f"applied: {', '.join(missing)}")
-        _, paths = unmark(inst.attributes)
-        return desired, [list(p) for p in paths]
+        _, marked = unmark(inst.attributes)
+        return desired, [list(p) for p in marked]
 
     def _reevaluate(self, address: str) -> ResourceInstance:
         def resolver(inst: ResourceInstance) -> dict[str, Any]:
@@ -318,25 +325,28 @@ class _Walker:
 
     def _create(self, handler: ResourceHandler, ctx: ProviderContext, ch: ResourceChange,
                 desired: dict[str, Any], sensitive: list[list[Any]]) -> None:
+        # Leave a trace before anything exists, so a crash mid-create is never lost.
         planned_id = handler.planned_id(ctx, desired)
         created_at = _now()
-        # Leave a trace before anything exists, so a crash mid-create is never lost.
-        self._record(ch, planned_id, desired, sensitive, status="creating", created_at=created_at, durable=False)
+        self._record(ch, planned_id, desired, sensitive, status="creating", created_at=created_at, durable=False,
+                     wait=True)
         try:
             res = self._retry("create", ch, lambda: handler.create(ctx, desired))
         except MlrtError:
-            with self.committer.mutate() as m:
+            with self.committer.mutate():
                 self.doc.remove(ch.address)
-            self.committer.commit(m.seq)
+            self.committer.commit_soon()
             raise
         self._record(ch, res.id, {**desired, **res.attributes}, sensitive, status="ready", created_at=created_at)
 
     def _delete(self, handler: ResourceHandler, ctx: ProviderContext, ch: ResourceChange, id: str,
                 prior: dict[str, Any], address: str) -> None:
         self._retry("delete", ch, lambda: handler.delete(ctx, id, dict(prior)))
-        with self.committer.mutate() as m:
+        with self.committer.mutate():
             self.doc.remove(address)
-        self.committer.commit(m.seq)
+        # Written moments later by the flusher: if mlrt dies first, the next refresh finds the
+        # object gone and drops the entry.
+        self.committer.commit_soon()
 
     def _depose(self, ch: ResourceChange) -> str:
         """create_before_destroy: keep the old object tracked under a deposed address meanwhile."""
@@ -349,14 +359,25 @@ class _Walker:
         return deposed
 
     def _record(self, ch: ResourceChange, id: str | None, attributes: dict[str, Any],
-                sensitive: list[list[Any]], status: str, created_at: str | None, durable: bool = True) -> None:
+                sensitive: list[list[Any]], status: str, created_at: str | None, durable: bool = True,
+                wait: bool = False) -> None:
+        """Put the entry in the state; `wait` returns only once it is on disk (needed before a
+        create starts), else the flusher writes it moments later."""
         with self.committer.mutate() as m:
-            self.doc.set(dict(
-                address=ch.address, type=ch.type, name=ch.name, module=ch.module_address,
-                index_key=ch.index_key, provider=ch.provider, id=id, attributes=attributes,
-                sensitive_attributes=sensitive, dependencies=list(ch.dependencies),
-                created_at=created_at or _now(), updated_at=_now(), status=status, comment=ch.comment or ""))
-        self.committer.commit(m.seq, durable=durable)
+            self.doc.set(self._entry(ch, id, attributes, sensitive, status, created_at))
+        if wait:
+            self.committer.commit(m.seq, durable=durable)
+        else:
+            self.committer.commit_soon()
+
+    @staticmethod
+    def _entry(ch: ResourceChange, id: str | None, attributes: dict[str, Any], sensitive: list[list[Any]],
+               status: str, created_at: str | None) -> dict[str, Any]:
+        """A state entry as a plain dict (the engine does not import the state package)."""
+        return dict(address=ch.address, type=ch.type, name=ch.name, module=ch.module_address,
+                    index_key=ch.index_key, provider=ch.provider, id=id, attributes=attributes,
+                    sensitive_attributes=sensitive, dependencies=list(ch.dependencies),
+                    created_at=created_at or _now(), updated_at=_now(), status=status, comment=ch.comment or "")
 
     def _retry(self, op: str, ch: ResourceChange, call: Callable[[], Any]) -> Any:
         """Call, retrying RetryableError with exponential backoff and jitter within the
