@@ -25,6 +25,7 @@ def train_xgboost(
 
     xgb = import_xgboost()
     from xgboost import collective
+    from xgboost.callback import TrainingCallback
 
     params = strip_round_keys(dict(spec.params))
     if "nthread" not in params and "n_jobs" not in params:
@@ -35,7 +36,7 @@ def train_xgboost(
     reporter = ctx.get_metrics_reporter()
     reporter.total = rounds
 
-    class Progress(xgb.callback.TrainingCallback):
+    class Progress(TrainingCallback):
         def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
             metrics = {
                 f"{data}-{name}": float(values[-1])
