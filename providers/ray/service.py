@@ -3,7 +3,9 @@
 The application (name = the service's name, route prefix `/<name>`) is built by
 `mlrt_iac.runtime.ray_entry:build_app`, which answers like the local inference server
 (`GET /health`, `POST /<function>` with `{"data": [[i, ...]]}`). Its one deployment gets
-`num_replicas = max_instances`, `max_ongoing_requests = num_workers`,
+`num_replicas = max_instances`, `max_ongoing_requests = 4 × num_workers` (at least 8: requests
+waiting inside a replica cost nothing, while Serve's router waits with a back-off for replicas at
+capacity, which starved throughput at `num_workers`),
 `max_queued_requests = max_queue` (Serve answers 503 past it) and `ray_actor_options` with the
 provider's `replica_cpus` and `gpu_requests` GPUs.
 
@@ -69,7 +71,7 @@ class ServiceHandler(RayHandler):
             "args": args,
             "deployments": [{
                 "name": DEPLOYMENT, "num_replicas": int(desired.get("max_instances") or 1),
-                "max_ongoing_requests": workers,
+                "max_ongoing_requests": max(4 * workers, 8),
                 "max_queued_requests": int(desired.get("max_queue") or 4 * workers),
                 "ray_actor_options": actor,
             }],
