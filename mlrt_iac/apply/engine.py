@@ -18,7 +18,6 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from ..config.instances import ResourceInstance
-from ..diagnostics import Diagnostics
 from ..errors import MlrtError, PermanentError, RetryableError
 from ..graph import build_graph
 from ..model import computed_attributes, validate_instances

@@ -6,9 +6,7 @@ State edits never touch real objects: `rm` forgets, `mv` renames, `import` adopt
 from __future__ import annotations
 
 import argparse
-
 from datetime import datetime, timezone
-from typing import Any
 
 from rich.markup import escape
 

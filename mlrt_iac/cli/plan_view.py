@@ -47,7 +47,7 @@ def _sensitive_keys(ch: ResourceChange) -> set[str]:
 def render_change(ch: ResourceChange) -> list[str]:
     sym, color = SYMBOL[ch.action]
     lines = [f"  [bold]# {escape(ch.address)}[/] {VERB[ch.action]}"
-             + (f" [dim](create replacement, then destroy)[/]" if ch.action == "replace" and ch.create_before_destroy else "")]
+             + (" [dim](create replacement, then destroy)[/]" if ch.action == "replace" and ch.create_before_destroy else "")]
     if ch.comment:
         lines.append(f"  [dim]# {escape(str(ch.comment))}[/]")
     lines.append(f"[{color}]{sym:>3}[/] resource \"{ch.type}\" \"{escape(ch.name)}\" {{")

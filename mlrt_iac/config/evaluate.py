@@ -12,8 +12,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from ..diagnostics import Diagnostics, SourceRange
 from ..values import UNKNOWN, Sensitive
@@ -1004,4 +1003,3 @@ def evaluate(config: Config, inputs: dict[str, Any], *, resolver: ResourceResolv
 
 __all__ = ["EvaluatedConfig", "evaluate", "default_resolver", "parse_address", "parse_duration"]
 
-_unused: Callable[..., Any] = Path  # keep Path imported for type readers

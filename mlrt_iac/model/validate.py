@@ -7,7 +7,7 @@ instance is checked and every problem is reported.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Mapping
 
 from pydantic import ValidationError
 

@@ -30,7 +30,7 @@ from mlrt_iac.values import is_known
 
 from ._files import atomic_write_json, plain, read_json
 from .common import LocalHandler, resource_name
-from .ledger import Ledger, LedgerSession, Node, fits, total
+from .ledger import Ledger, Node, fits, total
 from .machine import Capacity, FamilyFacts, node_size
 
 DEFAULTS: dict[str, Any] = {
