@@ -156,17 +156,20 @@ def main() -> int:
             return time.perf_counter() - t0
 
         direct()  # warm-up: the cluster's first job pays for worker processes and imports
-        d = direct()
-        m = mlrt(project, "apply", "-auto-approve")
-        mlrt(project, "destroy", "-auto-approve")
-        d2 = direct()
-        m2 = mlrt(project, "apply", "-auto-approve")
-        best_d, best_m = min(d, d2), min(m, m2)
+        # Interleaved, best of 3: one run of either side varies by several seconds on 2 cores.
+        ds: list[float] = []
+        ms: list[float] = []
+        for i in range(3):
+            ds.append(direct())
+            ms.append(mlrt(project, "apply", "-auto-approve"))
+            if i < 2:
+                mlrt(project, "destroy", "-auto-approve")
+        best_d, best_m = min(ds), min(ms)
         print(f"{'run':<44} {'wall s':>8}")
-        print(f"{'direct XGBoostTrainer script (baseline)':<44} {d:>8.1f} {d2:>8.1f}")
-        print(f"{'mlrt apply (Ray Job + Ray Train)':<44} {m:>8.1f} {m2:>8.1f}")
+        print(f"{'direct XGBoostTrainer script (baseline)':<44} " + " ".join(f"{x:>8.1f}" for x in ds))
+        print(f"{'mlrt apply (Ray Job + Ray Train)':<44} " + " ".join(f"{x:>8.1f}" for x in ms))
         ratio = best_m / best_d
-        print(f"mlrt / direct (best of 2): {ratio:.2f}  target <= 1.20  {'OK' if ratio <= 1.2 else 'MISSED'}")
+        print(f"mlrt / direct (best of 3): {ratio:.2f}  target <= 1.20  {'OK' if ratio <= 1.2 else 'MISSED'}")
 
         # Serving: the same model on Serve (ray provider) and on the local inference server.
         (project / "main.hcl").write_text(MAIN % {**fill, "service": SERVICE % {"workers": args.workers}})

@@ -18,6 +18,7 @@ FAILED, or its model directory is missing. `delete` stops and deletes the job, r
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import time
@@ -44,6 +45,18 @@ EXCLUDES = [".mlrt/", ".git/", "__pycache__/"]
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
+def _data_excludes(project_dir: Path, spec: dict[str, Any]) -> list[str]:
+    """Dataset files inside the project stay out of the uploaded working_dir: the job reads them
+    by absolute path (the spec's sources), so packing them into every submission is wasted work."""
+    out: list[str] = []
+    root = str(project_dir.resolve()) + os.sep
+    for ds in (spec.get("datasets") or {}).values():
+        for src in ds.get("sources") or []:
+            if isinstance(src, str) and src.startswith(root):
+                out.append("/" + src[len(root):])
+    return out
+
+
 class TrainingHandler(RayHandler, LocalTrainingHandler):
     type_name: ClassVar[str] = "training"
 
@@ -53,7 +66,8 @@ class TrainingHandler(RayHandler, LocalTrainingHandler):
             "MLRT_EGRESS": ",".join(spec.get("egress") or []), "RAY_DEDUP_LOGS": "0",
             "PYTHONUNBUFFERED": "1",
         }
-        renv: dict[str, Any] = {"working_dir": str(ctx.project_dir), "excludes": list(EXCLUDES),
+        renv: dict[str, Any] = {"working_dir": str(ctx.project_dir),
+                                "excludes": list(EXCLUDES) + _data_excludes(ctx.project_dir, spec),
                                 "env_vars": env_vars}
         extra = self.rp.runtime_env
         for key, value in extra.items():
