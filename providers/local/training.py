@@ -22,6 +22,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any, ClassVar
 
+from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.errors import PermanentError
 from mlrt_iac.provider import Attributes, CreateResult, DiffResult, ProviderContext, ReadResult, UpdateResult
 from mlrt_iac.values import is_known
@@ -49,6 +50,20 @@ class TrainingHandler(LocalHandler):
     computed: ClassVar[tuple[str, ...]] = COMPUTED
 
     # -- plan -----------------------------------------------------------------------------
+    def validate(self, desired: Attributes) -> Diagnostics:
+        """GPUs asked of this machine must exist here (the model checks the pool's family)."""
+        diags = Diagnostics()
+        scaling = desired.get("scaling") or {}
+        if not is_known(scaling):
+            return diags
+        wants_gpu = bool(scaling.get("use_gpu")) or float(scaling.get("num_gpus_per_worker") or 0) > 0
+        if wants_gpu and self.lp.machine().gpus == 0:
+            diags.add_error("No GPU on this machine",
+                            "The training asks for GPUs (scaling.use_gpu or num_gpus_per_worker), but the local "
+                            "provider found none (nvidia-smi lists no GPU). Set use_gpu = false to train on "
+                            "CPUs, or run it with a provider that has GPUs (ray, kubernetes).")
+        return diags
+
     def _fingerprint(self, ctx: ProviderContext, desired: Attributes) -> tuple[str, dict[str, str]] | None:
         from mlrt_iac.runtime import input_fingerprint
         from mlrt_iac.runtime.fingerprint import entrypoint_source_paths

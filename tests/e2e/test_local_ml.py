@@ -295,3 +295,54 @@ def test_pytorch_two_processes_over_gloo(tmp_path: Path) -> None:
     (project / "trainer.py").write_text(TRAINER + "\n# tuned\n")
     plan = run_mlrt(project, "plan", "-no-color")
     assert "training.digits must be replaced" in plan.stdout and "trainer.py" in plan.stdout
+
+
+GPU_HCL = '''
+provider "local" {
+  instance_family "GPU_BOX" {
+    cpus       = 2
+    memory_gib = 4
+    gpus       = 1
+    gpu_type   = "T4"
+  }
+}
+
+compute_pool "gpu" {
+  instance_family = "GPU_BOX"
+}
+
+training "t" {
+  compute_pool = compute_pool.gpu
+  framework    = "xgboost"
+
+  dataset "train" {
+    source    = "data/train.parquet"
+    label_col = "label"
+  }
+
+  scaling {
+    use_gpu = true
+  }
+}
+'''
+
+
+def test_use_gpu_without_a_gpu_is_a_plan_error(tmp_path: Path) -> None:
+    import shutil as sh
+
+    if sh.which("nvidia-smi"):
+        # On a machine with a GPU the same configuration is valid: the check must then pass.
+        expect_error = False
+    else:
+        expect_error = True
+    project = tmp_path / "gpu"
+    (project / "data").mkdir(parents=True)
+    shutil.copy(REPO / "examples" / "quickstart" / "data" / "train.parquet", project / "data" / "train.parquet")
+    (project / "main.hcl").write_text(GPU_HCL)
+    res = run_mlrt(project, "plan", "-no-color")
+    if expect_error:
+        assert res.returncode == 1, res.stdout + res.stderr
+        assert "Error: No GPU on this machine" in res.stderr
+        assert "on main.hcl line" in res.stderr
+    else:
+        assert res.returncode == 0, res.stderr
