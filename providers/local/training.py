@@ -134,6 +134,7 @@ class TrainingHandler(LocalHandler):
 
     def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
         name = resource_name(ctx, desired)
+        self._stop_leftover_runs(ctx, name)
         run_id = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         run_dir = ctx.data_dir / "runs" / run_id
         model_dir = self._model_root(ctx, desired) / run_id
@@ -156,12 +157,26 @@ class TrainingHandler(LocalHandler):
         }
         return CreateResult(run_id, attrs)
 
+    def _stop_leftover_runs(self, ctx: ProviderContext, name: str) -> None:
+        """A run whose mlrt was killed keeps training in its own session; stop it before starting
+        another, so one training never has two runs writing models at once."""
+        for pid_file in (ctx.data_dir / "runs").glob(f"{name}-*/launcher.pid"):
+            try:
+                pid = int(pid_file.read_text())
+                os.killpg(pid, signal.SIGTERM)
+                ctx.log(f"stopped run {pid_file.parent.name} left by an interrupted apply (pid {pid})")
+            except (ValueError, OSError):
+                pass
+            pid_file.unlink(missing_ok=True)
+
     def _run(self, ctx: ProviderContext, spec_path: Path, run_dir: Path) -> dict[str, Any]:
         env = dict(os.environ)
         env["PYTHONUNBUFFERED"] = "1"
         proc = subprocess.Popen([sys.executable, "-m", "mlrt_iac.runtime.launch", str(spec_path)],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
                                 cwd=str(ctx.project_dir), env=env, start_new_session=True)
+        pid_file = run_dir / "launcher.pid"
+        pid_file.write_text(str(proc.pid))
         tail: deque[str] = deque(maxlen=30)
         finished: dict[str, Any] | None = None
         assert proc.stdout is not None
@@ -188,6 +203,7 @@ class TrainingHandler(LocalHandler):
             if ctx.cancel.is_set() and proc.poll() is None:
                 _terminate(proc)
             rc = proc.wait()
+            pid_file.unlink(missing_ok=True)
         if ctx.cancel.is_set():
             return {"status": "FAILED", "error": "cancelled by the user (Ctrl-C)"}
         if finished is None:

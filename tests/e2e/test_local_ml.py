@@ -346,3 +346,61 @@ def test_use_gpu_without_a_gpu_is_a_plan_error(tmp_path: Path) -> None:
         assert "on main.hcl line" in res.stderr
     else:
         assert res.returncode == 0, res.stderr
+
+
+SLOW_TRAINER = textwrap.dedent('''
+    import os
+    import time
+
+    from mlrt_iac.runtime import get_context
+
+
+    def train():
+        ctx = get_context()
+        first = not os.path.exists("started.txt")
+        with open("started.txt", "a") as f:
+            f.write("started\\n")
+        while first:  # the first run never ends by itself; later runs finish at once
+            time.sleep(0.1)
+        open(os.path.join(ctx.get_model_dir(), "done"), "w").write("ok")
+''')
+
+SLOW_HCL = '''
+compute_pool "cpu" {
+  instance_family = "CPU_X64_S"
+}
+
+training "slow" {
+  compute_pool = compute_pool.cpu
+  framework    = "pytorch"
+  entrypoint   = "slow:train"
+}
+'''
+
+
+def test_a_run_left_by_a_killed_apply_is_stopped_by_the_next(tmp_path: Path) -> None:
+    from .helpers import spawn_mlrt
+
+    project = tmp_path / "slow"
+    project.mkdir()
+    (project / "slow.py").write_text(SLOW_TRAINER)
+    (project / "main.hcl").write_text(SLOW_HCL)
+    first = spawn_mlrt(project, "apply", "-auto-approve")
+    deadline = time.monotonic() + 120
+    pid_files: list[Path] = []
+    while time.monotonic() < deadline and not (pid_files and (project / "started.txt").exists()):
+        pid_files = list((project / ".mlrt" / "runs").glob("slow-*/launcher.pid"))
+        time.sleep(0.1)
+    assert pid_files and (project / "started.txt").exists(), "the first run never started training"
+    leftover = int(pid_files[0].read_text())
+    first.kill()
+    first.wait()
+    assert _alive(leftover)  # the run outlives mlrt (its own session)...
+    second = run_mlrt(project, "apply", "-auto-approve", timeout=300)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "left by an interrupted apply" in second.stdout
+    deadline = time.monotonic() + 10
+    while _alive(leftover) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(leftover)  # ...until the next apply stops it
+    assert run_mlrt(project, "plan", "-detailed-exitcode").returncode == 0
