@@ -385,22 +385,29 @@ def test_a_run_left_by_a_killed_apply_is_stopped_by_the_next(tmp_path: Path) -> 
     project.mkdir()
     (project / "slow.py").write_text(SLOW_TRAINER)
     (project / "main.hcl").write_text(SLOW_HCL)
-    first = spawn_mlrt(project, "apply", "-auto-approve")
-    deadline = time.monotonic() + 120
-    pid_files: list[Path] = []
-    while time.monotonic() < deadline and not (pid_files and (project / "started.txt").exists()):
-        pid_files = list((project / ".mlrt" / "runs").glob("slow-*/launcher.pid"))
-        time.sleep(0.1)
-    assert pid_files and (project / "started.txt").exists(), "the first run never started training"
-    leftover = int(pid_files[0].read_text())
-    first.kill()
-    first.wait()
-    assert _alive(leftover)  # the run outlives mlrt (its own session)...
-    second = run_mlrt(project, "apply", "-auto-approve", timeout=300)
-    assert second.returncode == 0, second.stdout + second.stderr
-    assert "left by an interrupted apply" in second.stdout
-    deadline = time.monotonic() + 10
-    while _alive(leftover) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive(leftover)  # ...until the next apply stops it
-    assert run_mlrt(project, "plan", "-detailed-exitcode").returncode == 0
+    try:
+        first = spawn_mlrt(project, "apply", "-auto-approve")
+        deadline = time.monotonic() + 120
+        pid_files: list[Path] = []
+        while time.monotonic() < deadline and not (pid_files and (project / "started.txt").exists()):
+            pid_files = list((project / ".mlrt" / "runs").glob("slow-*/launcher.pid"))
+            time.sleep(0.1)
+        assert pid_files and (project / "started.txt").exists(), "the first run never started training"
+        leftover = int(pid_files[0].read_text())
+        first.kill()
+        first.wait()
+        assert _alive(leftover)  # the run outlives mlrt (its own session)...
+        second = run_mlrt(project, "apply", "-auto-approve", timeout=300)
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert "left by an interrupted apply" in second.stdout
+        deadline = time.monotonic() + 10
+        while _alive(leftover) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(leftover)  # ...until the next apply stops it
+        assert run_mlrt(project, "plan", "-detailed-exitcode").returncode == 0
+    finally:  # never leave a run that blocks forever behind, even when an assertion failed
+        for pid_file in (project / ".mlrt" / "runs").glob("slow-*/launcher.pid"):
+            try:
+                os.killpg(int(pid_file.read_text()), signal.SIGKILL)
+            except (ValueError, OSError):
+                pass
