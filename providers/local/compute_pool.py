@@ -49,6 +49,20 @@ def _plural(n: int) -> str:
     return f"{n} node" if n == 1 else f"{n} nodes"
 
 
+def default_active_nodes(attrs: Attributes) -> Attributes:
+    """`active_nodes` defaults to `min_nodes` (shared by every provider's pool handler)."""
+    if attrs.get("active_nodes") is None and is_known(attrs.get("min_nodes", 1)):
+        attrs["active_nodes"] = attrs.get("min_nodes", DEFAULTS["min_nodes"])
+    return attrs
+
+
+def drop_creation_only(result: DiffResult) -> DiffResult:
+    """`initially_suspended` only matters at creation (as in Snowflake): never a change after."""
+    result.changed = [c for c in result.changed if c != "initially_suspended"]
+    result.requires_replace = [c for c in result.requires_replace if c in result.changed]
+    return result
+
+
 class ComputePoolHandler(LocalHandler):
     """Create, scale, suspend and delete local compute pools."""
 
@@ -140,16 +154,10 @@ class ComputePoolHandler(LocalHandler):
         return self._computed(attrs["name"], self._nodes(attrs["name"], template, count), suspended, capped)
 
     def normalise(self, ctx: ProviderContext, desired: Attributes) -> Attributes:
-        out = super().normalise(ctx, desired)
-        if out.get("active_nodes") is None and is_known(out.get("min_nodes", 1)):
-            out["active_nodes"] = out.get("min_nodes", DEFAULTS["min_nodes"])
-        return out
+        return default_active_nodes(super().normalise(ctx, desired))
 
     def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
-        result = super().diff(ctx, prior, desired)
-        # initially_suspended only matters at creation (as in Snowflake): not a change afterwards.
-        result.changed = [c for c in result.changed if c != "initially_suspended"]
-        result.requires_replace = [c for c in result.requires_replace if c in result.changed]
+        result = drop_creation_only(super().diff(ctx, prior, desired))
         for key in result.requires_replace:
             result.reasons.setdefault(key, f"a local pool's {key} cannot change in place")
         return result

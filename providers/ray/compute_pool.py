@@ -29,7 +29,7 @@ from mlrt_iac.provider import Attributes, CreateResult, DiffResult, ProviderCont
 from mlrt_iac.values import is_known
 
 from providers.local._files import atomic_write_json, plain, read_json
-from providers.local.compute_pool import DEFAULTS, _range_problems
+from providers.local.compute_pool import DEFAULTS, _range_problems, default_active_nodes, drop_creation_only
 from providers.local.machine import node_size
 
 from . import cluster
@@ -98,16 +98,10 @@ class ComputePoolHandler(RayHandler):
         return diags
 
     def normalise(self, ctx: ProviderContext, desired: Attributes) -> Attributes:
-        out = super().normalise(ctx, desired)
-        if out.get("active_nodes") is None and is_known(out.get("min_nodes", 1)):
-            out["active_nodes"] = out.get("min_nodes", DEFAULTS["min_nodes"])
-        return out
+        return default_active_nodes(super().normalise(ctx, desired))
 
     def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
-        result = super().diff(ctx, prior, desired)
-        result.changed = [c for c in result.changed if c != "initially_suspended"]
-        result.requires_replace = [c for c in result.requires_replace if c in result.changed]
-        return result
+        return drop_creation_only(super().diff(ctx, prior, desired))
 
     def plan_computed(self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None) -> Attributes:
         """Managed pools: the node sizes and caps are known at plan time (and logged when capped)."""
