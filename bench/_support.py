@@ -16,7 +16,9 @@ def register_test_provider() -> Path:
     dist = site / "mlrt_testprovider-0.0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mlrt-testprovider\nVersion: 0.0.1\n")
-    (dist / "entry_points.txt").write_text("[mlrt.providers]\ntest = tests.support.testprovider:TestProvider\n")
+    (dist / "entry_points.txt").write_text(
+        "[mlrt.providers]\ntest = tests.support.testprovider:TestProvider\n"
+    )
     for p in (str(site), str(REPO)):
         if p not in sys.path:
             sys.path.insert(0, p)

@@ -30,8 +30,10 @@ def config(n: int, chain: bool) -> str:
     out = ['mlrt {\n  default_provider = "test"\n}\n']
     for i in range(n):
         dep = f"\n  depends_on = [network_rule.r{i - 1}]" if chain and i else ""
-        out.append(f'network_rule "r{i}" {{\n  mode = "EGRESS"\n  type = "HOST_PORT"\n'
-                   f'  value_list = ["h{i}.example.com:443"]{dep}\n}}\n')
+        out.append(
+            f'network_rule "r{i}" {{\n  mode = "EGRESS"\n  type = "HOST_PORT"\n'
+            f'  value_list = ["h{i}.example.com:443"]{dep}\n}}\n'
+        )
     return "\n".join(out)
 
 
@@ -52,19 +54,38 @@ def run(n: int, chain: bool) -> tuple[float, float, int]:
     d2 = Path(tempfile.mkdtemp(prefix="mlrt-bench-apply-"))
     (d2 / "main.hcl").write_text(config(n, chain))
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "mlrt_iac.cli.main", "-chdir", str(d2), "apply", "-auto-approve",
-                           "-parallelism", "10", "-no-color"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlrt_iac.cli.main",
+            "-chdir",
+            str(d2),
+            "apply",
+            "-auto-approve",
+            "-parallelism",
+            "10",
+            "-no-color",
+        ],
+        capture_output=True,
+        text=True,
+    )
     whole = time.perf_counter() - t0
     assert proc.returncode == 0, proc.stderr
     return walk, whole, res.writes
 
 
 def main() -> None:
-    for label, n, chain, ideal in (("independent", 500, False, 500 * DELAY / 10), ("chain", 50, True, 50 * DELAY)):
+    for label, n, chain, ideal in (
+        ("independent", 500, False, 500 * DELAY / 10),
+        ("chain", 50, True, 50 * DELAY),
+    ):
         walk, whole, writes = run(n, chain)
-        print(f"{label:<12} resources={n:<4} parallelism=10 create=50ms ideal={ideal:.2f}s "
-              f"apply_walk={walk:.2f}s ({walk / ideal:.2f}x ideal, target <= 1.20x) "
-              f"state_writes={writes} whole_command={whole:.2f}s")
+        print(
+            f"{label:<12} resources={n:<4} parallelism=10 create=50ms ideal={ideal:.2f}s "
+            f"apply_walk={walk:.2f}s ({walk / ideal:.2f}x ideal, target <= 1.20x) "
+            f"state_writes={writes} whole_command={whole:.2f}s"
+        )
 
 
 if __name__ == "__main__":

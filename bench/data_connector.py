@@ -16,6 +16,7 @@ import argparse
 import gc
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +24,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
-import warnings
 
 from mlrt_iac.runtime import DataConnector
 
@@ -77,10 +77,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.parquet"
         make_file(path, args.rows)
-        print(f"data: {args.rows:,} rows x {COLS} float64 columns, {path.stat().st_size / 1e6:.0f} MB parquet")
+        print(
+            f"data: {args.rows:,} rows x {COLS} float64 columns, {path.stat().st_size / 1e6:.0f} MB parquet"
+        )
         print(f"{'case':<34}{'mlrt rows/s':>14}{'baseline rows/s':>17}{'ratio':>8}  target")
-        pairs = [("to_pandas", mlrt_pandas, base_pandas),
-                 (f"to_torch_dataset(batch_size={BATCH})", mlrt_torch, base_torch)]
+        pairs = [
+            ("to_pandas", mlrt_pandas, base_pandas),
+            (f"to_torch_dataset(batch_size={BATCH})", mlrt_torch, base_torch),
+        ]
         for name, ours, theirs in pairs:
             ours_t, theirs_t = float("inf"), float("inf")
             for i in range(args.repeat):
@@ -95,7 +99,9 @@ def main() -> None:
                         theirs_t = min(theirs_t, t)
             ratio = theirs_t / ours_t
             verdict = "ok" if ratio >= 0.9 else "MISSED"
-            print(f"{name:<34}{args.rows / ours_t:>14,.0f}{args.rows / theirs_t:>17,.0f}{ratio:>8.2f}  >=0.90 {verdict}")
+            print(
+                f"{name:<34}{args.rows / ours_t:>14,.0f}{args.rows / theirs_t:>17,.0f}{ratio:>8.2f}  >=0.90 {verdict}"
+            )
 
 
 if __name__ == "__main__":

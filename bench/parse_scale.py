@@ -18,28 +18,35 @@ from pathlib import Path
 
 import hcl2
 
-
 FILES = 10
 
 
 def block(i: int) -> str:
     k = i % 5
     if k == 0:
-        return (f'compute_pool "p{i}" {{\n  instance_family = "CPU_X64_S"\n  min_nodes = 1\n  max_nodes = {2 + i % 3}\n'
-                f'  labels = {{ team = "t{i % 7}", idx = "{i}" }}\n}}\n')
+        return (
+            f'compute_pool "p{i}" {{\n  instance_family = "CPU_X64_S"\n  min_nodes = 1\n  max_nodes = {2 + i % 3}\n'
+            f'  labels = {{ team = "t{i % 7}", idx = "{i}" }}\n}}\n'
+        )
     if k == 1:
-        return (f'network_rule "r{i}" {{\n  mode = "EGRESS"\n  type = "HOST_PORT"\n'
-                f'  value_list = ["pypi.org:443", "*.example.com:{400 + i % 100}"]\n  comment = "rule ${{var.env}}"\n}}\n')
+        return (
+            f'network_rule "r{i}" {{\n  mode = "EGRESS"\n  type = "HOST_PORT"\n'
+            f'  value_list = ["pypi.org:443", "*.example.com:{400 + i % 100}"]\n  comment = "rule ${{var.env}}"\n}}\n'
+        )
     if k == 2:
         return f'external_access_integration "e{i}" {{\n  allowed_network_rules = [network_rule.r{i - 1}]\n  enabled = true\n}}\n'
     if k == 3:
-        return (f'training "t{i}" {{\n  compute_pool = compute_pool.p{i - 3}\n  framework = "xgboost"\n'
-                f'  num_boost_round = {10 + i % 50}\n  params = {{ max_depth = 6, eta = 0.3 }}\n'
-                f'  dataset "train" {{\n    source = "data/train.parquet"\n    input_cols = ["a", "b", "c"]\n'
-                f'    label_col = "y"\n  }}\n  scaling {{\n    num_nodes = 1\n    num_workers_per_node = 2\n  }}\n'
-                f'  external_access_integrations = [external_access_integration.e{i - 1}]\n}}\n')
-    return (f'service "s{i}" {{\n  compute_pool = compute_pool.p{i - 4}\n  model = training.t{i - 1}.model_uri\n'
-            f'  max_instances = 1\n  num_workers = 2\n  comment = "serves ${{training.t{i - 1}.framework}} model"\n}}\n')
+        return (
+            f'training "t{i}" {{\n  compute_pool = compute_pool.p{i - 3}\n  framework = "xgboost"\n'
+            f"  num_boost_round = {10 + i % 50}\n  params = {{ max_depth = 6, eta = 0.3 }}\n"
+            f'  dataset "train" {{\n    source = "data/train.parquet"\n    input_cols = ["a", "b", "c"]\n'
+            f'    label_col = "y"\n  }}\n  scaling {{\n    num_nodes = 1\n    num_workers_per_node = 2\n  }}\n'
+            f"  external_access_integrations = [external_access_integration.e{i - 1}]\n}}\n"
+        )
+    return (
+        f'service "s{i}" {{\n  compute_pool = compute_pool.p{i - 4}\n  model = training.t{i - 1}.model_uri\n'
+        f'  max_instances = 1\n  num_workers = 2\n  comment = "serves ${{training.t{i - 1}.framework}} model"\n}}\n'
+    )
 
 
 def generate(d: Path, n: int) -> list[str]:
@@ -73,6 +80,7 @@ def main() -> None:
     gc.disable()  # as the `mlrt` command does (mlrt_iac/cli/main.py)
     hcl2.parses_to_tree("a = 1\n")  # build the grammar once, outside the timings
     import mlrt_iac.plan.workspace  # noqa: F401  (imports and schema building, outside the timings)
+
     rows = []
     for n in (500, 5000):
         tmp = Path(tempfile.mkdtemp(prefix="mlrt-bench-"))
@@ -95,11 +103,15 @@ def main() -> None:
     per_500 = rows[0][2] / rows[0][0]
     for n, base, cold, warm in rows:
         ratio = (cold / n) / per_500
-        print(f"blocks={n} hcl2.loads={base:.2f}s validate_cold={cold:.2f}s ({cold / base:.2f}x) "
-              f"validate_warm={warm:.2f}s ({warm / cold:.2f}x of cold) per_block_ratio={ratio:.2f}")
+        print(
+            f"blocks={n} hcl2.loads={base:.2f}s validate_cold={cold:.2f}s ({cold / base:.2f}x) "
+            f"validate_warm={warm:.2f}s ({warm / cold:.2f}x of cold) per_block_ratio={ratio:.2f}"
+        )
     n, base, cold, warm = rows[-1]
-    print(f"targets at {n}: cold<=1.3x loads: {cold / base <= 1.3}; per_block_ratio<=1.5: "
-          f"{(cold / n) / per_500 <= 1.5}; warm<=0.2x cold: {warm / cold <= 0.2}")
+    print(
+        f"targets at {n}: cold<=1.3x loads: {cold / base <= 1.3}; per_block_ratio<=1.5: "
+        f"{(cold / n) / per_500 <= 1.5}; warm<=0.2x cold: {warm / cold <= 0.2}"
+    )
     sys.stdout.flush()
 
 

@@ -33,21 +33,39 @@ def make_project(n: int) -> Path:
     files: dict[str, list[str]] = {}
     objects: list[tuple[str, str, dict[str, object], list[str]]] = []
     for i in range(n_rules):
-        attrs = {"name": f"r{i}", "mode": "EGRESS", "type": "HOST_PORT", "value_list": [f"h{i}.example.com:443"],
-                 "comment": None}
+        attrs = {
+            "name": f"r{i}",
+            "mode": "EGRESS",
+            "type": "HOST_PORT",
+            "value_list": [f"h{i}.example.com:443"],
+            "comment": None,
+        }
         files.setdefault(f"rules{i % 10}.hcl", []).append(
             f'network_rule "r{i}" {{\n  mode       = "EGRESS"\n  type       = "HOST_PORT"\n'
-            f'  value_list = ["h{i}.example.com:443"]\n}}\n')
+            f'  value_list = ["h{i}.example.com:443"]\n}}\n'
+        )
         objects.append((f"network_rule.r{i}", "network_rule", attrs, []))
     for j in range(n_eai):
         rules = [f"r{(j * RULES_PER_EAI + k) % n_rules}" for k in range(RULES_PER_EAI)]
         refs = ", ".join(f"network_rule.{r}" for r in rules)
         files.setdefault(f"eai{j % 10}.hcl", []).append(
-            f'external_access_integration "e{j}" {{\n  allowed_network_rules = [{refs}]\n}}\n')
-        attrs = {"name": f"e{j}", "allowed_network_rules": rules, "enabled": True, "allowed_secrets": [],
-                 "comment": None}
-        objects.append((f"external_access_integration.e{j}", "external_access_integration", attrs,
-                        [f"network_rule.{r}" for r in rules]))
+            f'external_access_integration "e{j}" {{\n  allowed_network_rules = [{refs}]\n}}\n'
+        )
+        attrs = {
+            "name": f"e{j}",
+            "allowed_network_rules": rules,
+            "enabled": True,
+            "allowed_secrets": [],
+            "comment": None,
+        }
+        objects.append(
+            (
+                f"external_access_integration.e{j}",
+                "external_access_integration",
+                attrs,
+                [f"network_rule.{r}" for r in rules],
+            )
+        )
     (d / "main.hcl").write_text('mlrt {\n  default_provider = "test"\n}\n')
     for name, blocks in files.items():
         (d / name).write_text("\n".join(blocks))
@@ -55,8 +73,18 @@ def make_project(n: int) -> Path:
     doc = backend.new_document()
     root = d / ".mlrt" / "test-objects"
     for addr, type_name, attrs, deps in objects:
-        doc.set({"address": addr, "type": type_name, "name": addr.split(".")[1], "provider": "test",
-                 "id": attrs["name"], "attributes": attrs, "dependencies": deps, "status": "ready"})
+        doc.set(
+            {
+                "address": addr,
+                "type": type_name,
+                "name": addr.split(".")[1],
+                "provider": "test",
+                "id": attrs["name"],
+                "attributes": attrs,
+                "dependencies": deps,
+                "status": "ready",
+            }
+        )
         p = root / type_name / f"{attrs['name']}.json"
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(json.dumps({"id": attrs["name"], "attributes": attrs}))
@@ -66,8 +94,11 @@ def make_project(n: int) -> Path:
 
 def timed(project: Path, *args: str) -> float:
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "mlrt_iac.cli.main", "-chdir", str(project), *args, "-no-color"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlrt_iac.cli.main", "-chdir", str(project), *args, "-no-color"],
+        capture_output=True,
+        text=True,
+    )
     elapsed = time.perf_counter() - t0
     if proc.returncode not in (0, 2):
         raise SystemExit(f"mlrt {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
@@ -86,8 +117,10 @@ def main() -> None:
         rows[n] = warm
         print(f"resources={n:<6} plan_cold={cold:.2f}s plan_warm={warm:.2f}s apply_no_change={apply_:.2f}s")
         shutil.rmtree(d, ignore_errors=True)
-    print(f"ratio warm(10000)/warm(1000) = {rows[10000] / rows[1000]:.1f} (target <= 12); "
-          f"warm plan of 10000 = {rows[10000]:.2f}s (target <= 3 s)")
+    print(
+        f"ratio warm(10000)/warm(1000) = {rows[10000] / rows[1000]:.1f} (target <= 12); "
+        f"warm plan of 10000 = {rows[10000]:.2f}s (target <= 3 s)"
+    )
 
 
 if __name__ == "__main__":

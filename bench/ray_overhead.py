@@ -35,7 +35,7 @@ import serve as serve_bench  # noqa: E402  (bench/serve.py: the load generator a
 
 from providers.ray import cluster  # noqa: E402
 
-DIRECT = textwrap.dedent('''
+DIRECT = textwrap.dedent("""
     import sys, time
     import pandas as pd
     import ray, ray.train
@@ -58,7 +58,7 @@ DIRECT = textwrap.dedent('''
 
     ray.init(address=sys.argv[4], logging_level="ERROR")
     XGBoostTrainer(loop, scaling_config=ScalingConfig(num_workers=2, resources_per_worker={"CPU": 1})).fit()
-''')
+""")
 
 MAIN = """
 mlrt {
@@ -119,8 +119,12 @@ def write_data(path: Path, rows: int) -> None:
 
 def mlrt(project: Path, *args: str) -> float:
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "mlrt_iac.cli.main", "-chdir", str(project), *args],
-                         capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+    out = subprocess.run(
+        [sys.executable, "-m", "mlrt_iac.cli.main", "-chdir", str(project), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
     if out.returncode != 0:
         raise RuntimeError(f"mlrt {' '.join(args)} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
     return time.perf_counter() - t0
@@ -141,8 +145,10 @@ def main() -> int:
     write_data(project / "train.parquet", args.rows)
     (work / "direct.py").write_text(DIRECT)
     rec = cluster.new_record("bench", work, cluster.NodeSize(cpus=4, gpus=0, memory_gib=6))
-    print(f"# {args.rows} rows x {serve_bench.N_FEATURES} features, 2 workers, {args.rounds} rounds; "
-          f"one local Ray cluster (4 logical CPUs on this machine)")
+    print(
+        f"# {args.rows} rows x {serve_bench.N_FEATURES} features, 2 workers, {args.rounds} rounds; "
+        f"one local Ray cluster (4 logical CPUs on this machine)"
+    )
     try:
         cluster.start_head(rec, work / "ray-start.log")
         fill = {"address": rec.dashboard_url, "serve_port": rec.serve_port, "rounds": args.rounds}
@@ -150,9 +156,18 @@ def main() -> int:
 
         def direct() -> float:
             t0 = time.perf_counter()
-            subprocess.run([sys.executable, str(work / "direct.py"), str(project / "train.parquet"),
-                            str(args.rounds), str(work / "direct.ubj"), rec.gcs_address],
-                           check=True, capture_output=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(work / "direct.py"),
+                    str(project / "train.parquet"),
+                    str(args.rounds),
+                    str(work / "direct.ubj"),
+                    rec.gcs_address,
+                ],
+                check=True,
+                capture_output=True,
+            )
             return time.perf_counter() - t0
 
         direct()  # warm-up: the cluster's first job pays for worker processes and imports
@@ -185,8 +200,10 @@ def main() -> int:
         booster = xgb.Booster()
         booster.load_model(str(model_dir / "model.ubj"))
         expected = [booster.inplace_predict(x).astype(np.float32) for _, x in requests]
-        print(f"\n{'server':<34} {'clients':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'non-200':>16} {'errs':>5} {'wrong':>5} {'client':>7}")
+        print(
+            f"\n{'server':<34} {'clients':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+            f"{'non-200':>16} {'errs':>5} {'wrong':>5} {'client':>7}"
+        )
         r = serve_bench.drive(rec.serve_port, args.clients, args.seconds, serve_reqs, expected)
         print(serve_bench.row("ray serve (1 replica)", r, args.clients))
         shutil.copytree(model_dir, work / "model")  # destroy removes the training's model

@@ -19,17 +19,48 @@ TARGET_S = 2.0
 
 
 def items(pools: int = 100, services: int = 1000) -> list[RenderItem]:
-    out = [RenderItem(f"compute_pool.p{i}", "compute_pool",
-                      {"name": f"p{i}", "instance_family": "GPU_NV_S" if i % 10 == 0 else "CPU_X64_M",
-                       "min_nodes": 1, "max_nodes": 4}) for i in range(pools)]
-    out.append(RenderItem("network_rule.r", "network_rule", {"name": "r", "mode": "EGRESS", "type": "HOST_PORT",
-                                                            "value_list": ["api.example.com:443"]}))
-    out.append(RenderItem("external_access_integration.e", "external_access_integration",
-                          {"name": "e", "allowed_network_rules": ["r"], "enabled": True}))
-    out += [RenderItem(f"service.s{i}", "service",
-                       {"name": f"s{i}", "compute_pool": f"p{i % pools}", "model": f"s3://m/{i}",
-                        "max_instances": 2, "ingress_enabled": i % 2 == 0,
-                        "external_access_integrations": ["e"] if i % 5 == 0 else []}) for i in range(services)]
+    out = [
+        RenderItem(
+            f"compute_pool.p{i}",
+            "compute_pool",
+            {
+                "name": f"p{i}",
+                "instance_family": "GPU_NV_S" if i % 10 == 0 else "CPU_X64_M",
+                "min_nodes": 1,
+                "max_nodes": 4,
+            },
+        )
+        for i in range(pools)
+    ]
+    out.append(
+        RenderItem(
+            "network_rule.r",
+            "network_rule",
+            {"name": "r", "mode": "EGRESS", "type": "HOST_PORT", "value_list": ["api.example.com:443"]},
+        )
+    )
+    out.append(
+        RenderItem(
+            "external_access_integration.e",
+            "external_access_integration",
+            {"name": "e", "allowed_network_rules": ["r"], "enabled": True},
+        )
+    )
+    out += [
+        RenderItem(
+            f"service.s{i}",
+            "service",
+            {
+                "name": f"s{i}",
+                "compute_pool": f"p{i % pools}",
+                "model": f"s3://m/{i}",
+                "max_instances": 2,
+                "ingress_enabled": i % 2 == 0,
+                "external_access_integrations": ["e"] if i % 5 == 0 else [],
+            },
+        )
+        for i in range(services)
+    ]
     return out
 
 
@@ -47,9 +78,11 @@ def main() -> None:
         t4 = time.perf_counter()
     mb = len(text.encode()) / 1e6
     print("benchmark                      objects  render_s  yaml_s  total_s  yaml_MB  write_dir_s  target")
-    print(f"render_scale 1000 svc/100 pool {len(out.manifests):7d}  {t1 - t0:8.3f}  {t2 - t1:6.3f}  "
-          f"{t2 - t0:7.3f}  {mb:7.2f}  {t4 - t3:11.3f}  <= {TARGET_S:.1f} s total "
-          f"({'met' if t2 - t0 <= TARGET_S else 'NOT met'})")
+    print(
+        f"render_scale 1000 svc/100 pool {len(out.manifests):7d}  {t1 - t0:8.3f}  {t2 - t1:6.3f}  "
+        f"{t2 - t0:7.3f}  {mb:7.2f}  {t4 - t3:11.3f}  <= {TARGET_S:.1f} s total "
+        f"({'met' if t2 - t0 <= TARGET_S else 'NOT met'})"
+    )
 
 
 if __name__ == "__main__":

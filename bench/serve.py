@@ -70,17 +70,29 @@ def train_model(model_dir: Path) -> Any:
 
     rng = np.random.default_rng(7)
     x = rng.normal(size=(20_000, N_FEATURES))
-    y = ((x[:, 0] + 0.5 * x[:, 1] - 0.25 * x[:, 2] + rng.normal(scale=0.5, size=len(x))) > 0)
+    y = (x[:, 0] + 0.5 * x[:, 1] - 0.25 * x[:, 2] + rng.normal(scale=0.5, size=len(x))) > 0
     cols = [f"f{i}" for i in range(N_FEATURES)]
-    booster = xgb.train({"objective": "binary:logistic", "max_depth": 6, "eta": 0.1},
-                        xgb.DMatrix(pd.DataFrame(x, columns=cols), label=y.astype(int)), 50)
+    booster = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 6, "eta": 0.1},
+        xgb.DMatrix(pd.DataFrame(x, columns=cols), label=y.astype(int)),
+        50,
+    )
     model_dir.mkdir(parents=True, exist_ok=True)
     booster.save_model(str(model_dir / "model.ubj"))
-    meta = {"framework": "xgboost", "framework_version": xgb.__version__, "mlrt_version": "0.1.0",
-            "model_file": "model.ubj", "input_cols": cols,
-            "input_dtypes": {c: "float64" for c in cols}, "label_col": "label",
-            "objective": "binary:logistic", "num_classes": 2, "metrics": {},
-            "input_fingerprint": "bench", "created_at": "1970-01-01T00:00:00Z"}
+    meta = {
+        "framework": "xgboost",
+        "framework_version": xgb.__version__,
+        "mlrt_version": "0.1.0",
+        "model_file": "model.ubj",
+        "input_cols": cols,
+        "input_dtypes": {c: "float64" for c in cols},
+        "label_col": "label",
+        "objective": "binary:logistic",
+        "num_classes": 2,
+        "metrics": {},
+        "input_fingerprint": "bench",
+        "created_at": "1970-01-01T00:00:00Z",
+    }
     (model_dir / "metadata.json").write_text(json.dumps(meta))
     return booster
 
@@ -92,8 +104,10 @@ def build_requests(n: int) -> list[tuple[bytes, np.ndarray]]:
     for _ in range(n):
         x = rng.normal(size=(ROWS_PER_REQUEST, N_FEATURES))
         body = json.dumps({"data": [[i, *map(float, row)] for i, row in enumerate(x)]}).encode()
-        head = (f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        head = (
+            f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
         out.append((head + body, x))
     return out
 
@@ -116,8 +130,15 @@ class Result:
         return float(np.percentile(self.latencies, q)) * 1000 if self.latencies else float("nan")
 
 
-async def _client(port: int, requests: list[tuple[bytes, np.ndarray]], expected: list[np.ndarray],
-                  deadline: float, result: Result, offset: int, honour_retry_after: bool) -> None:
+async def _client(
+    port: int,
+    requests: list[tuple[bytes, np.ndarray]],
+    expected: list[np.ndarray],
+    deadline: float,
+    result: Result,
+    offset: int,
+    honour_retry_after: bool,
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     i = offset
     try:
@@ -152,10 +173,17 @@ async def _client(port: int, requests: list[tuple[bytes, np.ndarray]], expected:
         writer.close()
 
 
-def drive(port: int, clients: int, seconds: float, requests: list[tuple[bytes, np.ndarray]],
-          expected: list[np.ndarray], honour_retry_after: bool = False) -> Result:
+def drive(
+    port: int,
+    clients: int,
+    seconds: float,
+    requests: list[tuple[bytes, np.ndarray]],
+    expected: list[np.ndarray],
+    honour_retry_after: bool = False,
+) -> Result:
     try:
         import uvloop
+
         runner: Any = uvloop.run
     except ImportError:
         runner = asyncio.run
@@ -163,8 +191,12 @@ def drive(port: int, clients: int, seconds: float, requests: list[tuple[bytes, n
 
     async def main() -> None:
         deadline = time.perf_counter() + seconds
-        await asyncio.gather(*[_client(port, requests, expected, deadline, result, k * 7,
-                                       honour_retry_after) for k in range(clients)])
+        await asyncio.gather(
+            *[
+                _client(port, requests, expected, deadline, result, k * 7, honour_retry_after)
+                for k in range(clients)
+            ]
+        )
 
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
@@ -190,8 +222,12 @@ def wait_ready(port: int, path: str, proc: subprocess.Popen[bytes], timeout: flo
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
         try:
-            r = httpx.request("GET" if path == "/health" else "POST", f"http://127.0.0.1:{port}{path}",
-                              content=b'{"data":[[0,0,0,0,0,0,0,0,0]]}' if path != "/health" else None, timeout=2)
+            r = httpx.request(
+                "GET" if path == "/health" else "POST",
+                f"http://127.0.0.1:{port}{path}",
+                content=b'{"data":[[0,0,0,0,0,0,0,0,0]]}' if path != "/health" else None,
+                timeout=2,
+            )
             if r.status_code == 200:
                 return
         except httpx.HTTPError:
@@ -236,9 +272,23 @@ def tree_rss_mib(pid: int) -> float:
 
 def start_mlrt(model_dir: Path, port: int, workers: int, max_queue: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlrt_iac.runtime.serving", "--model-uri", str(model_dir),
-         "--port", str(port), "--workers", str(workers), "--max-queue", str(max_queue)],
-        cwd=ROOT, start_new_session=True, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "mlrt_iac.runtime.serving",
+            "--model-uri",
+            str(model_dir),
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--max-queue",
+            str(max_queue),
+        ],
+        cwd=ROOT,
+        start_new_session=True,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_ready(port, "/health", proc)
     except BaseException:
@@ -247,16 +297,33 @@ def start_mlrt(model_dir: Path, port: int, workers: int, max_queue: int) -> subp
     return proc
 
 
-def start_reference(model_dir: Path, port: int, workers: int,
-                    nthread: int | None) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, MLRT_BENCH_MODEL=str(model_dir / "model.ubj"),
-               PYTHONPATH=str(Path(__file__).resolve().parent))
+def start_reference(model_dir: Path, port: int, workers: int, nthread: int | None) -> subprocess.Popen[bytes]:
+    env = dict(
+        os.environ,
+        MLRT_BENCH_MODEL=str(model_dir / "model.ubj"),
+        PYTHONPATH=str(Path(__file__).resolve().parent),
+    )
     if nthread:  # OpenMP threads for DMatrix and predict: cores split between the workers
         env["OMP_NUM_THREADS"] = str(nthread)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "serve:reference_app", "--port", str(port),
-         "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
-        env=env, cwd=ROOT, start_new_session=True, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "serve:reference_app",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_ready(port, "/predict", proc)
     except BaseException:
@@ -268,8 +335,10 @@ def start_reference(model_dir: Path, port: int, workers: int,
 def row(name: str, r: Result, clients: int) -> str:
     rps = r.ok / r.seconds
     non200 = {c: n for c, n in r.codes.items() if c != 200}
-    return (f"{name:<34} {clients:>7} {rps:>9.0f} {r.pct(50):>8.2f} {r.pct(99):>8.2f} "
-            f"{str(non200 or '-'):>16} {r.errors:>5} {r.wrong:>5} {r.client_cpu * 100:>6.0f}%")
+    return (
+        f"{name:<34} {clients:>7} {rps:>9.0f} {r.pct(50):>8.2f} {r.pct(99):>8.2f} "
+        f"{str(non200 or '-'):>16} {r.errors:>5} {r.wrong:>5} {r.client_cpu * 100:>6.0f}%"
+    )
 
 
 def main() -> int:
@@ -286,20 +355,25 @@ def main() -> int:
         import xgboost as xgb
 
         requests = build_requests(64)
-        expected = [booster.predict(xgb.DMatrix(x, feature_names=booster.feature_names))
-                    for _, x in requests]
+        expected = [booster.predict(xgb.DMatrix(x, feature_names=booster.feature_names)) for _, x in requests]
         cores = os.cpu_count() or 1
-        print(f"model: xgboost binary:logistic, {N_FEATURES} features, 50 rounds; "
-              f"{ROWS_PER_REQUEST} rows/request; {args.workers} workers; {cores} cores; "
-              f"{args.seconds:.0f} s per run; load average before: {os.getloadavg()[0]:.1f}")
-        print(f"{'server':<34} {'clients':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'non-200':>16} {'conn':>5} {'wrong':>5} {'client':>7}")
+        print(
+            f"model: xgboost binary:logistic, {N_FEATURES} features, 50 rounds; "
+            f"{ROWS_PER_REQUEST} rows/request; {args.workers} workers; {cores} cores; "
+            f"{args.seconds:.0f} s per run; load average before: {os.getloadavg()[0]:.1f}"
+        )
+        print(
+            f"{'server':<34} {'clients':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+            f"{'non-200':>16} {'conn':>5} {'wrong':>5} {'client':>7}"
+        )
         results: dict[str, Result] = {}
         runs: list[tuple[str, Any]] = [
             ("mlrt", lambda p: start_mlrt(model_dir, p, args.workers, max(64, 2 * args.clients))),
             ("reference (xgboost defaults)", lambda p: start_reference(model_dir, p, args.workers, None)),
-            (f"reference (OMP_NUM_THREADS={max(1, cores // args.workers)})",
-             lambda p: start_reference(model_dir, p, args.workers, max(1, cores // args.workers))),
+            (
+                f"reference (OMP_NUM_THREADS={max(1, cores // args.workers)})",
+                lambda p: start_reference(model_dir, p, args.workers, max(1, cores // args.workers)),
+            ),
         ]
         for name, starter in runs:
             port = free_port()
@@ -324,22 +398,25 @@ def main() -> int:
             rss0 = tree_rss_mib(proc.pid)
             over = drive(port, 4 * args.clients, args.seconds, requests, expected)
             rss1 = tree_rss_mib(proc.pid)
-            print(row(f"mlrt overload, max_queue={args.overload_queue}, retry at once", over,
-                      4 * args.clients))
-            polite = drive(port, 4 * args.clients, args.seconds, requests, expected,
-                           honour_retry_after=True)
+            print(
+                row(f"mlrt overload, max_queue={args.overload_queue}, retry at once", over, 4 * args.clients)
+            )
+            polite = drive(port, 4 * args.clients, args.seconds, requests, expected, honour_retry_after=True)
             print(row("  same, clients honour Retry-After", polite, 4 * args.clients))
             alive = drive(port, 1, 1.0, requests, expected)
         finally:
             stop(proc)
         for name, r in (("retry at once", over), ("honour Retry-After", polite)):
             bad = {c: n for c, n in r.codes.items() if c not in (200, 503)}
-            print(f"overload ({name}) p99 / normal p99 ({base.pct(99):.1f} ms): "
-                  f"{r.pct(99) / base.pct(99):.2f} (target <= 3.00); "
-                  f"non-200 answers: {sum(n for c, n in r.codes.items() if c != 200)} "
-                  f"(all 503: {not bad and r.errors == 0}); wrong answers: {r.wrong}")
-        print(f"server RSS before/after the overload: {rss0:.0f} -> {rss1:.0f} MiB; "
-              f"alive after: {alive.ok > 0}")
+            print(
+                f"overload ({name}) p99 / normal p99 ({base.pct(99):.1f} ms): "
+                f"{r.pct(99) / base.pct(99):.2f} (target <= 3.00); "
+                f"non-200 answers: {sum(n for c, n in r.codes.items() if c != 200)} "
+                f"(all 503: {not bad and r.errors == 0}); wrong answers: {r.wrong}"
+            )
+        print(
+            f"server RSS before/after the overload: {rss0:.0f} -> {rss1:.0f} MiB; alive after: {alive.ok > 0}"
+        )
     print(f"load average after: {os.getloadavg()[0]:.1f} (other work on this machine skews every row)")
     return 0
 

@@ -42,8 +42,14 @@ def make_data(path: Path, rows: int) -> None:
 
 
 def params(nthread: int) -> dict[str, Any]:
-    return {"objective": "binary:logistic", "tree_method": "hist", "max_depth": 6, "eta": 0.3,
-            "nthread": nthread, "eval_metric": "logloss"}
+    return {
+        "objective": "binary:logistic",
+        "tree_method": "hist",
+        "max_depth": 6,
+        "eta": 0.3,
+        "nthread": nthread,
+        "eval_metric": "logloss",
+    }
 
 
 def run_direct(data: Path, rounds: int, nthread: int) -> tuple[float, float]:
@@ -54,8 +60,7 @@ def run_direct(data: Path, rounds: int, nthread: int) -> tuple[float, float]:
     X = table.drop(["label"]).to_pandas()
     y = table.column("label").to_numpy()
     dtrain = xgb.DMatrix(X, label=y, nthread=nthread)
-    xgb.train(params(nthread), dtrain, num_boost_round=rounds, evals=[(dtrain, "train")],
-              verbose_eval=False)
+    xgb.train(params(nthread), dtrain, num_boost_round=rounds, evals=[(dtrain, "train")], verbose_eval=False)
     return time.perf_counter() - t0, time.process_time() - c0
 
 
@@ -67,23 +72,37 @@ def _children_cpu() -> float:
 def run_mlrt(data: Path, workdir: Path, rounds: int, nthread: int) -> tuple[float, float]:
     """(wall s, cpu s) of one training through mlrt (today: the launcher process)."""
     spec = {
-        "run_id": "bench", "framework": "xgboost",
-        "datasets": {"train": {"sources": [str(data)], "input_cols": None, "label_col": "label",
-                               "shard": False}},
-        "params": params(nthread), "num_boost_round": rounds, "n_estimators": None,
-        "entrypoint": None, "hyper_params": {},
-        "scaling": {"num_nodes": 1, "num_workers_per_node": 1, "num_cpus_per_worker": nthread,
-                    "num_gpus_per_worker": 0, "use_gpu": False},
-        "model_dir": str(workdir / "model"), "run_dir": str(workdir / "run"),
-        "project_dir": str(workdir), "egress": [], "input_fingerprint": "",
+        "run_id": "bench",
+        "framework": "xgboost",
+        "datasets": {
+            "train": {"sources": [str(data)], "input_cols": None, "label_col": "label", "shard": False}
+        },
+        "params": params(nthread),
+        "num_boost_round": rounds,
+        "n_estimators": None,
+        "entrypoint": None,
+        "hyper_params": {},
+        "scaling": {
+            "num_nodes": 1,
+            "num_workers_per_node": 1,
+            "num_cpus_per_worker": nthread,
+            "num_gpus_per_worker": 0,
+            "use_gpu": False,
+        },
+        "model_dir": str(workdir / "model"),
+        "run_dir": str(workdir / "run"),
+        "project_dir": str(workdir),
+        "egress": [],
+        "input_fingerprint": "",
         "early_stopping_rounds": None,
     }
     spec_path = workdir / "spec.json"
     spec_path.write_text(json.dumps(spec))
     c0 = _children_cpu()
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "mlrt_iac.runtime.launch", str(spec_path)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlrt_iac.runtime.launch", str(spec_path)], capture_output=True, text=True
+    )
     elapsed = time.perf_counter() - t0
     cpu = _children_cpu() - c0
     finished = json.loads(proc.stdout.splitlines()[-1])
@@ -120,11 +139,25 @@ training "bench" {{
 def run_mlrt_apply(data: Path, workdir: Path, rounds: int, nthread: int) -> tuple[float, float]:
     """(wall s, cpu s) of `mlrt apply -auto-approve` of a project holding this training."""
     hcl_params = "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in params(nthread).items()) + " }"
-    (workdir / "main.hcl").write_text(PROJECT.format(data=data, params=hcl_params, rounds=rounds, nthread=nthread))
+    (workdir / "main.hcl").write_text(
+        PROJECT.format(data=data, params=hcl_params, rounds=rounds, nthread=nthread)
+    )
     c0 = _children_cpu()
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "mlrt_iac.cli.main", "-chdir", str(workdir), "apply",
-                           "-auto-approve", "-no-color"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlrt_iac.cli.main",
+            "-chdir",
+            str(workdir),
+            "apply",
+            "-auto-approve",
+            "-no-color",
+        ],
+        capture_output=True,
+        text=True,
+    )
     elapsed = time.perf_counter() - t0
     cpu = _children_cpu() - c0
     if proc.returncode != 0:
@@ -154,8 +187,10 @@ def main() -> None:
             direct = (min(direct[0], d[0]), min(direct[1], d[1]))
             launcher = (min(launcher[0], la[0]), min(launcher[1], la[1]))
             mlrt = (min(mlrt[0], m[0]), min(mlrt[1], m[1]))
-        print(f"xgboost {args.rows:,} rows x {FEATURES} features, {args.rounds} rounds, "
-              f"nthread={args.nthread}, best of {args.repeat}")
+        print(
+            f"xgboost {args.rows:,} rows x {FEATURES} features, {args.rounds} rounds, "
+            f"nthread={args.nthread}, best of {args.repeat}"
+        )
         print(f"{'':<36}{'wall s':>9}{'cpu s':>9}")
         print(f"{'direct xgboost.train (in-process)':<36}{direct[0]:>9.2f}{direct[1]:>9.2f}")
         print(f"{'launcher alone (fresh process)':<36}{launcher[0]:>9.2f}{launcher[1]:>9.2f}")
@@ -163,8 +198,10 @@ def main() -> None:
         for i, name in ((0, "wall"), (1, "cpu")):  # the target is on mlrt apply
             allowed = 1.15 * direct[i] + 2.0
             verdict = "ok" if mlrt[i] <= allowed else "MISSED"
-            print(f"{name}: overhead {mlrt[i] - direct[i]:+.2f} s ({mlrt[i] / direct[i]:.2f} x); "
-                  f"target 1.15 x direct + 2 s = {allowed:.2f} s  {verdict}")
+            print(
+                f"{name}: overhead {mlrt[i] - direct[i]:+.2f} s ({mlrt[i] / direct[i]:.2f} x); "
+                f"target 1.15 x direct + 2 s = {allowed:.2f} s  {verdict}"
+            )
         print("(cpu time is the steadier figure on a shared machine; wall time is the target's)")
 
 

@@ -6,8 +6,9 @@ Only the CLI turns them into red lines and an exit code.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
 
@@ -29,7 +30,7 @@ class SourceRange:
     end: Pos
 
     @staticmethod
-    def at(filename: str, line: int, column: int = 1) -> "SourceRange":
+    def at(filename: str, line: int, column: int = 1) -> SourceRange:
         return SourceRange(filename, Pos(line, column), Pos(line, column))
 
     def to_json(self) -> dict[str, Any]:
@@ -60,8 +61,9 @@ class Diagnostic:
         return out
 
 
-def error(summary: str, detail: str = "", rng: SourceRange | None = None,
-          related: Iterable[SourceRange] = ()) -> Diagnostic:
+def error(
+    summary: str, detail: str = "", rng: SourceRange | None = None, related: Iterable[SourceRange] = ()
+) -> Diagnostic:
     return Diagnostic("error", summary, detail, rng, tuple(related))
 
 
@@ -72,8 +74,13 @@ def warning(summary: str, detail: str = "", rng: SourceRange | None = None) -> D
 class Diagnostics(list[Diagnostic]):
     """A list of diagnostics with helpers; order is the order problems were found."""
 
-    def add_error(self, summary: str, detail: str = "", rng: SourceRange | None = None,
-                  related: Iterable[SourceRange] = ()) -> None:
+    def add_error(
+        self,
+        summary: str,
+        detail: str = "",
+        rng: SourceRange | None = None,
+        related: Iterable[SourceRange] = (),
+    ) -> None:
         self.append(error(summary, detail, rng, related))
 
     def add_warning(self, summary: str, detail: str = "", rng: SourceRange | None = None) -> None:

@@ -22,10 +22,11 @@ Providers are found through the `mlrt.providers` entry-point group: each entry p
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, ClassVar
 
 from .diagnostics import Diagnostics
 
@@ -52,9 +53,10 @@ class ProviderContext:
     # references as a whole (e.g. its compute_pool), keyed by address.
     related: dict[str, Attributes] = field(default_factory=dict)
 
-    def for_resource(self, address: str, related: dict[str, Attributes] | None = None) -> "ProviderContext":
-        return ProviderContext(self.project_dir, self.data_dir, address, self.log, self.progress,
-                               self.cancel, related or {})
+    def for_resource(self, address: str, related: dict[str, Attributes] | None = None) -> ProviderContext:
+        return ProviderContext(
+            self.project_dir, self.data_dir, address, self.log, self.progress, self.cancel, related or {}
+        )
 
 
 @dataclass
@@ -107,14 +109,16 @@ class ResourceHandler:
     computed: ClassVar[tuple[str, ...]] = ()
     force_new: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, provider: "Provider") -> None:
+    def __init__(self, provider: Provider) -> None:
         self.provider = provider
 
     def validate(self, desired: Attributes) -> Diagnostics:
         """Provider-specific checks at plan time; positions are added by the engine."""
         return Diagnostics()
 
-    def plan_computed(self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None) -> Attributes:
+    def plan_computed(
+        self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None
+    ) -> Attributes:
         """Values of computed attributes that are known at plan time (others are unknown).
 
         Called for creates and updates; returning {} leaves every computed attribute unknown on
@@ -172,12 +176,14 @@ class Provider:
     def handler(self, type_name: str) -> ResourceHandler | None:
         return self.handlers.get(type_name)
 
-    def render(self, resources: list["RenderItem"]) -> list[dict[str, Any]]:
+    def render(self, resources: list[RenderItem]) -> list[dict[str, Any]]:
         """The manifests this provider would apply, for `mlrt render` (GitOps). Optional."""
         from .errors import MlrtError
 
-        raise MlrtError(f'Provider "{self.name}" cannot render manifests',
-                        "Only providers that apply declarative manifests (kubernetes) support `mlrt render`.")
+        raise MlrtError(
+            f'Provider "{self.name}" cannot render manifests',
+            "Only providers that apply declarative manifests (kubernetes) support `mlrt render`.",
+        )
 
     def close(self) -> None:
         """Release clients and connections (not the objects it created)."""
@@ -227,7 +233,9 @@ def load_provider(name: str, registry: Mapping[str, ProviderInfo] | None = None)
     if name not in reg:
         from .errors import MlrtError
 
-        raise MlrtError(f'Provider "{name}" is not installed',
-                        f"Installed providers: {', '.join(sorted(reg)) or 'none'}. Install the package "
-                        "that registers it under the mlrt.providers entry point, then run `mlrt init`.")
+        raise MlrtError(
+            f'Provider "{name}" is not installed',
+            f"Installed providers: {', '.join(sorted(reg)) or 'none'}. Install the package "
+            "that registers it under the mlrt.providers entry point, then run `mlrt init`.",
+        )
     return reg[name].factory()

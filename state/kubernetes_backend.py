@@ -26,15 +26,15 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from mlrt_iac.errors import PermanentError, ProviderError, RetryableError, StateError
+from mlrt_iac.state import LockInfo, StateDocument, locked_error
 from providers.kubernetes.client import KubeClient, ObjRef
-
-from .backend import BackendBase, LockInfo, locked_error
-from .model import StateDocument
 
 T = TypeVar("T")
 CHUNK = 700 * 1024  # raw bytes per Secret: base64 makes ~933 KiB, under the 1 MiB limit
@@ -57,17 +57,21 @@ def _parse_time(text: Any) -> datetime | None:
     return None
 
 
-class KubernetesBackend(BackendBase):
+class KubernetesBackend:
     """State in Secrets and a Lease lock in one namespace of one cluster."""
+
+    defers_fsync = False  # every write is a PUT the API server has stored when it answers
 
     def __init__(self, project_dir: Path, config: dict[str, Any]) -> None:
         self.project_dir = project_dir
         self.namespace = str(config.get("namespace") or "default")
         suffix = config.get("secret_suffix")
         if not suffix:
-            raise StateError('The kubernetes backend needs "secret_suffix"',
-                             'Add secret_suffix = "NAME" to mlrt { backend "kubernetes" { } }; it names '
-                             "the Secret (mlrt-state-NAME) and Lease (mlrt-lock-NAME).")
+            raise StateError(
+                'The kubernetes backend needs "secret_suffix"',
+                'Add secret_suffix = "NAME" to mlrt { backend "kubernetes" { } }; it names '
+                "the Secret (mlrt-state-NAME) and Lease (mlrt-lock-NAME).",
+            )
         self.suffix = str(suffix)
         self.secret_name = f"mlrt-state-{self.suffix}"
         self.lease_name = f"mlrt-lock-{self.suffix}"
@@ -122,50 +126,81 @@ class KubernetesBackend(BackendBase):
             parts = int(ann.get("mlrt.dev/parts", "1"))
             chunks = [base64.b64decode((main.get("data") or {}).get("state", ""))]
             for n in range(1, parts):
-                part = self._call(lambda n=n: self.client.get(self._ref("Secret", f"{self.secret_name}-part-{n}")))  # type: ignore[misc]
+                part_ref = self._ref("Secret", f"{self.secret_name}-part-{n}")
+                part = self._call(partial(self.client.get, part_ref))
                 chunks.append(base64.b64decode(((part or {}).get("data") or {}).get("state", "")))
             blob = b"".join(chunks)
             if hashlib.sha256(blob).hexdigest() == ann.get("mlrt.dev/sha256"):
                 return StateDocument.from_json(gzip.decompress(blob), self.describe())
             time.sleep(_POLL)  # a writer is between its parts and the main Secret
-        raise StateError(f"The state in {self.describe()} is inconsistent",
-                         "Its parts do not match the checksum in the main Secret. Another process may be "
-                         "writing without the lock; check `kubectl get secrets` and restore with "
-                         "`mlrt state push`.")
+        raise StateError(
+            f"The state in {self.describe()} is inconsistent",
+            "Its parts do not match the checksum in the main Secret. Another process may be "
+            "writing without the lock; check `kubectl get secrets` and restore with "
+            "`mlrt state push`.",
+        )
 
     def _secret(self, name: str, chunk: bytes, annotations: dict[str, str]) -> dict[str, Any]:
-        return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                "metadata": {"name": name, "namespace": self.namespace, "labels": self._labels(),
-                             "annotations": annotations},
-                "data": {"state": base64.b64encode(chunk).decode()}}
+        return {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": {
+                "name": name,
+                "namespace": self.namespace,
+                "labels": self._labels(),
+                "annotations": annotations,
+            },
+            "data": {"state": base64.b64encode(chunk).decode()},
+        }
 
-    def write(self, doc: StateDocument) -> None:
+    def write(self, doc: StateDocument, durable: bool = True) -> None:
+        """Store `doc` with its serial bumped by one (always durable: `durable` is ignored)."""
         doc.serial += 1
         blob = gzip.compress(doc.to_json().encode(), mtime=0)
-        chunks = [blob[i:i + CHUNK] for i in range(0, len(blob), CHUNK)] or [b""]
+        chunks = [blob[i : i + CHUNK] for i in range(0, len(blob), CHUNK)] or [b""]
         digest = hashlib.sha256(blob).hexdigest()
         old = self._call(lambda: self.client.get(self._ref("Secret", self.secret_name)))
         old_parts = int(((old or {}).get("metadata", {}).get("annotations") or {}).get("mlrt.dev/parts", "1"))
         for n, chunk in enumerate(chunks[1:], start=1):
             obj = self._secret(f"{self.secret_name}-part-{n}", chunk, {"mlrt.dev/sha256": digest})
             self._call(lambda obj=obj: self.client.apply(obj, force=True))  # type: ignore[misc]
-        main = self._secret(self.secret_name, chunks[0], {
-            "mlrt.dev/parts": str(len(chunks)), "mlrt.dev/sha256": digest,
-            "mlrt.dev/serial": str(doc.serial), "mlrt.dev/lineage": doc.lineage})
+        main = self._secret(
+            self.secret_name,
+            chunks[0],
+            {
+                "mlrt.dev/parts": str(len(chunks)),
+                "mlrt.dev/sha256": digest,
+                "mlrt.dev/serial": str(doc.serial),
+                "mlrt.dev/lineage": doc.lineage,
+            },
+        )
         self._call(lambda: self.client.apply(main, force=True))
         for n in range(len(chunks), old_parts):
-            self._call(lambda n=n: self.client.delete(self._ref("Secret", f"{self.secret_name}-part-{n}"),  # type: ignore[misc]
-                                                      propagation="Background"))
+            self._call(
+                lambda n=n: self.client.delete(
+                    self._ref("Secret", f"{self.secret_name}-part-{n}"),  # type: ignore[misc]
+                    propagation="Background",
+                )
+            )
 
     # --- lock -------------------------------------------------------------------------------
 
     def _lease_body(self, info: LockInfo, now: datetime, base: dict[str, Any] | None) -> dict[str, Any]:
         spec = dict((base or {}).get("spec") or {})
-        spec.update(holderIdentity=f"{info.id} {info.who}", leaseDurationSeconds=self.lease_duration,
-                    acquireTime=_micro(now), renewTime=_micro(now),
-                    leaseTransitions=int(spec.get("leaseTransitions") or 0) + (1 if base else 0))
-        meta: dict[str, Any] = {"name": self.lease_name, "namespace": self.namespace, "labels": self._labels(),
-                                "annotations": {INFO_ANNOTATION: json.dumps(info.to_dict(), sort_keys=True)}}
+        spec.update(
+            holderIdentity=f"{info.id} {info.who}",
+            leaseDurationSeconds=self.lease_duration,
+            acquireTime=_micro(now),
+            renewTime=_micro(now),
+            leaseTransitions=int(spec.get("leaseTransitions") or 0) + (1 if base else 0),
+        )
+        meta: dict[str, Any] = {
+            "name": self.lease_name,
+            "namespace": self.namespace,
+            "labels": self._labels(),
+            "annotations": {INFO_ANNOTATION: json.dumps(info.to_dict(), sort_keys=True)},
+        }
         if base:
             meta["resourceVersion"] = base["metadata"]["resourceVersion"]
         return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta, "spec": spec}
@@ -212,8 +247,9 @@ class KubernetesBackend(BackendBase):
             time.sleep(_POLL)
         stop = threading.Event()
         self._held[info.id] = stop
-        threading.Thread(target=self._renew, args=(info, stop), name=f"mlrt-lease-{self.suffix}",
-                         daemon=True).start()
+        threading.Thread(
+            target=self._renew, args=(info, stop), name=f"mlrt-lease-{self.suffix}", daemon=True
+        ).start()
         return info.id
 
     def _renew(self, info: LockInfo, stop: threading.Event) -> None:
@@ -222,7 +258,9 @@ class KubernetesBackend(BackendBase):
         while not stop.wait(max(self.lease_duration / 3, 0.05)):
             try:
                 lease = self.client.get(ref)
-                if lease is None or not str((lease.get("spec") or {}).get("holderIdentity", "")).startswith(info.id):
+                if lease is None or not str((lease.get("spec") or {}).get("holderIdentity", "")).startswith(
+                    info.id
+                ):
                     return
                 lease["spec"]["renewTime"] = _micro(datetime.now(timezone.utc))
                 self.client.replace(lease)
@@ -243,9 +281,11 @@ class KubernetesBackend(BackendBase):
                 if not force:
                     return  # it expired and someone else holds it now: nothing of ours to release
                 info = self._holder(lease)
-                raise StateError("Lock ID does not match the holder",
-                                 f"The state is locked with ID {info.id if info else holder.split(' ')[0]}, not "
-                                 f"{lock_id}. Pass that ID to force-unlock.")
+                raise StateError(
+                    "Lock ID does not match the holder",
+                    f"The state is locked with ID {info.id if info else holder.split(' ')[0]}, not "
+                    f"{lock_id}. Pass that ID to force-unlock.",
+                )
             lease["spec"]["holderIdentity"] = None
             lease["spec"].pop("renewTime", None)
             lease["metadata"].setdefault("annotations", {}).pop(INFO_ANNOTATION, None)

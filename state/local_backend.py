@@ -32,9 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from mlrt_iac.errors import StateError
-
-from .backend import BackendBase, LockInfo, locked_error
-from .model import StateDocument
+from mlrt_iac.state import LockInfo, StateDocument, locked_error
 
 DEFAULT_PATH = Path(".mlrt") / "state" / "mlrt.state.json"
 _POLL_SECONDS = 0.05
@@ -58,17 +56,20 @@ def process_alive(pid: int) -> bool:
         return True
 
 
-class LocalBackend(BackendBase):
+class LocalBackend:
     """State in a local JSON file, guarded by an flock; see the module docstring."""
 
     CONFIG_KEYS = frozenset({"path"})
+    defers_fsync = True
 
     def __init__(self, project_dir: Path, config: dict[str, Any]) -> None:
         unknown = set(config) - self.CONFIG_KEYS
         if unknown:
             name = sorted(unknown)[0]
-            raise StateError(f'Unsupported argument "{name}" in backend "local"',
-                             'The local backend accepts only "path" (where the state file lives).')
+            raise StateError(
+                f'Unsupported argument "{name}" in backend "local"',
+                'The local backend accepts only "path" (where the state file lives).',
+            )
         raw = config.get("path")
         if raw is not None and (not isinstance(raw, str) or not raw):
             raise StateError('Invalid "path" in backend "local"', "path must be a non-empty string.")
@@ -93,27 +94,35 @@ class LocalBackend(BackendBase):
         except FileNotFoundError:
             return None
         except OSError as e:
-            raise StateError(f"Cannot read the state file {self._shown(self.path)}",
-                             f"{e.strerror}. Check its permissions.") from e
+            raise StateError(
+                f"Cannot read the state file {self._shown(self.path)}",
+                f"{e.strerror}. Check its permissions.",
+            ) from e
         try:
             if not data.strip():
                 raise StateError("The file is empty", "It was probably truncated.")
             return StateDocument.from_json(data, "state file")
         except StateError as e:
-            raise StateError(f"The state file {self._shown(self.path)} is broken: {e.summary}",
-                             f"{e.detail} mlrt has not changed it. {self._restore_hint()}") from e
+            raise StateError(
+                f"The state file {self._shown(self.path)} is broken: {e.summary}",
+                f"{e.detail} mlrt has not changed it. {self._restore_hint()}",
+            ) from e
 
     def _restore_hint(self) -> str:
         backup, target = self._shown(self.backup_path), self._shown(self.path)
         try:
             prev = StateDocument.from_json(self.backup_path.read_bytes())
         except FileNotFoundError:
-            return (f"There is no backup ({backup} does not exist): fix the file by hand or "
-                    "restore it from your own copy.")
+            return (
+                f"There is no backup ({backup} does not exist): fix the file by hand or "
+                "restore it from your own copy."
+            )
         except (OSError, StateError):
-            return (f"The backup {backup} is not readable either: fix one of them by hand.")
-        return (f"The previous version is in {backup} (serial {prev.serial}, "
-                f"{len(prev)} resources): check it and restore it with `cp {backup} {target}`.")
+            return f"The backup {backup} is not readable either: fix one of them by hand."
+        return (
+            f"The previous version is in {backup} (serial {prev.serial}, "
+            f"{len(prev)} resources): check it and restore it with `cp {backup} {target}`."
+        )
 
     def write(self, doc: StateDocument, durable: bool = True) -> None:
         """Store `doc` with its serial bumped by one; atomic, and durable when this returns.
@@ -126,8 +135,10 @@ class LocalBackend(BackendBase):
         try:
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as e:
-            raise StateError(f"Cannot create the state directory {self._shown(directory)}",
-                             f"{e.strerror}. Check the permissions of its parent.") from e
+            raise StateError(
+                f"Cannot create the state directory {self._shown(directory)}",
+                f"{e.strerror}. Check the permissions of its parent.",
+            ) from e
         doc.serial += 1
         tmp = ""
         try:
@@ -137,7 +148,7 @@ class LocalBackend(BackendBase):
                 os.fchmod(fd, 0o600)
                 view = memoryview(data)
                 while view:
-                    view = view[os.write(fd, view):]
+                    view = view[os.write(fd, view) :]
                 if durable:
                     os.fsync(fd)
             finally:
@@ -149,9 +160,11 @@ class LocalBackend(BackendBase):
                 _fsync_dir(directory)
         except OSError as e:
             doc.serial -= 1
-            raise StateError(f"Cannot write the state file {self._shown(self.path)}",
-                             f"{e.strerror}. The previous state is unchanged; free disk space or "
-                             "fix permissions and run again.") from e
+            raise StateError(
+                f"Cannot write the state file {self._shown(self.path)}",
+                f"{e.strerror}. The previous state is unchanged; free disk space or "
+                "fix permissions and run again.",
+            ) from e
         except BaseException:
             doc.serial -= 1
             raise
@@ -218,8 +231,10 @@ class LocalBackend(BackendBase):
                 os.close(fd)
                 if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                     return None
-                raise StateError(f"Cannot lock {self._shown(self.lock_path)}",
-                                 f"{e.strerror}. The file system may not support flock.") from e
+                raise StateError(
+                    f"Cannot lock {self._shown(self.lock_path)}",
+                    f"{e.strerror}. The file system may not support flock.",
+                ) from e
             try:
                 same = os.stat(self.lock_path).st_ino == os.fstat(fd).st_ino
             except FileNotFoundError:
@@ -232,9 +247,11 @@ class LocalBackend(BackendBase):
     def unlock(self, lock_id: str) -> None:
         fd = self._held.pop(lock_id, None)
         if fd is None:
-            raise StateError(f"Lock {lock_id} is not held by this run",
-                             "Only the run that took a lock can unlock it; use "
-                             "`mlrt force-unlock ID` for a lock left by another run.")
+            raise StateError(
+                f"Lock {lock_id} is not held by this run",
+                "Only the run that took a lock can unlock it; use "
+                "`mlrt force-unlock ID` for a lock left by another run.",
+            )
         self._release(fd, lock_id)
 
     def _release(self, fd: int, lock_id: str) -> None:
@@ -259,14 +276,18 @@ class LocalBackend(BackendBase):
         holder = self.read_lock_info()
         if holder is None:
             if self.lock_holder_running():
-                raise StateError("The state is locked but its holder wrote no lock info",
-                                 "Cannot check the lock ID; wait for the holder to finish.")
+                raise StateError(
+                    "The state is locked but its holder wrote no lock info",
+                    "Cannot check the lock ID; wait for the holder to finish.",
+                )
             raise StateError("The state is not locked", f"{self.describe()} has no lock to remove.")
         if holder.id != lock_id:
-            raise StateError(f"Lock ID {lock_id} does not match the lock on the state",
-                             f"The state is locked with ID {holder.id} by {holder.who} "
-                             f"({holder.operation} since {holder.created}, pid {holder.pid}). "
-                             f"If that run is gone, run `mlrt force-unlock {holder.id}`.")
+            raise StateError(
+                f"Lock ID {lock_id} does not match the lock on the state",
+                f"The state is locked with ID {holder.id} by {holder.who} "
+                f"({holder.operation} since {holder.created}, pid {holder.pid}). "
+                f"If that run is gone, run `mlrt force-unlock {holder.id}`.",
+            )
         _unlink(self.info_path)
         # Unlinking the lock file orphans a flock still held by a live (stuck) holder: the next
         # locker creates a fresh file.
@@ -281,8 +302,15 @@ class LocalBackend(BackendBase):
         try:
             return LockInfo.from_dict(json.loads(raw))
         except (ValueError, StateError):
-            return LockInfo(operation="unknown", id="(unreadable lock info)", who="unknown",
-                            created="unknown", pid=0, host="unknown", path=str(self.path))
+            return LockInfo(
+                operation="unknown",
+                id="(unreadable lock info)",
+                who="unknown",
+                created="unknown",
+                pid=0,
+                host="unknown",
+                path=str(self.path),
+            )
 
     def lock_holder_running(self) -> bool:
         """Whether some process holds the flock right now (without taking it for long)."""
@@ -298,8 +326,10 @@ class LocalBackend(BackendBase):
     def _stale_note(self, holder: LockInfo | None) -> str:
         if holder is None or holder.host != socket.gethostname() or process_alive(holder.pid):
             return ""
-        return (f"This lock looks stale: process {holder.pid} on {holder.host} is no longer "
-                "running, yet the lock is still held, probably by a process it started.")
+        return (
+            f"This lock looks stale: process {holder.pid} on {holder.host} is no longer "
+            "running, yet the lock is still held, probably by a process it started."
+        )
 
     def _remove_temp_files(self) -> None:
         """Delete temp files a crashed writer left behind (safe: we hold the lock)."""

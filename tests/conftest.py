@@ -16,7 +16,9 @@ def _register_test_provider(site: Path) -> None:
     dist = site / "mlrt_testprovider-0.0.1.dist-info"
     dist.mkdir(parents=True, exist_ok=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mlrt-testprovider\nVersion: 0.0.1\n")
-    (dist / "entry_points.txt").write_text("[mlrt.providers]\ntest = tests.support.testprovider:TestProvider\n")
+    (dist / "entry_points.txt").write_text(
+        "[mlrt.providers]\ntest = tests.support.testprovider:TestProvider\n"
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -12,10 +12,11 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any
 
 from ..config.instances import ResourceInstance
 from ..errors import MlrtError, PermanentError, RetryableError
@@ -25,6 +26,7 @@ from ..plan.desired import desired_attributes
 from ..plan.model import Plan, ResourceChange
 from ..plan.workspace import Workspace
 from ..provider import ProviderContext, ResourceHandler
+from ..state import Backend, ResourceState, StateDocument, Status
 from ..values import UNKNOWN, is_known, unmark
 from .events import ApplyEvent, EventSink, StopSignal
 from .state_writer import StateCommitter
@@ -67,7 +69,9 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def apply_plan(ws: Workspace, plan: Plan, backend: Any, doc: Any, opts: ApplyOptions) -> ApplyResult:
+def apply_plan(
+    ws: Workspace, plan: Plan, backend: Backend, doc: StateDocument, opts: ApplyOptions
+) -> ApplyResult:
     """Carry out `plan` against `doc` (the state it was made from), committing through `backend`."""
     committer = StateCommitter(backend, doc)
     result = ApplyResult()
@@ -101,8 +105,15 @@ def apply_plan(ws: Workspace, plan: Plan, backend: Any, doc: Any, opts: ApplyOpt
 
 
 class _Walker:
-    def __init__(self, ws: Workspace, plan: Plan, doc: Any, committer: StateCommitter, opts: ApplyOptions,
-                 result: ApplyResult) -> None:
+    def __init__(
+        self,
+        ws: Workspace,
+        plan: Plan,
+        doc: StateDocument,
+        committer: StateCommitter,
+        opts: ApplyOptions,
+        result: ApplyResult,
+    ) -> None:
         self.ws = ws
         self.plan = plan
         self.doc = doc
@@ -124,7 +135,11 @@ class _Walker:
             # Whoever depended on an object must let go of it before it is deleted.
             if ch.action in ("delete", "replace") and not ch.create_before_destroy:
                 for b, other in self.changes.items():
-                    if b != a and a in other.prior_dependencies and other.action in ("delete", "update", "replace"):
+                    if (
+                        b != a
+                        and a in other.prior_dependencies
+                        and other.action in ("delete", "update", "replace")
+                    ):
                         if ch.action == "delete":
                             deps[a].add(b)
         return deps
@@ -150,7 +165,11 @@ class _Walker:
             for a in ready:
                 del waiting[a]
             while ready or running:
-                while ready and len(running) < self.opts.parallelism and not self.opts.stop.stop_requested.is_set():
+                while (
+                    ready
+                    and len(running) < self.opts.parallelism
+                    and not self.opts.stop.stop_requested.is_set()
+                ):
                     a = ready.pop(0)
                     running[pool.submit(self._run_one, self.changes[a])] = a
                 if self.opts.stop.stop_requested.is_set():
@@ -189,8 +208,11 @@ class _Walker:
             if b in waiting:
                 del waiting[b]
                 self.result.skipped.append(b)
-                self.opts.on_event(ApplyEvent("skipped", b, self.changes[b].action,
-                                              message=f"skipped because {failed} failed"))
+                self.opts.on_event(
+                    ApplyEvent(
+                        "skipped", b, self.changes[b].action, message=f"skipped because {failed} failed"
+                    )
+                )
 
     def _tick(self, stop: threading.Event) -> None:
         while not stop.wait(1.0):
@@ -212,22 +234,35 @@ class _Walker:
             self._execute(ch)
         except MlrtError as exc:
             self.result.errors.append((ch.address, exc))
-            self.opts.on_event(ApplyEvent("error", ch.address, ch.action, time.monotonic() - started, exc.summary))
+            self.opts.on_event(
+                ApplyEvent("error", ch.address, ch.action, time.monotonic() - started, exc.summary)
+            )
             return False
-        except Exception as exc:  # noqa: BLE001 - a provider bug must not kill the walk
-            err = MlrtError(f"{type(exc).__name__}: {exc}", "This is a bug in the provider; the traceback is "
-                            "shown with MLRT_DEBUG=1.")
+        except Exception as exc:
+            err = MlrtError(
+                f"{type(exc).__name__}: {exc}",
+                "This is a bug in the provider; the traceback is shown with MLRT_DEBUG=1.",
+            )
             err.__cause__ = exc
             self.result.errors.append((ch.address, err))
-            self.opts.on_event(ApplyEvent("error", ch.address, ch.action, time.monotonic() - started, err.summary))
+            self.opts.on_event(
+                ApplyEvent("error", ch.address, ch.action, time.monotonic() - started, err.summary)
+            )
             return False
         finally:
             with self.inflight_lock:
                 self.inflight.pop(ch.address, None)
         self.result.done[ch.address] = ch.action
         r = self.doc.get(ch.address)
-        self.opts.on_event(ApplyEvent("done", ch.address, ch.action, time.monotonic() - started,
-                                      id=getattr(r, "id", None) if r is not None else ch.id))
+        self.opts.on_event(
+            ApplyEvent(
+                "done",
+                ch.address,
+                ch.action,
+                time.monotonic() - started,
+                id=r.id if r is not None else ch.id,
+            )
+        )
         return True
 
     def _ctx(self, ch: ResourceChange) -> ProviderContext:
@@ -241,10 +276,15 @@ class _Walker:
                 related[d] = dict(r.attributes)
         addr = ch.address
         sink = self.opts.on_event
-        return ProviderContext(base.project_dir, base.data_dir, addr,
-                               log=lambda line: sink(ApplyEvent("log", addr, message=line)),
-                               progress=lambda status: sink(ApplyEvent("progress", addr, message=status)),
-                               cancel=_cancel_event(self.opts.stop), related=related)
+        return ProviderContext(
+            base.project_dir,
+            base.data_dir,
+            addr,
+            log=lambda line: sink(ApplyEvent("log", addr, message=line)),
+            progress=lambda status: sink(ApplyEvent("progress", addr, message=status)),
+            cancel=_cancel_event(self.opts.stop),
+            related=related,
+        )
 
     def _execute(self, ch: ResourceChange) -> None:
         handler = self._handler(ch)
@@ -255,9 +295,21 @@ class _Walker:
         desired, sensitive = self._desired(ch)
         if ch.action == "update":
             prior = self.doc.get(ch.address)
-            res = self._retry("update", ch, lambda: handler.update(ctx, prior.id, dict(prior.attributes), desired))
-            self._record(ch, prior.id, {**desired, **res.attributes}, sensitive, status="ready",
-                         created_at=getattr(prior, "created_at", None))
+            if prior is None or prior.id is None:
+                raise PermanentError(
+                    f"{ch.address} is not in the state any more",
+                    "The state changed since the plan was made. Run `mlrt plan` again.",
+                )
+            prior_id, prior_attrs = prior.id, dict(prior.attributes)
+            res = self._retry("update", ch, lambda: handler.update(ctx, prior_id, prior_attrs, desired))
+            self._record(
+                ch,
+                prior_id,
+                {**desired, **res.attributes},
+                sensitive,
+                status="ready",
+                created_at=prior.created_at,
+            )
             return
         if ch.action == "replace" and not ch.create_before_destroy:
             self._delete(handler, ctx, ch, ch.id or "", ch.before or {}, ch.address)
@@ -294,8 +346,10 @@ class _Walker:
         desired = desired_attributes(inst, models[inst.address])
         if not is_known(desired):
             missing = sorted(k for k, v in desired.items() if not is_known(v))
-            raise PermanentError(f"Arguments of {ch.address} are still unknown after their dependencies were "
-                                 f"applied: {', '.join(missing)}")
+            raise PermanentError(
+                f"Arguments of {ch.address} are still unknown after their dependencies were "
+                f"applied: {', '.join(missing)}"
+            )
         _, marked = unmark(inst.attributes)
         return desired, [list(p) for p in marked]
 
@@ -303,7 +357,7 @@ class _Walker:
         def resolver(inst: ResourceInstance) -> dict[str, Any]:
             with self.committer.doc_lock:
                 r = self.doc.get(inst.address)
-            if r is not None and getattr(r, "status", "ready") == "ready":
+            if r is not None and r.status == "ready":
                 return {**r.attributes, "id": r.id}
             ch = self.changes.get(inst.address)
             if ch is not None and ch.after is not None:
@@ -319,16 +373,32 @@ class _Walker:
         for inst in ev.instances:
             if inst.address == address:
                 return inst
-        raise PermanentError(f"{address} is no longer in the configuration",
-                             "The configuration changed during apply; plan again.")
+        raise PermanentError(
+            f"{address} is no longer in the configuration",
+            "The configuration changed during apply; plan again.",
+        )
 
-    def _create(self, handler: ResourceHandler, ctx: ProviderContext, ch: ResourceChange,
-                desired: dict[str, Any], sensitive: list[list[Any]]) -> None:
+    def _create(
+        self,
+        handler: ResourceHandler,
+        ctx: ProviderContext,
+        ch: ResourceChange,
+        desired: dict[str, Any],
+        sensitive: list[list[Any]],
+    ) -> None:
         # Leave a trace before anything exists, so a crash mid-create is never lost.
         planned_id = handler.planned_id(ctx, desired)
         created_at = _now()
-        self._record(ch, planned_id, desired, sensitive, status="creating", created_at=created_at, durable=False,
-                     wait=True)
+        self._record(
+            ch,
+            planned_id,
+            desired,
+            sensitive,
+            status="creating",
+            created_at=created_at,
+            durable=False,
+            wait=True,
+        )
         try:
             res = self._retry("create", ch, lambda: handler.create(ctx, desired))
         except MlrtError:
@@ -336,10 +406,19 @@ class _Walker:
                 self.doc.remove(ch.address)
             self.committer.commit_soon()
             raise
-        self._record(ch, res.id, {**desired, **res.attributes}, sensitive, status="ready", created_at=created_at)
+        self._record(
+            ch, res.id, {**desired, **res.attributes}, sensitive, status="ready", created_at=created_at
+        )
 
-    def _delete(self, handler: ResourceHandler, ctx: ProviderContext, ch: ResourceChange, id: str,
-                prior: dict[str, Any], address: str) -> None:
+    def _delete(
+        self,
+        handler: ResourceHandler,
+        ctx: ProviderContext,
+        ch: ResourceChange,
+        id: str,
+        prior: dict[str, Any],
+        address: str,
+    ) -> None:
         self._retry("delete", ch, lambda: handler.delete(ctx, id, dict(prior)))
         with self.committer.mutate():
             self.doc.remove(address)
@@ -357,9 +436,17 @@ class _Walker:
         self.committer.commit(m.seq)
         return deposed
 
-    def _record(self, ch: ResourceChange, id: str | None, attributes: dict[str, Any],
-                sensitive: list[list[Any]], status: str, created_at: str | None, durable: bool = True,
-                wait: bool = False) -> None:
+    def _record(
+        self,
+        ch: ResourceChange,
+        id: str | None,
+        attributes: dict[str, Any],
+        sensitive: list[list[Any]],
+        status: Status,
+        created_at: str | None,
+        durable: bool = True,
+        wait: bool = False,
+    ) -> None:
         """Put the entry in the state; `wait` returns only once it is on disk (needed before a
         create starts), else the flusher writes it moments later."""
         with self.committer.mutate() as m:
@@ -370,13 +457,31 @@ class _Walker:
             self.committer.commit_soon()
 
     @staticmethod
-    def _entry(ch: ResourceChange, id: str | None, attributes: dict[str, Any], sensitive: list[list[Any]],
-               status: str, created_at: str | None) -> dict[str, Any]:
-        """A state entry as a plain dict (the engine does not import the state package)."""
-        return dict(address=ch.address, type=ch.type, name=ch.name, module=ch.module_address,
-                    index_key=ch.index_key, provider=ch.provider, id=id, attributes=attributes,
-                    sensitive_attributes=sensitive, dependencies=list(ch.dependencies),
-                    created_at=created_at or _now(), updated_at=_now(), status=status, comment=ch.comment or "")
+    def _entry(
+        ch: ResourceChange,
+        id: str | None,
+        attributes: dict[str, Any],
+        sensitive: list[list[Any]],
+        status: Status,
+        created_at: str | None,
+    ) -> ResourceState:
+        """The state entry for `ch` as it now is."""
+        return ResourceState(
+            address=ch.address,
+            type=ch.type,
+            name=ch.name,
+            module=ch.module_address,
+            index_key=ch.index_key,
+            provider=ch.provider,
+            id=id,
+            attributes=attributes,
+            sensitive_attributes=sensitive,
+            dependencies=list(ch.dependencies),
+            created_at=created_at or _now(),
+            updated_at=_now(),
+            status=status,
+            comment=ch.comment or "",
+        )
 
     def _retry(self, op: str, ch: ResourceChange, call: Callable[[], Any]) -> Any:
         """Call, retrying RetryableError with exponential backoff and jitter within the
@@ -392,10 +497,14 @@ class _Walker:
                 delay = min(max(exc.delay, 0.05) * (2 ** (attempt - 1)), 30.0)
                 delay *= 0.5 + random.random()
                 if time.monotonic() + delay > deadline:
-                    raise PermanentError(f"{exc.summary} (gave up after {attempt} attempts within {timeout:.0f}s)",
-                                         exc.detail) from exc
-                self.opts.on_event(ApplyEvent("retry", ch.address, ch.action,
-                                              message=f"{exc.summary}; retrying in {delay:.1f}s"))
+                    raise PermanentError(
+                        f"{exc.summary} (gave up after {attempt} attempts within {timeout:.0f}s)", exc.detail
+                    ) from exc
+                self.opts.on_event(
+                    ApplyEvent(
+                        "retry", ch.address, ch.action, message=f"{exc.summary}; retrying in {delay:.1f}s"
+                    )
+                )
                 if self.opts.stop.abandon.wait(delay):
                     raise PermanentError("interrupted while waiting to retry") from exc
 
@@ -404,7 +513,9 @@ def _cancel_event(stop: StopSignal) -> threading.Event:
     return stop.abandon
 
 
-def _update_outputs(ws: Workspace, doc: Any, committer: StateCommitter, result: ApplyResult) -> None:
+def _update_outputs(
+    ws: Workspace, doc: StateDocument, committer: StateCommitter, result: ApplyResult
+) -> None:
     def resolver(inst: ResourceInstance) -> dict[str, Any]:
         r = doc.get(inst.address)
         if r is not None:

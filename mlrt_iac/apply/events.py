@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 EventKind = Literal["start", "done", "error", "skipped", "still", "log", "progress", "retry"]
 

@@ -10,16 +10,16 @@ writes stays below the number of changes.
 
 from __future__ import annotations
 
-import inspect
 import threading
 import time
-from typing import Any
+
+from ..state import Backend, StateDocument
 
 COALESCE_SECS = 0.02  # how long the flusher gathers finished resources into one write
 
 
 class StateCommitter:
-    def __init__(self, backend: Any, doc: Any) -> None:
+    def __init__(self, backend: Backend, doc: StateDocument) -> None:
         self.backend = backend
         self.doc = doc
         self.doc_lock = threading.Lock()  # guards every mutation of `doc`
@@ -28,16 +28,13 @@ class StateCommitter:
         self._written = 0  # mutations covered by the last write
         self._durable = 0  # mutations covered by the last fsynced write
         self.writes = 0
-        try:
-            self._can_defer = "durable" in inspect.signature(backend.write).parameters
-        except (TypeError, ValueError):
-            self._can_defer = False
+        self._can_defer = backend.defers_fsync
         self._wake = threading.Event()
         self._closing = False
         self._error: BaseException | None = None
         self._flusher: threading.Thread | None = None
 
-    def mutate(self) -> "_Mutation":
+    def mutate(self) -> _Mutation:
         """`with committer.mutate() as m: doc.set(...)` then `committer.commit(m.seq)`."""
         return _Mutation(self)
 
@@ -51,10 +48,7 @@ class StateCommitter:
                 return
             with self.doc_lock:
                 seq = self._seq
-                if self._can_defer and not durable:
-                    self.backend.write(self.doc, durable=False)
-                else:
-                    self.backend.write(self.doc)
+                self.backend.write(self.doc, durable=durable or not self._can_defer)
             self._written = seq
             if durable or not self._can_defer:
                 self._durable = seq
@@ -99,7 +93,7 @@ class _Mutation:
         self.c = committer
         self.seq = 0
 
-    def __enter__(self) -> "_Mutation":
+    def __enter__(self) -> _Mutation:
         self.c.doc_lock.acquire()
         return self
 

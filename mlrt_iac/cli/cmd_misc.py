@@ -12,8 +12,9 @@ from ..errors import DiagnosticsError, MlrtError
 from ..graph import build_graph, to_dot
 from ..plan.json_view import REDACTED, plan_json, state_json
 from ..plan.model import Plan
-from ..plan.workspace import discover_backends, provider_checks, validate_workspace
+from ..plan.workspace import provider_checks, validate_workspace
 from ..provider import RenderItem, discover_providers
+from ..state import ResourceState, discover_backends
 from .console import Out
 from .diagnostics_view import diagnostics_json, print_diagnostics
 from .plan_view import fmt_value
@@ -28,8 +29,13 @@ def cmd_init(args: argparse.Namespace, out: Out) -> int:
     diags.extend(provider_checks(ws, ev.instances))
     (ws.project_dir / ".mlrt").mkdir(exist_ok=True)
     if out.json_mode:
-        out.json({"providers": {k: {"version": v.version, "module": v.module} for k, v in providers.items()},
-                  "backends": sorted(backends), **diagnostics_json(diags)})
+        out.json(
+            {
+                "providers": {k: {"version": v.version, "module": v.module} for k, v in providers.items()},
+                "backends": sorted(backends),
+                **diagnostics_json(diags),
+            }
+        )
         return 1 if diags.has_errors else 0
     out.print("[bold]Initializing mlrt...[/]")
     out.print()
@@ -120,11 +126,11 @@ def cmd_show(args: argparse.Namespace, out: Out) -> int:
     return 0
 
 
-def _print_resource(out: Out, r: Any) -> None:
-    sens = {str(p[0]) for p in (r.sensitive_attributes or []) if p}
+def _print_resource(out: Out, r: ResourceState) -> None:
+    sens = {str(p[0]) for p in r.sensitive_attributes if p}
     out.print(f"[bold]# {escape(r.address)}:[/]")
-    if getattr(r, "comment", None):
-        out.print(f"[dim]# {escape(str(r.comment))}[/]")
+    if r.comment:
+        out.print(f"[dim]# {escape(r.comment)}[/]")
     out.print(f'resource "{r.type}" "{escape(r.name)}" {{')
     attrs = {"id": r.id, **r.attributes}
     width = max((len(k) for k in attrs), default=0)
@@ -142,9 +148,11 @@ def cmd_output(args: argparse.Namespace, out: Out) -> int:
     outputs = doc.output_values()
     if args.name:
         if args.name not in outputs:
-            raise MlrtError(f'Output "{args.name}" not found',
-                            "The output is not declared, or the configuration has not been applied yet. "
-                            f"Declared outputs in the state: {', '.join(sorted(outputs)) or 'none'}.")
+            raise MlrtError(
+                f'Output "{args.name}" not found',
+                "The output is not declared, or the configuration has not been applied yet. "
+                f"Declared outputs in the state: {', '.join(sorted(outputs)) or 'none'}.",
+            )
         o = outputs[args.name]
         if out.json_mode:
             out.json(o["value"])
@@ -155,7 +163,9 @@ def cmd_output(args: argparse.Namespace, out: Out) -> int:
             out.print(REDACTED if o.get("sensitive") else fmt_value(o["value"]), markup=False)
         return 0
     if out.json_mode:
-        out.json({k: {"value": v["value"], "sensitive": bool(v.get("sensitive"))} for k, v in outputs.items()})
+        out.json(
+            {k: {"value": v["value"], "sensitive": bool(v.get("sensitive"))} for k, v in outputs.items()}
+        )
         return 0
     for k in sorted(outputs):
         o = outputs[k]
@@ -198,8 +208,10 @@ def cmd_render(args: argparse.Namespace, out: Out) -> int:
         # (how a team previews moving a local project to Kubernetes).
         chosen = list(ev.instances)
         if chosen:
-            out.err.print(f"[yellow]Note:[/] no resource uses the {escape(args.provider)} provider; rendering "
-                          f"every resource as if it did.")
+            out.err.print(
+                f"[yellow]Note:[/] no resource uses the {escape(args.provider)} provider; rendering "
+                f"every resource as if it did."
+            )
     by_provider: dict[str, list[RenderItem]] = {}
     for inst in chosen:
         key = inst.provider if inst.provider.split(".")[0] == args.provider else args.provider

@@ -20,6 +20,7 @@ from ..plan.json_view import plan_json
 from ..plan.model import Plan
 from ..plan.planner import PlanOptions, make_plan
 from ..plan.workspace import Workspace, config_hash
+from ..state import Backend, StateDocument
 from .console import Out
 from .diagnostics_view import print_diagnostics
 from .markdown_view import plan_markdown
@@ -27,18 +28,32 @@ from .plan_view import print_plan
 from .session import backend_for, locked, read_state, resolve_file, workspace
 
 ING = {"create": "Creating", "update": "Modifying", "delete": "Destroying", "replace": "Replacing"}
-DONE = {"create": "Creation complete", "update": "Modifications complete", "delete": "Destruction complete",
-        "replace": "Replacement complete"}
-STILL = {"create": "Still creating...", "update": "Still modifying...", "delete": "Still destroying...",
-         "replace": "Still replacing..."}
+DONE = {
+    "create": "Creation complete",
+    "update": "Modifications complete",
+    "delete": "Destruction complete",
+    "replace": "Replacement complete",
+}
+STILL = {
+    "create": "Still creating...",
+    "update": "Still modifying...",
+    "delete": "Still destroying...",
+    "replace": "Still replacing...",
+}
 
 
 def _options(args: argparse.Namespace, destroy: bool = False) -> PlanOptions:
-    return PlanOptions(targets=list(args.targets), replace=list(args.replace), destroy=destroy or args.destroy,
-                       refresh=args.refresh, refresh_only=args.refresh_only, parallelism=max(1, args.parallelism))
+    return PlanOptions(
+        targets=list(args.targets),
+        replace=list(args.replace),
+        destroy=destroy or args.destroy,
+        refresh=args.refresh,
+        refresh_only=args.refresh_only,
+        parallelism=max(1, args.parallelism),
+    )
 
 
-def _make_plan(ws: Workspace, doc: Any, opts: PlanOptions, out: Out) -> Plan:
+def _make_plan(ws: Workspace, doc: StateDocument, opts: PlanOptions, out: Out) -> Plan:
     plan, diags = make_plan(ws, doc, opts)
     if diags.has_errors:
         err = DiagnosticsError(diags)
@@ -67,7 +82,9 @@ def cmd_plan(args: argparse.Namespace, out: Out) -> int:
             out.print()
             out.print(f"Saved the plan to: {args.out}")
             out.print()
-            out.print(f'To perform exactly these actions, run the following command to apply:\n    mlrt apply "{args.out}"')
+            out.print(
+                f'To perform exactly these actions, run the following command to apply:\n    mlrt apply "{args.out}"'
+            )
     ws.close()
     if args.detailed_exitcode:
         return 2 if plan.has_changes else 0
@@ -78,7 +95,9 @@ def _confirm(out: Out, args: argparse.Namespace, what: str) -> bool:
     if args.auto_approve:
         return True
     if not args.input or not sys.stdin.isatty() and sys.stdin.closed:
-        raise MlrtError("No confirmation given", "Run with -auto-approve to apply without asking (e.g. in CI).")
+        raise MlrtError(
+            "No confirmation given", "Run with -auto-approve to apply without asking (e.g. in CI)."
+        )
     out.print()
     out.print(f"[bold]Do you want to {what}?[/]")
     out.print("  mlrt will perform the actions described above.\n  Only 'yes' will be accepted to approve.")
@@ -97,8 +116,10 @@ def _load_saved_plan(args: argparse.Namespace) -> Plan:
     except FileNotFoundError:
         raise MlrtError(f"Saved plan file not found: {args.plan_file}") from None
     except (ValueError, KeyError, TypeError) as exc:
-        raise MlrtError(f"Failed to read the saved plan {args.plan_file}", f"{exc}. Create it again with "
-                        "`mlrt plan -out FILE`.") from None
+        raise MlrtError(
+            f"Failed to read the saved plan {args.plan_file}",
+            f"{exc}. Create it again with `mlrt plan -out FILE`.",
+        ) from None
 
 
 def cmd_apply(args: argparse.Namespace, out: Out, destroy: bool = False) -> int:
@@ -130,23 +151,29 @@ def cmd_destroy(args: argparse.Namespace, out: Out) -> int:
     return cmd_apply(args, out, destroy=True)
 
 
-def _check_saved(plan: Plan, ws: Workspace, doc: Any) -> None:
+def _check_saved(plan: Plan, ws: Workspace, doc: StateDocument) -> None:
     now_lineage = doc.lineage if doc.serial else None
-    if plan.state_lineage != now_lineage or (plan.state_serial or 0) != (doc.serial or 0):
-        raise MlrtError("Saved plan is stale",
-                        f"The state changed since this plan was made (plan: serial {plan.state_serial}, lineage "
-                        f"{plan.state_lineage}; now: serial {doc.serial}, lineage {now_lineage}). Run `mlrt plan "
-                        "-out FILE` again and apply the new plan.")
+    if plan.state_lineage != now_lineage or (plan.state_serial or 0) != doc.serial:
+        raise MlrtError(
+            "Saved plan is stale",
+            f"The state changed since this plan was made (plan: serial {plan.state_serial}, lineage "
+            f"{plan.state_lineage}; now: serial {doc.serial}, lineage {now_lineage}). Run `mlrt plan "
+            "-out FILE` again and apply the new plan.",
+        )
     if config_hash(ws.config) != plan.config_hash:
-        raise MlrtError("Saved plan does not match the configuration",
-                        "The configuration files changed since this plan was made. Run `mlrt plan -out FILE` "
-                        "again and apply the new plan.")
+        raise MlrtError(
+            "Saved plan does not match the configuration",
+            "The configuration files changed since this plan was made. Run `mlrt plan -out FILE` "
+            "again and apply the new plan.",
+        )
 
 
 PROGRESS_EVERY = 2.0  # seconds between two progress lines of one resource
 
 
-def _run_apply(ws: Workspace, plan: Plan, backend: Any, doc: Any, args: argparse.Namespace, out: Out) -> ApplyResult:
+def _run_apply(
+    ws: Workspace, plan: Plan, backend: Backend, doc: StateDocument, args: argparse.Namespace, out: Out
+) -> ApplyResult:
     stop = StopSignal()
     lock = threading.Lock()
     last_progress: dict[str, float] = {}
@@ -164,16 +191,27 @@ def _run_apply(ws: Workspace, plan: Plan, backend: Any, doc: Any, args: argparse
         first = not stop.stop_requested.is_set()
         stop.request()
         if first:
-            out.err.print("\n[bold yellow]Interrupt received.[/] Stopping new work; waiting for work in flight "
-                          "to finish. Press Ctrl-C again to abandon it.")
+            out.err.print(
+                "\n[bold yellow]Interrupt received.[/] Stopping new work; waiting for work in flight "
+                "to finish. Press Ctrl-C again to abandon it."
+            )
         else:
             out.err.print("\n[bold red]Two interrupts received.[/] Abandoning work in flight.")
 
     gc.enable()  # trainings and services can run for hours: collect as usual from here on
-    old = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
+    old = (
+        signal.signal(signal.SIGINT, on_sigint)
+        if threading.current_thread() is threading.main_thread()
+        else None
+    )
     try:
-        return apply_plan(ws, plan, backend, doc, ApplyOptions(parallelism=max(1, getattr(args, "parallelism", 10)),
-                                                               on_event=on_event, stop=stop))
+        return apply_plan(
+            ws,
+            plan,
+            backend,
+            doc,
+            ApplyOptions(parallelism=max(1, getattr(args, "parallelism", 10)), on_event=on_event, stop=stop),
+        )
     finally:
         if old is not None:
             signal.signal(signal.SIGINT, old)
@@ -181,16 +219,29 @@ def _run_apply(ws: Workspace, plan: Plan, backend: Any, doc: Any, args: argparse
 
 def _print_event(out: Out, e: ApplyEvent) -> None:
     if out.json_mode:
-        out.json({"type": e.kind, "address": e.address, "action": e.action, "elapsed": round(e.elapsed, 3),
-                  "message": e.message, "id": e.id})
+        out.json(
+            {
+                "type": e.kind,
+                "address": e.address,
+                "action": e.action,
+                "elapsed": round(e.elapsed, 3),
+                "message": e.message,
+                "id": e.id,
+            }
+        )
         return
     c = out.console
     a = escape(e.address)
     if e.kind == "start":
-        c.print(f"[bold]{a}: {ING.get(e.action, e.action)}...[/]" + (f" [dim][id={escape(e.id)}][/]" if e.id else ""))
+        c.print(
+            f"[bold]{a}: {ING.get(e.action, e.action)}...[/]"
+            + (f" [dim][id={escape(e.id)}][/]" if e.id else "")
+        )
     elif e.kind == "done":
-        c.print(f"[bold]{a}: {DONE.get(e.action, 'Done')} after {e.elapsed:.0f}s[/]"
-                + (f" [dim][id={escape(e.id)}][/]" if e.id and e.action != "delete" else ""))
+        c.print(
+            f"[bold]{a}: {DONE.get(e.action, 'Done')} after {e.elapsed:.0f}s[/]"
+            + (f" [dim][id={escape(e.id)}][/]" if e.id and e.action != "delete" else "")
+        )
     elif e.kind == "still":
         c.print(f"{a}: {STILL.get(e.action, 'Still working...')} [{int(e.elapsed)}s elapsed]", markup=False)
     elif e.kind == "error":
@@ -221,12 +272,16 @@ def _report(result: ApplyResult, out: Out, ws: Workspace, destroy: bool) -> int:
             if os.environ.get("MLRT_DEBUG") == "1":
                 traceback.print_exception(exc.__cause__)
     if result.interrupted:
-        out.err.print(f"\n[bold red]Apply interrupted.[/] {len(result.done)} finished, "
-                      f"{len(result.skipped)} not started. The state holds everything that finished.")
+        out.err.print(
+            f"\n[bold red]Apply interrupted.[/] {len(result.done)} finished, "
+            f"{len(result.skipped)} not started. The state holds everything that finished."
+        )
         return 130
     if result.errors:
         if result.skipped:
-            out.err.print(f"\n{len(result.skipped)} resource(s) skipped because something they depend on failed.")
+            out.err.print(
+                f"\n{len(result.skipped)} resource(s) skipped because something they depend on failed."
+            )
         return 1
     if out.json_mode:
         out.json({"type": "apply_complete", "changes": counts})
@@ -235,8 +290,10 @@ def _report(result: ApplyResult, out: Out, ws: Workspace, destroy: bool) -> int:
     if destroy:
         out.print(f"[bold green]Destroy complete! Resources: {counts['destroyed']} destroyed.[/]")
     else:
-        out.print(f"[bold green]Apply complete! Resources: {counts['added']} added, {counts['changed']} changed, "
-                  f"{counts['destroyed']} destroyed.[/]")
+        out.print(
+            f"[bold green]Apply complete! Resources: {counts['added']} added, {counts['changed']} changed, "
+            f"{counts['destroyed']} destroyed.[/]"
+        )
     return 0
 
 

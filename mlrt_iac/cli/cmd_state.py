@@ -13,7 +13,8 @@ from rich.markup import escape
 from ..errors import MlrtError
 from ..model import validate_instances
 from ..plan.desired import desired_attributes
-from ..plan.planner import matches_target
+from ..state import operations as ops
+from ..state import push_document
 from .cmd_misc import _print_resource
 from .console import Out
 from .session import backend_for, locked, read_state, read_text_file, workspace
@@ -21,7 +22,7 @@ from .session import backend_for, locked, read_state, read_text_file, workspace
 
 def cmd_state_list(args: argparse.Namespace, out: Out) -> int:
     doc = read_state(backend_for(workspace(args)))
-    addrs = [r.address for r in doc.resources if not args.addresses or matches_target(r.address, args.addresses)]
+    addrs = ops.list_addresses(doc, args.addresses or ())
     if out.json_mode:
         out.json(addrs)
     else:
@@ -34,12 +35,16 @@ def cmd_state_show(args: argparse.Namespace, out: Out) -> int:
     doc = read_state(backend_for(workspace(args)))
     r = doc.get(args.address)
     if r is None:
-        raise MlrtError(f"No instance found for the given address: {args.address}",
-                        "Run `mlrt state list` to see the addresses in the state.")
+        raise MlrtError(
+            f"No instance found for the given address: {args.address}",
+            "Run `mlrt state list` to see the addresses in the state.",
+        )
     if out.json_mode:
         from ..plan.json_view import state_json
 
-        one = [x for x in state_json(doc)["values"]["root_module"]["resources"] if x["address"] == args.address]
+        one = [
+            x for x in state_json(doc)["values"]["root_module"]["resources"] if x["address"] == args.address
+        ]
         out.json(one[0])
     else:
         _print_resource(out, r)
@@ -50,11 +55,7 @@ def cmd_state_rm(args: argparse.Namespace, out: Out) -> int:
     backend = backend_for(workspace(args))
     with locked(backend, "state rm", args):
         doc = read_state(backend)
-        removed = [r.address for r in list(doc.resources) if matches_target(r.address, args.addresses)]
-        if not removed:
-            raise MlrtError("Invalid target address", f"No matching objects found for {', '.join(args.addresses)}.")
-        for a in removed:
-            doc.remove(a)
+        removed = ops.remove(doc, args.addresses)
         backend.write(doc)
     for a in removed:
         out.print(f"Removed {escape(a)}")
@@ -66,16 +67,16 @@ def cmd_state_mv(args: argparse.Namespace, out: Out) -> int:
     backend = backend_for(workspace(args))
     with locked(backend, "state mv", args):
         doc = read_state(backend)
-        moved = doc.move(args.source, args.destination)
+        moved = ops.move(doc, args.source, args.destination)
         backend.write(doc)
     out.print(f'Move "{escape(args.source)}" to "{escape(args.destination)}"')
-    out.print(f"Successfully moved {moved if isinstance(moved, int) else 1} object(s).")
+    out.print(f"Successfully moved {len(moved)} object(s).")
     return 0
 
 
 def cmd_state_pull(args: argparse.Namespace, out: Out) -> int:
-    doc = read_state(backend_for(workspace(args)))
-    out.raw(doc.to_json() + ("\n" if not doc.to_json().endswith("\n") else ""))
+    text = ops.pull(read_state(backend_for(workspace(args))))
+    out.raw(text if text.endswith("\n") else text + "\n")
     return 0
 
 
@@ -84,7 +85,7 @@ def cmd_state_push(args: argparse.Namespace, out: Out) -> int:
     text = read_text_file(args, args.file, "state file")
     with locked(backend, "state push", args):
         current = backend.read()
-        new = backend.push_document(text, current, force=args.force)
+        new = push_document(backend, text, current, force=args.force)
     out.print(f"Pushed state with serial {new.serial}.")
     return 0
 
@@ -95,32 +96,51 @@ def cmd_import(args: argparse.Namespace, out: Out) -> int:
     ev, diags = ws.evaluate()
     inst = next((i for i in ev.instances if i.address == args.address), None)
     if inst is None:
-        raise MlrtError("Configuration for import target does not exist",
-                        f"The configuration does not declare {args.address}. Add a block for it, then import.")
+        raise MlrtError(
+            "Configuration for import target does not exist",
+            f"The configuration does not declare {args.address}. Add a block for it, then import.",
+        )
     with locked(backend, "import", args):
         doc = read_state(backend)
         if doc.get(args.address) is not None:
-            raise MlrtError("Resource already managed by mlrt",
-                            f"{args.address} is already in the state. Remove it with `mlrt state rm` to "
-                            "import a different object.")
+            raise MlrtError(
+                "Resource already managed by mlrt",
+                f"{args.address} is already in the state. Remove it with `mlrt state rm` to "
+                "import a different object.",
+            )
         handler = ws.provider(inst.provider).handler(inst.type)
         if handler is None:
             raise MlrtError(f'Provider "{inst.provider}" does not support {inst.type}')
         res = handler.import_(ws.context().for_resource(inst.address), args.id)
         if res.attributes is None:
-            raise MlrtError("Cannot import non-existent remote object",
-                            f"While attempting to import {args.id} as {args.address}, the provider found no "
-                            "such object.")
+            raise MlrtError(
+                "Cannot import non-existent remote object",
+                f"While attempting to import {args.id} as {args.address}, the provider found no such object.",
+            )
         models, vd = validate_instances([inst], ws.provider_configs)
         attrs = dict(res.attributes)
         if not vd.has_errors:
             for k, v in desired_attributes(inst, models[inst.address]).items():
                 attrs.setdefault(k, v)
         now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-        doc.set(dict(address=inst.address, type=inst.type, name=inst.name, module=inst.module_address,
-                                 index_key=inst.index_key, provider=inst.provider, id=args.id, attributes=attrs,
-                                 sensitive_attributes=[], dependencies=sorted(inst.depends_on), created_at=now,
-                                 updated_at=now, status="ready", comment=attrs.get("comment") or ""))
+        doc.set(
+            dict(
+                address=inst.address,
+                type=inst.type,
+                name=inst.name,
+                module=inst.module_address,
+                index_key=inst.index_key,
+                provider=inst.provider,
+                id=args.id,
+                attributes=attrs,
+                sensitive_attributes=[],
+                dependencies=sorted(inst.depends_on),
+                created_at=now,
+                updated_at=now,
+                status="ready",
+                comment=attrs.get("comment") or "",
+            )
+        )
         backend.write(doc)
     out.print(f"[bold green]{escape(args.address)}: Import prepared![/] Imported id {escape(args.id)}.")
     out.print("Run `mlrt plan` to see how the configuration differs from the imported object.")
@@ -132,5 +152,3 @@ def cmd_force_unlock(args: argparse.Namespace, out: Out) -> int:
     backend.force_unlock(args.lock_id)
     out.print(f"[bold green]mlrt state has been successfully unlocked![/] (lock {escape(args.lock_id)})")
     return 0
-
-

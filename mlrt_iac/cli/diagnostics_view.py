@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from rich.markup import escape
 
@@ -40,13 +41,20 @@ def print_diagnostic(out: Out, d: Diagnostic, sources: Mapping[str, str], base: 
             prefix = f"  {rng.start.line}: "
             c.print(escape(prefix + line.rstrip()))
             width = max(1, (rng.end.column - rng.start.column) if rng.end.line == rng.start.line else 1)
-            c.print(" " * (len(prefix) + max(rng.start.column - 1, 0)) + f"[{color}]" + "^" * min(width, 80) + "[/]")
+            c.print(
+                " " * (len(prefix) + max(rng.start.column - 1, 0))
+                + f"[{color}]"
+                + "^" * min(width, 80)
+                + "[/]"
+            )
     if d.detail:
         c.print()
         c.print(escape(d.detail))
 
 
-def print_diagnostics(out: Out, diags: list[Diagnostic], sources: Mapping[str, str], base: Path | None = None) -> None:
+def print_diagnostics(
+    out: Out, diags: list[Diagnostic], sources: Mapping[str, str], base: Path | None = None
+) -> None:
     for d in diags:
         print_diagnostic(out, d, sources, base)
 

@@ -11,8 +11,9 @@ import gc
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rich.markup import escape
 
@@ -46,7 +47,9 @@ def _common(p: argparse.ArgumentParser, *, vars_: bool = True, lock: bool = True
         p.add_argument("-json", "--json", dest="json", action="store_true", help="machine-readable output")
     if vars_:
         p.add_argument("-var", "--var", dest="vars", action="append", default=[], metavar="NAME=VALUE")
-        p.add_argument("-var-file", "--var-file", dest="var_files", action="append", default=[], metavar="FILE")
+        p.add_argument(
+            "-var-file", "--var-file", dest="var_files", action="append", default=[], metavar="FILE"
+        )
     if lock:
         p.add_argument("-lock-timeout", "--lock-timeout", dest="lock_timeout", type=_duration, default=0.0)
         p.add_argument("-lock", "--lock", dest="lock", type=_bool, default=True, metavar="BOOL")
@@ -64,24 +67,50 @@ def _plan_flags(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from . import cmd_misc, cmd_plan, cmd_state
 
-    parser = argparse.ArgumentParser(prog="mlrt", description="Declarative infrastructure for ML: plan and apply "
-                                     "compute pools, trainings and model services described in HCL.")
-    parser.add_argument("-chdir", "--chdir", dest="global_chdir", default=None,
-                        help="switch to this directory before running the command")
+    parser = argparse.ArgumentParser(
+        prog="mlrt",
+        description="Declarative infrastructure for ML: plan and apply "
+        "compute pools, trainings and model services described in HCL.",
+    )
+    parser.add_argument(
+        "-chdir",
+        "--chdir",
+        dest="global_chdir",
+        default=None,
+        help="switch to this directory before running the command",
+    )
     parser.add_argument("-version", "--version", action="store_true")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def add(name: str, fn: Callable[[argparse.Namespace, Out], int], help_: str, **kw: Any) -> argparse.ArgumentParser:
+    def add(
+        name: str, fn: Callable[[argparse.Namespace, Out], int], help_: str, **kw: Any
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
         _common(p, **kw)
         p.set_defaults(func=fn)
         return p
 
-    add("init", cmd_misc.cmd_init, "List installed providers and backends and check the configuration needs.",
-        vars_=False, lock=False)
-    add("validate", cmd_misc.cmd_validate, "Check the configuration: syntax, types, references, cross-block rules.",
-        lock=False)
-    p = add("fmt", cmd_misc.cmd_fmt, "Rewrite HCL files in the canonical layout.", vars_=False, lock=False, json_=False)
+    add(
+        "init",
+        cmd_misc.cmd_init,
+        "List installed providers and backends and check the configuration needs.",
+        vars_=False,
+        lock=False,
+    )
+    add(
+        "validate",
+        cmd_misc.cmd_validate,
+        "Check the configuration: syntax, types, references, cross-block rules.",
+        lock=False,
+    )
+    p = add(
+        "fmt",
+        cmd_misc.cmd_fmt,
+        "Rewrite HCL files in the canonical layout.",
+        vars_=False,
+        lock=False,
+        json_=False,
+    )
     p.add_argument("-check", "--check", dest="check", action="store_true")
     p.add_argument("-diff", "--diff", dest="diff", action="store_true")
     p.add_argument("-recursive", "--recursive", dest="recursive", action="store_true")
@@ -110,7 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-raw", "--raw", dest="raw", action="store_true")
     p.add_argument("name", nargs="?", default=None)
 
-    p = add("graph", cmd_misc.cmd_graph, "Print the dependency graph as Graphviz DOT.", lock=False, json_=False)
+    p = add(
+        "graph", cmd_misc.cmd_graph, "Print the dependency graph as Graphviz DOT.", lock=False, json_=False
+    )
     p.add_argument("-type", "--type", dest="type", choices=["plan", "config"], default="config")
 
     p = add("render", cmd_misc.cmd_render, "Write the manifests a provider would apply (GitOps).", lock=False)
@@ -121,18 +152,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("address")
     p.add_argument("id")
 
-    p = add("force-unlock", cmd_state.cmd_force_unlock, "Release a stuck state lock.", vars_=False, lock=False)
+    p = add(
+        "force-unlock", cmd_state.cmd_force_unlock, "Release a stuck state lock.", vars_=False, lock=False
+    )
     p.add_argument("-force", "--force", dest="force", action="store_true")
     p.add_argument("lock_id")
 
     sp = sub.add_parser("state", help="Inspect and edit the state.")
     ssub = sp.add_subparsers(dest="state_command", metavar="SUBCOMMAND")
-    for name, fn, help_ in (("list", cmd_state.cmd_state_list, "List resources in the state."),
-                            ("show", cmd_state.cmd_state_show, "Show one resource."),
-                            ("rm", cmd_state.cmd_state_rm, "Forget resources (does not destroy them)."),
-                            ("mv", cmd_state.cmd_state_mv, "Move a resource to another address."),
-                            ("pull", cmd_state.cmd_state_pull, "Print the state JSON."),
-                            ("push", cmd_state.cmd_state_push, "Replace the state with a file.")):
+    for name, fn, help_ in (
+        ("list", cmd_state.cmd_state_list, "List resources in the state."),
+        ("show", cmd_state.cmd_state_show, "Show one resource."),
+        ("rm", cmd_state.cmd_state_rm, "Forget resources (does not destroy them)."),
+        ("mv", cmd_state.cmd_state_mv, "Move a resource to another address."),
+        ("pull", cmd_state.cmd_state_pull, "Print the state JSON."),
+        ("push", cmd_state.cmd_state_push, "Replace the state with a file."),
+    ):
         q = ssub.add_parser(name, help=help_, description=help_)
         _common(q, vars_=False)
         q.set_defaults(func=fn)
@@ -174,15 +209,17 @@ def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
-        from .. import __version__
+        from ..version import mlrt_version
 
-        print(f"mlrt v{__version__}")
+        print(f"mlrt v{mlrt_version()}")
         return 0
     if not getattr(args, "func", None):
         parser.print_help()
         return 1 if args.command is None else 1
-    out = Out(no_color=getattr(args, "no_color", False) or bool(os.environ.get("NO_COLOR")),
-              json_mode=getattr(args, "json", False))
+    out = Out(
+        no_color=getattr(args, "no_color", False) or bool(os.environ.get("NO_COLOR")),
+        json_mode=getattr(args, "json", False),
+    )
     try:
         return int(args.func(args, out))
     except DiagnosticsError as exc:
@@ -213,9 +250,11 @@ def _main(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         out.err.print("\n[bold red]Interrupted.[/]")
         return 130
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: no tracebacks for users
+    except Exception as exc:
         out.err.print()
-        out.err.print(f"[bold red]Error:[/] [bold]internal error: {escape(type(exc).__name__)}: {escape(str(exc))}[/]")
+        out.err.print(
+            f"[bold red]Error:[/] [bold]internal error: {escape(type(exc).__name__)}: {escape(str(exc))}[/]"
+        )
         out.err.print("\nThis is a bug in mlrt. Run again with MLRT_DEBUG=1 to see the traceback.")
         _debug()
         return 1

@@ -14,25 +14,39 @@ def plan_markdown(plan: Plan) -> str:
     if not plan.has_changes and not plan.drift:
         lines.append("**No changes.** Infrastructure matches the configuration.")
         return "\n".join(lines) + "\n"
-    lines.append(f"**Plan:** {counts['add']} to add, {counts['change']} to change, {counts['destroy']} to destroy.")
+    lines.append(
+        f"**Plan:** {counts['add']} to add, {counts['change']} to change, {counts['destroy']} to destroy."
+    )
     lines.append("")
     actionable = plan.actionable()
     if actionable:
         lines += ["| Action | Resource | Changed attributes |", "| --- | --- | --- |"]
         for ch in actionable:
-            attrs = ", ".join(
-                f"`{k}`" + (" (forces replacement)" if k in ch.replace_paths else "") for k in ch.changed
-            ) or "—"
+            attrs = (
+                ", ".join(
+                    f"`{k}`" + (" (forces replacement)" if k in ch.replace_paths else "") for k in ch.changed
+                )
+                or "—"
+            )
             if ch.action_reason == "replace_by_request":
                 attrs = "replacement requested (-replace)"
             lines.append(f"| {ICON[ch.action]} | `{ch.address}` | {attrs} |")
         lines.append("")
     if plan.drift:
-        lines += ["<details><summary>Drift: objects changed outside of mlrt "
-                  f"({len(plan.drift)})</summary>", "", "| Resource | Change |", "| --- | --- |"]
+        lines += [
+            f"<details><summary>Drift: objects changed outside of mlrt ({len(plan.drift)})</summary>",
+            "",
+            "| Resource | Change |",
+            "| --- | --- |",
+        ]
         for d in plan.drift:
-            what = "deleted" if d.after is None else ", ".join(
-                f"`{k}`: {fmt_value(d.before.get(k))} → {fmt_value(d.after.get(k))}" for k in d.changed)
+            what = (
+                "deleted"
+                if d.after is None
+                else ", ".join(
+                    f"`{k}`: {fmt_value(d.before.get(k))} → {fmt_value(d.after.get(k))}" for k in d.changed
+                )
+            )
             lines.append(f"| `{d.address}` | {what} |")
         lines += ["", "</details>", ""]
     outs = [o for o in plan.outputs if o.action != "no-op"]

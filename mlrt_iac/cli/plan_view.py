@@ -12,10 +12,19 @@ from ..plan.model import Drift, Plan, ResourceChange
 from ..values import UNKNOWN, Sensitive
 from .console import Out
 
-SYMBOL = {"create": ("+", "green"), "update": ("~", "yellow"), "replace": ("-/+", "red"),
-          "delete": ("-", "red"), "no-op": (" ", "white")}
-VERB = {"create": "will be created", "update": "will be updated in-place", "replace": "must be replaced",
-        "delete": "will be destroyed"}
+SYMBOL = {
+    "create": ("+", "green"),
+    "update": ("~", "yellow"),
+    "replace": ("-/+", "red"),
+    "delete": ("-", "red"),
+    "no-op": (" ", "white"),
+}
+VERB = {
+    "create": "will be created",
+    "update": "will be updated in-place",
+    "replace": "must be replaced",
+    "delete": "will be destroyed",
+}
 
 
 def fmt_value(v: Any, sensitive: bool = False) -> str:
@@ -46,11 +55,17 @@ def _sensitive_keys(ch: ResourceChange) -> set[str]:
 
 def render_change(ch: ResourceChange) -> list[str]:
     sym, color = SYMBOL[ch.action]
-    lines = [f"  [bold]# {escape(ch.address)}[/] {VERB[ch.action]}"
-             + (" [dim](create replacement, then destroy)[/]" if ch.action == "replace" and ch.create_before_destroy else "")]
+    lines = [
+        f"  [bold]# {escape(ch.address)}[/] {VERB[ch.action]}"
+        + (
+            " [dim](create replacement, then destroy)[/]"
+            if ch.action == "replace" and ch.create_before_destroy
+            else ""
+        )
+    ]
     if ch.comment:
         lines.append(f"  [dim]# {escape(str(ch.comment))}[/]")
-    lines.append(f"[{color}]{sym:>3}[/] resource \"{ch.type}\" \"{escape(ch.name)}\" {{")
+    lines.append(f'[{color}]{sym:>3}[/] resource "{ch.type}" "{escape(ch.name)}" {{')
     sens = _sensitive_keys(ch)
     before = ch.before or {}
     after = ch.after or {}
@@ -100,7 +115,9 @@ def render_drift(d: Drift) -> list[str]:
         return [f"  [bold]# {escape(d.address)}[/] has been deleted"]
     lines = [f"  [bold]# {escape(d.address)}[/] has changed"]
     for k in d.changed:
-        lines.append(f"      [yellow]~[/] {k} = {escape(fmt_value(d.before.get(k)))} -> {escape(fmt_value(d.after.get(k)))}")
+        lines.append(
+            f"      [yellow]~[/] {k} = {escape(fmt_value(d.before.get(k)))} -> {escape(fmt_value(d.after.get(k)))}"
+        )
     return lines
 
 
@@ -110,7 +127,7 @@ def print_plan(out: Out, plan: Plan) -> None:
         c.print()
         c.print("[bold]Note: Objects have changed outside of mlrt[/]")
         c.print()
-        c.print("mlrt detected the following changes made outside of mlrt since the last \"mlrt apply\":")
+        c.print('mlrt detected the following changes made outside of mlrt since the last "mlrt apply":')
         c.print()
         for d in plan.drift:
             for line in render_drift(d):
@@ -121,27 +138,37 @@ def print_plan(out: Out, plan: Plan) -> None:
             c.print()
             c.print("[bold green]No changes.[/] Your infrastructure still matches the configuration.")
         else:
-            c.print("This is a refresh-only plan, so mlrt will not take any actions to undo these. "
-                    "Apply it to update the state to match.")
+            c.print(
+                "This is a refresh-only plan, so mlrt will not take any actions to undo these. "
+                "Apply it to update the state to match."
+            )
         return
     actionable = plan.actionable()
     if not actionable and not any(o.action != "no-op" for o in plan.outputs):
         c.print()
         c.print("[bold green]No changes.[/] Your infrastructure matches the configuration.")
         c.print()
-        c.print("mlrt has compared your real infrastructure against your configuration and found no "
-                "differences, so no changes are needed.")
+        c.print(
+            "mlrt has compared your real infrastructure against your configuration and found no "
+            "differences, so no changes are needed."
+        )
         return
     if actionable:
         c.print()
-        c.print("mlrt used the selected providers to generate the following execution plan. Resource actions "
-                "are indicated with the following symbols:")
+        c.print(
+            "mlrt used the selected providers to generate the following execution plan. Resource actions "
+            "are indicated with the following symbols:"
+        )
         present = {ch.action for ch in actionable}
         for action in ("create", "update", "replace", "delete"):
             if action in present:
                 sym, color = SYMBOL[action]
-                label = {"create": "create", "update": "update in-place", "delete": "destroy",
-                         "replace": "destroy and then create replacement"}[action]
+                label = {
+                    "create": "create",
+                    "update": "update in-place",
+                    "delete": "destroy",
+                    "replace": "destroy and then create replacement",
+                }[action]
                 c.print(f"  [{color}]{sym}[/] {label}")
         c.print()
         c.print("mlrt will perform the following actions:")
@@ -151,7 +178,9 @@ def print_plan(out: Out, plan: Plan) -> None:
                 c.print(line)
     counts = plan.counts()
     c.print()
-    c.print(f"[bold]Plan:[/] {counts['add']} to add, {counts['change']} to change, {counts['destroy']} to destroy.")
+    c.print(
+        f"[bold]Plan:[/] {counts['add']} to add, {counts['change']} to change, {counts['destroy']} to destroy."
+    )
     outs = [o for o in plan.outputs if o.action != "no-op"]
     if outs:
         c.print()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import DiagnosticsError, MlrtError
-from ..plan.workspace import Workspace, discover_backends, open_workspace
+from ..plan.workspace import Workspace, open_workspace
+from ..state import Backend, StateDocument, load_backend, lock_info, read_or_new
 
 
 def workspace(args: argparse.Namespace, inputs: dict[str, Any] | None = None) -> Workspace:
@@ -19,44 +21,35 @@ def workspace(args: argparse.Namespace, inputs: dict[str, Any] | None = None) ->
     if not d.is_dir():
         raise MlrtError(f"No such directory: {d}", "Pass an existing directory to -chdir.")
     try:
-        return open_workspace(d, getattr(args, "vars", []), getattr(args, "var_files", []), os.environ, inputs)
+        return open_workspace(
+            d, getattr(args, "vars", []), getattr(args, "var_files", []), os.environ, inputs
+        )
     except DiagnosticsError as exc:
         exc.sources = getattr(exc, "sources", {})  # type: ignore[attr-defined]
         raise
 
 
-def backend_for(ws: Workspace) -> Any:
+def backend_for(ws: Workspace) -> Backend:
     settings = ws.settings()
-    kind = "local"
-    config: dict[str, Any] = {}
-    if settings.backend is not None:
-        kind = settings.backend.type
-        config = dict(settings.backend.attributes)
-    backends = discover_backends()
-    if kind not in backends:
-        raise MlrtError(f'Backend "{kind}" is not installed',
-                        f"Installed backends: {', '.join(sorted(backends)) or 'none'}.")
-    return backends[kind](ws.project_dir, config)
+    if settings.backend is None:
+        return load_backend("local", ws.project_dir, {})
+    return load_backend(settings.backend.type, ws.project_dir, dict(settings.backend.attributes))
 
 
 @contextlib.contextmanager
-def locked(backend: Any, operation: str, args: argparse.Namespace) -> Iterator[str | None]:
+def locked(backend: Backend, operation: str, args: argparse.Namespace) -> Iterator[str | None]:
     if not getattr(args, "lock", True):
         yield None
         return
-    info = backend.lock_info(operation)
-    lock_id = backend.lock(info, timeout=getattr(args, "lock_timeout", 0.0))
+    lock_id = backend.lock(lock_info(backend, operation), timeout=getattr(args, "lock_timeout", 0.0))
     try:
         yield lock_id
     finally:
         backend.unlock(lock_id)
 
 
-def read_state(backend: Any) -> Any:
-    doc = backend.read()
-    if doc is None:
-        doc = backend.new_document()
-    return doc
+def read_state(backend: Backend) -> StateDocument:
+    return read_or_new(backend)
 
 
 def resolve_file(args: argparse.Namespace, name: str) -> Path:

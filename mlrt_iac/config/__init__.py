@@ -15,15 +15,39 @@ Values flowing out: str, int/float, bool, None, list, dict, `HclSet` (list subcl
 from __future__ import annotations
 
 from .evaluate import EvaluatedConfig, default_resolver, evaluate, parse_address, parse_duration
-from .instances import (BackendConfig, Lifecycle, OutputValue, ProviderConfig, ResourceInstance, ResourceResolver,
-                        Settings)
+from .instances import (
+    BackendConfig,
+    Lifecycle,
+    OutputValue,
+    ProviderConfig,
+    ResourceInstance,
+    ResourceResolver,
+    Settings,
+)
 from .loader import BLOCK_TYPES, RESOURCE_TYPES, Config, ModuleConfig, VariableDecl, load_config
 from .valueops import HclSet, ResourceRef
 from .variables import gather_variable_inputs
 
 __all__ = [
-    "load_config", "evaluate", "gather_variable_inputs", "default_resolver", "Config", "ModuleConfig",
-    "VariableDecl", "EvaluatedConfig", "ResourceInstance", "Lifecycle", "ProviderConfig", "BackendConfig",
-    "OutputValue", "Settings", "ResourceResolver", "HclSet", "ResourceRef", "RESOURCE_TYPES", "BLOCK_TYPES",
-    "parse_address", "parse_duration",
+    "load_config",
+    "evaluate",
+    "gather_variable_inputs",
+    "default_resolver",
+    "Config",
+    "ModuleConfig",
+    "VariableDecl",
+    "EvaluatedConfig",
+    "ResourceInstance",
+    "Lifecycle",
+    "ProviderConfig",
+    "BackendConfig",
+    "OutputValue",
+    "Settings",
+    "ResourceResolver",
+    "HclSet",
+    "ResourceRef",
+    "RESOURCE_TYPES",
+    "BLOCK_TYPES",
+    "parse_address",
+    "parse_duration",
 ]

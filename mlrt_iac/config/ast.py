@@ -8,7 +8,7 @@ on the enclosing `File` so nodes stay small.
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any, ClassVar, Union
 
 Pos4 = tuple[int, int, int, int]
 
@@ -16,6 +16,7 @@ Pos4 = tuple[int, int, int, int]
 class Node:
     __slots__ = ("pos",)
     pos: Pos4
+    _all_fields: ClassVar[tuple[str, ...]]  # every slot of the class and its bases, cached per class
 
     def __getstate__(self) -> tuple[Any, ...]:
         return tuple(getattr(self, s) for s in self._fields())
@@ -26,14 +27,14 @@ class Node:
 
     @classmethod
     def _fields(cls) -> tuple[str, ...]:
-        f = cls.__dict__.get("_all_fields")
+        f: tuple[str, ...] | None = cls.__dict__.get("_all_fields")
         if f is None:
             names: list[str] = []
             for klass in reversed(cls.__mro__):
                 names.extend(klass.__dict__.get("__slots__", ()))
             f = tuple(names)
-            setattr(cls, "_all_fields", f)
-        return f  # type: ignore[no-any-return]
+            cls._all_fields = f
+        return f
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{s}={getattr(self, s)!r}" for s in self._fields() if s != "pos")
@@ -56,7 +57,7 @@ class Template(Node):
 
     __slots__ = ("parts",)
 
-    def __init__(self, parts: list[Union[str, "Expr"]], pos: Pos4) -> None:
+    def __init__(self, parts: list[Union[str, Expr]], pos: Pos4) -> None:
         self.parts = parts
         self.pos = pos
 
@@ -64,8 +65,9 @@ class Template(Node):
 class TemplateIf(Node):
     __slots__ = ("cond", "then", "else_")
 
-    def __init__(self, cond: "Expr", then: list[Union[str, "Expr"]], else_: list[Union[str, "Expr"]],
-                 pos: Pos4) -> None:
+    def __init__(
+        self, cond: Expr, then: list[Union[str, Expr]], else_: list[Union[str, Expr]], pos: Pos4
+    ) -> None:
         self.cond = cond
         self.then = then
         self.else_ = else_
@@ -75,8 +77,9 @@ class TemplateIf(Node):
 class TemplateFor(Node):
     __slots__ = ("key_var", "val_var", "coll", "body")
 
-    def __init__(self, key_var: str | None, val_var: str, coll: "Expr", body: list[Union[str, "Expr"]],
-                 pos: Pos4) -> None:
+    def __init__(
+        self, key_var: str | None, val_var: str, coll: Expr, body: list[Union[str, Expr]], pos: Pos4
+    ) -> None:
         self.key_var = key_var
         self.val_var = val_var
         self.coll = coll
@@ -87,7 +90,7 @@ class TemplateFor(Node):
 class TupleExpr(Node):
     __slots__ = ("items",)
 
-    def __init__(self, items: list["Expr"], pos: Pos4) -> None:
+    def __init__(self, items: list[Expr], pos: Pos4) -> None:
         self.items = items
         self.pos = pos
 
@@ -97,7 +100,7 @@ class ObjectExpr(Node):
 
     __slots__ = ("items",)
 
-    def __init__(self, items: list[tuple["Expr", "Expr"]], pos: Pos4) -> None:
+    def __init__(self, items: list[tuple[Expr, Expr]], pos: Pos4) -> None:
         self.items = items
         self.pos = pos
 
@@ -122,7 +125,7 @@ class Relative(Node):
 
     __slots__ = ("source", "steps")
 
-    def __init__(self, source: "Expr", steps: tuple[Step, ...], pos: Pos4) -> None:
+    def __init__(self, source: Expr, steps: tuple[Step, ...], pos: Pos4) -> None:
         self.source = source
         self.steps = steps
         self.pos = pos
@@ -133,7 +136,7 @@ class Splat(Node):
 
     __slots__ = ("source", "steps")
 
-    def __init__(self, source: "Expr", steps: tuple[Step, ...], pos: Pos4) -> None:
+    def __init__(self, source: Expr, steps: tuple[Step, ...], pos: Pos4) -> None:
         self.source = source
         self.steps = steps
         self.pos = pos
@@ -142,7 +145,7 @@ class Splat(Node):
 class FuncCall(Node):
     __slots__ = ("name", "args", "expand")
 
-    def __init__(self, name: str, args: list["Expr"], expand: bool, pos: Pos4) -> None:
+    def __init__(self, name: str, args: list[Expr], expand: bool, pos: Pos4) -> None:
         self.name = name
         self.args = args
         self.expand = expand
@@ -152,7 +155,7 @@ class FuncCall(Node):
 class Unary(Node):
     __slots__ = ("op", "operand")
 
-    def __init__(self, op: str, operand: "Expr", pos: Pos4) -> None:
+    def __init__(self, op: str, operand: Expr, pos: Pos4) -> None:
         self.op = op
         self.operand = operand
         self.pos = pos
@@ -161,7 +164,7 @@ class Unary(Node):
 class Binary(Node):
     __slots__ = ("op", "lhs", "rhs")
 
-    def __init__(self, op: str, lhs: "Expr", rhs: "Expr", pos: Pos4) -> None:
+    def __init__(self, op: str, lhs: Expr, rhs: Expr, pos: Pos4) -> None:
         self.op = op
         self.lhs = lhs
         self.rhs = rhs
@@ -171,7 +174,7 @@ class Binary(Node):
 class Conditional(Node):
     __slots__ = ("cond", "then", "else_")
 
-    def __init__(self, cond: "Expr", then: "Expr", else_: "Expr", pos: Pos4) -> None:
+    def __init__(self, cond: Expr, then: Expr, else_: Expr, pos: Pos4) -> None:
         self.cond = cond
         self.then = then
         self.else_ = else_
@@ -183,8 +186,17 @@ class ForExpr(Node):
 
     __slots__ = ("key_var", "val_var", "coll", "key_expr", "val_expr", "cond", "group")
 
-    def __init__(self, key_var: str | None, val_var: str, coll: "Expr", key_expr: "Expr | None",
-                 val_expr: "Expr", cond: "Expr | None", group: bool, pos: Pos4) -> None:
+    def __init__(
+        self,
+        key_var: str | None,
+        val_var: str,
+        coll: Expr,
+        key_expr: Expr | None,
+        val_expr: Expr,
+        cond: Expr | None,
+        group: bool,
+        pos: Pos4,
+    ) -> None:
         self.key_var = key_var
         self.val_var = val_var
         self.coll = coll
@@ -195,8 +207,22 @@ class ForExpr(Node):
         self.pos = pos
 
 
-Expr = Union[Literal, Template, TemplateIf, TemplateFor, TupleExpr, ObjectExpr, Traversal, Relative, Splat,
-             FuncCall, Unary, Binary, Conditional, ForExpr]
+Expr = Union[
+    Literal,
+    Template,
+    TemplateIf,
+    TemplateFor,
+    TupleExpr,
+    ObjectExpr,
+    Traversal,
+    Relative,
+    Splat,
+    FuncCall,
+    Unary,
+    Binary,
+    Conditional,
+    ForExpr,
+]
 
 
 # ---- structure ---------------------------------------------------------------------------
@@ -216,8 +242,15 @@ class Block(Node):
 
     __slots__ = ("type", "labels", "attributes", "blocks", "body_pos")
 
-    def __init__(self, type: str, labels: list[str], attributes: list[Attribute], blocks: list["Block"],
-                 pos: Pos4, body_pos: Pos4) -> None:
+    def __init__(
+        self,
+        type: str,
+        labels: list[str],
+        attributes: list[Attribute],
+        blocks: list[Block],
+        pos: Pos4,
+        body_pos: Pos4,
+    ) -> None:
         self.type = type
         self.labels = labels
         self.attributes = attributes

@@ -11,15 +11,23 @@ import gc
 import json
 import os
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ..diagnostics import Diagnostics, SourceRange
 from ..values import UNKNOWN, Sensitive
 from . import ast as A
 from .expr import Evaluator, Scope, iter_refs, suggest
-from .instances import (BackendConfig, Lifecycle, OutputValue, ProviderConfig, ResourceInstance, ResourceResolver,
-                        Settings)
+from .instances import (
+    BackendConfig,
+    Lifecycle,
+    OutputValue,
+    ProviderConfig,
+    ResourceInstance,
+    ResourceResolver,
+    Settings,
+)
 from .loader import RESOURCE_TYPES, Config, ModuleCall, ModuleConfig, ResourceBlock, rng
 from .parser import ParseError, parse_expression
 from .types import convert, type_str
@@ -55,8 +63,16 @@ def key_str(k: int | str) -> str:
 def node_name(n: NodeKey) -> str:
     mp, kind, name = n
     pre = "".join(f"module.{p}." for p in mp)
-    return pre + {"var": f"var.{name}", "local": f"local.{name}", "res": name, "out": f"output.{name}",
-                  "mod": f"module.{name}"}[kind]
+    return (
+        pre
+        + {
+            "var": f"var.{name}",
+            "local": f"local.{name}",
+            "res": name,
+            "out": f"output.{name}",
+            "mod": f"module.{name}",
+        }[kind]
+    )
 
 
 def parse_duration(s: str) -> float | None:
@@ -77,7 +93,7 @@ Deps = tuple[set[str], dict[str, SourceRange]]
 class ModuleInstance:
     """One instance of a module (the root, or one key of a module call's count/for_each)."""
 
-    def __init__(self, addr: str, mc: ModuleConfig, parent: "ModuleInstance | None") -> None:
+    def __init__(self, addr: str, mc: ModuleConfig, parent: ModuleInstance | None) -> None:
         self.addr = addr
         self.mc = mc
         self.parent = parent
@@ -94,15 +110,18 @@ class ModuleInstance:
 
 
 class _Run:
-    def __init__(self, cfg: Config, inputs: dict[str, Any], resolver: ResourceResolver,
-                 diags: Diagnostics) -> None:
+    def __init__(
+        self, cfg: Config, inputs: dict[str, Any], resolver: ResourceResolver, diags: Diagnostics
+    ) -> None:
         self.cfg = cfg
         self.inputs = inputs
         self.resolver = resolver
         self.diags = diags
         self.ev = Evaluator(cfg.root_dir)
         self.mods: dict[tuple[str, ...], ModuleConfig] = {m.path: m for m in cfg.modules()}
-        self.instances: dict[tuple[str, ...], list[ModuleInstance]] = {(): [ModuleInstance("", cfg.root, None)]}
+        self.instances: dict[tuple[str, ...], list[ModuleInstance]] = {
+            (): [ModuleInstance("", cfg.root, None)]
+        }
         self.refs: dict[NodeKey, list[tuple[A.Traversal, NodeKey | None, str]]] = {}
         self.edges: dict[NodeKey, dict[NodeKey, SourceRange]] = {}
         self.out = EvaluatedConfig()
@@ -131,8 +150,15 @@ class _Run:
             for call in mc.module_calls.values():
                 exprs: list[Any] = [a.expr for a in call.args.values()]
                 exprs += [a.expr for a in (call.count, call.for_each, call.depends_on) if a is not None]
-                self._add_node((mp, "mod", call.name), exprs, call.filename, mc, None,
-                               each_ok=call.for_each is not None, count_ok=call.count is not None)
+                self._add_node(
+                    (mp, "mod", call.name),
+                    exprs,
+                    call.filename,
+                    mc,
+                    None,
+                    each_ok=call.for_each is not None,
+                    count_ok=call.count is not None,
+                )
 
     def _block_exprs(self, b: A.Block, out: list[A.Expr]) -> None:
         for a in b.attributes:
@@ -143,8 +169,16 @@ class _Run:
                 continue  # replace_triggered_by / ignore_changes are not value references
             self._block_exprs(sub, out)
 
-    def _add_node(self, k: NodeKey, items: list[Any], filename: str, mc: ModuleConfig, rb: ResourceBlock | None,
-                  each_ok: bool = False, count_ok: bool = False) -> None:
+    def _add_node(
+        self,
+        k: NodeKey,
+        items: list[Any],
+        filename: str,
+        mc: ModuleConfig,
+        rb: ResourceBlock | None,
+        each_ok: bool = False,
+        count_ok: bool = False,
+    ) -> None:
         exprs: list[A.Expr] = []
         for it in items:
             if isinstance(it, A.Block):
@@ -173,46 +207,66 @@ class _Run:
 
     def _module_subtree_edges(self, k: NodeKey, child: tuple[str, ...], r: SourceRange) -> None:
         for mp, mc in self.mods.items():
-            if mp[:len(child)] == child:
+            if mp[: len(child)] == child:
                 for rk in mc.resources:
                     self.edges[k].setdefault((mp, "res", rk), r)
                 for on in mc.outputs:
                     self.edges[k].setdefault((mp, "out", on), r)
 
-    def _err(self, summary: str, detail: str, filename: str, pos: A.Pos4, related: Iterable[SourceRange] = ()) -> None:
+    def _err(
+        self, summary: str, detail: str, filename: str, pos: A.Pos4, related: Iterable[SourceRange] = ()
+    ) -> None:
         self.diags.add_error(summary, detail, rng(filename, pos), related)
 
-    def _resolve_static(self, t: A.Traversal, mc: ModuleConfig, filename: str, each_ok: bool,
-                        count_ok: bool) -> NodeKey | None | bool:
+    def _resolve_static(
+        self, t: A.Traversal, mc: ModuleConfig, filename: str, each_ok: bool, count_ok: bool
+    ) -> NodeKey | None | bool:
         """The node a traversal refers to; None for context values; False when invalid (reported)."""
         root, steps, mp = t.root, t.steps, mc.path
         where = "the root module" if not mp else f"module.{'.module.'.join(mp)}"
         first = steps[0][1] if steps and steps[0][0] == "a" else None
         if root in ("var", "local", "module") and first is None:
-            self._err("Invalid reference", f'The "{root}" object cannot be accessed directly. Instead, access one'
-                      f' of its attributes, like {root}.NAME.', filename, t.pos)
+            self._err(
+                "Invalid reference",
+                f'The "{root}" object cannot be accessed directly. Instead, access one'
+                f" of its attributes, like {root}.NAME.",
+                filename,
+                t.pos,
+            )
             return False
         if root == "var":
             if first not in mc.variables:
-                self._err("Reference to undeclared input variable",
-                          f'An input variable with the name "{first}" has not been declared in {where}.'
-                          + suggest(str(first), mc.variables) + f' Declare it with variable "{first}" {{}}.',
-                          filename, t.pos)
+                self._err(
+                    "Reference to undeclared input variable",
+                    f'An input variable with the name "{first}" has not been declared in {where}.'
+                    + suggest(str(first), mc.variables)
+                    + f' Declare it with variable "{first}" {{}}.',
+                    filename,
+                    t.pos,
+                )
                 return False
             return (mp, "var", str(first))
         if root == "local":
             if first not in mc.locals:
-                self._err("Reference to undeclared local value",
-                          f'A local value with the name "{first}" has not been declared in {where}.'
-                          + suggest(str(first), mc.locals), filename, t.pos)
+                self._err(
+                    "Reference to undeclared local value",
+                    f'A local value with the name "{first}" has not been declared in {where}.'
+                    + suggest(str(first), mc.locals),
+                    filename,
+                    t.pos,
+                )
                 return False
             return (mp, "local", str(first))
         if root == "module":
             call = mc.module_calls.get(str(first))
             if call is None:
-                self._err("Reference to undeclared module",
-                          f'No module call named "{first}" is declared in {where}.' + suggest(str(first), mc.module_calls),
-                          filename, t.pos)
+                self._err(
+                    "Reference to undeclared module",
+                    f'No module call named "{first}" is declared in {where}.'
+                    + suggest(str(first), mc.module_calls),
+                    filename,
+                    t.pos,
+                )
                 return False
             rest = steps[1:]
             if rest and rest[0][0] == "i":
@@ -220,51 +274,85 @@ class _Run:
             if rest and rest[0][0] == "a" and call.child is not None:
                 oname = rest[0][1]
                 if oname not in call.child.outputs:
-                    self._err("Unsupported attribute", f'Module "{first}" has no output named "{oname}".'
-                              + suggest(oname, call.child.outputs), filename, t.pos)
+                    self._err(
+                        "Unsupported attribute",
+                        f'Module "{first}" has no output named "{oname}".'
+                        + suggest(oname, call.child.outputs),
+                        filename,
+                        t.pos,
+                    )
                     return False
                 return (mp + (str(first),), "out", oname)
             return (mp, "mod", str(first))
         if root in RESOURCE_TYPES:
             if first is None:
-                self._err("Invalid reference", f'A reference to a resource type must be followed by at least one'
-                          f' attribute access, specifying the resource name, like {root}.NAME.', filename, t.pos)
+                self._err(
+                    "Invalid reference",
+                    f"A reference to a resource type must be followed by at least one"
+                    f" attribute access, specifying the resource name, like {root}.NAME.",
+                    filename,
+                    t.pos,
+                )
                 return False
             key = f"{root}.{first}"
             if key not in mc.resources:
-                self._err("Reference to undeclared resource",
-                          f'A {root} resource named "{first}" has not been declared in {where}.'
-                          + suggest(key, mc.resources), filename, t.pos)
+                self._err(
+                    "Reference to undeclared resource",
+                    f'A {root} resource named "{first}" has not been declared in {where}.'
+                    + suggest(key, mc.resources),
+                    filename,
+                    t.pos,
+                )
                 return False
             return (mp, "res", key)
         if root == "each":
             if not each_ok:
-                self._err('Reference to "each" in context without for_each',
-                          'The "each" object can be used only in "module" or resource blocks, and only when the'
-                          ' "for_each" argument is set.', filename, t.pos)
+                self._err(
+                    'Reference to "each" in context without for_each',
+                    'The "each" object can be used only in "module" or resource blocks, and only when the'
+                    ' "for_each" argument is set.',
+                    filename,
+                    t.pos,
+                )
                 return False
             return None
         if root == "count":
             if not count_ok:
-                self._err('Reference to "count" in non-counted context',
-                          'The "count" object can only be used in "module" and resource blocks when the "count"'
-                          " argument is set.", filename, t.pos)
+                self._err(
+                    'Reference to "count" in non-counted context',
+                    'The "count" object can only be used in "module" and resource blocks when the "count"'
+                    " argument is set.",
+                    filename,
+                    t.pos,
+                )
                 return False
             return None
         if root == "path":
             if first not in ("module", "root", "cwd"):
-                self._err("Invalid \"path\" attribute", 'The "path" object has the attributes "module", "root" and'
-                          ' "cwd".', filename, t.pos)
+                self._err(
+                    'Invalid "path" attribute',
+                    'The "path" object has the attributes "module", "root" and "cwd".',
+                    filename,
+                    t.pos,
+                )
                 return False
             return None
         roots = ["var", "local", "module", "each", "count", "path", *RESOURCE_TYPES]
         if first is None:
-            self._err("Invalid reference", f'There is no variable named "{root}".' + suggest(root, roots),
-                      filename, t.pos)
+            self._err(
+                "Invalid reference",
+                f'There is no variable named "{root}".' + suggest(root, roots),
+                filename,
+                t.pos,
+            )
         else:
-            self._err("Reference to undeclared resource",
-                      f'A resource "{root}" "{first}" has not been declared in {where}, and "{root}" is not a'
-                      " resource type." + suggest(root, roots), filename, t.pos)
+            self._err(
+                "Reference to undeclared resource",
+                f'A resource "{root}" "{first}" has not been declared in {where}, and "{root}" is not a'
+                " resource type." + suggest(root, roots),
+                filename,
+                t.pos,
+            )
         return False
 
     # ---- ordering -------------------------------------------------------------------------
@@ -312,10 +400,13 @@ class _Run:
             path = [e[0] for e in cyc] + [cyc[0][0]]
             names = " -> ".join(node_name(n) for n in path)
             related = [self.edges[a][b] for a, b in zip(path, path[1:])]
-            self.diags.add_error(f"Cycle: {names}",
-                                 "These blocks refer to each other in a loop, so none can be evaluated first."
-                                 " Break the cycle by removing one of the references (each is shown below).",
-                                 related[0], related)
+            self.diags.add_error(
+                f"Cycle: {names}",
+                "These blocks refer to each other in a loop, so none can be evaluated first."
+                " Break the cycle by removing one of the references (each is shown below).",
+                related[0],
+                related,
+            )
 
     # ---- evaluation -----------------------------------------------------------------------
 
@@ -390,11 +481,15 @@ class _Run:
             return [outs(c) for _, c in kids]
         return {str(k): outs(c) for k, c in kids}
 
-    def deps_of(self, mi: ModuleInstance, k: NodeKey, extra: list[tuple[A.Traversal, NodeKey | None, str]] | None = None
-                ) -> Deps:
+    def deps_of(
+        self,
+        mi: ModuleInstance,
+        k: NodeKey,
+        extra: list[tuple[A.Traversal, NodeKey | None, str]] | None = None,
+    ) -> Deps:
         addrs: set[str] = set()
         ranges: dict[str, SourceRange] = {}
-        for t, target, filename in (extra if extra is not None else self.refs.get(k, [])):
+        for t, target, filename in extra if extra is not None else self.refs.get(k, []):
             if target is None:
                 continue
             tmp, kind, name = target
@@ -458,14 +553,20 @@ class _Run:
         if not mi.mc.path:
             if decl.name in self.inputs:
                 value, has_value = self.inputs[decl.name], True
-                if isinstance(value, str) and decl.type is not None and decl.type[0] not in ("string", "number",
-                                                                                              "bool", "any"):
+                if (
+                    isinstance(value, str)
+                    and decl.type is not None
+                    and decl.type[0] not in ("string", "number", "bool", "any")
+                ):
                     try:
                         value = self.ev.eval(parse_expression(value), Scope())
                     except (ParseError, EvalError) as e:
-                        self.diags.add_error("Invalid value for input variable",
-                                             f"The value given for {where} is not valid HCL for type"
-                                             f" {type_str(decl.type)}: {getattr(e, 'detail', e)}", decl.range)
+                        self.diags.add_error(
+                            "Invalid value for input variable",
+                            f"The value given for {where} is not valid HCL for type"
+                            f" {type_str(decl.type)}: {getattr(e, 'detail', e)}",
+                            decl.range,
+                        )
                         failed = True
         elif decl.name in mi.pending_args:
             value, deps, failed = mi.pending_args[decl.name]
@@ -474,29 +575,35 @@ class _Run:
             has_value = False
         if not has_value and not failed:
             if decl.default is None:
-                self.diags.add_error("No value for required variable",
-                                     f'The variable "{decl.name}" is required but has no value. Set it with'
-                                     f" -var {decl.name}=VALUE, a -var-file, MLRT_VAR_{decl.name}, or give it a default."
-                                     if not mi.mc.path else
-                                     f'The input variable "{decl.name}" of {mi.addr} is required but has no value.',
-                                     decl.range)
+                self.diags.add_error(
+                    "No value for required variable",
+                    f'The variable "{decl.name}" is required but has no value. Set it with'
+                    f" -var {decl.name}=VALUE, a -var-file, MLRT_VAR_{decl.name}, or give it a default."
+                    if not mi.mc.path
+                    else f'The input variable "{decl.name}" of {mi.addr} is required but has no value.',
+                    decl.range,
+                )
                 failed = True
             else:
                 value, bad = self.try_eval(decl.default, Scope(), decl.filename)
                 failed = failed or bad
                 if not bad and value is None and not decl.nullable:
-                    self.diags.add_error("Invalid default value for variable",
-                                         f"The default of {where} is null, but the variable is not nullable.",
-                                         decl.range)
+                    self.diags.add_error(
+                        "Invalid default value for variable",
+                        f"The default of {where} is null, but the variable is not nullable.",
+                        decl.range,
+                    )
                     failed = True
         if not failed and decl.type is not None:
             try:
                 value = convert(value, decl.type)
             except EvalError as e:
-                self.diags.add_error("Invalid value for input variable",
-                                     f"The given value is not suitable for {where} declared at {decl.filename} line"
-                                     f" {decl.range.start.line}: {e.detail} Expected type: {type_str(decl.type)}.",
-                                     decl.range)
+                self.diags.add_error(
+                    "Invalid value for input variable",
+                    f"The given value is not suitable for {where} declared at {decl.filename} line"
+                    f" {decl.range.start.line}: {e.detail} Expected type: {type_str(decl.type)}.",
+                    decl.range,
+                )
                 failed = True
         if not failed and value is not UNKNOWN:
             for cond, msg in decl.validations:
@@ -506,9 +613,11 @@ class _Run:
                 if bad or ok is UNKNOWN:
                     continue
                 if ok is not True and ok is not False:
-                    self.diags.add_error("Invalid variable validation result",
-                                         f"The validation condition for {where} must be a bool, got {type_name(ok)}.",
-                                         rng(decl.filename, cond.pos))
+                    self.diags.add_error(
+                        "Invalid variable validation result",
+                        f"The validation condition for {where} must be a bool, got {type_name(ok)}.",
+                        rng(decl.filename, cond.pos),
+                    )
                     continue
                 if not ok:
                     text = "The value failed this validation rule."
@@ -516,9 +625,13 @@ class _Run:
                         m, _ = self.try_eval(msg, sc, decl.filename)
                         if isinstance(m, str):
                             text = m
-                    self.diags.add_error("Invalid value for variable",
-                                         f"{text}\n\nThis was checked by the validation rule at {decl.filename} line"
-                                         f" {cond.pos[0]}.", rng(decl.filename, cond.pos), [decl.range])
+                    self.diags.add_error(
+                        "Invalid value for variable",
+                        f"{text}\n\nThis was checked by the validation rule at {decl.filename} line"
+                        f" {cond.pos[0]}.",
+                        rng(decl.filename, cond.pos),
+                        [decl.range],
+                    )
                     failed = True
         if failed:
             value = UNKNOWN
@@ -549,10 +662,13 @@ class _Run:
             return
         v, bad = self.try_eval(decl.value, self.scope_for(mi), decl.filename)
         if not bad and not decl.sensitive and deep_sensitive(v):
-            self.diags.add_error("Output refers to sensitive values",
-                                 "To reduce the risk of accidentally exporting sensitive data, an output that"
-                                 " contains sensitive values must be marked as such: add sensitive = true to"
-                                 f' output "{decl.name}".', decl.range)
+            self.diags.add_error(
+                "Output refers to sensitive values",
+                "To reduce the risk of accidentally exporting sensitive data, an output that"
+                " contains sensitive values must be marked as such: add sensitive = true to"
+                f' output "{decl.name}".',
+                decl.range,
+            )
             bad = True
         if bad:
             mi.failed.add(kk)
@@ -560,12 +676,20 @@ class _Run:
             v = Sensitive(v)
         mi.values[kk] = v
         if not mi.mc.path:
-            self.out.outputs[decl.name] = OutputValue(decl.name, v, decl.sensitive, decl.description, decl.range)
+            self.out.outputs[decl.name] = OutputValue(
+                decl.name, v, decl.sensitive, decl.description, decl.range
+            )
 
     # -- expansion (count / for_each) --
 
-    def expand(self, mi: ModuleInstance, count: A.Attribute | None, for_each: A.Attribute | None,
-               filename: str, what: str) -> tuple[str, list[tuple[int | str | None, dict[str, Any]]]] | None:
+    def expand(
+        self,
+        mi: ModuleInstance,
+        count: A.Attribute | None,
+        for_each: A.Attribute | None,
+        filename: str,
+        what: str,
+    ) -> tuple[str, list[tuple[int | str | None, dict[str, Any]]]] | None:
         scope = self.scope_for(mi)
         if count is not None:
             v, bad = self.try_eval(count.expr, scope, filename)
@@ -573,16 +697,20 @@ class _Run:
                 return None
             v = strip_marks(v)
             if v is UNKNOWN:
-                self.diags.add_error("Invalid count argument",
-                                     f'The "count" value of {what} depends on values that cannot be determined until'
-                                     " apply, so mlrt cannot predict how many instances will be created. To work"
-                                     " around this, use -target to apply the resource it depends on first.",
-                                     rng(filename, count.expr.pos))
+                self.diags.add_error(
+                    "Invalid count argument",
+                    f'The "count" value of {what} depends on values that cannot be determined until'
+                    " apply, so mlrt cannot predict how many instances will be created. To work"
+                    " around this, use -target to apply the resource it depends on first.",
+                    rng(filename, count.expr.pos),
+                )
                 return None
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or int(v) != v:
-                self.diags.add_error("Invalid count argument",
-                                     f"The count argument must be a whole number of zero or more, got"
-                                     f" {type_name(v)} {v!r}.", rng(filename, count.expr.pos))
+                self.diags.add_error(
+                    "Invalid count argument",
+                    f"The count argument must be a whole number of zero or more, got {type_name(v)} {v!r}.",
+                    rng(filename, count.expr.pos),
+                )
                 return None
             return "count", [(i, {"count": {"index": i}}) for i in range(int(v))]
         if for_each is not None:
@@ -590,29 +718,41 @@ class _Run:
             if bad:
                 return None
             if isinstance(v, Sensitive):
-                self.diags.add_error("Invalid for_each argument",
-                                     "Sensitive values, or values derived from sensitive values, cannot be used as"
-                                     " for_each arguments: the keys would be shown in every address.",
-                                     rng(filename, for_each.expr.pos))
+                self.diags.add_error(
+                    "Invalid for_each argument",
+                    "Sensitive values, or values derived from sensitive values, cannot be used as"
+                    " for_each arguments: the keys would be shown in every address.",
+                    rng(filename, for_each.expr.pos),
+                )
                 return None
-            if v is UNKNOWN or (isinstance(v, list) and any(x is UNKNOWN for x in v)) or (
-                    isinstance(v, dict) and False):
-                self.diags.add_error("Invalid for_each argument",
-                                     f'The "for_each" value of {what} depends on resource attributes that cannot be'
-                                     " determined until apply, so mlrt cannot predict how many instances will be"
-                                     " created. The value is known only after apply; use -target to apply the"
-                                     " resource it depends on first.", rng(filename, for_each.expr.pos))
+            if (
+                v is UNKNOWN
+                or (isinstance(v, list) and any(x is UNKNOWN for x in v))
+                or (isinstance(v, dict) and False)
+            ):
+                self.diags.add_error(
+                    "Invalid for_each argument",
+                    f'The "for_each" value of {what} depends on resource attributes that cannot be'
+                    " determined until apply, so mlrt cannot predict how many instances will be"
+                    " created. The value is known only after apply; use -target to apply the"
+                    " resource it depends on first.",
+                    rng(filename, for_each.expr.pos),
+                )
                 return None
             if isinstance(v, dict):
-                return "for_each", [(str(kk), {"each": {"key": str(kk), "value": vv}}) for kk, vv in sorted(v.items())]
+                return "for_each", [
+                    (str(kk), {"each": {"key": str(kk), "value": vv}}) for kk, vv in sorted(v.items())
+                ]
             if isinstance(v, HclSet) and all(isinstance(x, str) for x in v):
                 return "for_each", [(x, {"each": {"key": x, "value": x}}) for x in v]
             kind = "set of " + type_name(v[0]) if isinstance(v, HclSet) and v else type_name(v)
-            self.diags.add_error("Invalid for_each argument",
-                                 'The given "for_each" argument value is unsuitable: the "for_each" argument must be'
-                                 f" a map, or set of strings, and you have provided a value of type {kind}."
-                                 + (" Convert a list with toset()." if type_name(v) == "tuple" else ""),
-                                 rng(filename, for_each.expr.pos))
+            self.diags.add_error(
+                "Invalid for_each argument",
+                'The given "for_each" argument value is unsuitable: the "for_each" argument must be'
+                f" a map, or set of strings, and you have provided a value of type {kind}."
+                + (" Convert a list with toset()." if type_name(v) == "tuple" else ""),
+                rng(filename, for_each.expr.pos),
+            )
             return None
         return "single", [(None, {})]
 
@@ -643,8 +783,9 @@ class _Run:
                 if an not in call.child.variables:
                     continue
                 v, bad = self.try_eval(a.expr, scope, call.filename)
-                refs = [(t, tg, call.filename) for t in iter_refs(a.expr) for tt, tg, _ in self.refs[k]
-                        if tt is t]
+                refs = [
+                    (t, tg, call.filename) for t in iter_refs(a.expr) for tt, tg, _ in self.refs[k] if tt is t
+                ]
                 child.pending_args[an] = (v, self.deps_of(mi, k, refs), bad)
             mi.children[call.name].append((key, child))
             lst.append(child)
@@ -660,10 +801,15 @@ class _Run:
         base = f"{mi.prefix()}{rb.key}"
         mi.res_addrs[rb.key] = []
         if "count" in attrs and "for_each" in attrs:
-            self._err('Invalid combination of "count" and "for_each"',
-                      'The "count" and "for_each" meta-arguments are mutually exclusive; only one should be used.',
-                      fn, attrs["for_each"].pos)
-        exp = self.expand(mi, attrs.get("count"), attrs.get("for_each") if "count" not in attrs else None, fn, base)
+            self._err(
+                'Invalid combination of "count" and "for_each"',
+                'The "count" and "for_each" meta-arguments are mutually exclusive; only one should be used.',
+                fn,
+                attrs["for_each"].pos,
+            )
+        exp = self.expand(
+            mi, attrs.get("count"), attrs.get("for_each") if "count" not in attrs else None, fn, base
+        )
         deps = self.deps_of(mi, k)
         mi.deps[kk] = deps
         if exp is None:
@@ -679,11 +825,22 @@ class _Run:
             addr = base + ("" if key is None else key_str(key))
             scope = self.scope_for(mi, extra)
             values, ranges = self.eval_body(b, scope, fn, "", top=True)
-            inst = ResourceInstance(address=addr, type=rb.type, name=rb.name, index_key=key,
-                                    module_address=mi.addr, provider=provider, attributes=values,
-                                    range=rb.range, attribute_ranges=ranges, depends_on=set(deps[0]) - {addr},
-                                    dependency_ranges={a: r for a, r in deps[1].items() if a != addr},
-                                    lifecycle=lifecycle, timeouts=timeouts, provider_explicit=explicit)
+            inst = ResourceInstance(
+                address=addr,
+                type=rb.type,
+                name=rb.name,
+                index_key=key,
+                module_address=mi.addr,
+                provider=provider,
+                attributes=values,
+                range=rb.range,
+                attribute_ranges=ranges,
+                depends_on=set(deps[0]) - {addr},
+                dependency_ranges={a: r for a, r in deps[1].items() if a != addr},
+                lifecycle=lifecycle,
+                timeouts=timeouts,
+                provider_explicit=explicit,
+            )
             self.out.instances.append(inst)
             mi.res_addrs[rb.key].append(addr)
             seen = dict(self.resolver(inst))
@@ -697,8 +854,9 @@ class _Run:
         else:
             mi.values[kk] = {str(kx): v for kx, v in vals}
 
-    def eval_body(self, b: A.Block, scope: Scope, fn: str, prefix: str, top: bool) -> tuple[dict[str, Any],
-                                                                                           dict[str, SourceRange]]:
+    def eval_body(
+        self, b: A.Block, scope: Scope, fn: str, prefix: str, top: bool
+    ) -> tuple[dict[str, Any], dict[str, SourceRange]]:
         values: dict[str, Any] = {}
         ranges: dict[str, SourceRange] = {}
         for a in b.attributes:
@@ -720,14 +878,23 @@ class _Run:
             if sub.labels:
                 slot = values.setdefault(sub.type, {})
                 if not isinstance(slot, dict):
-                    self._err("Duplicate argument", f'"{sub.type}" is set both as an argument and as a block.', fn,
-                              sub.pos)
+                    self._err(
+                        "Duplicate argument",
+                        f'"{sub.type}" is set both as an argument and as a block.',
+                        fn,
+                        sub.pos,
+                    )
                     continue
                 for lb in sub.labels[:-1]:
                     slot = slot.setdefault(lb, {})
                 if sub.labels[-1] in slot:
-                    self._err("Duplicate block", f'A {sub.type} block labelled "{".".join(sub.labels)}" was already'
-                              " declared in this block.", fn, sub.pos)
+                    self._err(
+                        "Duplicate block",
+                        f'A {sub.type} block labelled "{".".join(sub.labels)}" was already'
+                        " declared in this block.",
+                        fn,
+                        sub.pos,
+                    )
                 slot[sub.labels[-1]] = sv
             elif sub.type in values:
                 prev = values[sub.type]
@@ -743,21 +910,31 @@ class _Run:
                 if isinstance(e, A.Traversal) and len(e.steps) <= 1 and all(s[0] == "a" for s in e.steps):
                     key = e.root + ("." + e.steps[0][1] if e.steps else "")
                     if e.steps and key not in self.declared_providers():
-                        self._err("Provider configuration not present",
-                                  f'The provider configuration "{key}" is not declared. Add provider "{e.root}"'
-                                  f' {{ alias = "{e.steps[0][1]}" }} to the root module.', fn, a.pos)
+                        self._err(
+                            "Provider configuration not present",
+                            f'The provider configuration "{key}" is not declared. Add provider "{e.root}"'
+                            f' {{ alias = "{e.steps[0][1]}" }} to the root module.',
+                            fn,
+                            a.pos,
+                        )
                     return key, True
-                self._err("Invalid provider reference",
-                          "The provider argument takes a provider name and an optional alias, like ray or ray.big"
-                          " (not a string).", fn, e.pos)
+                self._err(
+                    "Invalid provider reference",
+                    "The provider argument takes a provider name and an optional alias, like ray or ray.big"
+                    " (not a string).",
+                    fn,
+                    e.pos,
+                )
                 return self.settings.default_provider, True
         return self.settings.default_provider, False
 
     def declared_providers(self) -> set[str]:
         out = set()
         for blk, _ in self.cfg.root.providers:
-            alias = next((a.expr.value for a in blk.attributes if a.name == "alias" and isinstance(a.expr, A.Literal)),
-                         None)
+            alias = next(
+                (a.expr.value for a in blk.attributes if a.name == "alias" and isinstance(a.expr, A.Literal)),
+                None,
+            )
             out.add(blk.labels[0] + (f".{alias}" if alias else ""))
         return out
 
@@ -781,21 +958,47 @@ class _Run:
                 elif isinstance(e, A.TupleExpr) and all(isinstance(x, A.Traversal) for x in e.items):
                     opts[a.name] = tuple(self.traversal_text(x, None) for x in e.items)  # type: ignore[arg-type]
                 else:
-                    self._err("Invalid ignore_changes", "ignore_changes takes a list of attribute names, like"
-                              " [comment, scaling.num_nodes], or the keyword all.", fn, e.pos)
+                    self._err(
+                        "Invalid ignore_changes",
+                        "ignore_changes takes a list of attribute names, like"
+                        " [comment, scaling.num_nodes], or the keyword all.",
+                        fn,
+                        e.pos,
+                    )
             elif a.name == "replace_triggered_by":
                 e = a.expr
-                if isinstance(e, A.TupleExpr) and all(isinstance(x, A.Traversal) and x.root in RESOURCE_TYPES
-                                                      for x in e.items):
-                    opts[a.name] = tuple(mi.prefix() + self.traversal_text(x, self.scope_for(mi))  # type: ignore
-                                         for x in e.items)
+                if isinstance(e, A.TupleExpr) and all(
+                    isinstance(x, A.Traversal) and x.root in RESOURCE_TYPES for x in e.items
+                ):
+                    opts[a.name] = tuple(
+                        mi.prefix() + self.traversal_text(x, self.scope_for(mi))  # type: ignore
+                        for x in e.items
+                    )
                 else:
-                    self._err("Invalid replace_triggered_by", "replace_triggered_by takes a list of resource"
-                              " references, like [training.t] or [training.t.model_uri].", fn, e.pos)
+                    self._err(
+                        "Invalid replace_triggered_by",
+                        "replace_triggered_by takes a list of resource"
+                        " references, like [training.t] or [training.t.model_uri].",
+                        fn,
+                        e.pos,
+                    )
             else:
-                self._err("Unsupported argument", f'An argument named "{a.name}" is not expected in a lifecycle'
-                          " block." + suggest(a.name, ("prevent_destroy", "create_before_destroy", "ignore_changes",
-                                                       "replace_triggered_by")), fn, a.pos)
+                self._err(
+                    "Unsupported argument",
+                    f'An argument named "{a.name}" is not expected in a lifecycle'
+                    " block."
+                    + suggest(
+                        a.name,
+                        (
+                            "prevent_destroy",
+                            "create_before_destroy",
+                            "ignore_changes",
+                            "replace_triggered_by",
+                        ),
+                    ),
+                    fn,
+                    a.pos,
+                )
         return Lifecycle(**opts)
 
     def traversal_text(self, t: A.Traversal, scope: Scope | None) -> str:
@@ -822,15 +1025,24 @@ class _Run:
                 continue
             for a in blk.attributes:
                 if a.name not in ("create", "update", "delete"):
-                    self._err("Unsupported argument", f'An argument named "{a.name}" is not expected in a timeouts'
-                              ' block; use create, update or delete.', fn, a.pos)
+                    self._err(
+                        "Unsupported argument",
+                        f'An argument named "{a.name}" is not expected in a timeouts'
+                        " block; use create, update or delete.",
+                        fn,
+                        a.pos,
+                    )
                     continue
                 v, bad = self.try_eval(a.expr, Scope(), fn)
                 secs = parse_duration(v) if isinstance(v, str) else None
                 if secs is None:
                     if not bad:
-                        self._err("Invalid duration", f'"{a.name}" must be a duration like "30s", "10m" or "1h30m".',
-                                  fn, a.expr.pos)
+                        self._err(
+                            "Invalid duration",
+                            f'"{a.name}" must be a duration like "30s", "10m" or "1h30m".',
+                            fn,
+                            a.expr.pos,
+                        )
                     continue
                 out[a.name] = secs
         return out
@@ -849,11 +1061,20 @@ class _Run:
                 if isinstance(v, str):
                     s.default_provider = v
                 elif not bad:
-                    self._err("Invalid value", "default_provider must be a provider name string, like \"ray\".", fn,
-                              a.pos)
+                    self._err(
+                        "Invalid value",
+                        'default_provider must be a provider name string, like "ray".',
+                        fn,
+                        a.pos,
+                    )
             else:
-                self._err("Unsupported argument", f'An argument named "{a.name}" is not expected in the mlrt block.'
-                          + suggest(a.name, ("default_provider",)), fn, a.pos)
+                self._err(
+                    "Unsupported argument",
+                    f'An argument named "{a.name}" is not expected in the mlrt block.'
+                    + suggest(a.name, ("default_provider",)),
+                    fn,
+                    a.pos,
+                )
         for sub in blk.blocks:
             if sub.type == "required_providers" and not sub.labels:
                 vals, _ = self.eval_body(sub, Scope(), fn, "", top=False)
@@ -862,8 +1083,13 @@ class _Run:
                 vals, _ = self.eval_body(sub, Scope(), fn, "", top=False)
                 s.backend = BackendConfig(sub.labels[0], vals, rng(fn, sub.pos))
             else:
-                self._err("Unsupported block type", f'Blocks of type "{sub.type}" are not expected in the mlrt block;'
-                          ' use required_providers { } or backend "TYPE" { }.', fn, sub.pos)
+                self._err(
+                    "Unsupported block type",
+                    f'Blocks of type "{sub.type}" are not expected in the mlrt block;'
+                    ' use required_providers { } or backend "TYPE" { }.',
+                    fn,
+                    sub.pos,
+                )
         self.settings = s
 
     def eval_providers(self) -> None:
@@ -878,10 +1104,13 @@ class _Run:
             pc = ProviderConfig(blk.labels[0], alias, vals, rng(fn, blk.pos))
             if pc.key in self.out.providers:
                 prev = self.out.providers[pc.key]
-                self.diags.add_error("Duplicate provider configuration",
-                                     f'A provider configuration "{pc.key}" was already given at {prev.range.filename}'
-                                     f" line {prev.range.start.line}. Give one of them an alias.", pc.range,
-                                     [prev.range])
+                self.diags.add_error(
+                    "Duplicate provider configuration",
+                    f'A provider configuration "{pc.key}" was already given at {prev.range.filename}'
+                    f" line {prev.range.start.line}. Give one of them an alias.",
+                    pc.range,
+                    [prev.range],
+                )
                 continue
             self.out.providers[pc.key] = pc
 
@@ -909,14 +1138,18 @@ class _Run:
         for t in targets:
             parsed = parse_address(t)
             if parsed is None:
-                self.diags.add_error("Invalid target address", f'"{t}" is not a resource or module address, like'
-                                     ' training.t, compute_pool.p[0] or module.team["a"].service.s.')
+                self.diags.add_error(
+                    "Invalid target address",
+                    f'"{t}" is not a resource or module address, like'
+                    ' training.t, compute_pool.p[0] or module.team["a"].service.s.',
+                )
                 continue
             mp, res = parsed
             found = False
             for k in self.edges:
-                if k[1] == "res" and (k[0] == mp and (res is None or k[2] == res) or
-                                      res is None and k[0][:len(mp)] == mp):
+                if k[1] == "res" and (
+                    k[0] == mp and (res is None or k[2] == res) or res is None and k[0][: len(mp)] == mp
+                ):
                     roots.add(k)
                     found = True
             if not found:
@@ -942,8 +1175,7 @@ class _Run:
     def filter_targets(self, targets: list[str]) -> None:
         by_addr = {i.address: i for i in self.out.instances}
         keep: set[str] = set()
-        stack = [a for a, i in by_addr.items()
-                 if any(_addr_matches(t, i) for t in targets)]
+        stack = [a for a, i in by_addr.items() if any(_addr_matches(t, i) for t in targets)]
         while stack:
             a = stack.pop()
             if a in keep:
@@ -953,7 +1185,9 @@ class _Run:
         self.out.instances = [i for i in self.out.instances if i.address in keep]
 
 
-_ADDR_RE = re.compile(r'\s*(module\.)?([A-Za-z_][\w-]*)(?:\.([A-Za-z_][\w-]*))?(\[(?:\d+|"(?:[^"\\]|\\.)*")\])?\s*')
+_ADDR_RE = re.compile(
+    r'\s*(module\.)?([A-Za-z_][\w-]*)(?:\.([A-Za-z_][\w-]*))?(\[(?:\d+|"(?:[^"\\]|\\.)*")\])?\s*'
+)
 
 
 def parse_address(addr: str) -> tuple[tuple[str, ...], str | None] | None:
@@ -965,7 +1199,7 @@ def parse_address(addr: str) -> tuple[tuple[str, ...], str | None] | None:
         if not m:
             return None
         mp.append(m.group(1))
-        rest = rest[m.end():]
+        rest = rest[m.end() :]
     if not rest:
         return (tuple(mp), None) if mp else None
     m = re.fullmatch(r'([A-Za-z_][\w-]*)\.([A-Za-z_][\w-]*)(\[(?:\d+|"(?:[^"\\]|\\.)*")\])?', rest)
@@ -981,8 +1215,14 @@ def _addr_matches(target: str, inst: ResourceInstance) -> bool:
     return inst.address.startswith(t + ".") or inst.address.startswith(t + "[")
 
 
-def evaluate(config: Config, inputs: dict[str, Any], *, resolver: ResourceResolver | None = None,
-             targets: Iterable[str] | None = None, settings_only: bool = False) -> tuple[EvaluatedConfig, Diagnostics]:
+def evaluate(
+    config: Config,
+    inputs: dict[str, Any],
+    *,
+    resolver: ResourceResolver | None = None,
+    targets: Iterable[str] | None = None,
+    settings_only: bool = False,
+) -> tuple[EvaluatedConfig, Diagnostics]:
     """Evaluate every block of a loaded configuration (or only what `targets` need).
 
     `settings_only` evaluates just the `mlrt { }` and `provider` blocks (and the variables and
@@ -1002,4 +1242,3 @@ def evaluate(config: Config, inputs: dict[str, Any], *, resolver: ResourceResolv
 
 
 __all__ = ["EvaluatedConfig", "evaluate", "default_resolver", "parse_address", "parse_duration"]
-

@@ -8,14 +8,28 @@ sensitive marks are re-applied to every result derived from a sensitive operand.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ..values import UNKNOWN, Sensitive
 from . import ast as A
 from .functions import FUNCTIONS, SPECIAL_FUNCTIONS, FuncError
-from .valueops import (EvalError, HclSet, ResourceRef, deep_sensitive, deep_unknown, hcl_equal, mark,
-                       norm_number, strip_marks, to_bool, to_number, to_str, type_name)
+from .valueops import (
+    EvalError,
+    HclSet,
+    ResourceRef,
+    deep_sensitive,
+    deep_unknown,
+    hcl_equal,
+    mark,
+    norm_number,
+    strip_marks,
+    to_bool,
+    to_number,
+    to_str,
+    type_name,
+)
 
 # Resolves a traversal whose root is not a local binding (var, local, resource, module...):
 # returns (value, number of steps consumed). Raises EvalError for undeclared names.
@@ -27,13 +41,19 @@ class Scope:
 
     __slots__ = ("vars", "parent", "resolver")
 
-    def __init__(self, vars: dict[str, Any] | None = None, parent: "Scope | None" = None,
-                 resolver: Resolver | None = None) -> None:
+    def __init__(
+        self,
+        vars: dict[str, Any] | None = None,
+        parent: Scope | None = None,
+        resolver: Resolver | None = None,
+    ) -> None:
         self.vars = vars or {}
         self.parent = parent
-        self.resolver: Resolver | None = resolver if resolver is not None else (parent.resolver if parent else None)
+        self.resolver: Resolver | None = (
+            resolver if resolver is not None else (parent.resolver if parent else None)
+        )
 
-    def child(self, vars: dict[str, Any]) -> "Scope":
+    def child(self, vars: dict[str, Any]) -> Scope:
         return Scope(vars, self)
 
     def lookup(self, name: str) -> tuple[bool, Any]:
@@ -53,12 +73,16 @@ def suggest(name: str, options: Any) -> str:
 def render(v: Any) -> str:
     """A value inside a string template."""
     if isinstance(v, (dict, list)):
-        raise EvalError("Invalid template interpolation value",
-                        f"Cannot include a {type_name(v)} value in a string template; a string is required."
-                        " Use jsonencode() or join() to turn it into a string.")
+        raise EvalError(
+            "Invalid template interpolation value",
+            f"Cannot include a {type_name(v)} value in a string template; a string is required."
+            " Use jsonencode() or join() to turn it into a string.",
+        )
     if v is None:
-        raise EvalError("Invalid template interpolation value",
-                        "The expression result is null. Cannot include a null value in a string template.")
+        raise EvalError(
+            "Invalid template interpolation value",
+            "The expression result is null. Cannot include a null value in a string template.",
+        )
     return to_str(v)
 
 
@@ -70,10 +94,18 @@ class Evaluator:
         self.base_dir = base_dir or Path.cwd()
         self.tainted = False
         self._dispatch: dict[type, Callable[[Any, Scope], Any]] = {
-            A.Literal: self._literal, A.Template: self._template, A.TupleExpr: self._tuple,
-            A.ObjectExpr: self._object, A.Traversal: self._traversal, A.Relative: self._relative,
-            A.Splat: self._splat, A.FuncCall: self._call, A.Unary: self._unary, A.Binary: self._binary,
-            A.Conditional: self._conditional, A.ForExpr: self._for,
+            A.Literal: self._literal,
+            A.Template: self._template,
+            A.TupleExpr: self._tuple,
+            A.ObjectExpr: self._object,
+            A.Traversal: self._traversal,
+            A.Relative: self._relative,
+            A.Splat: self._splat,
+            A.FuncCall: self._call,
+            A.Unary: self._unary,
+            A.Binary: self._binary,
+            A.Conditional: self._conditional,
+            A.ForExpr: self._for,
         }
 
     def eval(self, node: A.Expr, scope: Scope) -> Any:
@@ -84,8 +116,9 @@ class Evaluator:
                 e.pos = node.pos
             raise
         except RecursionError:
-            raise EvalError("Expression too complex", "The expression nests too deeply to evaluate.",
-                            node.pos) from None
+            raise EvalError(
+                "Expression too complex", "The expression nests too deeply to evaluate.", node.pos
+            ) from None
 
     # ---- leaves ---------------------------------------------------------------------------
 
@@ -180,8 +213,11 @@ class Evaluator:
             raise FuncError(f"{filename}:{e.line},{e.column}: {e.summary}: {e.detail}") from None
 
         def no_refs(tr: A.Traversal) -> tuple[Any, int]:
-            raise EvalError("Invalid template variable", f"{filename}: there is no variable named {tr.root!r}"
-                            " among the variables given to templatefile.")
+            raise EvalError(
+                "Invalid template variable",
+                f"{filename}: there is no variable named {tr.root!r}"
+                " among the variables given to templatefile.",
+            )
 
         try:
             return self.eval(t, Scope(dict(variables), None, no_refs))
@@ -195,7 +231,9 @@ class Evaluator:
         consumed = 0
         if not found:
             if scope.resolver is None:
-                raise EvalError("Variables not allowed", f"Variables may not be used here ({n.root!r}).", n.pos)
+                raise EvalError(
+                    "Variables not allowed", f"Variables may not be used here ({n.root!r}).", n.pos
+                )
             v, consumed = scope.resolver(n)
         return self.apply_steps(v, n.steps[consumed:], scope, n.pos)
 
@@ -217,19 +255,29 @@ class Evaluator:
                     elif isinstance(v, ResourceRef):
                         v = UNKNOWN
                     else:
-                        raise EvalError("Unsupported attribute",
-                                        f"This object does not have an attribute named {arg!r}."
-                                        + suggest(arg, v.keys()), pos)
+                        raise EvalError(
+                            "Unsupported attribute",
+                            f"This object does not have an attribute named {arg!r}." + suggest(arg, v.keys()),
+                            pos,
+                        )
                 elif v is None:
-                    raise EvalError("Attempt to get attribute from null value",
-                                    f"This value is null, so it does not have an attribute named {arg!r}.", pos)
+                    raise EvalError(
+                        "Attempt to get attribute from null value",
+                        f"This value is null, so it does not have an attribute named {arg!r}.",
+                        pos,
+                    )
                 elif isinstance(v, list):
-                    raise EvalError("Unsupported attribute",
-                                    f"Cannot read {arg!r} of a list; use an index like [0] or a splat [*].{arg}.",
-                                    pos)
+                    raise EvalError(
+                        "Unsupported attribute",
+                        f"Cannot read {arg!r} of a list; use an index like [0] or a splat [*].{arg}.",
+                        pos,
+                    )
                 else:
-                    raise EvalError("Unsupported attribute",
-                                    f"Cannot read attribute {arg!r} of a {type_name(v)} value.", pos)
+                    raise EvalError(
+                        "Unsupported attribute",
+                        f"Cannot read attribute {arg!r} of a {type_name(v)} value.",
+                        pos,
+                    )
             else:
                 key = self.eval(arg, scope)
                 if key is UNKNOWN:
@@ -243,15 +291,24 @@ class Evaluator:
     def _index(self, v: Any, key: Any, pos: A.Pos4) -> Any:
         if isinstance(v, list):
             if isinstance(v, HclSet):
-                raise EvalError("Invalid index", "Elements of a set cannot be accessed by index; convert it"
-                                " with tolist() first.", pos)
+                raise EvalError(
+                    "Invalid index",
+                    "Elements of a set cannot be accessed by index; convert it with tolist() first.",
+                    pos,
+                )
             try:
                 i = to_number(key, "index")
             except EvalError:
-                raise EvalError("Invalid index", f"A list index must be a number, got {type_name(key)}.", pos) from None
+                raise EvalError(
+                    "Invalid index", f"A list index must be a number, got {type_name(key)}.", pos
+                ) from None
             if not isinstance(i, int) or i < 0 or i >= len(v):
-                raise EvalError("Invalid index", f"The given key does not identify an element in this collection"
-                                f" value: index {key} out of range for a list of {len(v)}.", pos)
+                raise EvalError(
+                    "Invalid index",
+                    f"The given key does not identify an element in this collection"
+                    f" value: index {key} out of range for a list of {len(v)}.",
+                    pos,
+                )
             return v[i]
         if isinstance(v, dict):
             k = to_str(key, "key")
@@ -259,10 +316,16 @@ class Evaluator:
                 return v[k]
             if isinstance(v, ResourceRef):
                 return UNKNOWN
-            raise EvalError("Invalid index", f"The given key does not identify an element in this collection"
-                            f" value: no key {k!r}." + suggest(k, v.keys()), pos)
+            raise EvalError(
+                "Invalid index",
+                f"The given key does not identify an element in this collection"
+                f" value: no key {k!r}." + suggest(k, v.keys()),
+                pos,
+            )
         if v is None:
-            raise EvalError("Attempt to index null value", "This value is null, so it cannot be indexed.", pos)
+            raise EvalError(
+                "Attempt to index null value", "This value is null, so it cannot be indexed.", pos
+            )
         raise EvalError("Invalid index", f"A {type_name(v)} value cannot be indexed.", pos)
 
     def _splat(self, n: A.Splat, scope: Scope) -> Any:
@@ -324,11 +387,15 @@ class Evaluator:
         try:
             x = to_number(a, f"left operand of {op}")
         except EvalError as e:
-            raise EvalError("Invalid operand", f"Unsuitable value for left operand: {e.detail}", n.lhs.pos) from None
+            raise EvalError(
+                "Invalid operand", f"Unsuitable value for left operand: {e.detail}", n.lhs.pos
+            ) from None
         try:
             y = to_number(b, f"right operand of {op}")
         except EvalError as e:
-            raise EvalError("Invalid operand", f"Unsuitable value for right operand: {e.detail}", n.rhs.pos) from None
+            raise EvalError(
+                "Invalid operand", f"Unsuitable value for right operand: {e.detail}", n.rhs.pos
+            ) from None
         if op == "+":
             r: Any = x + y
         elif op == "-":
@@ -374,8 +441,9 @@ class Evaluator:
         try:
             cb = to_bool(c, "condition")
         except EvalError as e:
-            raise EvalError("Incorrect condition type", e.detail + " The condition must be true or false.",
-                            n.cond.pos) from None
+            raise EvalError(
+                "Incorrect condition type", e.detail + " The condition must be true or false.", n.cond.pos
+            ) from None
         return mark(self.eval(n.then if cb else n.else_, scope), sens)
 
     # ---- for expressions ------------------------------------------------------------------
@@ -387,9 +455,11 @@ class Evaluator:
             return iter(enumerate(coll))
         if isinstance(coll, dict):
             return ((k, coll[k]) for k in sorted(coll))
-        raise EvalError("Iteration over non-iterable value",
-                        f"A value of type {type_name(coll)} cannot be used as the collection in a 'for' expression.",
-                        pos)
+        raise EvalError(
+            "Iteration over non-iterable value",
+            f"A value of type {type_name(coll)} cannot be used as the collection in a 'for' expression.",
+            pos,
+        )
 
     def _for(self, n: A.ForExpr, scope: Scope) -> Any:
         coll = self.eval(n.coll, scope)
@@ -434,10 +504,13 @@ class Evaluator:
             if n.group:
                 out_d.setdefault(key, []).append(val)
             elif key in out_d:
-                raise EvalError("Duplicate object key",
-                                f"Two different items produced the key {key!r} in this 'for' expression. If"
-                                " duplicates are expected, use the ellipsis (...) after the value expression"
-                                " to enable grouping by key.", n.key_expr.pos)
+                raise EvalError(
+                    "Duplicate object key",
+                    f"Two different items produced the key {key!r} in this 'for' expression. If"
+                    " duplicates are expected, use the ellipsis (...) after the value expression"
+                    " to enable grouping by key.",
+                    n.key_expr.pos,
+                )
             else:
                 out_d[key] = val
         if unknown:
@@ -452,14 +525,23 @@ class Evaluator:
             return self._try_can(n, scope)
         if name in ("sensitive", "nonsensitive"):
             if len(n.args) != 1:
-                raise EvalError("Invalid function argument", f'Function "{name}" takes exactly one argument.', n.pos)
+                raise EvalError(
+                    "Invalid function argument", f'Function "{name}" takes exactly one argument.', n.pos
+                )
             v = self.eval(n.args[0], scope)
-            return Sensitive(v) if name == "sensitive" and v is not UNKNOWN else (
-                strip_marks(v) if name == "nonsensitive" else v)
+            return (
+                Sensitive(v)
+                if name == "sensitive" and v is not UNKNOWN
+                else (strip_marks(v) if name == "nonsensitive" else v)
+            )
         f = FUNCTIONS.get(name)
         if f is None:
-            raise EvalError("Call to unknown function", f'There is no function named "{name}".'
-                            + suggest(name, list(FUNCTIONS) + list(SPECIAL_FUNCTIONS)), n.pos)
+            raise EvalError(
+                "Call to unknown function",
+                f'There is no function named "{name}".'
+                + suggest(name, list(FUNCTIONS) + list(SPECIAL_FUNCTIONS)),
+                n.pos,
+            )
         args = [self.eval(a, scope) for a in n.args]
         if n.expand and args:
             last = args.pop()
@@ -471,16 +553,23 @@ class Evaluator:
             elif isinstance(last, list):
                 args.extend(last)
             if not isinstance(last, list):
-                raise EvalError("Invalid expanding argument value",
-                                "The expanding argument (indicated by ...) must be of a tuple, list, or set type.",
-                                n.args[-1].pos)
+                raise EvalError(
+                    "Invalid expanding argument value",
+                    "The expanding argument (indicated by ...) must be of a tuple, list, or set type.",
+                    n.args[-1].pos,
+                )
         if len(args) < f.min_args:
-            raise EvalError("Not enough function arguments",
-                            f'Function "{name}" expects at least {f.min_args} argument(s); only {len(args)} given.',
-                            n.pos)
+            raise EvalError(
+                "Not enough function arguments",
+                f'Function "{name}" expects at least {f.min_args} argument(s); only {len(args)} given.',
+                n.pos,
+            )
         if f.max_args is not None and len(args) > f.max_args:
-            raise EvalError("Too many function arguments",
-                            f'Function "{name}" expects at most {f.max_args} argument(s); {len(args)} given.', n.pos)
+            raise EvalError(
+                "Too many function arguments",
+                f'Function "{name}" expects at most {f.max_args} argument(s); {len(args)} given.',
+                n.pos,
+            )
         if f.shallow_unknown:
             if any(a is UNKNOWN for a in args):
                 return UNKNOWN
@@ -493,22 +582,30 @@ class Evaluator:
             r = f.fn(self, *args)
         except (FuncError, EvalError) as e:
             msg = e.detail if isinstance(e, EvalError) else str(e)
-            raise EvalError("Error in function call", f'Call to function "{name}" failed: {msg}', n.pos) from None
+            raise EvalError(
+                "Error in function call", f'Call to function "{name}" failed: {msg}', n.pos
+            ) from None
         except (TypeError, ValueError, OverflowError, RecursionError) as e:
-            raise EvalError("Invalid function argument", f'Call to function "{name}" failed: {e}', n.pos) from None
+            raise EvalError(
+                "Invalid function argument", f'Call to function "{name}" failed: {e}', n.pos
+            ) from None
         return mark(r, sens)
 
     def _try_can(self, n: A.FuncCall, scope: Scope) -> Any:
         if n.name == "can":
             if len(n.args) != 1:
-                raise EvalError("Invalid function argument", 'Function "can" takes exactly one argument.', n.pos)
+                raise EvalError(
+                    "Invalid function argument", 'Function "can" takes exactly one argument.', n.pos
+                )
             try:
                 v = self.eval(n.args[0], scope)
             except EvalError:
                 return False
             return UNKNOWN if deep_unknown(v) else True
         if not n.args:
-            raise EvalError("Not enough function arguments", 'Function "try" needs at least one argument.', n.pos)
+            raise EvalError(
+                "Not enough function arguments", 'Function "try" needs at least one argument.', n.pos
+            )
         last: EvalError | None = None
         for a in n.args:
             try:
@@ -518,8 +615,11 @@ class Evaluator:
                 continue
             return UNKNOWN if v is UNKNOWN else v
         assert last is not None
-        raise EvalError("Error in function call", "No expression in the try() call succeeded; the last error was: "
-                        + last.detail, n.pos)
+        raise EvalError(
+            "Error in function call",
+            "No expression in the try() call succeeded; the last error was: " + last.detail,
+            n.pos,
+        )
 
 
 def iter_refs(e: Any, bound: frozenset[str] = frozenset()) -> Iterator[A.Traversal]:

@@ -43,12 +43,12 @@ _INDENT = 2
 
 
 class _Kind(enum.Enum):
-    WORD = "word"          # identifiers, numbers, operators: anything else that is not space
-    EQ = "eq"              # a lone `=` (not `==`, `!=`, `<=`, `>=`, `=>`)
-    OPEN = "open"          # { [ (
-    CLOSE = "close"        # } ] )
-    STRING = "string"      # "..." with any nested template sequences
-    HEREDOC = "heredoc"    # <<EOT ... EOT (up to the end of the closing marker)
+    WORD = "word"  # identifiers, numbers, operators: anything else that is not space
+    EQ = "eq"  # a lone `=` (not `==`, `!=`, `<=`, `>=`, `=>`)
+    OPEN = "open"  # { [ (
+    CLOSE = "close"  # } ] )
+    STRING = "string"  # "..." with any nested template sequences
+    HEREDOC = "heredoc"  # <<EOT ... EOT (up to the end of the closing marker)
     LCOMMENT = "lcomment"  # # ... or // ... (without the newline)
     BCOMMENT = "bcomment"  # /* ... */
     NEWLINE = "newline"
@@ -71,7 +71,7 @@ class _LexError(Exception):
 
 
 _HEREDOC_START = re.compile(r"<<(-?)([A-Za-z][A-Za-z0-9._-]*)[ \t]*\n")
-_WORD_STOP = frozenset(" \t\r\n\"{}[]()#=")
+_WORD_STOP = frozenset(' \t\r\n"{}[]()#=')
 _BRACKET_DELTA = {_Kind.OPEN: 1, _Kind.CLOSE: -1}
 # Operators after which (or before which) python-hcl2 accepts a line break outside brackets.
 _OPERATORS = frozenset({"?", ":", "&&", "||", "+", "-", "*", "/", "%", "==", "!=", "<", ">", "<=", ">="})
@@ -95,8 +95,11 @@ def _scan_string(text: str, i: int) -> int:
             j = _scan_template_sequence(text, j + 2)
         else:
             j += 1
-    raise _LexError(i, "Unterminated template string",
-                    "A quoted string must end with \" on the same line; add the closing quote.")
+    raise _LexError(
+        i,
+        "Unterminated template string",
+        'A quoted string must end with " on the same line; add the closing quote.',
+    )
 
 
 def _scan_template_sequence(text: str, j: int) -> int:
@@ -116,8 +119,11 @@ def _scan_template_sequence(text: str, j: int) -> int:
                 return j + 1
             depth -= 1
         j += 1
-    raise _LexError(start - 2, "Unterminated template sequence",
-                    "A ${ or %{ sequence inside a string is not closed; add the closing }.")
+    raise _LexError(
+        start - 2,
+        "Unterminated template sequence",
+        "A ${ or %{ sequence inside a string is not closed; add the closing }.",
+    )
 
 
 def _scan_heredoc(text: str, i: int) -> int | None:
@@ -136,9 +142,12 @@ def _scan_heredoc(text: str, i: int) -> int | None:
         if end < 0:
             break
         pos = end + 1
-    raise _LexError(i, "Unterminated heredoc",
-                    f"The heredoc opened with <<{m.group(1)}{marker} has no closing line "
-                    f"'{marker}'; add it on a line of its own.")
+    raise _LexError(
+        i,
+        "Unterminated heredoc",
+        f"The heredoc opened with <<{m.group(1)}{marker} has no closing line "
+        f"'{marker}'; add it on a line of its own.",
+    )
 
 
 def _lex(text: str) -> list[_Tok]:
@@ -171,7 +180,7 @@ def _lex(text: str) -> list[_Tok]:
             if end < 0:
                 raise _LexError(i, "Unterminated comment", "A /* comment is not closed; add */.")
             # Trailing spaces inside a block comment mean nothing; drop them like any other.
-            body = "\n".join(part.rstrip() for part in text[i:end + 2].split("\n"))
+            body = "\n".join(part.rstrip() for part in text[i : end + 2].split("\n"))
             toks.append(_Tok(_Kind.BCOMMENT, body, space, i))
             i, space = end + 2, False
         elif c == '"':
@@ -179,8 +188,9 @@ def _lex(text: str) -> list[_Tok]:
         elif text.startswith("<<", i):
             heredoc_end = _scan_heredoc(text, i)
             if heredoc_end is None:
-                raise _LexError(i, "Invalid heredoc",
-                                "A heredoc starts with <<NAME or <<-NAME followed by a newline.")
+                raise _LexError(
+                    i, "Invalid heredoc", "A heredoc starts with <<NAME or <<-NAME followed by a newline."
+                )
             add(_Kind.HEREDOC, heredoc_end)
         elif c in "{[(":
             add(_Kind.OPEN, i + 1)
@@ -198,8 +208,12 @@ def _lex(text: str) -> list[_Tok]:
                 if ch == "=" and j > i and text[j - 1] in "!<>":
                     j += 1
                     continue
-                if ch in _WORD_STOP or text.startswith("//", j) or text.startswith("/*", j) \
-                        or text.startswith("<<", j):
+                if (
+                    ch in _WORD_STOP
+                    or text.startswith("//", j)
+                    or text.startswith("/*", j)
+                    or text.startswith("<<", j)
+                ):
                     break
                 j += 1
             add(_Kind.WORD, j)
@@ -211,12 +225,12 @@ class _Line:
     """One logical line: the tokens up to a newline (a heredoc or block comment may span lines)."""
 
     toks: list[_Tok]
-    comment: _Tok | None = None     # a trailing line comment, aligned separately
-    eq: int = -1                    # index in toks of the line's first `=` (not the first token)
-    assign: bool = False            # the `=` starts a whole single-line value (alignable)
-    net: int = 0                    # net bracket change of the line's code tokens
-    ends_block: bool = False        # the line's last code token closes a block body
-    continuation: bool = False      # continues an operator expression outside any bracket
+    comment: _Tok | None = None  # a trailing line comment, aligned separately
+    eq: int = -1  # index in toks of the line's first `=` (not the first token)
+    assign: bool = False  # the `=` starts a whole single-line value (alignable)
+    net: int = 0  # net bracket change of the line's code tokens
+    ends_block: bool = False  # the line's last code token closes a block body
+    continuation: bool = False  # continues an operator expression outside any bracket
     block_open: set[int] = field(default_factory=set)  # indexes of `{` that open a block body
 
     @property
@@ -257,7 +271,8 @@ def _analyse(lines: list[_Line]) -> None:
         # A comment-only line stays a lead cell, as in hclwrite.
         if toks and all(stack):
             line.continuation = (bool(prev) and prev[-1].text in _OPERATORS) or (
-                toks[0].kind is _Kind.WORD and toks[0].text in _OPERATORS and toks[0].text != "-")
+                toks[0].kind is _Kind.WORD and toks[0].text in _OPERATORS and toks[0].text != "-"
+            )
         prev = toks
         for idx, tok in enumerate(toks):
             if idx > 0 and tok.kind is _Kind.EQ:
@@ -434,14 +449,16 @@ def _syntax_diagnostics(text: str, filename: str) -> Diagnostics:
                 "Unexpected end of file",
                 "A block, list, map, call or string opened earlier is not closed; add the missing "
                 "closing bracket or quote, then run mlrt fmt again.",
-                SourceRange.at(filename, line, column))
+                SourceRange.at(filename, line, column),
+            )
         else:
             shown = _excerpt(str(exc.token.value))
             diags.add_error(
                 "Invalid syntax",
                 f"Unexpected {shown!r} at line {line}, column {column}; check for a missing or "
                 "extra bracket, quote, comma or '=' here, then run mlrt fmt again.",
-                SourceRange.at(filename, line, column))
+                SourceRange.at(filename, line, column),
+            )
     except UnexpectedCharacters as exc:
         pos = exc.pos_in_stream if exc.pos_in_stream is not None else -1
         char = text[pos] if 0 <= pos < len(text) else ""
@@ -450,18 +467,22 @@ def _syntax_diagnostics(text: str, filename: str) -> Diagnostics:
             "Invalid character",
             f"The character {char!r} is not valid HCL at line {line}, column {column}; "
             "remove it or put it inside a quoted string.",
-            SourceRange.at(filename, line, column))
+            SourceRange.at(filename, line, column),
+        )
     except UnexpectedEOF:
         line, column = _position(text, len(text))
         diags.add_error(
             "Unexpected end of file",
             "A block, list, map, call or string opened earlier is not closed; add the missing "
             "closing bracket or quote.",
-            SourceRange.at(filename, line, column))
+            SourceRange.at(filename, line, column),
+        )
     except (LarkError, ValueError, RecursionError) as exc:
-        diags.add_error("Invalid syntax",
-                        f"The file could not be parsed ({type(exc).__name__}: {exc}); fix it and "
-                        "run mlrt fmt again.", SourceRange.at(filename, 1, 1))
+        diags.add_error(
+            "Invalid syntax",
+            f"The file could not be parsed ({type(exc).__name__}: {exc}); fix it and run mlrt fmt again.",
+            SourceRange.at(filename, 1, 1),
+        )
     return diags
 
 
@@ -504,7 +525,9 @@ def format_source(text: str, filename: str) -> tuple[str, Diagnostics]:
         diags.add_error(
             "Formatter could not keep the file intact",
             "mlrt fmt would have changed more than whitespace in this file, so it left it alone; "
-            "please report this file as a bug.", SourceRange.at(filename, 1, 1))
+            "please report this file as a bug.",
+            SourceRange.at(filename, 1, 1),
+        )
         return "", diags
     return out, diags
 
@@ -525,8 +548,11 @@ def _read(path: Path) -> tuple[str | None, Diagnostics]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        diags.add_error("Cannot read file", f"{path}: {exc.strerror or exc}; check the path and "
-                        "its permissions.", SourceRange.at(str(path), 1, 1))
+        diags.add_error(
+            "Cannot read file",
+            f"{path}: {exc.strerror or exc}; check the path and its permissions.",
+            SourceRange.at(str(path), 1, 1),
+        )
         return None, diags
     try:
         return data.decode("utf-8"), diags
@@ -534,9 +560,12 @@ def _read(path: Path) -> tuple[str | None, Diagnostics]:
         before = data[: exc.start]
         line = before.count(b"\n") + 1
         column = exc.start - (before.rfind(b"\n") + 1) + 1
-        diags.add_error("Invalid file encoding",
-                        f"The file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at line {line}, "
-                        f"column {column}); save it as UTF-8.", SourceRange.at(str(path), line, column))
+        diags.add_error(
+            "Invalid file encoding",
+            f"The file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at line {line}, "
+            f"column {column}); save it as UTF-8.",
+            SourceRange.at(str(path), line, column),
+        )
         return None, diags
 
 
@@ -562,8 +591,9 @@ def format_paths(paths: list[Path], *, recursive: bool) -> list[FmtResult]:
     for given in paths:
         if not given.exists():
             diags = Diagnostics()
-            diags.add_error("No such file or directory",
-                            f"{given} does not exist; pass a .hcl file or a directory.")
+            diags.add_error(
+                "No such file or directory", f"{given} does not exist; pass a .hcl file or a directory."
+            )
             results.append(FmtResult(given, "", "", False, diags))
             continue
         for path in _files(given, recursive):
@@ -584,9 +614,14 @@ def unified_diff(result: FmtResult) -> str:
     if not result.changed:
         return ""
     name = result.path.as_posix()
-    return "".join(difflib.unified_diff(
-        result.original.splitlines(keepends=True), result.formatted.splitlines(keepends=True),
-        fromfile=f"old/{name}", tofile=f"new/{name}"))
+    return "".join(
+        difflib.unified_diff(
+            result.original.splitlines(keepends=True),
+            result.formatted.splitlines(keepends=True),
+            fromfile=f"old/{name}",
+            tofile=f"new/{name}",
+        )
+    )
 
 
 def write_changes(results: list[FmtResult]) -> list[Path]:

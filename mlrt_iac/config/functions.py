@@ -14,13 +14,23 @@ import json
 import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from ..values import UNKNOWN
-from .valueops import (HclSet, format_number, hcl_equal, norm_number, to_bool, to_json_value, to_number, to_str,
-                       type_name)
+from .valueops import (
+    HclSet,
+    format_number,
+    hcl_equal,
+    norm_number,
+    to_bool,
+    to_json_value,
+    to_number,
+    to_str,
+    type_name,
+)
 
 
 class FuncError(Exception):
@@ -65,6 +75,7 @@ def _num(v: Any) -> int | float:
 
 
 # ---- collections --------------------------------------------------------------------------
+
 
 def f_length(ctx: FuncContext, v: Any) -> Any:
     if isinstance(v, (str, list, dict)):
@@ -202,7 +213,9 @@ def f_reverse(ctx: FuncContext, v: Any) -> Any:
 def f_one(ctx: FuncContext, v: Any) -> Any:
     lst = _list(v)
     if len(lst) > 1:
-        raise FuncError(f"must be a list, set, or tuple value with either zero or one elements, got {len(lst)}")
+        raise FuncError(
+            f"must be a list, set, or tuple value with either zero or one elements, got {len(lst)}"
+        )
     return lst[0] if lst else None
 
 
@@ -216,7 +229,7 @@ def f_chunklist(ctx: FuncContext, v: Any, n: Any) -> Any:
         raise FuncError("the size argument must be positive")
     if size == 0:
         return [lst]
-    return [lst[i:i + size] for i in range(0, len(lst), size)]
+    return [lst[i : i + size] for i in range(0, len(lst), size)]
 
 
 def f_coalescelist(ctx: FuncContext, *lists: Any) -> Any:
@@ -262,6 +275,7 @@ def f_transpose(ctx: FuncContext, m: Any) -> Any:
 
 
 # ---- conversions --------------------------------------------------------------------------
+
 
 def f_toset(ctx: FuncContext, v: Any) -> Any:
     return HclSet.of(_list(v))
@@ -347,7 +361,7 @@ def f_format(ctx: FuncContext, spec: Any, *args: Any) -> Any:
             else:
                 sv = to_str(v, "format argument")
             if prec:
-                sv = sv[:int(prec)]
+                sv = sv[: int(prec)]
             return ("%" + flags + w + "s") % sv
         raise FuncError(f"unsupported format verb %{verb}")
 
@@ -393,7 +407,7 @@ def f_substr(ctx: FuncContext, s: Any, off: Any, length: Any) -> Any:
         o = max(len(ss) + o, 0)
     if o > len(ss):
         raise FuncError("offset is greater than the length of the string")
-    return ss[o:] if n < 0 else ss[o:o + n]
+    return ss[o:] if n < 0 else ss[o : o + n]
 
 
 def _compile(p: Any) -> re.Pattern[str]:
@@ -440,6 +454,7 @@ def _s2(fn: Callable[[str, str], Any]) -> Callable[..., Any]:
 
 # ---- numbers ------------------------------------------------------------------------------
 
+
 def f_min(ctx: FuncContext, *a: Any) -> Any:
     if not a:
         raise FuncError("at least one number is required")
@@ -468,6 +483,7 @@ def f_coalesce(ctx: FuncContext, *a: Any) -> Any:
 
 # ---- encoding, hashing, files -------------------------------------------------------------
 
+
 def f_base64decode(ctx: FuncContext, s: Any) -> Any:
     try:
         return base64.b64decode(to_str(s), validate=True).decode("utf-8")
@@ -485,8 +501,10 @@ def f_file(ctx: FuncContext, p: Any) -> Any:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise FuncError(f"no file exists at {to_str(p)!r}; this function works only with files that are"
-                        " distributed as part of the configuration") from None
+        raise FuncError(
+            f"no file exists at {to_str(p)!r}; this function works only with files that are"
+            " distributed as part of the configuration"
+        ) from None
     except UnicodeDecodeError:
         raise FuncError(f"contents of {to_str(p)!r} are not valid UTF-8; use filebase64 instead") from None
     except OSError as e:
@@ -558,8 +576,8 @@ FUNCTIONS: dict[str, Func] = {
     "replace": Func(f_replace, 3, 3),
     "trimspace": Func(_s(str.strip), 1, 1),
     "trim": Func(f_trim, 2, 2),
-    "trimprefix": Func(_s2(lambda s, p: s[len(p):] if p and s.startswith(p) else s), 2, 2),
-    "trimsuffix": Func(_s2(lambda s, p: s[:-len(p)] if p and s.endswith(p) else s), 2, 2),
+    "trimprefix": Func(_s2(lambda s, p: s[len(p) :] if p and s.startswith(p) else s), 2, 2),
+    "trimsuffix": Func(_s2(lambda s, p: s[: -len(p)] if p and s.endswith(p) else s), 2, 2),
     "startswith": Func(_s2(str.startswith), 2, 2),
     "endswith": Func(_s2(str.endswith), 2, 2),
     "strcontains": Func(_s2(lambda s, p: p in s), 2, 2),

@@ -5,8 +5,9 @@ This file is the contract between `config` and `model`/`graph`/`plan`; keep it s
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..diagnostics import SourceRange
 

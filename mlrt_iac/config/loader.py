@@ -7,9 +7,10 @@ from __future__ import annotations
 import difflib
 import gc
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..diagnostics import Diagnostics, Pos, SourceRange
 from . import ast as A
@@ -18,8 +19,14 @@ from .parser import ParseError, parse_file_text
 from .types import TypeSpec, parse_type
 from .valueops import EvalError
 
-RESOURCE_TYPES = ("compute_pool", "image_repository", "network_rule", "external_access_integration",
-                  "training", "service")
+RESOURCE_TYPES = (
+    "compute_pool",
+    "image_repository",
+    "network_rule",
+    "external_access_integration",
+    "training",
+    "service",
+)
 BLOCK_TYPES = ("mlrt", "provider", "variable", "locals", "output", "module") + RESOURCE_TYPES
 _LABELS = {"mlrt": 0, "locals": 0, "provider": 1, "variable": 1, "output": 1, "module": 1}
 MAX_MODULE_DEPTH = 16
@@ -78,7 +85,7 @@ class ResourceBlock:
 class ModuleCall:
     name: str
     source: str
-    child: "ModuleConfig | None"
+    child: ModuleConfig | None
     args: dict[str, A.Attribute]
     count: A.Attribute | None
     for_each: A.Attribute | None
@@ -101,7 +108,7 @@ class ModuleConfig:
     providers: list[tuple[A.Block, str]] = field(default_factory=list)
     settings: tuple[A.Block, str] | None = None
 
-    def walk(self) -> Iterator["ModuleConfig"]:
+    def walk(self) -> Iterator[ModuleConfig]:
         yield self
         for mc in self.module_calls.values():
             if mc.child is not None:
@@ -135,7 +142,9 @@ def read_source(path: Path, filename: str, diags: Diagnostics) -> str | None:
     try:
         data = path.read_bytes()
     except OSError as e:
-        diags.add_error("Failed to read file", f"Cannot read {filename}: {e.strerror}.", SourceRange.at(filename, 1))
+        diags.add_error(
+            "Failed to read file", f"Cannot read {filename}: {e.strerror}.", SourceRange.at(filename, 1)
+        )
         return None
     return decode_source(data, filename, diags)
 
@@ -144,18 +153,23 @@ def decode_source(data: bytes, filename: str, diags: Diagnostics) -> str | None:
     nul = data.find(b"\0")
     if nul >= 0:
         line = data.count(b"\n", 0, nul) + 1
-        diags.add_error("Invalid file content",
-                        f"{filename} contains a NUL byte at byte offset {nul}; it looks like a binary file, not an"
-                        " HCL configuration. Remove it or rename it so it does not end in .hcl.",
-                        SourceRange.at(filename, line))
+        diags.add_error(
+            "Invalid file content",
+            f"{filename} contains a NUL byte at byte offset {nul}; it looks like a binary file, not an"
+            " HCL configuration. Remove it or rename it so it does not end in .hcl.",
+            SourceRange.at(filename, line),
+        )
         return None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
-        diags.add_error("Invalid file encoding",
-                        f"{filename} is not valid UTF-8: invalid byte at byte offset {e.start} (line {line})."
-                        " Save the file as UTF-8.", SourceRange.at(filename, line))
+        diags.add_error(
+            "Invalid file encoding",
+            f"{filename} is not valid UTF-8: invalid byte at byte offset {e.start} (line {line})."
+            " Save the file as UTF-8.",
+            SourceRange.at(filename, line),
+        )
         return None
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -192,17 +206,25 @@ class _Loader:
         if d in self.parsed:
             return self.parsed[d]
         if not d.is_dir():
-            self.diags.add_error("Module not found" if called_from else "No configuration files",
-                                 f"The directory {d} does not exist.", called_from)
+            self.diags.add_error(
+                "Module not found" if called_from else "No configuration files",
+                f"The directory {d} does not exist.",
+                called_from,
+            )
             self.parsed[d] = None
             return None
         paths = sorted(p for p in d.glob("*.hcl") if p.is_file())
         if not paths:
-            self.diags.add_error("No configuration files",
-                                 f"The directory {self.relname(d) if called_from else d} contains no *.hcl files."
-                                 + (" Point the module source at a directory with configuration files." if called_from
-                                    else " Run mlrt in a directory with configuration files, or use -chdir=DIR."),
-                                 called_from)
+            self.diags.add_error(
+                "No configuration files",
+                f"The directory {self.relname(d) if called_from else d} contains no *.hcl files."
+                + (
+                    " Point the module source at a directory with configuration files."
+                    if called_from
+                    else " Run mlrt in a directory with configuration files, or use -chdir=DIR."
+                ),
+                called_from,
+            )
             self.parsed[d] = None
             return None
         out: list[tuple[A.File, str]] = []
@@ -218,8 +240,9 @@ class _Loader:
         self.parsed[d] = out
         return out
 
-    def module(self, d: Path, path: tuple[str, ...], called_from: SourceRange | None,
-               chain: tuple[Path, ...]) -> ModuleConfig | None:
+    def module(
+        self, d: Path, path: tuple[str, ...], called_from: SourceRange | None, chain: tuple[Path, ...]
+    ) -> ModuleConfig | None:
         files = self.files(d, called_from)
         if files is None:
             return None
@@ -229,33 +252,48 @@ class _Loader:
             for b in f.blocks:
                 self.block(mc, b, name, here)
             for a in f.attributes:
-                self.diags.add_error("Unsupported argument",
-                                     f'An argument named "{a.name}" is not expected at the top level of a'
-                                     " configuration file; arguments belong inside a block.", rng(name, a.pos))
+                self.diags.add_error(
+                    "Unsupported argument",
+                    f'An argument named "{a.name}" is not expected at the top level of a'
+                    " configuration file; arguments belong inside a block.",
+                    rng(name, a.pos),
+                )
         return mc
 
     def _dup(self, what: str, addr: str, first: SourceRange, second: SourceRange) -> None:
-        self.diags.add_error(f"Duplicate {what}",
-                             f'{addr} is declared twice: first at {first.filename} line {first.start.line}, again at'
-                             f" {second.filename} line {second.start.line}. Each must be unique within a module;"
-                             " rename or remove one.", second, related=[first])
+        self.diags.add_error(
+            f"Duplicate {what}",
+            f"{addr} is declared twice: first at {first.filename} line {first.start.line}, again at"
+            f" {second.filename} line {second.start.line}. Each must be unique within a module;"
+            " rename or remove one.",
+            second,
+            related=[first],
+        )
 
     def block(self, mc: ModuleConfig, b: A.Block, name: str, chain: tuple[Path, ...]) -> None:
         r = rng(name, b.pos)
         t = b.type
         if t not in BLOCK_TYPES:
             close = difflib.get_close_matches(t, BLOCK_TYPES, n=1, cutoff=0.6)
-            self.diags.add_error("Unsupported block type",
-                                 f'Blocks of type "{t}" are not expected here.'
-                                 + (f' Did you mean "{close[0]}"?' if close else "")
-                                 + " Valid block types are: " + ", ".join(BLOCK_TYPES) + ".", r)
+            self.diags.add_error(
+                "Unsupported block type",
+                f'Blocks of type "{t}" are not expected here.'
+                + (f' Did you mean "{close[0]}"?' if close else "")
+                + " Valid block types are: "
+                + ", ".join(BLOCK_TYPES)
+                + ".",
+                r,
+            )
             return
         want = _LABELS.get(t, 1)
         if len(b.labels) != want:
-            self.diags.add_error("Wrong number of block labels",
-                                 f'A "{t}" block takes {want} label(s)'
-                                 + (f', like {t} "NAME" {{ ... }}' if want else "")
-                                 + f", but {len(b.labels)} were given.", r)
+            self.diags.add_error(
+                "Wrong number of block labels",
+                f'A "{t}" block takes {want} label(s)'
+                + (f', like {t} "NAME" {{ ... }}' if want else "")
+                + f", but {len(b.labels)} were given.",
+                r,
+            )
             return
         if t in RESOURCE_TYPES:
             rb = ResourceBlock(t, b.labels[0], b, r, name)
@@ -267,8 +305,11 @@ class _Loader:
             self.variable(mc, b, name, r)
         elif t == "locals":
             for blk in b.blocks:
-                self.diags.add_error("Unexpected block", "A locals block holds only attributes (name = value).",
-                                     rng(name, blk.pos))
+                self.diags.add_error(
+                    "Unexpected block",
+                    "A locals block holds only attributes (name = value).",
+                    rng(name, blk.pos),
+                )
             for a in b.attributes:
                 ar = rng(name, a.pos)
                 if a.name in mc.locals:
@@ -281,15 +322,21 @@ class _Loader:
             self.module_call(mc, b, name, r, chain)
         elif t == "provider":
             if mc.path:
-                self.diags.add_warning("Provider configuration in a module",
-                                       "Provider blocks belong in the root module; provider configurations are"
-                                       " global. This block is ignored.", r)
+                self.diags.add_warning(
+                    "Provider configuration in a module",
+                    "Provider blocks belong in the root module; provider configurations are"
+                    " global. This block is ignored.",
+                    r,
+                )
             else:
                 mc.providers.append((b, name))
         elif t == "mlrt":
             if mc.path:
-                self.diags.add_warning("Settings block in a module", "The mlrt block is read only in the root"
-                                       " module; this one is ignored.", r)
+                self.diags.add_warning(
+                    "Settings block in a module",
+                    "The mlrt block is read only in the root module; this one is ignored.",
+                    r,
+                )
             elif mc.settings is not None:
                 self._dup("mlrt block", "The mlrt settings block", rng(mc.settings[1], mc.settings[0].pos), r)
             else:
@@ -300,13 +347,19 @@ class _Loader:
         for a in b.attributes:
             if a.name not in allowed:
                 close = difflib.get_close_matches(a.name, allowed, n=1, cutoff=0.6)
-                self.diags.add_error("Unsupported argument",
-                                     f'An argument named "{a.name}" is not expected in a {what} block.'
-                                     + (f' Did you mean "{close[0]}"?' if close else "")
-                                     + " Valid arguments: " + ", ".join(allowed) + ".", rng(name, a.pos))
+                self.diags.add_error(
+                    "Unsupported argument",
+                    f'An argument named "{a.name}" is not expected in a {what} block.'
+                    + (f' Did you mean "{close[0]}"?' if close else "")
+                    + " Valid arguments: "
+                    + ", ".join(allowed)
+                    + ".",
+                    rng(name, a.pos),
+                )
             elif a.name in out:
-                self.diags.add_error("Duplicate argument", f'The argument "{a.name}" was already set.',
-                                     rng(name, a.pos))
+                self.diags.add_error(
+                    "Duplicate argument", f'The argument "{a.name}" was already set.', rng(name, a.pos)
+                )
             else:
                 out[a.name] = a
         return out
@@ -316,8 +369,9 @@ class _Loader:
             return default
         if isinstance(a.expr, A.Literal) and isinstance(a.expr.value, kind):
             return a.expr.value
-        self.diags.add_error("Invalid value", f'The argument "{a.name}" must be a literal {kind.__name__}.',
-                             rng(name, a.pos))
+        self.diags.add_error(
+            "Invalid value", f'The argument "{a.name}" must be a literal {kind.__name__}.', rng(name, a.pos)
+        )
         return default
 
     def variable(self, mc: ModuleConfig, b: A.Block, name: str, r: SourceRange) -> None:
@@ -332,28 +386,44 @@ class _Loader:
         validations: list[tuple[A.Expr, A.Expr | None]] = []
         for vb in b.blocks:
             if vb.type != "validation" or vb.labels:
-                self.diags.add_error("Unsupported block type", f'Blocks of type "{vb.type}" are not expected in a'
-                                     " variable block; only validation { condition error_message }.",
-                                     rng(name, vb.pos))
+                self.diags.add_error(
+                    "Unsupported block type",
+                    f'Blocks of type "{vb.type}" are not expected in a'
+                    " variable block; only validation { condition error_message }.",
+                    rng(name, vb.pos),
+                )
                 continue
             va = self._attrs(vb, name, ("condition", "error_message"), "validation")
             if "condition" not in va:
-                self.diags.add_error("Missing required argument",
-                                     'A validation block needs a "condition" argument.', rng(name, vb.pos))
+                self.diags.add_error(
+                    "Missing required argument",
+                    'A validation block needs a "condition" argument.',
+                    rng(name, vb.pos),
+                )
                 continue
             cond = va["condition"].expr
             for ref in _iter_refs(cond):
                 if not (ref.root == "var" and ref.steps[:1] == (("a", vname),)):
-                    self.diags.add_error("Invalid reference in variable validation",
-                                         f'The condition for variable "{vname}" can only refer to the variable'
-                                         f" itself, using var.{vname}.", rng(name, ref.pos))
+                    self.diags.add_error(
+                        "Invalid reference in variable validation",
+                        f'The condition for variable "{vname}" can only refer to the variable'
+                        f" itself, using var.{vname}.",
+                        rng(name, ref.pos),
+                    )
                     break
             else:
                 validations.append((cond, va["error_message"].expr if "error_message" in va else None))
-        decl = VariableDecl(vname, typ, at["default"].expr if "default" in at else None,
-                            self._literal(at.get("description"), name, str, ""),
-                            self._literal(at.get("sensitive"), name, bool, False),
-                            self._literal(at.get("nullable"), name, bool, True), validations, r, name)
+        decl = VariableDecl(
+            vname,
+            typ,
+            at["default"].expr if "default" in at else None,
+            self._literal(at.get("description"), name, str, ""),
+            self._literal(at.get("sensitive"), name, bool, False),
+            self._literal(at.get("nullable"), name, bool, True),
+            validations,
+            r,
+            name,
+        )
         if vname in mc.variables:
             self._dup("variable", f"var.{vname}", mc.variables[vname].range, r)
         else:
@@ -363,17 +433,26 @@ class _Loader:
         oname = b.labels[0]
         at = self._attrs(b, name, ("value", "sensitive", "description", "depends_on"), "output")
         if "value" not in at:
-            self.diags.add_error("Missing required argument", f'Output "{oname}" needs a "value" argument.', r)
-        decl = OutputDecl(oname, at["value"].expr if "value" in at else None,
-                          self._literal(at.get("sensitive"), name, bool, False),
-                          self._literal(at.get("description"), name, str, ""),
-                          at["depends_on"].expr if "depends_on" in at else None, r, name)
+            self.diags.add_error(
+                "Missing required argument", f'Output "{oname}" needs a "value" argument.', r
+            )
+        decl = OutputDecl(
+            oname,
+            at["value"].expr if "value" in at else None,
+            self._literal(at.get("sensitive"), name, bool, False),
+            self._literal(at.get("description"), name, str, ""),
+            at["depends_on"].expr if "depends_on" in at else None,
+            r,
+            name,
+        )
         if oname in mc.outputs:
             self._dup("output", f'output "{oname}"', mc.outputs[oname].range, r)
         else:
             mc.outputs[oname] = decl
 
-    def module_call(self, mc: ModuleConfig, b: A.Block, name: str, r: SourceRange, chain: tuple[Path, ...]) -> None:
+    def module_call(
+        self, mc: ModuleConfig, b: A.Block, name: str, r: SourceRange, chain: tuple[Path, ...]
+    ) -> None:
         cname = b.labels[0]
         args: dict[str, A.Attribute] = {}
         meta: dict[str, A.Attribute] = {}
@@ -383,8 +462,11 @@ class _Loader:
             else:
                 args[a.name] = a
         for blk in b.blocks:
-            self.diags.add_error("Unsupported block type", f'Blocks of type "{blk.type}" are not expected in a'
-                                 " module block.", rng(name, blk.pos))
+            self.diags.add_error(
+                "Unsupported block type",
+                f'Blocks of type "{blk.type}" are not expected in a module block.',
+                rng(name, blk.pos),
+            )
         if cname in mc.module_calls:
             self._dup("module call", f"module.{cname}", mc.module_calls[cname].range, r)
             return
@@ -392,44 +474,75 @@ class _Loader:
         source = ""
         child: ModuleConfig | None = None
         if src_attr is None:
-            self.diags.add_error("Missing required argument", f'Module "{cname}" needs a "source" argument.', r)
+            self.diags.add_error(
+                "Missing required argument", f'Module "{cname}" needs a "source" argument.', r
+            )
         elif not (isinstance(src_attr.expr, A.Literal) and isinstance(src_attr.expr.value, str)):
-            self.diags.add_error("Invalid module source", "The module source must be a literal string.",
-                                 rng(name, src_attr.pos))
+            self.diags.add_error(
+                "Invalid module source",
+                "The module source must be a literal string.",
+                rng(name, src_attr.pos),
+            )
         else:
             source = src_attr.expr.value
             sr = rng(name, src_attr.pos)
             if not (source.startswith("./") or source.startswith("../")):
-                self.diags.add_error("Unsupported module source",
-                                     f'The module source "{source}" is not a local path. Only local directories'
-                                     ' are supported; write it like "./modules/NAME".', sr)
+                self.diags.add_error(
+                    "Unsupported module source",
+                    f'The module source "{source}" is not a local path. Only local directories'
+                    ' are supported; write it like "./modules/NAME".',
+                    sr,
+                )
             else:
                 d = (chain[-1] / source).resolve()
                 if d in chain:
-                    self.diags.add_error("Module cycle", f'Module "{cname}" includes the directory {source}, which'
-                                         " is one of its own ancestors; modules cannot include themselves.", sr)
+                    self.diags.add_error(
+                        "Module cycle",
+                        f'Module "{cname}" includes the directory {source}, which'
+                        " is one of its own ancestors; modules cannot include themselves.",
+                        sr,
+                    )
                 elif len(mc.path) >= MAX_MODULE_DEPTH:
-                    self.diags.add_error("Modules nested too deeply",
-                                         f"Modules may nest at most {MAX_MODULE_DEPTH} levels.", sr)
+                    self.diags.add_error(
+                        "Modules nested too deeply",
+                        f"Modules may nest at most {MAX_MODULE_DEPTH} levels.",
+                        sr,
+                    )
                 else:
                     child = self.module(d, mc.path + (cname,), sr, chain)
         if "count" in meta and "for_each" in meta:
-            self.diags.add_error("Invalid combination of \"count\" and \"for_each\"",
-                                 'The "count" and "for_each" meta-arguments are mutually exclusive; only one'
-                                 " should be used.", rng(name, meta["for_each"].pos))
+            self.diags.add_error(
+                'Invalid combination of "count" and "for_each"',
+                'The "count" and "for_each" meta-arguments are mutually exclusive; only one should be used.',
+                rng(name, meta["for_each"].pos),
+            )
         if child is not None:
             for an, a in args.items():
                 if an not in child.variables:
-                    self.diags.add_error("Unsupported argument",
-                                         f'An argument named "{an}" is not expected here: module "{cname}" declares'
-                                         " no such variable." + _suggest(an, child.variables), rng(name, a.pos))
+                    self.diags.add_error(
+                        "Unsupported argument",
+                        f'An argument named "{an}" is not expected here: module "{cname}" declares'
+                        " no such variable." + _suggest(an, child.variables),
+                        rng(name, a.pos),
+                    )
             for vn, v in child.variables.items():
                 if vn not in args and v.default is None:
-                    self.diags.add_error("Missing required argument",
-                                         f'The argument "{vn}" is required by module "{cname}", but no definition'
-                                         " was found.", r)
-        mc.module_calls[cname] = ModuleCall(cname, source, child, args, meta.get("count"), meta.get("for_each"),
-                                            meta.get("depends_on"), r, name)
+                    self.diags.add_error(
+                        "Missing required argument",
+                        f'The argument "{vn}" is required by module "{cname}", but no definition was found.',
+                        r,
+                    )
+        mc.module_calls[cname] = ModuleCall(
+            cname,
+            source,
+            child,
+            args,
+            meta.get("count"),
+            meta.get("for_each"),
+            meta.get("depends_on"),
+            r,
+            name,
+        )
 
 
 def _suggest(name: str, options: Any) -> str:
@@ -462,6 +575,11 @@ def load_config(directory: Path, *, cache_dir: Path | None = None) -> tuple[Conf
     finally:
         if gc_was:
             gc.enable()
-    cfg = Config(root_dir, root if root is not None else ModuleConfig((), root_dir), loader.sources,
-                 cache.hits, cache.misses)
+    cfg = Config(
+        root_dir,
+        root if root is not None else ModuleConfig((), root_dir),
+        loader.sources,
+        cache.hits,
+        cache.misses,
+    )
     return cfg, diags

@@ -9,7 +9,8 @@ each embedded expression parsed by the same grammar.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Union, cast
+from collections.abc import Callable
+from typing import Any, Union, cast
 
 import hcl2
 from lark import Token, Tree
@@ -32,10 +33,24 @@ class ParseError(Exception):
 
 
 _TOKEN_NAMES = {
-    "NL_OR_COMMENT": "newline", "NAME": "identifier", "EQ": '"="', "LBRACE": '"{"', "RBRACE": '"}"',
-    "LSQB": '"["', "RSQB": '"]"', "LPAR": '"("', "RPAR": '")"', "DBLQUOTE": 'quote (")', "COMMA": '","',
-    "COLON": '":"', "DOT": '"."', "INT_LITERAL": "number", "FLOAT_LITERAL": "number",
-    "STRING_CHARS": "string characters", "QMARK": '"?"', "$END": "end of file",
+    "NL_OR_COMMENT": "newline",
+    "NAME": "identifier",
+    "EQ": '"="',
+    "LBRACE": '"{"',
+    "RBRACE": '"}"',
+    "LSQB": '"["',
+    "RSQB": '"]"',
+    "LPAR": '"("',
+    "RPAR": '")"',
+    "DBLQUOTE": 'quote (")',
+    "COMMA": '","',
+    "COLON": '":"',
+    "DOT": '"."',
+    "INT_LITERAL": "number",
+    "FLOAT_LITERAL": "number",
+    "STRING_CHARS": "string characters",
+    "QMARK": '"?"',
+    "$END": "end of file",
 }
 
 
@@ -54,21 +69,34 @@ def _syntax_error(exc: UnexpectedInput, text: str) -> ParseError:
     if isinstance(exc, UnexpectedCharacters):
         p = exc.pos_in_stream or 0
         ch = text[p] if 0 <= p < len(text) else ""
-        return ParseError("Invalid character", f"Unexpected character {ch!r} at line {line}, column {col}."
-                          " Check for a missing quote, brace or operator.", line, col)
+        return ParseError(
+            "Invalid character",
+            f"Unexpected character {ch!r} at line {line}, column {col}."
+            " Check for a missing quote, brace or operator.",
+            line,
+            col,
+        )
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
         lines = text.rstrip("\n").split("\n")
         line, col = len(lines), len(lines[-1]) + 1
-        return ParseError("Unexpected end of file",
-                          "The file ends in the middle of a block or expression; check for an unclosed brace,"
-                          " bracket or quote." + _describe_expected(getattr(exc, "expected", None)), line, col)
+        return ParseError(
+            "Unexpected end of file",
+            "The file ends in the middle of a block or expression; check for an unclosed brace,"
+            " bracket or quote." + _describe_expected(getattr(exc, "expected", None)),
+            line,
+            col,
+        )
     if isinstance(exc, UnexpectedToken):
         tok = exc.token
         shown = str(tok).strip() or repr(str(tok))
         if tok.type == "NL_OR_COMMENT":
             shown = "newline"
-        return ParseError("Syntax error", f"Unexpected {shown!r} at line {line}, column {col}."
-                          + _describe_expected(exc.expected), line, col)
+        return ParseError(
+            "Syntax error",
+            f"Unexpected {shown!r} at line {line}, column {col}." + _describe_expected(exc.expected),
+            line,
+            col,
+        )
     return ParseError("Syntax error", f"Invalid syntax at line {line}, column {col}.", line, col)
 
 
@@ -80,9 +108,14 @@ _BRACKETS_RE = re.compile(r"[{}\[\]()]")
 def _precheck(text: str) -> None:
     """Reject what would make the LALR parser crawl (huge or absurdly nested input) before parsing."""
     if len(text) > MAX_FILE_CHARS:
-        raise ParseError("File too large", f"The file has {len(text)} characters; configuration files are limited to"
-                         f" {MAX_FILE_CHARS} characters. Split it into several files, or check that it is really an"
-                         " HCL configuration.", 1, 1)
+        raise ParseError(
+            "File too large",
+            f"The file has {len(text)} characters; configuration files are limited to"
+            f" {MAX_FILE_CHARS} characters. Split it into several files, or check that it is really an"
+            " HCL configuration.",
+            1,
+            1,
+        )
     depth = 0
     for m in _BRACKETS_RE.finditer(text):
         if m.group() in "{[(":
@@ -90,9 +123,13 @@ def _precheck(text: str) -> None:
             if depth > MAX_NESTING:
                 i = m.start()
                 line = text.count("\n", 0, i) + 1
-                raise ParseError("Nesting too deep", f"Blocks and expressions nest more than {MAX_NESTING} levels"
-                                 " deep here; this does not look like a configuration file.", line,
-                                 i - text.rfind("\n", 0, i))
+                raise ParseError(
+                    "Nesting too deep",
+                    f"Blocks and expressions nest more than {MAX_NESTING} levels"
+                    " deep here; this does not look like a configuration file.",
+                    line,
+                    i - text.rfind("\n", 0, i),
+                )
         elif depth > 0:
             depth -= 1
 
@@ -122,15 +159,18 @@ def parse_expression(text: str, line: int = 1, column: int = 1) -> A.Expr:
     except UnexpectedInput as exc:
         err = _syntax_error(exc, src)
         col = err.column - 7 + column - 1 if err.line == 1 else err.column
-        raise ParseError(err.summary, f"Invalid expression {text.strip()!r}.", line + err.line - 1,
-                         max(col, 1)) from None
+        raise ParseError(
+            err.summary, f"Invalid expression {text.strip()!r}.", line + err.line - 1, max(col, 1)
+        ) from None
     except LarkError as exc:
         raise ParseError("Syntax error", str(exc).splitlines()[0], line, column) from None
     body = tree.children[0]
     b = _Builder()
     attrs, blocks = b.body(body)
     if len(attrs) != 1 or blocks:
-        raise ParseError("Invalid expression", f"Expected one expression, got {text.strip()!r}.", line, column)
+        raise ParseError(
+            "Invalid expression", f"Expected one expression, got {text.strip()!r}.", line, column
+        )
     expr = attrs[0].expr
     if line != 1 or column != 8:
         _shift(expr, line - 1, column - 8)
@@ -197,8 +237,11 @@ class _Builder:
 
     def name_of(self, t: Tree) -> str:
         if t.data == "string":
-            return "".join(_unescape(str(p.children[0])) for p in t.children
-                           if isinstance(p, Tree) and isinstance(p.children[0], Token))
+            return "".join(
+                _unescape(str(p.children[0]))
+                for p in t.children
+                if isinstance(p, Tree) and isinstance(p.children[0], Token)
+            )
         return str(t.children[0])
 
     def block(self, t: Tree) -> A.Block:
@@ -214,10 +257,18 @@ class _Builder:
             elif c.type == "LBRACE":
                 lbrace = c
         m = t.meta
-        head_end = (lbrace.line or m.line, lbrace.column or m.column) if lbrace is not None else (m.line, m.column)
+        head_end = (
+            (lbrace.line or m.line, lbrace.column or m.column) if lbrace is not None else (m.line, m.column)
+        )
         attrs, blocks = self.body(body) if body is not None else ([], [])
-        return A.Block(names[0], names[1:], attrs, blocks, (m.line, m.column, head_end[0], head_end[1]),
-                       (m.line, m.column, m.end_line, m.end_column))
+        return A.Block(
+            names[0],
+            names[1:],
+            attrs,
+            blocks,
+            (m.line, m.column, head_end[0], head_end[1]),
+            (m.line, m.column, m.end_line, m.end_column),
+        )
 
     # ---- expressions ----------------------------------------------------------------------
 
@@ -457,7 +508,9 @@ class _Builder:
         k, v, coll = self._for_intro(intro)
         exprs = [c for c in t.children if _is_expr(c) and c.data not in ("for_intro", "for_cond")]
         group = any(isinstance(c, Token) and c.type == "ELLIPSIS" for c in t.children)
-        return A.ForExpr(k, v, coll, self.expr(exprs[0]), self.expr(exprs[1]), self._for_cond(t), group, _tpos(t))
+        return A.ForExpr(
+            k, v, coll, self.expr(exprs[0]), self.expr(exprs[1]), self._for_cond(t), group, _tpos(t)
+        )
 
 
 def assemble_template(flat: list[Any], pos: A.Pos4) -> list[Part]:
@@ -487,13 +540,15 @@ def assemble_template(flat: list[Any], pos: A.Pos4) -> list[Part]:
             cur = node.then
         elif kind == "else":
             if not stack or not isinstance(stack[-1][0], A.TemplateIf) or cur is stack[-1][0].else_:
-                raise ParseError("Invalid template directive", "An %{else} without a matching %{if}.",
-                                 dpos[0], dpos[1])
+                raise ParseError(
+                    "Invalid template directive", "An %{else} without a matching %{if}.", dpos[0], dpos[1]
+                )
             cur = stack[-1][0].else_
         elif kind == "endif":
             if not stack or not isinstance(stack[-1][0], A.TemplateIf):
-                raise ParseError("Invalid template directive", "An %{endif} without a matching %{if}.",
-                                 dpos[0], dpos[1])
+                raise ParseError(
+                    "Invalid template directive", "An %{endif} without a matching %{if}.", dpos[0], dpos[1]
+                )
             cur = stack.pop()[1]
         elif kind == "for":
             fnode = A.TemplateFor(item[1], item[2], item[3], [], dpos)
@@ -502,13 +557,18 @@ def assemble_template(flat: list[Any], pos: A.Pos4) -> list[Part]:
             cur = fnode.body
         elif kind == "endfor":
             if not stack or not isinstance(stack[-1][0], A.TemplateFor):
-                raise ParseError("Invalid template directive", "An %{endfor} without a matching %{for}.",
-                                 dpos[0], dpos[1])
+                raise ParseError(
+                    "Invalid template directive", "An %{endfor} without a matching %{for}.", dpos[0], dpos[1]
+                )
             cur = stack.pop()[1]
     if stack:
         p = stack[-1][0].pos
-        raise ParseError("Unterminated template directive",
-                         "An %{if} or %{for} is never closed; add %{endif} or %{endfor}.", p[0], p[1])
+        raise ParseError(
+            "Unterminated template directive",
+            "An %{if} or %{for} is never closed; add %{endif} or %{endfor}.",
+            p[0],
+            p[1],
+        )
     return root
 
 
@@ -572,16 +632,17 @@ def template_from_text(text: str, base: tuple[int, int], pos: A.Pos4) -> A.Expr:
             break
         j = min(j_candidates)
         if j > 0 and text[j - 1] == text[j] and (j - 1) >= i:  # $${ or %%{ escape
-            buf.append(text[i:j - 1] + text[j:j + 2])
+            buf.append(text[i : j - 1] + text[j : j + 2])
             i = j + 2
             continue
         buf.append(text[i:j])
         end = _find_close(text, j + 2)
         line, col = _line_col(text, j, base)
         if end < 0:
-            raise ParseError("Unterminated template string", "A ${ or %{ sequence is never closed with }.",
-                             line, col)
-        inner = text[j + 2:end]
+            raise ParseError(
+                "Unterminated template string", "A ${ or %{ sequence is never closed with }.", line, col
+            )
+        inner = text[j + 2 : end]
         if buf:
             flat.append("".join(buf))
             buf = []
@@ -591,8 +652,9 @@ def template_from_text(text: str, base: tuple[int, int], pos: A.Pos4) -> A.Expr:
         else:
             m = _DIRECTIVE_RE.match(inner)
             if not m:
-                raise ParseError("Invalid template directive", f"Unknown directive %{{{inner.strip()}}}.",
-                                 line, col)
+                raise ParseError(
+                    "Invalid template directive", f"Unknown directive %{{{inner.strip()}}}.", line, col
+                )
             sl, kw, rest, sr = bool(m.group(1)), m.group(2), m.group(3), bool(m.group(4))
             if kw == "if":
                 flat.append(("if", parse_expression(rest, line, col + 2), sl, sr, ipos))

@@ -22,22 +22,36 @@ def parse_type(e: A.Expr) -> TypeSpec:
         return (e.root,)
     if isinstance(e, A.FuncCall) and e.name in ("list", "set", "map") and len(e.args) == 1:
         return (e.name, parse_type(e.args[0]))
-    if isinstance(e, A.FuncCall) and e.name == "object" and len(e.args) == 1 and isinstance(e.args[0], A.ObjectExpr):
+    if (
+        isinstance(e, A.FuncCall)
+        and e.name == "object"
+        and len(e.args) == 1
+        and isinstance(e.args[0], A.ObjectExpr)
+    ):
         attrs: dict[str, tuple[TypeSpec, bool, Any]] = {}
         for k, v in e.args[0].items:
             if not isinstance(k, A.Literal) or not isinstance(k.value, str):
-                raise EvalError("Invalid type specification", "Object attribute names must be identifiers.", k.pos)
+                raise EvalError(
+                    "Invalid type specification", "Object attribute names must be identifiers.", k.pos
+                )
             if isinstance(v, A.FuncCall) and v.name == "optional" and 1 <= len(v.args) <= 2:
                 default = _const(v.args[1]) if len(v.args) == 2 else None
                 attrs[k.value] = (parse_type(v.args[0]), True, default)
             else:
                 attrs[k.value] = (parse_type(v), False, None)
         return ("object", attrs)
-    if isinstance(e, A.FuncCall) and e.name == "tuple" and len(e.args) == 1 and isinstance(e.args[0], A.TupleExpr):
+    if (
+        isinstance(e, A.FuncCall)
+        and e.name == "tuple"
+        and len(e.args) == 1
+        and isinstance(e.args[0], A.TupleExpr)
+    ):
         return ("tuple", [parse_type(x) for x in e.args[0].items])
-    raise EvalError("Invalid type specification",
-                    "Expected a type: string, number, bool, any, list(T), set(T), map(T), object({...}) or tuple([...]).",
-                    e.pos)
+    raise EvalError(
+        "Invalid type specification",
+        "Expected a type: string, number, bool, any, list(T), set(T), map(T), object({...}) or tuple([...]).",
+        e.pos,
+    )
 
 
 def _const(e: A.Expr) -> Any:
@@ -54,7 +68,9 @@ def type_str(t: TypeSpec) -> str:
         return f"{k}({type_str(t[1])})"
     if k == "tuple":
         return "tuple([" + ", ".join(type_str(x) for x in t[1]) + "])"
-    inner = ", ".join(f"{n} = {'optional(' + type_str(s) + ')' if o else type_str(s)}" for n, (s, o, _) in t[1].items())
+    inner = ", ".join(
+        f"{n} = {'optional(' + type_str(s) + ')' if o else type_str(s)}" for n, (s, o, _) in t[1].items()
+    )
     return "object({" + inner + "})"
 
 
@@ -78,8 +94,12 @@ def convert(v: Any, t: TypeSpec, path: str = "") -> Any:
         if k == "bool":
             return to_bool(v)
     except EvalError as e:
-        raise EvalError("Invalid value", f"{type_str(t)} required{where}, got {type_name(v)}"
-                        + (f" {v!r}" if isinstance(v, (str, int, float)) else "") + ".") from e
+        raise EvalError(
+            "Invalid value",
+            f"{type_str(t)} required{where}, got {type_name(v)}"
+            + (f" {v!r}" if isinstance(v, (str, int, float)) else "")
+            + ".",
+        ) from e
     if k in ("list", "set"):
         if not isinstance(v, list):
             raise EvalError("Invalid value", f"{k} of {type_str(t[1])} required{where}, got {type_name(v)}.")
@@ -91,7 +111,9 @@ def convert(v: Any, t: TypeSpec, path: str = "") -> Any:
         return {kk: convert(x, t[1], f"{path}[{kk!r}]") for kk, x in v.items()}
     if k == "tuple":
         if not isinstance(v, list) or len(v) != len(t[1]):
-            raise EvalError("Invalid value", f"a tuple of {len(t[1])} elements required{where}, got {type_name(v)}.")
+            raise EvalError(
+                "Invalid value", f"a tuple of {len(t[1])} elements required{where}, got {type_name(v)}."
+            )
         return [convert(x, s, f"{path}[{i}]") for i, (x, s) in enumerate(zip(v, t[1]))]
     if k == "object":
         if not isinstance(v, dict):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..values import UNKNOWN, Sensitive
 
@@ -29,7 +30,7 @@ class HclSet(list):  # type: ignore[type-arg]
     """A set value: a list without duplicates, strings sorted like Terraform's sets."""
 
     @staticmethod
-    def of(items: Iterable[Any]) -> "HclSet":
+    def of(items: Iterable[Any]) -> HclSet:
         out: list[Any] = []
         seen: set[Any] = set()
         for x in items:
@@ -153,7 +154,9 @@ def to_number(v: Any, what: str = "value") -> int | float:
         try:
             f = float(s)
         except ValueError:
-            raise EvalError("Invalid value", f"A number is required for the {what}; {v!r} is not a number.") from None
+            raise EvalError(
+                "Invalid value", f"A number is required for the {what}; {v!r} is not a number."
+            ) from None
         if math.isnan(f) or math.isinf(f):
             raise EvalError("Invalid value", f"{v!r} is not a number.")
         return norm_number(f)

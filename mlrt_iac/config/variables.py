@@ -4,8 +4,9 @@ defaults < MLRT_VAR_<name> environment < -var-file files (in order) < -var k=v (
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..diagnostics import Diagnostics, SourceRange
 from .expr import Evaluator, Scope
@@ -27,9 +28,12 @@ def _parse_cli_value(name: str, raw: str, decl: VariableDecl | None, source: str
     try:
         return Evaluator(None).eval(parse_expression(raw), Scope())
     except (ParseError, EvalError) as e:
-        diags.add_error("Invalid value for input variable",
-                        f"The value given for var.{name} by {source} is not a valid HCL expression for its type:"
-                        f" {e.detail}", decl.range if decl else None)
+        diags.add_error(
+            "Invalid value for input variable",
+            f"The value given for var.{name} by {source} is not a valid HCL expression for its type:"
+            f" {e.detail}",
+            decl.range if decl else None,
+        )
         return None
 
 
@@ -47,11 +51,16 @@ def _var_file(path: Path, decls: Mapping[str, VariableDecl], diags: Diagnostics)
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as e:
-            diags.add_error("Invalid JSON in variables file", f"{e.msg}.", SourceRange.at(name, e.lineno, e.colno))
+            diags.add_error(
+                "Invalid JSON in variables file", f"{e.msg}.", SourceRange.at(name, e.lineno, e.colno)
+            )
             return {}
         if not isinstance(obj, dict):
-            diags.add_error("Invalid variables file", "A JSON variables file must hold an object of name: value.",
-                            SourceRange.at(name, 1))
+            diags.add_error(
+                "Invalid variables file",
+                "A JSON variables file must hold an object of name: value.",
+                SourceRange.at(name, 1),
+            )
             return {}
         return obj
     try:
@@ -61,8 +70,9 @@ def _var_file(path: Path, decls: Mapping[str, VariableDecl], diags: Diagnostics)
         return {}
     out: dict[str, Any] = {}
     for b in f.blocks:
-        diags.add_error("Unexpected block", "A variables file holds only name = value assignments.",
-                        rng(name, b.pos))
+        diags.add_error(
+            "Unexpected block", "A variables file holds only name = value assignments.", rng(name, b.pos)
+        )
     ev = Evaluator(path.parent)
     for a in f.attributes:
         try:
@@ -72,36 +82,46 @@ def _var_file(path: Path, decls: Mapping[str, VariableDecl], diags: Diagnostics)
     return out
 
 
-def gather_variable_inputs(config: Config, cli_vars: list[str], var_files: list[Path],
-                           environ: Mapping[str, str]) -> tuple[dict[str, Any], Diagnostics]:
+def gather_variable_inputs(
+    config: Config, cli_vars: list[str], var_files: list[Path], environ: Mapping[str, str]
+) -> tuple[dict[str, Any], Diagnostics]:
     """Root variable values from every source except defaults (evaluate() applies those)."""
     diags = Diagnostics()
     decls = config.variables
     values: dict[str, Any] = {}
     for key, raw in environ.items():
         if key.startswith("MLRT_VAR_"):
-            name = key[len("MLRT_VAR_"):]
+            name = key[len("MLRT_VAR_") :]
             if name in decls:
-                values[name] = _parse_cli_value(name, raw, decls[name], f"the environment variable {key}", diags)
+                values[name] = _parse_cli_value(
+                    name, raw, decls[name], f"the environment variable {key}", diags
+                )
     for p in var_files:
         for name, v in _var_file(Path(p), decls, diags).items():
             if name not in decls:
-                diags.add_warning("Value for undeclared variable",
-                                  f'The variables file {p} assigns "{name}", which is not declared in the root module;'
-                                  " the value is ignored.")
+                diags.add_warning(
+                    "Value for undeclared variable",
+                    f'The variables file {p} assigns "{name}", which is not declared in the root module;'
+                    " the value is ignored.",
+                )
                 continue
             values[name] = v
     for item in cli_vars:
         if "=" not in item:
-            diags.add_error("Invalid -var option", f'The given -var option "{item}" is not correctly specified. It'
-                            " must be a variable name and value separated by an equals sign, like -var key=value.")
+            diags.add_error(
+                "Invalid -var option",
+                f'The given -var option "{item}" is not correctly specified. It'
+                " must be a variable name and value separated by an equals sign, like -var key=value.",
+            )
             continue
         name, raw = item.split("=", 1)
         name = name.strip()
         if name not in decls:
-            diags.add_error("Value for undeclared variable",
-                            f'A variable named "{name}" was assigned on the command line, but the root module does'
-                            f' not declare a variable of that name. To use this value, add a variable "{name}" block.')
+            diags.add_error(
+                "Value for undeclared variable",
+                f'A variable named "{name}" was assigned on the command line, but the root module does'
+                f' not declare a variable of that name. To use this value, add a variable "{name}" block.',
+            )
             continue
         values[name] = _parse_cli_value(name, raw, decls[name], f"-var {name}=...", diags)
     return values, diags

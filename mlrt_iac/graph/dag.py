@@ -7,8 +7,9 @@ commands that never build one (validate, output, state ...) should not pay.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from ..config.instances import ResourceInstance
 from ..diagnostics import Diagnostic, SourceRange, error
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class ResourceGraph:
-    graph: "nx.DiGraph[str]"
+    graph: nx.DiGraph[str]
 
     def generations(self) -> list[list[str]]:
         """Topological generations: every node of a generation can run in parallel."""
@@ -72,7 +73,7 @@ def build_graph(nodes: Iterable[str], edges: Mapping[str, Iterable[str]]) -> Res
     """`edges[b]` lists what b depends on; dependencies outside `nodes` are ignored."""
     import networkx as nx
 
-    g: "nx.DiGraph[str]" = nx.DiGraph()
+    g: nx.DiGraph[str] = nx.DiGraph()
     node_set = set(nodes)
     g.add_nodes_from(node_set)
     for b, deps in edges.items():
@@ -92,14 +93,21 @@ def cycle_diagnostic(cycle: list[str], instances: Mapping[str, ResourceInstance]
         if inst is not None:
             related.append(inst.dependency_ranges.get(a, inst.range))
     first = instances.get(cycle[0])
-    return error("Cycle: " + " -> ".join(cycle),
-                 "These resources depend on each other, so none can be created first. Remove one of the "
-                 "references (or depends_on) on the path.",
-                 first.range if first else None, related)
+    return error(
+        "Cycle: " + " -> ".join(cycle),
+        "These resources depend on each other, so none can be created first. Remove one of the "
+        "references (or depends_on) on the path.",
+        first.range if first else None,
+        related,
+    )
 
 
 _ACTION_COLORS = {
-    "create": "green", "update": "yellow", "replace": "orange", "delete": "red", "no-op": "gray",
+    "create": "green",
+    "update": "yellow",
+    "replace": "orange",
+    "delete": "red",
+    "no-op": "gray",
 }
 
 

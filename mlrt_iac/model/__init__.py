@@ -11,14 +11,46 @@ from .describe import ArgumentInfo, describe_type
 from .families import BUILTIN_FAMILIES, FamilyCatalog, InstanceFamily, build_catalog
 from .names import default_name, normalize_name
 from .netrules import effective_egress, parse_host_port, parse_ipv4
-from .schemas import (RESOURCE_MODELS, ComputePool, Dataset, ExternalAccessIntegration, ImageRepository,
-                      NetworkRule, ResourceModel, Scaling, Service, Training, computed_attributes)
+from .schemas import (
+    RESOURCE_MODELS,
+    ComputePool,
+    Dataset,
+    ExternalAccessIntegration,
+    ImageRepository,
+    NetworkRule,
+    ResourceModel,
+    Scaling,
+    Service,
+    Training,
+    computed_attributes,
+)
 from .validate import validate_instance, validate_instances
 
 __all__ = [
-    "ArgumentInfo", "BUILTIN_FAMILIES", "ComputePool", "Dataset", "ExternalAccessIntegration",
-    "FamilyCatalog", "ImageRepository", "InstanceFamily", "NetworkRule", "RESOURCE_MODELS",
-    "ResourceModel", "Scaling", "Service", "Training", "build_catalog", "computed_attributes",
-    "cross_check", "default_name", "describe_type", "effective_egress", "instance_name",
-    "normalize_name", "parse_host_port", "parse_ipv4", "validate_instance", "validate_instances",
+    "ArgumentInfo",
+    "BUILTIN_FAMILIES",
+    "ComputePool",
+    "Dataset",
+    "ExternalAccessIntegration",
+    "FamilyCatalog",
+    "ImageRepository",
+    "InstanceFamily",
+    "NetworkRule",
+    "RESOURCE_MODELS",
+    "ResourceModel",
+    "Scaling",
+    "Service",
+    "Training",
+    "build_catalog",
+    "computed_attributes",
+    "cross_check",
+    "default_name",
+    "describe_type",
+    "effective_egress",
+    "instance_name",
+    "normalize_name",
+    "parse_host_port",
+    "parse_ipv4",
+    "validate_instance",
+    "validate_instances",
 ]

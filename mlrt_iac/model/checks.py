@@ -7,7 +7,8 @@ Every check skips values that are UNKNOWN (they are checked again when known, at
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..config.instances import ResourceInstance
 from ..diagnostics import Diagnostic, error
@@ -16,8 +17,7 @@ from . import netrules
 from .errors_map import attr_range
 from .families import FamilyCatalog
 from .names import default_name, name_problem, normalize_name
-from .schemas import (ComputePool, ExternalAccessIntegration, NetworkRule, ResourceModel, Service,
-                      Training)
+from .schemas import ComputePool, ExternalAccessIntegration, NetworkRule, ResourceModel, Service, Training
 
 _ENTRYPOINT_RE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 _IDENT_RE = re.compile(r"[A-Za-z_]\w*")
@@ -42,14 +42,23 @@ def check_name(model: ResourceModel, inst: ResourceInstance) -> list[Diagnostic]
     if problem is None:
         return []
     if written:
-        return [error("Invalid name",
-                      f'The name "{raw}" cannot be used for Kubernetes and Ray objects: {problem}. '
-                      "Use lowercase letters, digits and '-' (at most 63), starting with a letter.",
-                      attr_range(inst, ("name",)))]
-    return [error("Invalid name",
-                  f'The name "{name}" derived from the block label of {inst.address} cannot be used '
-                  f"for Kubernetes and Ray objects: {problem}. Set name = \"...\" (lowercase letters, "
-                  "digits and '-', at most 63, starting with a letter).", inst.range)]
+        return [
+            error(
+                "Invalid name",
+                f'The name "{raw}" cannot be used for Kubernetes and Ray objects: {problem}. '
+                "Use lowercase letters, digits and '-' (at most 63), starting with a letter.",
+                attr_range(inst, ("name",)),
+            )
+        ]
+    return [
+        error(
+            "Invalid name",
+            f'The name "{name}" derived from the block label of {inst.address} cannot be used '
+            f'for Kubernetes and Ray objects: {problem}. Set name = "..." (lowercase letters, '
+            "digits and '-', at most 63, starting with a letter).",
+            inst.range,
+        )
+    ]
 
 
 def check_compute_pool(m: ComputePool, inst: ResourceInstance, catalog: FamilyCatalog) -> list[Diagnostic]:
@@ -58,56 +67,92 @@ def check_compute_pool(m: ComputePool, inst: ResourceInstance, catalog: FamilyCa
     if isinstance(fam_name, str):
         fam = catalog.get(fam_name)
         if fam is None:
-            out.append(error("Unknown instance family", catalog.unknown_detail(fam_name),
-                             attr_range(inst, ("instance_family",))))
+            out.append(
+                error(
+                    "Unknown instance family",
+                    catalog.unknown_detail(fam_name),
+                    attr_range(inst, ("instance_family",)),
+                )
+            )
         else:
             m.__dict__["instance_family"] = fam.name
     lo, hi, active = m.min_nodes, m.max_nodes, m.active_nodes
     if _int(lo) and lo <= 0:
-        out.append(error("Invalid value",
-                         f'Inappropriate value for attribute "min_nodes": must be greater than 0, got {lo}.',
-                         attr_range(inst, ("min_nodes",))))
+        out.append(
+            error(
+                "Invalid value",
+                f'Inappropriate value for attribute "min_nodes": must be greater than 0, got {lo}.',
+                attr_range(inst, ("min_nodes",)),
+            )
+        )
     if _int(lo) and _int(hi) and lo > hi:
-        out.append(error("Invalid value",
-                         f"min_nodes ({lo}) is greater than max_nodes ({hi}). Set min_nodes <= max_nodes.",
-                         attr_range(inst, ("min_nodes",))))
+        out.append(
+            error(
+                "Invalid value",
+                f"min_nodes ({lo}) is greater than max_nodes ({hi}). Set min_nodes <= max_nodes.",
+                attr_range(inst, ("min_nodes",)),
+            )
+        )
     if active is None and lo is not UNKNOWN:
         m.__dict__["active_nodes"] = active = lo
     elif active is not None and active is not UNKNOWN:
         if _int(lo) and active < lo:
-            out.append(error("Invalid value",
-                             f"active_nodes ({active}) is below min_nodes ({lo}). "
-                             "Keep min_nodes <= active_nodes <= max_nodes.",
-                             attr_range(inst, ("active_nodes",))))
+            out.append(
+                error(
+                    "Invalid value",
+                    f"active_nodes ({active}) is below min_nodes ({lo}). "
+                    "Keep min_nodes <= active_nodes <= max_nodes.",
+                    attr_range(inst, ("active_nodes",)),
+                )
+            )
         if _int(hi) and active > hi:
-            out.append(error("Invalid value",
-                             f"active_nodes ({active}) is above max_nodes ({hi}). "
-                             "Keep min_nodes <= active_nodes <= max_nodes.",
-                             attr_range(inst, ("active_nodes",))))
+            out.append(
+                error(
+                    "Invalid value",
+                    f"active_nodes ({active}) is above max_nodes ({hi}). "
+                    "Keep min_nodes <= active_nodes <= max_nodes.",
+                    attr_range(inst, ("active_nodes",)),
+                )
+            )
     return out
 
 
 def check_network_rule(m: NetworkRule, inst: ResourceInstance, catalog: FamilyCatalog) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     if m.mode == "INGRESS" and m.type == "HOST_PORT":
-        out.append(error("Invalid value",
-                         'An INGRESS network rule must have type = "IPV4": ingress is allowed by source '
-                         "address, not by host name.", attr_range(inst, ("type",))))
+        out.append(
+            error(
+                "Invalid value",
+                'An INGRESS network rule must have type = "IPV4": ingress is allowed by source '
+                "address, not by host name.",
+                attr_range(inst, ("type",)),
+            )
+        )
     if m.type is UNKNOWN or not isinstance(m.value_list, list):
         return out
     for i, entry, why in netrules.entry_problems(m.type, m.value_list):
-        out.append(error("Invalid network rule entry",
-                         f'Entry {i} of value_list, "{entry}", is not a valid {m.type} entry: {why}.',
-                         attr_range(inst, ("value_list", i))))
+        out.append(
+            error(
+                "Invalid network rule entry",
+                f'Entry {i} of value_list, "{entry}", is not a valid {m.type} entry: {why}.',
+                attr_range(inst, ("value_list", i)),
+            )
+        )
     return out
 
 
-def check_eai(m: ExternalAccessIntegration, inst: ResourceInstance, catalog: FamilyCatalog) -> list[Diagnostic]:
+def check_eai(
+    m: ExternalAccessIntegration, inst: ResourceInstance, catalog: FamilyCatalog
+) -> list[Diagnostic]:
     if isinstance(m.allowed_network_rules, list) and not m.allowed_network_rules:
-        return [error("Invalid value",
-                      "allowed_network_rules is empty: an integration must allow at least one "
-                      "network_rule. Add a reference such as network_rule.NAME.",
-                      attr_range(inst, ("allowed_network_rules",)))]
+        return [
+            error(
+                "Invalid value",
+                "allowed_network_rules is empty: an integration must allow at least one "
+                "network_rule. Add a reference such as network_rule.NAME.",
+                attr_range(inst, ("allowed_network_rules",)),
+            )
+        ]
     return []
 
 
@@ -115,44 +160,84 @@ def check_training(m: Training, inst: ResourceInstance, catalog: FamilyCatalog) 
     out: list[Diagnostic] = []
     fw = m.framework
     if fw == "pytorch" and m.entrypoint is None:
-        out.append(error("Missing required argument",
-                         'The argument "entrypoint" is required when framework is "pytorch": write '
-                         'entrypoint = "module:function" naming your training function.', inst.range))
+        out.append(
+            error(
+                "Missing required argument",
+                'The argument "entrypoint" is required when framework is "pytorch": write '
+                'entrypoint = "module:function" naming your training function.',
+                inst.range,
+            )
+        )
     if isinstance(m.entrypoint, str) and not _ENTRYPOINT_RE.fullmatch(m.entrypoint):
-        out.append(error("Invalid value",
-                         f'entrypoint "{m.entrypoint}" is not of the form "module:function" '
-                         '(for example "train:main" or "pkg.train:run").', attr_range(inst, ("entrypoint",))))
+        out.append(
+            error(
+                "Invalid value",
+                f'entrypoint "{m.entrypoint}" is not of the form "module:function" '
+                '(for example "train:main" or "pkg.train:run").',
+                attr_range(inst, ("entrypoint",)),
+            )
+        )
     for arg in ("num_boost_round", "n_estimators"):
         if fw == "pytorch" and getattr(m, arg) is not None:
-            out.append(error("Unsupported argument",
-                             f'The argument "{arg}" applies only to xgboost and lightgbm trainings; '
-                             "for pytorch pass epochs and the like in hyper_params.",
-                             attr_range(inst, (arg,))))
+            out.append(
+                error(
+                    "Unsupported argument",
+                    f'The argument "{arg}" applies only to xgboost and lightgbm trainings; '
+                    "for pytorch pass epochs and the like in hyper_params.",
+                    attr_range(inst, (arg,)),
+                )
+            )
     if _int(m.num_boost_round) and _int(m.n_estimators):
-        out.append(error("Conflicting arguments",
-                         '"num_boost_round" and "n_estimators" are the same setting; keep only one.',
-                         attr_range(inst, ("n_estimators",))))
+        out.append(
+            error(
+                "Conflicting arguments",
+                '"num_boost_round" and "n_estimators" are the same setting; keep only one.',
+                attr_range(inst, ("n_estimators",)),
+            )
+        )
     datasets = m.dataset if isinstance(m.dataset, dict) else {}
     if fw in BOOSTED and m.dataset is not UNKNOWN and not datasets:
-        out.append(error("Missing required block",
-                         f'A {fw} training needs at least one dataset "NAME" {{ source = ... '
-                         "label_col = ... } block.", inst.range))
+        out.append(
+            error(
+                "Missing required block",
+                f'A {fw} training needs at least one dataset "NAME" {{ source = ... '
+                "label_col = ... } block.",
+                inst.range,
+            )
+        )
     for label, ds in datasets.items():
         if ds is UNKNOWN:
             continue
         if fw in BOOSTED and ds.label_col is None:
-            out.append(error("Missing required argument",
-                             f'The argument "label_col" is required in dataset "{label}" of a {fw} '
-                             "training, but no definition was found.", attr_range(inst, ("dataset", label))))
+            out.append(
+                error(
+                    "Missing required argument",
+                    f'The argument "label_col" is required in dataset "{label}" of a {fw} '
+                    "training, but no definition was found.",
+                    attr_range(inst, ("dataset", label)),
+                )
+            )
         if isinstance(ds.source, list) and not ds.source:
-            out.append(error("Invalid value", f'dataset "{label}": source is empty; name a file, '
-                             "directory or glob.", attr_range(inst, ("dataset", label, "source"))))
-        if (isinstance(ds.input_cols, list) and isinstance(ds.label_col, str)
-                and ds.label_col in ds.input_cols):
-            out.append(error("Invalid value",
-                             f'dataset "{label}": the label column "{ds.label_col}" is also listed in '
-                             "input_cols; remove it from input_cols.",
-                             attr_range(inst, ("dataset", label, "input_cols"))))
+            out.append(
+                error(
+                    "Invalid value",
+                    f'dataset "{label}": source is empty; name a file, directory or glob.',
+                    attr_range(inst, ("dataset", label, "source")),
+                )
+            )
+        if (
+            isinstance(ds.input_cols, list)
+            and isinstance(ds.label_col, str)
+            and ds.label_col in ds.input_cols
+        ):
+            out.append(
+                error(
+                    "Invalid value",
+                    f'dataset "{label}": the label column "{ds.label_col}" is also listed in '
+                    "input_cols; remove it from input_cols.",
+                    attr_range(inst, ("dataset", label, "input_cols")),
+                )
+            )
     return out
 
 
@@ -160,16 +245,30 @@ def check_service(m: Service, inst: ResourceInstance, catalog: FamilyCatalog) ->
     out: list[Diagnostic] = []
     if isinstance(m.functions, list):
         if not m.functions:
-            out.append(error("Invalid value", 'functions is empty; list at least one, e.g. ["predict"].',
-                             attr_range(inst, ("functions",))))
+            out.append(
+                error(
+                    "Invalid value",
+                    'functions is empty; list at least one, e.g. ["predict"].',
+                    attr_range(inst, ("functions",)),
+                )
+            )
         for i, fn in enumerate(m.functions):
             if isinstance(fn, str) and not _IDENT_RE.fullmatch(fn):
-                out.append(error("Invalid value",
-                                 f'Function "{fn}" (element {i} of functions) is not a valid method name.',
-                                 attr_range(inst, ("functions", i))))
+                out.append(
+                    error(
+                        "Invalid value",
+                        f'Function "{fn}" (element {i} of functions) is not a valid method name.',
+                        attr_range(inst, ("functions", i)),
+                    )
+                )
     if isinstance(m.model, str) and not m.model.strip():
-        out.append(error("Invalid value", "model is empty; give a training's model_uri or a path.",
-                         attr_range(inst, ("model",))))
+        out.append(
+            error(
+                "Invalid value",
+                "model is empty; give a training's model_uri or a path.",
+                attr_range(inst, ("model",)),
+            )
+        )
     return out
 
 
@@ -188,5 +287,3 @@ def semantic_checks(model: ResourceModel, inst: ResourceInstance, catalog: Famil
     if check is not None:
         out.extend(check(model, inst, catalog))
     return out
-
-

@@ -14,8 +14,8 @@ at plan time: a service's default `num_workers` and an integration's `effective_
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 from ..config.instances import ResourceInstance
 from ..diagnostics import Diagnostics
@@ -25,8 +25,15 @@ from .errors_map import attr_range
 from .families import FamilyCatalog, InstanceFamily
 from .names import default_name, normalize_name
 from .netrules import effective_egress
-from .schemas import (RESOURCE_MODELS, ComputePool, ExternalAccessIntegration, NetworkRule,
-                      ResourceModel, Service, Training)
+from .schemas import (
+    RESOURCE_MODELS,
+    ComputePool,
+    ExternalAccessIntegration,
+    NetworkRule,
+    ResourceModel,
+    Service,
+    Training,
+)
 from .suggest import did_you_mean
 
 
@@ -46,7 +53,7 @@ class _Index:
     names_of: dict[str, list[str]] = field(default_factory=dict)  # type -> names (for suggestions)
 
     @classmethod
-    def build(cls, instances: Iterable[ResourceInstance]) -> "_Index":
+    def build(cls, instances: Iterable[ResourceInstance]) -> _Index:
         idx = cls()
         for inst in instances:
             idx.insts[inst.address] = inst
@@ -59,14 +66,17 @@ class _Index:
                 idx.by_name.setdefault((inst.type, key), []).append(inst.address)
         return idx
 
-    def resolve(self, inst: ResourceInstance, target: str, name: str, via_ref: bool,
-                single: bool) -> str | None:
+    def resolve(
+        self, inst: ResourceInstance, target: str, name: str, via_ref: bool, single: bool
+    ) -> str | None:
         cands = self.by_name.get((target, name), [])
         if len(cands) == 1:
             return cands[0]
         if cands:
-            for pick in ([c for c in cands if c in inst.depends_on],
-                         [c for c in cands if self.insts[c].module_address == inst.module_address]):
+            for pick in (
+                [c for c in cands if c in inst.depends_on],
+                [c for c in cands if self.insts[c].module_address == inst.module_address],
+            ):
                 if pick:
                     return pick[0]
             return cands[0]
@@ -107,7 +117,8 @@ def _resolve_all(idx: _Index, models: Mapping[str, ResourceModel], diags: Diagno
                         f'{fld} names "{name}", but no {target} with that name is declared in this '
                         f"configuration.{did_you_mean(name, idx.names_of.get(target, []))} "
                         f"Declare it, or refer to one with {target}.NAME.",
-                        attr_range(inst, (fld,)))
+                        attr_range(inst, (fld,)),
+                    )
             resolved_fields[fld] = tuple(resolved)
             if renames:
                 value = getattr(model, fld)
@@ -130,8 +141,14 @@ def _pool_of(model: ResourceModel, models: Mapping[str, ResourceModel]) -> tuple
     return (addrs[0], pool) if isinstance(pool, ComputePool) else None
 
 
-def _check_training(inst: ResourceInstance, m: Training, models: Mapping[str, ResourceModel],
-                    idx: _Index, catalog: FamilyCatalog, diags: Diagnostics) -> None:
+def _check_training(
+    inst: ResourceInstance,
+    m: Training,
+    models: Mapping[str, ResourceModel],
+    idx: _Index,
+    catalog: FamilyCatalog,
+    diags: Diagnostics,
+) -> None:
     found = _pool_of(m, models)
     if found is None or m.scaling is UNKNOWN:
         return
@@ -140,42 +157,68 @@ def _check_training(inst: ResourceInstance, m: Training, models: Mapping[str, Re
     summary = "Training does not fit its compute pool"
     sc = m.scaling
     if sc.num_nodes is not UNKNOWN and pool.max_nodes is not UNKNOWN and sc.num_nodes > pool.max_nodes:
-        diags.add_error(summary,
-                        f"{inst.address} asks for scaling.num_nodes = {sc.num_nodes}, but {pool_addr} allows "
-                        f"at most max_nodes = {pool.max_nodes}. Lower num_nodes or raise the pool's max_nodes.",
-                        attr_range(inst, ("scaling", "num_nodes")), related)
+        diags.add_error(
+            summary,
+            f"{inst.address} asks for scaling.num_nodes = {sc.num_nodes}, but {pool_addr} allows "
+            f"at most max_nodes = {pool.max_nodes}. Lower num_nodes or raise the pool's max_nodes.",
+            attr_range(inst, ("scaling", "num_nodes")),
+            related,
+        )
     fam = _family(pool, catalog)
-    if fam is None or UNKNOWN in (sc.num_workers_per_node, sc.num_cpus_per_worker,
-                                  sc.num_gpus_per_worker, sc.use_gpu):
+    if fam is None or UNKNOWN in (
+        sc.num_workers_per_node,
+        sc.num_cpus_per_worker,
+        sc.num_gpus_per_worker,
+        sc.use_gpu,
+    ):
         return
     gpus = sc.gpus_per_worker
     if gpus > 0 and not fam.has_gpu:
-        what = (f"scaling.num_gpus_per_worker = {_num(sc.num_gpus_per_worker)}" if sc.num_gpus_per_worker
-                else "scaling.use_gpu = true")
+        what = (
+            f"scaling.num_gpus_per_worker = {_num(sc.num_gpus_per_worker)}"
+            if sc.num_gpus_per_worker
+            else "scaling.use_gpu = true"
+        )
         path = ("scaling", "num_gpus_per_worker") if sc.num_gpus_per_worker else ("scaling", "use_gpu")
-        diags.add_error(summary,
-                        f"{inst.address} asks for GPUs ({what}), but {pool_addr} uses instance family "
-                        f"{fam.name}, which has no GPUs. Use a GPU family (GPU_NV_XS/S/M/L) for the pool "
-                        "or remove the GPU request.", attr_range(inst, path), related)
+        diags.add_error(
+            summary,
+            f"{inst.address} asks for GPUs ({what}), but {pool_addr} uses instance family "
+            f"{fam.name}, which has no GPUs. Use a GPU family (GPU_NV_XS/S/M/L) for the pool "
+            "or remove the GPU request.",
+            attr_range(inst, path),
+            related,
+        )
     elif gpus > 0 and sc.num_workers_per_node * gpus > fam.gpus:
-        diags.add_error(summary,
-                        f"{inst.address} asks for {sc.num_workers_per_node} workers per node x {_num(gpus)} "
-                        f"GPUs = {_num(sc.num_workers_per_node * gpus)} GPUs per node, but {pool_addr} uses "
-                        f"{fam.name} with {fam.gpus} GPUs per node. Lower num_workers_per_node or "
-                        "num_gpus_per_worker, or pick a larger family.",
-                        attr_range(inst, ("scaling", "num_workers_per_node")), related)
+        diags.add_error(
+            summary,
+            f"{inst.address} asks for {sc.num_workers_per_node} workers per node x {_num(gpus)} "
+            f"GPUs = {_num(sc.num_workers_per_node * gpus)} GPUs per node, but {pool_addr} uses "
+            f"{fam.name} with {fam.gpus} GPUs per node. Lower num_workers_per_node or "
+            "num_gpus_per_worker, or pick a larger family.",
+            attr_range(inst, ("scaling", "num_workers_per_node")),
+            related,
+        )
     cpus = sc.num_workers_per_node * sc.num_cpus_per_worker
     if cpus > fam.cpus:
-        diags.add_error(summary,
-                        f"{inst.address} asks for {sc.num_workers_per_node} workers per node x "
-                        f"{_num(sc.num_cpus_per_worker)} CPUs = {_num(cpus)} CPUs per node, but {pool_addr} "
-                        f"uses {fam.name} with {_num(fam.cpus)} vCPUs per node. Lower num_workers_per_node "
-                        "or num_cpus_per_worker, or pick a larger family.",
-                        attr_range(inst, ("scaling", "num_workers_per_node")), related)
+        diags.add_error(
+            summary,
+            f"{inst.address} asks for {sc.num_workers_per_node} workers per node x "
+            f"{_num(sc.num_cpus_per_worker)} CPUs = {_num(cpus)} CPUs per node, but {pool_addr} "
+            f"uses {fam.name} with {_num(fam.cpus)} vCPUs per node. Lower num_workers_per_node "
+            "or num_cpus_per_worker, or pick a larger family.",
+            attr_range(inst, ("scaling", "num_workers_per_node")),
+            related,
+        )
 
 
-def _check_service(inst: ResourceInstance, m: Service, models: Mapping[str, ResourceModel],
-                   idx: _Index, catalog: FamilyCatalog, diags: Diagnostics) -> None:
+def _check_service(
+    inst: ResourceInstance,
+    m: Service,
+    models: Mapping[str, ResourceModel],
+    idx: _Index,
+    catalog: FamilyCatalog,
+    diags: Diagnostics,
+) -> None:
     found = _pool_of(m, models)
     if found is None:
         return
@@ -187,32 +230,53 @@ def _check_service(inst: ResourceInstance, m: Service, models: Mapping[str, Reso
     req = m.gpu_requests
     if req is not UNKNOWN and req > 0:
         if not fam.has_gpu:
-            diags.add_error("Service does not fit its compute pool",
-                            f"{inst.address} asks for gpu_requests = {req}, but {pool_addr} uses instance "
-                            f"family {fam.name}, which has no GPUs. Use a GPU family (GPU_NV_XS/S/M/L) for "
-                            "the pool or set gpu_requests = 0.", attr_range(inst, ("gpu_requests",)), related)
+            diags.add_error(
+                "Service does not fit its compute pool",
+                f"{inst.address} asks for gpu_requests = {req}, but {pool_addr} uses instance "
+                f"family {fam.name}, which has no GPUs. Use a GPU family (GPU_NV_XS/S/M/L) for "
+                "the pool or set gpu_requests = 0.",
+                attr_range(inst, ("gpu_requests",)),
+                related,
+            )
         elif req > fam.gpus:
-            diags.add_error("Service does not fit its compute pool",
-                            f"{inst.address} asks for gpu_requests = {req}, but {pool_addr} uses {fam.name} "
-                            f"with {fam.gpus} GPUs per node. Lower gpu_requests or pick a larger family.",
-                            attr_range(inst, ("gpu_requests",)), related)
+            diags.add_error(
+                "Service does not fit its compute pool",
+                f"{inst.address} asks for gpu_requests = {req}, but {pool_addr} uses {fam.name} "
+                f"with {fam.gpus} GPUs per node. Lower gpu_requests or pick a larger family.",
+                attr_range(inst, ("gpu_requests",)),
+                related,
+            )
     if m.num_workers is None and req is not UNKNOWN:
         m.__dict__["num_workers"] = default_num_workers(req, fam.cpus)
 
 
-def _check_eai_use(inst: ResourceInstance, m: ResourceModel, fld: str,
-                   models: Mapping[str, ResourceModel], idx: _Index, diags: Diagnostics) -> None:
+def _check_eai_use(
+    inst: ResourceInstance,
+    m: ResourceModel,
+    fld: str,
+    models: Mapping[str, ResourceModel],
+    idx: _Index,
+    diags: Diagnostics,
+) -> None:
     for addr in m.references.get(fld, ()):
         eai = models.get(addr)
         if isinstance(eai, ExternalAccessIntegration) and eai.enabled is False:
-            diags.add_error("Disabled external access integration",
-                            f"{inst.address} uses {addr} in {fld}, but that integration has "
-                            "enabled = false. Set enabled = true on it, or stop using it here.",
-                            attr_range(inst, (fld,)), (idx.insts[addr].range,))
+            diags.add_error(
+                "Disabled external access integration",
+                f"{inst.address} uses {addr} in {fld}, but that integration has "
+                "enabled = false. Set enabled = true on it, or stop using it here.",
+                attr_range(inst, (fld,)),
+                (idx.insts[addr].range,),
+            )
 
 
-def _check_eai(inst: ResourceInstance, m: ExternalAccessIntegration, models: Mapping[str, ResourceModel],
-               idx: _Index, diags: Diagnostics) -> None:
+def _check_eai(
+    inst: ResourceInstance,
+    m: ExternalAccessIntegration,
+    models: Mapping[str, ResourceModel],
+    idx: _Index,
+    diags: Diagnostics,
+) -> None:
     rules: list[NetworkRule] = []
     complete = isinstance(m.allowed_network_rules, list) and UNKNOWN not in m.allowed_network_rules
     addrs = m.references.get("allowed_network_rules", ())
@@ -222,10 +286,13 @@ def _check_eai(inst: ResourceInstance, m: ExternalAccessIntegration, models: Map
             complete = False
             continue
         if rule.mode == "INGRESS":
-            diags.add_error("Invalid network rule",
-                            f"{inst.address} allows {addr}, an INGRESS rule; an external access "
-                            "integration only takes EGRESS rules.",
-                            attr_range(inst, ("allowed_network_rules",)), (idx.insts[addr].range,))
+            diags.add_error(
+                "Invalid network rule",
+                f"{inst.address} allows {addr}, an INGRESS rule; an external access "
+                "integration only takes EGRESS rules.",
+                attr_range(inst, ("allowed_network_rules",)),
+                (idx.insts[addr].range,),
+            )
         if rule.mode is UNKNOWN or rule.type is UNKNOWN or not isinstance(rule.value_list, list):
             complete = False
         rules.append(rule)
@@ -244,14 +311,19 @@ def _check_duplicate_names(models: Mapping[str, ResourceModel], idx: _Index, dia
         key = (inst.type, inst.provider, m.name)
         first = seen.setdefault(key, addr)
         if first != addr:
-            diags.add_error("Duplicate resource name",
-                            f'{first} and {addr} are both named "{m.name}"; names must be unique per type '
-                            f'and provider. Set a distinct name = "..." (under count or for_each, include '
-                            "count.index or each.key).", inst.range, (idx.insts[first].range,))
+            diags.add_error(
+                "Duplicate resource name",
+                f'{first} and {addr} are both named "{m.name}"; names must be unique per type '
+                f'and provider. Set a distinct name = "..." (under count or for_each, include '
+                "count.index or each.key).",
+                inst.range,
+                (idx.insts[first].range,),
+            )
 
 
-def cross_check(instances: Iterable[ResourceInstance], models: Mapping[str, ResourceModel],
-                catalog: FamilyCatalog) -> Diagnostics:
+def cross_check(
+    instances: Iterable[ResourceInstance], models: Mapping[str, ResourceModel], catalog: FamilyCatalog
+) -> Diagnostics:
     """Every cross-block problem among validated models; see the module docstring."""
     idx = _Index.build(instances)
     diags = Diagnostics()

@@ -9,10 +9,10 @@ the rules' values). `cross_check`, which sees every block, later overrides these
 
 from __future__ import annotations
 
-import re
 from types import SimpleNamespace
 from typing import Any
 
+from ..addrs import Address
 from ..config.instances import ResourceInstance
 from ..values import UNKNOWN, is_known, unmark
 from .families import FamilyCatalog
@@ -20,14 +20,11 @@ from .names import normalize_name
 from .netrules import effective_egress
 from .schemas import RESOURCE_MODELS, ExternalAccessIntegration, ResourceModel, Service
 
-_INDEX_RE = re.compile(r"\[[^\]]*\]$")
-
 
 def split_address(address: str) -> tuple[str, str]:
     """(type, label) of an instance address: module.m["a"].compute_pool.cpu[0] -> (compute_pool, cpu)."""
-    base = _INDEX_RE.sub("", address)
-    parts = base.rsplit(".", 2)
-    return (parts[-2], parts[-1]) if len(parts) >= 2 else ("", base)
+    a = Address.try_parse(address)
+    return (a.type, a.name) if a is not None else ("", address)
 
 
 def _local_references(model: ResourceModel, inst: ResourceInstance) -> dict[str, tuple[str, ...]]:
@@ -76,8 +73,13 @@ def _eai_egress(m: ExternalAccessIntegration) -> None:
         plain, _ = unmark({k: raw.get(k) for k in ("mode", "type", "value_list")})
         if not is_known(plain) or not isinstance(plain["value_list"], list):
             return
-        views.append(SimpleNamespace(mode=str(plain["mode"]).upper(), type=str(plain["type"]).upper(),
-                                     value_list=plain["value_list"]))
+        views.append(
+            SimpleNamespace(
+                mode=str(plain["mode"]).upper(),
+                type=str(plain["type"]).upper(),
+                value_list=plain["value_list"],
+            )
+        )
     m.__dict__["effective_egress"] = effective_egress(views)
 
 

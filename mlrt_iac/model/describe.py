@@ -59,8 +59,9 @@ def _describe(cls: type[_Block], prefix: str) -> list[ArgumentInfo]:
             default = None if info.default is PydanticUndefined else info.default
         block = cls.BLOCKS.get(name)
         type_name = "block" if block else _type_name(info.annotation)
-        out.append(ArgumentInfo(prefix + name, type_name, required, default, is_computed,
-                                info.description or ""))
+        out.append(
+            ArgumentInfo(prefix + name, type_name, required, default, is_computed, info.description or "")
+        )
         if block is not None:
             sub, labelled = block
             out.extend(_describe(sub, f"{prefix}{name}.NAME." if labelled else f"{prefix}{name}."))

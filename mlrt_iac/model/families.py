@@ -17,8 +17,9 @@ All providers' families are merged into one catalogue (a later provider wins on 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -92,9 +93,11 @@ class FamilyCatalog:
 
     def unknown_detail(self, name: str) -> str:
         """The detail sentence for an unknown family: every valid one, and the nearest."""
-        return (f'"{name}" is not a known instance family.{did_you_mean(name, self.families)} '
-                f'Valid families: {", ".join(self.names())}; or declare it in a provider block '
-                f'with instance_family "{name}" {{ cpus = ... memory_gib = ... }}.')
+        return (
+            f'"{name}" is not a known instance family.{did_you_mean(name, self.families)} '
+            f"Valid families: {', '.join(self.names())}; or declare it in a provider block "
+            f'with instance_family "{name}" {{ cpus = ... memory_gib = ... }}.'
+        )
 
 
 def _family_from(name: str, raw: Any, cfg: ProviderConfig, diags: Diagnostics) -> InstanceFamily | None:
@@ -102,12 +105,15 @@ def _family_from(name: str, raw: Any, cfg: ProviderConfig, diags: Diagnostics) -
     try:
         spec = _CustomFamily.model_validate(plain)
     except ValidationError as exc:
-        problems = "; ".join(f'{".".join(str(p) for p in e["loc"]) or "block"}: {e["msg"]}'
-                             for e in exc.errors())
-        diags.add_error("Invalid instance family",
-                        f'instance_family "{name}" in provider "{cfg.key}" is invalid ({problems}). '
-                        'Set cpus and memory_gib (numbers above 0), and optionally gpus and gpu_type.',
-                        cfg.range)
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'block'}: {e['msg']}" for e in exc.errors()
+        )
+        diags.add_error(
+            "Invalid instance family",
+            f'instance_family "{name}" in provider "{cfg.key}" is invalid ({problems}). '
+            "Set cpus and memory_gib (numbers above 0), and optionally gpus and gpu_type.",
+            cfg.range,
+        )
         return None
     return InstanceFamily(name, spec.cpus, spec.memory_gib, spec.gpus, spec.gpu_type, builtin=False)
 
@@ -130,7 +136,9 @@ def build_catalog(provider_configs: Iterable[ProviderConfig]) -> FamilyCatalog:
             catalog.diagnostics.add_error(
                 "Invalid instance family",
                 f'provider "{cfg.key}": instance_family must be written as labelled blocks, '
-                'instance_family "NAME" { cpus = ... memory_gib = ... }.', cfg.range)
+                'instance_family "NAME" { cpus = ... memory_gib = ... }.',
+                cfg.range,
+            )
             continue
         for name, raw in declared.items():
             fam = _family_from(str(name), raw, cfg, catalog.diagnostics)

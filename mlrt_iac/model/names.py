@@ -37,7 +37,11 @@ def name_problem(normalized: str) -> str | None:
         if normalized.endswith("-"):
             return "it must end with a letter or a digit"
         bad = sorted({c for c in normalized if not (c.isascii() and (c.isalnum() or c == "-"))})
-        return "it contains " + ", ".join(repr(c) for c in bad) + " (only letters, digits, '-' and '_' are allowed)"
+        return (
+            "it contains "
+            + ", ".join(repr(c) for c in bad)
+            + " (only letters, digits, '-' and '_' are allowed)"
+        )
     return None
 
 

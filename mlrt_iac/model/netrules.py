@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Iterable, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 
 DEFAULT_PORT = 443
 ANY_HOST = "0.0.0.0"
@@ -77,8 +78,10 @@ def _check_host(host: str) -> None:
     for label in name.split("."):
         if not _LABEL_RE.fullmatch(label):
             why = "an empty label" if not label else f'the label "{label}"'
-            raise ValueError(f'host "{host}" is not a valid DNS name ({why}: labels are 1-63 '
-                             'letters, digits or hyphens, not starting or ending with a hyphen)')
+            raise ValueError(
+                f'host "{host}" is not a valid DNS name ({why}: labels are 1-63 '
+                "letters, digits or hyphens, not starting or ending with a hyphen)"
+            )
 
 
 def parse_host_port(entry: str) -> tuple[str, int]:

@@ -34,7 +34,9 @@ class Prepared:
     unknown: list[Path] = field(default_factory=list)  # whole value unknown
     partial: dict[Path, Any] = field(default_factory=dict)  # value containing unknowns -> value to restore
     sensitive: list[Path] = field(default_factory=list)
-    refs: dict[str, list[tuple[str, bool]]] = field(default_factory=dict)  # field -> [(name, via a reference)]
+    refs: dict[str, list[tuple[str, bool]]] = field(
+        default_factory=dict
+    )  # field -> [(name, via a reference)]
     # field -> the referenced resources' values, for references written as expressions
     ref_values: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -159,8 +161,9 @@ def _prepare_ref(key: str, value: Any, is_list: bool, out: Prepared, path: Path)
     return names
 
 
-def prepare(attrs: dict[str, Any], cls: type[_Block], out: Prepared | None = None,
-            prefix: Path = ()) -> Prepared:
+def prepare(
+    attrs: dict[str, Any], cls: type[_Block], out: Prepared | None = None, prefix: Path = ()
+) -> Prepared:
     """Build validation input for `cls` from evaluated attributes (recursing into blocks)."""
     if out is None:
         out = Prepared({})
@@ -214,7 +217,9 @@ def _prepare_block(value: Any, sub: type[_Block], labelled: bool, out: Prepared,
             if body is UNKNOWN:
                 out.unknown.append(path + (str(label),))
                 continue
-            result[label] = prepare(body, sub, out, path + (str(label),)).data if isinstance(body, dict) else body
+            result[label] = (
+                prepare(body, sub, out, path + (str(label),)).data if isinstance(body, dict) else body
+            )
         return result
     if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict):
         value = value[0]

@@ -72,7 +72,7 @@ class _Block(BaseModel):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
     # field -> (nested model, labelled) for nested blocks: `scaling {}` / `dataset "x" {}`.
-    BLOCKS: ClassVar[dict[str, tuple[type["_Block"], bool]]] = {}
+    BLOCKS: ClassVar[dict[str, tuple[type[_Block], bool]]] = {}
 
 
 class ResourceModel(_Block):
@@ -82,7 +82,10 @@ class ResourceModel(_Block):
     REF_FIELDS: ClassVar[dict[str, str]] = {}
     LIST_REFS: ClassVar[frozenset[str]] = frozenset()
 
-    name: str | None = Field(None, description="Name of the provider object (default: the block label, plus -KEY under count/for_each); normalised to a DNS label.")
+    name: str | None = Field(
+        None,
+        description="Name of the provider object (default: the block label, plus -KEY under count/for_each); normalised to a DNS label.",
+    )
     comment: str | None = Field(None, description="Free text kept in state and shown by `mlrt state show`.")
 
     _references: dict[str, tuple[str, ...]] = PrivateAttr(default_factory=dict)
@@ -124,6 +127,7 @@ class ResourceModel(_Block):
 
 # --- compute_pool -----------------------------------------------------------------------------
 
+
 class Node(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -134,14 +138,23 @@ class Node(BaseModel):
 
 
 class ComputePool(ResourceModel):
-    instance_family: str = Field(description="Node type: a built-in family (CPU_X64_XS ... GPU_NV_L) or one declared in the provider.")
+    instance_family: str = Field(
+        description="Node type: a built-in family (CPU_X64_XS ... GPU_NV_L) or one declared in the provider."
+    )
     min_nodes: int = Field(1, description="Nodes kept running at least (> 0).")
     max_nodes: int = Field(1, description="Nodes the pool may scale to (>= min_nodes).")
-    active_nodes: int | None = Field(None, description="Desired running nodes, min_nodes <= active_nodes <= max_nodes (default: min_nodes).")
+    active_nodes: int | None = Field(
+        None,
+        description="Desired running nodes, min_nodes <= active_nodes <= max_nodes (default: min_nodes).",
+    )
     auto_resume: bool = Field(True, description="Resume a suspended pool when work is submitted.")
-    auto_suspend_secs: int = Field(3600, ge=0, description="Idle seconds before the pool suspends (0: never).")
+    auto_suspend_secs: int = Field(
+        3600, ge=0, description="Idle seconds before the pool suspends (0: never)."
+    )
     initially_suspended: bool = Field(False, description="Create the pool suspended.")
-    scale_timeout_secs: int = Field(720, gt=0, description="Seconds a scale operation may take before it is rolled back.")
+    scale_timeout_secs: int = Field(
+        720, gt=0, description="Seconds a scale operation may take before it is rolled back."
+    )
     labels: dict[str, str] = Field(default_factory=dict, description="Labels put on the pool's objects.")
 
     nodes: list[Node] | None = computed(description="Running nodes: name, cpus, gpus, memory.")
@@ -151,6 +164,7 @@ class ComputePool(ResourceModel):
 
 # --- image_repository -------------------------------------------------------------------------
 
+
 class ImageRepository(ResourceModel):
     registry: str | None = Field(None, description="Registry host (default: the provider's).")
 
@@ -159,38 +173,63 @@ class ImageRepository(ResourceModel):
 
 # --- network_rule / external_access_integration ------------------------------------------------
 
+
 class NetworkRule(ResourceModel):
-    mode: Annotated[Literal["EGRESS", "INGRESS"], BeforeValidator(_upper)] = Field(description="EGRESS or INGRESS.")
-    type: Annotated[Literal["HOST_PORT", "IPV4"], BeforeValidator(_upper)] = Field(description="HOST_PORT (host[:port]) or IPV4 (address or CIDR).")
-    value_list: list[str] = Field(description="Entries: host[:port] with optional *. wildcard, 0.0.0.0:PORT for any host; or IPv4 address/CIDR.")
+    mode: Annotated[Literal["EGRESS", "INGRESS"], BeforeValidator(_upper)] = Field(
+        description="EGRESS or INGRESS."
+    )
+    type: Annotated[Literal["HOST_PORT", "IPV4"], BeforeValidator(_upper)] = Field(
+        description="HOST_PORT (host[:port]) or IPV4 (address or CIDR)."
+    )
+    value_list: list[str] = Field(
+        description="Entries: host[:port] with optional *. wildcard, 0.0.0.0:PORT for any host; or IPv4 address/CIDR."
+    )
 
 
 class ExternalAccessIntegration(ResourceModel):
-    REF_FIELDS: ClassVar[dict[str, str]] = {"allowed_network_rules": "network_rule", "allowed_secrets": "secret"}
+    REF_FIELDS: ClassVar[dict[str, str]] = {
+        "allowed_network_rules": "network_rule",
+        "allowed_secrets": "secret",
+    }
     LIST_REFS: ClassVar[frozenset[str]] = frozenset({"allowed_network_rules", "allowed_secrets"})
 
     allowed_network_rules: list[str] = Field(description="EGRESS network rules (references or names).")
-    enabled: bool = Field(True, description="A disabled integration grants nothing; builds that need it fail at plan.")
-    allowed_secrets: list[str] = Field(default_factory=list, description="Secrets workloads may read (references or names).")
+    enabled: bool = Field(
+        True, description="A disabled integration grants nothing; builds that need it fail at plan."
+    )
+    allowed_secrets: list[str] = Field(
+        default_factory=list, description="Secrets workloads may read (references or names)."
+    )
 
     effective_egress: list[str] | None = computed(description="Resolved host:port list of the allowed rules.")
 
 
 # --- training --------------------------------------------------------------------------------
 
+
 class Dataset(_Block):
-    source: Annotated[list[str], BeforeValidator(_str_to_list)] = Field(description="Parquet/CSV/Arrow file, directory or glob (or a list of them).")
-    input_cols: list[str] | None = Field(None, description="Feature columns (default: every column but the label).")
+    source: Annotated[list[str], BeforeValidator(_str_to_list)] = Field(
+        description="Parquet/CSV/Arrow file, directory or glob (or a list of them)."
+    )
+    input_cols: list[str] | None = Field(
+        None, description="Feature columns (default: every column but the label)."
+    )
     label_col: str | None = Field(None, description="Target column (required for xgboost and lightgbm).")
-    shard: bool = Field(True, description="Give each worker its own shard of the rows (false: every worker reads all rows).")
+    shard: bool = Field(
+        True, description="Give each worker its own shard of the rows (false: every worker reads all rows)."
+    )
 
 
 class Scaling(_Block):
-    num_nodes: int = Field(1, ge=1, description="Nodes of the pool the training spans (<= the pool's max_nodes).")
+    num_nodes: int = Field(
+        1, ge=1, description="Nodes of the pool the training spans (<= the pool's max_nodes)."
+    )
     num_workers_per_node: int = Field(1, ge=1, description="Worker processes per node.")
     num_cpus_per_worker: float = Field(1, gt=0, description="CPUs reserved per worker.")
     num_gpus_per_worker: float = Field(0, ge=0, description="GPUs reserved per worker.")
-    use_gpu: bool = Field(False, description="Train on GPUs (one per worker unless num_gpus_per_worker says otherwise).")
+    use_gpu: bool = Field(
+        False, description="Train on GPUs (one per worker unless num_gpus_per_worker says otherwise)."
+    )
 
     @field_serializer("num_cpus_per_worker", "num_gpus_per_worker")
     def _whole_numbers(self, v: Any) -> Any:
@@ -209,24 +248,46 @@ Framework = Literal["xgboost", "lightgbm", "pytorch"]
 
 
 class Training(ResourceModel):
-    REF_FIELDS: ClassVar[dict[str, str]] = {"compute_pool": "compute_pool",
-                                           "external_access_integrations": "external_access_integration"}
+    REF_FIELDS: ClassVar[dict[str, str]] = {
+        "compute_pool": "compute_pool",
+        "external_access_integrations": "external_access_integration",
+    }
     LIST_REFS: ClassVar[frozenset[str]] = frozenset({"external_access_integrations"})
-    BLOCKS: ClassVar[dict[str, tuple[type[_Block], bool]]] = {"dataset": (Dataset, True), "scaling": (Scaling, False)}
+    BLOCKS: ClassVar[dict[str, tuple[type[_Block], bool]]] = {
+        "dataset": (Dataset, True),
+        "scaling": (Scaling, False),
+    }
 
     compute_pool: str = Field(description="The pool it runs on (reference or name).")
-    framework: Annotated[Framework, BeforeValidator(_lower)] = Field(description="xgboost, lightgbm or pytorch.")
-    dataset: Annotated[dict[str, Dataset], BeforeValidator(_labelled_blocks)] = Field(default_factory=dict, description='`dataset "NAME" { }` blocks, by label.')
-    params: dict[str, Any] = Field(default_factory=dict, description="Framework parameters (e.g. xgboost's objective, max_depth).")
+    framework: Annotated[Framework, BeforeValidator(_lower)] = Field(
+        description="xgboost, lightgbm or pytorch."
+    )
+    dataset: Annotated[dict[str, Dataset], BeforeValidator(_labelled_blocks)] = Field(
+        default_factory=dict, description='`dataset "NAME" { }` blocks, by label.'
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Framework parameters (e.g. xgboost's objective, max_depth)."
+    )
     num_boost_round: int | None = Field(None, ge=1, description="Boosting rounds (xgboost, lightgbm).")
     n_estimators: int | None = Field(None, ge=1, description="Alias of num_boost_round (xgboost, lightgbm).")
     entrypoint: str | None = Field(None, description='"module:function" to run (required for pytorch).')
-    hyper_params: dict[str, Any] = Field(default_factory=dict, description="Values the training function reads with get_hyper_params().")
-    scaling: Annotated[Scaling, BeforeValidator(_single_block)] = Field(default_factory=lambda: Scaling.model_validate({}), description="`scaling { }` block: nodes, workers, CPUs and GPUs.")
+    hyper_params: dict[str, Any] = Field(
+        default_factory=dict, description="Values the training function reads with get_hyper_params()."
+    )
+    scaling: Annotated[Scaling, BeforeValidator(_single_block)] = Field(
+        default_factory=lambda: Scaling.model_validate({}),
+        description="`scaling { }` block: nodes, workers, CPUs and GPUs.",
+    )
     image: str | None = Field(None, description="Container image to run in (providers that use images).")
-    external_access_integrations: list[str] = Field(default_factory=list, description="Integrations granting egress (references or names).")
-    artifact_location: str | None = Field(None, description="Where the model and metrics are written (default: provider's).")
-    retrain_on: Annotated[Literal["inputs", "never"], BeforeValidator(_lower)] = Field("inputs", description="inputs: re-run when data, code or parameters change; never.")
+    external_access_integrations: list[str] = Field(
+        default_factory=list, description="Integrations granting egress (references or names)."
+    )
+    artifact_location: str | None = Field(
+        None, description="Where the model and metrics are written (default: provider's)."
+    )
+    retrain_on: Annotated[Literal["inputs", "never"], BeforeValidator(_lower)] = Field(
+        "inputs", description="inputs: re-run when data, code or parameters change; never."
+    )
 
     run_id: str | None = computed(description="Identifier of the last run.")
     status: str | None = computed(description="Status of the last run.")
@@ -239,22 +300,35 @@ class Training(ResourceModel):
 
 # --- service ---------------------------------------------------------------------------------
 
+
 class Service(ResourceModel):
-    REF_FIELDS: ClassVar[dict[str, str]] = {"compute_pool": "compute_pool",
-                                           "image_repository": "image_repository",
-                                           "build_external_access_integration": "external_access_integration"}
+    REF_FIELDS: ClassVar[dict[str, str]] = {
+        "compute_pool": "compute_pool",
+        "image_repository": "image_repository",
+        "build_external_access_integration": "external_access_integration",
+    }
 
     compute_pool: str = Field(description="The pool it runs on (reference or name).")
     model: str = Field(description="A training's model_uri or a path to a saved model.")
-    functions: list[str] = Field(default_factory=lambda: ["predict"], description="Model methods exposed as endpoints.")
-    image_repository: str | None = Field(None, description="Where the service image is pushed (reference or name).")
-    build_external_access_integration: str | None = Field(None, description="Integration the image build uses to reach package indexes.")
+    functions: list[str] = Field(
+        default_factory=lambda: ["predict"], description="Model methods exposed as endpoints."
+    )
+    image_repository: str | None = Field(
+        None, description="Where the service image is pushed (reference or name)."
+    )
+    build_external_access_integration: str | None = Field(
+        None, description="Integration the image build uses to reach package indexes."
+    )
     ingress_enabled: bool = Field(False, description="Expose the endpoint outside the pool.")
     gpu_requests: int = Field(0, ge=0, description="GPUs per instance.")
     max_instances: int = Field(1, ge=1, description="Instances (min = max, as Snowflake advises).")
-    num_workers: int | None = Field(None, ge=1, description="Inference workers per instance (default: 2 x vCPUs + 1 on CPU, 1 with GPUs).")
+    num_workers: int | None = Field(
+        None, ge=1, description="Inference workers per instance (default: 2 x vCPUs + 1 on CPU, 1 with GPUs)."
+    )
     max_batch_rows: int | None = Field(None, ge=1, description="Rows per batch handed to the model.")
-    max_queue: int | None = Field(None, ge=1, description="Requests queued before the server answers 503 (admission control).")
+    max_queue: int | None = Field(
+        None, ge=1, description="Requests queued before the server answers 503 (admission control)."
+    )
     suspended: bool = Field(False, description="Keep the service defined but stopped.")
 
     endpoint: str | None = computed(description="Base URL of the service.")

@@ -7,7 +7,7 @@ instance is checked and every problem is reported.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from pydantic import ValidationError
 
@@ -24,21 +24,33 @@ from .suggest import did_you_mean
 
 
 def _computed_set(inst: ResourceInstance) -> list[Diagnostic]:
-    return [error("Unsupported argument",
-                  f'The attribute "{name}" of {inst.type} is computed by the provider (known after '
-                  "apply) and cannot be set in configuration; remove it.",
-                  inst.attribute_ranges.get(name, inst.range))
-            for name in computed_attributes(inst.type) if name in inst.attributes]
+    return [
+        error(
+            "Unsupported argument",
+            f'The attribute "{name}" of {inst.type} is computed by the provider (known after '
+            "apply) and cannot be set in configuration; remove it.",
+            inst.attribute_ranges.get(name, inst.range),
+        )
+        for name in computed_attributes(inst.type)
+        if name in inst.attributes
+    ]
 
 
-def validate_instance(inst: ResourceInstance, catalog: FamilyCatalog) -> tuple[ResourceModel | None, list[Diagnostic]]:
+def validate_instance(
+    inst: ResourceInstance, catalog: FamilyCatalog
+) -> tuple[ResourceModel | None, list[Diagnostic]]:
     """Validate one instance on its own (no cross-block checks)."""
     cls = RESOURCE_MODELS.get(inst.type)
     if cls is None:
-        return None, [error("Unsupported resource type",
-                            f'The resource type "{inst.type}" is not supported.'
-                            f"{did_you_mean(inst.type, RESOURCE_MODELS)} Supported types: "
-                            f"{', '.join(sorted(RESOURCE_MODELS))}.", inst.range)]
+        return None, [
+            error(
+                "Unsupported resource type",
+                f'The resource type "{inst.type}" is not supported.'
+                f"{did_you_mean(inst.type, RESOURCE_MODELS)} Supported types: "
+                f"{', '.join(sorted(RESOURCE_MODELS))}.",
+                inst.range,
+            )
+        ]
     diags = _computed_set(inst)
     attrs = inst.attributes
     if diags:
@@ -58,10 +70,12 @@ def validate_instance(inst: ResourceInstance, catalog: FamilyCatalog) -> tuple[R
     return model, diags
 
 
-def validate_instances(instances: list[ResourceInstance],
-                       providers: Mapping[str, ProviderConfig] | None = None,
-                       *, cross: bool = False,
-                       ) -> tuple[dict[str, ResourceModel], Diagnostics]:
+def validate_instances(
+    instances: list[ResourceInstance],
+    providers: Mapping[str, ProviderConfig] | None = None,
+    *,
+    cross: bool = False,
+) -> tuple[dict[str, ResourceModel], Diagnostics]:
     """address -> model for every instance that passed its own checks, and every problem found.
 
     Each instance is checked on its own (so the planner may validate one instance at a time).

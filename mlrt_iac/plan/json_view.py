@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import __version__
+from ..state import StateDocument
 from ..values import UNKNOWN, Sensitive
+from ..version import mlrt_version
 from .model import Plan, ResourceChange
 
 REDACTED = "(sensitive value)"
@@ -97,44 +98,79 @@ def plan_json(plan: Plan) -> dict[str, Any]:
     counts = plan.counts()
     return {
         "format_version": "1.2",
-        "mlrt_version": __version__,
+        "mlrt_version": mlrt_version(),
         "applyable": plan.has_changes,
         "complete": not plan.targets,
         "errored": False,
         "prior_state": {"lineage": plan.state_lineage, "serial": plan.state_serial},
         "configuration_hash": plan.config_hash,
-        "variables": {k: {"value": REDACTED if isinstance(v, Sensitive) else v} for k, v in plan.variables.items()},
+        "variables": {
+            k: {"value": REDACTED if isinstance(v, Sensitive) else v} for k, v in plan.variables.items()
+        },
         "resource_changes": [change_json(c) for c in plan.changes],
         "resource_drift": [
-            {"address": d.address, "type": d.type,
-             "change": {"actions": ["delete"] if d.after is None else ["update"], "before": d.before,
-                        "after": d.after, "changed": d.changed}}
+            {
+                "address": d.address,
+                "type": d.type,
+                "change": {
+                    "actions": ["delete"] if d.after is None else ["update"],
+                    "before": d.before,
+                    "after": d.after,
+                    "changed": d.changed,
+                },
+            }
             for d in plan.drift
         ],
         "output_changes": {
-            o.name: {"actions": [o.action], "before": REDACTED if o.sensitive else o.before,
-                     "after": REDACTED if o.sensitive else _known_part(o.after),
-                     "after_unknown": _unknown_mask(o.after), "after_sensitive": o.sensitive}
+            o.name: {
+                "actions": [o.action],
+                "before": REDACTED if o.sensitive else o.before,
+                "after": REDACTED if o.sensitive else _known_part(o.after),
+                "after_unknown": _unknown_mask(o.after),
+                "after_sensitive": o.sensitive,
+            }
             for o in plan.outputs
         },
-        "summary": {"add": counts["add"], "change": counts["change"], "destroy": counts["destroy"],
-                    "drift": len(plan.drift)},
+        "summary": {
+            "add": counts["add"],
+            "change": counts["change"],
+            "destroy": counts["destroy"],
+            "drift": len(plan.drift),
+        },
     }
 
 
-def state_json(doc: Any) -> dict[str, Any]:
+def state_json(doc: StateDocument) -> dict[str, Any]:
     """`show -json` of the state: values redacted where sensitive."""
     resources = []
     for r in doc.resources:
-        sens = [list(p) for p in (r.sensitive_attributes or [])]
-        resources.append({
-            "address": r.address, "mode": "managed", "type": r.type, "name": r.name,
-            "index": r.index_key, "provider_name": r.provider, "id": r.id,
-            "status": getattr(r, "status", "ready"),
-            "values": redact(r.attributes, sens), "sensitive_values": _sensitive_mask(sens),
-            "depends_on": list(r.dependencies or []),
-        })
-    outputs = {k: {"value": REDACTED if v.get("sensitive") else v.get("value"), "sensitive": bool(v.get("sensitive"))}
-               for k, v in doc.output_values().items()}
-    return {"format_version": "1.0", "mlrt_version": __version__, "serial": doc.serial, "lineage": doc.lineage,
-            "values": {"outputs": outputs, "root_module": {"resources": resources}}}
+        sens = [list(p) for p in r.sensitive_attributes]
+        resources.append(
+            {
+                "address": r.address,
+                "mode": "managed",
+                "type": r.type,
+                "name": r.name,
+                "index": r.index_key,
+                "provider_name": r.provider,
+                "id": r.id,
+                "status": r.status,
+                "values": redact(r.attributes, sens),
+                "sensitive_values": _sensitive_mask(sens),
+                "depends_on": list(r.dependencies or []),
+            }
+        )
+    outputs = {
+        k: {
+            "value": REDACTED if v.get("sensitive") else v.get("value"),
+            "sensitive": bool(v.get("sensitive")),
+        }
+        for k, v in doc.output_values().items()
+    }
+    return {
+        "format_version": "1.0",
+        "mlrt_version": mlrt_version(),
+        "serial": doc.serial,
+        "lineage": doc.lineage,
+        "values": {"outputs": outputs, "root_module": {"resources": resources}},
+    }

@@ -32,7 +32,9 @@ class ResourceChange:
     id: str | None = None  # the object's id when it already exists
     replace_paths: list[str] = field(default_factory=list)  # attributes that force replacement
     changed: list[str] = field(default_factory=list)  # attributes that differ
-    reasons: dict[str, str] = field(default_factory=dict)  # attribute -> why (shown after "forces replacement")
+    reasons: dict[str, str] = field(
+        default_factory=dict
+    )  # attribute -> why (shown after "forces replacement")
     action_reason: str = ""  # e.g. "replace_by_request", "delete_because_no_resource_config", "tainted"
     create_before_destroy: bool = False
     dependencies: list[str] = field(default_factory=list)  # addresses this one depends on (after apply)
@@ -114,11 +116,13 @@ class Plan:
 
     # -- saved plan files -------------------------------------------------------------------
     def to_file_json(self) -> str:
-        return json.dumps({"format": "mlrt-plan", "format_version": PLAN_FORMAT_VERSION,
-                           "plan": _encode(asdict(self))}, sort_keys=True)
+        return json.dumps(
+            {"format": "mlrt-plan", "format_version": PLAN_FORMAT_VERSION, "plan": _encode(asdict(self))},
+            sort_keys=True,
+        )
 
     @staticmethod
-    def from_file_json(text: str) -> "Plan":
+    def from_file_json(text: str) -> Plan:
         raw = json.loads(text)
         if not isinstance(raw, dict) or raw.get("format") != "mlrt-plan":
             raise ValueError("not an mlrt plan file")

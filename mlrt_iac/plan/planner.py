@@ -9,20 +9,21 @@ resources that will be created or replaced).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
+from ..addrs import matches_any
 from ..config.instances import ResourceInstance
 from ..diagnostics import Diagnostics
 from ..errors import MlrtError
 from ..model import computed_attributes, validate_instances
+from ..state import ResourceState, StateDocument
 from ..values import UNKNOWN, is_known, unmark
 from .desired import desired_attributes
 from .model import Action, OutputChange, Plan, ResourceChange
 from .refresh import refresh_resources
 from .workspace import Workspace, checks_after_walk, config_hash, validate_workspace
-
-LIVE_STATUSES = ("ready",)
 
 
 @dataclass
@@ -35,21 +36,19 @@ class PlanOptions:
     parallelism: int = 10
 
 
-def matches_target(address: str, targets: list[str]) -> bool:
-    """`training.t` targets `training.t`, `training.t[0]`, `training.t["a"]`; `module.m` targets inside it."""
-    for t in targets:
-        if address == t or address.startswith(t + "[") or address.startswith(t + "."):
-            return True
-    return False
-
-
-def make_plan(ws: Workspace, state: Any | None, opts: PlanOptions) -> tuple[Plan, Diagnostics]:
+def make_plan(ws: Workspace, state: StateDocument | None, opts: PlanOptions) -> tuple[Plan, Diagnostics]:
     """Refresh, then one walk that evaluates, validates and plans every instance in order."""
-    plan = Plan(changes=[], config_hash=config_hash(ws.config), variables=dict(ws.inputs),
-                var_files=list(ws.var_files), targets=list(opts.targets), destroy=opts.destroy,
-                refresh_only=opts.refresh_only,
-                state_lineage=getattr(state, "lineage", None) if getattr(state, "serial", 0) else None,
-                state_serial=getattr(state, "serial", 0) or 0)
+    plan = Plan(
+        changes=[],
+        config_hash=config_hash(ws.config),
+        variables=dict(ws.inputs),
+        var_files=list(ws.var_files),
+        targets=list(opts.targets),
+        destroy=opts.destroy,
+        refresh_only=opts.refresh_only,
+        state_lineage=state.lineage if state is not None and state.serial else None,
+        state_serial=state.serial if state is not None else 0,
+    )
     ws.settings()  # provider configurations, before any provider is used
     diags = Diagnostics()
     ev = None
@@ -71,7 +70,9 @@ def make_plan(ws: Workspace, state: Any | None, opts: PlanOptions) -> tuple[Plan
         return plan, diags
     if opts.destroy:
         assert ev is not None
-        plan.changes = _destroy_changes(state_resources, observed, {i.address: i for i in ev.instances}, opts, diags)
+        plan.changes = _destroy_changes(
+            state_resources, observed, {i.address: i for i in ev.instances}, opts, diags
+        )
         return plan, diags
 
     planner = _Planner(ws, {r.address: r for r in state_resources}, observed, opts, diags)
@@ -89,7 +90,7 @@ def make_plan(ws: Workspace, state: Any | None, opts: PlanOptions) -> tuple[Plan
     for r in state_resources:
         if r.address in declared or observed.get(r.address) is None:
             continue
-        if opts.targets and not matches_target(r.address, opts.targets):
+        if opts.targets and not matches_any(r.address, opts.targets):
             continue
         changes.append(_delete_change(r, observed[r.address] or {}, "delete_because_no_resource_config"))
     _check_prevent_destroy(changes, instances, diags)
@@ -104,8 +105,14 @@ def _declared_addresses(ws: Workspace) -> set[str]:
 
 
 class _Planner:
-    def __init__(self, ws: Workspace, prior: Mapping[str, Any], observed: Mapping[str, dict[str, Any] | None],
-                 opts: PlanOptions, diags: Diagnostics) -> None:
+    def __init__(
+        self,
+        ws: Workspace,
+        prior: Mapping[str, ResourceState],
+        observed: Mapping[str, dict[str, Any] | None],
+        opts: PlanOptions,
+        diags: Diagnostics,
+    ) -> None:
         self.ws = ws
         self.prior = prior
         self.observed = observed
@@ -130,11 +137,15 @@ class _Planner:
         provider = self.ws.provider(inst.provider)
         handler = provider.handler(inst.type)
         if handler is None:
-            raise MlrtError(f'Provider "{inst.provider}" does not support {inst.type}',
-                            f"Choose another provider for {inst.address} with the provider meta-argument.")
+            raise MlrtError(
+                f'Provider "{inst.provider}" does not support {inst.type}',
+                f"Choose another provider for {inst.address} with the provider meta-argument.",
+            )
         desired = desired_attributes(inst, models[inst.address])
         for d in handler.validate(desired):
-            self.diags.append(d if d.range is not None else type(d)(d.severity, d.summary, d.detail, inst.range))
+            self.diags.append(
+                d if d.range is not None else type(d)(d.severity, d.summary, d.detail, inst.range)
+            )
         computed = computed_attributes(inst.type)
         _, sensitive_paths = unmark(inst.attributes)
         ctx = self.ws.context().for_resource(inst.address, self._related(inst))
@@ -159,8 +170,8 @@ class _Planner:
             for k in ignore:
                 if k in prior_attrs:
                     desired[k] = prior_attrs[k]
-            status = getattr(prior_res, "status", "ready")
-            if matches_target(inst.address, self.opts.replace):
+            status = prior_res.status
+            if matches_any(inst.address, self.opts.replace):
                 action, reason = "replace", "replace_by_request"
             elif status != "ready":
                 action, reason = "replace", "tainted"
@@ -184,14 +195,23 @@ class _Planner:
                 planned.setdefault(c, UNKNOWN)
             planned.update(handler.plan_computed(ctx, desired, None))
         change = ResourceChange(
-            address=inst.address, type=inst.type, name=inst.name, module_address=inst.module_address,
-            index_key=inst.index_key, provider=inst.provider, action=action,
-            before=dict(prior_attrs) if prior_attrs is not None else None, after=planned,
-            id=getattr(prior_res, "id", None) if prior_res is not None else None,
-            replace_paths=replace_paths, changed=diff_changed, reasons=reasons, action_reason=reason,
+            address=inst.address,
+            type=inst.type,
+            name=inst.name,
+            module_address=inst.module_address,
+            index_key=inst.index_key,
+            provider=inst.provider,
+            action=action,
+            before=dict(prior_attrs) if prior_attrs is not None else None,
+            after=planned,
+            id=prior_res.id if prior_res is not None else None,
+            replace_paths=replace_paths,
+            changed=diff_changed,
+            reasons=reasons,
+            action_reason=reason,
             create_before_destroy=inst.lifecycle.create_before_destroy,
             dependencies=sorted(inst.depends_on),
-            prior_dependencies=list(getattr(prior_res, "dependencies", []) or []),
+            prior_dependencies=list(prior_res.dependencies) if prior_res is not None else [],
             sensitive_paths=[list(p) for p in sensitive_paths],
             comment=desired.get("comment"),
             timeouts=dict(inst.timeouts),
@@ -219,21 +239,35 @@ class _Planner:
         return False
 
 
-def _delete_change(r: Any, attrs: dict[str, Any], reason: str) -> ResourceChange:
+def _delete_change(r: ResourceState, attrs: dict[str, Any], reason: str) -> ResourceChange:
     return ResourceChange(
-        address=r.address, type=r.type, name=r.name, module_address=getattr(r, "module", "") or "",
-        index_key=getattr(r, "index_key", None), provider=r.provider, action="delete", before=dict(attrs),
-        after=None, id=r.id, action_reason=reason, prior_dependencies=list(r.dependencies or []),
-        comment=attrs.get("comment"))
+        address=r.address,
+        type=r.type,
+        name=r.name,
+        module_address=r.module,
+        index_key=r.index_key,
+        provider=r.provider,
+        action="delete",
+        before=dict(attrs),
+        after=None,
+        id=r.id,
+        action_reason=reason,
+        prior_dependencies=list(r.dependencies),
+        comment=attrs.get("comment"),
+    )
 
 
-def _destroy_changes(state_resources: list[Any], observed: Mapping[str, dict[str, Any] | None],
-                     instances: Mapping[str, ResourceInstance], opts: PlanOptions,
-                     diags: Diagnostics) -> list[ResourceChange]:
+def _destroy_changes(
+    state_resources: list[ResourceState],
+    observed: Mapping[str, dict[str, Any] | None],
+    instances: Mapping[str, ResourceInstance],
+    opts: PlanOptions,
+    diags: Diagnostics,
+) -> list[ResourceChange]:
     selected = [r for r in state_resources if observed.get(r.address) is not None]
     if opts.targets:
         # A targeted destroy also destroys what depends on the targets.
-        chosen = {r.address for r in selected if matches_target(r.address, opts.targets)}
+        chosen = {r.address for r in selected if matches_any(r.address, opts.targets)}
         grew = True
         while grew:
             grew = False
@@ -247,21 +281,25 @@ def _destroy_changes(state_resources: list[Any], observed: Mapping[str, dict[str
     return changes
 
 
-def _check_prevent_destroy(changes: list[ResourceChange], instances: Mapping[str, ResourceInstance],
-                           diags: Diagnostics) -> None:
+def _check_prevent_destroy(
+    changes: list[ResourceChange], instances: Mapping[str, ResourceInstance], diags: Diagnostics
+) -> None:
     for ch in changes:
         if ch.action not in ("delete", "replace"):
             continue
         inst = instances.get(ch.address)
         if inst is not None and inst.lifecycle.prevent_destroy:
-            diags.add_error("Instance cannot be destroyed",
-                            f"Resource {ch.address} has lifecycle.prevent_destroy set, but the plan calls for "
-                            "this resource to be destroyed. To avoid this error and continue with the plan, "
-                            "either disable lifecycle.prevent_destroy or reduce the scope of the plan using "
-                            "the -target flag.", inst.range)
+            diags.add_error(
+                "Instance cannot be destroyed",
+                f"Resource {ch.address} has lifecycle.prevent_destroy set, but the plan calls for "
+                "this resource to be destroyed. To avoid this error and continue with the plan, "
+                "either disable lifecycle.prevent_destroy or reduce the scope of the plan using "
+                "the -target flag.",
+                inst.range,
+            )
 
 
-def _output_changes(outputs: Mapping[str, Any], state: Any | None) -> list[OutputChange]:
+def _output_changes(outputs: Mapping[str, Any], state: StateDocument | None) -> list[OutputChange]:
     prior = state.output_values() if state is not None else {}
     out: list[OutputChange] = []
     for name, ov in sorted(outputs.items()):
@@ -277,5 +315,7 @@ def _output_changes(outputs: Mapping[str, Any], state: Any | None) -> list[Outpu
             action = "no-op"
         out.append(OutputChange(name, action, before, plain_after, ov.sensitive))
     for name in sorted(set(prior) - set(outputs)):
-        out.append(OutputChange(name, "delete", prior[name].get("value"), None, bool(prior[name].get("sensitive"))))
+        out.append(
+            OutputChange(name, "delete", prior[name].get("value"), None, bool(prior[name].get("sensitive")))
+        )
     return out

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from ..diagnostics import Diagnostics
 from ..errors import MlrtError
-from ..provider import Provider
+from ..provider import Provider, ProviderContext
+from ..state import ResourceState
 from .model import Drift
 
 FAST_PROBE_SECS = 0.05  # read serially at least this long before judging read speed
 FAST_READ_SECS = 0.002  # below this per read, threads cost more than they overlap
 
 
-def refresh_resources(resources: Iterable[Any], provider_for: Callable[[str], Provider], ctx_base: Any,
-                      parallelism: int) -> tuple[dict[str, dict[str, Any] | None], list[Drift], Diagnostics]:
+def refresh_resources(
+    resources: Iterable[ResourceState],
+    provider_for: Callable[[str], Provider],
+    ctx_base: ProviderContext,
+    parallelism: int,
+) -> tuple[dict[str, dict[str, Any] | None], list[Drift], Diagnostics]:
     """Return address -> observed attributes (None when gone), the drift found, and errors.
 
     A resource whose read fails keeps its prior attributes and adds an error: a plan must not
@@ -29,16 +35,16 @@ def refresh_resources(resources: Iterable[Any], provider_for: Callable[[str], Pr
     observed: dict[str, dict[str, Any] | None] = {}
     drift: list[Drift] = []
 
-    def read_one(r: Any) -> tuple[Any, dict[str, Any] | None, Exception | None]:
+    def read_one(r: ResourceState) -> tuple[ResourceState, dict[str, Any] | None, Exception | None]:
         try:
             provider = provider_for(r.provider)
             handler = provider.handler(r.type)
             if handler is None:
                 return r, dict(r.attributes), None
-            related = {d: dict(by_address[d].attributes) for d in (r.dependencies or []) if d in by_address}
-            res = handler.read(ctx_base.for_resource(r.address, related), r.id, dict(r.attributes))
+            related = {d: dict(by_address[d].attributes) for d in r.dependencies if d in by_address}
+            res = handler.read(ctx_base.for_resource(r.address, related), r.id or "", dict(r.attributes))
             return r, res.attributes, None
-        except Exception as exc:  # noqa: BLE001 - reported as a diagnostic below
+        except Exception as exc:
             return r, dict(r.attributes), exc
 
     # Reads that answer at once (files, a local API) gain nothing from threads and lose to their
@@ -51,13 +57,16 @@ def refresh_resources(resources: Iterable[Any], provider_for: Callable[[str], Pr
         elapsed = time.perf_counter() - started
         if elapsed > FAST_PROBE_SECS and elapsed / (len(results) - 1) > FAST_READ_SECS and parallelism > 1:
             break
-    results.extend(_read_parallel(resources[len(results):], read_one, parallelism))
+    results.extend(_read_parallel(resources[len(results) :], read_one, parallelism))
 
     for r, attrs, exc in results:
         if exc is not None:
             summary = exc.summary if isinstance(exc, MlrtError) else str(exc)
-            diags.add_error(f"Failed to refresh {r.address}", f"{summary}. The object may still exist; "
-                            "fix the problem (or use -refresh=false) and plan again.")
+            diags.add_error(
+                f"Failed to refresh {r.address}",
+                f"{summary}. The object may still exist; "
+                "fix the problem (or use -refresh=false) and plan again.",
+            )
             observed[r.address] = attrs
             continue
         observed[r.address] = attrs

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..config import Config, EvaluatedConfig, evaluate, gather_variable_inputs, load_config
 from ..config.instances import ProviderConfig, ResourceInstance, Settings
@@ -20,17 +20,6 @@ from ..diagnostics import Diagnostics
 from ..errors import DiagnosticsError, MlrtError
 from ..model import validate_instances
 from ..provider import Provider, ProviderContext, ProviderInfo, discover_providers
-
-
-def discover_backends() -> dict[str, Any]:
-    """Backend classes registered under the `mlrt.backends` entry-point group."""
-    found: dict[str, Any] = {}
-    for ep in entry_points(group="mlrt.backends"):
-        try:
-            found[ep.name] = ep.load()
-        except Exception:  # reported by `mlrt init`
-            continue
-    return found
 
 
 @dataclass
@@ -81,9 +70,11 @@ class Workspace:
         if not self.registry:
             self.registry = discover_providers()
         if name not in self.registry:
-            raise MlrtError(f'Provider "{name}" is not installed',
-                            f"Installed providers: {', '.join(sorted(self.registry)) or 'none'}. "
-                            "Run `mlrt init` to list what is available.")
+            raise MlrtError(
+                f'Provider "{name}" is not installed',
+                f"Installed providers: {', '.join(sorted(self.registry)) or 'none'}. "
+                "Run `mlrt init` to list what is available.",
+            )
         p = self.registry[name].factory()
         p.alias = alias or None
         pc = self.provider_configs.get(key)
@@ -109,16 +100,25 @@ def config_hash(config: Config) -> str:
     return h.hexdigest()
 
 
-def open_workspace(project_dir: Path, cli_vars: list[str] | None = None, var_files: list[str] | None = None,
-                   environ: Mapping[str, str] | None = None, inputs: dict[str, Any] | None = None) -> Workspace:
+def open_workspace(
+    project_dir: Path,
+    cli_vars: list[str] | None = None,
+    var_files: list[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    inputs: dict[str, Any] | None = None,
+) -> Workspace:
     """Load the configuration and gather variables; raise DiagnosticsError on any problem."""
     project_dir = project_dir.resolve()
     config, diags = load_config(project_dir, cache_dir=project_dir / ".mlrt" / "cache")
     if diags.has_errors:
         raise DiagnosticsError(diags)
     if inputs is None:
-        inputs, vdiags = gather_variable_inputs(config, list(cli_vars or []), [Path(f) for f in var_files or []],
-                                                environ if environ is not None else os.environ)
+        inputs, vdiags = gather_variable_inputs(
+            config,
+            list(cli_vars or []),
+            [Path(f) for f in var_files or []],
+            environ if environ is not None else os.environ,
+        )
         if vdiags.has_errors:
             raise DiagnosticsError(vdiags)
     return Workspace(project_dir, config, inputs, list(cli_vars or []), list(var_files or []))
@@ -136,8 +136,9 @@ def validate_workspace(ws: Workspace) -> tuple[EvaluatedConfig, dict[str, Any], 
     return ev, models, diags
 
 
-def checks_after_walk(ws: Workspace, instances: list[ResourceInstance], models: Mapping[str, Any],
-                      providers: Any) -> Diagnostics:
+def checks_after_walk(
+    ws: Workspace, instances: list[ResourceInstance], models: Mapping[str, Any], providers: Any
+) -> Diagnostics:
     """What needs every instance at once: cross-block checks and provider availability."""
     from ..model import cross_check
     from ..model.families import build_catalog
@@ -156,12 +157,18 @@ def provider_checks(ws: Workspace, instances: list[ResourceInstance]) -> Diagnos
         name = inst.provider.split(".")[0]
         info = ws.registry.get(name)
         if info is None:
-            diags.add_error(f'Provider "{name}" is not installed',
-                            f"{inst.address} uses provider \"{inst.provider}\", which is not registered. "
-                            f"Installed: {', '.join(sorted(ws.registry)) or 'none'}.", inst.range)
+            diags.add_error(
+                f'Provider "{name}" is not installed',
+                f'{inst.address} uses provider "{inst.provider}", which is not registered. '
+                f"Installed: {', '.join(sorted(ws.registry)) or 'none'}.",
+                inst.range,
+            )
             continue
         if inst.provider != name and inst.provider not in ws.provider_configs:
-            diags.add_error(f'Provider configuration "{inst.provider}" is not declared',
-                            f'Add `provider "{name}" {{ alias = "{inst.provider.split(".", 1)[1]}" }}` '
-                            f"or change the provider of {inst.address}.", inst.range)
+            diags.add_error(
+                f'Provider configuration "{inst.provider}" is not declared',
+                f'Add `provider "{name}" {{ alias = "{inst.provider.split(".", 1)[1]}" }}` '
+                f"or change the provider of {inst.address}.",
+                inst.range,
+            )
     return diags

@@ -25,7 +25,15 @@ _EXPORTS = {
     "explain_change": "mlrt_iac.runtime.fingerprint",
 }
 
-__all__ = list(_EXPORTS)
+__all__ = [
+    "DataConnector",
+    "ShardedDataConnector",
+    "TrainingContext",
+    "explain_change",
+    "get_context",
+    "input_fingerprint",
+    "save_torch_model",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -34,10 +34,18 @@ def input_dtypes(schema: pa.Schema, columns: Sequence[str]) -> dict[str, str]:
 
 
 def write_metadata(
-    model_dir: str | os.PathLike[str], *, framework: str, framework_version: str,
-    model_file: str | None, input_cols: Sequence[str], dtypes: Mapping[str, str],
-    label_col: str | None, objective: str | None, num_classes: int | None,
-    metrics: Mapping[str, Any], input_fingerprint: str,
+    model_dir: str | os.PathLike[str],
+    *,
+    framework: str,
+    framework_version: str,
+    model_file: str | None,
+    input_cols: Sequence[str],
+    dtypes: Mapping[str, str],
+    label_col: str | None,
+    objective: str | None,
+    num_classes: int | None,
+    metrics: Mapping[str, Any],
+    input_fingerprint: str,
 ) -> Path:
     """Write metadata.json atomically (temp file + rename) and return its path."""
     path = Path(model_dir) / METADATA_FILE
@@ -68,7 +76,10 @@ def read_metadata(model_dir: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def save_torch_model(
-    model: Any, example_input: Any = None, *, model_dir: str | None = None,
+    model: Any,
+    example_input: Any = None,
+    *,
+    model_dir: str | None = None,
     metrics: Mapping[str, Any] | None = None,
 ) -> Path | None:
     """Save a TorchScript model.pt (scripted, or traced with example_input when scripting
@@ -100,7 +111,9 @@ def save_torch_model(
 
 
 def write_torch_metadata(
-    model_dir: Path, datasets: Mapping[str, Mapping[str, Any]], metrics: Mapping[str, Any],
+    model_dir: Path,
+    datasets: Mapping[str, Mapping[str, Any]],
+    metrics: Mapping[str, Any],
     input_fingerprint: str,
 ) -> Path:
     """metadata.json for a PyTorch run, columns taken from its training dataset's spec."""
@@ -119,7 +132,15 @@ def write_torch_metadata(
         dtypes = input_dtypes(dc.schema, cols)
     model_file = MODEL_FILES["pytorch"] if (model_dir / MODEL_FILES["pytorch"]).exists() else None
     return write_metadata(
-        model_dir, framework="pytorch", framework_version=torch.__version__,
-        model_file=model_file, input_cols=cols, dtypes=dtypes, label_col=label,
-        objective=None, num_classes=None, metrics=metrics, input_fingerprint=input_fingerprint,
+        model_dir,
+        framework="pytorch",
+        framework_version=torch.__version__,
+        model_file=model_file,
+        input_cols=cols,
+        dtypes=dtypes,
+        label_col=label,
+        objective=None,
+        num_classes=None,
+        metrics=metrics,
+        input_fingerprint=input_fingerprint,
     )

@@ -48,9 +48,7 @@ def _load(dc: DataConnector, features: list[str], label: str) -> Split:
 def load_boosted_inputs(spec: TrainingSpec, ctx: TrainingContext) -> BoostedInputs:
     train_name = spec.train_dataset_name()
     if train_name is None:
-        raise TrainingInputError(
-            "The training has no training dataset. Add a dataset block named \"train\"."
-        )
+        raise TrainingInputError('The training has no training dataset. Add a dataset block named "train".')
     entry = spec.datasets[train_name]
     if not entry.label_col:
         raise TrainingInputError(
@@ -70,13 +68,14 @@ def load_boosted_inputs(spec: TrainingSpec, ctx: TrainingContext) -> BoostedInpu
         eval_entry = spec.datasets[eval_name]
         eval_dc = DataConnector.from_dataset(eval_entry.model_dump())
         if eval_entry.shard and world > 1:
-            eval_dc = ShardedDataConnector.from_connector(
-                eval_dc, world_size=world, rank=rank
-            ).get_shard()
+            eval_dc = ShardedDataConnector.from_connector(eval_dc, world_size=world, rank=rank).get_shard()
         eval_split = _load(eval_dc, features, eval_entry.label_col or label)
     return BoostedInputs(
-        train=_load(train_dc, features, label), eval=eval_split, features=features,
-        dtypes=dtypes, label=label,
+        train=_load(train_dc, features, label),
+        eval=eval_split,
+        features=features,
+        dtypes=dtypes,
+        label=label,
     )
 
 

@@ -51,8 +51,11 @@ class MetricsReporter:
             self._step = step if step is not None else self._step + 1
             self.last.update(values)
             payload = {
-                "kind": "progress", "rank": self._rank, "step": self._step,
-                "total": self.total, "metrics": values,
+                "kind": "progress",
+                "rank": self._rank,
+                "step": self._step,
+                "total": self.total,
+                "metrics": values,
             }
         if self._sink is not None:
             self._sink(payload)
@@ -62,12 +65,21 @@ class TrainingContext:
     """Rank information, datasets, hyper-parameters and the model directory of one worker."""
 
     def __init__(
-        self, *, rank: int = 0, local_rank: int = 0, world_size: int = 1, node_rank: int = 0,
-        local_world_size: int | None = None, master_addr: str | None = None,
-        master_port: int | None = None, datasets: Mapping[str, Mapping[str, Any]] | None = None,
+        self,
+        *,
+        rank: int = 0,
+        local_rank: int = 0,
+        world_size: int = 1,
+        node_rank: int = 0,
+        local_world_size: int | None = None,
+        master_addr: str | None = None,
+        master_port: int | None = None,
+        datasets: Mapping[str, Mapping[str, Any]] | None = None,
         dataset_map: Mapping[str, DataConnector] | None = None,
-        hyper_params: Mapping[str, Any] | None = None, model_dir: str | None = None,
-        metrics_reporter: MetricsReporter | None = None, backend: str = "gloo",
+        hyper_params: Mapping[str, Any] | None = None,
+        model_dir: str | None = None,
+        metrics_reporter: MetricsReporter | None = None,
+        backend: str = "gloo",
     ) -> None:
         self._rank = rank
         self._local_rank = local_rank
@@ -136,9 +148,7 @@ class TrainingContext:
             for name, spec in self._dataset_specs.items():
                 dc = DataConnector.from_dataset(spec)
                 if spec.get("shard"):
-                    dc = ShardedDataConnector.from_connector(
-                        dc, world_size=self._world_size, rank=self._rank
-                    )
+                    dc = ShardedDataConnector.from_connector(dc, world_size=self._world_size, rank=self._rank)
                 built[name] = dc
             self._dataset_map = built
         return dict(self._dataset_map)
@@ -149,22 +159,40 @@ class TrainingContext:
     # ---- construction ---------------------------------------------------------------
     @classmethod
     def from_spec(
-        cls, spec: Mapping[str, Any], *, rank: int = 0, local_rank: int = 0, world_size: int = 1,
-        node_rank: int = 0, local_world_size: int | None = None, master_addr: str | None = None,
-        master_port: int | None = None, sink: MetricsSink | None = None, backend: str = "gloo",
+        cls,
+        spec: Mapping[str, Any],
+        *,
+        rank: int = 0,
+        local_rank: int = 0,
+        world_size: int = 1,
+        node_rank: int = 0,
+        local_world_size: int | None = None,
+        master_addr: str | None = None,
+        master_port: int | None = None,
+        sink: MetricsSink | None = None,
+        backend: str = "gloo",
     ) -> TrainingContext:
         """A context for one worker of the job described by a spec dict."""
         return cls(
-            rank=rank, local_rank=local_rank, world_size=world_size, node_rank=node_rank,
-            local_world_size=local_world_size, master_addr=master_addr, master_port=master_port,
-            datasets=spec.get("datasets") or {}, hyper_params=spec.get("hyper_params") or {},
-            model_dir=spec.get("model_dir"), backend=backend,
+            rank=rank,
+            local_rank=local_rank,
+            world_size=world_size,
+            node_rank=node_rank,
+            local_world_size=local_world_size,
+            master_addr=master_addr,
+            master_port=master_port,
+            datasets=spec.get("datasets") or {},
+            hyper_params=spec.get("hyper_params") or {},
+            model_dir=spec.get("model_dir"),
+            backend=backend,
             metrics_reporter=MetricsReporter(rank, sink),
         )
 
     @classmethod
     def from_env(
-        cls, spec: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None,
+        cls,
+        spec: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
         sink: MetricsSink | None = stdout_marker_sink,
     ) -> TrainingContext:
         """Rank info from torchrun-style variables (RANK, LOCAL_RANK, WORLD_SIZE, NODE_RANK,
@@ -176,17 +204,20 @@ class TrainingContext:
         world_size = int(env.get("WORLD_SIZE", "1"))
         port = env.get("MASTER_PORT")
         return cls.from_spec(
-            spec, rank=int(env.get("RANK", "0")), local_rank=int(env.get("LOCAL_RANK", "0")),
-            world_size=world_size, node_rank=int(env.get("NODE_RANK", env.get("GROUP_RANK", "0"))),
+            spec,
+            rank=int(env.get("RANK", "0")),
+            local_rank=int(env.get("LOCAL_RANK", "0")),
+            world_size=world_size,
+            node_rank=int(env.get("NODE_RANK", env.get("GROUP_RANK", "0"))),
             local_world_size=int(env.get("LOCAL_WORLD_SIZE", str(world_size))),
-            master_addr=env.get("MASTER_ADDR"), master_port=int(port) if port else None,
-            sink=sink, backend=env.get("MLRT_TORCH_BACKEND", "gloo"),
+            master_addr=env.get("MASTER_ADDR"),
+            master_port=int(port) if port else None,
+            sink=sink,
+            backend=env.get("MLRT_TORCH_BACKEND", "gloo"),
         )
 
     @classmethod
-    def from_ray_train(
-        cls, spec: Mapping[str, Any], sink: MetricsSink | None = None
-    ) -> TrainingContext:
+    def from_ray_train(cls, spec: Mapping[str, Any], sink: MetricsSink | None = None) -> TrainingContext:
         """Inside a Ray Train worker: rank info from ``ray.train.get_context()``; metrics go
         to ``ray.train.report`` unless another sink is given."""
         import ray.train
@@ -197,9 +228,13 @@ class TrainingContext:
             ray.train.report(payload.get("metrics") or {})
 
         return cls.from_spec(
-            spec, rank=rc.get_world_rank(), local_rank=rc.get_local_rank(),
-            world_size=rc.get_world_size(), node_rank=rc.get_node_rank(),
-            local_world_size=rc.get_local_world_size(), sink=sink or report,
+            spec,
+            rank=rc.get_world_rank(),
+            local_rank=rc.get_local_rank(),
+            world_size=rc.get_world_size(),
+            node_rank=rc.get_node_rank(),
+            local_world_size=rc.get_local_world_size(),
+            sink=sink or report,
         )
 
 

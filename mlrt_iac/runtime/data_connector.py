@@ -96,7 +96,10 @@ class DataConnector:
     # ---- construction -------------------------------------------------------------
     @classmethod
     def from_sources(
-        cls, sources: Sequence[SourceLike] | SourceLike, *, columns: Sequence[str] | None = None,
+        cls,
+        sources: Sequence[SourceLike] | SourceLike,
+        *,
+        columns: Sequence[str] | None = None,
         format: str | None = None,
     ) -> DataConnector:
         """Parquet, CSV or Arrow IPC/Feather files, directories and globs; local paths or
@@ -131,8 +134,10 @@ class DataConnector:
 
     def _derive(self, **changes: Any) -> DataConnector:
         args: dict[str, Any] = dict(
-            columns=self._columns, row_range=self._range,
-            input_cols=self.input_cols, label_col=self.label_col,
+            columns=self._columns,
+            row_range=self._range,
+            input_cols=self.input_cols,
+            label_col=self.label_col,
         )
         args.update(changes)
         out = DataConnector(self._dataset, **args)
@@ -223,7 +228,11 @@ class DataConnector:
             yield piece, lo, hi - lo
 
     def read_piece(
-        self, piece: Piece, offset: int, length: int, columns: Sequence[str] | None = None,
+        self,
+        piece: Piece,
+        offset: int,
+        length: int,
+        columns: Sequence[str] | None = None,
         batch_size: int = 65_536,
     ) -> Iterator[pa.RecordBatch]:
         """The record batches of rows [offset, offset+length) of one piece."""
@@ -264,8 +273,13 @@ class DataConnector:
         return self.to_arrow(columns).to_pandas()
 
     def to_torch_dataset(
-        self, *, batch_size: int = 1, shuffle: bool = False, drop_last_batch: bool = False,
-        columns: Sequence[str] | None = None, shuffle_buffer_rows: int | None = None,
+        self,
+        *,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        drop_last_batch: bool = False,
+        columns: Sequence[str] | None = None,
+        shuffle_buffer_rows: int | None = None,
         seed: int | None = None,
     ) -> ArrowTorchDataset:
         """A streaming torch IterableDataset yielding {column: tensor} batches.
@@ -275,8 +289,13 @@ class DataConnector:
         from mlrt_iac.runtime.torch_dataset import ArrowTorchDataset
 
         return ArrowTorchDataset(
-            self._view(), batch_size=batch_size, shuffle=shuffle, drop_last_batch=drop_last_batch,
-            columns=columns, shuffle_buffer_rows=shuffle_buffer_rows, seed=seed,
+            self._view(),
+            batch_size=batch_size,
+            shuffle=shuffle,
+            drop_last_batch=drop_last_batch,
+            columns=columns,
+            shuffle_buffer_rows=shuffle_buffer_rows,
+            seed=seed,
         )
 
     def __repr__(self) -> str:
@@ -299,7 +318,11 @@ class ShardedDataConnector(DataConnector):
     """
 
     def __init__(
-        self, dataset: ds.Dataset, *, world_size: int | None = None, rank: int | None = None,
+        self,
+        dataset: ds.Dataset,
+        *,
+        world_size: int | None = None,
+        rank: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(dataset, **kwargs)
@@ -311,8 +334,12 @@ class ShardedDataConnector(DataConnector):
         cls, connector: DataConnector, *, world_size: int | None = None, rank: int | None = None
     ) -> ShardedDataConnector:
         out = ShardedDataConnector(
-            connector._dataset, world_size=world_size, rank=rank, columns=connector._columns,
-            row_range=connector._range, input_cols=connector.input_cols,
+            connector._dataset,
+            world_size=world_size,
+            rank=rank,
+            columns=connector._columns,
+            row_range=connector._range,
+            input_cols=connector.input_cols,
             label_col=connector.label_col,
         )
         out._pieces = connector._pieces
@@ -320,8 +347,13 @@ class ShardedDataConnector(DataConnector):
 
     @classmethod
     def from_sources(  # type: ignore[override]
-        cls, sources: Sequence[SourceLike] | SourceLike, *, columns: Sequence[str] | None = None,
-        format: str | None = None, world_size: int | None = None, rank: int | None = None,
+        cls,
+        sources: Sequence[SourceLike] | SourceLike,
+        *,
+        columns: Sequence[str] | None = None,
+        format: str | None = None,
+        world_size: int | None = None,
+        rank: int | None = None,
     ) -> ShardedDataConnector:
         dc = DataConnector.from_sources(sources, columns=columns, format=format)
         return cls.from_connector(dc, world_size=world_size, rank=rank)
@@ -330,17 +362,13 @@ class ShardedDataConnector(DataConnector):
     def from_dataframe(  # type: ignore[override]
         cls, df: Any, *, world_size: int | None = None, rank: int | None = None
     ) -> ShardedDataConnector:
-        return cls.from_connector(
-            DataConnector.from_dataframe(df), world_size=world_size, rank=rank
-        )
+        return cls.from_connector(DataConnector.from_dataframe(df), world_size=world_size, rank=rank)
 
     @classmethod
     def from_dataset(  # type: ignore[override]
         cls, spec: Mapping[str, Any], *, world_size: int | None = None, rank: int | None = None
     ) -> ShardedDataConnector:
-        return cls.from_connector(
-            DataConnector.from_dataset(spec), world_size=world_size, rank=rank
-        )
+        return cls.from_connector(DataConnector.from_dataset(spec), world_size=world_size, rank=rank)
 
     def _world(self) -> tuple[int, int]:
         if self.world_size is not None and self.rank is not None:

@@ -62,8 +62,11 @@ def _sources_of(datasets: Mapping[str, Any] | Sequence[Any]) -> list[str]:
 
 
 def input_fingerprint(
-    datasets: Mapping[str, Any] | Sequence[Any], entrypoint_source_paths: Sequence[str | os.PathLike[str]],
-    params: Any, *, base_dir: str | None = None,
+    datasets: Mapping[str, Any] | Sequence[Any],
+    entrypoint_source_paths: Sequence[str | os.PathLike[str]],
+    params: Any,
+    *,
+    base_dir: str | None = None,
 ) -> tuple[str, dict[str, str]]:
     """(fingerprint, {label: hash}) over data files, entrypoint sources and params.
 
@@ -92,7 +95,7 @@ def input_fingerprint(
 
 
 def explain_change(old_parts: Mapping[str, str], new_parts: Mapping[str, str]) -> str:
-    """"data/train.parquet changed, params changed" (empty when nothing changed)."""
+    """ "data/train.parquet changed, params changed" (empty when nothing changed)."""
     notes = [f"{k} changed" for k in new_parts if k in old_parts and old_parts[k] != new_parts[k]]
     notes += [f"{k} added" for k in new_parts if k not in old_parts]
     notes += [f"{k} removed" for k in old_parts if k not in new_parts]

@@ -53,10 +53,14 @@ def _torch_backend(spec: TrainingSpec) -> str:
 def _rank_env(spec: TrainingSpec, rank: int, master_port: int) -> dict[str, str]:
     per_node = spec.scaling.num_workers_per_node
     return {
-        "RANK": str(rank), "LOCAL_RANK": str(rank % per_node),
-        "WORLD_SIZE": str(spec.scaling.world_size), "LOCAL_WORLD_SIZE": str(per_node),
-        "NODE_RANK": str(rank // per_node), "MASTER_ADDR": "127.0.0.1",
-        "MASTER_PORT": str(master_port), "MLRT_EGRESS": ",".join(spec.egress),
+        "RANK": str(rank),
+        "LOCAL_RANK": str(rank % per_node),
+        "WORLD_SIZE": str(spec.scaling.world_size),
+        "LOCAL_WORLD_SIZE": str(per_node),
+        "NODE_RANK": str(rank // per_node),
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(master_port),
+        "MLRT_EGRESS": ",".join(spec.egress),
         "MLRT_TORCH_BACKEND": _torch_backend(spec) if spec.framework == "pytorch" else "gloo",
     }
 
@@ -122,10 +126,14 @@ def run_workers(spec: TrainingSpec, spec_path: Path, sup: Supervisor) -> dict[st
     for rank in range(world):
         env = dict(os.environ)
         env.update(_rank_env(spec, rank, master_port))
-        env.update({
-            WORKER_ARGS_ENV: json.dumps(worker_args), "MLRT_LAUNCHER_PID": str(os.getpid()),
-            "OMP_NUM_THREADS": threads, "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                WORKER_ARGS_ENV: json.dumps(worker_args),
+                "MLRT_LAUNCHER_PID": str(os.getpid()),
+                "OMP_NUM_THREADS": threads,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         sup.spawn(rank, [sys.executable, "-m", "mlrt_iac.runtime.worker", str(spec_path)], env, cwd)
     failed = sup.wait_all()
     if failed is not None:
@@ -155,10 +163,18 @@ def _bad_spec(path: str, exc: Exception) -> int:
         run_dir = Path(raw["run_dir"])
         run_dir.mkdir(parents=True, exist_ok=True)
         now = now_iso()
-        _write_result(run_dir, {
-            "event": "finished", "status": "FAILED", "metrics": {}, "model_uri": None,
-            "started_at": now, "finished_at": now, "error": message,
-        })
+        _write_result(
+            run_dir,
+            {
+                "event": "finished",
+                "status": "FAILED",
+                "metrics": {},
+                "model_uri": None,
+                "started_at": now,
+                "finished_at": now,
+                "error": message,
+            },
+        )
     except Exception:
         pass
     return EXIT_BAD_SPEC
@@ -185,8 +201,9 @@ def launch(spec_path: str, stream: IO[str]) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     started = now_iso()
-    events.emit({"event": "started", "run_id": spec.run_id, "world_size": spec.scaling.world_size,
-                 "ts": started})
+    events.emit(
+        {"event": "started", "run_id": spec.run_id, "world_size": spec.scaling.world_size, "ts": started}
+    )
     status, error, metrics, code = "SUCCEEDED", None, {}, 0
     try:
         if spec.scaling.world_size == 1:
@@ -204,9 +221,13 @@ def launch(spec_path: str, stream: IO[str]) -> int:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         sup.terminate_all(grace=3.0)
     payload = {
-        "event": "finished", "status": status, "metrics": metrics,
+        "event": "finished",
+        "status": status,
+        "metrics": metrics,
         "model_uri": str(Path(spec.model_dir).resolve()) if status == "SUCCEEDED" else None,
-        "started_at": started, "finished_at": now_iso(), "error": error,
+        "started_at": started,
+        "finished_at": now_iso(),
+        "error": error,
     }
     _write_result(run_dir, payload)
     events.emit(payload)

@@ -95,8 +95,14 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     spec = TrainingSpec.model_validate(config["spec"])
     ctx = TrainingContext.from_ray_train(spec.model_dump(), sink=_rank0_marker_sink)
     ctx.get_metrics_reporter().total = spec.boost_rounds() if spec.framework != "pytorch" else None
-    os.environ.update({"MLRT_EGRESS": ",".join(spec.egress), "RANK": str(ctx.get_rank()),
-                       "WORLD_SIZE": str(ctx.get_world_size()), "LOCAL_RANK": str(ctx.get_local_rank())})
+    os.environ.update(
+        {
+            "MLRT_EGRESS": ",".join(spec.egress),
+            "RANK": str(ctx.get_rank()),
+            "WORLD_SIZE": str(ctx.get_world_size()),
+            "LOCAL_RANK": str(ctx.get_local_rank()),
+        }
+    )
     if spec.framework == "pytorch":
         _idempotent_process_group()
     set_context(ctx)
@@ -139,8 +145,11 @@ def build_trainer(spec: TrainingSpec, storage_path: str | None = None) -> Any:
 
     config = {"spec": spec.model_dump()}
     run_config = RunConfig(name=spec.run_id, storage_path=storage_path)
-    common: dict[str, Any] = {"train_loop_config": config, "scaling_config": scaling_config(spec),
-                              "run_config": run_config}
+    common: dict[str, Any] = {
+        "train_loop_config": config,
+        "scaling_config": scaling_config(spec),
+        "run_config": run_config,
+    }
     if spec.framework == "xgboost":
         from ray.train.xgboost import XGBoostTrainer
 
@@ -221,14 +230,26 @@ def run(spec_arg: str, stream: IO[str]) -> int:
             raw["project_dir"] = os.getcwd()  # the job's working_dir: the shipped project
         spec = TrainingSpec.model_validate(raw)
     except Exception as exc:
-        stream.write(json.dumps({"event": "finished", "status": "FAILED", "metrics": {},
-                                 "model_uri": None, "started_at": now_iso(), "finished_at": now_iso(),
-                                 "error": f"invalid training spec {spec_arg}: {exc}"}) + "\n")
+        stream.write(
+            json.dumps(
+                {
+                    "event": "finished",
+                    "status": "FAILED",
+                    "metrics": {},
+                    "model_uri": None,
+                    "started_at": now_iso(),
+                    "finished_at": now_iso(),
+                    "error": f"invalid training spec {spec_arg}: {exc}",
+                }
+            )
+            + "\n"
+        )
         return EXIT_BAD_SPEC
     events = _Events(Path(spec.run_dir), stream)
     started = now_iso()
-    events.emit({"event": "started", "run_id": spec.run_id, "world_size": spec.scaling.world_size,
-                 "ts": started})
+    events.emit(
+        {"event": "started", "run_id": spec.run_id, "world_size": spec.scaling.world_size, "ts": started}
+    )
     status, error, code = "SUCCEEDED", None, 0
     try:
         import ray
@@ -237,8 +258,9 @@ def run(spec_arg: str, stream: IO[str]) -> int:
             sys.path.insert(0, spec.project_dir)
         import logging
 
-        ray.init(address=os.environ.get("RAY_ADDRESS") or "auto", log_to_driver=True,
-                 logging_level=logging.WARNING)
+        ray.init(
+            address=os.environ.get("RAY_ADDRESS") or "auto", log_to_driver=True, logging_level=logging.WARNING
+        )
         Path(spec.model_dir).mkdir(parents=True, exist_ok=True)
         build_trainer(spec, storage_path=os.environ.get("MLRT_RAY_STORAGE")).fit()
         if not (Path(spec.model_dir) / "metadata.json").exists():
@@ -247,10 +269,13 @@ def run(spec_arg: str, stream: IO[str]) -> int:
         traceback.print_exc()
         status, error, code = "FAILED", f"{type(exc).__name__}: {exc}", EXIT_FAILED
     payload = {
-        "event": "finished", "status": status,
+        "event": "finished",
+        "status": status,
         "metrics": _final_metrics(Path(spec.model_dir)) if status == "SUCCEEDED" else {},
         "model_uri": str(Path(spec.model_dir).resolve()) if status == "SUCCEEDED" else None,
-        "started_at": started, "finished_at": now_iso(), "error": error,
+        "started_at": started,
+        "finished_at": now_iso(),
+        "error": error,
     }
     events.result(payload)
     events.emit(payload)
@@ -271,17 +296,27 @@ def main(argv: list[str] | None = None) -> int:
 class ModelServer:
     """One Serve replica: loads the artifact once, answers /health and POST /<function>."""
 
-    def __init__(self, model_uri: str, functions: list[str] | None = None,
-                 max_batch_rows: int | None = None, threads: int = 1) -> None:
+    def __init__(
+        self,
+        model_uri: str,
+        functions: list[str] | None = None,
+        max_batch_rows: int | None = None,
+        threads: int = 1,
+    ) -> None:
         from mlrt_iac.runtime.serving.model import load_model
 
         self.model = load_model(model_uri, tuple(functions) if functions else None, threads=threads)
         self.max_batch_rows = max_batch_rows
-        self.health = json.dumps({
-            "status": "ok", "model": self.model.uri, "framework": self.model.framework,
-            "functions": list(self.model.functions), "input_cols": self.model.input_cols,
-            "pid": os.getpid(),
-        }).encode()
+        self.health = json.dumps(
+            {
+                "status": "ok",
+                "model": self.model.uri,
+                "framework": self.model.framework,
+                "functions": list(self.model.functions),
+                "input_cols": self.model.input_cols,
+                "pid": os.getpid(),
+            }
+        ).encode()
 
     def handle(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
         """(status, JSON body) for a request whose path is relative to the route prefix."""
@@ -293,8 +328,11 @@ class ModelServer:
             return 200, self.health
         fn = self.model.functions.get(name)
         if fn is None:
-            err = RequestError(404, f"No function at /{name}; this service offers "
-                                    f"{', '.join('/' + f for f in self.model.functions)}.")
+            err = RequestError(
+                404,
+                f"No function at /{name}; this service offers "
+                f"{', '.join('/' + f for f in self.model.functions)}.",
+            )
             return err.status, json.dumps(err.to_json()).encode()
         if method != "POST":
             err = RequestError(405, f"/{name} takes POST with a JSON body, not {method}.")
@@ -327,8 +365,12 @@ def build_app(args: dict[str, Any]) -> Any:
     @serve.deployment(name="MlrtModel")
     class MlrtModel:
         def __init__(self, options: dict[str, Any]) -> None:
-            self.server = ModelServer(str(options["model_uri"]), options.get("functions"),
-                                      options.get("max_batch_rows"), int(options.get("threads") or 1))
+            self.server = ModelServer(
+                str(options["model_uri"]),
+                options.get("functions"),
+                options.get("max_batch_rows"),
+                int(options.get("threads") or 1),
+            )
 
         async def __call__(self, request: Request) -> Response:
             body = await request.body()

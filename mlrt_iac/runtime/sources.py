@@ -69,9 +69,7 @@ def _expand_glob(filesystem: pafs.FileSystem, pattern: str) -> list[str]:
     first = min(pattern.find(c) for c in _GLOB_CHARS if c in pattern)
     base = pattern[:first].rsplit("/", 1)[0] or "/"
     infos = filesystem.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
-    return sorted(
-        i.path for i in infos if i.type == pafs.FileType.File and fnmatch.fnmatch(i.path, pattern)
-    )
+    return sorted(i.path for i in infos if i.type == pafs.FileType.File and fnmatch.fnmatch(i.path, pattern))
 
 
 def _list_files(filesystem: pafs.FileSystem, path: str, source: str) -> list[str]:
@@ -104,9 +102,7 @@ def _hidden_in_dir(rel: str) -> bool:
     return any(part.startswith((".", "_")) for part in rel.split("/"))
 
 
-def dataset_from_sources(
-    sources: Sequence[SourceLike], *, format: str | None = None
-) -> ds.Dataset:
+def dataset_from_sources(sources: Sequence[SourceLike], *, format: str | None = None) -> ds.Dataset:
     """One pyarrow dataset over all sources, in the order given (files sorted within each).
 
     Files of different formats become one union dataset; their schemas must agree.
@@ -152,6 +148,5 @@ def dataset_from_sources(
         return ds.dataset(parts)
     except Exception as exc:
         raise DataSourceError(
-            f"The data sources do not share one schema: {exc}. "
-            "Give sources with the same columns and types."
+            f"The data sources do not share one schema: {exc}. Give sources with the same columns and types."
         ) from exc

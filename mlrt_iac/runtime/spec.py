@@ -62,7 +62,7 @@ class TrainingSpec(BaseModel):
         return cls.model_validate(json.loads(Path(path).read_text()))
 
     def train_dataset_name(self) -> str | None:
-        """"train" when present, else the first dataset that is not an eval set."""
+        """ "train" when present, else the first dataset that is not an eval set."""
         if "train" in self.datasets:
             return "train"
         rest = [n for n in self.datasets if n not in EVAL_NAMES]
@@ -74,8 +74,10 @@ class TrainingSpec(BaseModel):
     def boost_rounds(self, default: int = 100) -> int:
         """num_boost_round, else n_estimators, else the same keys inside params."""
         for value in (
-            self.num_boost_round, self.n_estimators,
-            self.params.get("num_boost_round"), self.params.get("n_estimators"),
+            self.num_boost_round,
+            self.n_estimators,
+            self.params.get("num_boost_round"),
+            self.params.get("n_estimators"),
         ):
             if value is not None:
                 return int(value)

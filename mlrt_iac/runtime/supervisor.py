@@ -80,10 +80,15 @@ class Supervisor:
         elif kind == "failed":
             self.failed_at[rank] = float(payload.get("ts") or 0.0)
         elif kind == "progress" and rank == 0:
-            self.events.emit({
-                "event": "progress", "step": payload.get("step"), "total": payload.get("total"),
-                "metrics": payload.get("metrics") or {}, "elapsed": self.events.elapsed(),
-            })
+            self.events.emit(
+                {
+                    "event": "progress",
+                    "step": payload.get("step"),
+                    "total": payload.get("total"),
+                    "metrics": payload.get("metrics") or {},
+                    "elapsed": self.events.elapsed(),
+                }
+            )
 
     def pump(self, rank: int, stream: IO[bytes]) -> threading.Thread:
         """Read a worker's output stream in a thread until it closes."""
@@ -100,8 +105,12 @@ class Supervisor:
 
     def spawn(self, rank: int, cmd: list[str], env: dict[str, str], cwd: str) -> None:
         proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, cwd=cwd,
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
         )
         self.procs[rank] = proc
         assert proc.stdout is not None

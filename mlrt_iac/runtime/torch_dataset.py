@@ -38,9 +38,15 @@ class ArrowTorchDataset(IterableDataset):  # type: ignore[type-arg]
     bools bool). Use ``DataLoader(ds, batch_size=None)``."""
 
     def __init__(
-        self, connector: DataConnector, *, batch_size: int = 1, shuffle: bool = False,
-        drop_last_batch: bool = False, columns: Sequence[str] | None = None,
-        shuffle_buffer_rows: int | None = None, seed: int | None = None,
+        self,
+        connector: DataConnector,
+        *,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        drop_last_batch: bool = False,
+        columns: Sequence[str] | None = None,
+        shuffle_buffer_rows: int | None = None,
+        seed: int | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}.")

@@ -12,9 +12,7 @@ from mlrt_iac.runtime.context import TrainingContext
 from mlrt_iac.runtime.spec import TrainingSpec
 
 
-def train_lightgbm(
-    spec: TrainingSpec, ctx: TrainingContext, worker_args: dict[str, Any]
-) -> dict[str, Any]:
+def train_lightgbm(spec: TrainingSpec, ctx: TrainingContext, worker_args: dict[str, Any]) -> dict[str, Any]:
     """Train, save the model from rank 0, and return the final metrics."""
     from .libs import import_lightgbm
 
@@ -30,7 +28,9 @@ def train_lightgbm(
         params.update(
             tree_learner=params.get("tree_learner", "data"),
             machines=",".join(f"127.0.0.1:{p}" for p in ports),
-            local_listen_port=ports[ctx.get_rank()], num_machines=world, pre_partition=True,
+            local_listen_port=ports[ctx.get_rank()],
+            num_machines=world,
+            pre_partition=True,
             time_out=int(worker_args.get("time_out_minutes", 5)),
         )
     rounds = spec.boost_rounds()
@@ -54,7 +54,11 @@ def train_lightgbm(
     if inputs.eval is not None and spec.early_stopping_rounds:
         callbacks.append(lgb.early_stopping(spec.early_stopping_rounds, verbose=False))
     booster = lgb.train(
-        params, dtrain, num_boost_round=rounds, valid_sets=valid_sets, valid_names=valid_names,
+        params,
+        dtrain,
+        num_boost_round=rounds,
+        valid_sets=valid_sets,
+        valid_names=valid_names,
         callbacks=callbacks,
     )
     metrics = dict(last)
@@ -67,10 +71,16 @@ def train_lightgbm(
         booster.save_model(str(model_dir / MODEL_FILES["lightgbm"]))
         num_class = params.get("num_class")
         write_metadata(
-            model_dir, framework="lightgbm", framework_version=lgb.__version__,
-            model_file=MODEL_FILES["lightgbm"], input_cols=inputs.features,
-            dtypes=inputs.dtypes, label_col=inputs.label, objective=params.get("objective"),
-            num_classes=int(num_class) if num_class is not None else None, metrics=metrics,
+            model_dir,
+            framework="lightgbm",
+            framework_version=lgb.__version__,
+            model_file=MODEL_FILES["lightgbm"],
+            input_cols=inputs.features,
+            dtypes=inputs.dtypes,
+            label_col=inputs.label,
+            objective=params.get("objective"),
+            num_classes=int(num_class) if num_class is not None else None,
+            metrics=metrics,
             input_fingerprint=spec.input_fingerprint,
         )
     return metrics

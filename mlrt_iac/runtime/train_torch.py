@@ -25,8 +25,8 @@ class EntrypointError(ValueError):
 def load_entrypoint(entrypoint: str | None, project_dir: str | None) -> Callable[..., Any]:
     if not entrypoint or ":" not in entrypoint:
         raise EntrypointError(
-            f"entrypoint {entrypoint!r} is not \"module:function\". "
-            "Set entrypoint = \"trainer:train\" for a function train in trainer.py."
+            f'entrypoint {entrypoint!r} is not "module:function". '
+            'Set entrypoint = "trainer:train" for a function train in trainer.py.'
         )
     module_name, func_name = entrypoint.split(":", 1)
     if project_dir and project_dir not in sys.path:
@@ -35,8 +35,7 @@ def load_entrypoint(entrypoint: str | None, project_dir: str | None) -> Callable
     func = getattr(module, func_name, None)
     if not callable(func):
         raise EntrypointError(
-            f"Module {module_name!r} has no function {func_name!r}. "
-            "Check the entrypoint's function name."
+            f"Module {module_name!r} has no function {func_name!r}. Check the entrypoint's function name."
         )
     return func
 
@@ -44,15 +43,14 @@ def load_entrypoint(entrypoint: str | None, project_dir: str | None) -> Callable
 def _call(func: Callable[..., Any], ctx: TrainingContext) -> Any:
     """Snowflake train functions take no arguments; a Ray-style one gets the hyper-params."""
     required = [
-        p for p in inspect.signature(func).parameters.values()
+        p
+        for p in inspect.signature(func).parameters.values()
         if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
     return func(ctx.get_hyper_params()) if required else func()
 
 
-def train_torch(
-    spec: TrainingSpec, ctx: TrainingContext, worker_args: dict[str, Any]
-) -> dict[str, Any]:
+def train_torch(spec: TrainingSpec, ctx: TrainingContext, worker_args: dict[str, Any]) -> dict[str, Any]:
     """Run the entrypoint; rank 0 writes the artifact's metadata afterwards."""
     import torch
     import torch.distributed as dist

@@ -17,9 +17,7 @@ def _num_classes(params: dict[str, Any]) -> int | None:
     return int(value) if value is not None else None
 
 
-def train_xgboost(
-    spec: TrainingSpec, ctx: TrainingContext, worker_args: dict[str, Any]
-) -> dict[str, Any]:
+def train_xgboost(spec: TrainingSpec, ctx: TrainingContext, worker_args: dict[str, Any]) -> dict[str, Any]:
     """Train, save the model from rank 0, and return the final metrics."""
     from .libs import import_xgboost
 
@@ -57,12 +55,19 @@ def train_xgboost(
         early = spec.early_stopping_rounds if inputs.eval is not None else None
         history: dict[str, Any] = {}
         booster = xgb.train(
-            params, dtrain, num_boost_round=rounds, evals=evals, evals_result=history,
-            early_stopping_rounds=early, verbose_eval=False, callbacks=[Progress()],
+            params,
+            dtrain,
+            num_boost_round=rounds,
+            evals=evals,
+            evals_result=history,
+            early_stopping_rounds=early,
+            verbose_eval=False,
+            callbacks=[Progress()],
         )
         metrics = {
             f"{data}-{name}": float(values[-1])
-            for data, per_metric in history.items() for name, values in per_metric.items()
+            for data, per_metric in history.items()
+            for name, values in per_metric.items()
         }
         metrics["num_boosted_rounds"] = booster.num_boosted_rounds()
         if early is not None:
@@ -73,11 +78,17 @@ def train_xgboost(
             model_dir.mkdir(parents=True, exist_ok=True)
             booster.save_model(str(model_dir / MODEL_FILES["xgboost"]))
             write_metadata(
-                model_dir, framework="xgboost", framework_version=xgb.__version__,
-                model_file=MODEL_FILES["xgboost"], input_cols=inputs.features,
-                dtypes=inputs.dtypes, label_col=inputs.label,
-                objective=params.get("objective"), num_classes=_num_classes(params),
-                metrics=metrics, input_fingerprint=spec.input_fingerprint,
+                model_dir,
+                framework="xgboost",
+                framework_version=xgb.__version__,
+                model_file=MODEL_FILES["xgboost"],
+                input_cols=inputs.features,
+                dtypes=inputs.dtypes,
+                label_col=inputs.label,
+                objective=params.get("objective"),
+                num_classes=_num_classes(params),
+                metrics=metrics,
+                input_fingerprint=spec.input_fingerprint,
             )
         return booster, metrics
 

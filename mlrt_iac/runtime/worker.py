@@ -64,8 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.flush()
         # When the time each worker failed is known, the launcher can blame the first one
         # rather than a peer that only failed because the first one left the collective.
-        stdout_marker_sink({"kind": "failed", "rank": int(os.environ.get("RANK", "0")),
-                            "ts": time.time()})
+        stdout_marker_sink({"kind": "failed", "rank": int(os.environ.get("RANK", "0")), "ts": time.time()})
         return 1
     return 0
 

@@ -4,5 +4,11 @@ from .provider import KubernetesProvider
 from .render import RenderIndex, RenderOutput, render_items, render_resource
 from .write import write_render
 
-__all__ = ["KubernetesProvider", "RenderIndex", "RenderOutput", "render_items", "render_resource",
-           "write_render"]
+__all__ = [
+    "KubernetesProvider",
+    "RenderIndex",
+    "RenderOutput",
+    "render_items",
+    "render_resource",
+    "write_render",
+]

@@ -27,11 +27,18 @@ Obj = dict[str, Any]
 
 # kind -> (plural, namespaced): the kinds mlrt renders or stores state in.
 KINDS: dict[str, tuple[str, bool]] = {
-    "Namespace": ("namespaces", False), "Secret": ("secrets", True), "Service": ("services", True),
-    "ConfigMap": ("configmaps", True), "ResourceQuota": ("resourcequotas", True),
-    "Deployment": ("deployments", True), "NetworkPolicy": ("networkpolicies", True),
-    "Ingress": ("ingresses", True), "PodDisruptionBudget": ("poddisruptionbudgets", True),
-    "Lease": ("leases", True), "RayCluster": ("rayclusters", True), "RayJob": ("rayjobs", True),
+    "Namespace": ("namespaces", False),
+    "Secret": ("secrets", True),
+    "Service": ("services", True),
+    "ConfigMap": ("configmaps", True),
+    "ResourceQuota": ("resourcequotas", True),
+    "Deployment": ("deployments", True),
+    "NetworkPolicy": ("networkpolicies", True),
+    "Ingress": ("ingresses", True),
+    "PodDisruptionBudget": ("poddisruptionbudgets", True),
+    "Lease": ("leases", True),
+    "RayCluster": ("rayclusters", True),
+    "RayJob": ("rayjobs", True),
     "CiliumNetworkPolicy": ("ciliumnetworkpolicies", True),
 }
 
@@ -46,9 +53,11 @@ class ObjRef:
     name: str
 
     @classmethod
-    def of(cls, obj: Obj) -> "ObjRef":
+    def of(cls, obj: Obj) -> ObjRef:
         meta = obj.get("metadata") or {}
-        return cls(str(obj["apiVersion"]), str(obj["kind"]), str(meta.get("namespace") or ""), str(meta["name"]))
+        return cls(
+            str(obj["apiVersion"]), str(obj["kind"]), str(meta.get("namespace") or ""), str(meta["name"])
+        )
 
     def collection_path(self) -> str:
         plural, namespaced = KINDS[self.kind]
@@ -86,26 +95,34 @@ def map_api_error(exc: Any, what: str) -> Exception:
     """Turn an ApiException (or a transport error) into the provider's error classes."""
     status = getattr(exc, "status", None)
     if not isinstance(status, int) or status == 0:
-        return RetryableError(f"Cannot reach the Kubernetes API while {what}",
-                              f"{exc}. Check the kubeconfig's server address and that the cluster is up.")
+        return RetryableError(
+            f"Cannot reach the Kubernetes API while {what}",
+            f"{exc}. Check the kubeconfig's server address and that the cluster is up.",
+        )
     message, body = _message(getattr(exc, "body", None), str(getattr(exc, "reason", "")))
     if status == 429 or status >= 500:
-        return RetryableError(f"The Kubernetes API answered {status} while {what}",
-                              f"{message}. mlrt retries this.", delay=_retry_after(getattr(exc, "headers", None)))
+        return RetryableError(
+            f"The Kubernetes API answered {status} while {what}",
+            f"{message}. mlrt retries this.",
+            delay=_retry_after(getattr(exc, "headers", None)),
+        )
     if status == 409 and "conflict with" in message:
         causes = (body.get("details") or {}).get("causes") or []
         managers = sorted({c.get("message", "").split('"')[1] for c in causes if '"' in c.get("message", "")})
         fields = ", ".join(c.get("field", "") for c in causes)
         who = ", ".join(f'"{m}"' for m in managers) or "another field manager"
-        return PermanentError(f"Conflict while {what}: fields are managed by {who}",
-                              f"{message}\nAnother client changed fields mlrt manages ({fields}). Revert that "
-                              "change, or set force_conflicts = true in the kubernetes provider to take the "
-                              "fields over.")
+        return PermanentError(
+            f"Conflict while {what}: fields are managed by {who}",
+            f"{message}\nAnother client changed fields mlrt manages ({fields}). Revert that "
+            "change, or set force_conflicts = true in the kubernetes provider to take the "
+            "fields over.",
+        )
     if status in (401, 403):
-        return PermanentError(f"The Kubernetes API refused access while {what} ({status})",
-                              f"{message}. Check the kubeconfig credentials and the RBAC rules of that user.")
-    return PermanentError(f"The Kubernetes API rejected the request while {what} ({status})",
-                          f"{message}.")
+        return PermanentError(
+            f"The Kubernetes API refused access while {what} ({status})",
+            f"{message}. Check the kubeconfig credentials and the RBAC rules of that user.",
+        )
+    return PermanentError(f"The Kubernetes API rejected the request while {what} ({status})", f"{message}.")
 
 
 @dataclass
@@ -118,8 +135,9 @@ class _HttpFailure:
 class KubeClient:
     """One connection to one cluster (kubeconfig path and context, or in-cluster config)."""
 
-    def __init__(self, kubeconfig: str | None = None, context: str | None = None,
-                 request_timeout: float = 30.0) -> None:
+    def __init__(
+        self, kubeconfig: str | None = None, context: str | None = None, request_timeout: float = 30.0
+    ) -> None:
         import urllib3
         from kubernetes import client, config
 
@@ -128,33 +146,55 @@ class KubeClient:
         cfg = client.Configuration()
         try:
             if kubeconfig or Path(path.split(os.pathsep)[0]).exists():
-                config.load_kube_config(config_file=path, context=context, client_configuration=cfg,
-                                        persist_config=False)
+                config.load_kube_config(
+                    config_file=path, context=context, client_configuration=cfg, persist_config=False
+                )
             else:
                 config.load_incluster_config(client_configuration=cfg)
         except Exception as exc:
-            raise PermanentError("Cannot load the Kubernetes configuration",
-                                 f"{exc}. Set kubeconfig (and context) in the kubernetes provider block, "
-                                 "or KUBECONFIG in the environment.") from exc
+            raise PermanentError(
+                "Cannot load the Kubernetes configuration",
+                f"{exc}. Set kubeconfig (and context) in the kubernetes provider block, "
+                "or KUBECONFIG in the environment.",
+            ) from exc
         # Retries and Retry-After belong to the engine (bounded by the resource's timeouts), not
         # to urllib3, which would otherwise sleep on a 429 without limit: only connect retries here.
-        cfg.retries = urllib3.Retry(total=2, connect=2, read=0, status=0, redirect=0,
-                                    respect_retry_after_header=False, raise_on_status=False)
+        cfg.retries = urllib3.Retry(
+            total=2,
+            connect=2,
+            read=0,
+            status=0,
+            redirect=0,
+            respect_retry_after_header=False,
+            raise_on_status=False,
+        )
         self.api = client.ApiClient(cfg)
         self.api.user_agent = "mlrt"
 
     def close(self) -> None:
         self.api.close()
 
-    def request(self, method: str, path: str, what: str, query: dict[str, str] | None = None,
-                body: Any = None, content_type: str = "application/json") -> Obj:
+    def request(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> Obj:
         import urllib3
 
         headers = {"Accept": "application/json", "Content-Type": content_type}
         try:
             m, url, hdrs, data, post = self.api.param_serialize(
-                method, path, query_params=list((query or {}).items()), header_params=headers,
-                body=body, auth_settings=["BearerToken"])
+                method,
+                path,
+                query_params=list((query or {}).items()),
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+            )
             resp = self.api.call_api(m, url, hdrs, data, post, _request_timeout=self.request_timeout)
             raw = resp.read()
         except (urllib3.exceptions.HTTPError, OSError) as exc:  # refused, reset, timed out
@@ -178,11 +218,15 @@ class KubeClient:
         query = {"fieldManager": FIELD_MANAGER}
         if force:
             query["force"] = "true"
-        return self.request("PATCH", ref.path(), f"applying {ref}", query, obj, "application/apply-patch+yaml")
+        return self.request(
+            "PATCH", ref.path(), f"applying {ref}", query, obj, "application/apply-patch+yaml"
+        )
 
     def create(self, obj: Obj) -> Obj:
         ref = ObjRef.of(obj)
-        return self.request("POST", ref.collection_path(), f"creating {ref}", {"fieldManager": FIELD_MANAGER}, obj)
+        return self.request(
+            "POST", ref.collection_path(), f"creating {ref}", {"fieldManager": FIELD_MANAGER}, obj
+        )
 
     def replace(self, obj: Obj) -> Obj:
         """PUT: optimistic concurrency on metadata.resourceVersion (409 when it moved)."""

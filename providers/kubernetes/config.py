@@ -16,7 +16,8 @@ from mlrt_iac.diagnostics import Diagnostics
 
 DEFAULT_IMAGE = "rayproject/ray-ml:2.60.0-py311"
 DEFAULT_GPU_TOLERATIONS: list[dict[str, str]] = [
-    {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+]
 
 
 class KubernetesConfig(BaseModel):
@@ -60,6 +61,8 @@ def parse_config(raw: dict[str, Any]) -> tuple[KubernetesConfig, Diagnostics]:
     except ValidationError as exc:
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"]) or "provider"
-            diags.add_error(f'Invalid kubernetes provider argument "{where}"',
-                            f"{err['msg']}. Fix the provider \"kubernetes\" block.")
+            diags.add_error(
+                f'Invalid kubernetes provider argument "{where}"',
+                f'{err["msg"]}. Fix the provider "kubernetes" block.',
+            )
         return KubernetesConfig(), diags

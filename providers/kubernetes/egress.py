@@ -11,8 +11,9 @@ a warning says they are recorded but not enforced.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 DNS_PEER: dict[str, Any] = {
     "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
@@ -59,8 +60,15 @@ def _ports(ports: Iterable[int]) -> list[dict[str, Any]]:
     return [{"port": p, "protocol": "TCP"} for p in sorted(set(ports))]
 
 
-def network_policy(name: str, namespace: str, labels: dict[str, str], annotations: dict[str, str],
-                   selector: dict[str, str], entries: list[EgressEntry], cilium: bool) -> dict[str, Any]:
+def network_policy(
+    name: str,
+    namespace: str,
+    labels: dict[str, str],
+    annotations: dict[str, str],
+    selector: dict[str, str],
+    entries: list[EgressEntry],
+    cilium: bool,
+) -> dict[str, Any]:
     """Default-deny egress for the selected pods, allowing DNS, the namespace's own pods (Ray
     head/worker traffic) and the IP rules (and, without Cilium, the host-name rules' ports)."""
     egress: list[dict[str, Any]] = [
@@ -80,14 +88,21 @@ def network_policy(name: str, namespace: str, labels: dict[str, str], annotation
     if fqdn_ports and not cilium:
         egress.append({"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": _ports(fqdn_ports)})
     return {
-        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
         "metadata": {"name": name, "namespace": namespace, "labels": labels, "annotations": annotations},
         "spec": {"podSelector": {"matchLabels": selector}, "policyTypes": ["Egress"], "egress": egress},
     }
 
 
-def cilium_policy(name: str, namespace: str, labels: dict[str, str], annotations: dict[str, str],
-                  selector: dict[str, str], entries: list[EgressEntry]) -> dict[str, Any] | None:
+def cilium_policy(
+    name: str,
+    namespace: str,
+    labels: dict[str, str],
+    annotations: dict[str, str],
+    selector: dict[str, str],
+    entries: list[EgressEntry],
+) -> dict[str, Any] | None:
     """toFQDNs per port for host-name rules; the DNS rule lets Cilium's proxy learn the IPs."""
     by_port: dict[int, list[str]] = {}
     for e in entries:
@@ -95,16 +110,22 @@ def cilium_policy(name: str, namespace: str, labels: dict[str, str], annotations
             by_port.setdefault(e.port, []).append(e.host)
     if not by_port:
         return None
-    egress: list[dict[str, Any]] = [{
-        "toEndpoints": [{"matchLabels": {"k8s:io.kubernetes.pod.namespace": "kube-system",
-                                         "k8s:k8s-app": "kube-dns"}}],
-        "toPorts": [{"ports": [{"port": "53", "protocol": "ANY"}], "rules": {"dns": [{"matchPattern": "*"}]}}],
-    }]
+    egress: list[dict[str, Any]] = [
+        {
+            "toEndpoints": [
+                {"matchLabels": {"k8s:io.kubernetes.pod.namespace": "kube-system", "k8s:k8s-app": "kube-dns"}}
+            ],
+            "toPorts": [
+                {"ports": [{"port": "53", "protocol": "ANY"}], "rules": {"dns": [{"matchPattern": "*"}]}}
+            ],
+        }
+    ]
     for port in sorted(by_port):
         fqdns = [{"matchPattern": h} if "*" in h else {"matchName": h} for h in sorted(set(by_port[port]))]
         egress.append({"toFQDNs": fqdns, "toPorts": [{"ports": [{"port": str(port), "protocol": "TCP"}]}]})
     return {
-        "apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
+        "apiVersion": "cilium.io/v2",
+        "kind": "CiliumNetworkPolicy",
         "metadata": {"name": name, "namespace": namespace, "labels": labels, "annotations": annotations},
         "spec": {"endpointSelector": {"matchLabels": selector}, "egress": egress},
     }

@@ -7,7 +7,8 @@ from the provider block, `instance_family "NAME" { cpus = 8  memory_gib = 32  gp
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from mlrt_iac.model.families import FamilyCatalog, InstanceFamily
 
@@ -19,8 +20,14 @@ def lookup(name: str, custom: Mapping[str, Any] | None = None) -> InstanceFamily
     """Facts of `name`; an unknown family raises KeyError (the engine rejects it at plan time)."""
     if custom and name in custom:
         c = custom[name]
-        return InstanceFamily(name, float(c.get("cpus", 1)), float(c.get("memory_gib", 4)),
-                              int(c.get("gpus", 0) or 0), str(c.get("gpu_type", "") or ""), builtin=False)
+        return InstanceFamily(
+            name,
+            float(c.get("cpus", 1)),
+            float(c.get("memory_gib", 4)),
+            int(c.get("gpus", 0) or 0),
+            str(c.get("gpu_type", "") or ""),
+            builtin=False,
+        )
     fam = _BUILTIN.get(name)
     if fam is None:
         raise KeyError(name)

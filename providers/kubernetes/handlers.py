@@ -16,12 +16,21 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, Callable, ClassVar, TypeVar
+from collections.abc import Callable
+from functools import partial
+from typing import Any, ClassVar, TypeVar
 
 from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.errors import PermanentError, RetryableError
-from mlrt_iac.provider import (Attributes, CreateResult, DiffResult, ProviderContext, ReadResult,
-                               ResourceHandler, UpdateResult)
+from mlrt_iac.provider import (
+    Attributes,
+    CreateResult,
+    DiffResult,
+    ProviderContext,
+    ReadResult,
+    ResourceHandler,
+    UpdateResult,
+)
 
 from . import render as r
 from .client import KubeClient, ObjRef
@@ -74,7 +83,9 @@ class KubeHandler(ResourceHandler):
     def apply_objects(self, ctx: ProviderContext, objs: list[Obj], deadline: float) -> list[Obj]:
         live = []
         for obj in objs:
-            live.append(self.retrying(ctx, deadline, lambda o=obj: self.client.apply(o, self.cfg.force_conflicts)))  # type: ignore[misc]
+            live.append(
+                self.retrying(ctx, deadline, partial(self.client.apply, obj, self.cfg.force_conflicts))
+            )
         return live
 
     def delete_objects(self, ctx: ProviderContext, refs: list[ObjRef], deadline: float) -> None:
@@ -84,21 +95,31 @@ class KubeHandler(ResourceHandler):
             start = time.monotonic()
             while self.retrying(ctx, deadline, lambda ref=ref: self.client.get(ref)) is not None:  # type: ignore[misc]
                 if time.monotonic() > deadline:
-                    raise PermanentError(f"Timed out waiting for {ref} to be deleted",
-                                         "It still exists (a finalizer may be blocking it). Check "
-                                         "`kubectl describe` of the object, then run destroy again.")
+                    raise PermanentError(
+                        f"Timed out waiting for {ref} to be deleted",
+                        "It still exists (a finalizer may be blocking it). Check "
+                        "`kubectl describe` of the object, then run destroy again.",
+                    )
                 ctx.progress(f"waiting for {ref} to be deleted [{time.monotonic() - start:.0f}s elapsed]")
                 ctx.cancel.wait(self.cfg.poll_interval_secs)
 
-    def wait_until(self, ctx: ProviderContext, ref: ObjRef, deadline: float,
-                   check: Callable[[Obj], str | None], describe: Callable[[Obj], str]) -> Obj:
+    def wait_until(
+        self,
+        ctx: ProviderContext,
+        ref: ObjRef,
+        deadline: float,
+        check: Callable[[Obj], str | None],
+        describe: Callable[[Obj], str],
+    ) -> Obj:
         """Poll `ref` until `check` says done ("" ) or failed (a message); progress meanwhile."""
         start = time.monotonic()
         while True:
             obj = self.retrying(ctx, deadline, lambda: self.client.get(ref))
             if obj is None:
-                raise PermanentError(f"{ref} disappeared while mlrt was waiting for it",
-                                     "Something deleted it out of band. Run apply again to recreate it.")
+                raise PermanentError(
+                    f"{ref} disappeared while mlrt was waiting for it",
+                    "Something deleted it out of band. Run apply again to recreate it.",
+                )
             verdict = check(obj)
             if verdict == "":
                 return obj
@@ -108,9 +129,11 @@ class KubeHandler(ResourceHandler):
                 raise PermanentError(f"Cancelled while waiting for {ref}", "The run was interrupted.")
             elapsed = time.monotonic() - start
             if time.monotonic() > deadline:
-                raise PermanentError(f"Timed out waiting for {ref} after {elapsed:.0f}s",
-                                     f"Last status: {describe(obj)}. Raise the resource's timeouts or "
-                                     "check the cluster (kubectl describe).")
+                raise PermanentError(
+                    f"Timed out waiting for {ref} after {elapsed:.0f}s",
+                    f"Last status: {describe(obj)}. Raise the resource's timeouts or "
+                    "check the cluster (kubectl describe).",
+                )
             ctx.progress(f"{ref}: {describe(obj)} [{elapsed:.0f}s elapsed]")
             ctx.cancel.wait(self.cfg.poll_interval_secs)
 
@@ -156,8 +179,9 @@ class KubeHandler(ResourceHandler):
             live = self.ready(ctx, self.primary(out.manifests), attrs, deadline)
         except Exception:
             try:  # all or nothing: remove what this create applied
-                self.delete_objects(ctx, [ObjRef.of(o) for o in applied],
-                                    time.monotonic() + self.timeout(attrs, "delete"))
+                self.delete_objects(
+                    ctx, [ObjRef.of(o) for o in applied], time.monotonic() + self.timeout(attrs, "delete")
+                )
             except Exception as cleanup:
                 ctx.log(f"Warning: could not remove objects after a failed create: {cleanup}")
             raise
@@ -219,8 +243,9 @@ class KubeHandler(ResourceHandler):
 
     def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
         out = self.render(ctx, prior)
-        self.delete_objects(ctx, [ObjRef.of(o) for o in out.manifests],
-                            time.monotonic() + self.timeout(prior, "delete"))
+        self.delete_objects(
+            ctx, [ObjRef.of(o) for o in out.manifests], time.monotonic() + self.timeout(prior, "delete")
+        )
 
 
 class ComputePoolHandler(KubeHandler):
@@ -253,8 +278,13 @@ class ComputePoolHandler(KubeHandler):
                 return str(st.get("reason") or st.get("message") or "the RayCluster failed")
             return None
 
-        return self.wait_until(ctx, ref, deadline, check,
-                               lambda live: f"state={(live.get('status') or {}).get('state', 'pending')}")
+        return self.wait_until(
+            ctx,
+            ref,
+            deadline,
+            check,
+            lambda live: f"state={(live.get('status') or {}).get('state', 'pending')}",
+        )
 
     def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
         try:
@@ -264,8 +294,10 @@ class ComputePoolHandler(KubeHandler):
                 raise
             # A scale that does not complete rolls back to the previous size.
             self.apply_objects(ctx, self.render(ctx, prior).manifests, time.monotonic() + 60)
-            raise PermanentError(f"Scaling {ctx.address or id} did not complete; rolled back",
-                                 f"{exc.summary}. The pool was returned to its previous size.") from exc
+            raise PermanentError(
+                f"Scaling {ctx.address or id} did not complete; rolled back",
+                f"{exc.summary}. The pool was returned to its previous size.",
+            ) from exc
 
     def computed_from(self, ctx: ProviderContext, attrs: Attributes, live: Obj) -> Attributes:
         return self.observed(attrs, live)
@@ -274,20 +306,52 @@ class ComputePoolHandler(KubeHandler):
         fam = lookup(str(attrs.get("instance_family") or "CPU_X64_S"), self.cfg.instance_family)
         meta, spec = live["metadata"], live.get("spec") or {}
         groups = spec.get("workerGroupSpecs") or [{}]
-        count = int((live.get("status") or {}).get("availableWorkerReplicas", groups[0].get("replicas", 0)) or 0)
-        nodes = [{"name": f"{meta['name']}-workers-{i}", "cpus": fam.cpus, "gpus": fam.gpus,
-                  "memory": f"{fam.memory_gib:g}Gi"} for i in range(count)]
-        return {"nodes": nodes, "state": "SUSPENDED" if spec.get("suspend") else ("ACTIVE" if count else "IDLE"),
-                "address": f"http://{meta['name']}-head-svc.{meta['namespace']}.svc.cluster.local:8265"}
+        count = int(
+            (live.get("status") or {}).get("availableWorkerReplicas", groups[0].get("replicas", 0)) or 0
+        )
+        nodes = [
+            {
+                "name": f"{meta['name']}-workers-{i}",
+                "cpus": fam.cpus,
+                "gpus": fam.gpus,
+                "memory": f"{fam.memory_gib:g}Gi",
+            }
+            for i in range(count)
+        ]
+        return {
+            "nodes": nodes,
+            "state": "SUSPENDED" if spec.get("suspend") else ("ACTIVE" if count else "IDLE"),
+            "address": f"http://{meta['name']}-head-svc.{meta['namespace']}.svc.cluster.local:8265",
+        }
 
 
 class TrainingHandler(KubeHandler):
     type_name = "training"
     primary_kind = "RayJob"
-    computed = ("run_id", "status", "metrics", "model_uri", "input_fingerprint", "started_at",
-                "finished_at", "drift")
-    force_new = ("compute_pool", "framework", "dataset", "params", "num_boost_round", "n_estimators",
-                 "entrypoint", "hyper_params", "scaling", "image", "artifact_location", "name")
+    computed = (
+        "run_id",
+        "status",
+        "metrics",
+        "model_uri",
+        "input_fingerprint",
+        "started_at",
+        "finished_at",
+        "drift",
+    )
+    force_new = (
+        "compute_pool",
+        "framework",
+        "dataset",
+        "params",
+        "num_boost_round",
+        "n_estimators",
+        "entrypoint",
+        "hyper_params",
+        "scaling",
+        "image",
+        "artifact_location",
+        "name",
+    )
 
     def prepare(self, desired: Attributes) -> Attributes:
         attrs = dict(desired)
@@ -300,19 +364,31 @@ class TrainingHandler(KubeHandler):
             if st.get("jobStatus") == "SUCCEEDED":
                 return ""
             if st.get("jobStatus") in ("FAILED", "STOPPED") or st.get("jobDeploymentStatus") == "Failed":
-                return (f"The training's RayJob ended {st.get('jobStatus')}: {st.get('message') or st.get('reason') or 'no message'}. "
-                        "See `kubectl logs` of the job's submitter pod or the Ray dashboard for the job logs.")
+                return (
+                    f"The training's RayJob ended {st.get('jobStatus')}: {st.get('message') or st.get('reason') or 'no message'}. "
+                    "See `kubectl logs` of the job's submitter pod or the Ray dashboard for the job logs."
+                )
             return None
 
-        return self.wait_until(ctx, ObjRef.of(obj), deadline, check,
-                               lambda live: f"job {(live.get('status') or {}).get('jobStatus', 'PENDING')}")
+        return self.wait_until(
+            ctx,
+            ObjRef.of(obj),
+            deadline,
+            check,
+            lambda live: f"job {(live.get('status') or {}).get('jobStatus', 'PENDING')}",
+        )
 
     def computed_from(self, ctx: ProviderContext, attrs: Attributes, live: Obj) -> Attributes:
         st = live.get("status") or {}
         spec = r.job_spec(ctx.address, attrs, self.cfg, [])
-        return {"run_id": attrs["run_id"], "status": st.get("jobStatus", "SUCCEEDED"),
-                "model_uri": spec["model_dir"], "metrics": {}, "started_at": st.get("startTime"),
-                "finished_at": st.get("endTime")}
+        return {
+            "run_id": attrs["run_id"],
+            "status": st.get("jobStatus", "SUCCEEDED"),
+            "model_uri": spec["model_dir"],
+            "metrics": {},
+            "started_at": st.get("startTime"),
+            "finished_at": st.get("endTime"),
+        }
 
     def observed(self, attrs: Attributes, live: Obj) -> Attributes:
         st = live.get("status") or {}
@@ -331,20 +407,32 @@ class ServiceHandler(KubeHandler):
         def check(live: Obj) -> str | None:
             st = live.get("status") or {}
             gen = live["metadata"].get("generation")
-            if want == 0 or (st.get("observedGeneration") == gen and int(st.get("availableReplicas") or 0) >= want
-                             and int(st.get("updatedReplicas") or want) >= want):
+            if want == 0 or (
+                st.get("observedGeneration") == gen
+                and int(st.get("availableReplicas") or 0) >= want
+                and int(st.get("updatedReplicas") or want) >= want
+            ):
                 return ""
             return None
 
-        return self.wait_until(ctx, ObjRef.of(obj), deadline, check,
-                               lambda live: f"{int((live.get('status') or {}).get('availableReplicas') or 0)}/{want} available")
+        return self.wait_until(
+            ctx,
+            ObjRef.of(obj),
+            deadline,
+            check,
+            lambda live: f"{int((live.get('status') or {}).get('availableReplicas') or 0)}/{want} available",
+        )
 
     def computed_from(self, ctx: ProviderContext, attrs: Attributes, live: Obj) -> Attributes:
         endpoint = r.service_endpoint(attrs, self.cfg, ctx.address)
         image, _ = r.service_image(attrs, r.RenderIndex.from_related(ctx.related), self.cfg)
         functions = [str(f) for f in (attrs.get("functions") or ["predict"])]
-        return {"endpoint": endpoint, "functions_urls": {f: f"{endpoint}/{f}" for f in functions},
-                "image": image, **self.observed(attrs, live)}
+        return {
+            "endpoint": endpoint,
+            "functions_urls": {f: f"{endpoint}/{f}" for f in functions},
+            "image": image,
+            **self.observed(attrs, live),
+        }
 
     def observed(self, attrs: Attributes, live: Obj) -> Attributes:
         want = int((live.get("spec") or {}).get("replicas", 1))
@@ -383,8 +471,10 @@ class NetworkRuleHandler(KubeHandler):
         if str(desired.get("type", "")).upper() == "IPV4":
             for v in desired.get("value_list") or []:
                 if not parse_entry(str(v)).is_ip:
-                    diags.add_error(f"Invalid IPV4 network rule value {v!r}",
-                                    "IPV4 rules take an address or CIDR such as 10.0.0.0/8 (optionally :port).")
+                    diags.add_error(
+                        f"Invalid IPV4 network rule value {v!r}",
+                        "IPV4 rules take an address or CIDR such as 10.0.0.0/8 (optionally :port).",
+                    )
         return diags
 
     def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
@@ -405,17 +495,28 @@ class ExternalAccessIntegrationHandler(NetworkRuleHandler):
         return Diagnostics()
 
     def _effective(self, ctx: ProviderContext, desired: Attributes) -> list[str]:
-        rules = {r.resource_name(a, attrs): attrs for a, attrs in ctx.related.items() if ".network_rule." in f".{a}"}
+        rules = {
+            r.resource_name(a, attrs): attrs
+            for a, attrs in ctx.related.items()
+            if ".network_rule." in f".{a}"
+        }
         return r.eai_entries(desired, rules)
 
     def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
-        return CreateResult(r.resource_name(ctx.address, desired),
-                            {**desired, "effective_egress": self._effective(ctx, desired)})
+        return CreateResult(
+            r.resource_name(ctx.address, desired),
+            {**desired, "effective_egress": self._effective(ctx, desired)},
+        )
 
     def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
         return UpdateResult({**desired, "effective_egress": self._effective(ctx, desired)})
 
 
 HANDLERS: tuple[type[ResourceHandler], ...] = (
-    ComputePoolHandler, ImageRepositoryHandler, NetworkRuleHandler, ExternalAccessIntegrationHandler,
-    TrainingHandler, ServiceHandler)
+    ComputePoolHandler,
+    ImageRepositoryHandler,
+    NetworkRuleHandler,
+    ExternalAccessIntegrationHandler,
+    TrainingHandler,
+    ServiceHandler,
+)

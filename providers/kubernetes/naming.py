@@ -45,7 +45,7 @@ def dns_name(text: str, max_len: int = 63) -> str:
     if not value or not value[0].isalpha():
         value = f"x-{value}".rstrip("-")
     if len(value) > max_len:
-        value = f"{value[:max_len - 9].rstrip('-')}-{_digest(text)}"
+        value = f"{value[: max_len - 9].rstrip('-')}-{_digest(text)}"
     return value
 
 

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -41,8 +42,7 @@ Attributes = dict[str, Any]
 HEAD_CPU, HEAD_MEMORY_GIB = 1, 4  # the head runs no tasks; it hosts GCS and the dashboard
 SUBMITTER_CPU, SUBMITTER_MEMORY = "200m", "512Mi"
 SERVING_PORT = 8080
-FETCH_MODEL = ("import sys, pyarrow.fs as fs; "
-               "fs.copy_files(sys.argv[1], sys.argv[2])")
+FETCH_MODEL = "import sys, pyarrow.fs as fs; fs.copy_files(sys.argv[1], sys.argv[2])"
 _ADDR_TAIL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_-]*)(\[[^\]]*\])?$")
 
 
@@ -55,9 +55,11 @@ class RenderIndex:
     repos: dict[str, Attributes] = field(default_factory=dict)
 
     @classmethod
-    def from_items(cls, items: Iterable[RenderItem]) -> "RenderIndex":
+    def from_items(cls, items: Iterable[RenderItem]) -> RenderIndex:
         items = list(items)
-        rules = {resource_name(i.address, i.attributes): i.attributes for i in items if i.type == "network_rule"}
+        rules = {
+            resource_name(i.address, i.attributes): i.attributes for i in items if i.type == "network_rule"
+        }
         index = cls()
         for i in items:
             name = resource_name(i.address, i.attributes)
@@ -70,7 +72,7 @@ class RenderIndex:
         return index
 
     @classmethod
-    def from_related(cls, related: Mapping[str, Attributes]) -> "RenderIndex":
+    def from_related(cls, related: Mapping[str, Attributes]) -> RenderIndex:
         """At apply time the engine passes the referenced resources' attributes by address."""
         index = cls()
         for address, attrs in related.items():
@@ -84,7 +86,9 @@ class RenderIndex:
                 index.repos[name] = attrs
             elif rtype == "external_access_integration":
                 eff = attrs.get("effective_egress")
-                index.egress[name] = [str(e) for e in eff] if isinstance(eff, list) and attrs.get("enabled", True) else []
+                index.egress[name] = (
+                    [str(e) for e in eff] if isinstance(eff, list) and attrs.get("enabled", True) else []
+                )
         return index
 
 
@@ -93,7 +97,7 @@ class RenderOutput:
     manifests: list[Manifest] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
-    def extend(self, other: "RenderOutput") -> None:
+    def extend(self, other: RenderOutput) -> None:
         self.manifests.extend(other.manifests)
         self.warnings.extend(other.warnings)
 
@@ -122,7 +126,9 @@ def pool_namespace(cfg: KubernetesConfig, pool: str) -> str:
     return cfg.namespace or dns_name(f"mlrt-{pool}")
 
 
-def _meta(name: str, namespace: str | None, address: str, extra: Mapping[str, str] | None = None) -> Attributes:
+def _meta(
+    name: str, namespace: str | None, address: str, extra: Mapping[str, str] | None = None
+) -> Attributes:
     labels = base_labels(address)
     labels.update(extra or {})
     meta: Attributes = {"name": name, "labels": labels, "annotations": {ADDRESS_ANNOTATION: address}}
@@ -174,6 +180,7 @@ def _timeout(attrs: Mapping[str, Any], op: str) -> int | None:
 
 # --- compute_pool ---------------------------------------------------------------------------
 
+
 def raycluster_name(pool: str) -> str:
     return dns_name(pool, 48)  # KubeRay derives longer pod/service names from it
 
@@ -195,24 +202,42 @@ def render_pool(address: str, attrs: Attributes, cfg: KubernetesConfig) -> Rende
         }
         if fam.gpus:
             hard["requests.nvidia.com/gpu"] = str(max_n * fam.gpus)
-        out.manifests.append({"apiVersion": "v1", "kind": "ResourceQuota",
-                              "metadata": _meta(f"{dns_name(name)}-quota", ns, address),
-                              "spec": {"hard": hard}})
-    worker_pod: Attributes = {"containers": [{
-        "name": "ray-worker", "image": cfg.image,
-        "resources": _resources(fam.cpus, fam.memory_gib, fam.gpus),
-    }]}
+        out.manifests.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ResourceQuota",
+                "metadata": _meta(f"{dns_name(name)}-quota", ns, address),
+                "spec": {"hard": hard},
+            }
+        )
+    worker_pod: Attributes = {
+        "containers": [
+            {
+                "name": "ray-worker",
+                "image": cfg.image,
+                "resources": _resources(fam.cpus, fam.memory_gib, fam.gpus),
+            }
+        ]
+    }
     worker_pod.update(_gpu_placement(cfg, fam))
-    head_pod: Attributes = {"containers": [{
-        "name": "ray-head", "image": cfg.image,
-        "resources": _resources(HEAD_CPU, HEAD_MEMORY_GIB, 0),
-        "ports": [{"containerPort": 6379, "name": "gcs-server"},
-                  {"containerPort": 8265, "name": "dashboard"},
-                  {"containerPort": 10001, "name": "client"}],
-    }]}
+    head_pod: Attributes = {
+        "containers": [
+            {
+                "name": "ray-head",
+                "image": cfg.image,
+                "resources": _resources(HEAD_CPU, HEAD_MEMORY_GIB, 0),
+                "ports": [
+                    {"containerPort": 6379, "name": "gcs-server"},
+                    {"containerPort": 8265, "name": "dashboard"},
+                    {"containerPort": 10001, "name": "client"},
+                ],
+            }
+        ]
+    }
     pod_labels = base_labels(address)
     cluster: Manifest = {
-        "apiVersion": "ray.io/v1", "kind": "RayCluster",
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
         "metadata": _meta(raycluster_name(name), ns, address),
         "spec": {
             "rayVersion": cfg.ray_version,
@@ -222,24 +247,28 @@ def render_pool(address: str, attrs: Attributes, cfg: KubernetesConfig) -> Rende
                 "rayStartParams": {"num-cpus": "0", "dashboard-host": "0.0.0.0"},
                 "template": {"metadata": {"labels": dict(pod_labels)}, "spec": head_pod},
             },
-            "workerGroupSpecs": [{
-                "groupName": "workers",
-                "replicas": min(max(active, min_n), max_n),
-                "minReplicas": min_n,
-                "maxReplicas": max_n,
-                "rayStartParams": {},
-                "template": {"metadata": {"labels": dict(pod_labels)}, "spec": worker_pod},
-            }],
+            "workerGroupSpecs": [
+                {
+                    "groupName": "workers",
+                    "replicas": min(max(active, min_n), max_n),
+                    "minReplicas": min_n,
+                    "maxReplicas": max_n,
+                    "rayStartParams": {},
+                    "template": {"metadata": {"labels": dict(pod_labels)}, "spec": worker_pod},
+                }
+            ],
         },
     }
     if min_n < max_n:
         cluster["spec"]["autoscalerOptions"] = {
-            "idleTimeoutSeconds": _int(attrs.get("auto_suspend_secs"), 3600)}
+            "idleTimeoutSeconds": _int(attrs.get("auto_suspend_secs"), 3600)
+        }
     out.manifests.append(cluster)
     return out
 
 
 # --- image_repository -----------------------------------------------------------------------
+
 
 def repository_url(attrs: Mapping[str, Any], cfg: KubernetesConfig, address: str = "") -> str:
     registry = str(attrs.get("registry") or cfg.registry).rstrip("/")
@@ -252,15 +281,32 @@ def pull_secret(attrs: Mapping[str, Any], cfg: KubernetesConfig, address: str = 
 
 # --- egress ---------------------------------------------------------------------------------
 
-def _egress_objects(address: str, workload: str, ns: str, selector: dict[str, str],
-                    eais: list[str], index: RenderIndex, cfg: KubernetesConfig) -> RenderOutput:
+
+def _egress_objects(
+    address: str,
+    workload: str,
+    ns: str,
+    selector: dict[str, str],
+    eais: list[str],
+    index: RenderIndex,
+    cfg: KubernetesConfig,
+) -> RenderOutput:
     out = RenderOutput()
     if not eais:
         return out
     entries = [eg.parse_entry(e) for name in eais for e in index.egress.get(name, [])]
     meta = _meta(f"{workload}-egress", ns, address)
-    out.manifests.append(eg.network_policy(meta["name"], ns, meta["labels"], meta["annotations"],
-                                           selector, entries, cfg.fqdn_policies == "cilium"))
+    out.manifests.append(
+        eg.network_policy(
+            meta["name"],
+            ns,
+            meta["labels"],
+            meta["annotations"],
+            selector,
+            entries,
+            cfg.fqdn_policies == "cilium",
+        )
+    )
     hosts = sorted({f"{e.host}:{e.port}" for e in entries if not e.is_ip})
     if cfg.fqdn_policies == "cilium":
         cmeta = _meta(f"{workload}-fqdn", ns, address)
@@ -271,7 +317,8 @@ def _egress_objects(address: str, workload: str, ns: str, selector: dict[str, st
         out.warnings.append(
             f"{address}: HOST_PORT rules ({', '.join(hosts)}) are recorded but not enforced: a "
             "plain NetworkPolicy cannot match host names, so their ports are open to any address. "
-            'Set fqdn_policies = "cilium" in the kubernetes provider to enforce them.')
+            'Set fqdn_policies = "cilium" in the kubernetes provider to enforce them.'
+        )
     return out
 
 
@@ -282,14 +329,23 @@ def _eai_list(attrs: Mapping[str, Any]) -> list[str]:
 
 # --- training -------------------------------------------------------------------------------
 
+
 def job_spec(address: str, attrs: Mapping[str, Any], cfg: KubernetesConfig, egress: list[str]) -> Attributes:
     """The JSON document the runtime launcher reads (same fields the other providers pass)."""
     name = resource_name(address, attrs)
     root = str(attrs.get("artifact_location") or cfg.artifact_root).rstrip("/")
     run_id = attrs.get("run_id") if isinstance(attrs.get("run_id"), str) else None
     model_dir = f"{root}/{name}/{run_id}" if run_id else f"{root}/{name}"
-    keys = ("framework", "dataset", "params", "num_boost_round", "n_estimators", "entrypoint",
-            "hyper_params", "scaling")
+    keys = (
+        "framework",
+        "dataset",
+        "params",
+        "num_boost_round",
+        "n_estimators",
+        "entrypoint",
+        "hyper_params",
+        "scaling",
+    )
     spec: Attributes = {"address": address, "name": name, "model_dir": model_dir, "egress": egress}
     if run_id:
         spec["run_id"] = run_id
@@ -299,7 +355,9 @@ def job_spec(address: str, attrs: Mapping[str, Any], cfg: KubernetesConfig, egre
     return spec
 
 
-def render_training(address: str, attrs: Attributes, index: RenderIndex, cfg: KubernetesConfig) -> RenderOutput:
+def render_training(
+    address: str, attrs: Attributes, index: RenderIndex, cfg: KubernetesConfig
+) -> RenderOutput:
     name = resource_name(address, attrs)
     pool = str(attrs.get("compute_pool") or "")
     ns = pool_namespace(cfg, pool)
@@ -307,21 +365,34 @@ def render_training(address: str, attrs: Attributes, index: RenderIndex, cfg: Ku
     eais = _eai_list(attrs)
     egress = sorted({e for n in eais for e in index.egress.get(n, [])})
     spec = job_spec(address, attrs, cfg, egress)
-    env = {"MLRT_JOB_SPEC": json.dumps(spec, sort_keys=True, separators=(",", ":")),
-           "MLRT_EGRESS": ",".join(egress)}
+    env = {
+        "MLRT_JOB_SPEC": json.dumps(spec, sort_keys=True, separators=(",", ":")),
+        "MLRT_EGRESS": ",".join(egress),
+    }
     image = str(attrs.get("image") or cfg.image)
     job: Manifest = {
-        "apiVersion": "ray.io/v1", "kind": "RayJob",
+        "apiVersion": "ray.io/v1",
+        "kind": "RayJob",
         "metadata": _meta(dns_name(name), ns, address, {WORKLOAD_LABEL: label_value(address)}),
         "spec": {
             "entrypoint": "python -m mlrt_iac.runtime.launch --spec-env MLRT_JOB_SPEC",
             "clusterSelector": {"ray.io/cluster": cluster},
             "runtimeEnvYAML": yaml.safe_dump({"env_vars": env}, sort_keys=True, width=1 << 20),
-            "submitterPodTemplate": {"spec": {"restartPolicy": "Never", "containers": [{
-                "name": "ray-job-submitter", "image": image,
-                "resources": {"requests": {"cpu": SUBMITTER_CPU, "memory": SUBMITTER_MEMORY},
-                              "limits": {"cpu": SUBMITTER_CPU, "memory": SUBMITTER_MEMORY}},
-            }]}},
+            "submitterPodTemplate": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [
+                        {
+                            "name": "ray-job-submitter",
+                            "image": image,
+                            "resources": {
+                                "requests": {"cpu": SUBMITTER_CPU, "memory": SUBMITTER_MEMORY},
+                                "limits": {"cpu": SUBMITTER_CPU, "memory": SUBMITTER_MEMORY},
+                            },
+                        }
+                    ],
+                }
+            },
         },
     }
     deadline = _timeout(attrs, "create")
@@ -329,11 +400,14 @@ def render_training(address: str, attrs: Attributes, index: RenderIndex, cfg: Ku
         job["spec"]["activeDeadlineSeconds"] = deadline
     out = RenderOutput([job])
     # The job's code runs on the pool's RayCluster pods, so the policy selects those.
-    out.extend(_egress_objects(address, dns_name(f"{name}-train"), ns, {"ray.io/cluster": cluster}, eais, index, cfg))
+    out.extend(
+        _egress_objects(address, dns_name(f"{name}-train"), ns, {"ray.io/cluster": cluster}, eais, index, cfg)
+    )
     return out
 
 
 # --- service --------------------------------------------------------------------------------
+
 
 def service_endpoint(attrs: Mapping[str, Any], cfg: KubernetesConfig, address: str = "") -> str:
     name = dns_name(resource_name(address, attrs))
@@ -341,7 +415,9 @@ def service_endpoint(attrs: Mapping[str, Any], cfg: KubernetesConfig, address: s
     return f"http://{name}.{ns}.svc.cluster.local:{SERVING_PORT}"
 
 
-def service_image(attrs: Mapping[str, Any], index: RenderIndex, cfg: KubernetesConfig) -> tuple[str, str | None]:
+def service_image(
+    attrs: Mapping[str, Any], index: RenderIndex, cfg: KubernetesConfig
+) -> tuple[str, str | None]:
     """The serving image and its pull secret: the repository's runtime image when the service
     names an image_repository, else the provider's runtime image."""
     repo_name = attrs.get("image_repository")
@@ -352,7 +428,9 @@ def service_image(attrs: Mapping[str, Any], index: RenderIndex, cfg: KubernetesC
     return cfg.image, None
 
 
-def render_service(address: str, attrs: Attributes, index: RenderIndex, cfg: KubernetesConfig) -> RenderOutput:
+def render_service(
+    address: str, attrs: Attributes, index: RenderIndex, cfg: KubernetesConfig
+) -> RenderOutput:
     name = dns_name(resource_name(address, attrs))
     pool_name = str(attrs.get("compute_pool") or "")
     ns = pool_namespace(cfg, pool_name)
@@ -364,8 +442,10 @@ def render_service(address: str, attrs: Attributes, index: RenderIndex, cfg: Kub
     model = str(attrs.get("model") or "")
     warnings = []
     if not model:
-        warnings.append(f"{address}: its model is known only after apply (a training's model_uri), so the "
-                        "rendered Deployment has no model to fetch. Apply the training, then render again.")
+        warnings.append(
+            f"{address}: its model is known only after apply (a training's model_uri), so the "
+            "rendered Deployment has no model to fetch. Apply the training, then render again."
+        )
     image, secret = service_image(attrs, index, cfg)
     selector = {"mlrt.dev/service": name, WORKLOAD_LABEL: label_value(address)}
     functions = [str(f) for f in (attrs.get("functions") or ["predict"])]
@@ -374,24 +454,45 @@ def render_service(address: str, attrs: Attributes, index: RenderIndex, cfg: Kub
         env.append({"name": "MLRT_MAX_BATCH_ROWS", "value": str(attrs["max_batch_rows"])})
     probe = {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10}
     pod: Attributes = {
-        "initContainers": [{
-            "name": "fetch-model", "image": image,
-            "command": ["python", "-c", FETCH_MODEL, model, "/models/model"],
-            "volumeMounts": [{"name": "model", "mountPath": "/models"}],
-            "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "500m", "memory": "1Gi"}},
-        }],
-        "containers": [{
-            "name": "server", "image": image,
-            "command": ["python", "-m", "mlrt_iac.runtime.serving", "--model-uri", "/models/model",
-                        "--host", "0.0.0.0", "--port", str(SERVING_PORT), "--workers", str(workers),
-                        "--max-queue", str(max_queue)],
-            "ports": [{"containerPort": SERVING_PORT, "name": "http", "protocol": "TCP"}],
-            "env": env,
-            "readinessProbe": dict(probe, initialDelaySeconds=5),
-            "livenessProbe": dict(probe, initialDelaySeconds=30, failureThreshold=6),
-            "resources": _resources(fam.cpus, fam.memory_gib, gpus),
-            "volumeMounts": [{"name": "model", "mountPath": "/models"}],
-        }],
+        "initContainers": [
+            {
+                "name": "fetch-model",
+                "image": image,
+                "command": ["python", "-c", FETCH_MODEL, model, "/models/model"],
+                "volumeMounts": [{"name": "model", "mountPath": "/models"}],
+                "resources": {
+                    "requests": {"cpu": "500m", "memory": "1Gi"},
+                    "limits": {"cpu": "500m", "memory": "1Gi"},
+                },
+            }
+        ],
+        "containers": [
+            {
+                "name": "server",
+                "image": image,
+                "command": [
+                    "python",
+                    "-m",
+                    "mlrt_iac.runtime.serving",
+                    "--model-uri",
+                    "/models/model",
+                    "--host",
+                    "0.0.0.0",
+                    "--port",
+                    str(SERVING_PORT),
+                    "--workers",
+                    str(workers),
+                    "--max-queue",
+                    str(max_queue),
+                ],
+                "ports": [{"containerPort": SERVING_PORT, "name": "http", "protocol": "TCP"}],
+                "env": env,
+                "readinessProbe": dict(probe, initialDelaySeconds=5),
+                "livenessProbe": dict(probe, initialDelaySeconds=30, failureThreshold=6),
+                "resources": _resources(fam.cpus, fam.memory_gib, gpus),
+                "volumeMounts": [{"name": "model", "mountPath": "/models"}],
+            }
+        ],
         "volumes": [{"name": "model", "emptyDir": {}}],
     }
     if secret:
@@ -401,37 +502,74 @@ def render_service(address: str, attrs: Attributes, index: RenderIndex, cfg: Kub
     template_labels = base_labels(address)
     template_labels.update(selector)
     out = RenderOutput(warnings=warnings)
-    out.manifests.append({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": _meta(name, ns, address),
-        "spec": {"replicas": replicas, "selector": {"matchLabels": dict(selector)},
-                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-                 "template": {"metadata": {"labels": template_labels,
-                                           "annotations": {ADDRESS_ANNOTATION: address}},
-                              "spec": pod}},
-    })
-    out.manifests.append({
-        "apiVersion": "v1", "kind": "Service", "metadata": _meta(name, ns, address),
-        "spec": {"type": "ClusterIP", "selector": dict(selector),
-                 "ports": [{"name": "http", "port": SERVING_PORT, "targetPort": "http", "protocol": "TCP"}]},
-    })
+    out.manifests.append(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": _meta(name, ns, address),
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": dict(selector)},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                "template": {
+                    "metadata": {"labels": template_labels, "annotations": {ADDRESS_ANNOTATION: address}},
+                    "spec": pod,
+                },
+            },
+        }
+    )
+    out.manifests.append(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": _meta(name, ns, address),
+            "spec": {
+                "type": "ClusterIP",
+                "selector": dict(selector),
+                "ports": [{"name": "http", "port": SERVING_PORT, "targetPort": "http", "protocol": "TCP"}],
+            },
+        }
+    )
     if attrs.get("ingress_enabled"):
-        ing_spec: Attributes = {"rules": [{"http": {"paths": [{
-            "path": "/", "pathType": "Prefix",
-            "backend": {"service": {"name": name, "port": {"name": "http"}}}}]}}]}
+        ing_spec: Attributes = {
+            "rules": [
+                {
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": name, "port": {"name": "http"}}},
+                            }
+                        ]
+                    }
+                }
+            ]
+        }
         if cfg.ingress_class:
             ing_spec["ingressClassName"] = cfg.ingress_class
-        out.manifests.append({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-                              "metadata": _meta(name, ns, address), "spec": ing_spec})
-    out.manifests.append({
-        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": _meta(name, ns, address),
-        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": dict(selector)}},
-    })
+        out.manifests.append(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "Ingress",
+                "metadata": _meta(name, ns, address),
+                "spec": ing_spec,
+            }
+        )
+    out.manifests.append(
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": _meta(name, ns, address),
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": dict(selector)}},
+        }
+    )
     out.extend(_egress_objects(address, name, ns, dict(selector), _eai_list(attrs), index, cfg))
     return out
 
 
 # --- entry points ---------------------------------------------------------------------------
+
 
 def known(value: Any) -> Any:
     """Values known only after apply become None (unset); sensitive marks are dropped (the
@@ -447,8 +585,9 @@ def known(value: Any) -> Any:
     return value
 
 
-def render_resource(rtype: str, address: str, attrs: Attributes, index: RenderIndex,
-                    cfg: KubernetesConfig) -> RenderOutput:
+def render_resource(
+    rtype: str, address: str, attrs: Attributes, index: RenderIndex, cfg: KubernetesConfig
+) -> RenderOutput:
     """The manifests of one resource (empty for types realised without objects)."""
     attrs = known(attrs)
     if rtype == "compute_pool":

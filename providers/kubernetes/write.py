@@ -37,9 +37,11 @@ def write_render(manifests: list[dict[str, Any]], out_dir: Path) -> list[Path]:
     for obj in manifests:
         name = file_name(obj)
         if name in files and files[name] != obj:
-            raise MlrtError(f"Two rendered objects are both named {name}",
-                            "Give the resources distinct names (the `name` argument) so their "
-                            "Kubernetes objects do not collide.")
+            raise MlrtError(
+                f"Two rendered objects are both named {name}",
+                "Give the resources distinct names (the `name` argument) so their "
+                "Kubernetes objects do not collide.",
+            )
         files[name] = obj
     written: list[Path] = []
     for name in sorted(files):
@@ -52,8 +54,16 @@ def write_render(manifests: list[dict[str, Any]], out_dir: Path) -> list[Path]:
         if stale.name not in files and stale.name != "kustomization.yaml" and _ours(stale):
             stale.unlink()
     kust = out_dir / "kustomization.yaml"
-    kust.write_text(HEADER + dump({"apiVersion": "kustomize.config.k8s.io/v1beta1",
-                                   "kind": "Kustomization", "resources": sorted(files)}))
+    kust.write_text(
+        HEADER
+        + dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": sorted(files),
+            }
+        )
+    )
     written.append(kust)
     return written
 

@@ -14,8 +14,10 @@ import re
 from typing import Any
 
 _PLAIN = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./\-]*$")
-_RESERVED = re.compile(r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|"
-                       r"off|Off|OFF|null|Null|NULL|~)$")
+_RESERVED = re.compile(
+    r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|"
+    r"off|Off|OFF|null|Null|NULL|~)$"
+)
 
 
 def _scalar(value: Any) -> str:
@@ -52,7 +54,7 @@ def _emit(value: Any, indent: str, out: list[str]) -> None:
             if isinstance(item, (dict, list)) and item:
                 sub: list[str] = []
                 _emit(item, indent + "  ", sub)
-                out.append(f"{indent}- {sub[0][len(indent) + 2:]}")
+                out.append(f"{indent}- {sub[0][len(indent) + 2 :]}")
                 out.extend(sub[1:])
             else:
                 out.append(f"{indent}- {_inline(item)}")

@@ -50,7 +50,10 @@ class LocalProvider(Provider):
 
     name: ClassVar[str] = "local"
     version: ClassVar[str] = "0.1.0"
-    handler_classes: ClassVar[tuple[type[ResourceHandler], ...]] = INFRA_HANDLERS + (TrainingHandler, ServiceHandler)
+    handler_classes: ClassVar[tuple[type[ResourceHandler], ...]] = INFRA_HANDLERS + (
+        TrainingHandler,
+        ServiceHandler,
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -63,8 +66,10 @@ class LocalProvider(Provider):
         diags = Diagnostics()
         config = plain(dict(config))
         for key in sorted(set(config) - _KNOWN_ARGS):
-            diags.add_error(f'Unsupported argument "{key}" in provider "local"',
-                            f"The local provider accepts: {', '.join(sorted(_KNOWN_ARGS))}.")
+            diags.add_error(
+                f'Unsupported argument "{key}" in provider "local"',
+                f"The local provider accepts: {', '.join(sorted(_KNOWN_ARGS))}.",
+            )
         root = config.get("root")
         if root is not None and is_known(root):
             if not isinstance(root, str) or not root:
@@ -76,30 +81,45 @@ class LocalProvider(Provider):
             v = config.get(key)
             if v is None or not is_known(v):
                 continue
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or (key == "overcommit" and v < 1):
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, (int, float))
+                or v < 0
+                or (key == "overcommit" and v < 1)
+            ):
                 lowest = "1" if key == "overcommit" else "0"
-                diags.add_error(f'Invalid "{key}" in provider "local"',
-                                f"{key} must be a number of at least {lowest} (got {v!r}).")
+                diags.add_error(
+                    f'Invalid "{key}" in provider "local"',
+                    f"{key} must be a number of at least {lowest} (got {v!r}).",
+                )
         fams = config.get("instance_family") or {}
         if not isinstance(fams, dict):
-            diags.add_error('Invalid "instance_family" blocks in provider "local"',
-                            'Write each as `instance_family "NAME" { cpus = 4  memory_gib = 16  gpus = 0 }`.')
+            diags.add_error(
+                'Invalid "instance_family" blocks in provider "local"',
+                'Write each as `instance_family "NAME" { cpus = 4  memory_gib = 16  gpus = 0 }`.',
+            )
             fams = {}
         for fname, spec in fams.items():
             if isinstance(spec, list) and len(spec) == 1:  # python-hcl2 may wrap a block body in a list
                 spec = spec[0]
             if not isinstance(spec, dict):
-                diags.add_error(f'Invalid instance_family "{fname}"', "Its body must set cpus and memory_gib.")
+                diags.add_error(
+                    f'Invalid instance_family "{fname}"', "Its body must set cpus and memory_gib."
+                )
                 continue
             for k in ("cpus", "memory_gib"):
                 val = spec.get(k)
                 if isinstance(val, bool) or not isinstance(val, (int, float)) or val <= 0:
-                    diags.add_error(f'Invalid {k} in instance_family "{fname}"',
-                                    f"{k} must be a number greater than 0 (got {val!r}).")
+                    diags.add_error(
+                        f'Invalid {k} in instance_family "{fname}"',
+                        f"{k} must be a number greater than 0 (got {val!r}).",
+                    )
             gpus = spec.get("gpus", 0) or 0
             if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0:
-                diags.add_error(f'Invalid gpus in instance_family "{fname}"',
-                                f"gpus must be a whole number of at least 0 (got {gpus!r}).")
+                diags.add_error(
+                    f'Invalid gpus in instance_family "{fname}"',
+                    f"gpus must be a whole number of at least 0 (got {gpus!r}).",
+                )
             self.families[str(fname)] = dict(spec)
         self.config = config
         return diags

@@ -71,9 +71,11 @@ def read_json(path: Path) -> Any | None:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PermanentError(f"Cannot parse {path}",
-                             f"The local provider's record is not valid JSON ({exc}). Restore it or "
-                             "remove it and run `mlrt apply` again to recreate the object.") from exc
+        raise PermanentError(
+            f"Cannot parse {path}",
+            f"The local provider's record is not valid JSON ({exc}). Restore it or "
+            "remove it and run `mlrt apply` again to recreate the object.",
+        ) from exc
 
 
 class FileLock:
@@ -89,7 +91,7 @@ class FileLock:
         self.what = what
         self._fd: int | None = None
 
-    def __enter__(self) -> "FileLock":
+    def __enter__(self) -> FileLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + max(self.timeout, 0.0)
@@ -108,14 +110,16 @@ class FileLock:
                         f"The lock on the {self.what} is held by another process",
                         f"{self.path} stayed locked for {self.timeout:g}s; another mlrt run is changing "
                         "the same local resources. mlrt retries; if it persists, find that process.",
-                        delay=1.0) from None
+                        delay=1.0,
+                    ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.1)
         self._fd = fd
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)

@@ -19,7 +19,7 @@ class LocalHandler(ResourceHandler):
     """A handler of the local provider (typed access to the provider's configuration)."""
 
     @property
-    def lp(self) -> "LocalProvider":
+    def lp(self) -> LocalProvider:
         return self.provider  # type: ignore[return-value]
 
     def normalise(self, ctx: ProviderContext, desired: Attributes) -> Attributes:
@@ -49,12 +49,16 @@ def resource_name(ctx: ProviderContext, attrs: Attributes) -> str:
     if not isinstance(name, str) or not name:
         m = _ADDRESS_TAIL.search(ctx.address or "")
         if m is None:
-            raise PermanentError("A local resource needs a name",
-                                 f'Could not derive a name from address "{ctx.address}"; set `name = "..."`.')
+            raise PermanentError(
+                "A local resource needs a name",
+                f'Could not derive a name from address "{ctx.address}"; set `name = "..."`.',
+            )
         key = m.group(2) if m.group(2) is not None else m.group(3)
         name = m.group(1) if key is None else f"{m.group(1)}-{key}"
     if not _SAFE.match(name) or name in (".", ".."):
-        raise PermanentError(f'Invalid name "{name}" for a local resource',
-                             "Use letters, digits, '-', '_' and '.', starting with a letter or digit; the "
-                             "local provider uses the name as a file name.")
+        raise PermanentError(
+            f'Invalid name "{name}" for a local resource',
+            "Use letters, digits, '-', '_' and '.', starting with a letter or digit; the "
+            "local provider uses the name as a file name.",
+        )
     return name

@@ -24,8 +24,7 @@ from typing import Any, ClassVar
 
 from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.errors import PermanentError
-from mlrt_iac.provider import (Attributes, CreateResult, DiffResult, ProviderContext, ReadResult,
-                               UpdateResult)
+from mlrt_iac.provider import Attributes, CreateResult, DiffResult, ProviderContext, ReadResult, UpdateResult
 from mlrt_iac.values import is_known
 
 from ._files import atomic_write_json, plain, read_json
@@ -34,14 +33,21 @@ from .ledger import Ledger, Node, fits, total
 from .machine import Capacity, FamilyFacts, node_size
 
 DEFAULTS: dict[str, Any] = {
-    "min_nodes": 1, "max_nodes": 1, "auto_resume": True, "auto_suspend_secs": 3600,
-    "initially_suspended": False, "scale_timeout_secs": 720, "labels": {}, "comment": None,
+    "min_nodes": 1,
+    "max_nodes": 1,
+    "auto_resume": True,
+    "auto_suspend_secs": 3600,
+    "initially_suspended": False,
+    "scale_timeout_secs": 720,
+    "labels": {},
+    "comment": None,
 }
 
 
 def _fmt(c: Capacity) -> str:
     def n(x: float, unit: str) -> str:
         return f"{x:g} {unit}" + ("" if x == 1 else "s")
+
     return f"{n(c.cpus, 'vCPU')}, {c.memory_gib:g} GiB, {n(c.gpus, 'GPU')}"
 
 
@@ -84,7 +90,9 @@ class ComputePoolHandler(LocalHandler):
         return dict(data["attributes"])
 
     def _save(self, ctx: ProviderContext, name: str, attrs: Attributes) -> None:
-        atomic_write_json(self.record_path(ctx, name), {"type": "compute_pool", "id": name, "attributes": attrs})
+        atomic_write_json(
+            self.record_path(ctx, name), {"type": "compute_pool", "id": name, "attributes": attrs}
+        )
 
     # ----- inputs ------------------------------------------------------------------------
     def _inputs(self, ctx: ProviderContext, desired: Attributes) -> Attributes:
@@ -116,8 +124,12 @@ class ComputePoolHandler(LocalHandler):
         return "ACTIVE" if nodes else "IDLE"
 
     def _computed(self, name: str, nodes: list[Node], suspended: bool, capped: dict[str, Any]) -> Attributes:
-        return {"nodes": nodes, "state": self._state(suspended, nodes), "address": f"local://{name}",
-                "capped": capped}
+        return {
+            "nodes": nodes,
+            "state": self._state(suspended, nodes),
+            "address": f"local://{name}",
+            "capped": capped,
+        }
 
     # ----- protocol ----------------------------------------------------------------------
     def validate(self, desired: Attributes) -> Diagnostics:
@@ -136,9 +148,15 @@ class ComputePoolHandler(LocalHandler):
                 diags.add_error(exc.summary, exc.detail)
         return diags
 
-    def plan_computed(self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None) -> Attributes:
+    def plan_computed(
+        self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None
+    ) -> Attributes:
         name = desired.get("name") or (prior or {}).get("name")
-        needed = (desired.get("instance_family"), desired.get("active_nodes", desired.get("min_nodes", 1)), name)
+        needed = (
+            desired.get("instance_family"),
+            desired.get("active_nodes", desired.get("min_nodes", 1)),
+            name,
+        )
         if not all(is_known(v) for v in needed):
             return {}
         try:
@@ -174,8 +192,16 @@ class ComputePoolHandler(LocalHandler):
         target = 0 if suspended else int(attrs["active_nodes"])
         ledger = self.ledger(ctx)
         # Any leftover record of this name (a crash between create and the state write) is adopted.
-        nodes = self._scale(ctx, ledger, name, [], template, target, float(attrs["scale_timeout_secs"]),
-                            on_fail="nothing was created")
+        nodes = self._scale(
+            ctx,
+            ledger,
+            name,
+            [],
+            template,
+            target,
+            float(attrs["scale_timeout_secs"]),
+            on_fail="nothing was created",
+        )
         result = {**attrs, **self._computed(name, nodes, suspended, capped)}
         try:
             with ledger.locked() as book:
@@ -192,20 +218,31 @@ class ComputePoolHandler(LocalHandler):
         name = id
         current = self._load(ctx, name)
         if current is None:
-            raise PermanentError(f'compute_pool "{name}" no longer exists',
-                                 f"Its record {self.record_path(ctx, name)} is gone. Run `mlrt plan` "
-                                 "to see the drift; `mlrt apply` will create it again.")
+            raise PermanentError(
+                f'compute_pool "{name}" no longer exists',
+                f"Its record {self.record_path(ctx, name)} is gone. Run `mlrt plan` "
+                "to see the drift; `mlrt apply` will create it again.",
+            )
         if attrs["name"] != name or attrs["instance_family"] != current.get("instance_family"):
-            raise PermanentError(f'compute_pool "{name}" cannot change name or instance_family in place',
-                                 "These arguments force a replacement; the plan should have replaced it.")
+            raise PermanentError(
+                f'compute_pool "{name}" cannot change name or instance_family in place',
+                "These arguments force a replacement; the plan should have replaced it.",
+            )
         template, capped, family = self._node_template(attrs["instance_family"])
         suspended = current.get("state") == "SUSPENDED"
         nodes: list[Node] = list(current.get("nodes") or [])
         if not suspended and int(attrs["active_nodes"]) != len(nodes):
             self._log_caps(ctx, name, family, capped)
-            nodes = self._scale(ctx, self.ledger(ctx), name, nodes, template, int(attrs["active_nodes"]),
-                                float(attrs["scale_timeout_secs"]),
-                                on_fail=f"the pool was rolled back to its previous size of {_plural(len(nodes))}")
+            nodes = self._scale(
+                ctx,
+                self.ledger(ctx),
+                name,
+                nodes,
+                template,
+                int(attrs["active_nodes"]),
+                float(attrs["scale_timeout_secs"]),
+                on_fail=f"the pool was rolled back to its previous size of {_plural(len(nodes))}",
+            )
         result = {**attrs, **self._computed(name, nodes, suspended, capped)}
         with self.ledger(ctx).locked() as book:
             book.set_nodes(name, nodes)
@@ -242,8 +279,16 @@ class ComputePoolHandler(LocalHandler):
         if current.get("state") != "SUSPENDED":
             return current
         template, capped, _ = self._node_template(current["instance_family"])
-        nodes = self._scale(ctx, self.ledger(ctx), name, [], template, int(current["active_nodes"]),
-                            float(current.get("scale_timeout_secs", 720)), on_fail="the pool stays suspended")
+        nodes = self._scale(
+            ctx,
+            self.ledger(ctx),
+            name,
+            [],
+            template,
+            int(current["active_nodes"]),
+            float(current.get("scale_timeout_secs", 720)),
+            on_fail="the pool stays suspended",
+        )
         with self.ledger(ctx).locked() as book:
             book.set_nodes(name, nodes)
             book.save()
@@ -254,13 +299,23 @@ class ComputePoolHandler(LocalHandler):
     def _require(self, ctx: ProviderContext, name: str) -> Attributes:
         current = self._load(ctx, name)
         if current is None:
-            raise PermanentError(f'compute_pool "{name}" does not exist',
-                                 "Create it with `mlrt apply` first.")
+            raise PermanentError(
+                f'compute_pool "{name}" does not exist', "Create it with `mlrt apply` first."
+            )
         return current
 
     # ----- scaling -----------------------------------------------------------------------
-    def _scale(self, ctx: ProviderContext, ledger: Ledger, name: str, start: list[Node], template: Node,
-               target: int, timeout: float, on_fail: str) -> list[Node]:
+    def _scale(
+        self,
+        ctx: ProviderContext,
+        ledger: Ledger,
+        name: str,
+        start: list[Node],
+        template: Node,
+        target: int,
+        timeout: float,
+        on_fail: str,
+    ) -> list[Node]:
         """Reserve or release nodes until the pool has `target`; on failure restore `start`."""
         if target <= len(start):
             return start[:target]
@@ -279,7 +334,8 @@ class ComputePoolHandler(LocalHandler):
                             f'compute_pool "{name}" cannot have {_plural(target)} on this machine',
                             f"{_plural(target)} of {_fmt(want_each)} need {_fmt(need)}, more than the whole "
                             f"local budget of {_fmt(budget)}; {on_fail}. Lower active_nodes, or raise "
-                            "max_cpus / max_memory_gib / overcommit in the `provider \"local\"` block.")
+                            'max_cpus / max_memory_gib / overcommit in the `provider "local"` block.',
+                        )
                     added = False
                     while len(nodes) < target and fits(others, total(nodes) + want_each, budget):
                         nodes.extend(self._nodes(name, template, 1, start=len(nodes)))
@@ -292,8 +348,10 @@ class ComputePoolHandler(LocalHandler):
                     return nodes
                 ctx.progress(f"{len(nodes)}/{target} nodes, waiting for capacity")
                 if ctx.cancel.is_set():
-                    raise PermanentError(f'Scaling compute_pool "{name}" was cancelled',
-                                         f"Stopped at {len(nodes)} of {target} nodes; {on_fail}.")
+                    raise PermanentError(
+                        f'Scaling compute_pool "{name}" was cancelled',
+                        f"Stopped at {len(nodes)} of {target} nodes; {on_fail}.",
+                    )
                 if time.monotonic() >= deadline:
                     users = ", ".join(f"{n} ({_fmt(c)})" for n, c in holders.items()) or "none"
                     raise PermanentError(
@@ -301,8 +359,9 @@ class ComputePoolHandler(LocalHandler):
                         f"complete within {timeout:g}s",
                         f"Only {len(nodes)} of {target} nodes could be reserved: the local budget of "
                         f"{_fmt(budget)} is held by other pools: {users}; {on_fail}. Free capacity "
-                        "(shrink or suspend another pool), raise the budget in the `provider \"local\"` "
-                        "block, or raise scale_timeout_secs.")
+                        '(shrink or suspend another pool), raise the budget in the `provider "local"` '
+                        "block, or raise scale_timeout_secs.",
+                    )
                 time.sleep(min(delay, max(deadline - time.monotonic(), 0.0)))
                 delay = min(delay * 1.5, 0.25)
         except BaseException:
@@ -329,8 +388,10 @@ class ComputePoolHandler(LocalHandler):
     @staticmethod
     def _log_caps(ctx: ProviderContext, name: str, family: FamilyFacts, capped: dict[str, Any]) -> None:
         for res, info in capped.items():
-            ctx.log(f'compute_pool "{name}": {family.name} nodes have {info["family"]} {res}; this machine '
-                    f"gives {info['machine']} (capped)")
+            ctx.log(
+                f'compute_pool "{name}": {family.name} nodes have {info["family"]} {res}; this machine '
+                f"gives {info['machine']} (capped)"
+            )
 
 
 def _range_problems(attrs: Attributes) -> list[str]:

@@ -42,9 +42,13 @@ def is_valid_layout(path: Path) -> bool:
         index = json.loads((path / "index.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return (isinstance(layout, dict) and isinstance(layout.get("imageLayoutVersion"), str)
-            and isinstance(index, dict) and isinstance(index.get("manifests"), list)
-            and (path / "blobs" / "sha256").is_dir())
+    return (
+        isinstance(layout, dict)
+        and isinstance(layout.get("imageLayoutVersion"), str)
+        and isinstance(index, dict)
+        and isinstance(index.get("manifests"), list)
+        and (path / "blobs" / "sha256").is_dir()
+    )
 
 
 def write_layout(path: Path) -> None:
@@ -71,13 +75,17 @@ class ImageRepositoryHandler(LocalHandler):
         if registry is None or registry == "":
             return (self.lp.storage_root(ctx) / "registry").absolute()
         if not isinstance(registry, str):
-            raise PermanentError("Invalid registry for a local image repository",
-                                 f"registry must be a directory path (got {registry!r}).")
+            raise PermanentError(
+                "Invalid registry for a local image repository",
+                f"registry must be a directory path (got {registry!r}).",
+            )
         reg = registry[4:] if registry.startswith("oci:") else registry
         if "://" in reg:
-            raise PermanentError(f'The local provider cannot use registry "{registry}"',
-                                 "Local image repositories are directories: set registry to a local path "
-                                 "(or leave it unset), or use the kubernetes provider for a remote registry.")
+            raise PermanentError(
+                f'The local provider cannot use registry "{registry}"',
+                "Local image repositories are directories: set registry to a local path "
+                "(or leave it unset), or use the kubernetes provider for a remote registry.",
+            )
         p = Path(reg).expanduser()
         return (p if p.is_absolute() else ctx.project_dir / p).absolute()
 
@@ -92,12 +100,15 @@ class ImageRepositoryHandler(LocalHandler):
         diags = Diagnostics()
         reg = desired.get("registry")
         if isinstance(reg, str) and "://" in reg:
-            diags.add_error(f'The local provider cannot use registry "{reg}"',
-                            "Local image repositories are directories: set registry to a local path or "
-                            "leave it unset.")
+            diags.add_error(
+                f'The local provider cannot use registry "{reg}"',
+                "Local image repositories are directories: set registry to a local path or leave it unset.",
+            )
         return diags
 
-    def plan_computed(self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None) -> Attributes:
+    def plan_computed(
+        self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None
+    ) -> Attributes:
         if not (is_known(desired.get("name")) and is_known(desired.get("registry"))):
             return {}
         try:
@@ -136,9 +147,11 @@ class ImageRepositoryHandler(LocalHandler):
         if path.exists() or path.is_symlink():
             marker = self._marker(path) if path.is_dir() else None
             if marker is None or marker.get("name") != name:
-                raise PermanentError(f'Image repository directory {path} already exists',
-                                     "It was not created by mlrt, so mlrt will not take it over. Choose another "
-                                     "name or registry, or move that directory away.")
+                raise PermanentError(
+                    f"Image repository directory {path} already exists",
+                    "It was not created by mlrt, so mlrt will not take it over. Choose another "
+                    "name or registry, or move that directory away.",
+                )
             write_layout(path)  # adopt our own leftover (crash before the state was saved)
             ctx.log(f"image_repository {name}: adopted existing mlrt repository at {path}")
             return CreateResult(str(path), self._attributes(ctx, attrs, path))
@@ -147,15 +160,18 @@ class ImageRepositoryHandler(LocalHandler):
         try:
             tmp.mkdir()
             write_layout(tmp)
-            atomic_write_json(tmp / MARKER, {"created_by": "mlrt", "name": name, "path": str(path),
-                                             "address": ctx.address})
+            atomic_write_json(
+                tmp / MARKER, {"created_by": "mlrt", "name": name, "path": str(path), "address": ctx.address}
+            )
             os.rename(tmp, path)
         except OSError as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             _remove_empty(made)
-            raise PermanentError(f"Could not create image repository {path}",
-                                 f"{exc.strerror or exc}. Check that the registry directory is writable "
-                                 "and that nothing else is at that path.") from exc
+            raise PermanentError(
+                f"Could not create image repository {path}",
+                f"{exc.strerror or exc}. Check that the registry directory is writable "
+                "and that nothing else is at that path.",
+            ) from exc
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             _remove_empty(made)
@@ -165,8 +181,10 @@ class ImageRepositoryHandler(LocalHandler):
     def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
         path = Path(id)
         if not is_valid_layout(path):
-            raise PermanentError(f"Image repository {path} no longer exists",
-                                 "Run `mlrt plan` to see the drift; `mlrt apply` will create it again.")
+            raise PermanentError(
+                f"Image repository {path} no longer exists",
+                "Run `mlrt plan` to see the drift; `mlrt apply` will create it again.",
+            )
         return UpdateResult(self._attributes(ctx, desired, path))
 
     def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
@@ -175,15 +193,19 @@ class ImageRepositoryHandler(LocalHandler):
             return
         marker = self._marker(path) if path.is_dir() and not path.is_symlink() else None
         if marker is None or marker.get("name") != path.name:
-            raise PermanentError(f"Refusing to delete {path}",
-                                 f"It has no mlrt marker ({MARKER}), so mlrt did not create what is there now. "
-                                 "Remove it yourself, then `mlrt state rm` the resource.")
+            raise PermanentError(
+                f"Refusing to delete {path}",
+                f"It has no mlrt marker ({MARKER}), so mlrt did not create what is there now. "
+                "Remove it yourself, then `mlrt state rm` the resource.",
+            )
         tomb = path.parent / f".{path.name}.deleting-{uuid.uuid4().hex[:8]}"
         try:
             os.rename(path, tomb)
         except OSError as exc:
-            raise PermanentError(f"Could not delete image repository {path}",
-                                 f"{exc.strerror or exc}; it still exists. Fix the cause and run again.") from exc
+            raise PermanentError(
+                f"Could not delete image repository {path}",
+                f"{exc.strerror or exc}; it still exists. Fix the cause and run again.",
+            ) from exc
         shutil.rmtree(tomb, ignore_errors=True)
 
 
@@ -198,9 +220,10 @@ def _make_parents(folder: Path) -> list[Path]:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         _remove_empty(list(reversed(missing)))
-        raise PermanentError(f"Could not create directory {folder}",
-                             f"{exc.strerror or exc}. Set registry (or the provider's root) to a writable "
-                             "directory.") from exc
+        raise PermanentError(
+            f"Could not create directory {folder}",
+            f"{exc.strerror or exc}. Set registry (or the provider's root) to a writable directory.",
+        ) from exc
     return list(reversed(missing))
 
 

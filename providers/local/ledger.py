@@ -10,9 +10,10 @@ no phantom reservation behind.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ._files import FileLock, atomic_write_json, read_json
 from .machine import Capacity
@@ -35,16 +36,20 @@ def _pid_alive(pid: Any) -> bool:
 
 
 def total(nodes: list[Node]) -> Capacity:
-    return Capacity(sum(float(n.get("cpus", 0)) for n in nodes),
-                    sum(float(n.get("memory", 0)) for n in nodes),
-                    sum(int(n.get("gpus", 0)) for n in nodes))
+    return Capacity(
+        sum(float(n.get("cpus", 0)) for n in nodes),
+        sum(float(n.get("memory", 0)) for n in nodes),
+        sum(int(n.get("gpus", 0)) for n in nodes),
+    )
 
 
 def fits(used: Capacity, extra: Capacity, budget: Capacity) -> bool:
     eps = 1e-9
-    return (used.cpus + extra.cpus <= budget.cpus + eps
-            and used.memory_gib + extra.memory_gib <= budget.memory_gib + eps
-            and used.gpus + extra.gpus <= budget.gpus)
+    return (
+        used.cpus + extra.cpus <= budget.cpus + eps
+        and used.memory_gib + extra.memory_gib <= budget.memory_gib + eps
+        and used.gpus + extra.gpus <= budget.gpus
+    )
 
 
 @dataclass
@@ -61,7 +66,7 @@ class Ledger:
     def pool_record_path(self, name: str) -> Path:
         return self.pools_dir / f"{name}.json"
 
-    def locked(self) -> "LedgerSession":
+    def locked(self) -> LedgerSession:
         return LedgerSession(self)
 
 
@@ -70,11 +75,12 @@ class LedgerSession:
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
-        self._lock = FileLock(ledger.pools_dir / "ledger.lock", ledger.lock_timeout,
-                              what="local compute-pool ledger")
+        self._lock = FileLock(
+            ledger.pools_dir / "ledger.lock", ledger.lock_timeout, what="local compute-pool ledger"
+        )
         self.pools: dict[str, dict[str, Any]] = {}
 
-    def __enter__(self) -> "LedgerSession":
+    def __enter__(self) -> LedgerSession:
         self._lock.__enter__()
         try:
             data = read_json(self.ledger.path) or {}

@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from mlrt_iac.errors import PermanentError
 
@@ -25,7 +26,7 @@ class Capacity:
     memory_gib: float
     gpus: int
 
-    def __add__(self, other: "Capacity") -> "Capacity":
+    def __add__(self, other: Capacity) -> Capacity:
         return Capacity(self.cpus + other.cpus, self.memory_gib + other.memory_gib, self.gpus + other.gpus)
 
     def to_json(self) -> dict[str, Any]:
@@ -115,20 +116,26 @@ def lookup_family(name: str, custom: Mapping[str, Mapping[str, Any]]) -> FamilyF
     """
     if name in custom:
         spec = custom[name]
-        return FamilyFacts(name, float(spec.get("cpus", 0)), float(spec.get("memory_gib", 0)),
-                           int(spec.get("gpus", 0) or 0))
+        return FamilyFacts(
+            name, float(spec.get("cpus", 0)), float(spec.get("memory_gib", 0)), int(spec.get("gpus", 0) or 0)
+        )
     catalog = _catalog()
     family = catalog.get(name)
     if family is None:
         names = catalog.names() if hasattr(catalog, "names") else list(catalog)
         known = sorted(set(custom) | {str(n) for n in names})
-        raise PermanentError(f'Unknown instance family "{name}"',
-                             f"Known families: {', '.join(known)}. Declare it in "
-                             '`provider "local" { instance_family "NAME" { cpus memory_gib gpus } }` '
-                             "or use a catalogue family.")
-    return FamilyFacts(str(_field(family, "name")) if _has(family, "name") else name,
-                       float(_field(family, "cpus")), float(_field(family, "memory_gib")),
-                       int(_field(family, "gpus") or 0))
+        raise PermanentError(
+            f'Unknown instance family "{name}"',
+            f"Known families: {', '.join(known)}. Declare it in "
+            '`provider "local" { instance_family "NAME" { cpus memory_gib gpus } }` '
+            "or use a catalogue family.",
+        )
+    return FamilyFacts(
+        str(_field(family, "name")) if _has(family, "name") else name,
+        float(_field(family, "cpus")),
+        float(_field(family, "memory_gib")),
+        int(_field(family, "gpus") or 0),
+    )
 
 
 def _field(obj: Any, key: str) -> Any:

@@ -13,14 +13,14 @@ every provider): HOST_PORT entries as `host:port` (lower-cased, `:443` when no p
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, ClassVar, Iterable
+from typing import Any, ClassVar
 
 from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.errors import PermanentError
-from mlrt_iac.provider import (Attributes, CreateResult, DiffResult, ProviderContext, ReadResult,
-                               UpdateResult)
+from mlrt_iac.provider import Attributes, CreateResult, DiffResult, ProviderContext, ReadResult, UpdateResult
 from mlrt_iac.values import is_known
 
 from ._files import atomic_write_json, plain, read_json
@@ -44,8 +44,14 @@ def effective_egress(rules: Iterable[Attributes]) -> list[str]:
     `netrules.effective_egress` so every provider grants the same list."""
     from mlrt_iac.model import netrules
 
-    views = [SimpleNamespace(mode=r.get("mode", "EGRESS"), type=r.get("type", "HOST_PORT"),
-                             value_list=list(r.get("value_list") or [])) for r in rules]
+    views = [
+        SimpleNamespace(
+            mode=r.get("mode", "EGRESS"),
+            type=r.get("type", "HOST_PORT"),
+            value_list=list(r.get("value_list") or []),
+        )
+        for r in rules
+    ]
     return sorted(set(netrules.effective_egress(views)))
 
 
@@ -80,7 +86,9 @@ class _RecordHandler(LocalHandler):
         return dict(data["attributes"])
 
     def save(self, ctx: ProviderContext, name: str, attrs: Attributes) -> None:
-        atomic_write_json(self.record_path(ctx, name), {"type": self.type_name, "id": name, "attributes": attrs})
+        atomic_write_json(
+            self.record_path(ctx, name), {"type": self.type_name, "id": name, "attributes": attrs}
+        )
 
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
         return ReadResult(self.load(ctx, id))
@@ -118,8 +126,10 @@ class NetworkRuleHandler(_RecordHandler):
     def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
         attrs = self._checked(ctx, desired)
         if attrs["name"] != id:
-            raise PermanentError(f'network_rule "{id}" cannot be renamed in place',
-                                 "A name change forces a replacement; the plan should have replaced it.")
+            raise PermanentError(
+                f'network_rule "{id}" cannot be renamed in place',
+                "A name change forces a replacement; the plan should have replaced it.",
+            )
         self.save(ctx, id, attrs)
         return UpdateResult(attrs)
 
@@ -168,14 +178,18 @@ class ExternalAccessIntegrationHandler(_RecordHandler):
         rules = self._rules(ctx, names, from_disk=True)
         if rules is None:
             missing = [n for n in names if self._rules(ctx, [n], from_disk=True) is None]
-            raise PermanentError(f'external_access_integration "{attrs["name"]}" allows unknown network rules',
-                                 f"No network rule named {', '.join(missing)} exists. Declare it with a "
-                                 "`network_rule` block and reference it in allowed_network_rules.")
+            raise PermanentError(
+                f'external_access_integration "{attrs["name"]}" allows unknown network rules',
+                f"No network rule named {', '.join(missing)} exists. Declare it with a "
+                "`network_rule` block and reference it in allowed_network_rules.",
+            )
         ingress = [r.get("name") for r in rules if r.get("mode") != "EGRESS"]
         if ingress:
-            raise PermanentError(f'external_access_integration "{attrs["name"]}" allows non-EGRESS rules',
-                                 f"Rules {', '.join(map(str, ingress))} have mode INGRESS; an external access "
-                                 "integration only grants egress. Remove them from allowed_network_rules.")
+            raise PermanentError(
+                f'external_access_integration "{attrs["name"]}" allows non-EGRESS rules',
+                f"Rules {', '.join(map(str, ingress))} have mode INGRESS; an external access "
+                "integration only grants egress. Remove them from allowed_network_rules.",
+            )
         return effective_egress(rules)
 
     def _checked(self, ctx: ProviderContext, desired: Attributes) -> Attributes:
@@ -184,13 +198,17 @@ class ExternalAccessIntegrationHandler(_RecordHandler):
         attrs.setdefault("enabled", True)
         names = self.rule_names(attrs)
         if names is None:
-            raise PermanentError(f'Invalid allowed_network_rules in external_access_integration "{attrs["name"]}"',
-                                 "It must be a list of network rule names or references.")
+            raise PermanentError(
+                f'Invalid allowed_network_rules in external_access_integration "{attrs["name"]}"',
+                "It must be a list of network rule names or references.",
+            )
         attrs["allowed_network_rules"] = names
         attrs["effective_egress"] = self._egress(ctx, attrs)
         return attrs
 
-    def plan_computed(self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None) -> Attributes:
+    def plan_computed(
+        self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None
+    ) -> Attributes:
         names = self.rule_names(desired)
         if names is None:
             return {}
@@ -202,7 +220,11 @@ class ExternalAccessIntegrationHandler(_RecordHandler):
     def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
         result = super().diff(ctx, prior, desired)
         planned = self.plan_computed(ctx, desired, prior).get("effective_egress") if ctx.related else None
-        if planned is not None and planned != prior.get("effective_egress") and "effective_egress" not in result.changed:
+        if (
+            planned is not None
+            and planned != prior.get("effective_egress")
+            and "effective_egress" not in result.changed
+        ):
             result.changed.append("effective_egress")
             result.reasons.setdefault("effective_egress", "an allowed network rule's value_list changed")
         return result
@@ -215,7 +237,9 @@ class ExternalAccessIntegrationHandler(_RecordHandler):
     def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
         attrs = self._checked(ctx, desired)
         if attrs["name"] != id:
-            raise PermanentError(f'external_access_integration "{id}" cannot be renamed in place',
-                                 "A name change forces a replacement; the plan should have replaced it.")
+            raise PermanentError(
+                f'external_access_integration "{id}" cannot be renamed in place',
+                "A name change forces a replacement; the plan should have replaced it.",
+            )
         self.save(ctx, id, attrs)
         return UpdateResult(attrs)

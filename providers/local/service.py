@@ -105,19 +105,36 @@ class ServiceHandler(LocalHandler):
         return DiffResult(changed=changed, requires_replace=[k for k in changed if k in REPLACE])
 
     # -- processes -------------------------------------------------------------------------
-    def _start(self, ctx: ProviderContext, name: str, desired: Attributes, port: int, generation: int) -> list[int]:
+    def _start(
+        self, ctx: ProviderContext, name: str, desired: Attributes, port: int, generation: int
+    ) -> list[int]:
         d = self._dir(ctx, name)
         d.mkdir(parents=True, exist_ok=True)
         model = str(desired["model"])
         if not os.path.isabs(model):
             model = str((ctx.project_dir / model).resolve())
         if not (Path(model) / "metadata.json").exists():
-            raise PermanentError(f"No model at {model}", "The service's model must be a training's model_uri "
-                                 "or a directory with metadata.json and the model file.")
+            raise PermanentError(
+                f"No model at {model}",
+                "The service's model must be a training's model_uri "
+                "or a directory with metadata.json and the model file.",
+            )
         workers = int(desired.get("num_workers") or 1)
-        cmd = [sys.executable, "-m", "mlrt_iac.runtime.serving", "--model-uri", model, "--host", "127.0.0.1",
-               "--port", str(port), "--workers", str(workers),
-               "--max-queue", str(int(desired.get("max_queue") or 4 * workers))]
+        cmd = [
+            sys.executable,
+            "-m",
+            "mlrt_iac.runtime.serving",
+            "--model-uri",
+            model,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--max-queue",
+            str(int(desired.get("max_queue") or 4 * workers)),
+        ]
         if desired.get("max_batch_rows"):
             cmd += ["--max-batch-rows", str(int(desired["max_batch_rows"]))]
         if desired.get("functions"):
@@ -127,15 +144,21 @@ class ServiceHandler(LocalHandler):
             log = open(d / f"instance-{generation}-{i}.log", "ab")
             ready = d / f"ready-{generation}-{i}.json"
             ready.unlink(missing_ok=True)
-            proc = subprocess.Popen(cmd + ["--instance-id", f"{generation}-{i}", "--ready-file", str(ready)],
-                                    stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, cwd=str(ctx.project_dir), start_new_session=True)
+            proc = subprocess.Popen(
+                cmd + ["--instance-id", f"{generation}-{i}", "--ready-file", str(ready)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=str(ctx.project_dir),
+                start_new_session=True,
+            )
             log.close()
             pids.append(proc.pid)
         return pids
 
-    def _wait_ready(self, ctx: ProviderContext, name: str, endpoint: str, pids: list[int],
-                    generation: int) -> None:
+    def _wait_ready(
+        self, ctx: ProviderContext, name: str, endpoint: str, pids: list[int], generation: int
+    ) -> None:
         """Ready when every instance of this generation wrote its ready file (all its workers
         loaded the model) and the shared port answers /health."""
         deadline = time.monotonic() + READY_TIMEOUT
@@ -144,16 +167,18 @@ class ServiceHandler(LocalHandler):
         while time.monotonic() < deadline:
             dead = [p for p in pids if not _alive(p)]
             if dead:
-                raise PermanentError(f"The inference server of {ctx.address} exited during start-up",
-                                     self._log_tail(ctx, name))
+                raise PermanentError(
+                    f"The inference server of {ctx.address} exited during start-up", self._log_tail(ctx, name)
+                )
             if all(f.exists() for f in ready_files) and _healthy(endpoint):
                 return
             if ctx.cancel.is_set():
                 raise PermanentError("cancelled while waiting for the service to become ready")
             ctx.progress(f"waiting for {endpoint}/health [{time.monotonic() - started:.0f}s]")
             time.sleep(0.1)
-        raise PermanentError(f"{ctx.address} did not become ready within {READY_TIMEOUT:.0f}s",
-                             self._log_tail(ctx, name))
+        raise PermanentError(
+            f"{ctx.address} did not become ready within {READY_TIMEOUT:.0f}s", self._log_tail(ctx, name)
+        )
 
     def _log_tail(self, ctx: ProviderContext, name: str) -> str:
         logs = sorted(self._dir(ctx, name).glob("instance-*.log"), key=lambda p: p.stat().st_mtime)
@@ -167,8 +192,9 @@ class ServiceHandler(LocalHandler):
         return {"endpoint": endpoint, "functions_urls": urls, "status": status, "image": None}
 
     def _record(self, ctx: ProviderContext, name: str, port: int, pids: list[int], generation: int) -> None:
-        atomic_write_json(self._dir(ctx, name) / "processes.json",
-                          {"port": port, "pids": pids, "generation": generation})
+        atomic_write_json(
+            self._dir(ctx, name) / "processes.json", {"port": port, "pids": pids, "generation": generation}
+        )
 
     def _processes(self, ctx: ProviderContext, name: str) -> dict[str, Any]:
         data = read_json(self._dir(ctx, name) / "processes.json")

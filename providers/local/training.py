@@ -58,10 +58,12 @@ class TrainingHandler(LocalHandler):
             return diags
         wants_gpu = bool(scaling.get("use_gpu")) or float(scaling.get("num_gpus_per_worker") or 0) > 0
         if wants_gpu and self.lp.machine().gpus == 0:
-            diags.add_error("No GPU on this machine",
-                            "The training asks for GPUs (scaling.use_gpu or num_gpus_per_worker), but the local "
-                            "provider found none (nvidia-smi lists no GPU). Set use_gpu = false to train on "
-                            "CPUs, or run it with a provider that has GPUs (ray, kubernetes).")
+            diags.add_error(
+                "No GPU on this machine",
+                "The training asks for GPUs (scaling.use_gpu or num_gpus_per_worker), but the local "
+                "provider found none (nvidia-smi lists no GPU). Set use_gpu = false to train on "
+                "CPUs, or run it with a provider that has GPUs (ray, kubernetes).",
+            )
         return diags
 
     def _fingerprint(self, ctx: ProviderContext, desired: Attributes) -> tuple[str, dict[str, str]] | None:
@@ -70,20 +72,35 @@ class TrainingHandler(LocalHandler):
 
         if not is_known(desired.get("dataset")) or not is_known(desired.get("params")):
             return None
-        datasets = {name: {**ds, "sources": _abs_sources(ctx.project_dir, list(ds.get("source") or []))}
-                    for name, ds in (desired.get("dataset") or {}).items()}
-        params = {k: desired.get(k) for k in ("framework", "params", "num_boost_round", "n_estimators",
-                                                "entrypoint", "hyper_params", "scaling")}
+        datasets = {
+            name: {**ds, "sources": _abs_sources(ctx.project_dir, list(ds.get("source") or []))}
+            for name, ds in (desired.get("dataset") or {}).items()
+        }
+        params = {
+            k: desired.get(k)
+            for k in (
+                "framework",
+                "params",
+                "num_boost_round",
+                "n_estimators",
+                "entrypoint",
+                "hyper_params",
+                "scaling",
+            )
+        }
         try:
-            fp, parts = input_fingerprint(datasets, entrypoint_source_paths(desired.get("entrypoint"), str(ctx.project_dir)),
-                                          params)
+            fp, parts = input_fingerprint(
+                datasets, entrypoint_source_paths(desired.get("entrypoint"), str(ctx.project_dir)), params
+            )
         except (OSError, ValueError) as exc:
             raise PermanentError(f"Cannot read the training data of {ctx.address}", str(exc)) from exc
         # Show paths relative to the project, as the user wrote them.
         rel = {k.replace(str(ctx.project_dir) + os.sep, ""): v for k, v in parts.items()}
         return fp, rel
 
-    def plan_computed(self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None) -> Attributes:
+    def plan_computed(
+        self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None
+    ) -> Attributes:
         got = self._fingerprint(ctx, desired)
         if got is None or prior is not None:
             return {}
@@ -101,27 +118,47 @@ class TrainingHandler(LocalHandler):
                 changed.append("input_fingerprint")
                 replace.append("input_fingerprint")
                 reasons["input_fingerprint"] = explain_change(prior.get("_fingerprint_parts") or {}, got[1])
-        return DiffResult(changed=sorted(set(changed)), requires_replace=sorted(set(replace)), reasons=reasons)
+        return DiffResult(
+            changed=sorted(set(changed)), requires_replace=sorted(set(replace)), reasons=reasons
+        )
 
     # -- apply ----------------------------------------------------------------------------
-    def _spec(self, ctx: ProviderContext, desired: Attributes, run_id: str, model_dir: Path,
-              run_dir: Path, fingerprint: str) -> dict[str, Any]:
+    def _spec(
+        self,
+        ctx: ProviderContext,
+        desired: Attributes,
+        run_id: str,
+        model_dir: Path,
+        run_dir: Path,
+        fingerprint: str,
+    ) -> dict[str, Any]:
         egress: list[str] = []
         for attrs in ctx.related.values():
             egress.extend(attrs.get("effective_egress") or [])
         datasets = {
-            name: {"sources": _abs_sources(ctx.project_dir, list(ds.get("source") or [])),
-                   "input_cols": ds.get("input_cols"), "label_col": ds.get("label_col"),
-                   "shard": bool(ds.get("shard", True))}
+            name: {
+                "sources": _abs_sources(ctx.project_dir, list(ds.get("source") or [])),
+                "input_cols": ds.get("input_cols"),
+                "label_col": ds.get("label_col"),
+                "shard": bool(ds.get("shard", True)),
+            }
             for name, ds in (desired.get("dataset") or {}).items()
         }
         return {
-            "run_id": run_id, "framework": desired["framework"], "datasets": datasets,
-            "params": desired.get("params") or {}, "num_boost_round": desired.get("num_boost_round"),
-            "n_estimators": desired.get("n_estimators"), "entrypoint": desired.get("entrypoint"),
-            "hyper_params": desired.get("hyper_params") or {}, "scaling": desired.get("scaling") or {},
-            "model_dir": str(model_dir), "run_dir": str(run_dir), "project_dir": str(ctx.project_dir),
-            "egress": sorted(set(egress)), "input_fingerprint": fingerprint,
+            "run_id": run_id,
+            "framework": desired["framework"],
+            "datasets": datasets,
+            "params": desired.get("params") or {},
+            "num_boost_round": desired.get("num_boost_round"),
+            "n_estimators": desired.get("n_estimators"),
+            "entrypoint": desired.get("entrypoint"),
+            "hyper_params": desired.get("hyper_params") or {},
+            "scaling": desired.get("scaling") or {},
+            "model_dir": str(model_dir),
+            "run_dir": str(run_dir),
+            "project_dir": str(ctx.project_dir),
+            "egress": sorted(set(egress)),
+            "input_fingerprint": fingerprint,
             "early_stopping_rounds": (desired.get("params") or {}).get("early_stopping_rounds"),
         }
 
@@ -146,13 +183,18 @@ class TrainingHandler(LocalHandler):
         result = self._run(ctx, spec_path, run_dir)
         if result.get("status") != "SUCCEEDED":
             shutil.rmtree(model_dir, ignore_errors=True)
-            raise PermanentError(f"Training {ctx.address} failed (run {run_id})",
-                                 (result.get("error") or "the run reported no error") +
-                                 f"\nLogs: {run_dir}")
+            raise PermanentError(
+                f"Training {ctx.address} failed (run {run_id})",
+                (result.get("error") or "the run reported no error") + f"\nLogs: {run_dir}",
+            )
         attrs = {
-            "run_id": run_id, "status": "SUCCEEDED", "metrics": result.get("metrics") or {},
-            "model_uri": result.get("model_uri") or str(model_dir), "input_fingerprint": fp,
-            "_fingerprint_parts": parts, "started_at": result.get("started_at"),
+            "run_id": run_id,
+            "status": "SUCCEEDED",
+            "metrics": result.get("metrics") or {},
+            "model_uri": result.get("model_uri") or str(model_dir),
+            "input_fingerprint": fp,
+            "_fingerprint_parts": parts,
+            "started_at": result.get("started_at"),
             "finished_at": result.get("finished_at"),
         }
         return CreateResult(run_id, attrs)
@@ -172,9 +214,16 @@ class TrainingHandler(LocalHandler):
     def _run(self, ctx: ProviderContext, spec_path: Path, run_dir: Path) -> dict[str, Any]:
         env = dict(os.environ)
         env["PYTHONUNBUFFERED"] = "1"
-        proc = subprocess.Popen([sys.executable, "-m", "mlrt_iac.runtime.launch", str(spec_path)],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-                                cwd=str(ctx.project_dir), env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mlrt_iac.runtime.launch", str(spec_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            cwd=str(ctx.project_dir),
+            env=env,
+            start_new_session=True,
+        )
         pid_file = run_dir / "launcher.pid"
         pid_file.write_text(str(proc.pid))
         tail: deque[str] = deque(maxlen=30)
@@ -211,8 +260,10 @@ class TrainingHandler(LocalHandler):
             if result_file.exists():
                 finished = json.loads(result_file.read_text())
         if finished is None:
-            return {"status": "FAILED", "error": f"the launcher exited with code {rc} without a result:\n"
-                    + "\n".join(tail)}
+            return {
+                "status": "FAILED",
+                "error": f"the launcher exited with code {rc} without a result:\n" + "\n".join(tail),
+            }
         return finished
 
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
@@ -244,8 +295,10 @@ def _parse_event(line: str) -> dict[str, Any] | None:
 def _describe_progress(e: dict[str, Any]) -> str:
     step, total = e.get("step"), e.get("total")
     head = f"step {step}/{total}" if total else f"step {step}"
-    metrics = " ".join(f"{k}={v:.4g}" if isinstance(v, (int, float)) else f"{k}={v}"
-                       for k, v in (e.get("metrics") or {}).items())
+    metrics = " ".join(
+        f"{k}={v:.4g}" if isinstance(v, (int, float)) else f"{k}={v}"
+        for k, v in (e.get("metrics") or {}).items()
+    )
     return f"{head} {metrics} [{float(e.get('elapsed') or 0):.1f}s]".strip()
 
 
@@ -258,5 +311,3 @@ def _terminate(proc: subprocess.Popen[str]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-
-

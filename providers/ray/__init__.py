@@ -26,7 +26,6 @@ from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.errors import PermanentError
 from mlrt_iac.provider import Attributes, Provider, ProviderContext, ResourceHandler
 from mlrt_iac.values import is_known
-
 from providers.local._files import plain
 from providers.local.machine import Capacity, FamilyFacts, lookup_family, machine_capacity
 from providers.local.network import ExternalAccessIntegrationHandler, NetworkRuleHandler
@@ -36,8 +35,17 @@ from .compute_pool import ComputePoolHandler
 from .service import ServiceHandler
 from .training import TrainingHandler
 
-_KNOWN = {"address", "headers", "serve_port", "replica_cpus", "runtime_env", "max_cpus", "max_memory_gib",
-          "max_gpus", "instance_family"}
+_KNOWN = {
+    "address",
+    "headers",
+    "serve_port",
+    "replica_cpus",
+    "runtime_env",
+    "max_cpus",
+    "max_memory_gib",
+    "max_gpus",
+    "instance_family",
+}
 
 
 class RayNetworkRuleHandler(NetworkRuleHandler):
@@ -58,7 +66,10 @@ class RayProvider(Provider):
     name: ClassVar[str] = "ray"
     version: ClassVar[str] = "0.1.0"
     handler_classes: ClassVar[tuple[type[ResourceHandler], ...]] = (
-        ComputePoolHandler, TrainingHandler, ServiceHandler, RayNetworkRuleHandler,
+        ComputePoolHandler,
+        TrainingHandler,
+        ServiceHandler,
+        RayNetworkRuleHandler,
         RayExternalAccessIntegrationHandler,
     )
 
@@ -75,13 +86,17 @@ class RayProvider(Provider):
         diags = Diagnostics()
         config = plain(dict(config))
         for key in sorted(set(config) - _KNOWN):
-            diags.add_error(f'Unsupported argument "{key}" in provider "ray"',
-                            f"The ray provider accepts: {', '.join(sorted(_KNOWN))}.")
+            diags.add_error(
+                f'Unsupported argument "{key}" in provider "ray"',
+                f"The ray provider accepts: {', '.join(sorted(_KNOWN))}.",
+            )
         address = config.get("address")
         if address is not None and is_known(address):
             if not isinstance(address, str) or not address.strip():
-                diags.add_error('Invalid "address" in provider "ray"',
-                                'address is a dashboard URL such as "http://127.0.0.1:8265", or "auto".')
+                diags.add_error(
+                    'Invalid "address" in provider "ray"',
+                    'address is a dashboard URL such as "http://127.0.0.1:8265", or "auto".',
+                )
             else:
                 try:
                     self.address = resolve_address(address)
@@ -90,7 +105,9 @@ class RayProvider(Provider):
         headers = config.get("headers")
         if headers is not None and is_known(headers):
             if not isinstance(headers, dict):
-                diags.add_error('Invalid "headers" in provider "ray"', "headers is a map of header name to value.")
+                diags.add_error(
+                    'Invalid "headers" in provider "ray"', "headers is a map of header name to value."
+                )
             else:
                 self.headers = {str(k): str(v) for k, v in headers.items()}
         for key, lowest in (("serve_port", 1), ("replica_cpus", 0)):
@@ -98,7 +115,9 @@ class RayProvider(Provider):
             if v is None or not is_known(v):
                 continue
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < lowest:
-                diags.add_error(f'Invalid "{key}" in provider "ray"', f"{key} must be a number of at least {lowest}.")
+                diags.add_error(
+                    f'Invalid "{key}" in provider "ray"', f"{key} must be a number of at least {lowest}."
+                )
             elif key == "serve_port":
                 self.serve_port = int(v)
             else:

@@ -28,9 +28,11 @@ def resolve_address(address: str) -> str:
         env = os.environ.get("RAY_ADDRESS", "")
         text = env if env.startswith(("http://", "https://")) else DEFAULT_DASHBOARD
     if text.startswith("ray://"):
-        raise PermanentError(f'Unsupported Ray address "{address}"',
-                             "mlrt talks to the dashboard (Jobs and Serve REST APIs): give its URL, such as "
-                             '"http://HEAD:8265", not a Ray Client ray:// address.')
+        raise PermanentError(
+            f'Unsupported Ray address "{address}"',
+            "mlrt talks to the dashboard (Jobs and Serve REST APIs): give its URL, such as "
+            '"http://HEAD:8265", not a Ray Client ray:// address.',
+        )
     if "://" not in text:
         text = "http://" + text
     return text.rstrip("/")
@@ -53,8 +55,9 @@ class Dashboard:
     headers: dict[str, str] = field(default_factory=dict)
 
     def _client(self, timeout: float) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers=self.headers,
-                            timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT))
+        return httpx.Client(
+            base_url=self.url, headers=self.headers, timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT)
+        )
 
     def request(self, method: str, path: str, timeout: float = 8.0, **kwargs: Any) -> httpx.Response:
         """One HTTP call; a connection failure is a PermanentError naming the address."""
@@ -62,14 +65,18 @@ class Dashboard:
             with self._client(timeout) as c:
                 return c.request(method, path, **kwargs)
         except httpx.TimeoutException as exc:
-            raise PermanentError(f"The Ray cluster at {self.url} did not answer",
-                                 f"Tried {method} {self.url}{path}: no answer within {timeout:g}s ({exc}). "
-                                 "Check that the cluster is running and the address in the provider "
-                                 '"ray" block (or the compute pool) is right.') from exc
+            raise PermanentError(
+                f"The Ray cluster at {self.url} did not answer",
+                f"Tried {method} {self.url}{path}: no answer within {timeout:g}s ({exc}). "
+                "Check that the cluster is running and the address in the provider "
+                '"ray" block (or the compute pool) is right.',
+            ) from exc
         except httpx.HTTPError as exc:
-            raise PermanentError(f"Cannot reach the Ray cluster at {self.url}",
-                                 f"Tried {method} {self.url}{path}: {exc}. Start the cluster (`ray start "
-                                 "--head`), or fix `address` in the provider \"ray\" block.") from exc
+            raise PermanentError(
+                f"Cannot reach the Ray cluster at {self.url}",
+                f"Tried {method} {self.url}{path}: {exc}. Start the cluster (`ray start "
+                '--head`), or fix `address` in the provider "ray" block.',
+            ) from exc
 
     def reachable(self) -> bool:
         try:
@@ -81,20 +88,25 @@ class Dashboard:
         """Reachable, authorised and running the same Ray version as this client."""
         resp = self.request("GET", "/api/version", timeout=6.0)
         if resp.status_code in (401, 403):
-            raise PermanentError(f"The Ray cluster at {self.url} refused mlrt ({resp.status_code})",
-                                 "Set the token header it expects in the provider \"ray\" block: "
-                                 'headers = { Authorization = "Bearer ..." }.')
+            raise PermanentError(
+                f"The Ray cluster at {self.url} refused mlrt ({resp.status_code})",
+                'Set the token header it expects in the provider "ray" block: '
+                'headers = { Authorization = "Bearer ..." }.',
+            )
         if resp.status_code != 200:
-            raise PermanentError(f"{self.url} does not look like a Ray dashboard",
-                                 f"GET {self.url}/api/version answered {resp.status_code}. Point `address` "
-                                 "at the dashboard (port 8265 by default).")
+            raise PermanentError(
+                f"{self.url} does not look like a Ray dashboard",
+                f"GET {self.url}/api/version answered {resp.status_code}. Point `address` "
+                "at the dashboard (port 8265 by default).",
+            )
         info = dict(resp.json())
         theirs, ours = str(info.get("ray_version", "?")), local_ray_version()
         if theirs != ours:
-            raise PermanentError(f"Ray version mismatch: the cluster at {self.url} runs Ray {theirs}, "
-                                 f"mlrt has Ray {ours}",
-                                 f"Jobs and Serve applications need the same Ray version on both sides. "
-                                 f"Install ray=={theirs} where mlrt runs, or upgrade the cluster.")
+            raise PermanentError(
+                f"Ray version mismatch: the cluster at {self.url} runs Ray {theirs}, mlrt has Ray {ours}",
+                f"Jobs and Serve applications need the same Ray version on both sides. "
+                f"Install ray=={theirs} where mlrt runs, or upgrade the cluster.",
+            )
         return info
 
     # -- state API -------------------------------------------------------------------------
@@ -102,20 +114,25 @@ class Dashboard:
         """Alive nodes as {name, cpus, gpus, memory (GiB)}, head first, then by name."""
         resp = self.request("GET", "/api/v0/nodes", params={"limit": 1000, "detail": "true"})
         if resp.status_code != 200:
-            raise RetryableError(f"The Ray state API at {self.url} answered {resp.status_code}",
-                                 resp.text[:300], delay=2.0)
+            raise RetryableError(
+                f"The Ray state API at {self.url} answered {resp.status_code}", resp.text[:300], delay=2.0
+            )
         rows = resp.json().get("data", {}).get("result", {}).get("result", [])
         out = []
         for row in rows:
             if row.get("state") != "ALIVE":
                 continue
             res = row.get("resources_total") or {}
-            out.append({
-                "name": str(row.get("node_name") or row.get("node_id")),
-                "cpus": _num(res.get("CPU", 0)), "gpus": int(res.get("GPU", 0) or 0),
-                "memory": _num(round(float(res.get("memory", 0)) / 2**30, 2)),
-                "_head": bool(row.get("is_head_node")), "_id": str(row.get("node_id")),
-            })
+            out.append(
+                {
+                    "name": str(row.get("node_name") or row.get("node_id")),
+                    "cpus": _num(res.get("CPU", 0)),
+                    "gpus": int(res.get("GPU", 0) or 0),
+                    "memory": _num(round(float(res.get("memory", 0)) / 2**30, 2)),
+                    "_head": bool(row.get("is_head_node")),
+                    "_id": str(row.get("node_id")),
+                }
+            )
         out.sort(key=lambda n: (not n["_head"], n["name"]))
         return out
 
@@ -127,8 +144,11 @@ class Dashboard:
         from ray.job_submission import JobSubmissionClient
 
         # Ray's SDK logs its uploads at INFO on stderr; mlrt reports the submission itself.
-        for name in ("ray.dashboard.modules.dashboard_sdk", "ray._private.runtime_env.packaging",
-                     "ray.dashboard.modules.job.sdk"):
+        for name in (
+            "ray.dashboard.modules.dashboard_sdk",
+            "ray._private.runtime_env.packaging",
+            "ray.dashboard.modules.job.sdk",
+        ):
             logging.getLogger(name).setLevel(logging.WARNING)
         return JobSubmissionClient(self.url, headers=self.headers or None)
 
@@ -137,7 +157,9 @@ class Dashboard:
         if resp.status_code == 404:
             return None
         if resp.status_code != 200:
-            raise RetryableError(f"Reading Ray job {job_id} failed ({resp.status_code})", resp.text[:300], delay=2.0)
+            raise RetryableError(
+                f"Reading Ray job {job_id} failed ({resp.status_code})", resp.text[:300], delay=2.0
+            )
         return dict(resp.json())
 
     def job_logs(self, job_id: str) -> str:
@@ -156,14 +178,17 @@ class Dashboard:
     def serve_status(self) -> dict[str, Any]:
         resp = self.request("GET", "/api/serve/applications/")
         if resp.status_code != 200:
-            raise RetryableError(f"The Serve API at {self.url} answered {resp.status_code}", resp.text[:300], delay=2.0)
+            raise RetryableError(
+                f"The Serve API at {self.url} answered {resp.status_code}", resp.text[:300], delay=2.0
+            )
         return dict(resp.json())
 
     def serve_put(self, config: dict[str, Any]) -> None:
         resp = self.request("PUT", "/api/serve/applications/", json=config, timeout=30.0)
         if resp.status_code != 200:
-            raise PermanentError(f"Ray Serve at {self.url} refused the configuration ({resp.status_code})",
-                                 resp.text[:2000])
+            raise PermanentError(
+                f"Ray Serve at {self.url} refused the configuration ({resp.status_code})", resp.text[:2000]
+            )
 
 
 def _num(x: Any) -> float | int:

@@ -64,15 +64,21 @@ class ClusterRecord:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ClusterRecord":
+    def from_json(cls, data: dict[str, Any]) -> ClusterRecord:
         return cls(**data)
 
 
 def new_record(name: str, project_dir: Path, size: NodeSize) -> ClusterRecord:
     tag = hashlib.sha256(f"{project_dir}:{name}:{time.time_ns()}".encode()).hexdigest()[:10]
-    return ClusterRecord(name=name, temp_dir=f"/tmp/mlrt-ray-{tag}", gcs_port=free_port(),
-                         dashboard_port=free_port(), client_port=free_port(), serve_port=free_port(),
-                         size={"cpus": size.cpus, "gpus": size.gpus, "memory_gib": size.memory_gib})
+    return ClusterRecord(
+        name=name,
+        temp_dir=f"/tmp/mlrt-ray-{tag}",
+        gcs_port=free_port(),
+        dashboard_port=free_port(),
+        client_port=free_port(),
+        serve_port=free_port(),
+        size={"cpus": size.cpus, "gpus": size.gpus, "memory_gib": size.memory_gib},
+    )
 
 
 # -- processes ---------------------------------------------------------------------------------
@@ -114,15 +120,19 @@ def cluster_pids(rec: ClusterRecord) -> set[int]:
     """Every live process of the cluster (all its nodes)."""
     table = _procs()
     marks = (rec.temp_dir + "/", rec.temp_dir + " ")
-    roots = {pid for pid, (_, cmd) in table.items()
-             if any(m in cmd + " " for m in marks) or _names_gcs(cmd, rec.gcs_port)}
+    roots = {
+        pid
+        for pid, (_, cmd) in table.items()
+        if any(m in cmd + " " for m in marks) or _names_gcs(cmd, rec.gcs_port)
+    }
     return _with_descendants(roots, table)
 
 
 def _names_gcs(cmd: str, port: int) -> bool:
     """Whether a command line points at the GCS on `port` (Ray writes the host's own IP there)."""
-    return any(tok.startswith(("--gcs-address=", "--address=")) and tok.endswith(f":{port}")
-               for tok in cmd.split())
+    return any(
+        tok.startswith(("--gcs-address=", "--address=")) and tok.endswith(f":{port}") for tok in cmd.split()
+    )
 
 
 def node_pids(node_id: str) -> set[int]:
@@ -171,10 +181,26 @@ def _size_args(size: dict[str, Any]) -> list[str]:
     cluster) share this machine, and Ray's fixed default ports would collide."""
     mem = int(float(size["memory_gib"]) * 2**30)
     store = max(80 * 2**20, min(2**30, mem // 10))
-    ports = ["--dashboard-agent-listen-port", str(free_port()), "--dashboard-agent-grpc-port", str(free_port()),
-             "--metrics-export-port", str(free_port()), "--runtime-env-agent-port", str(free_port())]
-    return ports + ["--num-cpus", str(int(float(size["cpus"]))) if float(size["cpus"]).is_integer() else str(size["cpus"]),
-            "--num-gpus", str(int(size["gpus"])), "--memory", str(mem), "--object-store-memory", str(store)]
+    ports = [
+        "--dashboard-agent-listen-port",
+        str(free_port()),
+        "--dashboard-agent-grpc-port",
+        str(free_port()),
+        "--metrics-export-port",
+        str(free_port()),
+        "--runtime-env-agent-port",
+        str(free_port()),
+    ]
+    return ports + [
+        "--num-cpus",
+        str(int(float(size["cpus"]))) if float(size["cpus"]).is_integer() else str(size["cpus"]),
+        "--num-gpus",
+        str(int(size["gpus"])),
+        "--memory",
+        str(mem),
+        "--object-store-memory",
+        str(store),
+    ]
 
 
 def _run_start(args: list[str], log: Path, what: str) -> None:
@@ -184,35 +210,67 @@ def _run_start(args: list[str], log: Path, what: str) -> None:
     env["RAY_USAGE_STATS_ENABLED"] = "0"
     with open(log, "ab") as out:
         try:
-            proc = subprocess.run([_ray_exe(), "start", *args], stdout=out, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, env=env, timeout=START_TIMEOUT, check=False)
+            proc = subprocess.run(
+                [_ray_exe(), "start", *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                timeout=START_TIMEOUT,
+                check=False,
+            )
         except subprocess.TimeoutExpired as exc:
-            raise PermanentError(f"`ray start` for {what} did not finish within {START_TIMEOUT:.0f}s",
-                                 f"See {log}.") from exc
+            raise PermanentError(
+                f"`ray start` for {what} did not finish within {START_TIMEOUT:.0f}s", f"See {log}."
+            ) from exc
     if proc.returncode != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
-        raise PermanentError(f"`ray start` for {what} failed (exit code {proc.returncode})",
-                             f"Last lines of {log}:\n{tail}")
+        raise PermanentError(
+            f"`ray start` for {what} failed (exit code {proc.returncode})", f"Last lines of {log}:\n{tail}"
+        )
 
 
 def start_head(rec: ClusterRecord, log: Path) -> None:
-    args = ["--head", "--node-ip-address", "127.0.0.1", "--port", str(rec.gcs_port),
-            "--dashboard-host", "127.0.0.1", "--dashboard-port", str(rec.dashboard_port),
-            "--include-dashboard", "true", "--ray-client-server-port", str(rec.client_port),
-            "--temp-dir", rec.temp_dir, "--disable-usage-stats", *_size_args(rec.size)]
+    args = [
+        "--head",
+        "--node-ip-address",
+        "127.0.0.1",
+        "--port",
+        str(rec.gcs_port),
+        "--dashboard-host",
+        "127.0.0.1",
+        "--dashboard-port",
+        str(rec.dashboard_port),
+        "--include-dashboard",
+        "true",
+        "--ray-client-server-port",
+        str(rec.client_port),
+        "--temp-dir",
+        rec.temp_dir,
+        "--disable-usage-stats",
+        *_size_args(rec.size),
+    ]
     _run_start(args, log, f"the head of {rec.name}")
 
 
 def add_worker(rec: ClusterRecord, node_name: str, log: Path) -> str:
     """Start one worker node; returns its node id."""
     before = set(_raylets(rec))
-    args = ["--address", rec.gcs_address, "--node-ip-address", "127.0.0.1", "--disable-usage-stats",
-            *_size_args(rec.size)]
+    args = [
+        "--address",
+        rec.gcs_address,
+        "--node-ip-address",
+        "127.0.0.1",
+        "--disable-usage-stats",
+        *_size_args(rec.size),
+    ]
     _run_start(args, log, f"node {node_name}")
     new = set(_raylets(rec)) - before
     if len(new) != 1:
-        raise PermanentError(f"Cannot tell which raylet is node {node_name}",
-                             f"Expected one new raylet after `ray start`, found {len(new)}. See {log}.")
+        raise PermanentError(
+            f"Cannot tell which raylet is node {node_name}",
+            f"Expected one new raylet after `ray start`, found {len(new)}. See {log}.",
+        )
     node_id = new.pop()
     rec.workers[node_name] = node_id
     return node_id
@@ -223,7 +281,9 @@ def remove_worker(rec: ClusterRecord, node_name: str) -> None:
     if node_id:
         left = kill(node_pids(node_id))
         if left:
-            raise PermanentError(f"Node {node_name} did not stop", f"Processes still running: {sorted(left)}.")
+            raise PermanentError(
+                f"Node {node_name} did not stop", f"Processes still running: {sorted(left)}."
+            )
     rec.workers.pop(node_name, None)
 
 
@@ -233,6 +293,8 @@ def stop(rec: ClusterRecord) -> None:
     if left:
         left = kill(cluster_pids(rec), grace=2.0)
     if left:
-        raise PermanentError(f"The Ray cluster of {rec.name} did not stop",
-                             f"Processes still running: {sorted(left)}. Stop them and run the command again.")
+        raise PermanentError(
+            f"The Ray cluster of {rec.name} did not stop",
+            f"Processes still running: {sorted(left)}. Stop them and run the command again.",
+        )
     shutil.rmtree(rec.temp_dir, ignore_errors=True)

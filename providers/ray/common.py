@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 from mlrt_iac.errors import PermanentError
 from mlrt_iac.provider import Attributes, ProviderContext
-
 from providers.local.common import LocalHandler, resource_name
 
 from .client import Dashboard
@@ -34,7 +33,7 @@ class RayHandler(LocalHandler):
     """A handler of the ray provider (name handling shared with the local provider)."""
 
     @property
-    def rp(self) -> "RayProvider":
+    def rp(self) -> RayProvider:
         return self.provider  # type: ignore[return-value]
 
     def target(self, ctx: ProviderContext, attrs: Attributes | None = None) -> Target:
@@ -43,14 +42,22 @@ class RayHandler(LocalHandler):
         for addr, rel in ctx.related.items():
             if addr.split("[")[0].rsplit(".", 2)[-2:-1] == ["compute_pool"] and rel.get("address"):
                 managed = bool(rel.get("_managed"))
-                return Target(Dashboard(str(rel["address"]), {} if managed else self.rp.headers),
-                              managed, rel.get("_serve_port"))
+                return Target(
+                    Dashboard(str(rel["address"]), {} if managed else self.rp.headers),
+                    managed,
+                    rel.get("_serve_port"),
+                )
         if attrs and attrs.get("_ray_address"):
             managed = bool(attrs.get("_managed"))
-            return Target(Dashboard(str(attrs["_ray_address"]), {} if managed else self.rp.headers),
-                          managed, attrs.get("_serve_port"))
+            return Target(
+                Dashboard(str(attrs["_ray_address"]), {} if managed else self.rp.headers),
+                managed,
+                attrs.get("_serve_port"),
+            )
         if self.rp.attached:
             return Target(self.rp.dashboard(), False, None)
-        raise PermanentError(f"{ctx.address} has no Ray cluster to run on",
-                             "Reference a compute_pool of the ray provider (compute_pool = compute_pool.NAME), "
-                             'or set address in the provider "ray" block.')
+        raise PermanentError(
+            f"{ctx.address} has no Ray cluster to run on",
+            "Reference a compute_pool of the ray provider (compute_pool = compute_pool.NAME), "
+            'or set address in the provider "ray" block.',
+        )

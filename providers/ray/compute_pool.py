@@ -27,7 +27,6 @@ from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.errors import PermanentError
 from mlrt_iac.provider import Attributes, CreateResult, DiffResult, ProviderContext, ReadResult, UpdateResult
 from mlrt_iac.values import is_known
-
 from providers.local._files import atomic_write_json, plain, read_json
 from providers.local.compute_pool import DEFAULTS, _range_problems, default_active_nodes, drop_creation_only
 from providers.local.machine import node_size
@@ -79,7 +78,11 @@ class ComputePoolHandler(RayHandler):
     def _size(self, family_name: str) -> tuple[cluster.NodeSize, dict[str, Any], str]:
         family = self.rp.family(family_name)
         node, capped = node_size(family, self.rp.machine())
-        return cluster.NodeSize(float(node["cpus"]), int(node["gpus"]), float(node["memory"])), capped, family.name
+        return (
+            cluster.NodeSize(float(node["cpus"]), int(node["gpus"]), float(node["memory"])),
+            capped,
+            family.name,
+        )
 
     def validate(self, desired: Attributes) -> Diagnostics:
         diags = Diagnostics()
@@ -103,7 +106,9 @@ class ComputePoolHandler(RayHandler):
     def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
         return drop_creation_only(super().diff(ctx, prior, desired))
 
-    def plan_computed(self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None) -> Attributes:
+    def plan_computed(
+        self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None
+    ) -> Attributes:
         """Managed pools: the node sizes and caps are known at plan time (and logged when capped)."""
         if self.rp.attached:
             return {"address": self.rp.dashboard().url, "capped": {}, "state": "ACTIVE"}
@@ -115,8 +120,10 @@ class ComputePoolHandler(RayHandler):
         except PermanentError:
             return {}
         for res, info in capped.items():
-            ctx.log(f"{ctx.address}: {fname} nodes have {info['family']} {res}; this machine gives "
-                    f"{info['machine']} (capped)")
+            ctx.log(
+                f"{ctx.address}: {fname} nodes have {info['family']} {res}; this machine gives "
+                f"{info['machine']} (capped)"
+            )
         out: Attributes = {"capped": capped, "state": "ACTIVE"}
         if prior is not None and prior.get("address"):
             out["address"] = prior["address"]
@@ -128,7 +135,9 @@ class ComputePoolHandler(RayHandler):
         out = []
         for n in dash.nodes():
             if rec is not None:
-                name = f"{rec.name}-node-0" if n["_head"] else names.get(n["_id"], f"{rec.name}-{n['_id'][:8]}")
+                name = (
+                    f"{rec.name}-node-0" if n["_head"] else names.get(n["_id"], f"{rec.name}-{n['_id'][:8]}")
+                )
             else:
                 name = f"{n['name']}-{n['_id'][:8]}"
             out.append({"name": name, "cpus": n["cpus"], "gpus": n["gpus"], "memory": n["memory"]})
@@ -139,16 +148,33 @@ class ComputePoolHandler(RayHandler):
         dash.check()
         nodes = self._nodes_of(dash, None)
         if int(attrs["active_nodes"]) != len(nodes):
-            ctx.log(f"{ctx.address}: the attached cluster at {dash.url} has {len(nodes)} alive nodes; "
-                    f"active_nodes = {attrs['active_nodes']} is recorded, its autoscaler decides its size")
-        return {**attrs, "nodes": nodes, "state": "ACTIVE", "address": dash.url, "capped": {},
-                "_managed": False}
+            ctx.log(
+                f"{ctx.address}: the attached cluster at {dash.url} has {len(nodes)} alive nodes; "
+                f"active_nodes = {attrs['active_nodes']} is recorded, its autoscaler decides its size"
+            )
+        return {
+            **attrs,
+            "nodes": nodes,
+            "state": "ACTIVE",
+            "address": dash.url,
+            "capped": {},
+            "_managed": False,
+        }
 
     # -- managed -----------------------------------------------------------------------------
-    def _managed_attrs(self, rec: cluster.ClusterRecord, attrs: Attributes, capped: dict[str, Any]) -> Attributes:
+    def _managed_attrs(
+        self, rec: cluster.ClusterRecord, attrs: Attributes, capped: dict[str, Any]
+    ) -> Attributes:
         dash = Dashboard(rec.dashboard_url)
-        return {**attrs, "nodes": self._nodes_of(dash, rec), "state": "ACTIVE", "address": dash.url,
-                "capped": capped, "_managed": True, "_serve_port": rec.serve_port}
+        return {
+            **attrs,
+            "nodes": self._nodes_of(dash, rec),
+            "state": "ACTIVE",
+            "address": dash.url,
+            "capped": capped,
+            "_managed": True,
+            "_serve_port": rec.serve_port,
+        }
 
     def _scale(self, ctx: ProviderContext, rec: cluster.ClusterRecord, target: int, timeout: float) -> None:
         """Add or remove worker nodes until the cluster has `target` nodes (the head included);
@@ -170,7 +196,9 @@ class ComputePoolHandler(RayHandler):
             index = 1 + max([int(n.rsplit("-", 1)[1]) for n in current] or [0])
             while len(current) + len(added) < want_workers:
                 if ctx.cancel.is_set():
-                    raise PermanentError(f"Scaling {ctx.address} was cancelled", "The nodes it added were stopped.")
+                    raise PermanentError(
+                        f"Scaling {ctx.address} was cancelled", "The nodes it added were stopped."
+                    )
                 if time.monotonic() >= deadline:
                     raise TimeoutError
                 name = f"{rec.name}-node-{index}"
@@ -184,9 +212,11 @@ class ComputePoolHandler(RayHandler):
                 raise TimeoutError
         except TimeoutError:
             self._rollback(ctx, rec, added)
-            raise PermanentError(f"Scaling {ctx.address} to {target} nodes did not complete within {timeout:g}s",
-                                 f"The {len(added)} node(s) it started were stopped; the pool stays at "
-                                 f"{len(current) + 1} node(s). Raise scale_timeout_secs or free this machine.")
+            raise PermanentError(  # noqa: B904 - the timeout is the whole story
+                f"Scaling {ctx.address} to {target} nodes did not complete within {timeout:g}s",
+                f"The {len(added)} node(s) it started were stopped; the pool stays at "
+                f"{len(current) + 1} node(s). Raise scale_timeout_secs or free this machine.",
+            )
         except BaseException:
             self._rollback(ctx, rec, added)
             raise
@@ -210,8 +240,10 @@ class ComputePoolHandler(RayHandler):
             cluster.stop(leftover)
         size, capped, fname = self._size(attrs["instance_family"])
         for res, info in capped.items():
-            ctx.log(f'compute_pool "{name}": {fname} nodes have {info["family"]} {res}; this machine '
-                    f"gives {info['machine']} (capped)")
+            ctx.log(
+                f'compute_pool "{name}": {fname} nodes have {info["family"]} {res}; this machine '
+                f"gives {info['machine']} (capped)"
+            )
         rec = cluster.new_record(name, ctx.project_dir, size)
         self._save(ctx, rec)
         try:
@@ -219,7 +251,9 @@ class ComputePoolHandler(RayHandler):
             cluster.start_head(rec, self._log(ctx, name))
             dash = Dashboard(rec.dashboard_url)
             if not wait_until(dash.reachable, 60.0):
-                raise PermanentError(f"The dashboard of {name} did not come up", f"See {self._log(ctx, name)}.")
+                raise PermanentError(
+                    f"The dashboard of {name} did not come up", f"See {self._log(ctx, name)}."
+                )
             self._scale(ctx, rec, int(attrs["active_nodes"]), float(attrs["scale_timeout_secs"]))
             result = self._managed_attrs(rec, attrs, capped)
         except BaseException:
@@ -248,9 +282,11 @@ class ComputePoolHandler(RayHandler):
             return UpdateResult(self._attached_attrs(ctx, attrs))
         rec = self._load(ctx, id)
         if rec is None:
-            raise PermanentError(f'compute_pool "{id}" no longer exists',
-                                 "Its cluster record is gone. Run `mlrt plan` to see the drift; `mlrt apply` "
-                                 "will start it again.")
+            raise PermanentError(
+                f'compute_pool "{id}" no longer exists',
+                "Its cluster record is gone. Run `mlrt plan` to see the drift; `mlrt apply` "
+                "will start it again.",
+            )
         self._scale(ctx, rec, int(attrs["active_nodes"]), float(attrs["scale_timeout_secs"]))
         return UpdateResult(self._managed_attrs(rec, attrs, dict(prior.get("capped") or {})))
 

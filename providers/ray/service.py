@@ -57,24 +57,35 @@ class ServiceHandler(RayHandler):
         if not os.path.isabs(model):
             model = str((ctx.project_dir / model).resolve())
         if not (Path(model) / "metadata.json").exists():
-            raise PermanentError(f"No model at {model}", "The service's model must be a training's model_uri "
-                                 "or a directory with metadata.json and the model file.")
+            raise PermanentError(
+                f"No model at {model}",
+                "The service's model must be a training's model_uri "
+                "or a directory with metadata.json and the model file.",
+            )
         workers = int(desired.get("num_workers") or 1)
         actor: dict[str, Any] = {"num_cpus": self.rp.replica_cpus}
         if int(desired.get("gpu_requests") or 0):
             actor["num_gpus"] = int(desired["gpu_requests"])
-        args: dict[str, Any] = {"model_uri": model, "functions": list(desired.get("functions") or ["predict"])}
+        args: dict[str, Any] = {
+            "model_uri": model,
+            "functions": list(desired.get("functions") or ["predict"]),
+        }
         if desired.get("max_batch_rows"):
             args["max_batch_rows"] = int(desired["max_batch_rows"])
         return {
-            "name": name, "route_prefix": f"/{name}", "import_path": "mlrt_iac.runtime.ray_entry:build_app",
+            "name": name,
+            "route_prefix": f"/{name}",
+            "import_path": "mlrt_iac.runtime.ray_entry:build_app",
             "args": args,
-            "deployments": [{
-                "name": DEPLOYMENT, "num_replicas": int(desired.get("max_instances") or 1),
-                "max_ongoing_requests": max(4 * workers, 8),
-                "max_queued_requests": int(desired.get("max_queue") or 4 * workers),
-                "ray_actor_options": actor,
-            }],
+            "deployments": [
+                {
+                    "name": DEPLOYMENT,
+                    "num_replicas": int(desired.get("max_instances") or 1),
+                    "max_ongoing_requests": max(4 * workers, 8),
+                    "max_queued_requests": int(desired.get("max_queue") or 4 * workers),
+                    "ray_actor_options": actor,
+                }
+            ],
         }
 
     def _put(self, dash: Dashboard, target: Target, name: str, app: dict[str, Any] | None) -> dict[str, Any]:
@@ -92,8 +103,10 @@ class ServiceHandler(RayHandler):
                 apps.append(app)
             http = dict(current.get("http_options") or {})
             port = int(http.get("port") or target.serve_port or self.rp.serve_port)
-            body: dict[str, Any] = {"http_options": {"host": http.get("host") or "127.0.0.1", "port": port},
-                                    "applications": apps}
+            body: dict[str, Any] = {
+                "http_options": {"host": http.get("host") or "127.0.0.1", "port": port},
+                "applications": apps,
+            }
             if not current.get("controller_info"):
                 body["proxy_location"] = "HeadOnly"
             dash.serve_put(body)
@@ -103,8 +116,15 @@ class ServiceHandler(RayHandler):
         host = httpx.URL(dash.url).host or "127.0.0.1"
         return f"http://{host}:{port}/{name}"
 
-    def _wait_ready(self, ctx: ProviderContext, dash: Dashboard, name: str, before: dict[str, Any],
-                    endpoint: str, model: str) -> None:
+    def _wait_ready(
+        self,
+        ctx: ProviderContext,
+        dash: Dashboard,
+        name: str,
+        before: dict[str, Any],
+        endpoint: str,
+        model: str,
+    ) -> None:
         started = time.monotonic()
         old_time = before.get("last_deployed_time_s")
         while time.monotonic() - started < READY_TIMEOUT:
@@ -112,16 +132,27 @@ class ServiceHandler(RayHandler):
             status = app.get("status")
             fresh = old_time is None or app.get("last_deployed_time_s") != old_time
             if status == "DEPLOY_FAILED" and fresh:
-                raise PermanentError(f"Ray Serve could not deploy {ctx.address}", str(app.get("message") or "")[:3000])
+                raise PermanentError(
+                    f"Ray Serve could not deploy {ctx.address}", str(app.get("message") or "")[:3000]
+                )
             dep = (app.get("deployments") or {}).get(DEPLOYMENT) or {}
-            if fresh and status == "RUNNING" and dep.get("status") == "HEALTHY" and self._serves(endpoint, model):
+            if (
+                fresh
+                and status == "RUNNING"
+                and dep.get("status") == "HEALTHY"
+                and self._serves(endpoint, model)
+            ):
                 return
             if ctx.cancel.is_set():
                 raise PermanentError("cancelled while waiting for the Serve application to become ready")
-            ctx.progress(f"waiting for {endpoint}/health ({status or 'PENDING'}) [{time.monotonic() - started:.0f}s]")
+            ctx.progress(
+                f"waiting for {endpoint}/health ({status or 'PENDING'}) [{time.monotonic() - started:.0f}s]"
+            )
             time.sleep(0.5)
-        raise PermanentError(f"{ctx.address} did not become ready within {READY_TIMEOUT:.0f}s",
-                             "See the Serve page of the Ray dashboard or `serve status` for the replicas' errors.")
+        raise PermanentError(
+            f"{ctx.address} did not become ready within {READY_TIMEOUT:.0f}s",
+            "See the Serve page of the Ray dashboard or `serve status` for the replicas' errors.",
+        )
 
     @staticmethod
     def _serves(endpoint: str, model: str) -> bool:
@@ -133,7 +164,13 @@ class ServiceHandler(RayHandler):
 
     def _attrs(self, desired: Attributes, endpoint: str | None, status: str, target: Target) -> Attributes:
         urls = {f: f"{endpoint}/{f}" for f in desired.get("functions") or ["predict"]} if endpoint else {}
-        return {"endpoint": endpoint, "functions_urls": urls, "status": status, "image": None, **target.record()}
+        return {
+            "endpoint": endpoint,
+            "functions_urls": urls,
+            "status": status,
+            "image": None,
+            **target.record(),
+        }
 
     def _deploy(self, ctx: ProviderContext, name: str, desired: Attributes) -> Attributes:
         target = self.target(ctx)
@@ -190,5 +227,6 @@ class ServiceHandler(RayHandler):
             if id not in (dash.serve_status().get("applications") or {}):
                 return
             time.sleep(0.3)
-        raise PermanentError(f"The Serve application {id} is still being deleted",
-                             "Run `mlrt destroy` again in a moment.")
+        raise PermanentError(
+            f"The Serve application {id} is still being deleted", "Run `mlrt destroy` again in a moment."
+        )

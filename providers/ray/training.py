@@ -29,7 +29,6 @@ from typing import Any, ClassVar
 
 from mlrt_iac.errors import PermanentError
 from mlrt_iac.provider import Attributes, CreateResult, ProviderContext, ReadResult
-
 from providers.local._files import atomic_write_json
 from providers.local.training import TrainingHandler as LocalTrainingHandler
 from providers.local.training import _describe_progress
@@ -53,7 +52,7 @@ def _data_excludes(project_dir: Path, spec: dict[str, Any]) -> list[str]:
     for ds in (spec.get("datasets") or {}).values():
         for src in ds.get("sources") or []:
             if isinstance(src, str) and src.startswith(root):
-                out.append("/" + src[len(root):])
+                out.append("/" + src[len(root) :])
     return out
 
 
@@ -62,13 +61,17 @@ class TrainingHandler(RayHandler, LocalTrainingHandler):
 
     def _runtime_env(self, ctx: ProviderContext, spec: dict[str, Any]) -> dict[str, Any]:
         env_vars = {
-            "MLRT_RAY_SPEC": json.dumps(spec), "MLRT_RAY_PROJECT_FROM_CWD": "1",
-            "MLRT_EGRESS": ",".join(spec.get("egress") or []), "RAY_DEDUP_LOGS": "0",
+            "MLRT_RAY_SPEC": json.dumps(spec),
+            "MLRT_RAY_PROJECT_FROM_CWD": "1",
+            "MLRT_EGRESS": ",".join(spec.get("egress") or []),
+            "RAY_DEDUP_LOGS": "0",
             "PYTHONUNBUFFERED": "1",
         }
-        renv: dict[str, Any] = {"working_dir": str(ctx.project_dir),
-                                "excludes": list(EXCLUDES) + _data_excludes(ctx.project_dir, spec),
-                                "env_vars": env_vars}
+        renv: dict[str, Any] = {
+            "working_dir": str(ctx.project_dir),
+            "excludes": list(EXCLUDES) + _data_excludes(ctx.project_dir, spec),
+            "env_vars": env_vars,
+        }
         extra = self.rp.runtime_env
         for key, value in extra.items():
             if key == "env_vars":
@@ -98,14 +101,22 @@ class TrainingHandler(RayHandler, LocalTrainingHandler):
         if status != "SUCCEEDED" or finished is None or finished.get("status") != "SUCCEEDED":
             shutil.rmtree(model_dir, ignore_errors=True)
             why = (finished or {}).get("error") or f"the job ended {status}"
-            raise PermanentError(f"Training {ctx.address} failed (Ray job {run_id}, {status})",
-                                 f"{why}\nLast lines of the job's log:\n" + "\n".join(tail) +
-                                 f"\nFull log: ray job logs {run_id} --address {dash.url}")
+            raise PermanentError(
+                f"Training {ctx.address} failed (Ray job {run_id}, {status})",
+                f"{why}\nLast lines of the job's log:\n"
+                + "\n".join(tail)
+                + f"\nFull log: ray job logs {run_id} --address {dash.url}",
+            )
         attrs = {
-            "run_id": run_id, "status": "SUCCEEDED", "metrics": finished.get("metrics") or {},
-            "model_uri": finished.get("model_uri") or str(model_dir), "input_fingerprint": fp,
-            "_fingerprint_parts": parts, "started_at": finished.get("started_at"),
-            "finished_at": finished.get("finished_at"), **target.record(),
+            "run_id": run_id,
+            "status": "SUCCEEDED",
+            "metrics": finished.get("metrics") or {},
+            "model_uri": finished.get("model_uri") or str(model_dir),
+            "input_fingerprint": fp,
+            "_fingerprint_parts": parts,
+            "started_at": finished.get("started_at"),
+            "finished_at": finished.get("finished_at"),
+            **target.record(),
         }
         return CreateResult(run_id, attrs)
 
@@ -115,20 +126,27 @@ class TrainingHandler(RayHandler, LocalTrainingHandler):
         deadline = time.monotonic() + SUBMIT_RETRY_SECS
         while True:
             try:
-                client.submit_job(entrypoint="python -m mlrt_iac.runtime.ray_entry env:MLRT_RAY_SPEC",
-                                  submission_id=run_id, runtime_env=self._runtime_env(ctx, spec),
-                                  metadata={"mlrt_address": ctx.address}, entrypoint_num_cpus=0)
+                client.submit_job(
+                    entrypoint="python -m mlrt_iac.runtime.ray_entry env:MLRT_RAY_SPEC",
+                    submission_id=run_id,
+                    runtime_env=self._runtime_env(ctx, spec),
+                    metadata={"mlrt_address": ctx.address},
+                    entrypoint_num_cpus=0,
+                )
                 return
             except Exception as exc:
                 if "try again" in str(exc) and time.monotonic() < deadline and not ctx.cancel.is_set():
                     ctx.progress("waiting for the cluster's job agent")
                     time.sleep(1.0)
                     continue
-                raise PermanentError(f"Submitting the Ray job of {ctx.address} to {dash.url} failed",
-                                     f"{type(exc).__name__}: {exc}") from exc
+                raise PermanentError(
+                    f"Submitting the Ray job of {ctx.address} to {dash.url} failed",
+                    f"{type(exc).__name__}: {exc}",
+                ) from exc
 
-    def _follow(self, ctx: ProviderContext, dash: Dashboard,
-                run_id: str) -> tuple[str, dict[str, Any] | None, list[str]]:
+    def _follow(
+        self, ctx: ProviderContext, dash: Dashboard, run_id: str
+    ) -> tuple[str, dict[str, Any] | None, list[str]]:
         """Stream the job's log until it ends: (status, the finished event, the log's tail)."""
         seen = 0
         partial = ""
@@ -206,7 +224,10 @@ class TrainingHandler(RayHandler, LocalTrainingHandler):
                 if info.get("status") not in TERMINAL:
                     dash.stop_job(id)
                     deadline = time.monotonic() + 30
-                    while time.monotonic() < deadline and (dash.job_info(id) or {}).get("status") not in TERMINAL:
+                    while (
+                        time.monotonic() < deadline
+                        and (dash.job_info(id) or {}).get("status") not in TERMINAL
+                    ):
                         time.sleep(POLL)
                 dash.delete_job(id)
         elif not target.managed:

@@ -12,13 +12,20 @@ from typing import Any
 MLRT = [sys.executable, "-m", "mlrt_iac.cli.main"]
 
 
-def run_mlrt(project: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300,
-             check: bool = False) -> subprocess.CompletedProcess[str]:
+def run_mlrt(
+    project: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300, check: bool = False
+) -> subprocess.CompletedProcess[str]:
     full_env = dict(os.environ)
     full_env.update(env or {})
     full_env.setdefault("NO_COLOR", "1")
-    proc = subprocess.run(MLRT + ["-chdir", str(project), *args], capture_output=True, text=True,
-                          timeout=timeout, env=full_env, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        MLRT + ["-chdir", str(project), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"mlrt {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -28,8 +35,14 @@ def spawn_mlrt(project: Path, *args: str, env: dict[str, str] | None = None) -> 
     full_env = dict(os.environ)
     full_env.update(env or {})
     full_env.setdefault("NO_COLOR", "1")
-    return subprocess.Popen(MLRT + ["-chdir", str(project), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=full_env, stdin=subprocess.DEVNULL)
+    return subprocess.Popen(
+        MLRT + ["-chdir", str(project), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def state_file(project: Path) -> Path:
@@ -49,6 +62,8 @@ def rules_config(n: int, chain: bool = False, extra: str = "") -> str:
     blocks = ['mlrt {\n  default_provider = "test"\n}\n', 'provider "test" {}\n']
     for i in range(1, n + 1):
         dep = f"\n  depends_on = [network_rule.r{i - 1:02d}]" if chain and i > 1 else ""
-        blocks.append(f'network_rule "r{i:02d}" {{\n  mode       = "EGRESS"\n  type       = "HOST_PORT"\n'
-                      f'  value_list = ["host{i}.example.com:443"]{dep}\n}}\n')
+        blocks.append(
+            f'network_rule "r{i:02d}" {{\n  mode       = "EGRESS"\n  type       = "HOST_PORT"\n'
+            f'  value_list = ["host{i}.example.com:443"]{dep}\n}}\n'
+        )
     return "\n".join(blocks) + extra

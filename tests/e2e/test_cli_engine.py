@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .helpers import provider_objects, read_state, rules_config, run_mlrt, spawn_mlrt, state_file
 
-OUTPUTS = '''
+OUTPUTS = """
 output "first_rule" {
   value = network_rule.r01.name
 }
@@ -18,7 +18,7 @@ output "secret" {
   value     = "s3cr3t"
   sensitive = true
 }
-'''
+"""
 
 
 def _project(tmp_path: Path, text: str) -> Path:
@@ -36,7 +36,7 @@ def test_init_plan_apply_plan_cycle(tmp_path: Path) -> None:
     plan = run_mlrt(proj, "plan", "-detailed-exitcode")
     assert plan.returncode == 2
     assert "Plan: 3 to add, 0 to change, 0 to destroy." in plan.stdout
-    assert "+ resource \"network_rule\" \"r01\"" in plan.stdout
+    assert '+ resource "network_rule" "r01"' in plan.stdout
     apply = run_mlrt(proj, "apply", "-auto-approve")
     assert apply.returncode == 0, apply.stderr
     assert "Apply complete! Resources: 3 added, 0 changed, 0 destroyed." in apply.stdout

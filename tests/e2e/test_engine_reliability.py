@@ -51,7 +51,11 @@ def test_kill_9_at_random_moments_never_loses_an_object(tmp_path: Path) -> None:
     rng = random.Random(1234)
     for round_ in range(20):
         # Alternate between creating everything and destroying everything, so kills land in both.
-        args = ("apply", "-auto-approve", "-parallelism", "3") if round_ % 3 != 2 else ("destroy", "-auto-approve")
+        args = (
+            ("apply", "-auto-approve", "-parallelism", "3")
+            if round_ % 3 != 2
+            else ("destroy", "-auto-approve")
+        )
         proc = spawn_mlrt(proj, *args, env=slow)
         time.sleep(rng.uniform(0.6, 2.0))
         proc.kill()

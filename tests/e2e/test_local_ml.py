@@ -23,8 +23,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _post(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
             return resp.status, json.loads(resp.read())
@@ -149,7 +150,7 @@ def test_quickstart_trains_serves_and_converges(quickstart: Path) -> None:
     assert not Path(training["model_uri"]).exists()
 
 
-LGBM = '''
+LGBM = """
 compute_pool "cpu" {
   instance_family = "CPU_X64_S"
 }
@@ -182,7 +183,7 @@ service "lgbm" {
   model        = training.lgbm.model_uri
   num_workers  = 1
 }
-'''
+"""
 
 
 def test_lightgbm_end_to_end(tmp_path: Path) -> None:
@@ -202,15 +203,17 @@ def test_lightgbm_end_to_end(tmp_path: Path) -> None:
         booster = lgb.Booster(model_file=str(uri / meta["model_file"]))
         table = pq.read_table(project / "data" / "eval.parquet").slice(0, 50)
         x = np.column_stack([table.column(c).to_numpy() for c in meta["input_cols"]])
-        code, body = _post(state["service.lgbm"]["attributes"]["endpoint"] + "/predict",
-                           {"data": [[i, *row] for i, row in enumerate(x.tolist())]})
+        code, body = _post(
+            state["service.lgbm"]["attributes"]["endpoint"] + "/predict",
+            {"data": [[i, *row] for i, row in enumerate(x.tolist())]},
+        )
         assert code == 200
         np.testing.assert_allclose([r[1] for r in sorted(body["data"])], booster.predict(x), rtol=1e-6)
     finally:
         run_mlrt(project, "destroy", "-auto-approve", timeout=120)
 
 
-TRAINER = textwrap.dedent('''
+TRAINER = textwrap.dedent("""
     import torch
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
@@ -242,9 +245,9 @@ TRAINER = textwrap.dedent('''
             from mlrt_iac.runtime import save_torch_model
             save_torch_model(model)
         dist.destroy_process_group()
-''')
+""")
 
-TORCH_HCL = '''
+TORCH_HCL = """
 compute_pool "cpu" {
   instance_family = "CPU_X64_M"
 }
@@ -268,7 +271,7 @@ training "digits" {
     num_workers_per_node = 2
   }
 }
-'''
+"""
 
 
 def test_pytorch_two_processes_over_gloo(tmp_path: Path) -> None:
@@ -286,10 +289,14 @@ def test_pytorch_two_processes_over_gloo(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stdout + res.stderr
     attrs = {r["address"]: r for r in read_state(project)["resources"]}["training.digits"]["attributes"]
     assert (Path(attrs["model_uri"]) / "model.pt").exists()
-    events = [json.loads(line) for line in
-              (project / ".mlrt" / "runs" / attrs["run_id"] / "events.jsonl").read_text().splitlines()]
+    events = [
+        json.loads(line)
+        for line in (project / ".mlrt" / "runs" / attrs["run_id"] / "events.jsonl").read_text().splitlines()
+    ]
     assert [e for e in events if e["event"] == "started"][0]["world_size"] == 2
-    losses = [e["metrics"]["loss"] for e in events if e["event"] == "progress" and "loss" in e.get("metrics", {})]
+    losses = [
+        e["metrics"]["loss"] for e in events if e["event"] == "progress" and "loss" in e.get("metrics", {})
+    ]
     assert len(losses) >= 4 and losses[-1] < losses[0]
     # Editing the training code re-trains; the plan names the file.
     (project / "trainer.py").write_text(TRAINER + "\n# tuned\n")
@@ -297,7 +304,7 @@ def test_pytorch_two_processes_over_gloo(tmp_path: Path) -> None:
     assert "training.digits must be replaced" in plan.stdout and "trainer.py" in plan.stdout
 
 
-GPU_HCL = '''
+GPU_HCL = """
 provider "local" {
   instance_family "GPU_BOX" {
     cpus       = 2
@@ -324,7 +331,7 @@ training "t" {
     use_gpu = true
   }
 }
-'''
+"""
 
 
 def test_use_gpu_without_a_gpu_is_a_plan_error(tmp_path: Path) -> None:
@@ -337,7 +344,9 @@ def test_use_gpu_without_a_gpu_is_a_plan_error(tmp_path: Path) -> None:
         expect_error = True
     project = tmp_path / "gpu"
     (project / "data").mkdir(parents=True)
-    shutil.copy(REPO / "examples" / "quickstart" / "data" / "train.parquet", project / "data" / "train.parquet")
+    shutil.copy(
+        REPO / "examples" / "quickstart" / "data" / "train.parquet", project / "data" / "train.parquet"
+    )
     (project / "main.hcl").write_text(GPU_HCL)
     res = run_mlrt(project, "plan", "-no-color")
     if expect_error:
@@ -348,7 +357,7 @@ def test_use_gpu_without_a_gpu_is_a_plan_error(tmp_path: Path) -> None:
         assert res.returncode == 0, res.stderr
 
 
-SLOW_TRAINER = textwrap.dedent('''
+SLOW_TRAINER = textwrap.dedent("""
     import os
     import time
 
@@ -363,9 +372,9 @@ SLOW_TRAINER = textwrap.dedent('''
         while first:  # the first run never ends by itself; later runs finish at once
             time.sleep(0.1)
         open(os.path.join(ctx.get_model_dir(), "done"), "w").write("ok")
-''')
+""")
 
-SLOW_HCL = '''
+SLOW_HCL = """
 compute_pool "cpu" {
   instance_family = "CPU_X64_S"
 }
@@ -375,7 +384,7 @@ training "slow" {
   framework    = "pytorch"
   entrypoint   = "slow:train"
 }
-'''
+"""
 
 
 def test_a_run_left_by_a_killed_apply_is_stopped_by_the_next(tmp_path: Path) -> None:

@@ -26,11 +26,12 @@ import json
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
@@ -72,16 +73,29 @@ _META_KEEP = ("labels", "annotations")  # metadata fields that take part in mana
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        reason: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code, self.reason, self.message = code, reason, message
         self.details = details
         self.headers = headers or {}
 
     def status(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                               "message": self.message, "reason": self.reason, "code": self.code}
+        out: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
         if self.details:
             out["details"] = self.details
         return out
@@ -195,15 +209,24 @@ class Store:
     def _stamp_managed(self, key: tuple[Kind, str, str]) -> None:
         obj = self.objects[key]
         obj["metadata"]["managedFields"] = [
-            {"manager": m, "operation": info["op"], "apiVersion": key[0].api_version,
-             "fieldsType": "FieldsV1", "fieldsV1": _fields_v1(info["paths"]), "time": info["time"]}
-            for m, info in sorted(self.owners.get(key, {}).items()) if info["paths"]]
+            {
+                "manager": m,
+                "operation": info["op"],
+                "apiVersion": key[0].api_version,
+                "fieldsType": "FieldsV1",
+                "fieldsV1": _fields_v1(info["paths"]),
+                "time": info["time"],
+            }
+            for m, info in sorted(self.owners.get(key, {}).items())
+            if info["paths"]
+        ]
 
     def _new_object(self, kind: Kind, ns: str, body: dict[str, Any]) -> dict[str, Any]:
         obj = copy.deepcopy(body)
         meta = obj.setdefault("metadata", {})
-        meta.update(uid=str(uuid.uuid4()), creationTimestamp=_now(), resourceVersion=self.next_rv(),
-                    generation=1)
+        meta.update(
+            uid=str(uuid.uuid4()), creationTimestamp=_now(), resourceVersion=self.next_rv(), generation=1
+        )
         if kind.namespaced:
             meta["namespace"] = ns
         meta.pop("managedFields", None)
@@ -214,22 +237,33 @@ class Store:
 
     def _check_ns(self, kind: Kind, ns: str) -> None:
         if kind.namespaced and not any(k[0].kind == "Namespace" and k[2] == ns for k in self.objects):
-            raise ApiError(404, "NotFound", f'namespaces "{ns}" not found',
-                           {"name": ns, "kind": "namespaces"})
+            raise ApiError(
+                404, "NotFound", f'namespaces "{ns}" not found', {"name": ns, "kind": "namespaces"}
+            )
 
     def _not_found(self, kind: Kind, name: str) -> ApiError:
-        return ApiError(404, "NotFound", f'{kind.plural}{"." + kind.group if kind.group else ""} "{name}" not found',
-                        {"name": name, "group": kind.group, "kind": kind.plural})
+        return ApiError(
+            404,
+            "NotFound",
+            f'{kind.plural}{"." + kind.group if kind.group else ""} "{name}" not found',
+            {"name": name, "group": kind.group, "kind": kind.plural},
+        )
 
     def _body_check(self, kind: Kind, name: str | None, body: Any) -> None:
         if not isinstance(body, dict):
             raise ApiError(400, "BadRequest", "the body of the request was not an object")
         if body.get("kind") != kind.kind or body.get("apiVersion") != kind.api_version:
-            raise ApiError(400, "BadRequest", f"the API version in the data ({body.get('apiVersion')}) "
-                           f"and kind ({body.get('kind')}) do not match {kind.api_version} {kind.kind}")
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"the API version in the data ({body.get('apiVersion')}) "
+                f"and kind ({body.get('kind')}) do not match {kind.api_version} {kind.kind}",
+            )
         bname = (body.get("metadata") or {}).get("name")
         if not bname:
-            raise ApiError(422, "Invalid", f'{kind.kind} "" is invalid: metadata.name: Required value: name is required')
+            raise ApiError(
+                422, "Invalid", f'{kind.kind} "" is invalid: metadata.name: Required value: name is required'
+            )
         if name is not None and bname != name:
             raise ApiError(400, "BadRequest", "the name of the object does not match the name on the URL")
 
@@ -256,11 +290,19 @@ class Store:
         return copy.deepcopy(obj)
 
     def list(self, kind: Kind, ns: str | None, selector: dict[str, str]) -> dict[str, Any]:
-        items = [copy.deepcopy(o) for (k, n, _), o in sorted(self.objects.items(), key=lambda kv: kv[0][1:])
-                 if k == kind and (ns is None or n == ns)
-                 and all((o["metadata"].get("labels") or {}).get(a) == b for a, b in selector.items())]
-        return {"kind": f"{kind.kind}List", "apiVersion": kind.api_version,
-                "metadata": {"resourceVersion": str(self.rv)}, "items": items}
+        items = [
+            copy.deepcopy(o)
+            for (k, n, _), o in sorted(self.objects.items(), key=lambda kv: kv[0][1:])
+            if k == kind
+            and (ns is None or n == ns)
+            and all((o["metadata"].get("labels") or {}).get(a) == b for a, b in selector.items())
+        ]
+        return {
+            "kind": f"{kind.kind}List",
+            "apiVersion": kind.api_version,
+            "metadata": {"resourceVersion": str(self.rv)},
+            "items": items,
+        }
 
     def create(self, kind: Kind, ns: str, body: Any, manager: str) -> dict[str, Any]:
         self._body_check(kind, None, body)
@@ -268,15 +310,20 @@ class Store:
         name = body["metadata"]["name"]
         key = (kind, ns, name)
         if key in self.objects:
-            raise ApiError(409, "AlreadyExists", f'{kind.plural} "{name}" already exists',
-                           {"name": name, "group": kind.group, "kind": kind.plural})
+            raise ApiError(
+                409,
+                "AlreadyExists",
+                f'{kind.plural} "{name}" already exists',
+                {"name": name, "group": kind.group, "kind": kind.plural},
+            )
         self.objects[key] = self._new_object(kind, ns, body)
         self.owners[key] = {manager: {"op": "Update", "paths": leaf_paths(body), "time": _now()}}
         self._stamp_managed(key)
         return copy.deepcopy(self.objects[key])
 
-    def _update_owners(self, key: tuple[Kind, str, str], old: dict[str, Any], new: dict[str, Any],
-                       manager: str) -> None:
+    def _update_owners(
+        self, key: tuple[Kind, str, str], old: dict[str, Any], new: dict[str, Any], manager: str
+    ) -> None:
         changed = {p for p in leaf_paths(new) | leaf_paths(old) if get_path(old, p) != get_path(new, p)}
         owners = self.owners.setdefault(key, {})
         for m, info in owners.items():
@@ -285,7 +332,9 @@ class Store:
         mine = owners.setdefault(manager, {"op": "Update", "paths": set(), "time": _now()})
         mine["paths"] |= {p for p in changed if get_path(new, p) is not _MISSING}
 
-    def _write(self, kind: Kind, key: tuple[Kind, str, str], old: dict[str, Any], new: dict[str, Any]) -> None:
+    def _write(
+        self, kind: Kind, key: tuple[Kind, str, str], old: dict[str, Any], new: dict[str, Any]
+    ) -> None:
         if kind.status_subresource and "status" in old:
             new["status"] = old["status"]
         for k in ("uid", "creationTimestamp", "namespace", "name", "deletionTimestamp", "finalizers"):
@@ -309,12 +358,20 @@ class Store:
             raise self._not_found(kind, name)
         rv = body["metadata"].get("resourceVersion")
         if not rv:
-            raise ApiError(422, "Invalid", f'{kind.kind} "{name}" is invalid: metadata.resourceVersion: '
-                           "Invalid value: 0x0: must be specified for an update")
+            raise ApiError(
+                422,
+                "Invalid",
+                f'{kind.kind} "{name}" is invalid: metadata.resourceVersion: '
+                "Invalid value: 0x0: must be specified for an update",
+            )
         if rv != old["metadata"]["resourceVersion"]:
-            raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {kind.plural} "{name}": the object '
-                           "has been modified; please apply your changes to the latest version and try again",
-                           {"name": name, "group": kind.group, "kind": kind.plural})
+            raise ApiError(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on {kind.plural} "{name}": the object '
+                "has been modified; please apply your changes to the latest version and try again",
+                {"name": name, "group": kind.group, "kind": kind.plural},
+            )
         new = copy.deepcopy(body)
         new["metadata"].pop("managedFields", None)
         self._update_owners(key, old, new, manager)
@@ -331,7 +388,9 @@ class Store:
         self._write(kind, key, old, new)
         return copy.deepcopy(self.objects[key])
 
-    def apply(self, kind: Kind, ns: str, name: str, body: Any, manager: str, force: bool) -> tuple[int, dict[str, Any]]:
+    def apply(
+        self, kind: Kind, ns: str, name: str, body: Any, manager: str, force: bool
+    ) -> tuple[int, dict[str, Any]]:
         self._body_check(kind, name, body)
         key = (kind, ns, name)
         paths = leaf_paths(body)
@@ -343,15 +402,29 @@ class Store:
             self._stamp_managed(key)
             return 201, copy.deepcopy(self.objects[key])
         owners = self.owners.setdefault(key, {})
-        conflicts = sorted((m, p) for m, info in owners.items() if m != manager
-                           for p in info["paths"] & paths if get_path(old, p) != get_path(body, p))
+        conflicts = sorted(
+            (m, p)
+            for m, info in owners.items()
+            if m != manager
+            for p in info["paths"] & paths
+            if get_path(old, p) != get_path(body, p)
+        )
         if conflicts and not force:
-            causes = [{"reason": "FieldManagerConflict", "message": f'conflict with "{m}"',
-                       "field": "." + ".".join(p)} for m, p in conflicts]
+            causes = [
+                {
+                    "reason": "FieldManagerConflict",
+                    "message": f'conflict with "{m}"',
+                    "field": "." + ".".join(p),
+                }
+                for m, p in conflicts
+            ]
             lines = "\n".join(f'- conflict with "{m}": .{".".join(p)}' for m, p in conflicts)
-            raise ApiError(409, "Conflict", f"Apply failed with {len(conflicts)} conflict"
-                           f"{'s' if len(conflicts) > 1 else ''}: {lines}",
-                           {"name": name, "group": kind.group, "kind": kind.plural, "causes": causes})
+            raise ApiError(
+                409,
+                "Conflict",
+                f"Apply failed with {len(conflicts)} conflict{'s' if len(conflicts) > 1 else ''}: {lines}",
+                {"name": name, "group": kind.group, "kind": kind.plural, "causes": causes},
+            )
         for m, p in conflicts:
             owners[m]["paths"].discard(p)
         new = copy.deepcopy(old)
@@ -383,8 +456,18 @@ class Store:
         if kind.kind == "Namespace":  # namespace deletion removes everything inside
             for k in [k for k in self.objects if k[0].namespaced and k[1] == name]:
                 del self.objects[k]
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                "details": {"name": name, "group": kind.group, "kind": kind.plural, "uid": obj["metadata"]["uid"]}}
+        return {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {
+                "name": name,
+                "group": kind.group,
+                "kind": kind.plural,
+                "uid": obj["metadata"]["uid"],
+            },
+        }
 
     def set_status(self, kind_name: str, ns: str, name: str, status: dict[str, Any]) -> None:
         with self.lock:
@@ -418,7 +501,7 @@ class TestApiServer:
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    def start(self) -> "TestApiServer":
+    def start(self) -> TestApiServer:
         server = self
 
         class Handler(_Handler):
@@ -445,7 +528,9 @@ class TestApiServer:
 
     def kubeconfig(self, path: Path, context: str = "mlrt-test") -> Path:
         cfg = {
-            "apiVersion": "v1", "kind": "Config", "current-context": context,
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": context,
             "clusters": [{"name": "test", "cluster": {"server": self.url}}],
             "users": [{"name": "tester", "user": {"token": self.token}}],
             "contexts": [{"name": context, "context": {"cluster": "test", "user": "tester"}}],
@@ -455,7 +540,9 @@ class TestApiServer:
 
     # --- test controls --------------------------------------------------------------------
 
-    def inject(self, code: int, count: int = 1, retry_after: float | None = None, method: str | None = None) -> None:
+    def inject(
+        self, code: int, count: int = 1, retry_after: float | None = None, method: str | None = None
+    ) -> None:
         """The next `count` requests (of `method`, if given) answer `code` with a Status."""
         with self.store.lock:
             self.faults.append(Fault(code, count, None if retry_after is None else str(retry_after), method))
@@ -471,7 +558,9 @@ class TestApiServer:
         with self.store.lock:
             return [copy.deepcopy(o) for (k, _, _), o in self.store.objects.items() if kind in (None, k.kind)]
 
-    def edit(self, kind: str, ns: str, name: str, patch: dict[str, Any], manager: str = "kubectl-edit") -> None:
+    def edit(
+        self, kind: str, ns: str, name: str, patch: dict[str, Any], manager: str = "kubectl-edit"
+    ) -> None:
         """An out-of-band change by another field manager (like `kubectl edit`)."""
         with self.store.lock:
             k = next(k for k in KINDS if k.kind == kind)
@@ -501,25 +590,39 @@ class TestApiServer:
         def raycluster(obj: dict[str, Any]) -> None:
             if countdown(obj):
                 workers = sum(int(g.get("replicas", 0)) for g in obj["spec"].get("workerGroupSpecs", []))
-                obj["status"] = {"state": "ready", "readyWorkerReplicas": workers,
-                                 "availableWorkerReplicas": workers,
-                                 "observedGeneration": obj["metadata"]["generation"]}
+                obj["status"] = {
+                    "state": "ready",
+                    "readyWorkerReplicas": workers,
+                    "availableWorkerReplicas": workers,
+                    "observedGeneration": obj["metadata"]["generation"],
+                }
 
         def rayjob(obj: dict[str, Any]) -> None:
             if countdown(obj):
-                obj["status"] = {"jobStatus": job_status, "jobDeploymentStatus": "Complete",
-                                 "jobId": f"{obj['metadata']['name']}-{obj['metadata']['uid'][:8]}",
-                                 "rayClusterName": obj["spec"].get("clusterSelector", {}).get("ray.io/cluster", ""),
-                                 "startTime": obj["metadata"]["creationTimestamp"], "endTime": _now()}
+                obj["status"] = {
+                    "jobStatus": job_status,
+                    "jobDeploymentStatus": "Complete",
+                    "jobId": f"{obj['metadata']['name']}-{obj['metadata']['uid'][:8]}",
+                    "rayClusterName": obj["spec"].get("clusterSelector", {}).get("ray.io/cluster", ""),
+                    "startTime": obj["metadata"]["creationTimestamp"],
+                    "endTime": _now(),
+                }
             else:
                 obj["status"] = {"jobStatus": "RUNNING", "jobDeploymentStatus": "Running"}
 
         def deployment(obj: dict[str, Any]) -> None:
             if countdown(obj):
                 n = int(obj["spec"].get("replicas", 1))
-                obj["status"] = {"observedGeneration": obj["metadata"]["generation"], "replicas": n,
-                                 "readyReplicas": n, "availableReplicas": n, "updatedReplicas": n,
-                                 "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}]}
+                obj["status"] = {
+                    "observedGeneration": obj["metadata"]["generation"],
+                    "replicas": n,
+                    "readyReplicas": n,
+                    "availableReplicas": n,
+                    "updatedReplicas": n,
+                    "conditions": [
+                        {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}
+                    ],
+                }
 
         with self.store.lock:
             self.store.controllers.update(RayCluster=raycluster, RayJob=rayjob, Deployment=deployment)
@@ -554,9 +657,19 @@ class _Server(ThreadingHTTPServer):
         self._conns.clear()
 
 
-_REASONS = {400: "BadRequest", 401: "Unauthorized", 404: "NotFound", 405: "MethodNotAllowed",
-            409: "Conflict", 415: "UnsupportedMediaType", 422: "Invalid", 429: "TooManyRequests",
-            500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout"}
+_REASONS = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "Conflict",
+    415: "UnsupportedMediaType",
+    422: "Invalid",
+    429: "TooManyRequests",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+    504: "Timeout",
+}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -582,9 +695,11 @@ class _Handler(BaseHTTPRequestHandler):
         if not raw:
             return None
         try:
-            return yaml.safe_load(raw) if "yaml" in (self.headers.get("Content-Type") or "") else json.loads(raw)
+            return (
+                yaml.safe_load(raw) if "yaml" in (self.headers.get("Content-Type") or "") else json.loads(raw)
+            )
         except (ValueError, yaml.YAMLError) as exc:
-            raise ApiError(400, "BadRequest", f"error decoding the request body: {exc}")
+            raise ApiError(400, "BadRequest", f"error decoding the request body: {exc}") from exc
 
     def _handle(self, method: str) -> None:
         url = urlsplit(self.path)
@@ -597,9 +712,12 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ApiError(401, "Unauthorized", "Unauthorized")
             fault = self.api.take_fault(method)
             if fault is not None:
-                raise ApiError(fault.code, _REASONS.get(fault.code, "InternalError"),
-                               f"injected fault {fault.code}",
-                               headers={"Retry-After": fault.retry_after} if fault.retry_after else None)
+                raise ApiError(
+                    fault.code,
+                    _REASONS.get(fault.code, "InternalError"),
+                    f"injected fault {fault.code}",
+                    headers={"Retry-After": fault.retry_after} if fault.retry_after else None,
+                )
             code, out = self._route(method, url.path, query, body)
             self._send(code, out)
         except ApiError as exc:
@@ -623,17 +741,33 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, dict[str, Any]]:
         parts = [p for p in path.split("/") if p]
         if parts == ["version"]:
-            return 200, {"major": "1", "minor": "33", "gitVersion": "v1.33.0-mlrt-test", "platform": "linux/amd64"}
+            return 200, {
+                "major": "1",
+                "minor": "33",
+                "gitVersion": "v1.33.0-mlrt-test",
+                "platform": "linux/amd64",
+            }
         if parts == ["api"]:
             return 200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
         if parts == ["apis"]:
             groups: dict[str, list[str]] = {}
             for k in KINDS:
                 if k.group:
-                    groups.setdefault(k.group, []).append(k.version) if k.version not in groups.get(k.group, []) else None
-            return 200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-                {"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in vs],
-                 "preferredVersion": {"groupVersion": f"{g}/{vs[0]}", "version": vs[0]}} for g, vs in groups.items()]}
+                    groups.setdefault(k.group, []).append(k.version) if k.version not in groups.get(
+                        k.group, []
+                    ) else None
+            return 200, {
+                "kind": "APIGroupList",
+                "apiVersion": "v1",
+                "groups": [
+                    {
+                        "name": g,
+                        "versions": [{"groupVersion": f"{g}/{v}", "version": v} for v in vs],
+                        "preferredVersion": {"groupVersion": f"{g}/{vs[0]}", "version": vs[0]},
+                    }
+                    for g, vs in groups.items()
+                ],
+            }
         if parts[:1] == ["api"] and len(parts) >= 2:
             group, version, rest = "", parts[1], parts[2:]
         elif parts[:1] == ["apis"] and len(parts) >= 3:
@@ -646,11 +780,21 @@ class _Handler(BaseHTTPRequestHandler):
             kinds = [k for k in KINDS if (k.group, k.version) == (group, version)]
             if not kinds:
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
-            return 200, {"kind": "APIResourceList", "apiVersion": "v1",
-                         "groupVersion": f"{group}/{version}" if group else version,
-                         "resources": [{"name": k.plural, "singularName": k.kind.lower(), "namespaced": k.namespaced,
-                                        "kind": k.kind, "verbs": ["create", "delete", "get", "list", "patch", "update"]}
-                                       for k in kinds]}
+            return 200, {
+                "kind": "APIResourceList",
+                "apiVersion": "v1",
+                "groupVersion": f"{group}/{version}" if group else version,
+                "resources": [
+                    {
+                        "name": k.plural,
+                        "singularName": k.kind.lower(),
+                        "namespaced": k.namespaced,
+                        "kind": k.kind,
+                        "verbs": ["create", "delete", "get", "list", "patch", "update"],
+                    }
+                    for k in kinds
+                ],
+            }
         ns: str | None = None
         if rest[0] == "namespaces" and len(rest) >= 3:
             ns, rest = rest[1], rest[2:]
@@ -681,13 +825,21 @@ class _Handler(BaseHTTPRequestHandler):
                 ctype = (self.headers.get("Content-Type") or "").split(";")[0]
                 if ctype == "application/apply-patch+yaml":
                     if not query.get("fieldManager"):
-                        raise ApiError(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: "
-                                       "Required value: is required for apply patch")
+                        raise ApiError(
+                            422,
+                            "Invalid",
+                            'PatchOptions.meta.k8s.io "" is invalid: fieldManager: '
+                            "Required value: is required for apply patch",
+                        )
                     return store.apply(kind, scope, name, body, manager, query.get("force") == "true")
                 if ctype in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
                     return 200, store.merge(kind, scope, name, body, manager)
-                raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format: {ctype}")
+                raise ApiError(
+                    415, "UnsupportedMediaType", f"the body of the request was in an unknown format: {ctype}"
+                )
             if method == "DELETE":
-                policy = query.get("propagationPolicy") or (body or {}).get("propagationPolicy") or "Background"
+                policy = (
+                    query.get("propagationPolicy") or (body or {}).get("propagationPolicy") or "Background"
+                )
                 return 200, store.delete(kind, scope, name, policy)
         raise ApiError(405, "MethodNotAllowed", "method not allowed")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -30,8 +30,9 @@ def kubeconfig(apiserver: TestApiServer, tmp_path: Path) -> Path:
 @pytest.fixture()
 def provider(kubeconfig: Path, tmp_path: Path) -> Iterator[KubernetesProvider]:
     p = KubernetesProvider()
-    diags = p.configure({"kubeconfig": str(kubeconfig), "poll_interval_secs": 0.01,
-                         "ready_timeout_secs": 20}, ctx(tmp_path))
+    diags = p.configure(
+        {"kubeconfig": str(kubeconfig), "poll_interval_secs": 0.01, "ready_timeout_secs": 20}, ctx(tmp_path)
+    )
     assert not diags.has_errors, diags
     try:
         yield p

@@ -8,10 +8,25 @@ from typing import Any
 from mlrt_iac.provider import ProviderContext
 from providers.kubernetes import KubernetesProvider
 
-POOL = {"name": "cpu", "instance_family": "CPU_X64_XS", "min_nodes": 1, "max_nodes": 2, "active_nodes": 1,
-        "initially_suspended": False, "scale_timeout_secs": 20}
-SERVICE = {"name": "api", "compute_pool": "cpu", "model": "s3://bucket/model", "functions": ["predict"],
-           "max_instances": 1, "max_queue": 8, "ingress_enabled": False, "suspended": False}
+POOL = {
+    "name": "cpu",
+    "instance_family": "CPU_X64_XS",
+    "min_nodes": 1,
+    "max_nodes": 2,
+    "active_nodes": 1,
+    "initially_suspended": False,
+    "scale_timeout_secs": 20,
+}
+SERVICE = {
+    "name": "api",
+    "compute_pool": "cpu",
+    "model": "s3://bucket/model",
+    "functions": ["predict"],
+    "max_instances": 1,
+    "max_queue": 8,
+    "ingress_enabled": False,
+    "suspended": False,
+}
 
 
 def pool_ctx(tmp: Path, namespace_pool: dict[str, Any] | None = None) -> ProviderContext:

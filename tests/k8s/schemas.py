@@ -24,30 +24,65 @@ from kubernetes_validate.utils import all_versions
 
 REPO = Path(__file__).resolve().parents[2]
 KUBERAY = REPO.parent / "shared" / "fixtures" / "kuberay-v1.7.0"
-K8S_VERSION = max((v for v in all_versions() if v.startswith("1.3")),
-                  key=lambda v: tuple(int(p) for p in v.split(".")))
+K8S_VERSION = max(
+    (v for v in all_versions() if v.startswith("1.3")), key=lambda v: tuple(int(p) for p in v.split("."))
+)
 
 _CILIUM_SPEC: dict[str, Any] = {
-    "type": "object", "additionalProperties": False, "required": ["endpointSelector"],
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["endpointSelector"],
     "properties": {
-        "endpointSelector": {"type": "object", "additionalProperties": False,
-                             "properties": {"matchLabels": {"type": "object",
-                                                            "additionalProperties": {"type": "string"}}}},
-        "egress": {"type": "array", "items": {
-            "type": "object", "additionalProperties": False,
-            "properties": {
-                "toEndpoints": {"type": "array", "items": {"type": "object"}},
-                "toFQDNs": {"type": "array", "items": {
-                    "type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
-                    "properties": {"matchName": {"type": "string"}, "matchPattern": {"type": "string"}}}},
-                "toPorts": {"type": "array", "items": {
-                    "type": "object", "additionalProperties": False,
-                    "properties": {"ports": {"type": "array", "items": {
-                        "type": "object", "additionalProperties": False, "required": ["port"],
-                        "properties": {"port": {"type": "string", "pattern": "^[0-9]{1,5}$"},
-                                       "protocol": {"enum": ["TCP", "UDP", "SCTP", "ANY"]}}}},
-                        "rules": {"type": "object"}}}},
-            }}},
+        "endpointSelector": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"matchLabels": {"type": "object", "additionalProperties": {"type": "string"}}},
+        },
+        "egress": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "toEndpoints": {"type": "array", "items": {"type": "object"}},
+                    "toFQDNs": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "minProperties": 1,
+                            "maxProperties": 1,
+                            "properties": {
+                                "matchName": {"type": "string"},
+                                "matchPattern": {"type": "string"},
+                            },
+                        },
+                    },
+                    "toPorts": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "ports": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "additionalProperties": False,
+                                        "required": ["port"],
+                                        "properties": {
+                                            "port": {"type": "string", "pattern": "^[0-9]{1,5}$"},
+                                            "protocol": {"enum": ["TCP", "UDP", "SCTP", "ANY"]},
+                                        },
+                                    },
+                                },
+                                "rules": {"type": "object"},
+                            },
+                        },
+                    },
+                },
+            },
+        },
     },
 }
 
@@ -66,15 +101,18 @@ def _strict(schema: Any, top: bool = True) -> Any:
         else:
             out[k] = _strict(v, False)
     if isinstance(schema.get("properties"), dict):
-        if (schema.get("type") == "object" and "additionalProperties" not in schema
-                and not schema.get("x-kubernetes-preserve-unknown-fields")):
+        if (
+            schema.get("type") == "object"
+            and "additionalProperties" not in schema
+            and not schema.get("x-kubernetes-preserve-unknown-fields")
+        ):
             out["additionalProperties"] = False
     if schema.get("nullable") and "type" in schema:
         out["type"] = [schema["type"], "null"]
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def crd_schema(kind: str, version: str = "v1") -> dict[str, Any]:
     plural = {"RayCluster": "rayclusters", "RayJob": "rayjobs", "RayService": "rayservices"}[kind]
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the CRDs are large: libyaml is 10x faster
@@ -98,10 +136,18 @@ def validate_manifest(obj: dict[str, Any]) -> None:
         jsonschema.Draft7Validator(crd_schema(str(obj["kind"]), api.split("/")[1])).validate(obj)
     elif api.startswith("cilium.io/"):
         _validate_metadata(obj)
-        jsonschema.Draft7Validator({"type": "object", "additionalProperties": False,
-                                    "required": ["apiVersion", "kind", "metadata", "spec"],
-                                    "properties": {"apiVersion": {"const": "cilium.io/v2"},
-                                                   "kind": {"const": "CiliumNetworkPolicy"},
-                                                   "metadata": {"type": "object"}, "spec": _CILIUM_SPEC}}).validate(obj)
+        jsonschema.Draft7Validator(
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["apiVersion", "kind", "metadata", "spec"],
+                "properties": {
+                    "apiVersion": {"const": "cilium.io/v2"},
+                    "kind": {"const": "CiliumNetworkPolicy"},
+                    "metadata": {"type": "object"},
+                    "spec": _CILIUM_SPEC,
+                },
+            }
+        ).validate(obj)
     else:
         kubernetes_validate.validate(obj, K8S_VERSION, strict=True)

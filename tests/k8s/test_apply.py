@@ -28,8 +28,9 @@ def _clean(apiserver: TestApiServer) -> None:
     apiserver.auto_ready(after_gets=2)
 
 
-def test_pool_create_noop_reapply_and_delete(provider: KubernetesProvider, apiserver: TestApiServer,
-                                             tmp_path: Path) -> None:
+def test_pool_create_noop_reapply_and_delete(
+    provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path
+) -> None:
     h = handler(provider, "compute_pool")
     progress: list[str] = []
     c = pool_ctx(tmp_path)
@@ -48,8 +49,9 @@ def test_pool_create_noop_reapply_and_delete(provider: KubernetesProvider, apise
     assert read.attributes is not None and "drift" not in read.attributes
     assert not h.diff(c, read.attributes, dict(POOL)).changed
     h.update(pool_ctx(tmp_path), created.id, created.attributes, dict(POOL))
-    assert {o["kind"]: o["metadata"]["resourceVersion"] for o in apiserver.objects() if o["kind"] != "RayCluster"} == \
-        {k: v for k, v in rv.items() if k != "RayCluster"}
+    assert {
+        o["kind"]: o["metadata"]["resourceVersion"] for o in apiserver.objects() if o["kind"] != "RayCluster"
+    } == {k: v for k, v in rv.items() if k != "RayCluster"}
     assert apiserver.get("RayCluster", NS, "cpu")["metadata"]["generation"] == 1  # type: ignore[index]
 
     # Scale: an in-place update of the worker group.
@@ -65,8 +67,9 @@ def test_pool_create_noop_reapply_and_delete(provider: KubernetesProvider, apise
     assert h.read(pool_ctx(tmp_path), created.id, scaled.attributes).attributes is None
 
 
-def test_drift_after_out_of_band_change_and_conflict(provider: KubernetesProvider, apiserver: TestApiServer,
-                                                      tmp_path: Path) -> None:
+def test_drift_after_out_of_band_change_and_conflict(
+    provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path
+) -> None:
     pools = handler(provider, "compute_pool")
     pools.create(pool_ctx(tmp_path), dict(POOL))
     h = handler(provider, "service")
@@ -98,13 +101,15 @@ def test_drift_after_out_of_band_change_and_conflict(provider: KubernetesProvide
     # A secondary object deleted out of band is drift; the primary one deleted means gone.
     apiserver.remove("Service", NS, "api")
     assert h.read(service_ctx(tmp_path), created.id, created.attributes).attributes["drift"] == [
-        f"Service {NS}/api is missing"]
+        f"Service {NS}/api is missing"
+    ]
     apiserver.remove("Deployment", NS, "api")
     assert h.read(service_ctx(tmp_path), created.id, created.attributes).attributes is None
 
 
-def test_service_update_removes_objects_no_longer_rendered(provider: KubernetesProvider,
-                                                           apiserver: TestApiServer, tmp_path: Path) -> None:
+def test_service_update_removes_objects_no_longer_rendered(
+    provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path
+) -> None:
     handler(provider, "compute_pool").create(pool_ctx(tmp_path), dict(POOL))
     h = handler(provider, "service")
     with_ingress = {**SERVICE, "ingress_enabled": True}
@@ -127,7 +132,9 @@ def test_retry_on_429_and_500(provider: KubernetesProvider, apiserver: TestApiSe
     assert all(f.count == 0 for f in apiserver.faults)
 
 
-def test_failed_create_leaves_nothing(provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path) -> None:
+def test_failed_create_leaves_nothing(
+    provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path
+) -> None:
     handler(provider, "compute_pool").create(pool_ctx(tmp_path), dict(POOL))
     with apiserver.store.lock:
         apiserver.store.controllers.clear()
@@ -135,32 +142,55 @@ def test_failed_create_leaves_nothing(provider: KubernetesProvider, apiserver: T
     h = handler(provider, "training")
     c = ProviderContext(tmp_path, tmp_path / ".mlrt", "training.t", related={"compute_pool.cpu": dict(POOL)})
     with pytest.raises(PermanentError) as err:
-        h.create(c, {"name": "t", "compute_pool": "cpu", "framework": "xgboost", "external_access_integrations": []})
+        h.create(
+            c,
+            {"name": "t", "compute_pool": "cpu", "framework": "xgboost", "external_access_integrations": []},
+        )
     assert "FAILED" in err.value.detail
     assert apiserver.get("RayJob", NS, "t") is None
 
 
-def test_training_runs_to_success(provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path) -> None:
+def test_training_runs_to_success(
+    provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path
+) -> None:
     handler(provider, "compute_pool").create(pool_ctx(tmp_path), dict(POOL))
     h = handler(provider, "training")
-    related = {"compute_pool.cpu": dict(POOL),
-               "external_access_integration.eai": {"name": "eai", "enabled": True,
-                                                   "effective_egress": ["10.0.0.0/8", "pypi.org:443"]}}
+    related = {
+        "compute_pool.cpu": dict(POOL),
+        "external_access_integration.eai": {
+            "name": "eai",
+            "enabled": True,
+            "effective_egress": ["10.0.0.0/8", "pypi.org:443"],
+        },
+    }
     c = ProviderContext(tmp_path, tmp_path / ".mlrt", "training.t", related=related)
     logs: list[str] = []
     c.log = logs.append
-    created = h.create(c, {"name": "t", "compute_pool": "cpu", "framework": "xgboost",
-                           "artifact_location": "s3://b/m", "external_access_integrations": ["eai"]})
+    created = h.create(
+        c,
+        {
+            "name": "t",
+            "compute_pool": "cpu",
+            "framework": "xgboost",
+            "artifact_location": "s3://b/m",
+            "external_access_integrations": ["eai"],
+        },
+    )
     attrs = created.attributes
     assert attrs["status"] == "SUCCEEDED" and attrs["model_uri"] == f"s3://b/m/t/{attrs['run_id']}"
     assert apiserver.get("NetworkPolicy", NS, "t-train-egress") is not None
     assert any("not enforced" in line for line in logs)
     assert h.diff(c, attrs, {"name": "t", "compute_pool": "cpu", "framework": "lightgbm"}).needs_replace
     h.delete(c, created.id, attrs)
-    assert apiserver.get("RayJob", NS, "t") is None and apiserver.get("NetworkPolicy", NS, "t-train-egress") is None
+    assert (
+        apiserver.get("RayJob", NS, "t") is None
+        and apiserver.get("NetworkPolicy", NS, "t-train-egress") is None
+    )
 
 
-def test_readiness_timeout_is_an_error(provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path) -> None:
+def test_readiness_timeout_is_an_error(
+    provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path
+) -> None:
     with apiserver.store.lock:
         apiserver.store.controllers.clear()  # no controller: the cluster never becomes ready
     with pytest.raises(PermanentError) as err:
@@ -169,7 +199,9 @@ def test_readiness_timeout_is_an_error(provider: KubernetesProvider, apiserver: 
     assert apiserver.objects() == []  # all or nothing
 
 
-def test_unreachable_and_unauthorised(provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path) -> None:
+def test_unreachable_and_unauthorised(
+    provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path
+) -> None:
     from providers.kubernetes.client import KubeClient, ObjRef
 
     bad = tmp_path / "bad-kubeconfig"

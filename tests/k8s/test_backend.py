@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from mlrt_iac.errors import StateError, StateLockedError
+from mlrt_iac.state import LockInfo, ResourceState, StateDocument, load_backend
 from providers.kubernetes.client import KubeClient
-from state.backend import LockInfo, load_backend
 from state.kubernetes_backend import KubernetesBackend
-from state.model import ResourceState, StateDocument
 
 from .apiserver import TestApiServer
 
@@ -33,8 +32,14 @@ def config(apiserver: TestApiServer, kubeconfig: Path) -> Iterator[dict]:  # typ
 def _doc(n: int, blob: int = 0) -> StateDocument:
     doc = StateDocument.new()
     for i in range(n):
-        doc.set(ResourceState.new(f"service.s{i}", "kubernetes", id=f"Deployment/ns/s{i}",
-                                  attributes={"name": f"s{i}", "junk": os.urandom(blob).hex() if blob else ""}))
+        doc.set(
+            ResourceState.new(
+                f"service.s{i}",
+                "kubernetes",
+                id=f"Deployment/ns/s{i}",
+                attributes={"name": f"s{i}", "junk": os.urandom(blob).hex() if blob else ""},
+            )
+        )
     return doc
 
 
@@ -52,7 +57,9 @@ def test_round_trip_through_entry_point(config: dict, apiserver: TestApiServer, 
     assert b'"service.s0"' not in secret["data"]["state"].encode()  # compressed, not plain JSON
 
 
-def test_large_state_is_split_and_shrinks_back(config: dict, apiserver: TestApiServer, tmp_path: Path) -> None:  # type: ignore[type-arg]
+def test_large_state_is_split_and_shrinks_back(
+    config: dict, apiserver: TestApiServer, tmp_path: Path
+) -> None:  # type: ignore[type-arg]
     backend = KubernetesBackend(tmp_path, config)
     big = _doc(40, blob=40_000)  # random hex does not compress: ~3.2 MB of JSON, ~1.6 MB gzipped
     backend.write(big)
@@ -106,7 +113,10 @@ def test_lock_contention_and_release(config: dict, apiserver: TestApiServer, tmp
 
 
 def test_takeover_only_after_expiry(config: dict, apiserver: TestApiServer, tmp_path: Path) -> None:  # type: ignore[type-arg]
-    a, b = KubernetesBackend(tmp_path, {**config, "lease_duration_secs": 30}), KubernetesBackend(tmp_path, config)
+    a, b = (
+        KubernetesBackend(tmp_path, {**config, "lease_duration_secs": 30}),
+        KubernetesBackend(tmp_path, config),
+    )
     dead = a.lock(LockInfo(operation="apply", who="crashed@ci"))
     a.close()  # the holder dies: no more renewals, no release
     with pytest.raises(StateLockedError):

@@ -8,7 +8,7 @@ from tests.e2e.helpers import read_state, run_mlrt
 
 from .apiserver import TestApiServer
 
-CONFIG = '''
+CONFIG = """
 mlrt {
   default_provider = "kubernetes"
 }
@@ -34,7 +34,7 @@ network_rule "artifacts" {
 external_access_integration "egress" {
   allowed_network_rules = [network_rule.artifacts]
 }
-'''
+"""
 
 
 def test_apply_plan_drift_destroy_through_the_cli(apiserver: TestApiServer, tmp_path: Path) -> None:
@@ -49,7 +49,10 @@ def test_apply_plan_drift_destroy_through_the_cli(apiserver: TestApiServer, tmp_
     assert cluster is not None
     assert cluster["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "mlrt"
     assert {r["address"] for r in read_state(project)["resources"]} == {
-        "compute_pool.cpu", "network_rule.artifacts", "external_access_integration.egress"}
+        "compute_pool.cpu",
+        "network_rule.artifacts",
+        "external_access_integration.egress",
+    }
 
     assert run_mlrt(project, "plan", "-detailed-exitcode").returncode == 0
 

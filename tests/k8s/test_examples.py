@@ -12,8 +12,20 @@ from .schemas import REPO, validate_manifest
 
 
 def render_example(name: str, out: Path) -> list[Path]:
-    proc = subprocess.run([sys.executable, "-m", "mlrt_iac.cli.main", f"-chdir={REPO / 'examples' / name}",
-                           "render", "-out", str(out)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mlrt_iac.cli.main",
+            f"-chdir={REPO / 'examples' / name}",
+            "render",
+            "-out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return sorted(out.glob("*.yaml"))
 
@@ -26,8 +38,18 @@ def test_gitops_example_renders_valid_identical_manifests(tmp_path: Path) -> Non
         if f.name != "kustomization.yaml":
             validate_manifest(obj)
             kinds.add(obj["kind"])
-    assert {"Namespace", "ResourceQuota", "RayCluster", "RayJob", "NetworkPolicy", "CiliumNetworkPolicy",
-            "Deployment", "Service", "Ingress", "PodDisruptionBudget"} <= kinds
+    assert {
+        "Namespace",
+        "ResourceQuota",
+        "RayCluster",
+        "RayJob",
+        "NetworkPolicy",
+        "CiliumNetworkPolicy",
+        "Deployment",
+        "Service",
+        "Ingress",
+        "PodDisruptionBudget",
+    } <= kinds
     second = render_example("gitops", tmp_path / "b")
     assert [f.name for f in first] == [f.name for f in second]
     assert all(a.read_bytes() == b.read_bytes() for a, b in zip(first, second))

@@ -9,24 +9,24 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from mlrt_iac.errors import StateLockedError
 from mlrt_iac.provider import ProviderContext
+from mlrt_iac.state import LockInfo, StateDocument
 from providers.kubernetes import KubernetesProvider
 from providers.kubernetes.client import KubeClient, ObjRef
 from providers.kubernetes.handlers import KubeHandler
-from state.backend import LockInfo
 from state.kubernetes_backend import KubernetesBackend
-from state.model import StateDocument
 
 from .schemas import validate_manifest
 
-pytestmark = pytest.mark.skipif(not os.environ.get("MLRT_TEST_KUBECONFIG"),
-                                reason="live cluster tests need MLRT_TEST_KUBECONFIG")
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("MLRT_TEST_KUBECONFIG"), reason="live cluster tests need MLRT_TEST_KUBECONFIG"
+)
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +44,12 @@ def live() -> Iterator[tuple[KubeClient, str]]:
 
 def test_live_backend_round_trip_and_lock(live: tuple[KubeClient, str], tmp_path: Path) -> None:
     _, ns = live
-    cfg = {"namespace": ns, "secret_suffix": "live", "kubeconfig": os.environ["MLRT_TEST_KUBECONFIG"],
-           "lease_duration_secs": 15}
+    cfg = {
+        "namespace": ns,
+        "secret_suffix": "live",
+        "kubeconfig": os.environ["MLRT_TEST_KUBECONFIG"],
+        "lease_duration_secs": 15,
+    }
     a, b = KubernetesBackend(tmp_path, cfg), KubernetesBackend(tmp_path, cfg)
     doc = StateDocument.new()
     a.write(doc)
@@ -62,14 +66,31 @@ def test_live_backend_round_trip_and_lock(live: tuple[KubeClient, str], tmp_path
 def test_live_service_apply_drift_delete(live: tuple[KubeClient, str], tmp_path: Path) -> None:
     client, ns = live
     p = KubernetesProvider()
-    p.configure({"kubeconfig": os.environ["MLRT_TEST_KUBECONFIG"], "namespace": ns, "poll_interval_secs": 1,
-                 "ready_timeout_secs": 120}, ProviderContext(tmp_path, tmp_path))
+    p.configure(
+        {
+            "kubeconfig": os.environ["MLRT_TEST_KUBECONFIG"],
+            "namespace": ns,
+            "poll_interval_secs": 1,
+            "ready_timeout_secs": 120,
+        },
+        ProviderContext(tmp_path, tmp_path),
+    )
     h = p.handler("service")
     assert isinstance(h, KubeHandler)
-    attrs = {"name": "api", "compute_pool": "cpu", "model": "s3://bucket/model", "max_instances": 1,
-             "suspended": True, "ingress_enabled": True}
-    c = ProviderContext(tmp_path, tmp_path, "service.api",
-                        related={"compute_pool.cpu": {"name": "cpu", "instance_family": "CPU_X64_XS"}})
+    attrs = {
+        "name": "api",
+        "compute_pool": "cpu",
+        "model": "s3://bucket/model",
+        "max_instances": 1,
+        "suspended": True,
+        "ingress_enabled": True,
+    }
+    c = ProviderContext(
+        tmp_path,
+        tmp_path,
+        "service.api",
+        related={"compute_pool.cpu": {"name": "cpu", "instance_family": "CPU_X64_XS"}},
+    )
     for obj in p.render([]) + h.render(c, attrs).manifests:
         validate_manifest(obj)
     created = h.create(c, attrs)
@@ -77,9 +98,14 @@ def test_live_service_apply_drift_delete(live: tuple[KubeClient, str], tmp_path:
         first = h.read(c, created.id, created.attributes).attributes
         assert first is not None and "drift" not in first
         h.update(c, created.id, created.attributes, attrs)  # no-op re-apply
-        client.request("PATCH", ObjRef("v1", "Service", ns, "api").path(), "edit", {"fieldManager": "kubectl-edit"},
-                       {"metadata": {"labels": {"app.kubernetes.io/managed-by": "someone"}}},
-                       "application/merge-patch+json")
+        client.request(
+            "PATCH",
+            ObjRef("v1", "Service", ns, "api").path(),
+            "edit",
+            {"fieldManager": "kubectl-edit"},
+            {"metadata": {"labels": {"app.kubernetes.io/managed-by": "someone"}}},
+            "application/merge-patch+json",
+        )
         drifted = h.read(c, created.id, created.attributes).attributes
         assert drifted is not None and drifted["drift"]
     finally:

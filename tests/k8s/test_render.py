@@ -23,8 +23,13 @@ from .schemas import validate_manifest
 GOLDEN = Path(__file__).parent / "golden"
 CONFIGS = {
     "default": {},
-    "cilium": {"fqdn_policies": "cilium", "namespace": "ml-team", "ingress_class": "nginx",
-               "gpu_node_selector": {"nvidia.com/gpu.present": "true"}, "image_pull_secret": "regcred"},
+    "cilium": {
+        "fqdn_policies": "cilium",
+        "namespace": "ml-team",
+        "ingress_class": "nginx",
+        "gpu_node_selector": {"nvidia.com/gpu.present": "true"},
+        "image_pull_secret": "regcred",
+    },
 }
 
 
@@ -75,7 +80,10 @@ def test_pool_sizes_from_family_and_gpu_placement() -> None:
     group = cpu["workerGroupSpecs"][0]
     assert (group["replicas"], group["minReplicas"], group["maxReplicas"]) == (2, 1, 3)
     assert cpu["enableInTreeAutoscaling"] is True
-    assert group["template"]["spec"]["containers"][0]["resources"]["requests"] == {"cpu": "3", "memory": "13Gi"}
+    assert group["template"]["spec"]["containers"][0]["resources"]["requests"] == {
+        "cpu": "3",
+        "memory": "13Gi",
+    }
     gpu = objs[("RayCluster", "gpu-pool")]["spec"]
     assert gpu["suspend"] is True and gpu["enableInTreeAutoscaling"] is False
     pod = gpu["workerGroupSpecs"][0]["template"]["spec"]
@@ -87,7 +95,9 @@ def test_pool_sizes_from_family_and_gpu_placement() -> None:
 
 
 def test_quota_is_max_nodes_times_family() -> None:
-    quota = next(o for o in _render("default") if o["kind"] == "ResourceQuota" and o["metadata"]["name"] == "cpu-quota")
+    quota = next(
+        o for o in _render("default") if o["kind"] == "ResourceQuota" and o["metadata"]["name"] == "cpu-quota"
+    )
     # 3 nodes x 3 vCPU + 1 head + 1 submitter overhead
     assert quota["spec"]["hard"]["requests.cpu"] == "11"
 
@@ -95,9 +105,15 @@ def test_quota_is_max_nodes_times_family() -> None:
 def test_egress_without_cilium_warns_and_opens_ports() -> None:
     out = render_items(representative_items(), KubernetesConfig())
     assert any("training.forecast" in w and "pypi.org:443" in w and "not enforced" in w for w in out.warnings)
-    np = next(o for o in out.manifests if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "forecast-train-egress")
+    np = next(
+        o
+        for o in out.manifests
+        if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "forecast-train-egress"
+    )
     assert np["spec"]["podSelector"]["matchLabels"] == {"ray.io/cluster": "cpu"}
-    cidrs = [p["ipBlock"]["cidr"] for rule in np["spec"]["egress"] for p in rule.get("to", []) if "ipBlock" in p]
+    cidrs = [
+        p["ipBlock"]["cidr"] for rule in np["spec"]["egress"] for p in rule.get("to", []) if "ipBlock" in p
+    ]
     assert {"10.20.0.0/16", "192.168.1.7/32", "0.0.0.0/0"} <= set(cidrs)
     assert not any(o["kind"] == "CiliumNetworkPolicy" for o in out.manifests)
 
@@ -108,8 +124,14 @@ def test_egress_with_cilium_uses_fqdns() -> None:
     cnp = next(o for o in out.manifests if o["kind"] == "CiliumNetworkPolicy")
     fqdns = [f for rule in cnp["spec"]["egress"] for f in rule.get("toFQDNs", [])]
     assert {"matchName": "pypi.org"} in fqdns and {"matchPattern": "*.pythonhosted.org"} in fqdns
-    np = next(o for o in out.manifests if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "forecast-train-egress")
-    cidrs = [p["ipBlock"]["cidr"] for rule in np["spec"]["egress"] for p in rule.get("to", []) if "ipBlock" in p]
+    np = next(
+        o
+        for o in out.manifests
+        if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "forecast-train-egress"
+    )
+    cidrs = [
+        p["ipBlock"]["cidr"] for rule in np["spec"]["egress"] for p in rule.get("to", []) if "ipBlock" in p
+    ]
     assert "0.0.0.0/0" not in cidrs  # host names are enforced by Cilium, not opened
 
 
@@ -118,7 +140,10 @@ def test_training_and_service_objects() -> None:
     job = objs[("RayJob", "forecast")]["spec"]
     assert job["clusterSelector"] == {"ray.io/cluster": "cpu"} and job["activeDeadlineSeconds"] == 3600
     env = yaml.safe_load(job["runtimeEnvYAML"])["env_vars"]
-    assert '"framework":"xgboost"' in env["MLRT_JOB_SPEC"] and "s3://acme/models/forecast" in env["MLRT_JOB_SPEC"]
+    assert (
+        '"framework":"xgboost"' in env["MLRT_JOB_SPEC"]
+        and "s3://acme/models/forecast" in env["MLRT_JOB_SPEC"]
+    )
     dep = objs[("Deployment", "forecast-api")]["spec"]
     assert dep["replicas"] == 2
     server = dep["template"]["spec"]["containers"][0]
@@ -126,7 +151,10 @@ def test_training_and_service_objects() -> None:
     assert server["command"][server["command"].index("--workers") + 1] == "7"  # 2 x 3 vCPU + 1
     assert server["readinessProbe"]["httpGet"]["path"] == "/health"
     assert dep["template"]["spec"]["imagePullSecrets"] == [{"name": "models-pull"}]
-    assert dep["template"]["spec"]["initContainers"][0]["command"][-2:] == ["s3://acme/models/forecast/run1", "/models/model"]
+    assert dep["template"]["spec"]["initContainers"][0]["command"][-2:] == [
+        "s3://acme/models/forecast/run1",
+        "/models/model",
+    ]
     assert ("Ingress", "forecast-api") in objs and ("Ingress", "vision-api") not in objs
     assert objs[("Deployment", "vision-api")]["spec"]["replicas"] == 0  # suspended
     assert ("PodDisruptionBudget", "vision-api") in objs
@@ -174,7 +202,9 @@ def test_provider_render_and_config_errors(tmp_path: Path) -> None:
     assert any(m["kind"] == "CiliumNetworkPolicy" for m in manifests)
     bad = KubernetesProvider().configure({"fqdn_policies": "calico", "nope": 1}, ctx(tmp_path))
     assert bad.has_errors and {d.summary for d in bad} == {
-        'Invalid kubernetes provider argument "fqdn_policies"', 'Invalid kubernetes provider argument "nope"'}
+        'Invalid kubernetes provider argument "fqdn_policies"',
+        'Invalid kubernetes provider argument "nope"',
+    }
 
 
 def test_yaml_reads_back_as_the_manifest(tmp_path: Path) -> None:
@@ -183,6 +213,18 @@ def test_yaml_reads_back_as_the_manifest(tmp_path: Path) -> None:
     for config in CONFIGS:
         for obj in _render(config):
             assert yaml.safe_load(dump_yaml(obj)) == obj
-    tricky: dict[str, object] = {"a": ["x", {"b": 1, "c": [1, 2.5]}, []], "yes": "no", "n": "0.5", "e": "", "m": "a: b",
-              "star": "*.x", "t": "1e3", "nl": "a\nb", "u": "é", "d": {}, "z": None, "o": "on"}
+    tricky: dict[str, object] = {
+        "a": ["x", {"b": 1, "c": [1, 2.5]}, []],
+        "yes": "no",
+        "n": "0.5",
+        "e": "",
+        "m": "a: b",
+        "star": "*.x",
+        "t": "1e3",
+        "nl": "a\nb",
+        "u": "é",
+        "d": {},
+        "z": None,
+        "o": "on",
+    }
     assert yaml.safe_load(dump_yaml(tricky)) == tricky

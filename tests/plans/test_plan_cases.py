@@ -31,7 +31,8 @@ import pytest
 from mlrt_iac.apply.engine import ApplyOptions, apply_plan
 from mlrt_iac.plan.json_view import plan_json
 from mlrt_iac.plan.planner import PlanOptions, make_plan
-from mlrt_iac.plan.workspace import discover_backends, open_workspace
+from mlrt_iac.plan.workspace import open_workspace
+from mlrt_iac.state import discover_backends, read_or_new
 from mlrt_iac.values import UNKNOWN
 
 HERE = Path(__file__).parent
@@ -56,7 +57,7 @@ def _vars(args: dict[str, Any]) -> list[str]:
 def _apply_prior(work: Path, args: dict[str, Any]) -> None:
     ws = open_workspace(work, _vars(args))
     backend = discover_backends()["local"](work, {})
-    doc = backend.read() or backend.new_document()
+    doc = read_or_new(backend)
     plan, diags = make_plan(ws, doc, PlanOptions())
     assert not diags.has_errors, [d.summary for d in diags]
     res = apply_plan(ws, plan, backend, doc, ApplyOptions())
@@ -88,17 +89,25 @@ def test_plan_case(case: Path, tmp_path: Path) -> None:
     expected = json.loads((case / "expected.json").read_text())
     if (case / "prior").is_dir():
         _copy_config(case / "prior", work)
-        _apply_prior(work, json.loads((case / "prior" / "args.json").read_text())
-                     if (case / "prior" / "args.json").exists() else {})
+        _apply_prior(
+            work,
+            json.loads((case / "prior" / "args.json").read_text())
+            if (case / "prior" / "args.json").exists()
+            else {},
+        )
     if (case / "mutate.json").exists():
         _mutate(work, json.loads((case / "mutate.json").read_text()))
     _copy_config(case, work)
 
     backend = discover_backends()["local"](work, {})
-    doc = backend.read() or backend.new_document()
-    opts = PlanOptions(targets=args.get("targets", []), replace=args.get("replace", []),
-                       destroy=args.get("destroy", False), refresh_only=args.get("refresh_only", False),
-                       refresh=args.get("refresh", True))
+    doc = read_or_new(backend)
+    opts = PlanOptions(
+        targets=args.get("targets", []),
+        replace=args.get("replace", []),
+        destroy=args.get("destroy", False),
+        refresh_only=args.get("refresh_only", False),
+        refresh=args.get("refresh", True),
+    )
     try:
         ws = open_workspace(work, _vars(args))
         plan, diags = make_plan(ws, doc, opts)

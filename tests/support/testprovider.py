@@ -18,15 +18,22 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from mlrt_iac.errors import PermanentError, RetryableError
-from mlrt_iac.provider import (CreateResult, DiffResult, Provider, ProviderContext, ReadResult, ResourceHandler,
-                               UpdateResult)
+from mlrt_iac.provider import (
+    CreateResult,
+    DiffResult,
+    Provider,
+    ProviderContext,
+    ReadResult,
+    ResourceHandler,
+    UpdateResult,
+)
 
 
 class _Handler(ResourceHandler):
     computed: ClassVar[tuple[str, ...]] = ()
 
     @property
-    def p(self) -> "TestProvider":
+    def p(self) -> TestProvider:
         assert isinstance(self.provider, TestProvider)
         return self.provider
 
@@ -71,7 +78,9 @@ class _Handler(ResourceHandler):
         self._write(ctx, name, attrs)
         return CreateResult(name, attrs)
 
-    def update(self, ctx: ProviderContext, id: str, prior: dict[str, Any], desired: dict[str, Any]) -> UpdateResult:
+    def update(
+        self, ctx: ProviderContext, id: str, prior: dict[str, Any], desired: dict[str, Any]
+    ) -> UpdateResult:
         self.p.pause()
         if not self._path(ctx, id).exists():
             raise PermanentError(f"{id} does not exist")
@@ -91,8 +100,10 @@ class TestProvider(Provider):
     __test__ = False  # not a pytest class
     name = "test"
     version = "0.0.1"
-    handler_classes = tuple(_handler_for(t) for t in (
-        "network_rule", "compute_pool", "image_repository", "external_access_integration"))
+    handler_classes = tuple(
+        _handler_for(t)
+        for t in ("network_rule", "compute_pool", "image_repository", "external_access_integration")
+    )
 
     def setting(self, key: str, default: Any) -> Any:
         env = os.environ.get("MLRT_TEST_PROVIDER")

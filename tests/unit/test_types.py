@@ -10,6 +10,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_mypy_passes() -> None:
-    proc = subprocess.run([sys.executable, "-m", "mypy"], cwd=REPO, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy"], cwd=REPO, capture_output=True, text=True, timeout=900
+    )
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
     assert "Success" in proc.stdout

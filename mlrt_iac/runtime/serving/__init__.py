@@ -25,6 +25,13 @@ from mlrt_iac.runtime.serving.model import KNOWN_FUNCTIONS, LoadedModel, load_mo
 from mlrt_iac.runtime.serving.parsing import encode_response, parse_request
 
 __all__ = [
-    "KNOWN_FUNCTIONS", "LoadedModel", "ModelLoadError", "RequestError", "ServeConfig",
-    "encode_response", "load_model", "parse_request", "run_instance",
+    "KNOWN_FUNCTIONS",
+    "LoadedModel",
+    "ModelLoadError",
+    "RequestError",
+    "ServeConfig",
+    "encode_response",
+    "load_model",
+    "parse_request",
+    "run_instance",
 ]

@@ -17,24 +17,42 @@ from mlrt_iac.runtime.serving.instance import run_instance
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m mlrt_iac.runtime.serving",
-        description="Serve an mlrt model artifact over HTTP in the Snowflake service-function format.")
+        description="Serve an mlrt model artifact over HTTP in the Snowflake service-function format.",
+    )
     parser.add_argument("--model-uri", required=True, help="model directory (metadata.json + model)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--workers", type=int, default=1, help="worker processes of this instance")
-    parser.add_argument("--max-queue", type=int, default=16,
-                        help="requests that may wait per instance; beyond it, 503 + Retry-After")
+    parser.add_argument(
+        "--max-queue",
+        type=int,
+        default=16,
+        help="requests that may wait per instance; beyond it, 503 + Retry-After",
+    )
     parser.add_argument("--max-batch-rows", type=int, default=None, help="rows per request at most")
-    parser.add_argument("--functions", default=None,
-                        help="comma-separated functions to serve (default: all the model offers)")
+    parser.add_argument(
+        "--functions", default=None, help="comma-separated functions to serve (default: all the model offers)"
+    )
     parser.add_argument("--instance-id", default="0")
     parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
-    parser.add_argument("--threads-per-worker", type=int, default=None,
-                        help="threads each worker's model uses (default: cores / workers)")
-    parser.add_argument("--ready-file", type=Path, default=None,
-                        help="write JSON {pid, port, instance, ...} here once every worker is ready")
-    parser.add_argument("--graceful-timeout", type=float, default=30.0,
-                        help="seconds in-flight requests get to finish on SIGTERM")
+    parser.add_argument(
+        "--threads-per-worker",
+        type=int,
+        default=None,
+        help="threads each worker's model uses (default: cores / workers)",
+    )
+    parser.add_argument(
+        "--ready-file",
+        type=Path,
+        default=None,
+        help="write JSON {pid, port, instance, ...} here once every worker is ready",
+    )
+    parser.add_argument(
+        "--graceful-timeout",
+        type=float,
+        default=30.0,
+        help="seconds in-flight requests get to finish on SIGTERM",
+    )
     return parser
 
 
@@ -46,11 +64,19 @@ def main(argv: list[str] | None = None) -> int:
         functions = tuple(f.strip() for f in args.functions.split(",") if f.strip())
     try:
         config = ServeConfig(
-            model_uri=Path(args.model_uri), host=args.host, port=args.port, workers=args.workers,
-            max_queue=args.max_queue, max_batch_rows=args.max_batch_rows, functions=functions,
-            instance_id=args.instance_id, max_body_bytes=args.max_body_bytes,
-            threads_per_worker=args.threads_per_worker, graceful_timeout_s=args.graceful_timeout,
-            ready_file=args.ready_file)
+            model_uri=Path(args.model_uri),
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            max_queue=args.max_queue,
+            max_batch_rows=args.max_batch_rows,
+            functions=functions,
+            instance_id=args.instance_id,
+            max_body_bytes=args.max_body_bytes,
+            threads_per_worker=args.threads_per_worker,
+            graceful_timeout_s=args.graceful_timeout,
+            ready_file=args.ready_file,
+        )
     except ValidationError as exc:
         print(f"Error: invalid serving options\n\n{exc}", file=sys.stderr)
         return 2

@@ -12,8 +12,9 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from mlrt_iac.runtime.serving import jsoncodec
 from mlrt_iac.runtime.serving.config import ServeConfig
@@ -49,26 +50,37 @@ class _Ticket:
 class ServingApp:
     """The worker's ASGI app; ``worker`` is its row in the instance's shared state."""
 
-    def __init__(self, model: LoadedModel, config: ServeConfig, shared: SharedState,
-                 worker: int) -> None:
+    def __init__(self, model: LoadedModel, config: ServeConfig, shared: SharedState, worker: int) -> None:
         self.model = model
         self.config = config
         self.shared = shared
         self.worker = worker
         known = shared.layout.functions
         self.functions: dict[str, tuple[int, PredictFn]] = {
-            name: (known.index(name), fn) for name, fn in model.functions.items()}
+            name: (known.index(name), fn) for name, fn in model.functions.items()
+        }
         self.endpoint_index = {name: i for i, name in enumerate(shared.layout.endpoints)}
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlrt-predict")
         self.inflight = 0
-        self.busy_body = jsoncodec.dumps(RequestError(
-            503, f"The service is at capacity ({config.max_queue} requests waiting); retry after "
-                 "the delay in Retry-After.").to_json())  # encoded once: refusals must be cheap
-        self.health_body = jsoncodec.dumps({
-            "status": "ok", "model": model.uri, "instance": config.instance_id,
-            "framework": model.framework, "functions": list(model.functions),
-            "input_cols": model.input_cols, "workers": config.workers, "pid": os.getpid(),
-        })
+        self.busy_body = jsoncodec.dumps(
+            RequestError(
+                503,
+                f"The service is at capacity ({config.max_queue} requests waiting); retry after "
+                "the delay in Retry-After.",
+            ).to_json()
+        )  # encoded once: refusals must be cheap
+        self.health_body = jsoncodec.dumps(
+            {
+                "status": "ok",
+                "model": model.uri,
+                "instance": config.instance_id,
+                "framework": model.framework,
+                "functions": list(model.functions),
+                "input_cols": model.input_cols,
+                "workers": config.workers,
+                "pid": os.getpid(),
+            }
+        )
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
@@ -81,15 +93,22 @@ class ServingApp:
         if path == "/health":
             await self._simple(send, "health", method, 200, self.health_body, JSON_HEADERS)
         elif path == "/metrics":
-            body = render_metrics(self.shared, self.config.instance_id, self.config.max_queue,
-                                  self.config.workers, tuple(self.functions))
-            await self._simple(send, "metrics", method, 200, body,
-                               [(b"content-type", CONTENT_TYPE.encode())])
+            body = render_metrics(
+                self.shared,
+                self.config.instance_id,
+                self.config.max_queue,
+                self.config.workers,
+                tuple(self.functions),
+            )
+            await self._simple(send, "metrics", method, 200, body, [(b"content-type", CONTENT_TYPE.encode())])
         else:
             entry = self.functions.get(path[1:])
             if entry is None:
-                err = RequestError(404, f"No function at {path}; this service offers "
-                                        f"{', '.join('/' + f for f in self.functions)}.")
+                err = RequestError(
+                    404,
+                    f"No function at {path}; this service offers "
+                    f"{', '.join('/' + f for f in self.functions)}.",
+                )
                 await self._error(send, "other", err, None, None)
             elif method != "POST":
                 err = RequestError(405, f"{path} takes POST with a JSON body, not {method}.")
@@ -97,8 +116,15 @@ class ServingApp:
             else:
                 await self._predict(scope, receive, send, path[1:], entry[0], entry[1])
 
-    async def _simple(self, send: Send, endpoint: str, method: str, status: int, body: bytes,
-                      headers: list[tuple[bytes, bytes]]) -> None:
+    async def _simple(
+        self,
+        send: Send,
+        endpoint: str,
+        method: str,
+        status: int,
+        body: bytes,
+        headers: list[tuple[bytes, bytes]],
+    ) -> None:
         if method not in ("GET", "HEAD"):
             err = RequestError(405, f"/{endpoint} takes GET, not {method}.")
             await self._error(send, endpoint, err, None, None, [(b"allow", b"GET")])
@@ -106,20 +132,31 @@ class ServingApp:
         await _respond(send, status, body, headers)
         self.shared.record(self.worker, self.endpoint_index[endpoint], status, None, None)
 
-    async def _error(self, send: Send, endpoint: str, err: RequestError, started: float | None,
-                     function: int | None, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    async def _error(
+        self,
+        send: Send,
+        endpoint: str,
+        err: RequestError,
+        started: float | None,
+        function: int | None,
+        extra: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
         await _respond(send, err.status, jsoncodec.dumps(err.to_json()), JSON_HEADERS + (extra or []))
         seconds = None if started is None else time.perf_counter() - started
         self.shared.record(self.worker, self.endpoint_index[endpoint], err.status, seconds, function)
 
-    async def _predict(self, scope: Scope, receive: Receive, send: Send, name: str, index: int,
-                       fn: PredictFn) -> None:
+    async def _predict(
+        self, scope: Scope, receive: Receive, send: Send, name: str, index: int, fn: PredictFn
+    ) -> None:
         started = time.perf_counter()
         limit = self.config.max_body_bytes
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            err = RequestError(413, f"The body has {declared} bytes; this service takes at most "
-                                    f"{limit}. Send fewer rows per request.")
+            err = RequestError(
+                413,
+                f"The body has {declared} bytes; this service takes at most "
+                f"{limit}. Send fewer rows per request.",
+            )
             await self._error(send, name, err, started, index)
             return
         # admission: the first request of an idle worker runs; the others need a waiting slot
@@ -128,8 +165,9 @@ class ServingApp:
             if not self.shared.try_enqueue(self.worker):
                 self.shared.record_rejection(self.worker, index)
                 await _respond(send, 503, self.busy_body, BUSY_HEADERS)
-                self.shared.record(self.worker, self.endpoint_index[name], 503,
-                                   time.perf_counter() - started, index)
+                self.shared.record(
+                    self.worker, self.endpoint_index[name], 503, time.perf_counter() - started, index
+                )
                 return
             ticket.held = True
         self.inflight += 1
@@ -139,8 +177,9 @@ class ServingApp:
             loop = asyncio.get_running_loop()
             status, payload = await loop.run_in_executor(self.executor, self._work, body, fn, ticket)
             await _respond(send, status, payload, JSON_HEADERS)
-            self.shared.record(self.worker, self.endpoint_index[name], status,
-                               time.perf_counter() - started, index)
+            self.shared.record(
+                self.worker, self.endpoint_index[name], status, time.perf_counter() - started, index
+            )
         except RequestError as err:
             await self._error(send, name, err, started, index)
         except ClientGone:
@@ -158,8 +197,9 @@ class ServingApp:
             ticket.held = False
             self.shared.dequeue(self.worker)
         try:
-            parsed = parse_request(body, self.model.input_cols, self.model.input_dtype,
-                                   self.config.max_batch_rows)
+            parsed = parse_request(
+                body, self.model.input_cols, self.model.input_dtype, self.config.max_batch_rows
+            )
         except RequestError as bad:
             return bad.status, jsoncodec.dumps(bad.to_json())
         if not parsed.row_indexes:
@@ -193,16 +233,19 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise RequestError(413, f"The body is larger than {limit} bytes; send fewer rows per "
-                                    "request.")
+            raise RequestError(413, f"The body is larger than {limit} bytes; send fewer rows per request.")
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def _respond(send: Send, status: int, body: bytes,
-                   headers: list[tuple[bytes, bytes]]) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": headers + [(b"content-length", str(len(body)).encode())]})
+async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": headers + [(b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -10,8 +10,15 @@ class ModelLoadError(Exception):
 class RequestError(Exception):
     """A request the server refuses; carries the HTTP status and a message that says what to fix."""
 
-    def __init__(self, status: int, message: str, *, row: int | None = None,
-                 row_index: object = None, column: int | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        row: int | None = None,
+        row_index: object = None,
+        column: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message

@@ -48,7 +48,8 @@ def bind_socket(host: str, port: int, backlog: int) -> socket.socket:
         sock.close()
         raise ModelLoadError(
             f"Cannot bind {host}:{port}: {exc.strerror}. Another program (not an mlrt instance "
-            "with SO_REUSEPORT) holds the port; choose another port or stop that program.") from exc
+            "with SO_REUSEPORT) holds the port; choose another port or stop that program."
+        ) from exc
     sock.set_inheritable(True)
     return sock
 
@@ -78,16 +79,18 @@ class Instance:
         """Bind, spawn every worker, wait until all have loaded the model, then let them listen."""
         read_metadata(model_dir_from_uri(self.config.model_uri))  # fail fast, before binding
         self.sock = bind_socket(self.config.host, self.config.port, self.config.backlog)
-        self.shared = SharedState(self.ctx, self.config.workers, KNOWN_FUNCTIONS,
-                                  self.config.max_queue)
+        self.shared = SharedState(self.ctx, self.config.workers, KNOWN_FUNCTIONS, self.config.max_queue)
         for index in range(self.config.workers):
             self._spawn(index)
         pending = set(self.workers)
         while pending:
             if self.stopping:
                 raise InterruptedError("stopped while starting")
-            wait([self.workers[i].status for i in pending]
-                 + [self.workers[i].process.sentinel for i in pending], timeout=0.5)
+            wait(
+                [self.workers[i].status for i in pending]
+                + [self.workers[i].process.sentinel for i in pending],
+                timeout=0.5,
+            )
             for index in list(pending):
                 worker = self.workers[index]
                 if worker.status.poll():  # read the message before looking at the exit
@@ -98,7 +101,8 @@ class Instance:
                 elif not worker.process.is_alive():
                     raise ModelLoadError(
                         f"Worker {index} exited with code {worker.process.exitcode} while loading "
-                        f"the model {self.config.model_uri}; see its log above.")
+                        f"the model {self.config.model_uri}; see its log above."
+                    )
         # Listen here, before the workers' event loops are up: from now on connections queue on
         # the socket (and are served a moment later) instead of being refused, so the ready
         # file written after start() means "this instance takes connections".
@@ -114,8 +118,10 @@ class Instance:
         assert self.sock is not None and self.shared is not None
         parent_end, child_end = self.ctx.Pipe(duplex=False)
         process = self.ctx.Process(
-            target=worker_main, name=f"mlrt-serve-{self.config.instance_id}-w{index}",
-            args=(self.config, self.shared, index, self.sock, child_end, self.go, os.getpid()))
+            target=worker_main,
+            name=f"mlrt-serve-{self.config.instance_id}-w{index}",
+            args=(self.config, self.shared, index, self.sock, child_end, self.go, os.getpid()),
+        )
         process.start()
         child_end.close()
         self.workers[index] = _Worker(process, parent_end)
@@ -148,11 +154,13 @@ class Instance:
         now = time.monotonic()
         self.restarts = [t for t in self.restarts if now - t < RESTART_WINDOW_S] + [now]
         if len(self.restarts) > MAX_RESTARTS:
-            LOG.error("workers crashed %d times in %.0fs; stopping the instance",
-                      len(self.restarts), RESTART_WINDOW_S)
+            LOG.error(
+                "workers crashed %d times in %.0fs; stopping the instance",
+                len(self.restarts),
+                RESTART_WINDOW_S,
+            )
             return False
-        LOG.warning("worker %d exited with code %s; starting a new one", index,
-                    old.process.exitcode)
+        LOG.warning("worker %d exited with code %s; starting a new one", index, old.process.exitcode)
         self._spawn(index)
         return True
 
@@ -194,9 +202,15 @@ def write_ready_file(config: ServeConfig, port: int) -> None:
     ready file names this one (pid, port, instance id). Written atomically, removed at exit.
     """
     assert config.ready_file is not None
-    info = {"status": "ok", "pid": os.getpid(), "host": config.host, "port": port,
-            "instance": config.instance_id, "workers": config.workers,
-            "model": str(config.model_uri)}
+    info = {
+        "status": "ok",
+        "pid": os.getpid(),
+        "host": config.host,
+        "port": port,
+        "instance": config.instance_id,
+        "workers": config.workers,
+        "model": str(config.model_uri),
+    }
     tmp = config.ready_file.with_name(config.ready_file.name + ".tmp")
     tmp.write_text(json.dumps(info))
     os.replace(tmp, config.ready_file)
@@ -219,8 +233,14 @@ def run_instance(config: ServeConfig) -> int:
             instance.start()
         except InterruptedError:
             return EXIT_OK
-        LOG.info("instance %s ready on http://%s:%d (%d workers, model %s)", config.instance_id,
-                 config.host, instance.port, config.workers, config.model_uri)
+        LOG.info(
+            "instance %s ready on http://%s:%d (%d workers, model %s)",
+            config.instance_id,
+            config.host,
+            instance.port,
+            config.workers,
+            config.model_uri,
+        )
         if config.ready_file is not None:
             write_ready_file(config, instance.port)
         return instance.supervise(wake_r)

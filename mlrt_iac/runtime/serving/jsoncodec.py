@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 loads: Callable[[bytes], Any]
 dumps: Callable[[Any], bytes]
@@ -15,6 +16,7 @@ try:
     dumps = orjson.dumps  # NaN and infinities become null, which keeps the answer valid JSON
     JSONDecodeError: type[ValueError] = orjson.JSONDecodeError
 except ImportError:  # pragma: no cover - orjson is installed with the project
+
     def loads(data: bytes) -> Any:
         return json.loads(data)
 

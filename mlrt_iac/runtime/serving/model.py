@@ -10,9 +10,10 @@ model is a classifier and returns one probability per class.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,7 @@ def model_dir_from_uri(model_uri: str | Path) -> Path:
     """The local directory of a model URI (a path or a ``file://`` URI)."""
     text = str(model_uri)
     if text.startswith("file://"):
-        text = text[len("file://"):]
+        text = text[len("file://") :]
     return Path(text)
 
 
@@ -50,7 +51,8 @@ def read_metadata(model_dir: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ModelLoadError(
             f"No model metadata at {path}: the model_uri must be a directory written by an mlrt "
-            "training (metadata.json plus the model file).")
+            "training (metadata.json plus the model file)."
+        )
     try:
         meta = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -60,7 +62,8 @@ def read_metadata(model_dir: Path) -> dict[str, Any]:
     framework = meta.get("framework")
     if framework not in FRAMEWORKS:
         raise ModelLoadError(
-            f"{path}: unknown framework {framework!r}; expected one of {', '.join(FRAMEWORKS)}.")
+            f"{path}: unknown framework {framework!r}; expected one of {', '.join(FRAMEWORKS)}."
+        )
     cols = meta.get("input_cols")
     if not isinstance(cols, list) or not cols or not all(isinstance(c, str) for c in cols):
         raise ModelLoadError(f"{path}: input_cols must be a non-empty list of column names.")
@@ -70,15 +73,18 @@ def read_metadata(model_dir: Path) -> dict[str, Any]:
     return meta
 
 
-def load_model(model_uri: str | Path, functions: tuple[str, ...] | None = None,
-               threads: int = 1) -> LoadedModel:
+def load_model(
+    model_uri: str | Path, functions: tuple[str, ...] | None = None, threads: int = 1
+) -> LoadedModel:
     """Load the artifact at ``model_uri`` and keep the requested functions (all available if None)."""
     model_dir = model_dir_from_uri(model_uri)
     meta = read_metadata(model_dir)
     path = model_dir / str(meta["model_file"])
     framework = str(meta["framework"])
     loaders: dict[str, Callable[[Path, dict[str, Any], int], dict[str, PredictFn]]] = {
-        "xgboost": _xgboost_functions, "lightgbm": _lightgbm_functions, "pytorch": _torch_functions,
+        "xgboost": _xgboost_functions,
+        "lightgbm": _lightgbm_functions,
+        "pytorch": _torch_functions,
     }
     try:
         available = loaders[framework](path, meta, threads)
@@ -88,23 +94,32 @@ def load_model(model_uri: str | Path, functions: tuple[str, ...] | None = None,
         raise ModelLoadError(f"Cannot load the {framework} model {path}: {exc}") from exc
     chosen = _choose(available, functions, path)
     dtype: type = np.float32 if framework == "pytorch" else np.float64
-    return LoadedModel(uri=str(model_dir), framework=framework, input_cols=list(meta["input_cols"]),
-                       functions=chosen, metadata=meta, input_dtype=dtype)
+    return LoadedModel(
+        uri=str(model_dir),
+        framework=framework,
+        input_cols=list(meta["input_cols"]),
+        functions=chosen,
+        metadata=meta,
+        input_dtype=dtype,
+    )
 
 
-def _choose(available: dict[str, PredictFn], wanted: tuple[str, ...] | None,
-            path: Path) -> dict[str, PredictFn]:
+def _choose(
+    available: dict[str, PredictFn], wanted: tuple[str, ...] | None, path: Path
+) -> dict[str, PredictFn]:
     if wanted is None:
         return available
     unknown = [name for name in wanted if name not in KNOWN_FUNCTIONS]
     if unknown:
         raise ModelLoadError(
-            f"Unknown function {', '.join(unknown)}; a service offers {', '.join(KNOWN_FUNCTIONS)}.")
+            f"Unknown function {', '.join(unknown)}; a service offers {', '.join(KNOWN_FUNCTIONS)}."
+        )
     missing = [name for name in wanted if name not in available]
     if missing:
         raise ModelLoadError(
             f"The model {path} has no function {', '.join(missing)}; it offers "
-            f"{', '.join(sorted(available))}. Remove the others from the service's functions.")
+            f"{', '.join(sorted(available))}. Remove the others from the service's functions."
+        )
     return {name: available[name] for name in wanted}
 
 
@@ -144,6 +159,7 @@ def _xgboost_functions(path: Path, meta: dict[str, Any], threads: int) -> dict[s
             out: np.ndarray = booster.inplace_predict(x)
             return out
     except Exception:
+
         def predict(x: np.ndarray) -> np.ndarray:
             out: np.ndarray = booster.predict(xgb.DMatrix(x, feature_names=names, nthread=threads))
             return out
@@ -157,7 +173,8 @@ def _xgboost_functions(path: Path, meta: dict[str, Any], threads: int) -> dict[s
         funcs["predict_proba"] = predict
     elif objective == "multi:softmax":
         funcs["predict_proba"] = lambda x: _softmax(
-            booster.inplace_predict(x, predict_type="margin").astype(np.float64))
+            booster.inplace_predict(x, predict_type="margin").astype(np.float64)
+        )
     return funcs
 
 
@@ -213,10 +230,12 @@ def _torch_functions(path: Path, meta: dict[str, Any], threads: int) -> dict[str
     funcs: dict[str, PredictFn] = {"predict": predict}
     num_classes = meta.get("num_classes")
     if isinstance(num_classes, int) and num_classes >= 2:
+
         def predict_proba(x: np.ndarray) -> np.ndarray:
             out = raw(x).astype(np.float64)
             if out.ndim == 2 and out.shape[1] == num_classes:
                 return _softmax(out)
             return _two_columns(_sigmoid(out))  # one logit per row: a binary classifier
+
         funcs["predict_proba"] = predict_proba
     return funcs

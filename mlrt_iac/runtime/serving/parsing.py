@@ -28,8 +28,9 @@ class ParsedRequest:
     features: np.ndarray
 
 
-def parse_request(body: bytes, input_cols: list[str], dtype: type = np.float64,
-                  max_rows: int | None = None) -> ParsedRequest:
+def parse_request(
+    body: bytes, input_cols: list[str], dtype: type = np.float64, max_rows: int | None = None
+) -> ParsedRequest:
     """Parse and validate ``body``; raise RequestError (400 or 413) naming the row and column."""
     try:
         doc = jsoncodec.loads(body)
@@ -45,8 +46,10 @@ def parse_request(body: bytes, input_cols: list[str], dtype: type = np.float64,
         return ParsedRequest([], np.empty((0, n_cols), dtype=dtype))
     if max_rows is not None and len(rows) > max_rows:
         raise RequestError(
-            413, f"The request has {len(rows)} rows; this service takes at most {max_rows} rows per "
-                 "request (max_batch_rows). Split the request into smaller batches.")
+            413,
+            f"The request has {len(rows)} rows; this service takes at most {max_rows} rows per "
+            "request (max_batch_rows). Split the request into smaller batches.",
+        )
     fast = _fast_matrix(body, rows, n_cols, dtype)
     if fast is not None:
         return ParsedRequest([row[0] for row in rows], fast)
@@ -87,25 +90,38 @@ def _slow_parse(rows: list[Any], input_cols: list[str], dtype: type) -> ParsedRe
     for i, row in enumerate(rows):
         if not isinstance(row, list):
             raise RequestError(
-                400, f"Row {i} is not a list: each row must be [row_index, {n_cols} values].", row=i)
+                400, f"Row {i} is not a list: each row must be [row_index, {n_cols} values].", row=i
+            )
         row_index = row[0] if row else None
         if len(row) != n_cols + 1:
             raise RequestError(
-                400, f"Row {i} (row_index {row_index!r}) has {max(len(row) - 1, 0)} values after the "
-                     f"row index; the model takes {n_cols} ({', '.join(input_cols)}).",
-                row=i, row_index=row_index)
+                400,
+                f"Row {i} (row_index {row_index!r}) has {max(len(row) - 1, 0)} values after the "
+                f"row index; the model takes {n_cols} ({', '.join(input_cols)}).",
+                row=i,
+                row_index=row_index,
+            )
         if not _is_integral(row_index):
             raise RequestError(
-                400, f"Row {i}, column 0: the row index {row_index!r} is not an integer.",
-                row=i, row_index=row_index, column=0)
+                400,
+                f"Row {i}, column 0: the row index {row_index!r} is not an integer.",
+                row=i,
+                row_index=row_index,
+                column=0,
+            )
         values: list[float] = []
         for j, value in enumerate(row[1:], start=1):
             if value is None:
                 values.append(nan)  # a SQL NULL: a missing value to the model
             elif isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise RequestError(
-                    400, f"Row {i} (row_index {row_index!r}), column {j} ({input_cols[j - 1]}): "
-                         f"{value!r} is not a number.", row=i, row_index=row_index, column=j)
+                    400,
+                    f"Row {i} (row_index {row_index!r}), column {j} ({input_cols[j - 1]}): "
+                    f"{value!r} is not a number.",
+                    row=i,
+                    row_index=row_index,
+                    column=j,
+                )
             else:
                 values.append(float(value))
         matrix.append(values)

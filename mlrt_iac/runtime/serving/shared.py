@@ -20,8 +20,7 @@ import numpy as np
 LOG = logging.getLogger("mlrt.serving")
 
 CODES: tuple[int, ...] = (200, 400, 404, 405, 413, 500, 503)
-BUCKETS: tuple[float, ...] = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-                              5.0, 10.0)
+BUCKETS: tuple[float, ...] = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 EXTRA_ENDPOINTS: tuple[str, ...] = ("health", "metrics", "other")
 LOCK_TIMEOUT_S = 1.0
 
@@ -69,8 +68,7 @@ class Layout:
 class SharedState:
     """Shared counters of one instance; picklable to spawned workers (the memory travels by fd)."""
 
-    def __init__(self, ctx: SpawnContext, workers: int, functions: tuple[str, ...],
-                 max_queue: int) -> None:
+    def __init__(self, ctx: SpawnContext, workers: int, functions: tuple[str, ...], max_queue: int) -> None:
         self.layout = Layout(endpoints=tuple(functions) + EXTRA_ENDPOINTS, functions=tuple(functions))
         self.workers = workers
         self.max_queue = max_queue
@@ -94,8 +92,7 @@ class SharedState:
     def _locked(self) -> bool:
         got = self._lock.acquire(timeout=LOCK_TIMEOUT_S)
         if not got:  # a worker died holding it; counting on without it beats refusing everything
-            LOG.warning("admission lock not acquired within %.1fs; continuing without it",
-                        LOCK_TIMEOUT_S)
+            LOG.warning("admission lock not acquired within %.1fs; continuing without it", LOCK_TIMEOUT_S)
         return bool(got)
 
     def try_enqueue(self, worker: int) -> bool:
@@ -138,8 +135,9 @@ class SharedState:
     def set_inflight(self, worker: int, count: int) -> None:
         self.table[worker, self.layout.inflight_at] = count
 
-    def record(self, worker: int, endpoint: int, code: int, seconds: float | None,
-               function: int | None) -> None:
+    def record(
+        self, worker: int, endpoint: int, code: int, seconds: float | None, function: int | None
+    ) -> None:
         """Count one answer; ``function`` (an index into functions) also records its latency."""
         lay = self.layout
         try:

@@ -36,8 +36,15 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def worker_main(config: ServeConfig, shared: SharedState, index: int, sock: socket.socket,
-                status: Connection, go: Event, parent_pid: int) -> None:
+def worker_main(
+    config: ServeConfig,
+    shared: SharedState,
+    index: int,
+    sock: socket.socket,
+    status: Connection,
+    go: Event,
+    parent_pid: int,
+) -> None:
     """Entry point of a spawned worker (``index`` is its row in the shared state)."""
     _die_with_parent(parent_pid)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -65,10 +72,19 @@ def _serve(app: ServingApp, config: ServeConfig, sock: socket.socket, parent_pid
     import uvicorn
 
     uv_config = uvicorn.Config(
-        app, loop="auto", http="auto", lifespan="off", access_log=False, log_level="warning",
+        app,
+        loop="auto",
+        http="auto",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
         limit_concurrency=config.max_connections_per_worker,
-        timeout_graceful_shutdown=int(config.graceful_timeout_s), backlog=config.backlog,
-        server_header=False, date_header=False, proxy_headers=False)
+        timeout_graceful_shutdown=int(config.graceful_timeout_s),
+        backlog=config.backlog,
+        server_header=False,
+        date_header=False,
+        proxy_headers=False,
+    )
     server = uvicorn.Server(uv_config)
 
     async def watch_parent() -> None:

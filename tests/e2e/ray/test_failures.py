@@ -96,7 +96,11 @@ def test_version_mismatch_is_named(tmp_path: Path, old_ray: str) -> None:
 
 
 def test_training_larger_than_its_pool_is_a_plan_error(tmp_path: Path) -> None:
-    project = write_project(tmp_path / "p", {"main.hcl": (POOL % "http://127.0.0.1:1") + """
+    project = write_project(
+        tmp_path / "p",
+        {
+            "main.hcl": (POOL % "http://127.0.0.1:1")
+            + """
 training "big" {
   compute_pool = compute_pool.cpu
   framework    = "xgboost"
@@ -110,7 +114,9 @@ training "big" {
     num_nodes = 3
   }
 }
-"""})
+"""
+        },
+    )
     out = run_mlrt(project, "validate", timeout=60)
     assert out.returncode == 1, out.stdout + out.stderr
     text = out.stdout + out.stderr

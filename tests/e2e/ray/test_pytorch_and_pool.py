@@ -20,7 +20,7 @@ from .conftest import write_project
 
 pytestmark = pytest.mark.ray
 
-TRAINER = textwrap.dedent('''
+TRAINER = textwrap.dedent("""
     import torch
     import torch.distributed as dist
     import torch.nn.functional as F
@@ -58,7 +58,7 @@ TRAINER = textwrap.dedent('''
             print(f"rank {ctx.get_rank()}/{ctx.get_world_size()} rows {shard.count_rows()}")
         if ctx.get_rank() == 0:
             save_torch_model(model)
-''')
+""")
 
 TORCH_MAIN = """
 mlrt {
@@ -99,16 +99,23 @@ def test_pytorch_two_workers_on_digits(tmp_path: Path, dashboard: str) -> None:
     import torch
     from sklearn.datasets import load_digits
 
-    project = write_project(tmp_path / "torch", {"main.hcl": TORCH_MAIN % {"address": dashboard},
-                                                 "trainer.py": TRAINER})
+    project = write_project(
+        tmp_path / "torch", {"main.hcl": TORCH_MAIN % {"address": dashboard}, "trainer.py": TRAINER}
+    )
     digits = load_digits()
-    pq.write_table(pa.table({**{f"p{i}": digits.data[:, i] for i in range(64)},
-                             "label": digits.target.astype(np.int64)}), project / "digits.parquet")
+    pq.write_table(
+        pa.table(
+            {**{f"p{i}": digits.data[:, i] for i in range(64)}, "label": digits.target.astype(np.int64)}
+        ),
+        project / "digits.parquet",
+    )
     out = run_mlrt(project, "apply", "-auto-approve", timeout=400)
     assert out.returncode == 0, out.stdout + out.stderr
     # Each of the 2 workers trained on its own half of the 1797 rows.
     assert "rank 0/2 rows 899" in out.stdout and "rank 1/2 rows 898" in out.stdout, out.stdout
-    attrs = next(r for r in read_state(project)["resources"] if r["address"] == "training.digits")["attributes"]
+    attrs = next(r for r in read_state(project)["resources"] if r["address"] == "training.digits")[
+        "attributes"
+    ]
     assert attrs["metrics"]["accuracy"] > 0.8, attrs["metrics"]
     model_dir = Path(attrs["model_uri"])
     meta = json.loads((model_dir / "metadata.json").read_text())
@@ -141,7 +148,9 @@ output "nodes" {
 
 
 def _pool(project: Path) -> dict:
-    return next(r for r in read_state(project)["resources"] if r["address"] == "compute_pool.local")["attributes"]
+    return next(r for r in read_state(project)["resources"] if r["address"] == "compute_pool.local")[
+        "attributes"
+    ]
 
 
 def test_managed_pool_scales_and_stops_everything(tmp_path: Path) -> None:

@@ -79,8 +79,10 @@ output "endpoint" {
 
 
 def _project(tmp_path: Path, dashboard: str, serve_port: int, instances: int = 1) -> Path:
-    root = write_project(tmp_path / "proj", {"main.hcl": MAIN % {
-        "address": dashboard, "serve_port": serve_port, "instances": instances}})
+    root = write_project(
+        tmp_path / "proj",
+        {"main.hcl": MAIN % {"address": dashboard, "serve_port": serve_port, "instances": instances}},
+    )
     shutil.copytree(DATA, root / "data", dirs_exist_ok=True)
     return root
 
@@ -107,8 +109,11 @@ def _predict(endpoint: str, rows: list[list[float]]) -> np.ndarray:
 def _delete_app_out_of_band(dashboard: str, name: str) -> None:
     cur = httpx.get(dashboard + "/api/serve/applications/", timeout=10).json()
     apps = [d["deployed_app_config"] for n, d in cur["applications"].items() if n != name]
-    resp = httpx.put(dashboard + "/api/serve/applications/", timeout=30,
-                     json={"http_options": cur["http_options"], "applications": apps})
+    resp = httpx.put(
+        dashboard + "/api/serve/applications/",
+        timeout=30,
+        json={"http_options": cur["http_options"], "applications": apps},
+    )
     assert resp.status_code == 200, resp.text
 
 
@@ -135,7 +140,11 @@ def test_train_serve_drift_update_destroy(tmp_path: Path, dashboard: str) -> Non
     rows, x = _eval_rows()
     booster = xgb.Booster()
     booster.load_model(str(Path(training["model_uri"]) / "model.ubj"))
-    np.testing.assert_allclose(_predict(endpoint, rows), booster.predict(xgb.DMatrix(x, feature_names=booster.feature_names)), rtol=1e-6)
+    np.testing.assert_allclose(
+        _predict(endpoint, rows),
+        booster.predict(xgb.DMatrix(x, feature_names=booster.feature_names)),
+        rtol=1e-6,
+    )
     assert httpx.get(endpoint + "/health", timeout=10).json()["status"] == "ok"
 
     # Drift: the job deleted and the application deleted behind mlrt's back.
@@ -151,7 +160,11 @@ def test_train_serve_drift_update_destroy(tmp_path: Path, dashboard: str) -> Non
     assert run_mlrt(project, "plan", "-detailed-exitcode", timeout=120).returncode == 0
     model_uri = _resource(project, "training.churn")["attributes"]["model_uri"]
     booster.load_model(str(Path(model_uri) / "model.ubj"))
-    np.testing.assert_allclose(_predict(endpoint, rows), booster.predict(xgb.DMatrix(x, feature_names=booster.feature_names)), rtol=1e-6)
+    np.testing.assert_allclose(
+        _predict(endpoint, rows),
+        booster.predict(xgb.DMatrix(x, feature_names=booster.feature_names)),
+        rtol=1e-6,
+    )
 
     # max_instances 1 -> 2 is an in-place update, and no request fails while Serve rolls over.
     (project / "main.hcl").write_text(MAIN % {"address": dashboard, "serve_port": serve_port, "instances": 2})

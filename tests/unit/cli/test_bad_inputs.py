@@ -9,34 +9,61 @@ import pytest
 from mlrt_iac.cli.main import main
 
 POOL = 'compute_pool "cpu" {\n  instance_family = "CPU_X64_S"\n  max_nodes       = 1\n}\n'
-TRAIN = ('training "t" {\n  compute_pool = compute_pool.cpu\n  framework    = "%s"\n'
-         '  dataset "train" {\n    source    = "d.parquet"\n    label_col = "y"\n  }\n%s}\n')
+TRAIN = (
+    'training "t" {\n  compute_pool = compute_pool.cpu\n  framework    = "%s"\n'
+    '  dataset "train" {\n    source    = "d.parquet"\n    label_col = "y"\n  }\n%s}\n'
+)
 
 CASES = {
     "syntax error": ('compute_pool "cpu" {\n  instance_family = "CPU_X64_S"\n', "main.hcl line"),
     "unknown block type": ('compute_poll "cpu" {\n  instance_family = "CPU_X64_S"\n}\n', "line 1"),
-    "unknown argument": ('compute_pool "cpu" {\n  instance_family = "CPU_X64_S"\n  max_nodez = 2\n}\n', "line 3"),
-    "wrong type": ('compute_pool "cpu" {\n  instance_family = "CPU_X64_S"\n  max_nodes = "many"\n}\n', "line 3"),
-    "undeclared reference": (POOL + (TRAIN % ("xgboost", "")).replace("compute_pool.cpu", "compute_pool.gpu"),
-                             "line 6"),
-    "cycle": ('network_rule "a" {\n  mode = "EGRESS"\n  type = "HOST_PORT"\n  value_list = ["a.com"]\n'
-              '  depends_on = [network_rule.b]\n}\n\nnetwork_rule "b" {\n  mode = "EGRESS"\n  type = "HOST_PORT"\n'
-              '  value_list = ["b.com"]\n  depends_on = [network_rule.a]\n}\n', "Cycle"),
-    "min_nodes > max_nodes": ('compute_pool "cpu" {\n  instance_family = "CPU_X64_S"\n  min_nodes = 3\n'
-                              '  max_nodes = 1\n}\n', "line"),
+    "unknown argument": (
+        'compute_pool "cpu" {\n  instance_family = "CPU_X64_S"\n  max_nodez = 2\n}\n',
+        "line 3",
+    ),
+    "wrong type": (
+        'compute_pool "cpu" {\n  instance_family = "CPU_X64_S"\n  max_nodes = "many"\n}\n',
+        "line 3",
+    ),
+    "undeclared reference": (
+        POOL + (TRAIN % ("xgboost", "")).replace("compute_pool.cpu", "compute_pool.gpu"),
+        "line 6",
+    ),
+    "cycle": (
+        'network_rule "a" {\n  mode = "EGRESS"\n  type = "HOST_PORT"\n  value_list = ["a.com"]\n'
+        '  depends_on = [network_rule.b]\n}\n\nnetwork_rule "b" {\n  mode = "EGRESS"\n  type = "HOST_PORT"\n'
+        '  value_list = ["b.com"]\n  depends_on = [network_rule.a]\n}\n',
+        "Cycle",
+    ),
+    "min_nodes > max_nodes": (
+        'compute_pool "cpu" {\n  instance_family = "CPU_X64_S"\n  min_nodes = 3\n  max_nodes = 1\n}\n',
+        "line",
+    ),
     "unknown instance family": ('compute_pool "cpu" {\n  instance_family = "CPU_X64_XXL"\n}\n', "line 2"),
-    "invalid host or port": ('network_rule "r" {\n  mode = "EGRESS"\n  type = "HOST_PORT"\n'
-                             '  value_list = ["example.com:70000"]\n}\n', "line 4"),
+    "invalid host or port": (
+        'network_rule "r" {\n  mode = "EGRESS"\n  type = "HOST_PORT"\n'
+        '  value_list = ["example.com:70000"]\n}\n',
+        "line 4",
+    ),
     "gpus on a cpu family": (POOL + TRAIN % ("xgboost", "  scaling {\n    use_gpu = true\n  }\n"), "line"),
-    "more nodes than max_nodes": (POOL + TRAIN % ("xgboost", "  scaling {\n    num_nodes = 4\n  }\n"), "line"),
+    "more nodes than max_nodes": (
+        POOL + TRAIN % ("xgboost", "  scaling {\n    num_nodes = 4\n  }\n"),
+        "line",
+    ),
     "unknown framework": (POOL + TRAIN % ("sklearnish", ""), "line 7"),
     "missing required variable": ('variable "family" {\n  type = string\n}\n', "line 1"),
-    "failing variable validation": ('variable "n" {\n  type    = number\n  default = 0\n  validation {\n'
-                                    '    condition     = var.n > 0\n    error_message = "n must be positive."\n'
-                                    '  }\n}\n', "n must be positive"),
+    "failing variable validation": (
+        'variable "n" {\n  type    = number\n  default = 0\n  validation {\n'
+        '    condition     = var.n > 0\n    error_message = "n must be positive."\n'
+        "  }\n}\n",
+        "n must be positive",
+    ),
     "duplicate address": (POOL + "\n" + POOL, "line"),
-    "for_each over a list": ('network_rule "r" {\n  for_each = ["a", "b"]\n  mode = "EGRESS"\n  type = "HOST_PORT"\n'
-                             '  value_list = ["x.com"]\n}\n', "line 2"),
+    "for_each over a list": (
+        'network_rule "r" {\n  for_each = ["a", "b"]\n  mode = "EGRESS"\n  type = "HOST_PORT"\n'
+        '  value_list = ["x.com"]\n}\n',
+        "line 2",
+    ),
 }
 
 

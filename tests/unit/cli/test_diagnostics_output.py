@@ -9,13 +9,13 @@ import pytest
 
 from mlrt_iac.cli.main import main
 
-POOL_TYPO = '''compute_pool "cpu" {
+POOL_TYPO = """compute_pool "cpu" {
   instance_family = "CPU_X64_S"
   max_nodez       = 3
 }
-'''
+"""
 
-TWO_PROBLEMS = '''compute_pool "cpu" {
+TWO_PROBLEMS = """compute_pool "cpu" {
   instance_family = "CPU_X64_S"
   min_nodes       = 3
   max_nodes       = 1
@@ -26,7 +26,7 @@ network_rule "bad" {
   type       = "HOST_PORT"
   value_list = ["bad host:99999"]
 }
-'''
+"""
 
 
 def _run(capsys: pytest.CaptureFixture[str], project: Path, *args: str) -> tuple[int, str, str]:
@@ -40,7 +40,9 @@ def _project(tmp_path: Path, text: str) -> Path:
     return tmp_path
 
 
-def test_unknown_argument_names_file_line_and_suggests(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_argument_names_file_line_and_suggests(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = _run(capsys, _project(tmp_path, POOL_TYPO), "validate", "-no-color")
     assert code == 1
     assert "Error: Unsupported argument" in err
@@ -73,8 +75,9 @@ def test_validate_json_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 def test_syntax_error_points_at_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _run(capsys, _project(tmp_path, 'compute_pool "cpu" {\n  instance_family = \n}\n'), "validate",
-                        "-no-color")
+    code, _, err = _run(
+        capsys, _project(tmp_path, 'compute_pool "cpu" {\n  instance_family = \n}\n'), "validate", "-no-color"
+    )
     assert code == 1
     assert "Error:" in err
     assert "main.hcl line" in err
@@ -89,8 +92,12 @@ def test_empty_directory_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_valid_configuration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(capsys, _project(tmp_path, 'compute_pool "cpu" {\n  instance_family = "CPU_X64_S"\n}\n'),
-                        "validate", "-no-color")
+    code, out, _ = _run(
+        capsys,
+        _project(tmp_path, 'compute_pool "cpu" {\n  instance_family = "CPU_X64_S"\n}\n'),
+        "validate",
+        "-no-color",
+    )
     assert code == 0
     assert "Success!" in out
 
@@ -103,8 +110,9 @@ def test_fmt_check_exits_3_and_fmt_rewrites(tmp_path: Path, capsys: pytest.Captu
     assert (project / "main.hcl").read_text().startswith('compute_pool "cpu" {\ninstance_family')
     code, _, _ = _run(capsys, project, "fmt")
     assert code == 0
-    assert (project / "main.hcl").read_text() == ('compute_pool "cpu" {\n  instance_family = "CPU_X64_S"\n'
-                                                  '  min_nodes       = 1\n}\n')
+    assert (project / "main.hcl").read_text() == (
+        'compute_pool "cpu" {\n  instance_family = "CPU_X64_S"\n  min_nodes       = 1\n}\n'
+    )
     code, _, _ = _run(capsys, project, "fmt", "-check")
     assert code == 0
 

@@ -19,7 +19,9 @@ def write(d: Path, files: dict[str, str]) -> Path:
     return d
 
 
-def run(d: Path, files: dict[str, str], inputs: dict[str, Any] | None = None, **kw: Any) -> tuple[Any, Diagnostics]:
+def run(
+    d: Path, files: dict[str, str], inputs: dict[str, Any] | None = None, **kw: Any
+) -> tuple[Any, Diagnostics]:
     write(d, files)
     cfg, diags = load_config(d, cache_dir=d / ".cache")
     if diags.has_errors:

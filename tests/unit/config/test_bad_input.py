@@ -18,28 +18,82 @@ BAD = [
     ("syntax error", 'compute_pool "p" {\n  min_nodes = = 1\n}\n', "Syntax error", 2),
     ("unclosed brace", 'compute_pool "p" {\n  min_nodes = 1\n', "Unexpected end of file", 2),
     ("unknown block type", POOL + 'trainig "t" {\n}\n', "Unsupported block type", 4),
-    ("undeclared resource", POOL + 'service "s" {\n  compute_pool = compute_pool.nope\n}\n',
-     "Reference to undeclared resource", 5),
-    ("undeclared variable", POOL + 'locals {\n  a = var.nope\n}\n', "Reference to undeclared input variable", 5),
-    ("undeclared local", POOL + 'locals {\n  a = local.nope\n}\n', "Reference to undeclared local value", 5),
+    (
+        "undeclared resource",
+        POOL + 'service "s" {\n  compute_pool = compute_pool.nope\n}\n',
+        "Reference to undeclared resource",
+        5,
+    ),
+    (
+        "undeclared variable",
+        POOL + "locals {\n  a = var.nope\n}\n",
+        "Reference to undeclared input variable",
+        5,
+    ),
+    ("undeclared local", POOL + "locals {\n  a = local.nope\n}\n", "Reference to undeclared local value", 5),
     ("duplicate address", POOL + POOL, "Duplicate resource", 4),
-    ("missing required variable", 'variable "a" {\n  type = string\n}\n', "No value for required variable", 1),
-    ("failing validation", 'variable "n" {\n  default = 0\n  validation {\n    condition = var.n > 0\n'
-     '    error_message = "n must be positive."\n  }\n}\n', "Invalid value for variable", 4),
-    ("for_each over a list", 'compute_pool "p" {\n  for_each = ["a", "b"]\n  instance_family = "x"\n}\n',
-     "Invalid for_each argument", 2),
-    ("for_each over unknown", POOL + 'training "t" {\n  for_each = toset([compute_pool.p.address])\n}\n',
-     "Invalid for_each argument", 5),
-    ("count over unknown", POOL + 'training "t" {\n  count = length(compute_pool.p.nodes)\n}\n',
-     "Invalid count argument", 5),
-    ("each without for_each", 'compute_pool "p" {\n  labels = { a = each.key }\n}\n',
-     'Reference to "each" in context without for_each', 2),
-    ("wrong default type", 'variable "n" {\n  type = number\n  default = "abc"\n}\n', "Invalid value for input variable", 1),
-    ("non-local module source", 'module "m" {\n  source = "git::https://x"\n}\n', "Unsupported module source", 2),
-    ("sensitive output", 'variable "s" {\n  default = "x"\n  sensitive = true\n}\noutput "o" {\n  value = var.s\n}\n',
-     "Output refers to sensitive values", 5),
+    (
+        "missing required variable",
+        'variable "a" {\n  type = string\n}\n',
+        "No value for required variable",
+        1,
+    ),
+    (
+        "failing validation",
+        'variable "n" {\n  default = 0\n  validation {\n    condition = var.n > 0\n'
+        '    error_message = "n must be positive."\n  }\n}\n',
+        "Invalid value for variable",
+        4,
+    ),
+    (
+        "for_each over a list",
+        'compute_pool "p" {\n  for_each = ["a", "b"]\n  instance_family = "x"\n}\n',
+        "Invalid for_each argument",
+        2,
+    ),
+    (
+        "for_each over unknown",
+        POOL + 'training "t" {\n  for_each = toset([compute_pool.p.address])\n}\n',
+        "Invalid for_each argument",
+        5,
+    ),
+    (
+        "count over unknown",
+        POOL + 'training "t" {\n  count = length(compute_pool.p.nodes)\n}\n',
+        "Invalid count argument",
+        5,
+    ),
+    (
+        "each without for_each",
+        'compute_pool "p" {\n  labels = { a = each.key }\n}\n',
+        'Reference to "each" in context without for_each',
+        2,
+    ),
+    (
+        "wrong default type",
+        'variable "n" {\n  type = number\n  default = "abc"\n}\n',
+        "Invalid value for input variable",
+        1,
+    ),
+    (
+        "non-local module source",
+        'module "m" {\n  source = "git::https://x"\n}\n',
+        "Unsupported module source",
+        2,
+    ),
+    (
+        "sensitive output",
+        'variable "s" {\n  default = "x"\n  sensitive = true\n}\noutput "o" {\n  value = var.s\n}\n',
+        "Output refers to sensitive values",
+        5,
+    ),
     ("string provider", POOL.replace("{\n", '{\n  provider = "ray"\n', 1), "Invalid provider reference", 2),
-    ("bad duration", 'compute_pool "p" {\n  timeouts {\n    create = "soon"\n  }\n}\n', "Invalid duration", 3),
+    (
+        "bad duration",
+        'compute_pool "p" {\n  timeouts {\n    create = "soon"\n  }\n}\n',
+        "Invalid duration",
+        3,
+    ),
 ]
 
 
@@ -60,8 +114,10 @@ def test_for_each_unknown_wording(tmp_path: Path) -> None:
 
 
 def test_all_errors_reported_in_one_run(tmp_path: Path) -> None:
-    text = ('variable "a" {}\nvariable "b" {}\nvariable "c" {\n  default = 1\n}\n'
-            'locals {\n  x = var.nope\n  y = local.zip\n}\n')
+    text = (
+        'variable "a" {}\nvariable "b" {}\nvariable "c" {\n  default = 1\n}\n'
+        "locals {\n  x = var.nope\n  y = local.zip\n}\n"
+    )
     _, diags = run(tmp_path, {"main.hcl": text})
     s = summaries(diags)
     assert s.count("No value for required variable") == 2
@@ -84,18 +140,20 @@ def test_did_you_mean(tmp_path: Path) -> None:
 
 
 def test_cycle(tmp_path: Path) -> None:
-    text = ('training "a" {\n  comment = service.b.name\n}\n'
-            'service "b" {\n  model = training.a.model_uri\n}\n')
+    text = 'training "a" {\n  comment = service.b.name\n}\nservice "b" {\n  model = training.a.model_uri\n}\n'
     _, diags = run(tmp_path, {"main.hcl": text})
     cyc = [d for d in diags.errors() if d.summary.startswith("Cycle: ")]
     assert len(cyc) == 1
     s = cyc[0].summary
-    assert s in ("Cycle: training.a -> service.b -> training.a", "Cycle: service.b -> training.a -> service.b")
+    assert s in (
+        "Cycle: training.a -> service.b -> training.a",
+        "Cycle: service.b -> training.a -> service.b",
+    )
     assert {r.start.line for r in cyc[0].related} == {2, 5}
 
 
 def test_cycle_through_locals(tmp_path: Path) -> None:
-    text = 'locals {\n  a = local.b\n  b = local.a\n}\n'
+    text = "locals {\n  a = local.b\n  b = local.a\n}\n"
     _, diags = run(tmp_path, {"main.hcl": text})
     assert any(d.summary.startswith("Cycle: local.") for d in diags.errors())
 

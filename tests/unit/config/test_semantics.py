@@ -10,7 +10,7 @@ from mlrt_iac.values import UNKNOWN, Sensitive
 
 from .helpers import run, summaries, write
 
-VARS = '''variable "s" {
+VARS = """variable "s" {
   type = string
   default = "def"
 }
@@ -26,14 +26,16 @@ variable "o" {
   type = object({ a = string, b = optional(number, 7) })
   default = { a = "x" }
 }
-'''
+"""
 
 
 def test_variable_precedence(tmp_path: Path) -> None:
     write(tmp_path, {"main.hcl": VARS, "vf/a.json": '{"s": "file1", "n": 5}', "vf/b.hcl": 's = "file2"\n'})
     cfg, _ = load_config(tmp_path, cache_dir=tmp_path / ".c")
     env = {"MLRT_VAR_s": "env", "MLRT_VAR_n": "3", "MLRT_VAR_l": '["e"]'}
-    vals, d = gather_variable_inputs(cfg, ["s=cli", 'l=["x", "y"]'], [tmp_path / "vf/a.json", tmp_path / "vf/b.hcl"], env)
+    vals, d = gather_variable_inputs(
+        cfg, ["s=cli", 'l=["x", "y"]'], [tmp_path / "vf/a.json", tmp_path / "vf/b.hcl"], env
+    )
     assert not d.has_errors, d
     assert vals == {"s": "cli", "n": 5, "l": ["x", "y"]}
     out, d2 = run(tmp_path, {}, vals)
@@ -49,14 +51,20 @@ def test_variable_errors(tmp_path: Path) -> None:
     _, d = gather_variable_inputs(cfg, ["nope=1", "bad"], [], {})
     assert summaries(d) == ["Value for undeclared variable", "Invalid -var option"]
     _, d = run(tmp_path, {}, {"n": "abc"})
-    assert summaries(d) == ["Invalid value for input variable"] and "var.n" in d[0].detail and "number" in d[0].detail
+    assert (
+        summaries(d) == ["Invalid value for input variable"]
+        and "var.n" in d[0].detail
+        and "number" in d[0].detail
+    )
 
 
 def test_sensitive_propagates(tmp_path: Path) -> None:
-    text = ('variable "pw" {\n  default = "hunter2"\n  sensitive = true\n}\n'
-            'locals {\n  url = "db://${var.pw}@h"\n  n = length(var.pw)\n  l = [for c in [1] : var.pw]\n}\n'
-            'output "u" {\n  value = local.url\n  sensitive = true\n}\n'
-            'compute_pool "p" {\n  comment = upper(var.pw)\n}\n')
+    text = (
+        'variable "pw" {\n  default = "hunter2"\n  sensitive = true\n}\n'
+        'locals {\n  url = "db://${var.pw}@h"\n  n = length(var.pw)\n  l = [for c in [1] : var.pw]\n}\n'
+        'output "u" {\n  value = local.url\n  sensitive = true\n}\n'
+        'compute_pool "p" {\n  comment = upper(var.pw)\n}\n'
+    )
     out, d = run(tmp_path, {"main.hcl": text})
     assert not d.has_errors, d
     assert isinstance(out.variables["pw"], Sensitive)
@@ -65,13 +73,15 @@ def test_sensitive_propagates(tmp_path: Path) -> None:
 
 
 def test_unknown_propagates(tmp_path: Path) -> None:
-    text = ('compute_pool "p" {}\n'
-            'service "s" {\n  compute_pool = compute_pool.p\n'
-            '  comment = "at ${compute_pool.p.address}"\n'
-            '  a = length(compute_pool.p.nodes)\n  b = compute_pool.p.address == "x" ? 1 : 2\n'
-            '  c = upper(compute_pool.p.state)\n  d = [for n in compute_pool.p.nodes : n.name]\n'
-            '  e = compute_pool.p.nodes[*].name\n  f = compute_pool.p.max_nodes + 1\n'
-            '  g = { k = compute_pool.p.state }\n}\n')
+    text = (
+        'compute_pool "p" {}\n'
+        'service "s" {\n  compute_pool = compute_pool.p\n'
+        '  comment = "at ${compute_pool.p.address}"\n'
+        '  a = length(compute_pool.p.nodes)\n  b = compute_pool.p.address == "x" ? 1 : 2\n'
+        "  c = upper(compute_pool.p.state)\n  d = [for n in compute_pool.p.nodes : n.name]\n"
+        "  e = compute_pool.p.nodes[*].name\n  f = compute_pool.p.max_nodes + 1\n"
+        "  g = { k = compute_pool.p.state }\n}\n"
+    )
     out, d = run(tmp_path, {"main.hcl": text})
     assert not d.has_errors, d
     a = out.instances[1].attributes
@@ -82,16 +92,24 @@ def test_unknown_propagates(tmp_path: Path) -> None:
 
 
 def test_count_for_each_addresses_and_deps(tmp_path: Path) -> None:
-    text = ('locals {\n  teams = { a = "CPU_X64_S", b = "GPU_NV_S" }\n}\n'
-            'compute_pool "p" {\n  for_each = local.teams\n  instance_family = each.value\n'
-            '  name = "pool-${each.key}"\n}\n'
-            'training "t" {\n  count = 2\n  compute_pool = compute_pool.p["a"]\n  comment = "run ${count.index}"\n'
-            '  depends_on = [compute_pool.p]\n}\n'
-            'service "s" {\n  model = training.t[1].model_uri\n  names = [for k, p in compute_pool.p : p.name]\n}\n')
+    text = (
+        'locals {\n  teams = { a = "CPU_X64_S", b = "GPU_NV_S" }\n}\n'
+        'compute_pool "p" {\n  for_each = local.teams\n  instance_family = each.value\n'
+        '  name = "pool-${each.key}"\n}\n'
+        'training "t" {\n  count = 2\n  compute_pool = compute_pool.p["a"]\n  comment = "run ${count.index}"\n'
+        "  depends_on = [compute_pool.p]\n}\n"
+        'service "s" {\n  model = training.t[1].model_uri\n  names = [for k, p in compute_pool.p : p.name]\n}\n'
+    )
     out, d = run(tmp_path, {"main.hcl": text})
     assert not d.has_errors, d
     addrs = [i.address for i in out.instances]
-    assert addrs == ['compute_pool.p["a"]', 'compute_pool.p["b"]', "training.t[0]", "training.t[1]", "service.s"]
+    assert addrs == [
+        'compute_pool.p["a"]',
+        'compute_pool.p["b"]',
+        "training.t[0]",
+        "training.t[1]",
+        "service.s",
+    ]
     t1 = out.instances[3]
     assert t1.index_key == 1 and t1.attributes["comment"] == "run 1" and t1.block_address == "training.t"
     assert t1.depends_on == {'compute_pool.p["a"]', 'compute_pool.p["b"]'}
@@ -102,15 +120,17 @@ def test_count_for_each_addresses_and_deps(tmp_path: Path) -> None:
 
 
 def test_nested_blocks_and_meta(tmp_path: Path) -> None:
-    text = ('mlrt {\n  default_provider = "ray"\n  backend "local" {\n    path = "s.json"\n  }\n}\n'
-            'provider "ray" {\n  alias = "big"\n  address = "auto"\n}\n'
-            'training "t" {\n  provider = ray.big\n  framework = "xgboost"\n'
-            '  dataset "train" {\n    source = "a.parquet"\n  }\n  dataset "eval" {\n    source = "b.parquet"\n  }\n'
-            '  scaling {\n    num_nodes = 2\n  }\n'
-            '  lifecycle {\n    prevent_destroy = true\n    ignore_changes = [comment, scaling.num_nodes]\n'
-            '    replace_triggered_by = [compute_pool.p.instance_family]\n  }\n'
-            '  timeouts {\n    create = "1h30m"\n    delete = "45s"\n  }\n}\n'
-            'compute_pool "p" {\n  rule { a = 1 }\n  rule { a = 2 }\n}\n')
+    text = (
+        'mlrt {\n  default_provider = "ray"\n  backend "local" {\n    path = "s.json"\n  }\n}\n'
+        'provider "ray" {\n  alias = "big"\n  address = "auto"\n}\n'
+        'training "t" {\n  provider = ray.big\n  framework = "xgboost"\n'
+        '  dataset "train" {\n    source = "a.parquet"\n  }\n  dataset "eval" {\n    source = "b.parquet"\n  }\n'
+        "  scaling {\n    num_nodes = 2\n  }\n"
+        "  lifecycle {\n    prevent_destroy = true\n    ignore_changes = [comment, scaling.num_nodes]\n"
+        "    replace_triggered_by = [compute_pool.p.instance_family]\n  }\n"
+        '  timeouts {\n    create = "1h30m"\n    delete = "45s"\n  }\n}\n'
+        'compute_pool "p" {\n  rule { a = 1 }\n  rule { a = 2 }\n}\n'
+    )
     out, d = run(tmp_path, {"main.hcl": text})
     assert not d.has_errors, d
     t = next(i for i in out.instances if i.type == "training")
@@ -130,19 +150,23 @@ def test_nested_blocks_and_meta(tmp_path: Path) -> None:
 
 
 MODULE = {
-    "main.hcl": ('variable "teams" {\n  default = ["a", "b"]\n}\n'
-                 'compute_pool "shared" {\n  instance_family = "CPU_X64_S"\n}\n'
-                 'module "team" {\n  source = "./modules/team"\n  for_each = toset(var.teams)\n'
-                 '  team = each.key\n  pool = compute_pool.shared.name\n}\n'
-                 'service "front" {\n  model = module.team["a"].model\n}\n'
-                 'output "models" {\n  value = { for k, m in module.team : k => m.model }\n}\n'),
-    "modules/team/main.hcl": ('variable "team" {\n  type = string\n}\nvariable "pool" {}\n'
-                              'training "t" {\n  comment = "${var.team} on ${var.pool}"\n}\n'
-                              'module "inner" {\n  source = "../inner"\n  x = var.team\n}\n'
-                              'output "model" {\n  value = training.t.model_uri\n}\n'
-                              'output "inner" {\n  value = module.inner.y\n}\n'),
+    "main.hcl": (
+        'variable "teams" {\n  default = ["a", "b"]\n}\n'
+        'compute_pool "shared" {\n  instance_family = "CPU_X64_S"\n}\n'
+        'module "team" {\n  source = "./modules/team"\n  for_each = toset(var.teams)\n'
+        "  team = each.key\n  pool = compute_pool.shared.name\n}\n"
+        'service "front" {\n  model = module.team["a"].model\n}\n'
+        'output "models" {\n  value = { for k, m in module.team : k => m.model }\n}\n'
+    ),
+    "modules/team/main.hcl": (
+        'variable "team" {\n  type = string\n}\nvariable "pool" {}\n'
+        'training "t" {\n  comment = "${var.team} on ${var.pool}"\n}\n'
+        'module "inner" {\n  source = "../inner"\n  x = var.team\n}\n'
+        'output "model" {\n  value = training.t.model_uri\n}\n'
+        'output "inner" {\n  value = module.inner.y\n}\n'
+    ),
     "modules/inner/main.hcl": 'variable "x" {}\nimage_repository "r" {\n  name = "repo-${var.x}"\n}\n'
-                              'output "y" {\n  value = image_repository.r.name\n}\n',
+    'output "y" {\n  value = image_repository.r.name\n}\n',
 }
 
 
@@ -150,9 +174,14 @@ def test_modules_nested_with_for_each(tmp_path: Path) -> None:
     out, d = run(tmp_path, MODULE)
     assert not d.has_errors, d
     by = {i.address: i for i in out.instances}
-    assert set(by) == {"compute_pool.shared", 'module.team["a"].training.t', 'module.team["b"].training.t',
-                       'module.team["a"].module.inner.image_repository.r',
-                       'module.team["b"].module.inner.image_repository.r', "service.front"}
+    assert set(by) == {
+        "compute_pool.shared",
+        'module.team["a"].training.t',
+        'module.team["b"].training.t',
+        'module.team["a"].module.inner.image_repository.r',
+        'module.team["b"].module.inner.image_repository.r',
+        "service.front",
+    }
     t = by['module.team["b"].training.t']
     assert t.attributes["comment"] == "b on shared" and t.module_address == 'module.team["b"]'
     assert t.depends_on == {"compute_pool.shared"} and t.range.filename == "modules/team/main.hcl"
@@ -163,8 +192,10 @@ def test_modules_nested_with_for_each(tmp_path: Path) -> None:
 
 def test_module_errors(tmp_path: Path) -> None:
     files = dict(MODULE)
-    files["main.hcl"] = ('module "team" {\n  source = "./modules/team"\n  teem = 1\n}\n'
-                         'output "x" {\n  value = module.team.nope\n}\n')
+    files["main.hcl"] = (
+        'module "team" {\n  source = "./modules/team"\n  teem = 1\n}\n'
+        'output "x" {\n  value = module.team.nope\n}\n'
+    )
     _, d = run(tmp_path, files)
     s = summaries(d)
     assert "Unsupported argument" in s and "Missing required argument" in s
@@ -172,8 +203,10 @@ def test_module_errors(tmp_path: Path) -> None:
 
 
 def test_targets(tmp_path: Path) -> None:
-    text = ('compute_pool "a" {}\ncompute_pool "b" {}\ntraining "t" {\n  compute_pool = compute_pool.a\n}\n'
-            'service "s" {\n  model = training.t.model_uri\n}\n')
+    text = (
+        'compute_pool "a" {}\ncompute_pool "b" {}\ntraining "t" {\n  compute_pool = compute_pool.a\n}\n'
+        'service "s" {\n  model = training.t.model_uri\n}\n'
+    )
     out, d = run(tmp_path, {"main.hcl": text}, targets=["training.t"])
     assert not d.has_errors, d
     assert [i.address for i in out.instances] == ["compute_pool.a", "training.t"]

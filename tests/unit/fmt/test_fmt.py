@@ -114,19 +114,24 @@ def test_examples_are_canonical(path: Path) -> None:
         ('compute_pool "a" {\n  max_nodes = = 2\n}\n', 2, 15, "Invalid syntax"),
         ('x = "unterminated\ny = 1\n', 1, 5, "Unterminated template string"),
         ('network_rule "r" {\n  mode = "EGRESS"\n  value_list = [1 2]\n}\n', 3, 19, "Invalid syntax"),
-        ('a = <<EOT\nnever closed\n', 1, 5, "Unterminated heredoc"),
-        ('/* open comment\nx = 1\n', 1, 1, "Unterminated comment"),
-        ('x = 1 @ 2\n', 1, 7, "Invalid syntax"),
+        ("a = <<EOT\nnever closed\n", 1, 5, "Unterminated heredoc"),
+        ("/* open comment\nx = 1\n", 1, 1, "Unterminated comment"),
+        ("x = 1 @ 2\n", 1, 7, "Invalid syntax"),
     ],
 )
 def test_syntax_error_gives_positioned_diagnostic_and_no_output(
-        source: str, line: int, column: int, summary: str) -> None:
+    source: str, line: int, column: int, summary: str
+) -> None:
     out, diags = format_source(source, "bad.hcl")
     assert out == ""
     assert diags.has_errors
     first = diags.errors()[0]
     assert first.range is not None
-    assert (first.range.filename, first.range.start.line, first.range.start.column) == ("bad.hcl", line, column)
+    assert (first.range.filename, first.range.start.line, first.range.start.column) == (
+        "bad.hcl",
+        line,
+        column,
+    )
     assert first.detail
     assert first.summary == summary
 
@@ -146,7 +151,7 @@ def _write(path: Path, text: str) -> Path:
 
 
 def test_format_paths_directory_recursive_and_write(tmp_path: Path) -> None:
-    messy = _write(tmp_path / "main.hcl", 'a=1\nbbb = 2\n')
+    messy = _write(tmp_path / "main.hcl", "a=1\nbbb = 2\n")
     clean = _write(tmp_path / "ok.hcl", "a = 1\n")
     nested = _write(tmp_path / "modules" / "team" / "main.hcl", "x   =  1\n")
     _write(tmp_path / ".mlrt" / "cache.hcl", "x=1\n")
@@ -166,7 +171,13 @@ def test_format_paths_directory_recursive_and_write(tmp_path: Path) -> None:
     assert nested.read_text() == "x = 1\n"
     assert stat.S_IMODE(messy.stat().st_mode) == 0o640
     assert not any(r.changed for r in format_paths([tmp_path], recursive=True))
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".mlrt", "main.hcl", "modules", "notes.txt", "ok.hcl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".mlrt",
+        "main.hcl",
+        "modules",
+        "notes.txt",
+        "ok.hcl",
+    ]
 
 
 def test_format_paths_reports_bad_files_without_touching_them(tmp_path: Path) -> None:

@@ -9,7 +9,11 @@ from ._helpers import POOL, make, run, training
 def test_describe_compute_pool() -> None:
     args = {a.name: a for a in describe_type("compute_pool")}
     assert args["instance_family"].required and args["instance_family"].type == "string"
-    assert args["min_nodes"].default == 1 and args["min_nodes"].type == "number" and not args["min_nodes"].required
+    assert (
+        args["min_nodes"].default == 1
+        and args["min_nodes"].type == "number"
+        and not args["min_nodes"].required
+    )
     assert args["auto_suspend_secs"].default == 3600 and args["labels"].default == {}
     assert args["nodes"].computed and args["state"].computed and not args["max_nodes"].computed
     assert all(a.description for a in args.values())
@@ -40,8 +44,9 @@ def test_thousands_of_instances_validate_together() -> None:
     insts = []
     for i in range(1000):
         insts.append(make("compute_pool", f"p{i}", POOL))
-        insts.append(make("training", f"t{i}", training(f"p{i}", params={"eta": UNKNOWN}),
-                          deps={f"compute_pool.p{i}"}))
+        insts.append(
+            make("training", f"t{i}", training(f"p{i}", params={"eta": UNKNOWN}), deps={f"compute_pool.p{i}"})
+        )
     models, diags = run(*insts)
     assert not diags and len(models) == 2000
     assert models["training.t999"].references == {"compute_pool": ("compute_pool.p999",)}

@@ -37,15 +37,24 @@ def test_explicit_name_is_normalised() -> None:
 
 
 def test_bad_explicit_name_points_at_the_attribute() -> None:
-    _, diags = run(make("compute_pool", "p", {"instance_family": "CPU_X64_XS", "name": "9lives"},
-                        line=4, attr_lines={"name": 5}))
+    _, diags = run(
+        make(
+            "compute_pool",
+            "p",
+            {"instance_family": "CPU_X64_XS", "name": "9lives"},
+            line=4,
+            attr_lines={"name": 5},
+        )
+    )
     d = only(diags, "Invalid name")
     assert "must start with a letter" in d.detail
     assert line_of(d) == 5
 
 
 def test_bad_label_points_at_the_block() -> None:
-    _, diags = run(make("network_rule", "1rule", {"mode": "EGRESS", "type": "IPV4", "value_list": []}, line=7))
+    _, diags = run(
+        make("network_rule", "1rule", {"mode": "EGRESS", "type": "IPV4", "value_list": []}, line=7)
+    )
     d = only(diags, "Invalid name")
     assert 'Set name = "..."' in d.detail
     assert line_of(d) == 7

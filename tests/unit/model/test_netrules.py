@@ -1,44 +1,60 @@
 import pytest
 
-from mlrt_iac.model import effective_egress, parse_host_port, parse_ipv4
-
 from mlrt_iac.config.instances import ResourceInstance
+from mlrt_iac.model import effective_egress, parse_host_port, parse_ipv4
 
 from ._helpers import line_of, make, run
 
 
-def rule(values: list[object], type_: str = "HOST_PORT", mode: str = "EGRESS", line: int = 1,
-         name: str = "r", attr_lines: dict[str, int] | None = None) -> ResourceInstance:
-    return make("network_rule", name, {"mode": mode, "type": type_, "value_list": values}, line=line,
-                attr_lines=attr_lines)
+def rule(
+    values: list[object],
+    type_: str = "HOST_PORT",
+    mode: str = "EGRESS",
+    line: int = 1,
+    name: str = "r",
+    attr_lines: dict[str, int] | None = None,
+) -> ResourceInstance:
+    return make(
+        "network_rule",
+        name,
+        {"mode": mode, "type": type_, "value_list": values},
+        line=line,
+        attr_lines=attr_lines,
+    )
 
 
-@pytest.mark.parametrize("entry,expected", [
-    ("pypi.org", ("pypi.org", 443)),
-    ("API.Example.com:8443", ("api.example.com", 8443)),
-    ("*.s3.amazonaws.com", ("*.s3.amazonaws.com", 443)),
-    ("0.0.0.0:443", ("0.0.0.0", 443)),
-    ("10.1.2.3:5432", ("10.1.2.3", 5432)),
-    ("a-b.c1.io:1", ("a-b.c1.io", 1)),
-    ("x.io:65535", ("x.io", 65535)),
-])
+@pytest.mark.parametrize(
+    "entry,expected",
+    [
+        ("pypi.org", ("pypi.org", 443)),
+        ("API.Example.com:8443", ("api.example.com", 8443)),
+        ("*.s3.amazonaws.com", ("*.s3.amazonaws.com", 443)),
+        ("0.0.0.0:443", ("0.0.0.0", 443)),
+        ("10.1.2.3:5432", ("10.1.2.3", 5432)),
+        ("a-b.c1.io:1", ("a-b.c1.io", 1)),
+        ("x.io:65535", ("x.io", 65535)),
+    ],
+)
 def test_good_host_port_entries(entry: str, expected: tuple[str, int]) -> None:
     assert parse_host_port(entry) == expected
 
 
-@pytest.mark.parametrize("entry,fragment", [
-    ("bad_host.com", 'the label "bad_host"'),
-    ("-a.com", 'the label "-a"'),
-    ("a..com", "an empty label"),
-    ("x.com:0", "port 0 is out of range"),
-    ("x.com:65536", "port 65536 is out of range"),
-    ("x.com:http", 'port "http" is not a number'),
-    ("a.*.com", 'not a leading "*."'),
-    ("", "the host is empty"),
-    (":443", "the host is empty"),
-    ("a" * 64 + ".com", "not a valid DNS name"),
-    ("::1", "IPv6"),
-])
+@pytest.mark.parametrize(
+    "entry,fragment",
+    [
+        ("bad_host.com", 'the label "bad_host"'),
+        ("-a.com", 'the label "-a"'),
+        ("a..com", "an empty label"),
+        ("x.com:0", "port 0 is out of range"),
+        ("x.com:65536", "port 65536 is out of range"),
+        ("x.com:http", 'port "http" is not a number'),
+        ("a.*.com", 'not a leading "*."'),
+        ("", "the host is empty"),
+        (":443", "the host is empty"),
+        ("a" * 64 + ".com", "not a valid DNS name"),
+        ("::1", "IPv6"),
+    ],
+)
 def test_bad_host_port_entries(entry: str, fragment: str) -> None:
     with pytest.raises(ValueError) as exc:
         parse_host_port(entry)
@@ -58,8 +74,13 @@ def test_ipv4_entries() -> None:
 
 
 def test_each_bad_entry_is_its_own_error_with_index_and_line() -> None:
-    _, diags = run(rule(["pypi.org", "bad_host:443", "ok.io", "x.io:70000"], line=3,
-                        attr_lines={"value_list": 4, "value_list.3": 6}))
+    _, diags = run(
+        rule(
+            ["pypi.org", "bad_host:443", "ok.io", "x.io:70000"],
+            line=3,
+            attr_lines={"value_list": 4, "value_list.3": 6},
+        )
+    )
     errs = [d for d in diags if d.summary == "Invalid network rule entry"]
     assert len(errs) == 2
     assert 'Entry 1 of value_list, "bad_host:443"' in errs[0].detail and line_of(errs[0]) == 4
@@ -101,4 +122,8 @@ def test_effective_egress_resolves_ports_and_skips_ingress() -> None:
     )
     assert not diags
     assert effective_egress(models.values()) == [
-        "pypi.org:443", "files.example.com:8443", "10.0.0.0/8:*", "10.1.1.1/32:5432"]
+        "pypi.org:443",
+        "files.example.com:8443",
+        "10.0.0.0/8:*",
+        "10.1.1.1/32:5432",
+    ]

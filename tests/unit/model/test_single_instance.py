@@ -12,7 +12,9 @@ from mlrt_iac.values import UNKNOWN
 from ._helpers import POOL, make, only, training
 
 
-def validate_instances(insts: list[ResourceInstance], cross: bool = False) -> tuple[dict[str, Any], Diagnostics]:
+def validate_instances(
+    insts: list[ResourceInstance], cross: bool = False
+) -> tuple[dict[str, Any], Diagnostics]:
     models, diags = _validate(insts, cross=cross)
     return dict(models), diags
 
@@ -26,19 +28,36 @@ def test_without_cross_a_plain_name_is_not_an_undeclared_reference() -> None:
 
 
 def test_references_come_from_depends_on() -> None:
-    t = make("training", "t", training("cpu", external_access_integrations=[{"name": "pypi"}, {"name": "gh"}]),
-             deps={"compute_pool.cpu", "external_access_integration.pypi", "external_access_integration.gh",
-                   "network_rule.x"})
+    t = make(
+        "training",
+        "t",
+        training("cpu", external_access_integrations=[{"name": "pypi"}, {"name": "gh"}]),
+        deps={
+            "compute_pool.cpu",
+            "external_access_integration.pypi",
+            "external_access_integration.gh",
+            "network_rule.x",
+        },
+    )
     models, diags = validate_instances([t])
     assert not diags
     assert models["training.t"].references == {
         "compute_pool": ("compute_pool.cpu",),
-        "external_access_integrations": ("external_access_integration.pypi", "external_access_integration.gh")}
+        "external_access_integrations": (
+            "external_access_integration.pypi",
+            "external_access_integration.gh",
+        ),
+    }
 
 
 def test_renamed_pool_reference_resolves_through_its_only_dependency() -> None:
-    svc = make("service", "s", {"compute_pool": {"name": "big-one", "instance_family": "CPU_X64_M"}, "model": "m"},
-               module='module.team["a.b"]', deps={'module.team["a.b"].compute_pool.main[0]'})
+    svc = make(
+        "service",
+        "s",
+        {"compute_pool": {"name": "big-one", "instance_family": "CPU_X64_M"}, "model": "m"},
+        module='module.team["a.b"]',
+        deps={'module.team["a.b"].compute_pool.main[0]'},
+    )
     models, diags = validate_instances([svc])
     assert not diags
     m = models['module.team["a.b"].service.s']
@@ -49,19 +68,35 @@ def test_renamed_pool_reference_resolves_through_its_only_dependency() -> None:
 def test_num_workers_defaults_alone() -> None:
     gpu = make("service", "s", {"compute_pool": {"name": "p"}, "model": "m", "gpu_requests": 1})
     assert validate_instances([gpu])[0]["service.s"].num_workers == 1
-    unknown_family = make("service", "s", {"compute_pool": {"name": "p", "instance_family": UNKNOWN}, "model": "m"})
+    unknown_family = make(
+        "service", "s", {"compute_pool": {"name": "p", "instance_family": UNKNOWN}, "model": "m"}
+    )
     assert validate_instances([unknown_family])[0]["service.s"].num_workers is None
 
 
 def test_effective_egress_from_rule_values() -> None:
-    eai = make("external_access_integration", "e", {"allowed_network_rules": [
-        {"name": "pypi", "mode": "EGRESS", "type": "HOST_PORT", "value_list": ["pypi.org"]},
-        {"name": "db", "mode": "egress", "type": "ipv4", "value_list": ["10.0.0.0/16"]}]})
+    eai = make(
+        "external_access_integration",
+        "e",
+        {
+            "allowed_network_rules": [
+                {"name": "pypi", "mode": "EGRESS", "type": "HOST_PORT", "value_list": ["pypi.org"]},
+                {"name": "db", "mode": "egress", "type": "ipv4", "value_list": ["10.0.0.0/16"]},
+            ]
+        },
+    )
     models, diags = validate_instances([eai])
     assert not diags
     assert models["external_access_integration.e"].effective_egress == ["pypi.org:443", "10.0.0.0/16:*"]
-    later = make("external_access_integration", "e", {"allowed_network_rules": [
-        {"name": "pypi", "mode": "EGRESS", "type": "HOST_PORT", "value_list": UNKNOWN}]})
+    later = make(
+        "external_access_integration",
+        "e",
+        {
+            "allowed_network_rules": [
+                {"name": "pypi", "mode": "EGRESS", "type": "HOST_PORT", "value_list": UNKNOWN}
+            ]
+        },
+    )
     assert validate_instances([later])[0]["external_access_integration.e"].effective_egress is None
 
 

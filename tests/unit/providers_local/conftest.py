@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -35,6 +36,7 @@ def make_provider(ctx: ProviderContext) -> Callable[..., LocalProvider]:
         diags = p.configure(config, ctx)
         assert not diags.has_errors, list(diags)
         return p
+
     return make
 
 
@@ -56,16 +58,19 @@ def _overcommit_for(cpus: int) -> float:
 def lock_holder() -> Iterator[Callable[[Path], subprocess.Popen[str]]]:
     """Start a real process that holds an flock on a file until its stdin is closed."""
     procs: list[subprocess.Popen[str]] = []
-    code = ("import fcntl, os, sys\n"
-            "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
-            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
-            "print('locked', flush=True)\n"
-            "sys.stdin.read()\n")
+    code = (
+        "import fcntl, os, sys\n"
+        "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "print('locked', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
 
     def start(path: Path) -> subprocess.Popen[str]:
         path.parent.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.Popen([sys.executable, "-c", code, str(path)], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         procs.append(proc)
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "locked"

@@ -7,8 +7,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -21,10 +22,19 @@ from .conftest import release
 
 
 def pool(name: str | None, active: Any = 1, **kw: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"name": name, "instance_family": "TINY", "min_nodes": 1, "max_nodes": 4,
-                            "active_nodes": active, "auto_resume": True, "auto_suspend_secs": 3600,
-                            "initially_suspended": False, "scale_timeout_secs": 720, "labels": {},
-                            "comment": None}
+    base: dict[str, Any] = {
+        "name": name,
+        "instance_family": "TINY",
+        "min_nodes": 1,
+        "max_nodes": 4,
+        "active_nodes": active,
+        "auto_resume": True,
+        "auto_suspend_secs": 3600,
+        "initially_suspended": False,
+        "scale_timeout_secs": 720,
+        "labels": {},
+        "comment": None,
+    }
     base.update(kw)
     return base
 
@@ -50,8 +60,10 @@ def test_create_read_delete(provider: LocalProvider, ctx: ProviderContext) -> No
     assert res.id == "train"
     a = res.attributes
     assert a["state"] == "ACTIVE" and a["address"] == "local://train" and a["capped"] == {}
-    assert a["nodes"] == [{"name": "train-node-0", "cpus": 1, "gpus": 0, "memory": 1},
-                          {"name": "train-node-1", "cpus": 1, "gpus": 0, "memory": 1}]
+    assert a["nodes"] == [
+        {"name": "train-node-0", "cpus": 1, "gpus": 0, "memory": 1},
+        {"name": "train-node-1", "cpus": 1, "gpus": 0, "memory": 1},
+    ]
     assert a["labels"] == {"team": "a"}
     record = ctx.data_dir / "pools" / "train.json"
     assert json.loads(record.read_text())["attributes"] == a
@@ -80,8 +92,9 @@ def test_drift_when_record_deleted_by_hand(provider: LocalProvider, ctx: Provide
     assert reserved_cpus(ctx) == 1
 
 
-def test_catalogue_family_is_capped_by_the_machine(make_provider: Callable[..., LocalProvider],
-                                                   ctx: ProviderContext) -> None:
+def test_catalogue_family_is_capped_by_the_machine(
+    make_provider: Callable[..., LocalProvider], ctx: ProviderContext
+) -> None:
     p = make_provider(max_cpus=2, max_memory_gib=4, max_gpus=0)
     lines: list[str] = []
     ctx.log = lines.append
@@ -92,8 +105,9 @@ def test_catalogue_family_is_capped_by_the_machine(make_provider: Callable[..., 
     assert any("CPU_X64_L" in line and "capped" in line for line in lines)
 
 
-def test_gpu_family_on_a_machine_without_gpus(make_provider: Callable[..., LocalProvider],
-                                              ctx: ProviderContext) -> None:
+def test_gpu_family_on_a_machine_without_gpus(
+    make_provider: Callable[..., LocalProvider], ctx: ProviderContext
+) -> None:
     p = make_provider(max_cpus=2, max_memory_gib=4, max_gpus=0)
     a = handler(p).create(ctx, pool("g", instance_family="GPU_NV_S", max_nodes=1)).attributes
     assert a["nodes"][0]["gpus"] == 0
@@ -145,7 +159,9 @@ def test_scale_that_cannot_complete_rolls_back(provider: LocalProvider, ctx: Pro
     assert reserved_cpus(ctx) == 3
 
 
-def test_scale_waits_for_capacity_freed_by_another_pool(provider: LocalProvider, ctx: ProviderContext) -> None:
+def test_scale_waits_for_capacity_freed_by_another_pool(
+    provider: LocalProvider, ctx: ProviderContext
+) -> None:
     h = handler(provider)
     other = h.create(ctx, pool("other", active=3)).attributes
     b = h.create(ctx, pool("b", active=1)).attributes
@@ -159,8 +175,9 @@ def test_scale_waits_for_capacity_freed_by_another_pool(provider: LocalProvider,
 
 
 @pytest.mark.timeout(30)
-def test_size_beyond_the_whole_budget_fails_at_once_and_leaves_nothing(provider: LocalProvider,
-                                                                       ctx: ProviderContext) -> None:
+def test_size_beyond_the_whole_budget_fails_at_once_and_leaves_nothing(
+    provider: LocalProvider, ctx: ProviderContext
+) -> None:
     h = handler(provider)
     with pytest.raises(PermanentError) as err:
         h.create(ctx, pool("huge", active=5, max_nodes=5))  # default 720 s timeout: must not wait
@@ -169,8 +186,9 @@ def test_size_beyond_the_whole_budget_fails_at_once_and_leaves_nothing(provider:
     assert ledger(ctx) == {}
 
 
-def test_create_waiting_for_capacity_times_out_and_leaves_nothing(provider: LocalProvider,
-                                                                  ctx: ProviderContext) -> None:
+def test_create_waiting_for_capacity_times_out_and_leaves_nothing(
+    provider: LocalProvider, ctx: ProviderContext
+) -> None:
     h = handler(provider)
     h.create(ctx, pool("other", active=3))
     with pytest.raises(PermanentError) as err:
@@ -192,8 +210,9 @@ def test_cancel_stops_a_waiting_scale_and_rolls_back(provider: LocalProvider, ct
 
 
 def test_dead_writers_reservations_are_not_counted(provider: LocalProvider, ctx: ProviderContext) -> None:
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     pid = int(dead.stdout)
     ledger_path = ctx.data_dir / "pools" / "ledger.json"
     ledger_path.parent.mkdir(parents=True)
@@ -206,8 +225,8 @@ def test_dead_writers_reservations_are_not_counted(provider: LocalProvider, ctx:
 
 
 def test_ledger_lock_held_makes_delete_retryable_and_the_pool_remains(
-        provider: LocalProvider, ctx: ProviderContext,
-        lock_holder: Callable[[Path], subprocess.Popen[str]]) -> None:
+    provider: LocalProvider, ctx: ProviderContext, lock_holder: Callable[[Path], subprocess.Popen[str]]
+) -> None:
     h = handler(provider)
     a = h.create(ctx, pool("p")).attributes
     provider.lock_timeout = 0.3
@@ -246,6 +265,7 @@ def test_plan_computed_matches_create(provider: LocalProvider, ctx: ProviderCont
     created = h.create(ctx, desired).attributes
     assert planned == {k: created[k] for k in ("nodes", "state", "address", "capped")}
     from mlrt_iac.values import UNKNOWN
+
     assert h.plan_computed(ctx, pool("p", active=UNKNOWN), None) == {}
 
 

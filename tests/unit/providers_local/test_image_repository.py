@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -34,8 +35,12 @@ def test_create_writes_an_oci_layout(provider: LocalProvider, ctx: ProviderConte
     res = h.create(ctx, repo("images"))
     path = (ctx.data_dir / "registry" / "images").absolute()
     assert res.id == str(path)
-    assert res.attributes == {"name": "images", "registry": None, "comment": None,
-                              "repository_url": f"oci:{path}"}
+    assert res.attributes == {
+        "name": "images",
+        "registry": None,
+        "comment": None,
+        "repository_url": f"oci:{path}",
+    }
     assert json.loads((path / "oci-layout").read_text()) == {"imageLayoutVersion": "1.0.0"}
     assert json.loads((path / "index.json").read_text())["manifests"] == []
     assert (path / "blobs" / "sha256").is_dir()
@@ -45,8 +50,9 @@ def test_create_writes_an_oci_layout(provider: LocalProvider, ctx: ProviderConte
     assert h.plan_computed(ctx, repo("images"), None) == {"repository_url": f"oci:{path}"}
 
 
-def test_registry_path_and_provider_root(make_provider: Callable[..., LocalProvider], ctx: ProviderContext,
-                                         tmp_path: Path) -> None:
+def test_registry_path_and_provider_root(
+    make_provider: Callable[..., LocalProvider], ctx: ProviderContext, tmp_path: Path
+) -> None:
     h = handler(make_provider())
     res = h.create(ctx, repo("a", registry="images/registry"))
     assert Path(res.id) == (ctx.project_dir / "images" / "registry" / "a").absolute()
@@ -86,7 +92,9 @@ def test_delete_removes_the_directory(provider: LocalProvider, ctx: ProviderCont
     h.delete(ctx, a.id, a.attributes)  # already gone: fine
 
 
-def test_delete_refuses_a_directory_mlrt_did_not_create(provider: LocalProvider, ctx: ProviderContext) -> None:
+def test_delete_refuses_a_directory_mlrt_did_not_create(
+    provider: LocalProvider, ctx: ProviderContext
+) -> None:
     h = handler(provider)
     a = h.create(ctx, repo("x"))
     # Someone replaced the repository with their own data at the same path.
@@ -99,8 +107,9 @@ def test_delete_refuses_a_directory_mlrt_did_not_create(provider: LocalProvider,
     assert (Path(a.id) / "precious.txt").read_text() == "keep me"
 
 
-def test_create_refuses_a_foreign_directory_and_leaves_it_alone(provider: LocalProvider,
-                                                                ctx: ProviderContext) -> None:
+def test_create_refuses_a_foreign_directory_and_leaves_it_alone(
+    provider: LocalProvider, ctx: ProviderContext
+) -> None:
     h = handler(provider)
     target = ctx.data_dir / "registry" / "x"
     target.mkdir(parents=True)
@@ -123,7 +132,9 @@ def test_failed_create_leaves_nothing_behind(provider: LocalProvider, ctx: Provi
     assert sorted(p.name for p in ctx.project_dir.iterdir()) == ["regs"]
 
 
-def test_create_refuses_a_dangling_link_at_the_path_and_keeps_it(provider: LocalProvider, ctx: ProviderContext) -> None:
+def test_create_refuses_a_dangling_link_at_the_path_and_keeps_it(
+    provider: LocalProvider, ctx: ProviderContext
+) -> None:
     h = handler(provider)
     base = ctx.project_dir / "regs"
     base.mkdir()

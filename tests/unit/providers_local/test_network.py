@@ -19,8 +19,14 @@ def rule(name: str, values: Any, mode: str = "EGRESS", type: str = "HOST_PORT") 
 
 
 def eai(name: str, rules: Any, **kw: Any) -> dict[str, Any]:
-    return {"name": name, "allowed_network_rules": rules, "enabled": True, "allowed_secrets": [],
-            "comment": None, **kw}
+    return {
+        "name": name,
+        "allowed_network_rules": rules,
+        "enabled": True,
+        "allowed_secrets": [],
+        "comment": None,
+        **kw,
+    }
 
 
 def handlers(p: LocalProvider) -> tuple[NetworkRuleHandler, ExternalAccessIntegrationHandler]:
@@ -74,8 +80,13 @@ def test_eai_effective_egress_from_related(provider: LocalProvider, ctx: Provide
     desired = eai("ml", ["pypi", "hf", "db"])
     planned = e.plan_computed(ctx, desired, None)
     res = e.create(ctx, desired)
-    expected = ["*.huggingface.co:443", "0.0.0.0:443", "10.1.2.3/32:*", "files.pythonhosted.org:443",
-                "pypi.org:443"]
+    expected = [
+        "*.huggingface.co:443",
+        "0.0.0.0:443",
+        "10.1.2.3/32:*",
+        "files.pythonhosted.org:443",
+        "pypi.org:443",
+    ]
     assert res.attributes["effective_egress"] == expected
     assert planned == {"effective_egress": expected}
     path = ctx.data_dir / "network" / "integrations" / "ml.json"
@@ -91,8 +102,9 @@ def test_eai_reads_recorded_rules_without_related(provider: LocalProvider, ctx: 
     assert e.create(ctx, eai("ml", ["pypi"])).attributes["effective_egress"] == ["pypi.org:443"]
 
 
-def test_eai_with_unknown_or_ingress_rules_fails_and_records_nothing(provider: LocalProvider,
-                                                                     ctx: ProviderContext) -> None:
+def test_eai_with_unknown_or_ingress_rules_fails_and_records_nothing(
+    provider: LocalProvider, ctx: ProviderContext
+) -> None:
     _, e = handlers(provider)
     with pytest.raises(PermanentError) as err:
         e.create(ctx, eai("ml", ["nope"]))

@@ -6,8 +6,14 @@ from pathlib import Path
 
 from mlrt_iac.provider import ProviderContext, discover_providers, load_provider
 from providers.local import INFRA_HANDLERS, LocalProvider
-from providers.local.machine import (Capacity, FamilyFacts, host_capacity, host_memory_gib,
-                                     machine_capacity, node_size)
+from providers.local.machine import (
+    Capacity,
+    FamilyFacts,
+    host_capacity,
+    host_memory_gib,
+    machine_capacity,
+    node_size,
+)
 
 
 def test_found_through_its_entry_point() -> None:
@@ -17,14 +23,23 @@ def test_found_through_its_entry_point() -> None:
     assert isinstance(p, LocalProvider)
     infra = {"compute_pool", "image_repository", "network_rule", "external_access_integration"}
     assert infra <= set(p.handlers)  # trainings and services are added by their own modules
-    assert LocalProvider.handler_classes[:len(INFRA_HANDLERS)] == INFRA_HANDLERS
+    assert LocalProvider.handler_classes[: len(INFRA_HANDLERS)] == INFRA_HANDLERS
 
 
 def test_configure_reports_every_bad_argument(ctx: ProviderContext) -> None:
     p = LocalProvider()
-    diags = p.configure({"max_cpus": -1, "overcommit": 0.5, "colour": "blue",
-                         "instance_family": {"BAD": {"cpus": 0, "memory_gib": 2},
-                                             "ALSO_BAD": {"cpus": 2, "memory_gib": 2, "gpus": -1}}}, ctx)
+    diags = p.configure(
+        {
+            "max_cpus": -1,
+            "overcommit": 0.5,
+            "colour": "blue",
+            "instance_family": {
+                "BAD": {"cpus": 0, "memory_gib": 2},
+                "ALSO_BAD": {"cpus": 2, "memory_gib": 2, "gpus": -1},
+            },
+        },
+        ctx,
+    )
     summaries = [d.summary for d in diags.errors()]
     assert 'Unsupported argument "colour" in provider "local"' in summaries
     assert 'Invalid "max_cpus" in provider "local"' in summaries
@@ -35,8 +50,16 @@ def test_configure_reports_every_bad_argument(ctx: ProviderContext) -> None:
 
 def test_configure_root_custom_family_and_budget(ctx: ProviderContext) -> None:
     p = LocalProvider()
-    diags = p.configure({"root": "store", "max_cpus": 1, "max_memory_gib": 2, "overcommit": 3,
-                         "instance_family": {"MINE": [{"cpus": 1, "memory_gib": 2, "gpus": 0}]}}, ctx)
+    diags = p.configure(
+        {
+            "root": "store",
+            "max_cpus": 1,
+            "max_memory_gib": 2,
+            "overcommit": 3,
+            "instance_family": {"MINE": [{"cpus": 1, "memory_gib": 2, "gpus": 0}]},
+        },
+        ctx,
+    )
     assert not diags.has_errors
     assert p.storage_root(ctx) == ctx.project_dir / "store"
     assert p.family("MINE") == FamilyFacts("MINE", 1.0, 2.0, 0)

@@ -24,12 +24,26 @@ def classification_tables(n: int = 1200, features: int = 6, seed: int = 0) -> tu
 
 def write_spec(tmp: Path, **overrides: Any) -> Path:
     spec: dict[str, Any] = {
-        "run_id": "run-1", "framework": "xgboost", "datasets": {}, "params": {},
-        "num_boost_round": None, "n_estimators": None, "entrypoint": None, "hyper_params": {},
-        "scaling": {"num_nodes": 1, "num_workers_per_node": 1, "num_cpus_per_worker": 1,
-                    "num_gpus_per_worker": 0, "use_gpu": False},
-        "model_dir": str(tmp / "model"), "run_dir": str(tmp / "run"),
-        "project_dir": str(tmp), "egress": [], "input_fingerprint": "fp-test",
+        "run_id": "run-1",
+        "framework": "xgboost",
+        "datasets": {},
+        "params": {},
+        "num_boost_round": None,
+        "n_estimators": None,
+        "entrypoint": None,
+        "hyper_params": {},
+        "scaling": {
+            "num_nodes": 1,
+            "num_workers_per_node": 1,
+            "num_cpus_per_worker": 1,
+            "num_gpus_per_worker": 0,
+            "use_gpu": False,
+        },
+        "model_dir": str(tmp / "model"),
+        "run_dir": str(tmp / "run"),
+        "project_dir": str(tmp),
+        "egress": [],
+        "input_fingerprint": "fp-test",
         "early_stopping_rounds": None,
     }
     spec.update(overrides)
@@ -45,16 +59,31 @@ def boosted_spec(tmp: Path, framework: str, workers: int, rounds: int = 8, **ext
     objective = "binary:logistic" if framework == "xgboost" else "binary"
     params = extra.pop("params", {"objective": objective, "max_depth": 3})
     return write_spec(
-        tmp, framework=framework,
+        tmp,
+        framework=framework,
         datasets={
-            "train": {"sources": [str(tmp / "train.parquet")], "input_cols": None,
-                      "label_col": "label", "shard": False},
-            "eval": {"sources": [str(tmp / "eval.parquet")], "input_cols": None,
-                     "label_col": "label", "shard": False},
+            "train": {
+                "sources": [str(tmp / "train.parquet")],
+                "input_cols": None,
+                "label_col": "label",
+                "shard": False,
+            },
+            "eval": {
+                "sources": [str(tmp / "eval.parquet")],
+                "input_cols": None,
+                "label_col": "label",
+                "shard": False,
+            },
         },
-        params=params, num_boost_round=rounds,
-        scaling={"num_nodes": 1, "num_workers_per_node": workers, "num_cpus_per_worker": 1,
-                 "num_gpus_per_worker": 0, "use_gpu": False},
+        params=params,
+        num_boost_round=rounds,
+        scaling={
+            "num_nodes": 1,
+            "num_workers_per_node": workers,
+            "num_cpus_per_worker": 1,
+            "num_gpus_per_worker": 0,
+            "use_gpu": False,
+        },
         **extra,
     )
 
@@ -63,7 +92,9 @@ def run_launcher(spec: Path, timeout: float = 120) -> tuple[int, list[dict[str, 
     """Run the real launcher; return its exit code and the events it printed."""
     proc = subprocess.run(
         [sys.executable, "-m", "mlrt_iac.runtime.launch", str(spec)],
-        capture_output=True, text=True, timeout=timeout,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     events = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     return proc.returncode, events
@@ -73,7 +104,7 @@ def final_metrics_from_log(log: Path) -> dict[str, Any]:
     """The "[mlrt] final metrics {...}" line a worker's log ends with."""
     for line in log.read_text().splitlines():
         if line.startswith("[mlrt] final metrics "):
-            data = json.loads(line[len("[mlrt] final metrics "):])
+            data = json.loads(line[len("[mlrt] final metrics ") :])
             assert isinstance(data, dict)
             return data
     raise AssertionError(f"no final metrics in {log}")

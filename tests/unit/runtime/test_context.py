@@ -19,19 +19,37 @@ def _spec(tmp_path: Path) -> dict:
     pq.write_table(pa.table({"a": np.arange(10), "y": np.arange(10) % 2}), tmp_path / "t.parquet")
     return {
         "datasets": {
-            "train": {"sources": [str(tmp_path / "t.parquet")], "input_cols": ["a"], "label_col": "y", "shard": True},
-            "eval": {"sources": [str(tmp_path / "t.parquet")], "input_cols": None, "label_col": "y", "shard": False},
+            "train": {
+                "sources": [str(tmp_path / "t.parquet")],
+                "input_cols": ["a"],
+                "label_col": "y",
+                "shard": True,
+            },
+            "eval": {
+                "sources": [str(tmp_path / "t.parquet")],
+                "input_cols": None,
+                "label_col": "y",
+                "shard": False,
+            },
         },
-        "hyper_params": {"lr": "0.1"}, "model_dir": str(tmp_path / "model"),
+        "hyper_params": {"lr": "0.1"},
+        "model_dir": str(tmp_path / "model"),
     }
 
 
 def test_from_env_reads_ranks_and_spec(tmp_path: Path) -> None:
     spec_path = tmp_path / "spec.json"
     spec_path.write_text(json.dumps(_spec(tmp_path)))
-    env = {"RANK": "3", "LOCAL_RANK": "1", "WORLD_SIZE": "4", "LOCAL_WORLD_SIZE": "2",
-           "NODE_RANK": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500",
-           "MLRT_SPEC": str(spec_path)}
+    env = {
+        "RANK": "3",
+        "LOCAL_RANK": "1",
+        "WORLD_SIZE": "4",
+        "LOCAL_WORLD_SIZE": "2",
+        "NODE_RANK": "1",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": "29500",
+        "MLRT_SPEC": str(spec_path),
+    }
     ctx = TrainingContext.from_env(environ=env, sink=None)
     assert (ctx.get_rank(), ctx.get_local_rank(), ctx.get_world_size(), ctx.get_node_rank()) == (3, 1, 4, 1)
     assert ctx.get_local_world_size() == 2 and ctx.get_master_port() == 29500
@@ -59,12 +77,18 @@ def test_metrics_reporter_sends_progress_and_keeps_last_values() -> None:
 def test_get_context_in_a_worker_process_uses_its_environment(tmp_path: Path) -> None:
     spec_path = tmp_path / "spec.json"
     spec_path.write_text(json.dumps(_spec(tmp_path)))
-    code = ("from mlrt_iac.runtime import get_context\n"
-            "c = get_context()\n"
-            "print(c.get_rank(), c.get_world_size(), c.get_dataset_map()['train'].count_rows())\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"RANK": "1", "WORLD_SIZE": "3", "MLRT_SPEC": str(spec_path),
-                              "PATH": "/usr/bin:/bin"})
+    code = (
+        "from mlrt_iac.runtime import get_context\n"
+        "c = get_context()\n"
+        "print(c.get_rank(), c.get_world_size(), c.get_dataset_map()['train'].count_rows())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"RANK": "1", "WORLD_SIZE": "3", "MLRT_SPEC": str(spec_path), "PATH": "/usr/bin:/bin"},
+    )
     assert out.stdout.split() == ["1", "3", "3"]
 
 

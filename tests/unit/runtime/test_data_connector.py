@@ -102,4 +102,7 @@ def test_hive_partitioned_directory_keeps_partition_columns(tmp_path: Path) -> N
     assert table.column("split").to_pylist() == ["a"] * 3 + ["b"] * 3
     streamed = pa.Table.from_batches(list(dc.iter_batches()))
     assert streamed.column("split").to_pylist() == ["a"] * 3 + ["b"] * 3
-    assert [b["id"].tolist() for b in dc.to_torch_dataset(batch_size=4, columns=["id"])] == [[0, 1, 2, 3], [4, 5]]
+    assert [b["id"].tolist() for b in dc.to_torch_dataset(batch_size=4, columns=["id"])] == [
+        [0, 1, 2, 3],
+        [4, 5],
+    ]

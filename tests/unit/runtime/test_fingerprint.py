@@ -24,8 +24,9 @@ def project(tmp_path: Path) -> Path:
 
 def _fp(project: Path, params: dict | None = None) -> tuple[str, dict[str, str]]:
     datasets = {"train": {"sources": [str(project / "data" / "train.parquet")]}}
-    return input_fingerprint(datasets, [project / "trainer.py"], params or {"max_depth": 3},
-                             base_dir=str(project))
+    return input_fingerprint(
+        datasets, [project / "trainer.py"], params or {"max_depth": 3}, base_dir=str(project)
+    )
 
 
 def test_stable_when_nothing_changed(project: Path) -> None:
@@ -81,7 +82,7 @@ def test_never_reads_the_data(project: Path) -> None:
     raw = bytearray(path.read_bytes())
     raw[8:40] = b"\x00" * 32  # corrupt column data, keep the footer
     path.write_bytes(bytes(raw))
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - pyarrow raises several types for corrupt pages
         pq.read_table(path)
     fp, parts = _fp(project)
     assert "data/train.parquet" in parts

@@ -68,8 +68,14 @@ def test_xgboost_two_workers_train_one_model_collectively(tmp_path: Path) -> Non
 
 
 def test_xgboost_early_stopping_reports_best_iteration(tmp_path: Path) -> None:
-    spec = boosted_spec(tmp_path, "xgboost", 1, rounds=200, early_stopping_rounds=2,
-                        params={"objective": "binary:logistic", "max_depth": 6, "eta": 1.0})
+    spec = boosted_spec(
+        tmp_path,
+        "xgboost",
+        1,
+        rounds=200,
+        early_stopping_rounds=2,
+        params={"objective": "binary:logistic", "max_depth": 6, "eta": 1.0},
+    )
     code, events = run_launcher(spec)
     assert code == 0
     metrics = events[-1]["metrics"]
@@ -134,12 +140,21 @@ def test_spec_inline_in_an_environment_variable(tmp_path: Path) -> None:
     spec = boosted_spec(tmp_path, "xgboost", 1, rounds=3)
     env = dict(os.environ, MLRT_JOB_SPEC=spec.read_text())
     spec.unlink()
-    proc = subprocess.run([sys.executable, "-m", "mlrt_iac.runtime.launch", "--spec-env", "MLRT_JOB_SPEC"],
-                          capture_output=True, text=True, timeout=120, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlrt_iac.runtime.launch", "--spec-env", "MLRT_JOB_SPEC"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     events = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     assert proc.returncode == 0, proc.stderr
     assert events[-1]["status"] == "SUCCEEDED"
     assert (tmp_path / "model" / "model.ubj").exists()
-    empty = subprocess.run([sys.executable, "-m", "mlrt_iac.runtime.launch", "--spec-env", "NOPE_UNSET"],
-                           capture_output=True, text=True, timeout=60)
+    empty = subprocess.run(
+        [sys.executable, "-m", "mlrt_iac.runtime.launch", "--spec-env", "NOPE_UNSET"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert empty.returncode == 2 and "NOPE_UNSET" in empty.stderr

@@ -18,7 +18,7 @@ import pytest
 
 from tests.unit.runtime.helpers import run_launcher, write_spec
 
-TRAINER = textwrap.dedent('''
+TRAINER = textwrap.dedent("""
     import torch
     import torch.distributed as dist
     import torch.nn.functional as F
@@ -53,9 +53,9 @@ TRAINER = textwrap.dedent('''
             print(f"rank {ctx.get_rank()}/{ctx.get_world_size()} epoch {epoch} rows {shard.count_rows()}")
         if ctx.get_rank() == 0:
             save_torch_model(model)
-''')
+""")
 
-FAILING = textwrap.dedent('''
+FAILING = textwrap.dedent("""
     import os
     import torch.distributed as dist
     from mlrt_iac.runtime import get_context
@@ -69,9 +69,9 @@ FAILING = textwrap.dedent('''
         if ctx.get_rank() == 1:
             raise ValueError("boom: bad batch in epoch 3")
         dist.barrier()  # rank 0 would wait here forever without supervision
-''')
+""")
 
-BLOCKING = textwrap.dedent('''
+BLOCKING = textwrap.dedent("""
     import os
     import threading
     from mlrt_iac.runtime import get_context
@@ -82,24 +82,38 @@ BLOCKING = textwrap.dedent('''
         open(os.path.join(ctx.get_model_dir(), f"pid-{ctx.get_rank()}"), "w").write(str(os.getpid()))
         print("ready", flush=True)
         threading.Event().wait()
-''')
+""")
 
 
 def _digits_project(tmp_path: Path, trainer: str, workers: int, **extra: object) -> Path:
     from sklearn.datasets import load_digits
 
     digits = load_digits()
-    table = pa.table({**{f"p{i}": digits.data[:, i] for i in range(64)},
-                      "label": digits.target.astype(np.int64)})
+    table = pa.table(
+        {**{f"p{i}": digits.data[:, i] for i in range(64)}, "label": digits.target.astype(np.int64)}
+    )
     pq.write_table(table, tmp_path / "digits.parquet")
     (tmp_path / "trainer.py").write_text(trainer)
     return write_spec(
-        tmp_path, framework="pytorch", entrypoint="trainer:train",
-        datasets={"train": {"sources": [str(tmp_path / "digits.parquet")], "input_cols": None,
-                            "label_col": "label", "shard": True}},
+        tmp_path,
+        framework="pytorch",
+        entrypoint="trainer:train",
+        datasets={
+            "train": {
+                "sources": [str(tmp_path / "digits.parquet")],
+                "input_cols": None,
+                "label_col": "label",
+                "shard": True,
+            }
+        },
         hyper_params={"lr": 0.01, "epochs": 4},
-        scaling={"num_nodes": 1, "num_workers_per_node": workers, "num_cpus_per_worker": 1,
-                 "num_gpus_per_worker": 0, "use_gpu": False},
+        scaling={
+            "num_nodes": 1,
+            "num_workers_per_node": workers,
+            "num_cpus_per_worker": 1,
+            "num_gpus_per_worker": 0,
+            "use_gpu": False,
+        },
         **extra,
     )
 
@@ -144,7 +158,9 @@ def test_a_failing_worker_fails_the_run_with_its_log_tail(tmp_path: Path) -> Non
 
 
 def test_a_failing_single_worker_reports_the_traceback(tmp_path: Path) -> None:
-    (tmp_path / "trainer.py").write_text("def train():\n    print('starting')\n    raise KeyError('no column')\n")
+    (tmp_path / "trainer.py").write_text(
+        "def train():\n    print('starting')\n    raise KeyError('no column')\n"
+    )
     spec = write_spec(tmp_path, framework="pytorch", entrypoint="trainer:train")
     code, events = run_launcher(spec)
     assert code == 1
@@ -162,8 +178,9 @@ def test_an_entrypoint_without_a_colon_is_a_clear_error(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_sigterm_stops_every_worker(tmp_path: Path) -> None:
     spec = _digits_project(tmp_path, BLOCKING, 2)
-    proc = subprocess.Popen([sys.executable, "-m", "mlrt_iac.runtime.launch", str(spec)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlrt_iac.runtime.launch", str(spec)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     ready = 0
     try:
@@ -186,7 +203,7 @@ def test_sigterm_stops_every_worker(tmp_path: Path) -> None:
             os.kill(pid, 0)
 
 
-SINGLE = textwrap.dedent('''
+SINGLE = textwrap.dedent("""
     import os
     import torch
     import torch.distributed as dist
@@ -202,13 +219,14 @@ SINGLE = textwrap.dedent('''
             ctx.get_metrics_reporter().log_metrics({"loss": 1.0 / (step + 1)})
         print("pid", os.getpid())
         save_torch_model(model)
-''')
+""")
 
 
 def test_single_worker_runs_in_the_launcher_process(tmp_path: Path) -> None:
     spec = _digits_project(tmp_path, SINGLE, 1)
-    proc = subprocess.Popen([sys.executable, "-m", "mlrt_iac.runtime.launch", str(spec)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlrt_iac.runtime.launch", str(spec)], stdout=subprocess.PIPE, text=True
+    )
     stdout, _ = proc.communicate(timeout=120)
     events = [json.loads(line) for line in stdout.splitlines()]
     assert proc.returncode == 0, events[-1]

@@ -18,8 +18,9 @@ def test_every_row_exactly_once(tmp_path: Path, world_size: int) -> None:
     # 3 files with row groups of 7 so shard boundaries fall inside files and row groups.
     for i, n in enumerate((23, 40, 18)):
         start = sum((23, 40, 18)[:i])
-        pq.write_table(pa.table({"id": np.arange(start, start + n)}), tmp_path / f"p{i}.parquet",
-                       row_group_size=7)
+        pq.write_table(
+            pa.table({"id": np.arange(start, start + n)}), tmp_path / f"p{i}.parquet", row_group_size=7
+        )
     dc = DataConnector.from_sources([str(tmp_path)])
     ids: list[int] = []
     sizes = []

@@ -15,14 +15,16 @@ from mlrt_iac.runtime.batching import ColumnTypeError
 
 
 def _write(tmp: Path, n: int = 103) -> Path:
-    table = pa.table({
-        "i8": pa.array(np.arange(n) % 100, pa.int8()),
-        "u32": pa.array(np.arange(n), pa.uint32()),
-        "f32": pa.array(np.arange(n) / 3, pa.float32()),
-        "f64": pa.array(np.arange(n) / 7, pa.float64()),
-        "flag": pa.array(np.arange(n) % 2 == 0),
-        "name": pa.array([f"r{i}" for i in range(n)]),
-    })
+    table = pa.table(
+        {
+            "i8": pa.array(np.arange(n) % 100, pa.int8()),
+            "u32": pa.array(np.arange(n), pa.uint32()),
+            "f32": pa.array(np.arange(n) / 3, pa.float32()),
+            "f64": pa.array(np.arange(n) / 7, pa.float64()),
+            "flag": pa.array(np.arange(n) % 2 == 0),
+            "name": pa.array([f"r{i}" for i in range(n)]),
+        }
+    )
     path = tmp / "types.parquet"
     pq.write_table(table, path, row_group_size=10)
     return path
@@ -78,7 +80,8 @@ def test_shuffle_covers_every_row_once_in_a_new_order(tmp_path: Path) -> None:
 
 def test_works_with_a_dataloader_and_workers(tmp_path: Path) -> None:
     dc = DataConnector.from_sources([str(_write(tmp_path))])
-    loader = torch.utils.data.DataLoader(dc.to_torch_dataset(batch_size=10, columns=["u32"]),
-                                         batch_size=None, num_workers=2)
+    loader = torch.utils.data.DataLoader(
+        dc.to_torch_dataset(batch_size=10, columns=["u32"]), batch_size=None, num_workers=2
+    )
     seen = torch.cat([b["u32"] for b in loader]).tolist()
     assert sorted(seen) == list(range(103))

@@ -39,11 +39,12 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
 
 
 @pytest.fixture(scope="module")
-def xgb_server(xgb_model: tuple[Path, Any], tmp_path_factory: pytest.TempPathFactory,
-               ) -> Iterator[Server]:
+def xgb_server(
+    xgb_model: tuple[Path, Any],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Server]:
     """One shared 2-worker server for the tests that only send requests."""
-    server = Server(xgb_model[0], free_port(), workers=2, max_queue=16,
-                    extra=["--max-batch-rows", "1000"])
+    server = Server(xgb_model[0], free_port(), workers=2, max_queue=16, extra=["--max-batch-rows", "1000"])
     try:
         server.start(tmp_path_factory.mktemp("xgb-server"))
         yield server

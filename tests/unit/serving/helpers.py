@@ -20,13 +20,28 @@ ROOT = Path(__file__).resolve().parents[3]
 COLS = [f"f{i}" for i in range(8)]
 
 
-def write_metadata(model_dir: Path, framework: str, model_file: str, objective: str | None,
-                   num_classes: int | None, cols: list[str] = COLS) -> None:
-    meta = {"framework": framework, "framework_version": "test", "mlrt_version": "0.1.0",
-            "model_file": model_file, "input_cols": cols,
-            "input_dtypes": {c: "float64" for c in cols}, "label_col": "label",
-            "objective": objective, "num_classes": num_classes, "metrics": {},
-            "input_fingerprint": "test", "created_at": "2024-01-01T00:00:00Z"}
+def write_metadata(
+    model_dir: Path,
+    framework: str,
+    model_file: str,
+    objective: str | None,
+    num_classes: int | None,
+    cols: list[str] = COLS,
+) -> None:
+    meta = {
+        "framework": framework,
+        "framework_version": "test",
+        "mlrt_version": "0.1.0",
+        "model_file": model_file,
+        "input_cols": cols,
+        "input_dtypes": {c: "float64" for c in cols},
+        "label_col": "label",
+        "objective": objective,
+        "num_classes": num_classes,
+        "metrics": {},
+        "input_fingerprint": "test",
+        "created_at": "2024-01-01T00:00:00Z",
+    }
     (model_dir / "metadata.json").write_text(json.dumps(meta))
 
 
@@ -58,8 +73,11 @@ def make_lightgbm(model_dir: Path) -> Any:
     import pandas as pd
 
     x, y = training_data()
-    booster = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1},
-                        lgb.Dataset(pd.DataFrame(x, columns=COLS), label=y), 10)
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1, "num_threads": 1},
+        lgb.Dataset(pd.DataFrame(x, columns=COLS), label=y),
+        10,
+    )
     model_dir.mkdir(parents=True, exist_ok=True)
     booster.save_model(str(model_dir / "model.txt"))
     write_metadata(model_dir, "lightgbm", "model.txt", "binary", 2)
@@ -134,14 +152,30 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, log_dir: Path, timeout: float = 90.0) -> "Server":
+    def start(self, log_dir: Path, timeout: float = 90.0) -> Server:
         self.log = log_dir / f"server-{self.port}-{self.instance_id}.log"
-        cmd = [sys.executable, "-m", "mlrt_iac.runtime.serving", "--model-uri", str(self.model_dir),
-               "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
-               "--max-queue", str(self.max_queue), "--instance-id", self.instance_id, *self.extra]
+        cmd = [
+            sys.executable,
+            "-m",
+            "mlrt_iac.runtime.serving",
+            "--model-uri",
+            str(self.model_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            "--max-queue",
+            str(self.max_queue),
+            "--instance-id",
+            self.instance_id,
+            *self.extra,
+        ]
         with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         self.wait_healthy(timeout)
         return self
 

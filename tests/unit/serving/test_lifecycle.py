@@ -9,13 +9,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
-from tests.unit.serving.helpers import (ROOT, Server, alive, descendants, free_port, rows_body,
-                                        training_data)
+from tests.unit.serving.helpers import ROOT, Server, alive, descendants, free_port, rows_body, training_data
 
 
 def _wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -27,11 +27,16 @@ def _wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_two_instances_share_one_port(xgb_model: tuple[Path, Any], tmp_path: Path,
-                                      start_server: Callable[..., Server]) -> None:
+def test_two_instances_share_one_port(
+    xgb_model: tuple[Path, Any], tmp_path: Path, start_server: Callable[..., Server]
+) -> None:
     port = free_port()
-    servers = [start_server(xgb_model[0], port=port, instance_id=i,
-                            extra=["--ready-file", str(tmp_path / f"{i}.ready")]) for i in "ab"]
+    servers = [
+        start_server(
+            xgb_model[0], port=port, instance_id=i, extra=["--ready-file", str(tmp_path / f"{i}.ready")]
+        )
+        for i in "ab"
+    ]
     for server in servers:  # each instance says it is ready, though /health may reach the other
         ready = json.loads((tmp_path / f"{server.instance_id}.ready").read_text())
         assert server.proc is not None and ready["pid"] == server.proc.pid
@@ -49,7 +54,8 @@ def test_two_instances_share_one_port(xgb_model: tuple[Path, Any], tmp_path: Pat
 
 
 def test_sigterm_finishes_in_flight_request_and_leaves_no_process(
-        xgb_model: tuple[Path, Any], tmp_path: Path) -> None:
+    xgb_model: tuple[Path, Any], tmp_path: Path
+) -> None:
     ready_file = tmp_path / "ready.json"
     server = Server(xgb_model[0], free_port(), workers=2, extra=["--ready-file", str(ready_file)])
     server.start(tmp_path)
@@ -60,12 +66,16 @@ def test_sigterm_finishes_in_flight_request_and_leaves_no_process(
         x, _ = training_data(50, seed=32)
         body = json.dumps(rows_body(x)).encode()
         sock = socket.create_connection(("127.0.0.1", server.port))
-        sock.sendall(b"POST /predict HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-                     + f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:100])
+        sock.sendall(
+            b"POST /predict HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[:100]
+        )
 
         def in_flight() -> bool:
             text = httpx.get(server.url + "/metrics", timeout=5).text
             return 'mlrt_serving_in_flight{instance="0"} 1' in text
+
         _wait_for(in_flight, 20, "the request to be in flight")
         server.proc.send_signal(signal.SIGTERM)
         sock.sendall(body[100:])
@@ -94,8 +104,7 @@ def _refused(port: int) -> bool:
     return False
 
 
-def test_killed_worker_is_replaced(xgb_model: tuple[Path, Any],
-                                   start_server: Callable[..., Server]) -> None:
+def test_killed_worker_is_replaced(xgb_model: tuple[Path, Any], start_server: Callable[..., Server]) -> None:
     server = start_server(xgb_model[0], workers=2)
     assert server.proc is not None
     before = {p for p in descendants(server.proc.pid) if alive(p)}
@@ -107,11 +116,13 @@ def test_killed_worker_is_replaced(xgb_model: tuple[Path, Any],
     def replaced() -> bool:
         now = {p for p in descendants(server.proc.pid) if alive(p)}  # type: ignore[union-attr]
         return victim not in now and len(now) == len(before)
+
     _wait_for(replaced, 60, "a new worker")
     new_pids = {p for p in descendants(server.proc.pid) if alive(p)} - before
 
     def new_worker_answers() -> bool:  # a fresh connection may reach either worker
         return httpx.get(server.url + "/health", timeout=30).json()["pid"] in new_pids
+
     _wait_for(new_worker_answers, 60, "the new worker to serve")
     for _ in range(10):
         assert httpx.post(server.url + "/predict", json=rows_body(x), timeout=30).status_code == 200
@@ -120,8 +131,20 @@ def test_killed_worker_is_replaced(xgb_model: tuple[Path, Any],
 
 def test_bad_model_fails_fast_with_a_clear_error(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "mlrt_iac.runtime.serving", "--model-uri", str(tmp_path),
-         "--port", str(free_port())], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "mlrt_iac.runtime.serving",
+            "--model-uri",
+            str(tmp_path),
+            "--port",
+            str(free_port()),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert "Error: cannot start the inference server" in result.stderr
     assert "No model metadata" in result.stderr
@@ -129,15 +152,29 @@ def test_bad_model_fails_fast_with_a_clear_error(tmp_path: Path) -> None:
 
 def test_unknown_function_fails_start(xgb_model: tuple[Path, Any]) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "mlrt_iac.runtime.serving", "--model-uri", str(xgb_model[0]),
-         "--port", str(free_port()), "--functions", "predict,explain"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "mlrt_iac.runtime.serving",
+            "--model-uri",
+            str(xgb_model[0]),
+            "--port",
+            str(free_port()),
+            "--functions",
+            "predict,explain",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1
     assert "Unknown function explain" in result.stderr
 
 
-def test_killed_supervisor_takes_its_workers_along(xgb_model: tuple[Path, Any],
-                                                   start_server: Callable[..., Server]) -> None:
+def test_killed_supervisor_takes_its_workers_along(
+    xgb_model: tuple[Path, Any], start_server: Callable[..., Server]
+) -> None:
     server = start_server(xgb_model[0], workers=2)
     assert server.proc is not None
     tree = {p for p in descendants(server.proc.pid) if alive(p)}

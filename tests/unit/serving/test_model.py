@@ -35,8 +35,9 @@ def test_xgboost_multiclass_probabilities(tmp_path: Path, objective: str) -> Non
     booster = make_xgboost(tmp_path, objective, classes=3)
     x, _ = training_data(50, seed=4)
     model = load_model(tmp_path)
-    np.testing.assert_array_equal(model.functions["predict"](x),
-                                  booster.predict(xgb.DMatrix(x, feature_names=COLS)))
+    np.testing.assert_array_equal(
+        model.functions["predict"](x), booster.predict(xgb.DMatrix(x, feature_names=COLS))
+    )
     proba = model.functions["predict_proba"](x)
     assert proba.shape == (50, 3)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)

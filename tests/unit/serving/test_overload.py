@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import numpy as np
@@ -18,8 +19,9 @@ SECONDS = 4.0
 MAX_QUEUE = 2
 
 
-def test_overload_gives_only_correct_200s_and_503s(xgb_model: tuple[Path, Any],
-                                                   start_server: Callable[..., Server]) -> None:
+def test_overload_gives_only_correct_200s_and_503s(
+    xgb_model: tuple[Path, Any], start_server: Callable[..., Server]
+) -> None:
     import xgboost as xgb
 
     model_dir, booster = xgb_model
@@ -38,8 +40,9 @@ def test_overload_gives_only_correct_200s_and_503s(xgb_model: tuple[Path, Any],
     async def client(k: int, http: httpx.AsyncClient, deadline: float) -> None:
         i = k
         while time.monotonic() < deadline:
-            r = await http.post("/predict", content=bodies[i % 4],
-                                headers={"content-type": "application/json"})
+            r = await http.post(
+                "/predict", content=bodies[i % 4], headers={"content-type": "application/json"}
+            )
             codes[r.status_code] = codes.get(r.status_code, 0) + 1
             if r.status_code == 200:
                 got = np.array([row[1] for row in r.json()["data"]], dtype=np.float32)
@@ -62,8 +65,9 @@ def test_overload_gives_only_correct_200s_and_503s(xgb_model: tuple[Path, Any],
         limits = httpx.Limits(max_connections=CLIENTS + 1, max_keepalive_connections=CLIENTS + 1)
         async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=30) as http:
             deadline = time.monotonic() + SECONDS
-            await asyncio.gather(watch_queue(http, deadline),
-                                 *[client(k, http, deadline) for k in range(CLIENTS)])
+            await asyncio.gather(
+                watch_queue(http, deadline), *[client(k, http, deadline) for k in range(CLIENTS)]
+            )
 
     asyncio.run(main())
     assert set(codes) <= {200, 503}, codes

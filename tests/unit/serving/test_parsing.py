@@ -40,23 +40,27 @@ def test_empty_data_is_an_empty_matrix() -> None:
     assert parsed.row_indexes == [] and parsed.features.shape == (0, 3)
 
 
-@pytest.mark.parametrize("raw, status, needle, row, column", [
-    (b"{not json", 400, "not valid JSON", None, None),
-    (b"[1, 2]", 400, 'no "data" member', None, None),
-    (body({"rows": []}), 400, 'no "data" member', None, None),
-    (body({"data": {"a": 1}}), 400, "must be a list", None, None),
-    (body({"data": [[0, 1, 2, 3], "row"]}), 400, "Row 1 is not a list", 1, None),
-    (body({"data": [[0, 1, 2, 3], [5, 1, 2]]}), 400, "Row 1 (row_index 5) has 2 values", 1, None),
-    (body({"data": [[0, 1, 2, 3, 4]]}), 400, "has 4 values", 0, None),
-    (body({"data": [[0, 1, "x", 3]]}), 400, "column 2 (b): 'x' is not a number", 0, 2),
-    (body({"data": [[0, 1, 2, 3], [1, 1, 2, "3.5"]]}), 400, "column 3 (c): '3.5' is not a number", 1, 3),
-    (body({"data": [[0, True, 2, 3]]}), 400, "column 1 (a): True is not a number", 0, 1),
-    (body({"data": [[0, 1, [2], 3]]}), 400, "column 2 (b)", 0, 2),
-    (body({"data": [["r1", 1, 2, 3]]}), 400, "row index 'r1' is not an integer", 0, 0),
-    (body({"data": [[0.5, 1, 2, 3]]}), 400, "row index 0.5 is not an integer", 0, 0),
-])
-def test_malformed_bodies_name_the_row_and_column(raw: bytes, status: int, needle: str,
-                                                  row: int | None, column: int | None) -> None:
+@pytest.mark.parametrize(
+    "raw, status, needle, row, column",
+    [
+        (b"{not json", 400, "not valid JSON", None, None),
+        (b"[1, 2]", 400, 'no "data" member', None, None),
+        (body({"rows": []}), 400, 'no "data" member', None, None),
+        (body({"data": {"a": 1}}), 400, "must be a list", None, None),
+        (body({"data": [[0, 1, 2, 3], "row"]}), 400, "Row 1 is not a list", 1, None),
+        (body({"data": [[0, 1, 2, 3], [5, 1, 2]]}), 400, "Row 1 (row_index 5) has 2 values", 1, None),
+        (body({"data": [[0, 1, 2, 3, 4]]}), 400, "has 4 values", 0, None),
+        (body({"data": [[0, 1, "x", 3]]}), 400, "column 2 (b): 'x' is not a number", 0, 2),
+        (body({"data": [[0, 1, 2, 3], [1, 1, 2, "3.5"]]}), 400, "column 3 (c): '3.5' is not a number", 1, 3),
+        (body({"data": [[0, True, 2, 3]]}), 400, "column 1 (a): True is not a number", 0, 1),
+        (body({"data": [[0, 1, [2], 3]]}), 400, "column 2 (b)", 0, 2),
+        (body({"data": [["r1", 1, 2, 3]]}), 400, "row index 'r1' is not an integer", 0, 0),
+        (body({"data": [[0.5, 1, 2, 3]]}), 400, "row index 0.5 is not an integer", 0, 0),
+    ],
+)
+def test_malformed_bodies_name_the_row_and_column(
+    raw: bytes, status: int, needle: str, row: int | None, column: int | None
+) -> None:
     with pytest.raises(RequestError) as info:
         parse_request(raw, COLS)
     err = info.value
@@ -74,5 +78,6 @@ def test_too_many_rows_is_413() -> None:
 
 def test_encode_response_numbers_and_lists() -> None:
     assert json.loads(encode_response([3, 4], np.array([0.5, 1.5], dtype=np.float32))) == {
-        "data": [[3, 0.5], [4, 1.5]]}
+        "data": [[3, 0.5], [4, 1.5]]
+    }
     assert json.loads(encode_response([0], np.array([[0.25, 0.75]]))) == {"data": [[0, [0.25, 0.75]]]}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import numpy as np
@@ -12,8 +13,7 @@ import pytest
 from tests.unit.serving.helpers import COLS, Server, rows_body, training_data
 
 
-def test_predict_equals_booster_predict_for_100_rows(xgb_server: Server,
-                                                     xgb_model: tuple[Path, Any]) -> None:
+def test_predict_equals_booster_predict_for_100_rows(xgb_server: Server, xgb_model: tuple[Path, Any]) -> None:
     import xgboost as xgb
 
     x, _ = training_data(100, seed=21)
@@ -33,13 +33,15 @@ def test_predict_proba(xgb_server: Server, xgb_model: tuple[Path, Any]) -> None:
     assert r.status_code == 200, r.text
     proba = np.array([row[1] for row in r.json()["data"]])
     assert proba.shape == (30, 2)
-    np.testing.assert_allclose(proba[:, 1], xgb_model[1].predict(xgb.DMatrix(x, feature_names=COLS)),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        proba[:, 1], xgb_model[1].predict(xgb.DMatrix(x, feature_names=COLS)), rtol=1e-6
+    )
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
 
 
-def test_lightgbm_predict_equals_booster_predict(lgb_model: tuple[Path, Any],
-                                                 start_server: Callable[..., Server]) -> None:
+def test_lightgbm_predict_equals_booster_predict(
+    lgb_model: tuple[Path, Any], start_server: Callable[..., Server]
+) -> None:
     server = start_server(lgb_model[0], extra=["--functions", "predict"])
     x, _ = training_data(100, seed=23)
     r = httpx.post(server.url + "/predict", json=rows_body(x), timeout=10)
@@ -67,8 +69,10 @@ def test_health_and_metrics(xgb_server: Server) -> None:
     assert samples['mlrt_serving_requests_total{instance="0",function="predict",code="400"}'] >= 1
     count = samples['mlrt_serving_request_duration_seconds_count{instance="0",function="predict"}']
     assert count >= 2
-    assert samples['mlrt_serving_request_duration_seconds_bucket{instance="0",function="predict",'
-                   'le="+Inf"}'] == count
+    assert (
+        samples['mlrt_serving_request_duration_seconds_bucket{instance="0",function="predict",le="+Inf"}']
+        == count
+    )
     assert 'mlrt_serving_queue_depth{instance="0"}' in samples
     assert 'mlrt_serving_rejections_total{instance="0",function="predict"}' in samples
     for line in metrics.text.splitlines():  # every line is a comment or "name{labels} number"
@@ -87,17 +91,23 @@ def _samples(text: str) -> dict[str, float]:
 GOOD_ROW = [0, *([1.0] * len(COLS))]
 
 
-@pytest.mark.parametrize("content, needle", [
-    (b"{not json", "not valid JSON"),
-    (b'{"rows": []}', 'no "data" member'),
-    (b'{"data": 5}', "must be a list"),
-    (b'{"data": [[0,1,2,3,4,5,6,7,8], 7]}', "Row 1 is not a list"),
-    (b'{"data": [[0,1,2,3,4,5,6,7,8], [41,1,2,3]]}', "Row 1 (row_index 41) has 3 values"),
-    (b'{"data": [[0,1,2,3,4,5,6,7,8], [42,1,2,3,"oops",5,6,7,8]]}',
-     "Row 1 (row_index 42), column 4 (f3): 'oops' is not a number"),
-])
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        (b"{not json", "not valid JSON"),
+        (b'{"rows": []}', 'no "data" member'),
+        (b'{"data": 5}', "must be a list"),
+        (b'{"data": [[0,1,2,3,4,5,6,7,8], 7]}', "Row 1 is not a list"),
+        (b'{"data": [[0,1,2,3,4,5,6,7,8], [41,1,2,3]]}', "Row 1 (row_index 41) has 3 values"),
+        (
+            b'{"data": [[0,1,2,3,4,5,6,7,8], [42,1,2,3,"oops",5,6,7,8]]}',
+            "Row 1 (row_index 42), column 4 (f3): 'oops' is not a number",
+        ),
+    ],
+)
 def test_malformed_request_gets_400_and_server_keeps_answering(
-        xgb_server: Server, content: bytes, needle: str) -> None:
+    xgb_server: Server, content: bytes, needle: str
+) -> None:
     r = httpx.post(xgb_server.url + "/predict", content=content, timeout=10)
     assert r.status_code == 400
     assert r.headers["content-type"] == "application/json"
@@ -113,8 +123,9 @@ def test_unknown_path_and_wrong_method(xgb_server: Server) -> None:
     assert r.status_code == 405 and r.headers["allow"] == "POST"
 
 
-def test_batch_and_body_limits(xgb_server: Server, xgb_model: tuple[Path, Any],
-                               start_server: Callable[..., Server]) -> None:
+def test_batch_and_body_limits(
+    xgb_server: Server, xgb_model: tuple[Path, Any], start_server: Callable[..., Server]
+) -> None:
     too_many = {"data": [GOOD_ROW] * 1001}  # the shared server has --max-batch-rows 1000
     r = httpx.post(xgb_server.url + "/predict", json=too_many, timeout=10)
     assert r.status_code == 413 and "max_batch_rows" in r.json()["error"]
@@ -126,6 +137,7 @@ def test_batch_and_body_limits(xgb_server: Server, xgb_model: tuple[Path, Any],
     def chunked() -> Any:  # no Content-Length: the limit holds while the body streams in
         for _ in range(10):
             yield b" " * 500
+
     r = httpx.post(small.url + "/predict", content=chunked(), timeout=10)
     assert r.status_code == 413
     assert httpx.post(small.url + "/predict", json={"data": [GOOD_ROW]}, timeout=10).status_code == 200

@@ -13,9 +13,8 @@ import time
 from pathlib import Path
 
 from mlrt_iac.errors import StateLockedError
-from state.backend import LockInfo
+from mlrt_iac.state import LockInfo, ResourceState, StateDocument
 from state.local_backend import LocalBackend
-from state.model import ResourceState, StateDocument
 
 
 def say(**fields: object) -> None:
@@ -55,8 +54,9 @@ def try_lock(backend: LocalBackend, timeout: float, probe_first: bool) -> None:
     try:
         lock_id = backend.lock(LockInfo(operation="plan"), timeout=timeout)
     except StateLockedError as e:
-        say(event="refused", elapsed=time.monotonic() - start, summary=e.summary, detail=e.detail,
-            info=e.info)
+        say(
+            event="refused", elapsed=time.monotonic() - start, summary=e.summary, detail=e.detail, info=e.info
+        )
         return
     say(event="acquired", elapsed=time.monotonic() - start, lock_id=lock_id)
     backend.unlock(lock_id)
@@ -71,8 +71,14 @@ def write_loop(backend: LocalBackend) -> None:
         for r in list(doc):
             doc.remove(r.address)
         for i in range(1 + n % 300):
-            doc.set(ResourceState.new(f"compute_pool.p[{i}]", "local", f"id-{n}-{i}",
-                                      {"payload": "x" * (n % 97) * 10, "round": n}))
+            doc.set(
+                ResourceState.new(
+                    f"compute_pool.p[{i}]",
+                    "local",
+                    f"id-{n}-{i}",
+                    {"payload": "x" * (n % 97) * 10, "round": n},
+                )
+            )
         backend.write(doc)
         if n == 1:
             say(event="started")

@@ -12,9 +12,16 @@ from pathlib import Path
 import pytest
 
 from mlrt_iac.errors import StateError
-from state.backend import Backend, LockInfo, load_backend
+from mlrt_iac.state import (
+    Backend,
+    LockInfo,
+    ResourceState,
+    StateDocument,
+    load_backend,
+    push_document,
+    read_or_new,
+)
 from state.local_backend import LocalBackend
-from state.model import ResourceState, StateDocument
 
 from .conftest import Workers
 
@@ -33,7 +40,9 @@ def test_default_path_and_describe(project: Path) -> None:
     assert b.read() is None
 
 
-def test_configured_path_relative_and_absolute(project: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_configured_path_relative_and_absolute(
+    project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     assert LocalBackend(project, {"path": "s/my.json"}).path == project / "s" / "my.json"
     elsewhere = tmp_path_factory.mktemp("elsewhere") / "st.json"
     b = LocalBackend(project, {"path": str(elsewhere)})
@@ -49,7 +58,7 @@ def test_unknown_config_is_refused(project: Path) -> None:
 def test_found_through_the_entry_point(project: Path) -> None:
     b = load_backend("local", project, {})
     assert isinstance(b, LocalBackend) and isinstance(b, Backend)
-    with pytest.raises(StateError, match="Unknown backend type 'nfs'"):
+    with pytest.raises(StateError, match='Backend "nfs" is not installed'):
         load_backend("nfs", project)
 
 
@@ -181,12 +190,14 @@ def test_sigkill_of_a_writer_never_leaves_a_broken_file(project: Path, workers: 
         last_serial = doc.serial
 
 
-def test_new_and_parse_document_through_the_backend(project: Path) -> None:
+def test_read_or_new_and_push_through_the_backend(project: Path) -> None:
     b = load_backend("local", project, {})
-    doc = b.new_document()
+    doc = read_or_new(b)
     assert doc.serial == 0 and len(doc) == 0
     b.write(doc)
     assert isinstance(b, LocalBackend)
-    assert b.parse_document(b.path.read_bytes()).lineage == doc.lineage
-    with pytest.raises(StateError, match="pushed.json"):
-        b.parse_document("{", "pushed.json")
+    assert read_or_new(b).lineage == doc.lineage
+    pushed = push_document(b, b.path.read_bytes(), read_or_new(b))
+    assert pushed.lineage == doc.lineage and b.read() is not None
+    with pytest.raises(StateError, match="pushed state file"):
+        push_document(b, "{", doc)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mlrt_iac.errors import StateError, StateLockedError
-from state.backend import LockInfo
+from mlrt_iac.state import LockInfo
 from state.local_backend import LocalBackend, process_alive
 
 from .conftest import Workers
@@ -86,7 +86,8 @@ def test_lock_left_by_a_killed_holder_is_detected_as_stale(project: Path, worker
 
 
 def test_lock_kept_by_an_orphaned_child_is_reported_stale_and_force_unlocked(
-        project: Path, workers: Workers) -> None:
+    project: Path, workers: Workers
+) -> None:
     holder = workers.start("fork-hold", str(project))
     locked = holder.event()
     child = int(locked["child"])
@@ -110,8 +111,7 @@ def test_lock_kept_by_an_orphaned_child_is_reported_stale_and_force_unlocked(
             pass
 
 
-def test_force_unlock_of_a_live_holder_then_its_unlock_harms_nobody(
-        project: Path, workers: Workers) -> None:
+def test_force_unlock_of_a_live_holder_then_its_unlock_harms_nobody(project: Path, workers: Workers) -> None:
     holder = workers.start("hold", str(project))
     locked = holder.event()
     b = LocalBackend(project, {})

@@ -8,16 +8,22 @@ from typing import Any
 import pytest
 
 from mlrt_iac.errors import StateError
+from mlrt_iac.state import OutputState, ResourceState, StateDocument
 from mlrt_iac.values import UNKNOWN, Sensitive
-from state.address import is_within, parse_address
-from state.model import OutputState, ResourceState, StateDocument
 
 
 def make_doc() -> StateDocument:
     doc = StateDocument.new()
     doc.set(ResourceState.new("compute_pool.cpu", "local", "pool-1", {"min_nodes": 1}))
-    doc.set(ResourceState.new('module.team["a"].training.t[0]', "ray.big", "run-7",
-                              {"params": {"eta": 0.1}}, dependencies=["compute_pool.cpu"]))
+    doc.set(
+        ResourceState.new(
+            'module.team["a"].training.t[0]',
+            "ray.big",
+            "run-7",
+            {"params": {"eta": 0.1}},
+            dependencies=["compute_pool.cpu"],
+        )
+    )
     doc.outputs["endpoint"] = OutputState("http://x", False)
     return doc
 
@@ -49,8 +55,15 @@ def test_set_accepts_a_plain_mapping_and_validates_it() -> None:
     doc.set({"address": "network_rule.r", "type": "network_rule", "name": "r", "provider": "local"})
     assert doc.get("network_rule.r") is not None
     with pytest.raises(StateError, match="status"):
-        doc.set({"address": "network_rule.s", "type": "network_rule", "name": "s",
-                 "provider": "local", "status": "half-done"})
+        doc.set(
+            {
+                "address": "network_rule.s",
+                "type": "network_rule",
+                "name": "s",
+                "provider": "local",
+                "status": "half-done",
+            }
+        )
 
 
 def test_move_renames_and_rewrites_dependencies() -> None:
@@ -75,8 +88,16 @@ def test_move_refuses_other_type_and_existing_destination() -> None:
 
 def test_json_round_trip_keeps_everything() -> None:
     doc = make_doc()
-    doc.set(ResourceState.new("service.s", "local", None, {"x": [1, 2.5, None, True, "é"]},
-                              status="creating", comment="made by hand"))
+    doc.set(
+        ResourceState.new(
+            "service.s",
+            "local",
+            None,
+            {"x": [1, 2.5, None, True, "é"]},
+            status="creating",
+            comment="made by hand",
+        )
+    )
     text = doc.to_json()
     json.loads(text)  # plain JSON any tool can read
     back = StateDocument.from_json(text)
@@ -95,8 +116,9 @@ def test_file_lists_one_resource_per_line_in_natural_order() -> None:
 
 
 def test_sensitive_values_are_unwrapped_with_their_paths() -> None:
-    rs = ResourceState.new("service.api", "local", "s", {"env": {"TOKEN": Sensitive("s3cret")},
-                                                         "keys": ["a", Sensitive("b")]})
+    rs = ResourceState.new(
+        "service.api", "local", "s", {"env": {"TOKEN": Sensitive("s3cret")}, "keys": ["a", Sensitive("b")]}
+    )
     assert rs.attributes == {"env": {"TOKEN": "s3cret"}, "keys": ["a", "b"]}
     assert sorted(rs.sensitive_attributes, key=str) == [["env", "TOKEN"], ["keys", 1]]
     marked = rs.marked_attributes()
@@ -126,15 +148,26 @@ BROKEN: list[tuple[str, str]] = [
     ('{"format_version": 1, "serial": 3, "lineage": "", "resources": []}', "lineage"),
     ('{"format_version": 1, "serial": 3, "lineage": "l", "resources": {}}', "resources"),
     ('{"format_version": 1, "serial": 3, "lineage": "l", "extra": 1}', "unknown field"),
-    ('{"format_version": 1, "serial": 3, "lineage": "l", "resources": [{"address": "a.b"}]}',
-     "lacks required"),
-    ('{"format_version": 1, "serial": 3, "lineage": "l", "resources": [{"address": "a.b", '
-     '"type": "a", "name": "b", "provider": "local", "attributes": []}]}', "attributes"),
-    ('{"format_version": 1, "serial": 3, "lineage": "l", "resources": [{"address": "a.b", '
-     '"type": "a", "name": "b", "provider": "local", "colour": 1}]}', "unknown field"),
-    ('{"format_version": 1, "serial": 3, "lineage": "l", "resources": [{"address": "a.b", '
-     '"type": "a", "name": "b", "provider": "local"}, {"address": "a.b", "type": "a", "name": "b", '
-     '"provider": "local"}]}', "twice"),
+    (
+        '{"format_version": 1, "serial": 3, "lineage": "l", "resources": [{"address": "a.b"}]}',
+        "lacks required",
+    ),
+    (
+        '{"format_version": 1, "serial": 3, "lineage": "l", "resources": [{"address": "a.b", '
+        '"type": "a", "name": "b", "provider": "local", "attributes": []}]}',
+        "attributes",
+    ),
+    (
+        '{"format_version": 1, "serial": 3, "lineage": "l", "resources": [{"address": "a.b", '
+        '"type": "a", "name": "b", "provider": "local", "colour": 1}]}',
+        "unknown field",
+    ),
+    (
+        '{"format_version": 1, "serial": 3, "lineage": "l", "resources": [{"address": "a.b", '
+        '"type": "a", "name": "b", "provider": "local"}, {"address": "a.b", "type": "a", "name": "b", '
+        '"provider": "local"}]}',
+        "twice",
+    ),
     ('{"format_version": 1, "serial": 3, "lineage": "l", "outputs": {"o": 1}}', "output"),
 ]
 
@@ -158,32 +191,6 @@ def test_copy_is_deep_and_same_content_ignores_serial() -> None:
     assert not other.same_content(doc)
     original = doc.get("compute_pool.cpu")
     assert original is not None and original.attributes["min_nodes"] == 1
-
-
-@pytest.mark.parametrize("address,parts", [
-    ("training.t", ("", "training", "t", None)),
-    ("compute_pool.gpu[\"a10\"]", ("", "compute_pool", "gpu", "a10")),
-    ("service.s[3]", ("", "service", "s", 3)),
-    ('module.a.module.b["x.y"].service.s', ('module.a.module.b["x.y"]', "service", "s", None)),
-])
-def test_parse_address(address: str, parts: tuple[Any, ...]) -> None:
-    p = parse_address(address)
-    assert (p.module, p.type, p.name, p.key) == parts
-
-
-@pytest.mark.parametrize("bad", ["", "training", "training.", "a.b.c", "a.b[x]", "1a.b", "a[0].b"])
-def test_parse_address_refuses_malformed(bad: str) -> None:
-    with pytest.raises(StateError, match="Invalid resource address"):
-        parse_address(bad)
-
-
-def test_is_within() -> None:
-    assert is_within("training.t[0]", "training.t")
-    assert is_within('module.a["k"].training.t', "module.a")
-    assert is_within("module.a.training.t", "module.a")
-    assert not is_within("training.tt", "training.t")
-    assert not is_within("module.ab.training.t", "module.a")
-    assert not is_within("training.t[1]", "training.t[0]")
 
 
 def test_record_keeps_created_at_and_unwraps_sensitive_values() -> None:

@@ -12,8 +12,8 @@ Contract every backend keeps:
 - `lock(info, timeout)` returns a lock id; when another holder has it, it waits up to `timeout`
   seconds and then raises `StateLockedError` whose summary names the holder and whose `info`
   is the holder's `LockInfo.to_dict()`.
-- `new_document()` and `parse_document(text)` (inherited from `BackendBase`) let callers that
-  cannot import this package create and parse documents.
+- `write(doc, durable=False)` may skip fsync (still atomic) when the backend's
+  `defers_fsync` is true; other backends treat every write as durable.
 - `unlock(id)` releases a lock this backend object took; `force_unlock(id)` removes whoever holds
   it, but only when `id` matches the holder's (a wrong id is refused with the holder's id).
 """
@@ -24,14 +24,15 @@ import getpass
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from mlrt_iac.errors import StateError, StateLockedError
-
-from .model import StateDocument, mlrt_version, now_iso
+from ..errors import StateError, StateLockedError
+from ..version import mlrt_version
+from .document import StateDocument, now_iso
 
 
 def _who() -> str:
@@ -62,7 +63,7 @@ class LockInfo:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Any) -> "LockInfo":
+    def from_dict(cls, data: Any) -> LockInfo:
         """Lenient: lock info is advice for people, so unknown or missing fields are tolerated."""
         if not isinstance(data, dict):
             raise StateError("Unreadable lock info", "The lock info file is not a JSON object.")
@@ -76,21 +77,25 @@ class LockInfo:
 
     def describe(self) -> str:
         """The multi-line "Lock Info" block shown in errors."""
-        return (f"Lock Info:\n  ID:        {self.id}\n  Path:      {self.path}\n"
-                f"  Operation: {self.operation}\n  Who:       {self.who}\n"
-                f"  Version:   {self.version}\n  Created:   {self.created}\n"
-                f"  PID:       {self.pid} on {self.host}")
+        return (
+            f"Lock Info:\n  ID:        {self.id}\n  Path:      {self.path}\n"
+            f"  Operation: {self.operation}\n  Who:       {self.who}\n"
+            f"  Version:   {self.version}\n  Created:   {self.created}\n"
+            f"  PID:       {self.pid} on {self.host}"
+        )
 
 
 @runtime_checkable
 class Backend(Protocol):
-    """Where the state lives and how it is locked."""
+    """Where the state lives and how it is locked (see the module docstring for the contract)."""
 
-    def __init__(self, project_dir: Path, config: dict[str, Any]) -> None: ...
+    # True when `write(doc, durable=False)` really skips fsync; the apply walk then writes
+    # finished resources without fsync and makes the last write of a batch durable.
+    defers_fsync: bool
 
     def read(self) -> StateDocument | None: ...
 
-    def write(self, doc: StateDocument) -> None: ...
+    def write(self, doc: StateDocument, durable: bool = True) -> None: ...
 
     def lock(self, info: LockInfo, timeout: float = 0.0) -> str: ...
 
@@ -100,38 +105,31 @@ class Backend(Protocol):
 
     def describe(self) -> str: ...
 
-    def new_document(self) -> StateDocument: ...
 
-    def parse_document(self, text: str | bytes, source: str = "state file") -> StateDocument: ...
+BackendFactory = Callable[[Path, dict[str, Any]], Backend]
 
 
-class BackendBase:
-    """Shared helpers every backend inherits, so code that finds a backend through its entry
-    point (the engine may not import `state`) can still create and parse documents."""
+def lock_info(backend: Backend, operation: str) -> LockInfo:
+    """Lock info describing this process, for `backend.lock()`."""
+    return LockInfo(operation=operation, path=backend.describe())
 
-    def new_document(self) -> StateDocument:
-        """An empty state (fresh lineage, serial 0) for a project that has none yet."""
-        return StateDocument.new()
 
-    def parse_document(self, text: str | bytes, source: str = "state file") -> StateDocument:
-        """Parse a document from elsewhere (`mlrt state push FILE`); StateError when broken."""
-        return StateDocument.from_json(text, source)
+def read_or_new(backend: Backend) -> StateDocument:
+    """The stored state, or an empty one (fresh lineage, serial 0) when none was ever written."""
+    doc = backend.read()  # not `or`: an empty document is falsy but keeps its lineage
+    return doc if doc is not None else StateDocument.new()
 
-    def lock_info(self, operation: str) -> LockInfo:
-        """Lock info describing this process, for `lock()` (the CLI cannot import LockInfo)."""
-        return LockInfo(operation=operation, path=self.describe())
 
-    def describe(self) -> str:
-        return type(self).__name__
+def push_document(
+    backend: Backend, text: str | bytes, current: StateDocument | None, force: bool = False
+) -> StateDocument:
+    """`mlrt state push FILE`: parse, check lineage and serial (unless force), write."""
+    from .operations import push
 
-    def push_document(self, text: str | bytes, current: StateDocument | None, force: bool = False) -> StateDocument:
-        """`mlrt state push FILE`: parse, check lineage and serial (unless force), write."""
-        from .operations import push
-
-        incoming = self.parse_document(text, "pushed state file")
-        doc = push(current, incoming, force=force)
-        self.write(doc)  # type: ignore[attr-defined]
-        return doc
+    incoming = StateDocument.from_json(text, "pushed state file")
+    doc = push(current, incoming, force=force)
+    backend.write(doc)
+    return doc
 
 
 def locked_error(holder: LockInfo | None, stale_note: str = "") -> StateLockedError:
@@ -140,27 +138,43 @@ def locked_error(holder: LockInfo | None, stale_note: str = "") -> StateLockedEr
         return StateLockedError(
             "Error acquiring the state lock: it is held by another process",
             "The holder has not written its lock info yet. Try again in a moment, or pass "
-            "-lock-timeout=30s to wait for it.")
-    summary = (f"Error acquiring the state lock: held by {holder.who} "
-               f"({holder.operation} since {holder.created}, pid {holder.pid}, "
-               f"lock ID {holder.id})")
+            "-lock-timeout=30s to wait for it.",
+        )
+    summary = (
+        f"Error acquiring the state lock: held by {holder.who} "
+        f"({holder.operation} since {holder.created}, pid {holder.pid}, "
+        f"lock ID {holder.id})"
+    )
     detail = holder.describe() + "\n\n"
     if stale_note:
         detail += stale_note + "\n\n"
-    detail += ("mlrt locks the state so two runs cannot write it at once. Wait for that run to "
-               "finish, pass -lock-timeout=30s to wait for it, or, if you are sure no mlrt run "
-               f"is using this state, run `mlrt force-unlock {holder.id}`.")
+    detail += (
+        "mlrt locks the state so two runs cannot write it at once. Wait for that run to "
+        "finish, pass -lock-timeout=30s to wait for it, or, if you are sure no mlrt run "
+        f"is using this state, run `mlrt force-unlock {holder.id}`."
+    )
     return StateLockedError(summary, detail, info=holder.to_dict())
+
+
+def discover_backends() -> dict[str, BackendFactory]:
+    """Backend classes registered under the `mlrt.backends` entry-point group (a broken plugin
+    is left out here and reported by `mlrt init`)."""
+    found: dict[str, BackendFactory] = {}
+    for ep in entry_points(group="mlrt.backends"):
+        try:
+            found[ep.name] = ep.load()
+        except Exception:
+            continue
+    return found
 
 
 def load_backend(type_name: str, project_dir: Path, config: dict[str, Any] | None = None) -> Backend:
     """Construct the backend registered as `type_name` under `mlrt.backends`."""
-    for ep in entry_points(group="mlrt.backends"):
-        if ep.name == type_name:
-            cls = ep.load()
-            backend: Backend = cls(project_dir, dict(config or {}))
-            return backend
-    found = sorted(ep.name for ep in entry_points(group="mlrt.backends"))
-    raise StateError(f"Unknown backend type {type_name!r}",
-                     f"The backends installed are: {', '.join(found) or 'none'}. Check the "
-                     "spelling in `mlrt { backend \"...\" { } }`.")
+    backends = discover_backends()
+    if type_name not in backends:
+        raise StateError(
+            f'Backend "{type_name}" is not installed',
+            f"Installed backends: {', '.join(sorted(backends)) or 'none'}. Check the spelling in "
+            '`mlrt { backend "..." { } }`, or install the package that registers it.',
+        )
+    return backends[type_name](project_dir, dict(config or {}))

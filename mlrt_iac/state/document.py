@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterator, Literal, Mapping
+from typing import Any, Literal
 
-from mlrt_iac.errors import StateError
-from mlrt_iac.values import Sensitive, unmark
-
-from .address import parse_address
+from ..addrs import Address
+from ..errors import StateError
+from ..values import Sensitive, unmark
+from ..version import mlrt_version
 
 FORMAT_VERSION = 1
 
@@ -34,16 +35,6 @@ AttributePath = list[str | int]
 def now_iso() -> str:
     """The current time as ISO-8601 UTC with a `Z`, second precision (what state records)."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def mlrt_version() -> str:
-    """The installed mlrt version, recorded in state and lock info."""
-    try:
-        from importlib.metadata import version
-
-        return version("mlrt-iac")
-    except Exception:  # not installed (running from a source tree)
-        return "0.0.0"
 
 
 @dataclass(slots=True)
@@ -88,18 +79,36 @@ class ResourceState:
         return line
 
     @classmethod
-    def new(cls, address: str, provider: str, id: str | None = None,
-            attributes: Mapping[str, Any] | None = None, dependencies: list[str] | None = None,
-            status: Status = "ready", comment: str = "") -> "ResourceState":
+    def new(
+        cls,
+        address: str,
+        provider: str,
+        id: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        dependencies: list[str] | None = None,
+        status: Status = "ready",
+        comment: str = "",
+    ) -> ResourceState:
         """Build an entry from an address: type, name, module and key are parsed from it.
 
         `attributes` may contain `Sensitive` values: they are unwrapped and their paths recorded.
         """
-        parts = parse_address(address)
+        parts = Address.parse(address)
         now = now_iso()
-        rs = cls(address=address, type=parts.type, name=parts.name, provider=provider, id=id,
-                 module=parts.module, index_key=parts.key, dependencies=list(dependencies or []),
-                 created_at=now, updated_at=now, status=status, comment=comment)
+        rs = cls(
+            address=address,
+            type=parts.type,
+            name=parts.name,
+            provider=provider,
+            id=id,
+            module=parts.module,
+            index_key=parts.key,
+            dependencies=list(dependencies or []),
+            created_at=now,
+            updated_at=now,
+            status=status,
+            comment=comment,
+        )
         rs.set_attributes(attributes or {})
         return rs
 
@@ -120,15 +129,24 @@ class ResourceState:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "address": self.address, "type": self.type, "name": self.name, "module": self.module,
-            "index_key": self.index_key, "provider": self.provider, "id": self.id,
-            "status": self.status, "attributes": self.attributes,
-            "sensitive_attributes": self.sensitive_attributes, "dependencies": self.dependencies,
-            "created_at": self.created_at, "updated_at": self.updated_at, "comment": self.comment,
+            "address": self.address,
+            "type": self.type,
+            "name": self.name,
+            "module": self.module,
+            "index_key": self.index_key,
+            "provider": self.provider,
+            "id": self.id,
+            "status": self.status,
+            "attributes": self.attributes,
+            "sensitive_attributes": self.sensitive_attributes,
+            "dependencies": self.dependencies,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "comment": self.comment,
         }
 
     @classmethod
-    def from_dict(cls, data: Any, where: str = "resource") -> "ResourceState":
+    def from_dict(cls, data: Any, where: str = "resource") -> ResourceState:
         """Validate and build; raises StateError naming `where` and the bad field."""
         if not isinstance(data, dict):
             raise _bad(where, "must be an object")
@@ -166,11 +184,22 @@ class ResourceState:
         deps = data.get("dependencies", [])
         if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
             raise _bad(where, "field dependencies must be a list of addresses")
-        return cls(address=address, type=data["type"], name=data["name"], provider=data["provider"],
-                   id=rid, module=data.get("module", ""), index_key=key_v, attributes=attrs,
-                   sensitive_attributes=sens, dependencies=deps,
-                   created_at=data.get("created_at", ""), updated_at=data.get("updated_at", ""),
-                   status=status, comment=data.get("comment", ""))
+        return cls(
+            address=address,
+            type=data["type"],
+            name=data["name"],
+            provider=data["provider"],
+            id=rid,
+            module=data.get("module", ""),
+            index_key=key_v,
+            attributes=attrs,
+            sensitive_attributes=sens,
+            dependencies=deps,
+            created_at=data.get("created_at", ""),
+            updated_at=data.get("updated_at", ""),
+            status=status,
+            comment=data.get("comment", ""),
+        )
 
 
 _RESOURCE_FIELDS = frozenset(ResourceState.__dataclass_fields__)
@@ -197,10 +226,15 @@ class StateDocument:
 
     __slots__ = ("format_version", "serial", "lineage", "mlrt_version", "_index", "outputs")
 
-    def __init__(self, serial: int = 0, lineage: str | None = None, mlrt_version: str | None = None,
-                 resources: list[ResourceState] | None = None,
-                 outputs: dict[str, OutputState] | None = None,
-                 format_version: int = FORMAT_VERSION) -> None:
+    def __init__(
+        self,
+        serial: int = 0,
+        lineage: str | None = None,
+        mlrt_version: str | None = None,
+        resources: list[ResourceState] | None = None,
+        outputs: dict[str, OutputState] | None = None,
+        format_version: int = FORMAT_VERSION,
+    ) -> None:
         self.format_version = format_version
         self.serial = serial
         self.lineage = lineage or str(uuid.uuid4())
@@ -208,14 +242,16 @@ class StateDocument:
         self._index: dict[str, ResourceState] = {}
         for r in resources or []:
             if r.address in self._index:
-                raise StateError("Duplicate resource in state",
-                                 f"The state holds {r.address} twice. Remove one entry by hand, "
-                                 "or restore the backup file.")
+                raise StateError(
+                    "Duplicate resource in state",
+                    f"The state holds {r.address} twice. Remove one entry by hand, "
+                    "or restore the backup file.",
+                )
             self._index[r.address] = r
         self.outputs: dict[str, OutputState] = dict(outputs or {})
 
     @classmethod
-    def new(cls) -> "StateDocument":
+    def new(cls) -> StateDocument:
         """An empty state with a fresh lineage and serial 0 (the first write makes it 1)."""
         return cls()
 
@@ -254,9 +290,16 @@ class StateDocument:
         self._index[rs.address] = rs
         return rs
 
-    def record(self, address: str, provider: str, id: str | None,
-               attributes: Mapping[str, Any] | None = None, dependencies: list[str] | None = None,
-               status: Status = "ready", comment: str = "") -> ResourceState:
+    def record(
+        self,
+        address: str,
+        provider: str,
+        id: str | None,
+        attributes: Mapping[str, Any] | None = None,
+        dependencies: list[str] | None = None,
+        status: Status = "ready",
+        comment: str = "",
+    ) -> ResourceState:
         """Record what an apply step did: create or refresh the entry at `address`.
 
         Keeps `created_at` of an existing entry and stamps `updated_at`; `attributes` may hold
@@ -291,15 +334,21 @@ class StateDocument:
         """Rename one entry: address, type/name/module/key fields and others' dependencies."""
         rs = self._index.get(src)
         if rs is None:
-            raise StateError(f"No resource {src} in the state",
-                             "Run `mlrt state list` to see the addresses the state holds.")
+            raise StateError(
+                f"No resource {src} in the state",
+                "Run `mlrt state list` to see the addresses the state holds.",
+            )
         if dst in self._index:
-            raise StateError(f"Cannot move {src} to {dst}: {dst} already exists in the state",
-                             f"Remove it first with `mlrt state rm {dst}` if it is stale.")
-        parts = parse_address(dst)
+            raise StateError(
+                f"Cannot move {src} to {dst}: {dst} already exists in the state",
+                f"Remove it first with `mlrt state rm {dst}` if it is stale.",
+            )
+        parts = Address.parse(dst)
         if parts.type != rs.type:
-            raise StateError(f"Cannot move {src} to {dst}: resource types differ",
-                             f"{src} is a {rs.type}; the destination must be a {rs.type} too.")
+            raise StateError(
+                f"Cannot move {src} to {dst}: resource types differ",
+                f"{src} is a {rs.type}; the destination must be a {rs.type} too.",
+            )
         del self._index[src]
         rs.address, rs.name, rs.module, rs.index_key = dst, parts.name, parts.module, parts.key
         self._index[dst] = rs
@@ -312,7 +361,9 @@ class StateDocument:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "format_version": self.format_version, "serial": self.serial, "lineage": self.lineage,
+            "format_version": self.format_version,
+            "serial": self.serial,
+            "lineage": self.lineage,
             "mlrt_version": self.mlrt_version,
             "resources": [r.to_dict() for r in self._sorted()],
             "outputs": {k: v.to_dict() for k, v in sorted(self.outputs.items())},
@@ -336,31 +387,38 @@ class StateDocument:
         return "\n".join(lines)
 
     @classmethod
-    def from_json(cls, text: str | bytes, source: str = "state") -> "StateDocument":
+    def from_json(cls, text: str | bytes, source: str = "state") -> StateDocument:
         """Parse and validate; raises StateError naming `source` and what is wrong."""
         try:
             data = json.loads(text)
         except (ValueError, UnicodeDecodeError) as e:
-            raise StateError(f"The {source} is not valid JSON",
-                             f"{e}. The file may be truncated or was edited by hand.") from e
+            raise StateError(
+                f"The {source} is not valid JSON", f"{e}. The file may be truncated or was edited by hand."
+            ) from e
         return cls.from_dict(data, source)
 
     @classmethod
-    def from_dict(cls, data: Any, source: str = "state") -> "StateDocument":
+    def from_dict(cls, data: Any, source: str = "state") -> StateDocument:
         if not isinstance(data, dict):
             raise StateError(f"The {source} is not a state document", "Its top level must be a JSON object.")
         extra = data.keys() - _DOC_FIELDS
         if extra:
-            raise StateError(f"The {source} has unknown field(s) {', '.join(sorted(extra))}",
-                             "Remove them, or restore the backup file.")
+            raise StateError(
+                f"The {source} has unknown field(s) {', '.join(sorted(extra))}",
+                "Remove them, or restore the backup file.",
+            )
         fv = data.get("format_version")
         if not isinstance(fv, int) or isinstance(fv, bool):
-            raise StateError(f"The {source} has no valid format_version",
-                             "A state document starts with \"format_version\": 1.")
+            raise StateError(
+                f"The {source} has no valid format_version",
+                'A state document starts with "format_version": 1.',
+            )
         if fv > FORMAT_VERSION:
-            raise StateError(f"The {source} was written by a newer mlrt (format {fv})",
-                             f"This mlrt reads format {FORMAT_VERSION}; upgrade mlrt "
-                             f"(the state says {data.get('mlrt_version', '?')}).")
+            raise StateError(
+                f"The {source} was written by a newer mlrt (format {fv})",
+                f"This mlrt reads format {FORMAT_VERSION}; upgrade mlrt "
+                f"(the state says {data.get('mlrt_version', '?')}).",
+            )
         serial, lineage = data.get("serial"), data.get("lineage")
         if not isinstance(serial, int) or isinstance(serial, bool) or serial < 0:
             raise StateError(f"The {source} has no valid serial", "serial must be a whole number ≥ 0.")
@@ -378,19 +436,31 @@ class StateDocument:
             raise StateError(f"The {source} has an invalid outputs field", "It must be an object.")
         outputs: dict[str, OutputState] = {}
         for name, o in raw_out.items():
-            if not isinstance(o, dict) or "value" not in o or o.keys() - {"value", "sensitive"} \
-                    or not isinstance(o.get("sensitive", False), bool):
-                raise StateError(f"The {source} has an invalid output {name!r}",
-                                 'Each output must be {"value": ..., "sensitive": true|false}.')
+            if (
+                not isinstance(o, dict)
+                or "value" not in o
+                or o.keys() - {"value", "sensitive"}
+                or not isinstance(o.get("sensitive", False), bool)
+            ):
+                raise StateError(
+                    f"The {source} has an invalid output {name!r}",
+                    'Each output must be {"value": ..., "sensitive": true|false}.',
+                )
             outputs[name] = OutputState(o["value"], o.get("sensitive", False))
-        return cls(serial=serial, lineage=lineage, mlrt_version=version, resources=resources,
-                   outputs=outputs, format_version=fv)
+        return cls(
+            serial=serial,
+            lineage=lineage,
+            mlrt_version=version,
+            resources=resources,
+            outputs=outputs,
+            format_version=fv,
+        )
 
-    def copy(self) -> "StateDocument":
+    def copy(self) -> StateDocument:
         """A deep copy (e.g. the prior state a plan is computed against)."""
         return StateDocument.from_dict(json.loads(json.dumps(self.to_dict())))
 
-    def same_content(self, other: "StateDocument") -> bool:
+    def same_content(self, other: StateDocument) -> bool:
         """Equal resources and outputs (serial, lineage and version not compared)."""
         a, b = self.to_dict(), other.to_dict()
         return a["resources"] == b["resources"] and a["outputs"] == b["outputs"]
@@ -411,21 +481,26 @@ def _order(r: ResourceState) -> tuple[str, str, str, int, int, str]:
 
 
 def _bad(where: str, what: str) -> StateError:
-    return StateError(f"Invalid {where} in the state: {what}",
-                      "Fix the entry by hand or restore the backup file.")
+    return StateError(
+        f"Invalid {where} in the state: {what}", "Fix the entry by hand or restore the backup file."
+    )
 
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, (tuple, set, frozenset)):
         return list(value)
     if isinstance(value, Sensitive):
-        raise StateError("A sensitive value reached the state unmarked",
-                         "Store attributes with ResourceState.set_attributes(), which records "
-                         "sensitive paths; this is a bug in mlrt or a provider.")
-    raise StateError(f"A value of type {type(value).__name__} cannot be stored in the state",
-                     "State attributes must be JSON values (strings, numbers, booleans, null, "
-                     "lists, maps); unknown values must be resolved before they are recorded. "
-                     "This is a bug in mlrt or a provider.")
+        raise StateError(
+            "A sensitive value reached the state unmarked",
+            "Store attributes with ResourceState.set_attributes(), which records "
+            "sensitive paths; this is a bug in mlrt or a provider.",
+        )
+    raise StateError(
+        f"A value of type {type(value).__name__} cannot be stored in the state",
+        "State attributes must be JSON values (strings, numbers, booleans, null, "
+        "lists, maps); unknown values must be resolved before they are recorded. "
+        "This is a bug in mlrt or a provider.",
+    )
 
 
 _encoder = json.JSONEncoder(ensure_ascii=False, default=_json_default, separators=(", ", ": "))
