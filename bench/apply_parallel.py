@@ -21,7 +21,8 @@ register_test_provider()
 
 from mlrt_iac.apply.engine import ApplyOptions, apply_plan  # noqa: E402
 from mlrt_iac.plan.planner import PlanOptions, make_plan  # noqa: E402
-from mlrt_iac.plan.workspace import discover_backends, open_workspace  # noqa: E402
+from mlrt_iac.plan.project import open_project  # noqa: E402
+from mlrt_iac.state import StateDocument, discover_backends  # noqa: E402
 
 DELAY = 0.05
 
@@ -41,13 +42,13 @@ def run(n: int, chain: bool) -> tuple[float, float, int]:
     d = Path(tempfile.mkdtemp(prefix="mlrt-bench-apply-"))
     (d / "main.hcl").write_text(config(n, chain))
     os.environ["MLRT_TEST_PROVIDER"] = json.dumps({"delay": DELAY})
-    ws = open_workspace(d)
+    project = open_project(d)
     backend = discover_backends()["local"](d, {})
-    doc = backend.new_document()
-    plan, diags = make_plan(ws, doc, PlanOptions(parallelism=10))
+    doc = StateDocument.new()
+    plan, diags = make_plan(project, doc, PlanOptions(parallelism=10))
     assert not diags.has_errors, diags
     t0 = time.perf_counter()
-    res = apply_plan(ws, plan, backend, doc, ApplyOptions(parallelism=10))
+    res = apply_plan(project, plan, backend, doc, ApplyOptions(parallelism=10))
     walk = time.perf_counter() - t0
     assert not res.errors, res.errors
     # The whole command, from a fresh project.

@@ -64,10 +64,10 @@ def generate(d: Path, n: int) -> list[str]:
 def validate(d: Path) -> int:
     """Exactly what `mlrt validate` runs, without the process start: load (parse cache under
     .mlrt/), variables, evaluate, schema validation, cross-block and provider checks."""
-    from mlrt_iac.plan.workspace import open_workspace, validate_workspace
+    from mlrt_iac.plan.project import open_project, validate_project
 
-    ws = open_workspace(d, environ={})
-    ev, _, diags = validate_workspace(ws)
+    project = open_project(d, environ={})
+    ev, _, diags = validate_project(project)
     errors = [x for x in diags if x.severity == "error"]
     if errors:
         raise SystemExit(f"unexpected diagnostics: {errors[:3]}")
@@ -79,7 +79,7 @@ def main() -> None:
 
     gc.disable()  # as the `mlrt` command does (mlrt_iac/cli/main.py)
     hcl2.parses_to_tree("a = 1\n")  # build the grammar once, outside the timings
-    import mlrt_iac.plan.workspace  # noqa: F401  (imports and schema building, outside the timings)
+    import mlrt_iac.plan.project  # noqa: F401  (imports and schema building, outside the timings)
 
     rows = []
     for n in (500, 5000):

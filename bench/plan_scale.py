@@ -21,7 +21,7 @@ from _support import register_test_provider
 
 register_test_provider()
 
-from mlrt_iac.plan.workspace import discover_backends  # noqa: E402
+from mlrt_iac.state import StateDocument, discover_backends  # noqa: E402
 
 RULES_PER_EAI = 10
 
@@ -70,7 +70,7 @@ def make_project(n: int) -> Path:
     for name, blocks in files.items():
         (d / name).write_text("\n".join(blocks))
     backend = discover_backends()["local"](d, {})
-    doc = backend.new_document()
+    doc = StateDocument.new()
     root = d / ".mlrt" / "test-objects"
     for addr, type_name, attrs, deps in objects:
         doc.set(

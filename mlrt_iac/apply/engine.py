@@ -24,7 +24,7 @@ from ..graph import build_graph
 from ..model import computed_attributes, validate_instances
 from ..plan.desired import desired_attributes
 from ..plan.model import Plan, ResourceChange
-from ..plan.workspace import Workspace
+from ..plan.project import Project
 from ..provider import ProviderContext, ResourceHandler
 from ..state import Backend, ResourceState, StateDocument, Status
 from ..values import UNKNOWN, is_known, unmark
@@ -70,7 +70,7 @@ def _now() -> str:
 
 
 def apply_plan(
-    ws: Workspace, plan: Plan, backend: Backend, doc: StateDocument, opts: ApplyOptions
+    project: Project, plan: Plan, backend: Backend, doc: StateDocument, opts: ApplyOptions
 ) -> ApplyResult:
     """Carry out `plan` against `doc` (the state it was made from), committing through `backend`."""
     committer = StateCommitter(backend, doc)
@@ -90,11 +90,11 @@ def apply_plan(
         result.writes = committer.writes
         return result
 
-    walker = _Walker(ws, plan, doc, committer, opts, result)
+    walker = _Walker(project, plan, doc, committer, opts, result)
     try:
         walker.run()
         if not plan.targets and not plan.destroy:
-            _update_outputs(ws, doc, committer, result)
+            _update_outputs(project, doc, committer, result)
         elif plan.destroy and not plan.targets:
             with committer.mutate():
                 doc.set_outputs({})
@@ -107,14 +107,14 @@ def apply_plan(
 class _Walker:
     def __init__(
         self,
-        ws: Workspace,
+        project: Project,
         plan: Plan,
         doc: StateDocument,
         committer: StateCommitter,
         opts: ApplyOptions,
         result: ApplyResult,
     ) -> None:
-        self.ws = ws
+        self.project = project
         self.plan = plan
         self.doc = doc
         self.committer = committer
@@ -266,7 +266,7 @@ class _Walker:
         return True
 
     def _ctx(self, ch: ResourceChange) -> ProviderContext:
-        base = self.ws.context()
+        base = self.project.context()
         related: dict[str, Any] = {}
         # No lock: entries are replaced whole, never edited in place, so a lookup sees either the
         # old or the new entry (taking doc_lock here would wait behind every state write).
@@ -321,7 +321,7 @@ class _Walker:
             self._delete(handler, ctx, ch, ch.id or "", ch.before or {}, deposed)
 
     def _handler(self, ch: ResourceChange) -> ResourceHandler:
-        provider = self.ws.provider(ch.provider)
+        provider = self.project.provider(ch.provider)
         handler = provider.handler(ch.type)
         if handler is None:
             raise PermanentError(f'Provider "{ch.provider}" does not support {ch.type}')
@@ -340,7 +340,7 @@ class _Walker:
         # Some arguments were known only after apply: evaluate this resource again now that
         # everything it depends on exists.
         inst = self._reevaluate(ch.address)
-        models, diags = validate_instances([inst], self.ws.provider_configs)
+        models, diags = validate_instances([inst], self.project.provider_configs)
         if diags.has_errors:
             raise PermanentError(diags[0].summary, diags[0].detail)
         desired = desired_attributes(inst, models[inst.address])
@@ -367,7 +367,7 @@ class _Walker:
                     return dict(c.after)
             return dict(inst.attributes)
 
-        ev, diags = self.ws.evaluate(resolver=resolver, targets=[address])
+        ev, diags = self.project.evaluate(resolver=resolver, targets=[address])
         if diags.has_errors:
             raise PermanentError(diags.errors()[0].summary, diags.errors()[0].detail)
         for inst in ev.instances:
@@ -514,7 +514,7 @@ def _cancel_event(stop: StopSignal) -> threading.Event:
 
 
 def _update_outputs(
-    ws: Workspace, doc: StateDocument, committer: StateCommitter, result: ApplyResult
+    project: Project, doc: StateDocument, committer: StateCommitter, result: ApplyResult
 ) -> None:
     def resolver(inst: ResourceInstance) -> dict[str, Any]:
         r = doc.get(inst.address)
@@ -522,7 +522,7 @@ def _update_outputs(
             return {**r.attributes, "id": r.id}
         return {**inst.attributes, **{c: UNKNOWN for c in computed_attributes(inst.type)}}
 
-    ev, diags = ws.evaluate(resolver=resolver)
+    ev, diags = project.evaluate(resolver=resolver)
     outputs: dict[str, Any] = {}
     for name, ov in ev.outputs.items():
         plain, paths = unmark(ov.value)

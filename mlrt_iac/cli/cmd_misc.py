@@ -12,22 +12,22 @@ from ..errors import DiagnosticsError, MlrtError
 from ..graph import build_graph, to_dot
 from ..plan.json_view import REDACTED, plan_json, state_json
 from ..plan.model import Plan
-from ..plan.workspace import provider_checks, validate_workspace
+from ..plan.project import provider_checks, validate_project
 from ..provider import RenderItem, discover_providers
 from ..state import ResourceState, discover_backends
 from .console import Out
 from .diagnostics_view import diagnostics_json, print_diagnostics
 from .plan_view import fmt_value
-from .session import backend_for, read_state, resolve_file, workspace
+from .session import backend_for, open_project_for, read_state, resolve_file
 
 
 def cmd_init(args: argparse.Namespace, out: Out) -> int:
     providers = discover_providers()
     backends = discover_backends()
-    ws = workspace(args)
-    ev, diags = ws.evaluate()
-    diags.extend(provider_checks(ws, ev.instances))
-    (ws.project_dir / ".mlrt").mkdir(exist_ok=True)
+    project = open_project_for(args)
+    ev, diags = project.evaluate()
+    diags.extend(provider_checks(project, ev.instances))
+    (project.project_dir / ".mlrt").mkdir(exist_ok=True)
     if out.json_mode:
         out.json(
             {
@@ -48,7 +48,7 @@ def cmd_init(args: argparse.Namespace, out: Out) -> int:
     used = sorted({i.provider for i in ev.instances})
     out.print(f"Providers used by this configuration: {', '.join(used) or 'none'}")
     if diags.has_errors:
-        print_diagnostics(out, diags, ws.config.sources, ws.project_dir)
+        print_diagnostics(out, diags, project.config.sources, project.project_dir)
         return 1
     out.print()
     out.print("[bold green]mlrt has been successfully initialized![/]")
@@ -57,12 +57,12 @@ def cmd_init(args: argparse.Namespace, out: Out) -> int:
 
 def cmd_validate(args: argparse.Namespace, out: Out) -> int:
     try:
-        ws = workspace(args)
-        _, _, diags = validate_workspace(ws)
-        sources = ws.config.sources
+        project = open_project_for(args)
+        _, _, diags = validate_project(project)
+        sources = project.config.sources
     except DiagnosticsError as exc:
         diags, sources = exc.diagnostics, getattr(exc, "sources", {}) or {}
-        ws = None
+        project = None
     if out.json_mode:
         out.json(diagnostics_json(diags))
         return 1 if diags.has_errors else 0
@@ -113,8 +113,8 @@ def cmd_show(args: argparse.Namespace, out: Out) -> int:
 
             print_plan(out, plan)
         return 0
-    ws = workspace(args)
-    doc = read_state(backend_for(ws))
+    project = open_project_for(args)
+    doc = read_state(backend_for(project))
     if out.json_mode:
         out.json(state_json(doc))
         return 0
@@ -143,8 +143,8 @@ def _print_resource(out: Out, r: ResourceState) -> None:
 
 
 def cmd_output(args: argparse.Namespace, out: Out) -> int:
-    ws = workspace(args)
-    doc = read_state(backend_for(ws))
+    project = open_project_for(args)
+    doc = read_state(backend_for(project))
     outputs = doc.output_values()
     if args.name:
         if args.name not in outputs:
@@ -174,17 +174,17 @@ def cmd_output(args: argparse.Namespace, out: Out) -> int:
 
 
 def cmd_graph(args: argparse.Namespace, out: Out) -> int:
-    ws = workspace(args)
+    project = open_project_for(args)
     actions: dict[str, str] | None = None
     if args.type == "plan":
         from ..plan.planner import PlanOptions, make_plan
 
-        doc = read_state(backend_for(ws))
-        plan, diags = make_plan(ws, doc, PlanOptions())
+        doc = read_state(backend_for(project))
+        plan, diags = make_plan(project, doc, PlanOptions())
         if diags.has_errors:
             raise DiagnosticsError(diags)
         actions = {c.address: c.action for c in plan.changes}
-    ev, diags = ws.evaluate()
+    ev, diags = project.evaluate()
     if diags.has_errors:
         raise DiagnosticsError(diags)
     g = build_graph([i.address for i in ev.instances], {i.address: i.depends_on for i in ev.instances})
@@ -193,11 +193,11 @@ def cmd_graph(args: argparse.Namespace, out: Out) -> int:
 
 
 def cmd_render(args: argparse.Namespace, out: Out) -> int:
-    ws = workspace(args)
-    ev, models, diags = validate_workspace(ws)
+    project = open_project_for(args)
+    ev, models, diags = validate_project(project)
     if diags.has_errors:
         err = DiagnosticsError(diags)
-        err.sources = ws.config.sources  # type: ignore[attr-defined]
+        err.sources = project.config.sources  # type: ignore[attr-defined]
         raise err
     from ..model import computed_attributes
     from ..plan.desired import desired_attributes
@@ -224,13 +224,15 @@ def cmd_render(args: argparse.Namespace, out: Out) -> int:
     manifests: list[dict[str, Any]] = []
     warnings: list[str] = []
     for key, items in sorted(by_provider.items()):
-        provider = ws.provider(key)
+        provider = project.provider(key)
         manifests.extend(provider.render(items))
         warnings.extend(getattr(provider, "last_warnings", []) or [])
     for w in warnings:
         out.err.print(f"[bold yellow]Warning:[/] {escape(w)}")
     if args.out:
-        writer = getattr(ws.provider(next(iter(by_provider))) if by_provider else None, "write_render", None)
+        writer = getattr(
+            project.provider(next(iter(by_provider))) if by_provider else None, "write_render", None
+        )
         if writer is None:
             raise MlrtError("Nothing to render", f"No resource uses the {args.provider} provider.")
         paths = writer(manifests, resolve_file(args, args.out))

@@ -19,13 +19,13 @@ from ..errors import DiagnosticsError, MlrtError
 from ..plan.json_view import plan_json
 from ..plan.model import Plan
 from ..plan.planner import PlanOptions, make_plan
-from ..plan.workspace import Workspace, config_hash
+from ..plan.project import Project, config_hash
 from ..state import Backend, StateDocument
 from .console import Out
 from .diagnostics_view import print_diagnostics
 from .markdown_view import plan_markdown
 from .plan_view import print_plan
-from .session import backend_for, locked, read_state, resolve_file, workspace
+from .session import backend_for, locked, open_project_for, read_state, resolve_file
 
 ING = {"create": "Creating", "update": "Modifying", "delete": "Destroying", "replace": "Replacing"}
 DONE = {
@@ -53,23 +53,23 @@ def _options(args: argparse.Namespace, destroy: bool = False) -> PlanOptions:
     )
 
 
-def _make_plan(ws: Workspace, doc: StateDocument, opts: PlanOptions, out: Out) -> Plan:
-    plan, diags = make_plan(ws, doc, opts)
+def _make_plan(project: Project, doc: StateDocument, opts: PlanOptions, out: Out) -> Plan:
+    plan, diags = make_plan(project, doc, opts)
     if diags.has_errors:
         err = DiagnosticsError(diags)
-        err.sources = ws.config.sources  # type: ignore[attr-defined]
+        err.sources = project.config.sources  # type: ignore[attr-defined]
         raise err
     if diags and not out.json_mode:
-        print_diagnostics(out, diags.warnings(), ws.config.sources, ws.project_dir)
+        print_diagnostics(out, diags.warnings(), project.config.sources, project.project_dir)
     return plan
 
 
 def cmd_plan(args: argparse.Namespace, out: Out) -> int:
-    ws = workspace(args)
-    backend = backend_for(ws)
+    project = open_project_for(args)
+    backend = backend_for(project)
     with locked(backend, "plan", args):
         doc = read_state(backend)
-        plan = _make_plan(ws, doc, _options(args), out)
+        plan = _make_plan(project, doc, _options(args), out)
     if args.out:
         resolve_file(args, args.out).write_text(plan.to_file_json())
     if out.json_mode:
@@ -85,7 +85,7 @@ def cmd_plan(args: argparse.Namespace, out: Out) -> int:
             out.print(
                 f'To perform exactly these actions, run the following command to apply:\n    mlrt apply "{args.out}"'
             )
-    ws.close()
+    project.close()
     if args.detailed_exitcode:
         return 2 if plan.has_changes else 0
     return 0
@@ -124,26 +124,26 @@ def _load_saved_plan(args: argparse.Namespace) -> Plan:
 
 def cmd_apply(args: argparse.Namespace, out: Out, destroy: bool = False) -> int:
     saved = _load_saved_plan(args) if getattr(args, "plan_file", None) else None
-    ws = workspace(args, inputs=saved.variables if saved else None)
-    backend = backend_for(ws)
+    project = open_project_for(args, inputs=saved.variables if saved else None)
+    backend = backend_for(project)
     with locked(backend, "destroy" if destroy else "apply", args):
         doc = read_state(backend)
         if saved is not None:
-            _check_saved(saved, ws, doc)
+            _check_saved(saved, project, doc)
             plan = saved
         else:
-            plan = _make_plan(ws, doc, _options(args, destroy), out)
+            plan = _make_plan(project, doc, _options(args, destroy), out)
             if not out.json_mode:
                 print_plan(out, plan)
             if not plan.has_changes and not plan.refresh_only:
-                ws.close()
+                project.close()
                 return 0
             if not _confirm(out, args, "destroy all resources" if destroy else "perform these actions"):
                 out.print("\nApply cancelled.")
                 return 1
-        result = _run_apply(ws, plan, backend, doc, args, out)
-    ws.close()
-    return _report(result, out, ws, destroy)
+        result = _run_apply(project, plan, backend, doc, args, out)
+    project.close()
+    return _report(result, out, project, destroy)
 
 
 def cmd_destroy(args: argparse.Namespace, out: Out) -> int:
@@ -151,7 +151,7 @@ def cmd_destroy(args: argparse.Namespace, out: Out) -> int:
     return cmd_apply(args, out, destroy=True)
 
 
-def _check_saved(plan: Plan, ws: Workspace, doc: StateDocument) -> None:
+def _check_saved(plan: Plan, project: Project, doc: StateDocument) -> None:
     now_lineage = doc.lineage if doc.serial else None
     if plan.state_lineage != now_lineage or (plan.state_serial or 0) != doc.serial:
         raise MlrtError(
@@ -160,7 +160,7 @@ def _check_saved(plan: Plan, ws: Workspace, doc: StateDocument) -> None:
             f"{plan.state_lineage}; now: serial {doc.serial}, lineage {now_lineage}). Run `mlrt plan "
             "-out FILE` again and apply the new plan.",
         )
-    if config_hash(ws.config) != plan.config_hash:
+    if config_hash(project.config) != plan.config_hash:
         raise MlrtError(
             "Saved plan does not match the configuration",
             "The configuration files changed since this plan was made. Run `mlrt plan -out FILE` "
@@ -172,7 +172,7 @@ PROGRESS_EVERY = 2.0  # seconds between two progress lines of one resource
 
 
 def _run_apply(
-    ws: Workspace, plan: Plan, backend: Backend, doc: StateDocument, args: argparse.Namespace, out: Out
+    project: Project, plan: Plan, backend: Backend, doc: StateDocument, args: argparse.Namespace, out: Out
 ) -> ApplyResult:
     stop = StopSignal()
     lock = threading.Lock()
@@ -206,7 +206,7 @@ def _run_apply(
     )
     try:
         return apply_plan(
-            ws,
+            project,
             plan,
             backend,
             doc,
@@ -254,7 +254,7 @@ def _print_event(out: Out, e: ApplyEvent) -> None:
         c.print(f"[dim]{a}:[/] {escape(e.message)}")
 
 
-def _report(result: ApplyResult, out: Out, ws: Workspace, destroy: bool) -> int:
+def _report(result: ApplyResult, out: Out, project: Project, destroy: bool) -> int:
     counts = result.counts()
     for addr, exc in result.errors:
         out.err.print()

@@ -17,11 +17,11 @@ from ..state import operations as ops
 from ..state import push_document
 from .cmd_misc import _print_resource
 from .console import Out
-from .session import backend_for, locked, read_state, read_text_file, workspace
+from .session import backend_for, locked, open_project_for, read_state, read_text_file
 
 
 def cmd_state_list(args: argparse.Namespace, out: Out) -> int:
-    doc = read_state(backend_for(workspace(args)))
+    doc = read_state(backend_for(open_project_for(args)))
     addrs = ops.list_addresses(doc, args.addresses or ())
     if out.json_mode:
         out.json(addrs)
@@ -32,7 +32,7 @@ def cmd_state_list(args: argparse.Namespace, out: Out) -> int:
 
 
 def cmd_state_show(args: argparse.Namespace, out: Out) -> int:
-    doc = read_state(backend_for(workspace(args)))
+    doc = read_state(backend_for(open_project_for(args)))
     r = doc.get(args.address)
     if r is None:
         raise MlrtError(
@@ -52,7 +52,7 @@ def cmd_state_show(args: argparse.Namespace, out: Out) -> int:
 
 
 def cmd_state_rm(args: argparse.Namespace, out: Out) -> int:
-    backend = backend_for(workspace(args))
+    backend = backend_for(open_project_for(args))
     with locked(backend, "state rm", args):
         doc = read_state(backend)
         removed = ops.remove(doc, args.addresses)
@@ -64,7 +64,7 @@ def cmd_state_rm(args: argparse.Namespace, out: Out) -> int:
 
 
 def cmd_state_mv(args: argparse.Namespace, out: Out) -> int:
-    backend = backend_for(workspace(args))
+    backend = backend_for(open_project_for(args))
     with locked(backend, "state mv", args):
         doc = read_state(backend)
         moved = ops.move(doc, args.source, args.destination)
@@ -75,13 +75,13 @@ def cmd_state_mv(args: argparse.Namespace, out: Out) -> int:
 
 
 def cmd_state_pull(args: argparse.Namespace, out: Out) -> int:
-    text = ops.pull(read_state(backend_for(workspace(args))))
+    text = ops.pull(read_state(backend_for(open_project_for(args))))
     out.raw(text if text.endswith("\n") else text + "\n")
     return 0
 
 
 def cmd_state_push(args: argparse.Namespace, out: Out) -> int:
-    backend = backend_for(workspace(args))
+    backend = backend_for(open_project_for(args))
     text = read_text_file(args, args.file, "state file")
     with locked(backend, "state push", args):
         current = backend.read()
@@ -91,9 +91,9 @@ def cmd_state_push(args: argparse.Namespace, out: Out) -> int:
 
 
 def cmd_import(args: argparse.Namespace, out: Out) -> int:
-    ws = workspace(args)
-    backend = backend_for(ws)
-    ev, diags = ws.evaluate()
+    project = open_project_for(args)
+    backend = backend_for(project)
+    ev, diags = project.evaluate()
     inst = next((i for i in ev.instances if i.address == args.address), None)
     if inst is None:
         raise MlrtError(
@@ -108,16 +108,16 @@ def cmd_import(args: argparse.Namespace, out: Out) -> int:
                 f"{args.address} is already in the state. Remove it with `mlrt state rm` to "
                 "import a different object.",
             )
-        handler = ws.provider(inst.provider).handler(inst.type)
+        handler = project.provider(inst.provider).handler(inst.type)
         if handler is None:
             raise MlrtError(f'Provider "{inst.provider}" does not support {inst.type}')
-        res = handler.import_(ws.context().for_resource(inst.address), args.id)
+        res = handler.import_(project.context().for_resource(inst.address), args.id)
         if res.attributes is None:
             raise MlrtError(
                 "Cannot import non-existent remote object",
                 f"While attempting to import {args.id} as {args.address}, the provider found no such object.",
             )
-        models, vd = validate_instances([inst], ws.provider_configs)
+        models, vd = validate_instances([inst], project.provider_configs)
         attrs = dict(res.attributes)
         if not vd.has_errors:
             for k, v in desired_attributes(inst, models[inst.address]).items():
@@ -148,7 +148,7 @@ def cmd_import(args: argparse.Namespace, out: Out) -> int:
 
 
 def cmd_force_unlock(args: argparse.Namespace, out: Out) -> int:
-    backend = backend_for(workspace(args))
+    backend = backend_for(open_project_for(args))
     backend.force_unlock(args.lock_id)
     out.print(f"[bold green]mlrt state has been successfully unlocked![/] (lock {escape(args.lock_id)})")
     return 0

@@ -1,4 +1,4 @@
-"""Opening a workspace, its state backend and its lock for one CLI command."""
+"""Opening a project, its state backend and its lock for one CLI command."""
 
 from __future__ import annotations
 
@@ -10,30 +10,28 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DiagnosticsError, MlrtError
-from ..plan.workspace import Workspace, open_workspace
+from ..plan.project import Project, open_project
 from ..state import Backend, StateDocument, load_backend, lock_info, read_or_new
 
 
-def workspace(args: argparse.Namespace, inputs: dict[str, Any] | None = None) -> Workspace:
+def open_project_for(args: argparse.Namespace, inputs: dict[str, Any] | None = None) -> Project:
     from .main import project_dir
 
     d = project_dir(args)
     if not d.is_dir():
         raise MlrtError(f"No such directory: {d}", "Pass an existing directory to -chdir.")
     try:
-        return open_workspace(
-            d, getattr(args, "vars", []), getattr(args, "var_files", []), os.environ, inputs
-        )
+        return open_project(d, getattr(args, "vars", []), getattr(args, "var_files", []), os.environ, inputs)
     except DiagnosticsError as exc:
         exc.sources = getattr(exc, "sources", {})  # type: ignore[attr-defined]
         raise
 
 
-def backend_for(ws: Workspace) -> Backend:
-    settings = ws.settings()
+def backend_for(project: Project) -> Backend:
+    settings = project.settings()
     if settings.backend is None:
-        return load_backend("local", ws.project_dir, {})
-    return load_backend(settings.backend.type, ws.project_dir, dict(settings.backend.attributes))
+        return load_backend("local", project.project_dir, {})
+    return load_backend(settings.backend.type, project.project_dir, dict(settings.backend.attributes))
 
 
 @contextlib.contextmanager

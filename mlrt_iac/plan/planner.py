@@ -1,6 +1,6 @@
 """Plan: configuration + refreshed state -> the changes that would make them match.
 
-`make_plan` is a function of its inputs (workspace, state, options) that returns a `Plan` plus
+`make_plan` is a function of its inputs (project, state, options) that returns a `Plan` plus
 diagnostics. The evaluation walk and the planning walk are one: as the config layer evaluates
 each resource instance in dependency order, `_Planner.resolve` decides its action and returns its
 *planned* value, which is what later expressions see (`(known after apply)` for computed values of
@@ -22,8 +22,8 @@ from ..state import ResourceState, StateDocument
 from ..values import UNKNOWN, is_known, unmark
 from .desired import desired_attributes
 from .model import Action, OutputChange, Plan, ResourceChange
+from .project import Project, checks_after_walk, config_hash, validate_project
 from .refresh import refresh_resources
-from .workspace import Workspace, checks_after_walk, config_hash, validate_workspace
 
 
 @dataclass
@@ -36,31 +36,31 @@ class PlanOptions:
     parallelism: int = 10
 
 
-def make_plan(ws: Workspace, state: StateDocument | None, opts: PlanOptions) -> tuple[Plan, Diagnostics]:
+def make_plan(project: Project, state: StateDocument | None, opts: PlanOptions) -> tuple[Plan, Diagnostics]:
     """Refresh, then one walk that evaluates, validates and plans every instance in order."""
     plan = Plan(
         changes=[],
-        config_hash=config_hash(ws.config),
-        variables=dict(ws.inputs),
-        var_files=list(ws.var_files),
+        config_hash=config_hash(project.config),
+        variables=dict(project.inputs),
+        var_files=list(project.var_files),
         targets=list(opts.targets),
         destroy=opts.destroy,
         refresh_only=opts.refresh_only,
         state_lineage=state.lineage if state is not None and state.serial else None,
         state_serial=state.serial if state is not None else 0,
     )
-    ws.settings()  # provider configurations, before any provider is used
+    project.settings()  # provider configurations, before any provider is used
     diags = Diagnostics()
     ev = None
     if opts.destroy or opts.refresh_only:
-        ev, _models, diags = validate_workspace(ws)
+        ev, _models, diags = validate_project(project)
         if diags.has_errors:
             return plan, diags
 
     state_resources = list(state.resources) if state is not None else []
-    ctx = ws.context()
+    ctx = project.context()
     if opts.refresh and state_resources:
-        observed, drift, rdiags = refresh_resources(state_resources, ws.provider, ctx, opts.parallelism)
+        observed, drift, rdiags = refresh_resources(state_resources, project.provider, ctx, opts.parallelism)
         diags.extend(rdiags)
         plan.drift = drift
     else:
@@ -75,10 +75,10 @@ def make_plan(ws: Workspace, state: StateDocument | None, opts: PlanOptions) -> 
         )
         return plan, diags
 
-    planner = _Planner(ws, {r.address: r for r in state_resources}, observed, opts, diags)
-    ev2, ediags = ws.evaluate(resolver=planner.resolve, targets=opts.targets or None)
+    planner = _Planner(project, {r.address: r for r in state_resources}, observed, opts, diags)
+    ev2, ediags = project.evaluate(resolver=planner.resolve, targets=opts.targets or None)
     diags.extend(ediags)
-    diags.extend(checks_after_walk(ws, ev2.instances, planner.models, ev2.providers.values()))
+    diags.extend(checks_after_walk(project, ev2.instances, planner.models, ev2.providers.values()))
     if diags.has_errors:
         return plan, diags
     changes = list(planner.changes.values())
@@ -86,7 +86,7 @@ def make_plan(ws: Workspace, state: StateDocument | None, opts: PlanOptions) -> 
 
     # Objects in state that the configuration no longer declares (with -target, the walk saw
     # only part of the configuration: only targeted addresses may be orphans).
-    declared = set(instances) if not opts.targets else _declared_addresses(ws)
+    declared = set(instances) if not opts.targets else _declared_addresses(project)
     for r in state_resources:
         if r.address in declared or observed.get(r.address) is None:
             continue
@@ -99,21 +99,21 @@ def make_plan(ws: Workspace, state: StateDocument | None, opts: PlanOptions) -> 
     return plan, diags
 
 
-def _declared_addresses(ws: Workspace) -> set[str]:
-    ev, _ = ws.evaluate()
+def _declared_addresses(project: Project) -> set[str]:
+    ev, _ = project.evaluate()
     return {i.address for i in ev.instances}
 
 
 class _Planner:
     def __init__(
         self,
-        ws: Workspace,
+        project: Project,
         prior: Mapping[str, ResourceState],
         observed: Mapping[str, dict[str, Any] | None],
         opts: PlanOptions,
         diags: Diagnostics,
     ) -> None:
-        self.ws = ws
+        self.project = project
         self.prior = prior
         self.observed = observed
         self.opts = opts
@@ -129,12 +129,12 @@ class _Planner:
             return dict(inst.attributes)
 
     def _plan_instance(self, inst: ResourceInstance) -> Mapping[str, Any]:
-        models, vdiags = validate_instances([inst], self.ws.provider_configs)
+        models, vdiags = validate_instances([inst], self.project.provider_configs)
         self.diags.extend(vdiags)
         if vdiags.has_errors:
             return dict(inst.attributes)  # keep evaluating the rest: every problem in one run
         self.models[inst.address] = models[inst.address]
-        provider = self.ws.provider(inst.provider)
+        provider = self.project.provider(inst.provider)
         handler = provider.handler(inst.type)
         if handler is None:
             raise MlrtError(
@@ -148,7 +148,7 @@ class _Planner:
             )
         computed = computed_attributes(inst.type)
         _, sensitive_paths = unmark(inst.attributes)
-        ctx = self.ws.context().for_resource(inst.address, self._related(inst))
+        ctx = self.project.context().for_resource(inst.address, self._related(inst))
 
         prior_res = self.prior.get(inst.address)
         prior_attrs = self.observed.get(inst.address) if prior_res is not None else None

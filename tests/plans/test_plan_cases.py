@@ -31,7 +31,7 @@ import pytest
 from mlrt_iac.apply.engine import ApplyOptions, apply_plan
 from mlrt_iac.plan.json_view import plan_json
 from mlrt_iac.plan.planner import PlanOptions, make_plan
-from mlrt_iac.plan.workspace import open_workspace
+from mlrt_iac.plan.project import open_project
 from mlrt_iac.state import discover_backends, read_or_new
 from mlrt_iac.values import UNKNOWN
 
@@ -55,12 +55,12 @@ def _vars(args: dict[str, Any]) -> list[str]:
 
 
 def _apply_prior(work: Path, args: dict[str, Any]) -> None:
-    ws = open_workspace(work, _vars(args))
+    project = open_project(work, _vars(args))
     backend = discover_backends()["local"](work, {})
     doc = read_or_new(backend)
-    plan, diags = make_plan(ws, doc, PlanOptions())
+    plan, diags = make_plan(project, doc, PlanOptions())
     assert not diags.has_errors, [d.summary for d in diags]
-    res = apply_plan(ws, plan, backend, doc, ApplyOptions())
+    res = apply_plan(project, plan, backend, doc, ApplyOptions())
     assert not res.errors, res.errors
 
 
@@ -109,8 +109,8 @@ def test_plan_case(case: Path, tmp_path: Path) -> None:
         refresh=args.get("refresh", True),
     )
     try:
-        ws = open_workspace(work, _vars(args))
-        plan, diags = make_plan(ws, doc, opts)
+        project = open_project(work, _vars(args))
+        plan, diags = make_plan(project, doc, opts)
         errors = [d.summary for d in diags.errors()]
     except Exception as exc:  # DiagnosticsError from loading
         errors = [getattr(exc, "summary", str(exc))] + [d.summary for d in getattr(exc, "diagnostics", [])]

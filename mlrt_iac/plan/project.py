@@ -1,4 +1,5 @@
-"""A workspace: one configuration directory, its providers and its state backend.
+"""A project: one configuration directory, its providers and its state backend (the session
+object of one command; not a Terraform workspace, which is a named state).
 
 Everything that plan and apply need besides their options is reached through it, so both stay
 functions of their inputs. Providers and backends are found through entry points; the engine
@@ -23,7 +24,7 @@ from ..provider import Provider, ProviderContext, ProviderInfo, discover_provide
 
 
 @dataclass
-class Workspace:
+class Project:
     project_dir: Path
     config: Config
     inputs: dict[str, Any]
@@ -100,13 +101,13 @@ def config_hash(config: Config) -> str:
     return h.hexdigest()
 
 
-def open_workspace(
+def open_project(
     project_dir: Path,
     cli_vars: list[str] | None = None,
     var_files: list[str] | None = None,
     environ: Mapping[str, str] | None = None,
     inputs: dict[str, Any] | None = None,
-) -> Workspace:
+) -> Project:
     """Load the configuration and gather variables; raise DiagnosticsError on any problem."""
     project_dir = project_dir.resolve()
     config, diags = load_config(project_dir, cache_dir=project_dir / ".mlrt" / "cache")
@@ -121,50 +122,50 @@ def open_workspace(
         )
         if vdiags.has_errors:
             raise DiagnosticsError(vdiags)
-    return Workspace(project_dir, config, inputs, list(cli_vars or []), list(var_files or []))
+    return Project(project_dir, config, inputs, list(cli_vars or []), list(var_files or []))
 
 
-def validate_workspace(ws: Workspace) -> tuple[EvaluatedConfig, dict[str, Any], Diagnostics]:
+def validate_project(project: Project) -> tuple[EvaluatedConfig, dict[str, Any], Diagnostics]:
     """Evaluate with unknown computed values, validate every block, run cross-block checks.
 
     This is `mlrt validate`: no state, no provider calls beyond `validate`.
     """
-    ev, diags = ws.evaluate()
+    ev, diags = project.evaluate()
     models, mdiags = validate_instances(ev.instances, ev.providers)
     diags.extend(mdiags)
-    diags.extend(checks_after_walk(ws, ev.instances, models, ev.providers.values()))
+    diags.extend(checks_after_walk(project, ev.instances, models, ev.providers.values()))
     return ev, models, diags
 
 
 def checks_after_walk(
-    ws: Workspace, instances: list[ResourceInstance], models: Mapping[str, Any], providers: Any
+    project: Project, instances: list[ResourceInstance], models: Mapping[str, Any], providers: Any
 ) -> Diagnostics:
     """What needs every instance at once: cross-block checks and provider availability."""
     from ..model import cross_check
     from ..model.families import build_catalog
 
     diags = cross_check(instances, dict(models), build_catalog(providers))
-    diags.extend(provider_checks(ws, instances))
+    diags.extend(provider_checks(project, instances))
     return diags
 
 
-def provider_checks(ws: Workspace, instances: list[ResourceInstance]) -> Diagnostics:
+def provider_checks(project: Project, instances: list[ResourceInstance]) -> Diagnostics:
     """Every block's provider must be installed and support its type."""
     diags = Diagnostics()
-    if not ws.registry:
-        ws.registry = discover_providers()
+    if not project.registry:
+        project.registry = discover_providers()
     for inst in instances:
         name = inst.provider.split(".")[0]
-        info = ws.registry.get(name)
+        info = project.registry.get(name)
         if info is None:
             diags.add_error(
                 f'Provider "{name}" is not installed',
                 f'{inst.address} uses provider "{inst.provider}", which is not registered. '
-                f"Installed: {', '.join(sorted(ws.registry)) or 'none'}.",
+                f"Installed: {', '.join(sorted(project.registry)) or 'none'}.",
                 inst.range,
             )
             continue
-        if inst.provider != name and inst.provider not in ws.provider_configs:
+        if inst.provider != name and inst.provider not in project.provider_configs:
             diags.add_error(
                 f'Provider configuration "{inst.provider}" is not declared',
                 f'Add `provider "{name}" {{ alias = "{inst.provider.split(".", 1)[1]}" }}` '
