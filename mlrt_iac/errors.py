@@ -44,6 +44,12 @@ class PermanentError(ProviderError):
     """Will not succeed by retrying: bad input, permission denied, a failed training run."""
 
 
+class DeadlineExceeded(PermanentError):
+    """The operation did not finish before the deadline set by the resource's `timeouts { }`
+    (or the provider's default). Raised by handlers whose waits run out and by the engine when
+    retries would pass the deadline; callers branch on the type, never on message text."""
+
+
 class StateError(MlrtError):
     """The state cannot be read, written or locked."""
 

@@ -12,8 +12,25 @@ Failure contract (what the engine relies on to never lose track of objects):
 - `delete` raising means the object still exists; the engine keeps it in state.
 - `read` returning None means the object is gone (drift); raising means "could not tell".
 
-Errors are `mlrt_iac.errors.RetryableError(delay)` (retried with backoff within the resource's
-timeouts) or `PermanentError`.
+Errors are `mlrt_iac.errors.RetryableError(delay)` or `PermanentError` (`DeadlineExceeded` when a
+wait ran out of time). Retries have ONE owner, the engine: a handler raises `RetryableError` and
+never loops on it itself; the engine retries with backoff until `ctx.deadline`.
+
+What handlers receive and return (the contract every provider keeps, checked by tests/contract):
+
+- `desired` is complete and validated: every default the schema defines is filled in by the
+  engine (`mlrt_iac.model`), references are normalised. Handlers never re-derive a default.
+- Results carry the object's public `attributes` (shown in plans, diffed) and an opaque
+  `private` mapping (the provider's bookkeeping: which cluster, which port, fingerprint parts).
+  The engine stores `private` with the state entry and hands it back as `ctx.private`; it is
+  never shown or diffed. A result whose `private` is None keeps the prior private data.
+- `ctx.related` maps the address of each resource this one references to a typed `Related`
+  (type, provider-side name, attributes, private): providers never parse addresses.
+- `ctx.deadline` (a `time.monotonic()` instant, from the resource's `timeouts { }` for the
+  operation, else the engine default) bounds every wait; `ctx.remaining()` and
+  `ctx.check_deadline()` help honour it.
+- Optional capabilities are declared protocols, checked with isinstance: `Renderer` (manifests
+  for `mlrt render`).
 
 Providers are found through the `mlrt.providers` entry-point group: each entry point names a
 `Provider` subclass (or a zero-argument factory returning a Provider).
@@ -22,15 +39,45 @@ Providers are found through the `mlrt.providers` entry-point group: each entry p
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from .addrs import Address
 from .diagnostics import Diagnostics
+from .errors import DeadlineExceeded
 
 Attributes = dict[str, Any]
+Private = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """A resource that the one being handled references, as the engine resolved it.
+
+    `name` is the provider-side name (the `name` argument, else the block label with its
+    instance key); `attributes` are its planned or applied values; `private` is what its
+    provider stored for it (empty for references across providers or before it exists).
+    """
+
+    address: str
+    type: str
+    name: str
+    attributes: Attributes
+    private: Private = field(default_factory=dict)
+
+
+def object_name(address: str, attributes: Attributes) -> str:
+    """The provider-side name of an object: its `name` argument, else the block label with the
+    instance key (`compute_pool.gpu["a10"]` -> `gpu-a10`)."""
+    name = attributes.get("name")
+    if isinstance(name, str) and name:
+        return name
+    parsed = Address.try_parse(address)
+    return parsed.label if parsed is not None else address
 
 
 @dataclass
@@ -41,6 +88,7 @@ class ProviderContext:
     folder (create subfolders freely). `log` sends a line to the user's terminal (and the run's
     log); `progress` reports a short status such as "round 12/50 rmse=0.31". `cancel` is set on
     Ctrl-C: long operations should poll it and stop early by raising PermanentError.
+    `related`, `private` and `deadline`: see the module docstring.
     """
 
     project_dir: Path
@@ -49,14 +97,46 @@ class ProviderContext:
     log: Callable[[str], None] = lambda line: None
     progress: Callable[[str], None] = lambda status: None
     cancel: threading.Event = field(default_factory=threading.Event)
-    # Extra knowledge the engine passes along: the resolved attributes of resources this one
-    # references as a whole (e.g. its compute_pool), keyed by address.
-    related: dict[str, Attributes] = field(default_factory=dict)
+    related: dict[str, Related] = field(default_factory=dict)
+    private: Private = field(default_factory=dict)
+    deadline: float | None = None
 
-    def for_resource(self, address: str, related: dict[str, Attributes] | None = None) -> ProviderContext:
+    def for_resource(
+        self,
+        address: str,
+        related: dict[str, Related] | None = None,
+        private: Private | None = None,
+        deadline: float | None = None,
+    ) -> ProviderContext:
         return ProviderContext(
-            self.project_dir, self.data_dir, address, self.log, self.progress, self.cancel, related or {}
+            self.project_dir,
+            self.data_dir,
+            address,
+            self.log,
+            self.progress,
+            self.cancel,
+            related or {},
+            private or {},
+            deadline,
         )
+
+    def related_of(self, type_name: str) -> list[Related]:
+        """The referenced resources of one type, in address order."""
+        return [r for _, r in sorted(self.related.items()) if r.type == type_name]
+
+    def remaining(self, default: float) -> float:
+        """Seconds left before the deadline (never negative); `default` when there is none."""
+        if self.deadline is None:
+            return default
+        return max(0.0, self.deadline - time.monotonic())
+
+    def check_deadline(self, what: str) -> None:
+        """Raise DeadlineExceeded when the deadline has passed; `what` says what was awaited."""
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise DeadlineExceeded(
+                f"Timed out waiting for {what}",
+                "Raise the resource's `timeouts { create / update / delete }` if it needs longer.",
+            )
 
 
 @dataclass
@@ -79,20 +159,26 @@ class DiffResult:
 
 @dataclass
 class CreateResult:
-    """The id the provider gave the object, and every attribute as it now is (computed included)."""
+    """The id the provider gave the object, every attribute as it now is (computed included),
+    and the provider's private bookkeeping for it."""
 
     id: str
     attributes: Attributes
+    private: Private = field(default_factory=dict)
 
 
 @dataclass
 class UpdateResult:
+    """Attributes after the update; `private` None keeps the prior private data."""
+
     attributes: Attributes
+    private: Private | None = None
 
 
 @dataclass
 class ReadResult:
-    """What exists now. `attributes` None means the object is gone."""
+    """What exists now. `attributes` None means the object is gone. (Private data is not
+    refreshed: it is what create/update recorded.)"""
 
     attributes: Attributes | None
 
@@ -176,17 +262,25 @@ class Provider:
     def handler(self, type_name: str) -> ResourceHandler | None:
         return self.handlers.get(type_name)
 
-    def render(self, resources: list[RenderItem]) -> list[dict[str, Any]]:
-        """The manifests this provider would apply, for `mlrt render` (GitOps). Optional."""
-        from .errors import MlrtError
-
-        raise MlrtError(
-            f'Provider "{self.name}" cannot render manifests',
-            "Only providers that apply declarative manifests (kubernetes) support `mlrt render`.",
-        )
-
     def close(self) -> None:
         """Release clients and connections (not the objects it created)."""
+
+
+@dataclass
+class RenderOutput:
+    """Manifests `mlrt render` prints or writes, and warnings about what they cannot express."""
+
+    manifests: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@runtime_checkable
+class Renderer(Protocol):
+    """A provider that can show the declarative manifests it would apply (GitOps)."""
+
+    def render(self, resources: list[RenderItem]) -> RenderOutput: ...
+
+    def write_render(self, manifests: list[dict[str, Any]], out_dir: Path) -> list[Path]: ...
 
 
 @dataclass
@@ -221,21 +315,3 @@ def discover_providers() -> dict[str, ProviderInfo]:
         version = getattr(factory, "version", "0.0.0")
         found[ep.name] = ProviderInfo(ep.name, str(version), ep.value, factory)
     return found
-
-
-def provider_key(name: str, alias: str | None) -> str:
-    """`ray` or `ray.big`: how a resource's `provider` meta-argument names a configuration."""
-    return f"{name}.{alias}" if alias else name
-
-
-def load_provider(name: str, registry: Mapping[str, ProviderInfo] | None = None) -> Provider:
-    reg = registry if registry is not None else discover_providers()
-    if name not in reg:
-        from .errors import MlrtError
-
-        raise MlrtError(
-            f'Provider "{name}" is not installed',
-            f"Installed providers: {', '.join(sorted(reg)) or 'none'}. Install the package "
-            "that registers it under the mlrt.providers entry point, then run `mlrt init`.",
-        )
-    return reg[name].factory()

@@ -16,20 +16,22 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from ..config.instances import ResourceInstance
-from ..errors import MlrtError, PermanentError, RetryableError
+from ..errors import DeadlineExceeded, MlrtError, PermanentError, RetryableError
 from ..graph import build_graph
 from ..model import computed_attributes, validate_instances
 from ..plan.desired import desired_attributes
 from ..plan.model import Plan, ResourceChange
 from ..plan.project import Project
-from ..provider import ProviderContext, ResourceHandler
+from ..provider import ProviderContext, Related, ResourceHandler, object_name
 from ..state import Backend, ResourceState, StateDocument, Status
 from ..values import UNKNOWN, is_known, unmark
 from .events import ApplyEvent, EventSink, StopSignal
 from .state_writer import StateCommitter
+
+T = TypeVar("T")
 
 DEFAULT_TIMEOUTS = {"create": 1800.0, "update": 1800.0, "delete": 1800.0}
 STILL_EVERY = 10.0
@@ -267,13 +269,15 @@ class _Walker:
 
     def _ctx(self, ch: ResourceChange) -> ProviderContext:
         base = self.project.context()
-        related: dict[str, Any] = {}
+        related: dict[str, Related] = {}
         # No lock: entries are replaced whole, never edited in place, so a lookup sees either the
         # old or the new entry (taking doc_lock here would wait behind every state write).
         for d in ch.dependencies if ch.action != "delete" else ch.prior_dependencies:
             r = self.doc.get(d)
             if r is not None:
-                related[d] = dict(r.attributes)
+                attrs = dict(r.attributes)
+                related[d] = Related(d, r.type, object_name(d, attrs), attrs, dict(r.private))
+        own = self.doc.get(ch.address)
         addr = ch.address
         sink = self.opts.on_event
         return ProviderContext(
@@ -284,6 +288,7 @@ class _Walker:
             progress=lambda status: sink(ApplyEvent("progress", addr, message=status)),
             cancel=_cancel_event(self.opts.stop),
             related=related,
+            private=dict(own.private) if own is not None else {},
         )
 
     def _execute(self, ch: ResourceChange) -> None:
@@ -301,7 +306,7 @@ class _Walker:
                     "The state changed since the plan was made. Run `mlrt plan` again.",
                 )
             prior_id, prior_attrs = prior.id, dict(prior.attributes)
-            res = self._retry("update", ch, lambda: handler.update(ctx, prior_id, prior_attrs, desired))
+            res = self._retry("update", ch, ctx, lambda: handler.update(ctx, prior_id, prior_attrs, desired))
             self._record(
                 ch,
                 prior_id,
@@ -309,6 +314,7 @@ class _Walker:
                 sensitive,
                 status="ready",
                 created_at=prior.created_at,
+                private=res.private if res.private is not None else prior.private,
             )
             return
         if ch.action == "replace" and not ch.create_before_destroy:
@@ -400,14 +406,21 @@ class _Walker:
             wait=True,
         )
         try:
-            res = self._retry("create", ch, lambda: handler.create(ctx, desired))
+            ctx.private = {}  # a new object: nothing of the old one's bookkeeping applies
+            res = self._retry("create", ch, ctx, lambda: handler.create(ctx, desired))
         except MlrtError:
             with self.committer.mutate():
                 self.doc.remove(ch.address)
             self.committer.commit_soon()
             raise
         self._record(
-            ch, res.id, {**desired, **res.attributes}, sensitive, status="ready", created_at=created_at
+            ch,
+            res.id,
+            {**desired, **res.attributes},
+            sensitive,
+            status="ready",
+            created_at=created_at,
+            private=res.private,
         )
 
     def _delete(
@@ -419,7 +432,7 @@ class _Walker:
         prior: dict[str, Any],
         address: str,
     ) -> None:
-        self._retry("delete", ch, lambda: handler.delete(ctx, id, dict(prior)))
+        self._retry("delete", ch, ctx, lambda: handler.delete(ctx, id, dict(prior)))
         with self.committer.mutate():
             self.doc.remove(address)
         # Written moments later by the flusher: if mlrt dies first, the next refresh finds the
@@ -446,11 +459,12 @@ class _Walker:
         created_at: str | None,
         durable: bool = True,
         wait: bool = False,
+        private: dict[str, Any] | None = None,
     ) -> None:
         """Put the entry in the state; `wait` returns only once it is on disk (needed before a
         create starts), else the flusher writes it moments later."""
         with self.committer.mutate() as m:
-            self.doc.set(self._entry(ch, id, attributes, sensitive, status, created_at))
+            self.doc.set(self._entry(ch, id, attributes, sensitive, status, created_at, private or {}))
         if wait:
             self.committer.commit(m.seq, durable=durable)
         else:
@@ -464,6 +478,7 @@ class _Walker:
         sensitive: list[list[Any]],
         status: Status,
         created_at: str | None,
+        private: dict[str, Any],
     ) -> ResourceState:
         """The state entry for `ch` as it now is."""
         return ResourceState(
@@ -481,13 +496,16 @@ class _Walker:
             updated_at=_now(),
             status=status,
             comment=ch.comment or "",
+            private=private,
         )
 
-    def _retry(self, op: str, ch: ResourceChange, call: Callable[[], Any]) -> Any:
-        """Call, retrying RetryableError with exponential backoff and jitter within the
-        resource's `timeouts { }` for this operation (default 30 minutes)."""
+    def _retry(self, op: str, ch: ResourceChange, ctx: ProviderContext, call: Callable[[], T]) -> T:
+        """Call, retrying RetryableError with exponential backoff and jitter until the deadline
+        of the resource's `timeouts { }` for this operation (default 30 minutes), which is also
+        handed to the handler as `ctx.deadline`. The engine is the only place that retries."""
         timeout = float(ch.timeouts.get(op) or DEFAULT_TIMEOUTS[op])
         deadline = time.monotonic() + timeout
+        ctx.deadline = deadline
         attempt = 0
         while True:
             try:
@@ -497,7 +515,7 @@ class _Walker:
                 delay = min(max(exc.delay, 0.05) * (2 ** (attempt - 1)), 30.0)
                 delay *= 0.5 + random.random()
                 if time.monotonic() + delay > deadline:
-                    raise PermanentError(
+                    raise DeadlineExceeded(
                         f"{exc.summary} (gave up after {attempt} attempts within {timeout:.0f}s)", exc.detail
                     ) from exc
                 self.opts.on_event(

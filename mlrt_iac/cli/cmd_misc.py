@@ -13,7 +13,7 @@ from ..graph import build_graph, to_dot
 from ..plan.json_view import REDACTED, plan_json, state_json
 from ..plan.model import Plan
 from ..plan.project import provider_checks, validate_project
-from ..provider import RenderItem, discover_providers
+from ..provider import Renderer, RenderItem, discover_providers
 from ..state import ResourceState, discover_backends
 from .console import Out
 from .diagnostics_view import diagnostics_json, print_diagnostics
@@ -223,19 +223,24 @@ def cmd_render(args: argparse.Namespace, out: Out) -> int:
         by_provider.setdefault(key, []).append(RenderItem(inst.address, inst.type, attrs))
     manifests: list[dict[str, Any]] = []
     warnings: list[str] = []
+    renderers: list[Renderer] = []
     for key, items in sorted(by_provider.items()):
         provider = project.provider(key)
-        manifests.extend(provider.render(items))
-        warnings.extend(getattr(provider, "last_warnings", []) or [])
+        if not isinstance(provider, Renderer):
+            raise MlrtError(
+                f'Provider "{provider.name}" cannot render manifests',
+                "Only providers that apply declarative manifests (kubernetes) support `mlrt render`.",
+            )
+        rendered = provider.render(items)
+        manifests.extend(rendered.manifests)
+        warnings.extend(rendered.warnings)
+        renderers.append(provider)
     for w in warnings:
         out.err.print(f"[bold yellow]Warning:[/] {escape(w)}")
     if args.out:
-        writer = getattr(
-            project.provider(next(iter(by_provider))) if by_provider else None, "write_render", None
-        )
-        if writer is None:
+        if not renderers:
             raise MlrtError("Nothing to render", f"No resource uses the {args.provider} provider.")
-        paths = writer(manifests, resolve_file(args, args.out))
+        paths = renderers[0].write_render(manifests, resolve_file(args, args.out))
         if not out.json_mode:
             for p in paths:
                 out.print(str(p), markup=False)

@@ -73,18 +73,18 @@ def render_change(ch: ResourceChange) -> list[str]:
     hidden = 0
     if ch.action == "create":
         for k in sorted(after):
-            if after[k] is None or k == "id" or k.startswith("_"):
+            if after[k] is None or k == "id":
                 continue
             rows.append(("+", k, fmt_value(after[k], k in sens), ""))
     elif ch.action == "delete":
         for k in sorted(before):
-            if before[k] is None or k.startswith("_"):
+            if before[k] is None:
                 continue
             rows.append(("-", k, fmt_value(before[k], k in sens) + " -> null", ""))
     else:
         for k in sorted(set(before) | set(after)):
             b, a = before.get(k), after.get(k)
-            if k == "id" or k.startswith("_"):
+            if k == "id":
                 continue
             if b == a and a is not UNKNOWN:
                 hidden += 1

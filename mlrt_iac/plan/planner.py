@@ -18,6 +18,7 @@ from ..config.instances import ResourceInstance
 from ..diagnostics import Diagnostics
 from ..errors import MlrtError
 from ..model import computed_attributes, validate_instances
+from ..provider import Related, object_name
 from ..state import ResourceState, StateDocument
 from ..values import UNKNOWN, is_known, unmark
 from .desired import desired_attributes
@@ -148,9 +149,10 @@ class _Planner:
             )
         computed = computed_attributes(inst.type)
         _, sensitive_paths = unmark(inst.attributes)
-        ctx = self.project.context().for_resource(inst.address, self._related(inst))
-
         prior_res = self.prior.get(inst.address)
+        ctx = self.project.context().for_resource(
+            inst.address, self._related(inst), prior_res.private if prior_res is not None else None
+        )
         prior_attrs = self.observed.get(inst.address) if prior_res is not None else None
         action: Action
         reason = ""
@@ -221,12 +223,14 @@ class _Planner:
         value.setdefault("id", change.id if change.id and action in ("no-op", "update") else UNKNOWN)
         return value
 
-    def _related(self, inst: ResourceInstance) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
+    def _related(self, inst: ResourceInstance) -> dict[str, Related]:
+        out: dict[str, Related] = {}
         for addr in inst.depends_on:
             ch = self.changes.get(addr)
             if ch is not None and ch.after is not None:
-                out[addr] = ch.after
+                prior = self.prior.get(addr)
+                private = prior.private if prior is not None and ch.action in ("no-op", "update") else {}
+                out[addr] = Related(addr, ch.type, object_name(addr, ch.after), ch.after, private)
         return out
 
     def _triggered(self, inst: ResourceInstance) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..diagnostics import Diagnostics
 from ..errors import MlrtError
-from ..provider import Provider, ProviderContext
+from ..provider import Provider, ProviderContext, Related, object_name
 from ..state import ResourceState
 from .model import Drift
 
@@ -41,8 +41,9 @@ def refresh_resources(
             handler = provider.handler(r.type)
             if handler is None:
                 return r, dict(r.attributes), None
-            related = {d: dict(by_address[d].attributes) for d in r.dependencies if d in by_address}
-            res = handler.read(ctx_base.for_resource(r.address, related), r.id or "", dict(r.attributes))
+            related = {d: _related(by_address[d]) for d in r.dependencies if d in by_address}
+            ctx = ctx_base.for_resource(r.address, related, r.private)
+            res = handler.read(ctx, r.id or "", dict(r.attributes))
             return r, res.attributes, None
         except Exception as exc:
             return r, dict(r.attributes), exc
@@ -101,3 +102,7 @@ def _read_parallel(rest: list[Any], read_one: Callable[[Any], Any], parallelism:
         for f in [pool.submit(work) for _ in range(n)]:
             f.result()
     return slots
+
+
+def _related(r: ResourceState) -> Related:
+    return Related(r.address, r.type, object_name(r.address, r.attributes), dict(r.attributes), r.private)

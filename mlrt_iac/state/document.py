@@ -44,7 +44,9 @@ class ResourceState:
     `status` is "creating" when recorded *before* a create starts (a crash mid-create leaves a
     trace that the next refresh resolves), "tainted" when the object must be replaced on the next
     apply, else "ready". `attributes` hold plain JSON values; `sensitive_attributes` lists the
-    paths inside them that must be redacted when printed.
+    paths inside them that must be redacted when printed. `private` is the provider's own
+    bookkeeping for the object (e.g. which Ray cluster it lives on): opaque to the engine, never
+    shown in a plan or diffed, handed back to the provider with the entry.
     """
 
     address: str
@@ -61,6 +63,7 @@ class ResourceState:
     updated_at: str = ""
     status: Status = "ready"
     comment: str = ""
+    private: dict[str, Any] = field(default_factory=dict)
     # The entry's JSON line, kept until a field is assigned again (see __setattr__). Writing
     # the state after every completed resource then costs one line, not the whole document.
     # Attributes are replaced (`rs.attributes = {...}`), never mutated in place, once stored.
@@ -143,6 +146,7 @@ class ResourceState:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "comment": self.comment,
+            **({"private": self.private} if self.private else {}),
         }
 
     @classmethod
@@ -181,6 +185,9 @@ class ResourceState:
         sens = data.get("sensitive_attributes", [])
         if not isinstance(sens, list) or not all(isinstance(p, list) for p in sens):
             raise _bad(where, "field sensitive_attributes must be a list of paths (lists)")
+        private = data.get("private", {})
+        if not isinstance(private, dict):
+            raise _bad(where, "field private must be an object")
         deps = data.get("dependencies", [])
         if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
             raise _bad(where, "field dependencies must be a list of addresses")
@@ -199,10 +206,11 @@ class ResourceState:
             updated_at=data.get("updated_at", ""),
             status=status,
             comment=data.get("comment", ""),
+            private=private,
         )
 
 
-_RESOURCE_FIELDS = frozenset(ResourceState.__dataclass_fields__)
+_RESOURCE_FIELDS = frozenset(ResourceState.__dataclass_fields__) - {"_line"}
 _RESOURCE_REQUIRED = frozenset(("address", "type", "name", "provider"))
 
 
