@@ -7,7 +7,7 @@ Only the CLI turns them into red lines and an exit code.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
@@ -95,11 +95,3 @@ class Diagnostics(list[Diagnostic]):
 
     def warnings(self) -> list[Diagnostic]:
         return [d for d in self if d.severity == "warning"]
-
-
-@dataclass
-class Result:
-    """A value plus the diagnostics produced while computing it."""
-
-    value: Any
-    diagnostics: Diagnostics = field(default_factory=Diagnostics)

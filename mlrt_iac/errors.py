@@ -7,6 +7,8 @@ up to the CLI, the only place that prints them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from .diagnostics import Diagnostic, Diagnostics
 
 
@@ -20,10 +22,12 @@ class MlrtError(Exception):
 
 
 class DiagnosticsError(MlrtError):
-    """One or more configuration problems, each with its source position."""
+    """One or more configuration problems, each with its source position. `sources` maps file
+    names to their text, so the CLI can quote the offending line."""
 
-    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+    def __init__(self, diagnostics: list[Diagnostic], sources: Mapping[str, str] | None = None) -> None:
         self.diagnostics = Diagnostics(diagnostics)
+        self.sources: Mapping[str, str] = sources or {}
         first = self.diagnostics[0].summary if self.diagnostics else "invalid configuration"
         super().__init__(first)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from rich.markup import escape
@@ -56,12 +57,13 @@ def cmd_init(args: argparse.Namespace, out: Out) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, out: Out) -> int:
+    sources: Mapping[str, str]
     try:
         project = open_project_for(args)
         _, _, diags = validate_project(project)
         sources = project.config.sources
     except DiagnosticsError as exc:
-        diags, sources = exc.diagnostics, getattr(exc, "sources", {}) or {}
+        diags, sources = exc.diagnostics, exc.sources
         project = None
     if out.json_mode:
         out.json(diagnostics_json(diags))
@@ -196,9 +198,7 @@ def cmd_render(args: argparse.Namespace, out: Out) -> int:
     project = open_project_for(args)
     ev, models, diags = validate_project(project)
     if diags.has_errors:
-        err = DiagnosticsError(diags)
-        err.sources = project.config.sources  # type: ignore[attr-defined]
-        raise err
+        raise DiagnosticsError(diags, project.config.sources)
     from ..model import computed_attributes
     from ..plan.desired import desired_attributes
 

@@ -8,7 +8,6 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
@@ -56,9 +55,7 @@ def _options(args: argparse.Namespace, destroy: bool = False) -> PlanOptions:
 def _make_plan(project: Project, doc: StateDocument, opts: PlanOptions, out: Out) -> Plan:
     plan, diags = make_plan(project, doc, opts)
     if diags.has_errors:
-        err = DiagnosticsError(diags)
-        err.sources = project.config.sources  # type: ignore[attr-defined]
-        raise err
+        raise DiagnosticsError(diags, project.config.sources)
     if diags and not out.json_mode:
         print_diagnostics(out, diags.warnings(), project.config.sources, project.project_dir)
     return plan
@@ -295,7 +292,3 @@ def _report(result: ApplyResult, out: Out, project: Project, destroy: bool) -> i
             f"{counts['destroyed']} destroyed.[/]"
         )
     return 0
-
-
-def saved_plan_path(args: argparse.Namespace) -> Path | None:
-    return resolve_file(args, args.out) if getattr(args, "out", None) else None

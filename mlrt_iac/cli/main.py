@@ -226,7 +226,7 @@ def _main(argv: list[str] | None) -> int:
         if out.json_mode:
             out.json(diagnostics_json(exc.diagnostics))
         else:
-            print_diagnostics(out, exc.diagnostics, getattr(exc, "sources", {}) or {}, project_dir(args))
+            print_diagnostics(out, exc.diagnostics, exc.sources, project_dir(args))
         _debug()
         return 1
     except StateLockedError as exc:

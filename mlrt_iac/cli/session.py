@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import DiagnosticsError, MlrtError
+from ..errors import MlrtError
 from ..plan.project import Project, open_project
 from ..state import Backend, StateDocument, load_backend, lock_info, read_or_new
 
@@ -20,11 +20,7 @@ def open_project_for(args: argparse.Namespace, inputs: dict[str, Any] | None = N
     d = project_dir(args)
     if not d.is_dir():
         raise MlrtError(f"No such directory: {d}", "Pass an existing directory to -chdir.")
-    try:
-        return open_project(d, getattr(args, "vars", []), getattr(args, "var_files", []), os.environ, inputs)
-    except DiagnosticsError as exc:
-        exc.sources = getattr(exc, "sources", {})  # type: ignore[attr-defined]
-        raise
+    return open_project(d, getattr(args, "vars", []), getattr(args, "var_files", []), os.environ, inputs)
 
 
 def backend_for(project: Project) -> Backend:
