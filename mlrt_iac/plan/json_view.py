@@ -21,7 +21,7 @@ def redact(value: Any, paths: list[list[Any]]) -> Any:
     """Replace each sensitive path of `value` (and any Sensitive wrapper) with a redaction."""
     if isinstance(value, Sensitive):
         return REDACTED
-    if [] in paths or () in paths:
+    if any(len(p) == 0 for p in paths):  # an empty path marks the whole value
         return REDACTED
     if isinstance(value, dict):
         return {k: redact(v, [p[1:] for p in paths if p and p[0] == k]) for k, v in value.items()}
