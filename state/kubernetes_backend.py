@@ -32,9 +32,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from clients.kubernetes import Conflict, KubeClient, ObjRef
 from mlrt_iac.errors import PermanentError, ProviderError, RetryableError, StateError
 from mlrt_iac.state import LockInfo, StateDocument, locked_error
-from providers.kubernetes.client import KubeClient, ObjRef
 
 T = TypeVar("T")
 CHUNK = 700 * 1024  # raw bytes per Secret: base64 makes ~933 KiB, under the 1 MiB limit
@@ -237,9 +237,8 @@ class KubernetesBackend:
                     self.client.replace(self._lease_body(info, now, lease))
                     break
             except PermanentError as exc:
-                if "(409)" not in exc.summary:  # 409: someone else won the race; look again
-                    raise StateError(exc.summary, exc.detail) from exc
-            except RetryableError:
+                raise StateError(exc.summary, exc.detail) from exc
+            except RetryableError:  # a Conflict means someone else won the race: look again
                 pass
             if time.monotonic() >= deadline:
                 latest = self._call(lambda: self.client.get(ref))
@@ -292,9 +291,10 @@ class KubernetesBackend:
             try:
                 self.client.replace(lease)
                 return
-            except PermanentError as exc:
-                if "(409)" not in exc.summary:
-                    raise StateError(exc.summary, exc.detail) from exc
+            except Conflict:
+                continue  # the Lease changed since it was read: read it again
+            except ProviderError as exc:
+                raise StateError(exc.summary, exc.detail) from exc
         raise StateError("Could not release the state lock", "The Lease kept changing; try force-unlock.")
 
     def unlock(self, lock_id: str) -> None:

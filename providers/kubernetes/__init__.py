@@ -1,13 +1,12 @@
 """The Kubernetes provider: KubeRay, Deployments and NetworkPolicies; manifests for GitOps."""
 
 from .provider import KubernetesProvider
-from .render import RenderIndex, RenderOutput, render_items, render_resource
+from .render import RenderIndex, render_items, render_resource
 from .write import write_render
 
 __all__ = [
     "KubernetesProvider",
     "RenderIndex",
-    "RenderOutput",
     "render_items",
     "render_resource",
     "write_render",

@@ -8,13 +8,17 @@ everything goes into that existing namespace and no Namespace or ResourceQuota i
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mlrt_iac.diagnostics import Diagnostics
+from mlrt_iac.config.instances import ProviderConfig
+from mlrt_iac.diagnostics import Diagnostics, SourceRange
+from mlrt_iac.model import FamilyCatalog, build_catalog
 
 DEFAULT_IMAGE = "rayproject/ray-ml:2.60.0-py311"
+_BLOCK = SourceRange.at("<provider kubernetes>", 1)  # positions are the engine's to report
 DEFAULT_GPU_TOLERATIONS: list[dict[str, str]] = [
     {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 ]
@@ -36,21 +40,19 @@ class KubernetesConfig(BaseModel):
     ingress_class: str | None = None
     artifact_root: str = "/mlrt/artifacts"  # where trainings write models (use s3://, gs://)
     ray_version: str = "2.60.0"
-    instance_family: dict[str, dict[str, Any]] = Field(default_factory=dict)  # custom families
-    ready_timeout_secs: float = 900.0  # default readiness wait when the block has no timeouts
+    # `instance_family "NAME" { cpus = ... }` blocks, as evaluated; parsed by `families`.
+    instance_family: dict[str, Any] | list[Any] = Field(default_factory=dict)
+    # The readiness wait when no deadline is given (handlers called outside the engine, which
+    # always sets one from the resource's `timeouts { }` or its own default).
+    ready_timeout_secs: float = 900.0
     poll_interval_secs: float = 2.0
 
-    @field_validator("instance_family", mode="before")
-    @classmethod
-    def _merge_family_blocks(cls, value: Any) -> Any:
-        """Repeated `instance_family "X" { }` blocks may arrive as a list of one-key maps."""
-        if isinstance(value, list):
-            merged: dict[str, Any] = {}
-            for item in value:
-                if isinstance(item, dict):
-                    merged.update(item)
-            return merged
-        return value
+    @cached_property
+    def families(self) -> FamilyCatalog:
+        """Built-in families plus this block's custom ones, parsed by the model's catalogue: the
+        same facts (and the same rules) the engine validated the configuration with."""
+        block = ProviderConfig("kubernetes", None, {"instance_family": self.instance_family}, _BLOCK)
+        return build_catalog([block])
 
 
 def parse_config(raw: dict[str, Any]) -> tuple[KubernetesConfig, Diagnostics]:

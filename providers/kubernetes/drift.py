@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .client import ObjRef
+from clients.kubernetes import ObjRef
 
 _IGNORED_META = ("name", "namespace")
 

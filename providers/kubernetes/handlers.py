@@ -3,8 +3,10 @@
 Every handler renders its objects with `render.render_resource` (the same code as
 `mlrt render`), applies them in order with field manager `mlrt`, waits for the primary object to
 be ready, and deletes them in reverse order with foreground propagation, waiting until each is
-gone. Transient API errors (429, 5xx, timeouts) are retried inside the operation until its
-deadline, so a create is still all or nothing: a permanent failure removes what it applied.
+gone. Every wait ends at `ctx.deadline` (see waits.py). API errors are not retried here: a
+RetryableError (429, 5xx, a conflict that may clear, an unreachable server) goes up to the
+engine, which retries the whole operation within the same deadline. A create stays all or
+nothing: whatever makes it fail, it first removes what it applied.
 
 Drift: `read` GETs every object, compares the managed fields with the intent re-rendered from the
 prior attributes, and reports differences in the computed attribute `drift` (a list of
@@ -17,11 +19,11 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from functools import partial
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
+from clients.kubernetes import KubeClient, ObjRef
 from mlrt_iac.diagnostics import Diagnostics
-from mlrt_iac.errors import PermanentError, RetryableError
+from mlrt_iac.errors import DeadlineExceeded, ProviderError
 from mlrt_iac.provider import (
     Attributes,
     CreateResult,
@@ -30,17 +32,20 @@ from mlrt_iac.provider import (
     ReadResult,
     ResourceHandler,
     UpdateResult,
+    object_name,
 )
+from mlrt_iac.provider import RenderOutput as Rendered
 
 from . import render as r
-from .client import KubeClient, ObjRef
 from .config import KubernetesConfig
 from .drift import field_drift
-from .families import lookup
+from .waits import deadline_of, wait_gone, wait_ready
 
-T = TypeVar("T")
 Obj = dict[str, Any]
 _NOT_ARGS = ("drift", "timeouts")
+# Removing what a failed create applied gets a budget of its own: the create's deadline may be
+# the very thing that ran out, and leaving objects behind would break "all or nothing".
+CLEANUP_SECS = 120.0
 
 
 class KubeHandler(ResourceHandler):
@@ -58,50 +63,22 @@ class KubeHandler(ResourceHandler):
 
     # --- helpers ----------------------------------------------------------------------------
 
-    def render(self, ctx: ProviderContext, attrs: Attributes) -> r.RenderOutput:
+    def render(self, ctx: ProviderContext, attrs: Attributes) -> Rendered:
         index = r.RenderIndex.from_related(ctx.related)
         return r.render_resource(self.type_name, ctx.address, attrs, index, self.cfg)
 
-    def timeout(self, attrs: Attributes, op: str) -> float:
-        t = attrs.get("timeouts")
-        if isinstance(t, dict) and isinstance(t.get(op), (int, float)):
-            return float(t[op])
-        return self.cfg.ready_timeout_secs
+    def deadline(self, ctx: ProviderContext, attrs: Attributes) -> float:
+        """When a create or update must be done (waits included)."""
+        return deadline_of(ctx, self.cfg.ready_timeout_secs)
 
-    def retrying(self, ctx: ProviderContext, deadline: float, fn: Callable[[], T]) -> T:
-        """Call `fn`, retrying RetryableError (honouring its delay) until `deadline`."""
-        while True:
-            try:
-                return fn()
-            except RetryableError as exc:
-                left = deadline - time.monotonic()
-                if left <= 0 or ctx.cancel.is_set():
-                    raise
-                ctx.progress(f"{exc.summary}; retrying in {min(exc.delay, left):.1f}s")
-                ctx.cancel.wait(min(exc.delay, left))
-
-    def apply_objects(self, ctx: ProviderContext, objs: list[Obj], deadline: float) -> list[Obj]:
-        live = []
-        for obj in objs:
-            live.append(
-                self.retrying(ctx, deadline, partial(self.client.apply, obj, self.cfg.force_conflicts))
-            )
-        return live
+    def apply_objects(self, objs: list[Obj]) -> list[Obj]:
+        return [self.client.apply(obj, self.cfg.force_conflicts) for obj in objs]
 
     def delete_objects(self, ctx: ProviderContext, refs: list[ObjRef], deadline: float) -> None:
         """Foreground deletion in reverse order, waiting for each object to be gone (404)."""
         for ref in reversed(refs):
-            self.retrying(ctx, deadline, lambda ref=ref: self.client.delete(ref))  # type: ignore[misc]
-            start = time.monotonic()
-            while self.retrying(ctx, deadline, lambda ref=ref: self.client.get(ref)) is not None:  # type: ignore[misc]
-                if time.monotonic() > deadline:
-                    raise PermanentError(
-                        f"Timed out waiting for {ref} to be deleted",
-                        "It still exists (a finalizer may be blocking it). Check "
-                        "`kubectl describe` of the object, then run destroy again.",
-                    )
-                ctx.progress(f"waiting for {ref} to be deleted [{time.monotonic() - start:.0f}s elapsed]")
-                ctx.cancel.wait(self.cfg.poll_interval_secs)
+            if self.client.delete(ref):  # False: it was not there
+                wait_gone(ctx, self.client, ref, deadline, self.cfg.poll_interval_secs)
 
     def wait_until(
         self,
@@ -111,31 +88,8 @@ class KubeHandler(ResourceHandler):
         check: Callable[[Obj], str | None],
         describe: Callable[[Obj], str],
     ) -> Obj:
-        """Poll `ref` until `check` says done ("" ) or failed (a message); progress meanwhile."""
-        start = time.monotonic()
-        while True:
-            obj = self.retrying(ctx, deadline, lambda: self.client.get(ref))
-            if obj is None:
-                raise PermanentError(
-                    f"{ref} disappeared while mlrt was waiting for it",
-                    "Something deleted it out of band. Run apply again to recreate it.",
-                )
-            verdict = check(obj)
-            if verdict == "":
-                return obj
-            if verdict is not None:
-                raise PermanentError(f"{ref} failed", verdict)
-            if ctx.cancel.is_set():
-                raise PermanentError(f"Cancelled while waiting for {ref}", "The run was interrupted.")
-            elapsed = time.monotonic() - start
-            if time.monotonic() > deadline:
-                raise PermanentError(
-                    f"Timed out waiting for {ref} after {elapsed:.0f}s",
-                    f"Last status: {describe(obj)}. Raise the resource's timeouts or "
-                    "check the cluster (kubectl describe).",
-                )
-            ctx.progress(f"{ref}: {describe(obj)} [{elapsed:.0f}s elapsed]")
-            ctx.cancel.wait(self.cfg.poll_interval_secs)
+        """Poll `ref` until `check` says done ("") or failed (a message); progress meanwhile."""
+        return wait_ready(ctx, self.client, ref, deadline, self.cfg.poll_interval_secs, check, describe)
 
     def primary(self, objs: list[Obj]) -> Obj:
         return next(o for o in objs if o["kind"] == self.primary_kind)
@@ -152,9 +106,16 @@ class KubeHandler(ResourceHandler):
         ref = ObjRef.of(obj)
         return f"{ref.kind}/{ref.namespace}/{ref.name}" if ref.namespace else f"{ref.kind}/{ref.name}"
 
-    def _warn(self, ctx: ProviderContext, out: r.RenderOutput) -> None:
+    def _warn(self, ctx: ProviderContext, out: Rendered) -> None:
         for w in out.warnings:
             ctx.log(f"Warning: {w}")
+
+    def _remove_applied(self, ctx: ProviderContext, applied: list[Obj]) -> None:
+        """Undo a failed create (best effort: what cannot be removed is reported)."""
+        try:
+            self.delete_objects(ctx, [ObjRef.of(o) for o in applied], time.monotonic() + CLEANUP_SECS)
+        except ProviderError as cleanup:
+            ctx.log(f"Warning: could not remove objects after a failed create: {cleanup.summary}")
 
     # --- protocol ---------------------------------------------------------------------------
 
@@ -170,20 +131,15 @@ class KubeHandler(ResourceHandler):
         attrs = self.prepare(desired)
         out = self.render(ctx, attrs)
         self._warn(ctx, out)
-        deadline = time.monotonic() + self.timeout(attrs, "create")
+        deadline = self.deadline(ctx, attrs)
         applied: list[Obj] = []
         try:
             for obj in out.manifests:
-                applied.append(obj)
-                self.retrying(ctx, deadline, lambda o=obj: self.client.apply(o, self.cfg.force_conflicts))  # type: ignore[misc]
+                applied.append(obj)  # before the call: a failed apply may still have stored it
+                self.client.apply(obj, self.cfg.force_conflicts)
             live = self.ready(ctx, self.primary(out.manifests), attrs, deadline)
         except Exception:
-            try:  # all or nothing: remove what this create applied
-                self.delete_objects(
-                    ctx, [ObjRef.of(o) for o in applied], time.monotonic() + self.timeout(attrs, "delete")
-                )
-            except Exception as cleanup:
-                ctx.log(f"Warning: could not remove objects after a failed create: {cleanup}")
+            self._remove_applied(ctx, applied)
             raise
         result = dict(attrs)
         result.pop("drift", None)
@@ -201,8 +157,8 @@ class KubeHandler(ResourceHandler):
                 attrs[k] = prior[k]
         out = self.render(ctx, attrs)
         self._warn(ctx, out)
-        deadline = time.monotonic() + self.timeout(attrs, "update")
-        self.apply_objects(ctx, out.manifests, deadline)
+        deadline = self.deadline(ctx, attrs)
+        self.apply_objects(out.manifests)
         wanted = {ObjRef.of(o) for o in out.manifests}
         stale = [ObjRef.of(o) for o in self.render(ctx, prior).manifests if ObjRef.of(o) not in wanted]
         self.delete_objects(ctx, stale, deadline)
@@ -216,11 +172,10 @@ class KubeHandler(ResourceHandler):
         out = self.render(ctx, prior)
         if not out.manifests:
             return ReadResult(dict(prior))
-        deadline = time.monotonic() + 60
         drift: list[str] = []
         primary_live: Obj | None = None
         for obj in out.manifests:
-            live = self.retrying(ctx, deadline, lambda o=obj: self.client.get(ObjRef.of(o)))  # type: ignore[misc]
+            live = self.client.get(ObjRef.of(obj))
             if obj["kind"] == self.primary_kind:
                 if live is None or (live.get("metadata") or {}).get("deletionTimestamp"):
                     return ReadResult(None)
@@ -243,9 +198,8 @@ class KubeHandler(ResourceHandler):
 
     def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
         out = self.render(ctx, prior)
-        self.delete_objects(
-            ctx, [ObjRef.of(o) for o in out.manifests], time.monotonic() + self.timeout(prior, "delete")
-        )
+        deadline = deadline_of(ctx, self.cfg.ready_timeout_secs)
+        self.delete_objects(ctx, [ObjRef.of(o) for o in out.manifests], deadline)
 
 
 class ComputePoolHandler(KubeHandler):
@@ -254,13 +208,13 @@ class ComputePoolHandler(KubeHandler):
     computed = ("nodes", "state", "address", "drift")
     force_new = ("instance_family", "name")
 
-    def timeout(self, attrs: Attributes, op: str) -> float:
-        t = attrs.get("timeouts")
-        if isinstance(t, dict) and isinstance(t.get(op), (int, float)):
-            return float(t[op])
-        if op in ("create", "update") and isinstance(attrs.get("scale_timeout_secs"), (int, float)):
-            return float(attrs["scale_timeout_secs"])
-        return self.cfg.ready_timeout_secs
+    def deadline(self, ctx: ProviderContext, attrs: Attributes) -> float:
+        """A scale may also not take longer than the pool's `scale_timeout_secs`."""
+        own = super().deadline(ctx, attrs)
+        scale = attrs.get("scale_timeout_secs")
+        if isinstance(scale, (int, float)) and not isinstance(scale, bool):
+            return min(own, time.monotonic() + float(scale))
+        return own
 
     def ready(self, ctx: ProviderContext, obj: Obj, attrs: Attributes, deadline: float) -> Obj:
         ref = ObjRef.of(obj)
@@ -289,12 +243,16 @@ class ComputePoolHandler(KubeHandler):
     def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
         try:
             return super().update(ctx, id, prior, desired)
-        except PermanentError as exc:
-            if "Timed out" not in exc.summary:
-                raise
-            # A scale that does not complete rolls back to the previous size.
-            self.apply_objects(ctx, self.render(ctx, prior).manifests, time.monotonic() + 60)
-            raise PermanentError(
+        except DeadlineExceeded as exc:
+            # A scale that does not complete rolls back to the previous size (one apply, no wait).
+            try:
+                self.apply_objects(self.render(ctx, prior).manifests)
+            except ProviderError as failed:
+                raise DeadlineExceeded(
+                    f"Scaling {ctx.address or id} did not complete and could not be rolled back",
+                    f"{exc.summary}. Rolling back failed: {failed.summary}. Run apply again.",
+                ) from exc
+            raise DeadlineExceeded(
                 f"Scaling {ctx.address or id} did not complete; rolled back",
                 f"{exc.summary}. The pool was returned to its previous size.",
             ) from exc
@@ -303,7 +261,7 @@ class ComputePoolHandler(KubeHandler):
         return self.observed(attrs, live)
 
     def observed(self, attrs: Attributes, live: Obj) -> Attributes:
-        fam = lookup(str(attrs.get("instance_family") or "CPU_X64_S"), self.cfg.instance_family)
+        fam = r.pool_family(self.cfg, attrs)
         meta, spec = live["metadata"], live.get("spec") or {}
         groups = spec.get("workerGroupSpecs") or [{}]
         count = int(
@@ -386,6 +344,7 @@ class TrainingHandler(KubeHandler):
             "status": st.get("jobStatus", "SUCCEEDED"),
             "model_uri": spec["model_dir"],
             "metrics": {},
+            "input_fingerprint": None,  # inputs live in remote storage mlrt does not read
             "started_at": st.get("startTime"),
             "finished_at": st.get("endTime"),
         }
@@ -478,7 +437,7 @@ class NetworkRuleHandler(KubeHandler):
         return diags
 
     def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
-        return CreateResult(r.resource_name(ctx.address, desired), dict(desired))
+        return CreateResult(object_name(ctx.address, desired), dict(desired))
 
     def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
         return UpdateResult(dict(desired))
@@ -495,16 +454,12 @@ class ExternalAccessIntegrationHandler(NetworkRuleHandler):
         return Diagnostics()
 
     def _effective(self, ctx: ProviderContext, desired: Attributes) -> list[str]:
-        rules = {
-            r.resource_name(a, attrs): attrs
-            for a, attrs in ctx.related.items()
-            if ".network_rule." in f".{a}"
-        }
+        rules = {rule.name: rule.attributes for rule in ctx.related_of("network_rule")}
         return r.eai_entries(desired, rules)
 
     def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
         return CreateResult(
-            r.resource_name(ctx.address, desired),
+            object_name(ctx.address, desired),
             {**desired, "effective_egress": self._effective(ctx, desired)},
         )
 

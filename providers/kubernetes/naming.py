@@ -16,7 +16,6 @@ MANAGED_BY = "app.kubernetes.io/managed-by"
 ADDRESS_LABEL = "mlrt.dev/address"
 ADDRESS_ANNOTATION = "mlrt.dev/address"
 WORKLOAD_LABEL = "mlrt.dev/workload"
-FIELD_MANAGER = "mlrt"
 
 _LABEL_BAD = re.compile(r"[^A-Za-z0-9_.-]+")
 _NAME_BAD = re.compile(r"[^a-z0-9-]+")

@@ -6,10 +6,18 @@ import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
+from clients.kubernetes import KubeClient
 from mlrt_iac.diagnostics import Diagnostics
-from mlrt_iac.provider import Attributes, Provider, ProviderContext, RenderItem, ResourceHandler
+from mlrt_iac.provider import (
+    Attributes,
+    Provider,
+    ProviderContext,
+    RenderItem,
+    RenderOutput,
+    ResourceHandler,
+)
+from mlrt_iac.version import mlrt_version
 
-from .client import KubeClient
 from .config import KubernetesConfig, parse_config
 from .handlers import HANDLERS
 from .render import render_items
@@ -20,17 +28,17 @@ class KubernetesProvider(Provider):
     """KubeRay RayClusters/RayJobs, Deployments and NetworkPolicies through the official client.
 
     The cluster connection is opened on first use, so `validate`, `plan` without refresh and
-    `render` work with no cluster at all.
+    `render` work with no cluster at all. It is a `Renderer`: `render` returns the very objects
+    the handlers apply (both call `render.render_resource`).
     """
 
     name: ClassVar[str] = "kubernetes"
-    version: ClassVar[str] = "0.1.0"
+    version: ClassVar[str] = mlrt_version()
     handler_classes: ClassVar[tuple[type[ResourceHandler], ...]] = HANDLERS
 
     def __init__(self) -> None:
         super().__init__()
         self.settings = KubernetesConfig()
-        self.last_warnings: list[str] = []  # from the last render(): shown by the CLI
         self._client: KubeClient | None = None
         self._lock = threading.Lock()
 
@@ -45,10 +53,9 @@ class KubernetesProvider(Provider):
                 self._client = KubeClient(self.settings.kubeconfig, self.settings.context)
             return self._client
 
-    def render(self, resources: list[RenderItem]) -> list[dict[str, Any]]:
-        out = render_items(resources, self.settings)
-        self.last_warnings = out.warnings
-        return out.manifests
+    def render(self, resources: list[RenderItem]) -> RenderOutput:
+        """Every manifest of `resources` and the warnings about what they cannot express."""
+        return render_items(resources, self.settings)
 
     def write_render(self, manifests: list[dict[str, Any]], out_dir: Path) -> list[Path]:
         """`mlrt render -out DIR`: one file per object plus kustomization.yaml (see write.py)."""

@@ -21,19 +21,19 @@ Choices (see also config.py):
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
-from mlrt_iac.provider import RenderItem
+from mlrt_iac.errors import PermanentError
+from mlrt_iac.model import InstanceFamily
+from mlrt_iac.provider import Related, RenderItem, RenderOutput, object_name
 from mlrt_iac.values import UNKNOWN, Sensitive
 
 from . import egress as eg
 from .config import KubernetesConfig
-from .families import FamilyFacts, lookup
 from .naming import ADDRESS_ANNOTATION, WORKLOAD_LABEL, base_labels, dns_name, label_value
 
 Manifest = dict[str, Any]
@@ -43,7 +43,7 @@ HEAD_CPU, HEAD_MEMORY_GIB = 1, 4  # the head runs no tasks; it hosts GCS and the
 SUBMITTER_CPU, SUBMITTER_MEMORY = "200m", "512Mi"
 SERVING_PORT = 8080
 FETCH_MODEL = "import sys, pyarrow.fs as fs; fs.copy_files(sys.argv[1], sys.argv[2])"
-_ADDR_TAIL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_-]*)(\[[^\]]*\])?$")
+FALLBACK_FAMILY = "CPU_X64_S"  # sizes a service whose pool is not among the resources rendered
 
 
 @dataclass
@@ -58,11 +58,11 @@ class RenderIndex:
     def from_items(cls, items: Iterable[RenderItem]) -> RenderIndex:
         items = list(items)
         rules = {
-            resource_name(i.address, i.attributes): i.attributes for i in items if i.type == "network_rule"
+            object_name(i.address, i.attributes): i.attributes for i in items if i.type == "network_rule"
         }
         index = cls()
         for i in items:
-            name = resource_name(i.address, i.attributes)
+            name = object_name(i.address, i.attributes)
             if i.type == "compute_pool":
                 index.pools[name] = i.attributes
             elif i.type == "image_repository":
@@ -72,43 +72,32 @@ class RenderIndex:
         return index
 
     @classmethod
-    def from_related(cls, related: Mapping[str, Attributes]) -> RenderIndex:
-        """At apply time the engine passes the referenced resources' attributes by address."""
+    def from_related(cls, related: Mapping[str, Related]) -> RenderIndex:
+        """At apply time the engine passes the referenced resources, typed and named."""
         index = cls()
-        for address, attrs in related.items():
-            m = _ADDR_TAIL.search(address)
-            if not m:
-                continue
-            rtype, name = m.group(1), str(attrs.get("name") or m.group(2))
-            if rtype == "compute_pool":
-                index.pools[name] = attrs
-            elif rtype == "image_repository":
-                index.repos[name] = attrs
-            elif rtype == "external_access_integration":
+        for ref in related.values():
+            attrs = known(ref.attributes)
+            if ref.type == "compute_pool":
+                index.pools[ref.name] = attrs
+            elif ref.type == "image_repository":
+                index.repos[ref.name] = attrs
+            elif ref.type == "external_access_integration":
                 eff = attrs.get("effective_egress")
-                index.egress[name] = (
+                index.egress[ref.name] = (
                     [str(e) for e in eff] if isinstance(eff, list) and attrs.get("enabled", True) else []
                 )
         return index
 
 
-@dataclass
-class RenderOutput:
-    manifests: list[Manifest] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    def extend(self, other: RenderOutput) -> None:
-        self.manifests.extend(other.manifests)
-        self.warnings.extend(other.warnings)
+def _name(address: str, attrs: Mapping[str, Any]) -> str:
+    """The provider-side name (`mlrt_iac.provider.object_name`) of read-only attributes."""
+    return object_name(address, dict(attrs))
 
 
-def resource_name(address: str, attrs: Mapping[str, Any]) -> str:
-    """The provider-side name: the `name` argument, else the block label."""
-    name = attrs.get("name")
-    if isinstance(name, str) and name:
-        return name
-    m = _ADDR_TAIL.search(address)
-    return m.group(2) if m else address
+def extend(out: RenderOutput, other: RenderOutput) -> None:
+    """Append `other`'s manifests and warnings to `out`."""
+    out.manifests.extend(other.manifests)
+    out.warnings.extend(other.warnings)
 
 
 def eai_entries(eai: Mapping[str, Any], rules: Mapping[str, Mapping[str, Any]]) -> list[str]:
@@ -153,8 +142,8 @@ def _resources(cpus: float, memory_gib: float, gpus: int) -> Attributes:
     return {"requests": req, "limits": lim}
 
 
-def _gpu_placement(cfg: KubernetesConfig, fam: FamilyFacts) -> Attributes:
-    if not fam.gpus:
+def _gpu_placement(cfg: KubernetesConfig, gpus: int) -> Attributes:
+    if not gpus:
         return {}
     out: Attributes = {"tolerations": [dict(t) for t in cfg.gpu_tolerations]}
     if cfg.gpu_node_selector:
@@ -162,13 +151,31 @@ def _gpu_placement(cfg: KubernetesConfig, fam: FamilyFacts) -> Attributes:
     return out
 
 
-def _family(cfg: KubernetesConfig, pool: Mapping[str, Any] | None) -> FamilyFacts:
-    name = str((pool or {}).get("instance_family") or "CPU_X64_S")
-    return lookup(name, cfg.instance_family)
+def pool_family(cfg: KubernetesConfig, pool: Mapping[str, Any] | None) -> InstanceFamily:
+    """The instance family of a pool, from the model's catalogue (built-in plus the provider
+    block's `instance_family` ones); the engine has rejected unknown names at plan time."""
+    name = str((pool or {}).get("instance_family") or FALLBACK_FAMILY)
+    fam = cfg.families.get(name)
+    if fam is None:
+        raise PermanentError("Unknown instance family", cfg.families.unknown_detail(name))
+    return fam
 
 
 def _int(value: Any, default: int) -> int:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+
+
+def _filled(attrs: Mapping[str, Any], key: str, address: str) -> int:
+    """An integer argument the engine fills in (schema default or derived): never re-derived
+    here, so render, apply and the other providers agree on it."""
+    value = attrs.get(key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise PermanentError(
+        f"{address}: {key} is not known",
+        f"Rendering needs {key} (the engine fills its default once the values it depends on "
+        "are known). Apply what it depends on first, or set it explicitly.",
+    )
 
 
 def _timeout(attrs: Mapping[str, Any], op: str) -> int | None:
@@ -186,12 +193,12 @@ def raycluster_name(pool: str) -> str:
 
 
 def render_pool(address: str, attrs: Attributes, cfg: KubernetesConfig) -> RenderOutput:
-    name = resource_name(address, attrs)
+    name = object_name(address, attrs)
     ns = pool_namespace(cfg, name)
-    fam = _family(cfg, attrs)
+    fam = pool_family(cfg, attrs)
     min_n = _int(attrs.get("min_nodes"), 1)
     max_n = max(_int(attrs.get("max_nodes"), min_n), min_n)
-    active = _int(attrs.get("active_nodes"), min_n)
+    active = _filled(attrs, "active_nodes", address)
     out = RenderOutput()
     if cfg.namespace is None:
         out.manifests.append({"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(ns, None, address)})
@@ -219,7 +226,7 @@ def render_pool(address: str, attrs: Attributes, cfg: KubernetesConfig) -> Rende
             }
         ]
     }
-    worker_pod.update(_gpu_placement(cfg, fam))
+    worker_pod.update(_gpu_placement(cfg, fam.gpus))
     head_pod: Attributes = {
         "containers": [
             {
@@ -272,11 +279,11 @@ def render_pool(address: str, attrs: Attributes, cfg: KubernetesConfig) -> Rende
 
 def repository_url(attrs: Mapping[str, Any], cfg: KubernetesConfig, address: str = "") -> str:
     registry = str(attrs.get("registry") or cfg.registry).rstrip("/")
-    return f"{registry}/{dns_name(resource_name(address, attrs))}"
+    return f"{registry}/{dns_name(_name(address, attrs))}"
 
 
 def pull_secret(attrs: Mapping[str, Any], cfg: KubernetesConfig, address: str = "") -> str:
-    return cfg.image_pull_secret or f"{dns_name(resource_name(address, attrs))}-pull"
+    return cfg.image_pull_secret or f"{dns_name(_name(address, attrs))}-pull"
 
 
 # --- egress ---------------------------------------------------------------------------------
@@ -332,7 +339,7 @@ def _eai_list(attrs: Mapping[str, Any]) -> list[str]:
 
 def job_spec(address: str, attrs: Mapping[str, Any], cfg: KubernetesConfig, egress: list[str]) -> Attributes:
     """The JSON document the runtime launcher reads (same fields the other providers pass)."""
-    name = resource_name(address, attrs)
+    name = _name(address, attrs)
     root = str(attrs.get("artifact_location") or cfg.artifact_root).rstrip("/")
     run_id = attrs.get("run_id") if isinstance(attrs.get("run_id"), str) else None
     model_dir = f"{root}/{name}/{run_id}" if run_id else f"{root}/{name}"
@@ -358,7 +365,7 @@ def job_spec(address: str, attrs: Mapping[str, Any], cfg: KubernetesConfig, egre
 def render_training(
     address: str, attrs: Attributes, index: RenderIndex, cfg: KubernetesConfig
 ) -> RenderOutput:
-    name = resource_name(address, attrs)
+    name = object_name(address, attrs)
     pool = str(attrs.get("compute_pool") or "")
     ns = pool_namespace(cfg, pool)
     cluster = raycluster_name(pool)
@@ -400,8 +407,11 @@ def render_training(
         job["spec"]["activeDeadlineSeconds"] = deadline
     out = RenderOutput([job])
     # The job's code runs on the pool's RayCluster pods, so the policy selects those.
-    out.extend(
-        _egress_objects(address, dns_name(f"{name}-train"), ns, {"ray.io/cluster": cluster}, eais, index, cfg)
+    extend(
+        out,
+        _egress_objects(
+            address, dns_name(f"{name}-train"), ns, {"ray.io/cluster": cluster}, eais, index, cfg
+        ),
     )
     return out
 
@@ -410,7 +420,7 @@ def render_training(
 
 
 def service_endpoint(attrs: Mapping[str, Any], cfg: KubernetesConfig, address: str = "") -> str:
-    name = dns_name(resource_name(address, attrs))
+    name = dns_name(_name(address, attrs))
     ns = pool_namespace(cfg, str(attrs.get("compute_pool") or ""))
     return f"http://{name}.{ns}.svc.cluster.local:{SERVING_PORT}"
 
@@ -431,13 +441,13 @@ def service_image(
 def render_service(
     address: str, attrs: Attributes, index: RenderIndex, cfg: KubernetesConfig
 ) -> RenderOutput:
-    name = dns_name(resource_name(address, attrs))
+    name = dns_name(object_name(address, attrs))
     pool_name = str(attrs.get("compute_pool") or "")
     ns = pool_namespace(cfg, pool_name)
-    fam = _family(cfg, index.pools.get(pool_name))
+    fam = pool_family(cfg, index.pools.get(pool_name))
     gpus = _int(attrs.get("gpu_requests"), 0)
     replicas = 0 if attrs.get("suspended") else max(_int(attrs.get("max_instances"), 1), 1)
-    workers = _int(attrs.get("num_workers"), 1 if gpus else int(2 * fam.cpus + 1))
+    workers = _filled(attrs, "num_workers", address)
     max_queue = _int(attrs.get("max_queue"), 64)
     model = str(attrs.get("model") or "")
     warnings = []
@@ -498,7 +508,7 @@ def render_service(
     if secret:
         pod["imagePullSecrets"] = [{"name": secret}]
     if gpus:
-        pod.update(_gpu_placement(cfg, FamilyFacts(fam.name, fam.cpus, fam.memory_gib, gpus, fam.gpu_type)))
+        pod.update(_gpu_placement(cfg, gpus))
     template_labels = base_labels(address)
     template_labels.update(selector)
     out = RenderOutput(warnings=warnings)
@@ -564,7 +574,7 @@ def render_service(
             "spec": {"maxUnavailable": 1, "selector": {"matchLabels": dict(selector)}},
         }
     )
-    out.extend(_egress_objects(address, name, ns, dict(selector), _eai_list(attrs), index, cfg))
+    extend(out, _egress_objects(address, name, ns, dict(selector), _eai_list(attrs), index, cfg))
     return out
 
 
@@ -607,5 +617,5 @@ def render_items(items: list[RenderItem], cfg: KubernetesConfig) -> RenderOutput
     index = RenderIndex.from_items(items)
     out = RenderOutput()
     for item in items:
-        out.extend(render_resource(item.type, item.address, item.attributes, index, cfg))
+        extend(out, render_resource(item.type, item.address, item.attributes, index, cfg))
     return out

@@ -1,4 +1,5 @@
-"""Representative RenderItems: what the engine hands the provider for a typical configuration."""
+"""Representative RenderItems: what the engine hands the provider for a typical configuration
+(complete attributes: the defaults the engine fills, such as active_nodes and num_workers, set)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ def representative_items() -> list[RenderItem]:
                 "instance_family": "GPU_NV_S",
                 "min_nodes": 1,
                 "max_nodes": 1,
+                "active_nodes": 1,
                 "initially_suspended": True,
             },
         ),
@@ -112,6 +114,7 @@ def representative_items() -> list[RenderItem]:
                 "gpu_requests": 0,
                 "max_instances": 2,
                 "max_queue": 32,
+                "num_workers": 7,  # the engine's default: 2 x 3 vCPU (CPU_X64_S) + 1
                 "max_batch_rows": 1000,
                 "suspended": False,
                 "image_repository": "models",
@@ -126,6 +129,7 @@ def representative_items() -> list[RenderItem]:
                 "compute_pool": "gpu_pool",
                 "model": "gs://acme/vision",
                 "gpu_requests": 1,
+                "num_workers": 1,  # the engine's default with GPUs
                 "max_instances": 1,
                 "suspended": True,
             },

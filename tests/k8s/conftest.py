@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlrt_iac.provider import ProviderContext
+from mlrt_iac.provider import ProviderContext, Related
 from providers.kubernetes import KubernetesProvider
 
 from .apiserver import TestApiServer
@@ -40,5 +40,5 @@ def provider(kubeconfig: Path, tmp_path: Path) -> Iterator[KubernetesProvider]:
         p.close()
 
 
-def ctx(tmp_path: Path, address: str = "", related: dict | None = None) -> ProviderContext:  # type: ignore[type-arg]
+def ctx(tmp_path: Path, address: str = "", related: dict[str, Related] | None = None) -> ProviderContext:
     return ProviderContext(tmp_path, tmp_path / ".mlrt", address, related=related or {})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlrt_iac.provider import ProviderContext
+from mlrt_iac.provider import ProviderContext, Related
 from providers.kubernetes import KubernetesProvider
 
 POOL = {
@@ -24,6 +24,7 @@ SERVICE = {
     "functions": ["predict"],
     "max_instances": 1,
     "max_queue": 8,
+    "num_workers": 3,  # the engine's default for CPU_X64_XS: 2 x 1 vCPU + 1
     "ingress_enabled": False,
     "suspended": False,
 }
@@ -34,7 +35,12 @@ def pool_ctx(tmp: Path, namespace_pool: dict[str, Any] | None = None) -> Provide
 
 
 def service_ctx(tmp: Path) -> ProviderContext:
-    return ProviderContext(tmp, tmp / ".mlrt", "service.api", related={"compute_pool.cpu": dict(POOL)})
+    return ProviderContext(tmp, tmp / ".mlrt", "service.api", related=pool_related())
+
+
+def pool_related(**extra: Related) -> dict[str, Related]:
+    """`ctx.related` of a workload on the pool POOL (plus `extra`, by address)."""
+    return {"compute_pool.cpu": Related("compute_pool.cpu", "compute_pool", "cpu", dict(POOL)), **extra}
 
 
 def handler(provider: KubernetesProvider, type_name: str) -> Any:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
-from mlrt_iac.errors import PermanentError
-from mlrt_iac.provider import ProviderContext
+from clients.kubernetes import KubeClient, ObjRef
+from mlrt_iac.errors import DeadlineExceeded, PermanentError, RetryableError
+from mlrt_iac.provider import ProviderContext, Related
 from providers.kubernetes import KubernetesProvider
 
 from .apiserver import TestApiServer
 from .conftest import ctx
-from .scenarios import POOL, SERVICE, handler, pool_ctx, service_ctx
+from .scenarios import POOL, SERVICE, handler, pool_ctx, pool_related, service_ctx
 
 NS = "mlrt-cpu"
 
@@ -120,16 +122,41 @@ def test_service_update_removes_objects_no_longer_rendered(
     assert apiserver.get("Deployment", NS, "api") is not None
 
 
-def test_retry_on_429_and_500(provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path) -> None:
-    apiserver.inject(429, count=2, retry_after=0.01, method="PATCH")
-    apiserver.inject(500, count=1, method="GET")
-    progress: list[str] = []
-    c = pool_ctx(tmp_path)
-    c.progress = progress.append
-    created = handler(provider, "compute_pool").create(c, dict(POOL))
-    assert created.attributes["state"] == "ACTIVE"
-    assert sum("answered 429" in p for p in progress) == 2 and sum("answered 500" in p for p in progress) == 1
+def test_transient_errors_are_raised_for_the_engine_to_retry(
+    provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path
+) -> None:
+    """429 and 5xx are not retried by the handler (nor by urllib3): the create raises
+    RetryableError with the server's Retry-After, after removing what it applied."""
+    h = handler(provider, "compute_pool")
+    apiserver.inject(429, count=1, retry_after=0.25, method="PATCH")
+    with pytest.raises(RetryableError) as err:
+        h.create(pool_ctx(tmp_path), dict(POOL))
+    assert "429" in err.value.summary and err.value.delay == 0.25
+    assert apiserver.objects() == []
+
+    apiserver.inject(500, count=1, method="GET")  # the first readiness poll
+    patches = sum(m == "PATCH" for m, _ in apiserver.store.requests)
+    with pytest.raises(RetryableError) as err:
+        h.create(pool_ctx(tmp_path), dict(POOL))
+    assert "500" in err.value.summary
+    assert sum(m == "PATCH" for m, _ in apiserver.store.requests) - patches == 3  # each object once
+    assert apiserver.objects() == []  # all or nothing
     assert all(f.count == 0 for f in apiserver.faults)
+
+    # The engine's retry is a plain second call: it succeeds once the server answers.
+    assert h.create(pool_ctx(tmp_path), dict(POOL)).attributes["state"] == "ACTIVE"
+
+
+def test_client_makes_each_request_once(kubeconfig: Path, apiserver: TestApiServer) -> None:
+    """urllib3's own retries are off: a 503 reaches the caller as a RetryableError."""
+    apiserver.inject(503, count=1, method="GET")
+    client = KubeClient(str(kubeconfig))
+    try:
+        with pytest.raises(RetryableError):
+            client.get(ObjRef("v1", "Namespace", "", "x"))
+        assert client.get(ObjRef("v1", "Namespace", "", "x")) is None
+    finally:
+        client.close()
 
 
 def test_failed_create_leaves_nothing(
@@ -140,7 +167,7 @@ def test_failed_create_leaves_nothing(
         apiserver.store.controllers.clear()
     apiserver.auto_ready(after_gets=1, job_status="FAILED")
     h = handler(provider, "training")
-    c = ProviderContext(tmp_path, tmp_path / ".mlrt", "training.t", related={"compute_pool.cpu": dict(POOL)})
+    c = ProviderContext(tmp_path, tmp_path / ".mlrt", "training.t", related=pool_related())
     with pytest.raises(PermanentError) as err:
         h.create(
             c,
@@ -155,14 +182,14 @@ def test_training_runs_to_success(
 ) -> None:
     handler(provider, "compute_pool").create(pool_ctx(tmp_path), dict(POOL))
     h = handler(provider, "training")
-    related = {
-        "compute_pool.cpu": dict(POOL),
-        "external_access_integration.eai": {
-            "name": "eai",
-            "enabled": True,
-            "effective_egress": ["10.0.0.0/8", "pypi.org:443"],
-        },
-    }
+    eai = {"name": "eai", "enabled": True, "effective_egress": ["10.0.0.0/8", "pypi.org:443"]}
+    related = pool_related(
+        **{
+            "external_access_integration.eai": Related(
+                "external_access_integration.eai", "external_access_integration", "eai", eai
+            )
+        }
+    )
     c = ProviderContext(tmp_path, tmp_path / ".mlrt", "training.t", related=related)
     logs: list[str] = []
     c.log = logs.append
@@ -193,17 +220,34 @@ def test_readiness_timeout_is_an_error(
 ) -> None:
     with apiserver.store.lock:
         apiserver.store.controllers.clear()  # no controller: the cluster never becomes ready
-    with pytest.raises(PermanentError) as err:
-        handler(provider, "compute_pool").create(pool_ctx(tmp_path), {**POOL, "timeouts": {"create": 0.3}})
-    assert "Timed out" in err.value.summary and "state=pending" in err.value.detail
+    c = pool_ctx(tmp_path)
+    c.deadline = time.monotonic() + 0.3  # what the engine sets from `timeouts { create }`
+    start = time.monotonic()
+    with pytest.raises(DeadlineExceeded) as err:
+        handler(provider, "compute_pool").create(c, dict(POOL))
+    assert time.monotonic() - start < 10  # not the provider's ready_timeout_secs (20 here)
+    assert "state=pending" in err.value.detail and "timeouts" in err.value.detail
     assert apiserver.objects() == []  # all or nothing
+
+
+def test_scale_that_does_not_complete_rolls_back(
+    provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path
+) -> None:
+    h = handler(provider, "compute_pool")
+    created = h.create(pool_ctx(tmp_path), dict(POOL))
+    with apiserver.store.lock:
+        apiserver.store.controllers.clear()  # the scale never completes
+    c = pool_ctx(tmp_path)
+    c.deadline = time.monotonic() + 0.3
+    with pytest.raises(DeadlineExceeded) as err:
+        h.update(c, created.id, created.attributes, {**POOL, "active_nodes": 2})
+    assert "rolled back" in err.value.summary
+    assert apiserver.get("RayCluster", NS, "cpu")["spec"]["workerGroupSpecs"][0]["replicas"] == 1  # type: ignore[index]
 
 
 def test_unreachable_and_unauthorised(
     provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path
 ) -> None:
-    from providers.kubernetes.client import KubeClient, ObjRef
-
     bad = tmp_path / "bad-kubeconfig"
     bad.write_text((tmp_path / "kubeconfig").read_text().replace(apiserver.token, "wrong"))
     with pytest.raises(PermanentError) as err:

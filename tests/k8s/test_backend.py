@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from clients.kubernetes import KubeClient
 from mlrt_iac.errors import StateError, StateLockedError
 from mlrt_iac.state import LockInfo, ResourceState, StateDocument, load_backend
-from providers.kubernetes.client import KubeClient
 from state.kubernetes_backend import KubernetesBackend
 
 from .apiserver import TestApiServer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from tests.e2e.helpers import read_state, run_mlrt
@@ -68,3 +69,88 @@ def test_apply_plan_drift_destroy_through_the_cli(apiserver: TestApiServer, tmp_
     assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
     assert apiserver.get("RayCluster", "mlrt-cpu", "cpu") is None
     assert read_state(project)["resources"] == []
+
+
+SLOW_TRAINING = """
+mlrt {
+  default_provider = "kubernetes"
+}
+
+provider "kubernetes" {
+  kubeconfig         = "%s"
+  poll_interval_secs = 0.05
+}
+
+compute_pool "slow" {
+  instance_family = "CPU_X64_XS"
+}
+
+training "t" {
+  compute_pool = compute_pool.slow
+  framework    = "xgboost"
+
+  dataset "train" {
+    source    = "s3://bucket/train.parquet"
+    label_col = "y"
+  }
+
+  timeouts {
+    create = "5s"
+  }
+}
+"""
+
+
+def _fresh(apiserver: TestApiServer) -> None:
+    with apiserver.store.lock:
+        apiserver.store.objects.clear()
+        apiserver.store.owners.clear()
+        apiserver.store.pending_delete.clear()
+        apiserver.faults.clear()
+    apiserver.auto_ready(after_gets=1)
+
+
+def _project(apiserver: TestApiServer, tmp_path: Path, config: str) -> Path:
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "main.hcl").write_text(config % apiserver.kubeconfig(tmp_path / "kubeconfig"))
+    return project
+
+
+def test_create_timeout_reaches_the_kubernetes_wait(apiserver: TestApiServer, tmp_path: Path) -> None:
+    """`timeouts { create = "5s" }` bounds the RayJob wait: the apply fails after about 5 s with
+    a Terraform-style error, not after the provider's 900 s default, and leaves no RayJob."""
+    _fresh(apiserver)
+    with apiserver.store.lock:
+        apiserver.store.controllers.pop("RayJob")  # the job never starts: never ready
+    project = _project(apiserver, tmp_path, SLOW_TRAINING)
+    start = time.monotonic()
+    applied = run_mlrt(project, "apply", "-auto-approve", timeout=120)
+    elapsed = time.monotonic() - start
+    out = applied.stdout + applied.stderr
+    assert applied.returncode == 1, out
+    assert "Error: Timed out waiting for RayJob mlrt-slow/t to be ready" in out, out
+    assert "timeouts" in out and "Traceback" not in out
+    assert 5 <= elapsed < 60, f"apply took {elapsed:.1f}s"
+    print(f"create timeout: apply failed after {elapsed:.1f}s")
+    assert apiserver.get("RayJob", "mlrt-slow", "t") is None  # the failed create removed it
+    assert apiserver.get("RayCluster", "mlrt-slow", "slow") is not None
+    assert {r["address"] for r in read_state(project)["resources"]} == {"compute_pool.slow"}
+    assert run_mlrt(project, "destroy", "-auto-approve").returncode == 0
+
+
+def test_engine_retries_transient_api_errors(apiserver: TestApiServer, tmp_path: Path) -> None:
+    """The handler raises on 429/5xx; the engine (the one owner of retries) tries again."""
+    _fresh(apiserver)
+    project = _project(apiserver, tmp_path, CONFIG)
+    apiserver.inject(429, count=1, retry_after=0.1, method="PATCH")
+    apiserver.inject(503, count=1, method="GET")
+    applied = run_mlrt(project, "apply", "-auto-approve")
+    out = applied.stdout + applied.stderr
+    assert applied.returncode == 0, out
+    assert "Apply complete! Resources: 3 added" in out
+    assert "answered 429 while applying Namespace mlrt-cpu; retrying" in out
+    assert "answered 503 while reading RayCluster mlrt-cpu/cpu; retrying" in out
+    assert "Warning" not in out  # the failed attempts removed what they applied
+    assert all(f.count == 0 for f in apiserver.faults)
+    assert run_mlrt(project, "destroy", "-auto-approve").returncode == 0

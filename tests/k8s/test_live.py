@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from clients.kubernetes import KubeClient, ObjRef
 from mlrt_iac.errors import StateLockedError
-from mlrt_iac.provider import ProviderContext
+from mlrt_iac.provider import ProviderContext, Related
 from mlrt_iac.state import LockInfo, StateDocument
 from providers.kubernetes import KubernetesProvider
-from providers.kubernetes.client import KubeClient, ObjRef
 from providers.kubernetes.handlers import KubeHandler
 from state.kubernetes_backend import KubernetesBackend
 
@@ -84,14 +84,19 @@ def test_live_service_apply_drift_delete(live: tuple[KubeClient, str], tmp_path:
         "max_instances": 1,
         "suspended": True,
         "ingress_enabled": True,
+        "num_workers": 3,
     }
     c = ProviderContext(
         tmp_path,
         tmp_path,
         "service.api",
-        related={"compute_pool.cpu": {"name": "cpu", "instance_family": "CPU_X64_XS"}},
+        related={
+            "compute_pool.cpu": Related(
+                "compute_pool.cpu", "compute_pool", "cpu", {"name": "cpu", "instance_family": "CPU_X64_XS"}
+            )
+        },
     )
-    for obj in p.render([]) + h.render(c, attrs).manifests:
+    for obj in p.render([]).manifests + h.render(c, attrs).manifests:
         validate_manifest(obj)
     created = h.create(c, attrs)
     try:

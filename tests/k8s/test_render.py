@@ -198,7 +198,7 @@ def test_write_render_is_byte_identical_and_prunes(tmp_path: Path) -> None:
 def test_provider_render_and_config_errors(tmp_path: Path) -> None:
     p = KubernetesProvider()
     assert not p.configure({"fqdn_policies": "cilium"}, ctx(tmp_path)).has_errors
-    manifests = p.render(representative_items())
+    manifests = p.render(representative_items()).manifests
     assert any(m["kind"] == "CiliumNetworkPolicy" for m in manifests)
     bad = KubernetesProvider().configure({"fqdn_policies": "calico", "nope": 1}, ctx(tmp_path))
     assert bad.has_errors and {d.summary for d in bad} == {

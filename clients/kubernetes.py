@@ -1,0 +1,292 @@
+"""A thin Kubernetes API client shared by the kubernetes provider and the kubernetes state backend.
+
+Raw REST through the official client's `ApiClient.call_api` (not the typed APIs) because mlrt
+handles custom resources (RayCluster, RayJob, CiliumNetworkPolicy) and built-ins the same way, as
+plain dicts, and needs `application/apply-patch+yaml` with `fieldManager`/`force`.
+Authentication, TLS and proxies come from the kubeconfig exactly as kubectl would use them.
+
+Errors are typed, so callers branch on the class, never on message text:
+
+- 404 -> `NotFound` (a PermanentError); `get` turns it into None and `delete` into False.
+- 409 from a server-side apply whose fields another manager owns -> `FieldManagerConflict`
+  (permanent: it names the other manager and suggests force_conflicts).
+- any other 409 (the object changed since it was read, or already exists) -> `Conflict`, a
+  RetryableError: reading again and retrying may succeed.
+- 429, 5xx and transport failures (refused, reset, timed out) -> RetryableError, with the
+  server's Retry-After as its delay.
+- 400, 401, 403, 422 ... -> `ApiError` (a PermanentError) with the server's message.
+
+The client makes each request once. urllib3's own retries and the client-go style GET retries of
+the official client are turned off: retrying belongs to the caller (the engine for provider
+handlers, bounded by the resource's `timeouts`), which would otherwise be stacked on top of
+hidden sleeps here (urllib3 honours Retry-After on a 429 without any limit).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from mlrt_iac.errors import PermanentError, RetryableError
+
+FIELD_MANAGER = "mlrt"  # the field manager of every server-side apply mlrt makes
+
+Obj = dict[str, Any]
+
+# kind -> (plural, namespaced): the kinds mlrt renders or stores state in.
+KINDS: dict[str, tuple[str, bool]] = {
+    "Namespace": ("namespaces", False),
+    "Secret": ("secrets", True),
+    "Service": ("services", True),
+    "ConfigMap": ("configmaps", True),
+    "ResourceQuota": ("resourcequotas", True),
+    "Deployment": ("deployments", True),
+    "NetworkPolicy": ("networkpolicies", True),
+    "Ingress": ("ingresses", True),
+    "PodDisruptionBudget": ("poddisruptionbudgets", True),
+    "Lease": ("leases", True),
+    "RayCluster": ("rayclusters", True),
+    "RayJob": ("rayjobs", True),
+    "CiliumNetworkPolicy": ("ciliumnetworkpolicies", True),
+}
+
+
+@dataclass(frozen=True)
+class ObjRef:
+    """Which object: apiVersion, kind, namespace ("" for cluster-scoped) and name."""
+
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+
+    @classmethod
+    def of(cls, obj: Obj) -> ObjRef:
+        meta = obj.get("metadata") or {}
+        return cls(
+            str(obj["apiVersion"]), str(obj["kind"]), str(meta.get("namespace") or ""), str(meta["name"])
+        )
+
+    def collection_path(self) -> str:
+        plural, namespaced = KINDS[self.kind]
+        base = f"/api/{self.api_version}" if "/" not in self.api_version else f"/apis/{self.api_version}"
+        if namespaced:
+            return f"{base}/namespaces/{quote(self.namespace)}/{plural}"
+        return f"{base}/{plural}"
+
+    def path(self) -> str:
+        return f"{self.collection_path()}/{quote(self.name)}"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
+
+
+class ApiError(PermanentError):
+    """The API server refused the request for good; `status` is its HTTP status code."""
+
+    def __init__(self, summary: str, detail: str = "", status: int = 0) -> None:
+        super().__init__(summary, detail)
+        self.status = status
+
+
+class NotFound(ApiError):
+    """404: the object (or its namespace) does not exist."""
+
+
+class FieldManagerConflict(ApiError):
+    """409 from a server-side apply: fields mlrt sets are managed by another field manager."""
+
+
+class Conflict(RetryableError):
+    """409 that may clear: the object changed since it was read, or already exists."""
+
+
+def _message(body: Any, fallback: str) -> tuple[str, Obj]:
+    try:
+        status = json.loads(body) if isinstance(body, (str, bytes)) and body else {}
+    except ValueError:
+        status = {}
+    if not isinstance(status, dict):
+        status = {}
+    return str(status.get("message") or fallback), status
+
+
+def _retry_after(headers: Any) -> float:
+    try:
+        value = headers.get("Retry-After") if headers is not None else None
+        return max(float(value), 0.0) if value is not None else 1.0
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def _field_conflict(message: str, body: Obj, what: str) -> FieldManagerConflict:
+    causes = (body.get("details") or {}).get("causes") or []
+    managers = sorted({c.get("message", "").split('"')[1] for c in causes if '"' in c.get("message", "")})
+    fields = ", ".join(c.get("field", "") for c in causes)
+    who = ", ".join(f'"{m}"' for m in managers) or "another field manager"
+    return FieldManagerConflict(
+        f"Conflict while {what}: fields are managed by {who}",
+        f"{message}\nAnother client changed fields mlrt manages ({fields}). Revert that "
+        "change, or set force_conflicts = true in the kubernetes provider to take the "
+        "fields over.",
+        409,
+    )
+
+
+def map_api_error(exc: Any, what: str) -> Exception:
+    """Turn an HTTP failure (or a transport error, which has no status) into a typed error."""
+    status = getattr(exc, "status", None)
+    if not isinstance(status, int) or status == 0:
+        return RetryableError(
+            f"Cannot reach the Kubernetes API while {what}",
+            f"{exc}. Check the kubeconfig's server address and that the cluster is up.",
+        )
+    message, body = _message(getattr(exc, "body", None), str(getattr(exc, "reason", "")))
+    if status == 429 or status >= 500:
+        return RetryableError(
+            f"The Kubernetes API answered {status} while {what}",
+            f"{message}. mlrt retries this.",
+            delay=_retry_after(getattr(exc, "headers", None)),
+        )
+    if status == 404:
+        return NotFound(f"Not found while {what} (404)", f"{message}.", status)
+    if status == 409:
+        causes = (body.get("details") or {}).get("causes") or []
+        if any(c.get("reason") == "FieldManagerConflict" for c in causes):
+            return _field_conflict(message, body, what)
+        return Conflict(f"Conflict while {what} (409)", f"{message}. Retrying with a fresh read may succeed.")
+    if status in (401, 403):
+        return ApiError(
+            f"The Kubernetes API refused access while {what} ({status})",
+            f"{message}. Check the kubeconfig credentials and the RBAC rules of that user.",
+            status,
+        )
+    return ApiError(f"The Kubernetes API rejected the request while {what} ({status})", f"{message}.", status)
+
+
+@dataclass
+class _HttpFailure:
+    status: int
+    body: bytes
+    headers: Any
+
+
+def _load_configuration(kubeconfig: str | None, context: str | None) -> Any:
+    """The official client's Configuration from a kubeconfig (explicit, $KUBECONFIG or
+    ~/.kube/config), else the in-cluster service account."""
+    from kubernetes import client, config
+
+    path = kubeconfig or os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
+    cfg = client.Configuration()
+    try:
+        if kubeconfig or Path(path.split(os.pathsep)[0]).exists():
+            config.load_kube_config(
+                config_file=path, context=context, client_configuration=cfg, persist_config=False
+            )
+        else:
+            config.load_incluster_config(client_configuration=cfg)
+    except Exception as exc:
+        raise PermanentError(
+            "Cannot load the Kubernetes configuration",
+            f"{exc}. Set kubeconfig (and context) in the kubernetes provider block, "
+            "or KUBECONFIG in the environment.",
+        ) from exc
+    cfg.retries = False  # one attempt per request: the caller owns retries (module docstring)
+    cfg.client_go_retries = False
+    return cfg
+
+
+class KubeClient:
+    """One connection to one cluster (kubeconfig path and context, or in-cluster config).
+
+    `request_timeout` bounds each HTTP request (connect plus read), so no call hangs past it.
+    """
+
+    def __init__(
+        self,
+        kubeconfig: str | None = None,
+        context: str | None = None,
+        request_timeout: float = 30.0,
+        field_manager: str = FIELD_MANAGER,
+    ) -> None:
+        from kubernetes import client
+
+        self.request_timeout = request_timeout
+        self.field_manager = field_manager
+        self.api = client.ApiClient(_load_configuration(kubeconfig, context))
+        self.api.user_agent = "mlrt"
+
+    def close(self) -> None:
+        self.api.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        what: str,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> Obj:
+        """One HTTP request; a non-2xx answer or a transport failure raises a typed error."""
+        import urllib3
+
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        try:
+            m, url, hdrs, data, post = self.api.param_serialize(
+                method,
+                path,
+                query_params=list((query or {}).items()),
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+            )
+            resp = self.api.call_api(m, url, hdrs, data, post, _request_timeout=self.request_timeout)
+            raw = resp.read()
+        except (urllib3.exceptions.HTTPError, OSError) as exc:  # refused, reset, timed out
+            raise map_api_error(exc, what) from exc
+        if not 200 <= resp.status <= 299:
+            raise map_api_error(_HttpFailure(resp.status, raw, resp.headers), what)
+        return json.loads(raw) if raw else {}
+
+    def get(self, ref: ObjRef) -> Obj | None:
+        """The live object, or None when it does not exist (404)."""
+        try:
+            return self.request("GET", ref.path(), f"reading {ref}")
+        except NotFound:
+            return None
+
+    def apply(self, obj: Obj, force: bool = False) -> Obj:
+        """Server-side apply as this client's field manager."""
+        ref = ObjRef.of(obj)
+        query = {"fieldManager": self.field_manager}
+        if force:
+            query["force"] = "true"
+        return self.request(
+            "PATCH", ref.path(), f"applying {ref}", query, obj, "application/apply-patch+yaml"
+        )
+
+    def create(self, obj: Obj) -> Obj:
+        """POST; `Conflict` when it already exists."""
+        ref = ObjRef.of(obj)
+        return self.request(
+            "POST", ref.collection_path(), f"creating {ref}", {"fieldManager": self.field_manager}, obj
+        )
+
+    def replace(self, obj: Obj) -> Obj:
+        """PUT: optimistic concurrency on metadata.resourceVersion (`Conflict` when it moved)."""
+        ref = ObjRef.of(obj)
+        return self.request("PUT", ref.path(), f"updating {ref}", {"fieldManager": self.field_manager}, obj)
+
+    def delete(self, ref: ObjRef, propagation: str = "Foreground") -> bool:
+        """Ask for deletion; False when it was already gone."""
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        try:
+            self.request("DELETE", ref.path(), f"deleting {ref}", {"propagationPolicy": propagation}, body)
+            return True
+        except NotFound:
+            return False
