@@ -173,7 +173,8 @@ class Evaluator:
 
     def render_template(self, text: str, variables: dict[str, Any], filename: str) -> Any:
         """templatefile(): the template sees only the given variables."""
-        from .parser import ParseError, template_from_text
+        from .parser import ParseError
+        from .templates import template_from_text
 
         try:
             t = template_from_text(text, (1, 1), (1, 1, 1, 1))
