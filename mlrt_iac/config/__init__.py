@@ -3,20 +3,24 @@
 Public API (see each function's docstring):
 
     load_config(directory, *, cache_dir=None) -> (Config, Diagnostics)
-    evaluate(config, inputs, *, resolver=None, targets=None) -> (EvaluatedConfig, Diagnostics)
     gather_variable_inputs(config, cli_vars, var_files, environ) -> (dict, Diagnostics)
     default_resolver(instance) -> Mapping
 
 Values flowing out: str, int/float, bool, None, list, dict, `HclSet` (list subclass for sets),
 `ResourceRef` (dict subclass with `.address`, for a whole-resource reference), `values.UNKNOWN`,
 `values.Sensitive`.
+
+Evaluating a whole configuration needs its static graph, so the entry point is
+`mlrt_iac.graph.evaluate` (this layer may not import `graph/`); here are the evaluators of each
+kind of node (`evaluator.NodeEvaluator`) that it drives.
 """
 
 from __future__ import annotations
 
-from .evaluate import EvaluatedConfig, default_resolver, evaluate, parse_address, parse_duration
+from .evaluator import default_resolver
 from .instances import (
     BackendConfig,
+    EvaluatedConfig,
     Lifecycle,
     OutputValue,
     ProviderConfig,
@@ -25,12 +29,12 @@ from .instances import (
     Settings,
 )
 from .loader import BLOCK_TYPES, RESOURCE_TYPES, Config, ModuleConfig, VariableDecl, load_config
+from .meta import parse_duration
 from .valueops import HclSet, ResourceRef
 from .variables import gather_variable_inputs
 
 __all__ = [
     "load_config",
-    "evaluate",
     "gather_variable_inputs",
     "default_resolver",
     "Config",
@@ -48,6 +52,5 @@ __all__ = [
     "ResourceRef",
     "RESOURCE_TYPES",
     "BLOCK_TYPES",
-    "parse_address",
     "parse_duration",
 ]

@@ -15,6 +15,7 @@ from typing import Any
 from ..values import UNKNOWN, Sensitive
 from . import ast as A
 from .functions import FUNCTIONS, SPECIAL_FUNCTIONS, FuncError
+from .scope import Resolver, Scope
 from .valueops import (
     EvalError,
     HclSet,
@@ -30,39 +31,6 @@ from .valueops import (
     to_str,
     type_name,
 )
-
-# Resolves a traversal whose root is not a local binding (var, local, resource, module...):
-# returns (value, number of steps consumed). Raises EvalError for undeclared names.
-Resolver = Callable[[A.Traversal], tuple[Any, int]]
-
-
-class Scope:
-    """Local bindings (for-expression variables, each, count, path) over a resolver."""
-
-    __slots__ = ("vars", "parent", "resolver")
-
-    def __init__(
-        self,
-        vars: dict[str, Any] | None = None,
-        parent: Scope | None = None,
-        resolver: Resolver | None = None,
-    ) -> None:
-        self.vars = vars or {}
-        self.parent = parent
-        self.resolver: Resolver | None = (
-            resolver if resolver is not None else (parent.resolver if parent else None)
-        )
-
-    def child(self, vars: dict[str, Any]) -> Scope:
-        return Scope(vars, self)
-
-    def lookup(self, name: str) -> tuple[bool, Any]:
-        s: Scope | None = self
-        while s is not None:
-            if name in s.vars:
-                return True, s.vars[name]
-            s = s.parent
-        return False, None
 
 
 def suggest(name: str, options: Any) -> str:
@@ -205,7 +173,8 @@ class Evaluator:
 
     def render_template(self, text: str, variables: dict[str, Any], filename: str) -> Any:
         """templatefile(): the template sees only the given variables."""
-        from .parser import ParseError, template_from_text
+        from .parser import ParseError
+        from .templates import template_from_text
 
         try:
             t = template_from_text(text, (1, 1), (1, 1, 1, 1))
@@ -622,35 +591,4 @@ class Evaluator:
         )
 
 
-def iter_refs(e: Any, bound: frozenset[str] = frozenset()) -> Iterator[A.Traversal]:
-    """Every traversal in an expression whose root is not bound by an enclosing `for`."""
-    if isinstance(e, A.Traversal):
-        if e.root not in bound:
-            yield e
-        for kind, arg in e.steps:
-            if kind == "i":
-                yield from iter_refs(arg, bound)
-    elif isinstance(e, A.Literal) or isinstance(e, str):
-        return
-    elif isinstance(e, A.ForExpr):
-        yield from iter_refs(e.coll, bound)
-        inner = bound | {e.val_var} | ({e.key_var} if e.key_var else set())
-        for x in (e.key_expr, e.val_expr, e.cond):
-            if x is not None:
-                yield from iter_refs(x, inner)
-    elif isinstance(e, A.TemplateFor):
-        yield from iter_refs(e.coll, bound)
-        inner = bound | {e.val_var} | ({e.key_var} if e.key_var else set())
-        for part in e.body:
-            yield from iter_refs(part, inner)
-    elif isinstance(e, A.Node):
-        for f in e._fields():
-            if f != "pos":
-                yield from iter_refs(getattr(e, f), bound)
-    elif isinstance(e, (list, tuple)):
-        for x in e:
-            if isinstance(x, tuple) and len(x) == 2 and isinstance(x[0], str) and x[0] in ("a", "i"):
-                if x[0] == "i":
-                    yield from iter_refs(x[1], bound)
-            else:
-                yield from iter_refs(x, bound)
+__all__ = ["Evaluator", "Resolver", "Scope", "render", "suggest"]

@@ -28,204 +28,30 @@ newline, and CRLF line ends become LF.
 from __future__ import annotations
 
 import difflib
-import enum
 import os
-import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..diagnostics import Diagnostics, SourceRange
+from .fmt_tokens import Kind, LexError, Tok, lex
 
 __all__ = ["FmtResult", "format_source", "format_paths", "unified_diff", "write_changes"]
 
 _INDENT = 2
 
 
-class _Kind(enum.Enum):
-    WORD = "word"  # identifiers, numbers, operators: anything else that is not space
-    EQ = "eq"  # a lone `=` (not `==`, `!=`, `<=`, `>=`, `=>`)
-    OPEN = "open"  # { [ (
-    CLOSE = "close"  # } ] )
-    STRING = "string"  # "..." with any nested template sequences
-    HEREDOC = "heredoc"  # <<EOT ... EOT (up to the end of the closing marker)
-    LCOMMENT = "lcomment"  # # ... or // ... (without the newline)
-    BCOMMENT = "bcomment"  # /* ... */
-    NEWLINE = "newline"
-
-
-@dataclass(slots=True)
-class _Tok:
-    kind: _Kind
-    text: str
-    space_before: bool
-    offset: int
-
-
-class _LexError(Exception):
-    def __init__(self, offset: int, summary: str, detail: str) -> None:
-        super().__init__(summary)
-        self.offset = offset
-        self.summary = summary
-        self.detail = detail
-
-
-_HEREDOC_START = re.compile(r"<<(-?)([A-Za-z][A-Za-z0-9._-]*)[ \t]*\n")
-_WORD_STOP = frozenset(' \t\r\n"{}[]()#=')
-_BRACKET_DELTA = {_Kind.OPEN: 1, _Kind.CLOSE: -1}
+_BRACKET_DELTA = {Kind.OPEN: 1, Kind.CLOSE: -1}
 # Operators after which (or before which) python-hcl2 accepts a line break outside brackets.
 _OPERATORS = frozenset({"?", ":", "&&", "||", "+", "-", "*", "/", "%", "==", "!=", "<", ">", "<=", ">="})
-
-
-def _scan_string(text: str, i: int) -> int:
-    """Return the offset just past the quoted template that starts at `text[i] == '"'`."""
-    n = len(text)
-    j = i + 1
-    while j < n:
-        c = text[j]
-        if c == "\\":
-            j += 2
-        elif c == '"':
-            return j + 1
-        elif c == "\n":
-            break
-        elif text.startswith("$${", j) or text.startswith("%%{", j):
-            j += 3
-        elif text.startswith("${", j) or text.startswith("%{", j):
-            j = _scan_template_sequence(text, j + 2)
-        else:
-            j += 1
-    raise _LexError(
-        i,
-        "Unterminated template string",
-        'A quoted string must end with " on the same line; add the closing quote.',
-    )
-
-
-def _scan_template_sequence(text: str, j: int) -> int:
-    """Return the offset just past the `}` that closes a `${`/`%{` sequence whose body starts at j."""
-    start = j
-    depth = 0
-    n = len(text)
-    while j < n:
-        c = text[j]
-        if c == '"':
-            j = _scan_string(text, j)
-            continue
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            if depth == 0:
-                return j + 1
-            depth -= 1
-        j += 1
-    raise _LexError(
-        start - 2,
-        "Unterminated template sequence",
-        "A ${ or %{ sequence inside a string is not closed; add the closing }.",
-    )
-
-
-def _scan_heredoc(text: str, i: int) -> int | None:
-    """Return the end offset (before the newline) of the heredoc starting at i, or None."""
-    m = _HEREDOC_START.match(text, i)
-    if m is None:
-        return None
-    marker = m.group(2)
-    pos = m.end()
-    n = len(text)
-    while pos <= n:
-        end = text.find("\n", pos)
-        line_end = n if end < 0 else end
-        if text[pos:line_end].lstrip(" \t").rstrip("\r") == marker:
-            return line_end
-        if end < 0:
-            break
-        pos = end + 1
-    raise _LexError(
-        i,
-        "Unterminated heredoc",
-        f"The heredoc opened with <<{m.group(1)}{marker} has no closing line "
-        f"'{marker}'; add it on a line of its own.",
-    )
-
-
-def _lex(text: str) -> list[_Tok]:
-    """Cut `text` into tokens; strings, heredocs and comments are single opaque tokens."""
-    toks: list[_Tok] = []
-    i = 0
-    n = len(text)
-    space = False
-
-    def add(kind: _Kind, end: int) -> None:
-        nonlocal i, space
-        toks.append(_Tok(kind, text[i:end], space, i))
-        i = end
-        space = False
-
-    while i < n:
-        c = text[i]
-        if c in " \t\r\f\v":
-            space = True
-            i += 1
-        elif c == "\n":
-            add(_Kind.NEWLINE, i + 1)
-        elif c == "#" or text.startswith("//", i):
-            end = text.find("\n", i)
-            end = n if end < 0 else end
-            toks.append(_Tok(_Kind.LCOMMENT, text[i:end].rstrip(), space, i))
-            i, space = end, False
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            if end < 0:
-                raise _LexError(i, "Unterminated comment", "A /* comment is not closed; add */.")
-            # Trailing spaces inside a block comment mean nothing; drop them like any other.
-            body = "\n".join(part.rstrip() for part in text[i : end + 2].split("\n"))
-            toks.append(_Tok(_Kind.BCOMMENT, body, space, i))
-            i, space = end + 2, False
-        elif c == '"':
-            add(_Kind.STRING, _scan_string(text, i))
-        elif text.startswith("<<", i):
-            heredoc_end = _scan_heredoc(text, i)
-            if heredoc_end is None:
-                raise _LexError(
-                    i, "Invalid heredoc", "A heredoc starts with <<NAME or <<-NAME followed by a newline."
-                )
-            add(_Kind.HEREDOC, heredoc_end)
-        elif c in "{[(":
-            add(_Kind.OPEN, i + 1)
-        elif c in "}])":
-            add(_Kind.CLOSE, i + 1)
-        elif c == "=":
-            if text.startswith("==", i) or text.startswith("=>", i):
-                add(_Kind.WORD, i + 2)
-            else:
-                add(_Kind.EQ, i + 1)
-        else:
-            j = i
-            while j < n:
-                ch = text[j]
-                if ch == "=" and j > i and text[j - 1] in "!<>":
-                    j += 1
-                    continue
-                if (
-                    ch in _WORD_STOP
-                    or text.startswith("//", j)
-                    or text.startswith("/*", j)
-                    or text.startswith("<<", j)
-                ):
-                    break
-                j += 1
-            add(_Kind.WORD, j)
-    return toks
 
 
 @dataclass(slots=True)
 class _Line:
     """One logical line: the tokens up to a newline (a heredoc or block comment may span lines)."""
 
-    toks: list[_Tok]
-    comment: _Tok | None = None  # a trailing line comment, aligned separately
+    toks: list[Tok]
+    comment: Tok | None = None  # a trailing line comment, aligned separately
     eq: int = -1  # index in toks of the line's first `=` (not the first token)
     assign: bool = False  # the `=` starts a whole single-line value (alignable)
     net: int = 0  # net bracket change of the line's code tokens
@@ -239,18 +65,18 @@ class _Line:
 
     @property
     def starts_with_close(self) -> bool:
-        return bool(self.toks) and self.toks[0].kind is _Kind.CLOSE
+        return bool(self.toks) and self.toks[0].kind is Kind.CLOSE
 
     @property
     def ends_with_open(self) -> bool:
-        return bool(self.toks) and self.toks[-1].kind is _Kind.OPEN
+        return bool(self.toks) and self.toks[-1].kind is Kind.OPEN
 
 
-def _split_lines(toks: list[_Tok]) -> list[_Line]:
+def _split_lines(toks: list[Tok]) -> list[_Line]:
     lines: list[_Line] = []
-    current: list[_Tok] = []
+    current: list[Tok] = []
     for tok in toks:
-        if tok.kind is _Kind.NEWLINE:
+        if tok.kind is Kind.NEWLINE:
             lines.append(_Line(current))
             current = []
         else:
@@ -263,37 +89,37 @@ def _split_lines(toks: list[_Tok]) -> list[_Line]:
 def _analyse(lines: list[_Line]) -> None:
     """Fill in each line's cells (hclwrite's lead/assign/comment) and block structure."""
     stack: list[bool] = []  # one entry per open bracket: True when it opens a block body
-    prev: list[_Tok] = []
+    prev: list[Tok] = []
     for line in lines:
         toks = line.toks
-        if len(toks) > 1 and toks[-1].kind is _Kind.LCOMMENT:
+        if len(toks) > 1 and toks[-1].kind is Kind.LCOMMENT:
             line.comment = toks.pop()
         # A comment-only line stays a lead cell, as in hclwrite.
         if toks and all(stack):
             line.continuation = (bool(prev) and prev[-1].text in _OPERATORS) or (
-                toks[0].kind is _Kind.WORD and toks[0].text in _OPERATORS and toks[0].text != "-"
+                toks[0].kind is Kind.WORD and toks[0].text in _OPERATORS and toks[0].text != "-"
             )
         prev = toks
         for idx, tok in enumerate(toks):
-            if idx > 0 and tok.kind is _Kind.EQ:
+            if idx > 0 and tok.kind is Kind.EQ:
                 line.eq = idx
                 line.assign = sum(_BRACKET_DELTA.get(t.kind, 0) for t in toks[idx:]) == 0
                 break
         line.net = sum(_BRACKET_DELTA.get(t.kind, 0) for t in toks)
         in_body = not stack or stack[-1]
-        header = in_body and bool(toks) and toks[0].kind is _Kind.WORD
+        header = in_body and bool(toks) and toks[0].kind is Kind.WORD
         for idx, tok in enumerate(toks):
-            if tok.kind is _Kind.OPEN:
+            if tok.kind is Kind.OPEN:
                 is_block = header and tok.text == "{" and idx > 0
                 if is_block:
                     line.block_open.add(idx)
                 stack.append(is_block)
                 header = False
-            elif tok.kind is _Kind.CLOSE:
+            elif tok.kind is Kind.CLOSE:
                 closed_block = stack.pop() if stack else False
                 if idx == len(toks) - 1:
                     line.ends_block = closed_block
-            elif tok.kind not in (_Kind.WORD, _Kind.STRING):
+            elif tok.kind not in (Kind.WORD, Kind.STRING):
                 header = False
 
 
@@ -342,14 +168,14 @@ def _indents(lines: list[_Line]) -> list[int]:
     return result
 
 
-def _join(toks: list[_Tok], line: _Line, start: int) -> str:
+def _join(toks: list[Tok], line: _Line, start: int) -> str:
     """Render tokens with their spacing collapsed to at most one space."""
     parts: list[str] = []
     for idx in range(start, len(toks)):
         tok = toks[idx]
         if idx > start:
             prev = toks[idx - 1]
-            if tok.kind is _Kind.CLOSE and tok.text == "}" and prev.kind is _Kind.OPEN and prev.text == "{":
+            if tok.kind is Kind.CLOSE and tok.text == "}" and prev.kind is Kind.OPEN and prev.text == "{":
                 sep = ""
             elif idx in line.block_open or idx == line.eq or idx - 1 == line.eq:
                 sep = " "
@@ -417,8 +243,8 @@ def _render(lines: list[_Line]) -> list[str]:
     return cells
 
 
-def _significant(toks: list[_Tok]) -> list[tuple[_Kind, str]]:
-    return [(t.kind, t.text) for t in toks if t.kind is not _Kind.NEWLINE]
+def _significant(toks: list[Tok]) -> list[tuple[Kind, str]]:
+    return [(t.kind, t.text) for t in toks if t.kind is not Kind.NEWLINE]
 
 
 def _position(text: str, offset: int) -> tuple[int, int]:
@@ -500,15 +326,15 @@ def format_source(text: str, filename: str) -> tuple[str, Diagnostics]:
         # An unclosed string, heredoc or comment makes the parser fail far from the cause
         # (often at the end of the file); the lexer can point at where it was opened.
         try:
-            _lex(text)
-        except _LexError as exc:
+            lex(text)
+        except LexError as exc:
             line, column = _position(text, exc.offset)
             diags = Diagnostics()
             diags.add_error(exc.summary, exc.detail, SourceRange.at(filename, line, column))
         return "", diags
     try:
-        toks = _lex(text)
-    except _LexError as exc:
+        toks = lex(text)
+    except LexError as exc:
         line, column = _position(text, exc.offset)
         diags.add_error(exc.summary, exc.detail, SourceRange.at(filename, line, column))
         return "", diags
@@ -518,8 +344,8 @@ def format_source(text: str, filename: str) -> tuple[str, Diagnostics]:
     rendered = _render(lines)
     out = "\n".join(rendered) + "\n" if rendered else ""
     try:
-        same = _significant(_lex(out)) == _significant(toks)
-    except _LexError:
+        same = _significant(lex(out)) == _significant(toks)
+    except LexError:
         same = False
     if not same:
         diags.add_error(

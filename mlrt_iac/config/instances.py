@@ -99,3 +99,15 @@ class OutputValue:
 # it (`training.t` / `training.t.model_uri`): typically its attributes plus computed ones
 # (UNKNOWN before apply, real values from state or apply). Called in dependency order.
 ResourceResolver = Callable[[ResourceInstance], Mapping[str, Any]]
+
+
+@dataclass
+class EvaluatedConfig:
+    """Everything an evaluation yields: the resource instances in evaluation order, root outputs,
+    provider configurations, the `mlrt { }` settings and the root variables' values."""
+
+    instances: list[ResourceInstance] = field(default_factory=list)
+    outputs: dict[str, OutputValue] = field(default_factory=dict)
+    providers: dict[str, ProviderConfig] = field(default_factory=dict)
+    settings: Settings = field(default_factory=Settings)
+    variables: dict[str, Any] = field(default_factory=dict)

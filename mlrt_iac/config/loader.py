@@ -551,7 +551,7 @@ def _suggest(name: str, options: Any) -> str:
 
 
 def _iter_refs(e: A.Expr) -> Iterator[A.Traversal]:
-    from .expr import iter_refs
+    from .references import iter_refs
 
     return iter_refs(e)
 

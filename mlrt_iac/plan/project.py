@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import Config, EvaluatedConfig, evaluate, gather_variable_inputs, load_config
+from ..config import Config, EvaluatedConfig, gather_variable_inputs, load_config
 from ..config.instances import ProviderConfig, ResourceInstance, Settings
 from ..diagnostics import Diagnostics
 from ..errors import DiagnosticsError, MlrtError
+from ..graph import evaluate
 from ..model import validate_instances
 from ..provider import Provider, ProviderContext, ProviderInfo, discover_providers
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlrt_iac.config import evaluate, load_config
+from mlrt_iac.config import load_config
 from mlrt_iac.config.expr import Evaluator, Scope
 from mlrt_iac.config.parser import parse_expression
 from mlrt_iac.diagnostics import Diagnostics
+from mlrt_iac.graph import evaluate
 
 
 def write(d: Path, files: dict[str, str]) -> Path:

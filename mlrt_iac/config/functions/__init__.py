@@ -1,0 +1,26 @@
+"""The function library, with Terraform's semantics.
+
+Each function takes the evaluator context (for file paths) and already-evaluated arguments with
+every Sensitive mark removed; the evaluator re-applies marks and short-circuits UNKNOWN (see
+`SHALLOW_UNKNOWN` for functions that accept unknown *elements*). `try`, `can`, `sensitive` and
+`nonsensitive` need unevaluated arguments or marks and live in the evaluator.
+"""
+
+from __future__ import annotations
+
+from . import collections, conversions, encoding, filesystem, numbers, strings
+from .base import Func, FuncContext, FuncError
+
+FUNCTIONS: dict[str, Func] = {
+    **collections.FUNCTIONS,
+    **conversions.FUNCTIONS,
+    **strings.FUNCTIONS,
+    **numbers.FUNCTIONS,
+    **encoding.FUNCTIONS,
+    **filesystem.FUNCTIONS,
+}
+
+# Handled by the evaluator (lazy arguments or marks); listed so "did you mean" knows them.
+SPECIAL_FUNCTIONS = ("try", "can", "sensitive", "nonsensitive", "type")
+
+__all__ = ["FUNCTIONS", "SPECIAL_FUNCTIONS", "Func", "FuncContext", "FuncError"]

@@ -1,0 +1,177 @@
+"""Static references: which declaration each `var.x`, `local.y`, `module.m.out`, `TYPE.NAME` of an
+expression names, found from the configuration alone (before any value is known).
+
+A reference to something undeclared is reported here, once, with a "did you mean"; the evaluator
+then sees it as tainted and does not report it again. `graph/static.py` turns these references
+into the edges of the static dependency graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ..diagnostics import Diagnostics
+from . import ast as A
+from .expr import suggest
+from .loader import RESOURCE_TYPES, ModuleConfig, rng
+from .nodes import NodeKey
+
+_ROOTS = ("var", "local", "module", "each", "count", "path", *RESOURCE_TYPES)
+
+
+def iter_refs(e: Any, bound: frozenset[str] = frozenset()) -> Iterator[A.Traversal]:
+    """Every traversal in an expression whose root is not bound by an enclosing `for`."""
+    if isinstance(e, A.Traversal):
+        if e.root not in bound:
+            yield e
+        for kind, arg in e.steps:
+            if kind == "i":
+                yield from iter_refs(arg, bound)
+    elif isinstance(e, A.Literal) or isinstance(e, str):
+        return
+    elif isinstance(e, A.ForExpr):
+        yield from iter_refs(e.coll, bound)
+        inner = bound | {e.val_var} | ({e.key_var} if e.key_var else set())
+        for x in (e.key_expr, e.val_expr, e.cond):
+            if x is not None:
+                yield from iter_refs(x, inner)
+    elif isinstance(e, A.TemplateFor):
+        yield from iter_refs(e.coll, bound)
+        inner = bound | {e.val_var} | ({e.key_var} if e.key_var else set())
+        for part in e.body:
+            yield from iter_refs(part, inner)
+    elif isinstance(e, A.Node):
+        for f in e._fields():
+            if f != "pos":
+                yield from iter_refs(getattr(e, f), bound)
+    elif isinstance(e, (list, tuple)):
+        for x in e:
+            if isinstance(x, tuple) and len(x) == 2 and isinstance(x[0], str) and x[0] in ("a", "i"):
+                if x[0] == "i":
+                    yield from iter_refs(x[1], bound)
+            else:
+                yield from iter_refs(x, bound)
+
+
+def node_exprs(items: Sequence[A.Expr | A.Block]) -> list[A.Expr]:
+    """The expressions whose references a node depends on: expressions as given, and every
+    argument of a block (nested blocks too) except `provider` and the `lifecycle` block."""
+    out: list[A.Expr] = []
+    for it in items:
+        if isinstance(it, A.Block):
+            _block_exprs(it, out)
+        else:
+            out.append(it)
+    return out
+
+
+def _block_exprs(b: A.Block, out: list[A.Expr]) -> None:
+    for a in b.attributes:
+        if a.name != "provider":
+            out.append(a.expr)
+    for sub in b.blocks:
+        if sub.type == "lifecycle":
+            continue  # replace_triggered_by / ignore_changes are not value references
+        _block_exprs(sub, out)
+
+
+def resolve_reference(
+    t: A.Traversal, mc: ModuleConfig, filename: str, each_ok: bool, count_ok: bool, diags: Diagnostics
+) -> NodeKey | None | bool:
+    """The node a traversal refers to; None for context values; False when invalid (reported)."""
+    root, steps, mp = t.root, t.steps, mc.path
+    where = "the root module" if not mp else f"module.{'.module.'.join(mp)}"
+    first = steps[0][1] if steps and steps[0][0] == "a" else None
+
+    def err(summary: str, detail: str) -> bool:
+        diags.add_error(summary, detail, rng(filename, t.pos))
+        return False
+
+    if root in ("var", "local", "module") and first is None:
+        return err(
+            "Invalid reference",
+            f'The "{root}" object cannot be accessed directly. Instead, access one'
+            f" of its attributes, like {root}.NAME.",
+        )
+    if root == "var":
+        if first not in mc.variables:
+            return err(
+                "Reference to undeclared input variable",
+                f'An input variable with the name "{first}" has not been declared in {where}.'
+                + suggest(str(first), mc.variables)
+                + f' Declare it with variable "{first}" {{}}.',
+            )
+        return (mp, "var", str(first))
+    if root == "local":
+        if first not in mc.locals:
+            return err(
+                "Reference to undeclared local value",
+                f'A local value with the name "{first}" has not been declared in {where}.'
+                + suggest(str(first), mc.locals),
+            )
+        return (mp, "local", str(first))
+    if root == "module":
+        call = mc.module_calls.get(str(first))
+        if call is None:
+            return err(
+                "Reference to undeclared module",
+                f'No module call named "{first}" is declared in {where}.'
+                + suggest(str(first), mc.module_calls),
+            )
+        rest = steps[1:]
+        if rest and rest[0][0] == "i":
+            rest = rest[1:]
+        if rest and rest[0][0] == "a" and call.child is not None:
+            oname = rest[0][1]
+            if oname not in call.child.outputs:
+                return err(
+                    "Unsupported attribute",
+                    f'Module "{first}" has no output named "{oname}".' + suggest(oname, call.child.outputs),
+                )
+            return (mp + (str(first),), "out", oname)
+        return (mp, "mod", str(first))
+    if root in RESOURCE_TYPES:
+        if first is None:
+            return err(
+                "Invalid reference",
+                f"A reference to a resource type must be followed by at least one"
+                f" attribute access, specifying the resource name, like {root}.NAME.",
+            )
+        key = f"{root}.{first}"
+        if key not in mc.resources:
+            return err(
+                "Reference to undeclared resource",
+                f'A {root} resource named "{first}" has not been declared in {where}.'
+                + suggest(key, mc.resources),
+            )
+        return (mp, "res", key)
+    if root == "each":
+        if not each_ok:
+            return err(
+                'Reference to "each" in context without for_each',
+                'The "each" object can be used only in "module" or resource blocks, and only when the'
+                ' "for_each" argument is set.',
+            )
+        return None
+    if root == "count":
+        if not count_ok:
+            return err(
+                'Reference to "count" in non-counted context',
+                'The "count" object can only be used in "module" and resource blocks when the "count"'
+                " argument is set.",
+            )
+        return None
+    if root == "path":
+        if first not in ("module", "root", "cwd"):
+            return err(
+                'Invalid "path" attribute', 'The "path" object has the attributes "module", "root" and "cwd".'
+            )
+        return None
+    if first is None:
+        return err("Invalid reference", f'There is no variable named "{root}".' + suggest(root, _ROOTS))
+    return err(
+        "Reference to undeclared resource",
+        f'A resource "{root}" "{first}" has not been declared in {where}, and "{root}" is not a'
+        " resource type." + suggest(root, _ROOTS),
+    )

@@ -1,0 +1,61 @@
+"""Evaluate a configuration: the static graph says which declarations to evaluate and in which
+order, the config layer's `NodeEvaluator` evaluates each.
+
+This is the one place that joins the two: `config/` may not import `graph/` (layer rule
+cli -> apply -> plan -> graph -> model -> config), so the walk lives here and callers
+(`plan/project.py`) call `graph.evaluate`.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..config.evaluator import NodeEvaluator, default_resolver
+from ..config.instances import EvaluatedConfig, ResourceResolver
+from ..config.loader import Config
+from ..config.nodes import NodeKey
+from ..diagnostics import Diagnostics
+from .static import build_static_graph, report_cycles, settings_nodes
+from .targets import keep_targeted, select_targets
+
+
+def evaluate(
+    config: Config,
+    inputs: Mapping[str, Any],
+    *,
+    resolver: ResourceResolver | None = None,
+    targets: Iterable[str] | None = None,
+    settings_only: bool = False,
+) -> tuple[EvaluatedConfig, Diagnostics]:
+    """Evaluate every block of a loaded configuration (or only what `targets` need).
+
+    `settings_only` evaluates just the `mlrt { }` and `provider` blocks (and the variables and
+    locals they may use): what a command needs to find its backend and providers, at a fraction
+    of the cost of the whole configuration.
+    """
+    diags = Diagnostics()
+    wanted = list(targets) if targets is not None else None
+    gc_was = gc.isenabled()
+    gc.disable()  # tens of thousands of small objects, none cyclic: collections only cost time
+    try:
+        ev = NodeEvaluator(config, dict(inputs), resolver or default_resolver, diags)
+        ev.eval_settings()
+        sg = build_static_graph(config, diags)
+        needed: set[NodeKey] | None = None
+        found: list[str] = []
+        if settings_only:
+            needed = settings_nodes(sg)
+        elif wanted:
+            needed, found = select_targets(sg, wanted, diags)
+        order, stuck = sg.graph.order(needed)
+        if stuck:
+            report_cycles(sg, stuck, diags)
+        out = ev.run(order, stuck, sg.refs)
+        if wanted:
+            out.instances = keep_targeted(out.instances, found)
+    finally:
+        if gc_was:
+            gc.enable()
+    return out, diags
