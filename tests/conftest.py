@@ -1,4 +1,10 @@
-"""Session-wide test support: registers the test provider through a real entry point."""
+"""Session-wide test support: registers the test provider through a real entry point, and puts
+the end-to-end tests in the slow lane.
+
+Lanes: `pytest` runs every test not marked `slow` (pyproject.toml's addopts has
+`-m 'not slow'`); `pytest -m slow` runs the others; `.ci/run` runs both. Every test under
+tests/e2e/ (real CLI processes, trainings, the Ray cluster) and every test marked `ray` is
+marked `slow` here; other tests over ~5 s carry `@pytest.mark.slow` themselves."""
 
 from __future__ import annotations
 
@@ -10,6 +16,14 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+E2E = REPO / "tests" / "e2e"
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.resolve().is_relative_to(E2E) or item.get_closest_marker("ray") is not None:
+            item.add_marker(pytest.mark.slow)
 
 
 def _register_test_provider(site: Path) -> None:

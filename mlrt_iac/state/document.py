@@ -471,7 +471,7 @@ class StateDocument:
     def same_content(self, other: StateDocument) -> bool:
         """Equal resources and outputs (serial, lineage and version not compared)."""
         a, b = self.to_dict(), other.to_dict()
-        return a["resources"] == b["resources"] and a["outputs"] == b["outputs"]
+        return bool(a["resources"] == b["resources"] and a["outputs"] == b["outputs"])
 
 
 _DOC_FIELDS = frozenset(("format_version", "serial", "lineage", "mlrt_version", "resources", "outputs"))

@@ -2,8 +2,8 @@
 
 Built-in kinds: `kubernetes_validate.validate(obj, K8S_VERSION, strict=True)` against the
 Kubernetes OpenAPI schemas of the newest 1.3x version the installed package ships. KubeRay
-kinds: the v1.7.0 CRD `openAPIV3Schema` (from ../shared/fixtures/kuberay-v1.7.0/ relative to the
-repository root) with jsonschema, made strict the way the API server prunes: every object schema
+kinds: the v1.7.0 CRD `openAPIV3Schema` (test data in tests/fixtures/kuberay-v1.7.0/, see its
+README) with jsonschema, made strict the way the API server prunes: every object schema
 with properties and without `x-kubernetes-preserve-unknown-fields` rejects unknown fields.
 Custom resources' `metadata` is checked against the Kubernetes ObjectMeta schema (through a
 ConfigMap carrying the same metadata). CiliumNetworkPolicy has no schema in the fixtures: its
@@ -23,7 +23,7 @@ import yaml
 from kubernetes_validate.utils import all_versions
 
 REPO = Path(__file__).resolve().parents[2]
-KUBERAY = REPO.parent / "shared" / "fixtures" / "kuberay-v1.7.0"
+KUBERAY = REPO / "tests" / "fixtures" / "kuberay-v1.7.0"
 K8S_VERSION = max(
     (v for v in all_versions() if v.startswith("1.3")), key=lambda v: tuple(int(p) for p in v.split("."))
 )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.helpers import read_state, run_mlrt
 
 from .apiserver import TestApiServer
@@ -38,6 +40,7 @@ external_access_integration "egress" {
 """
 
 
+@pytest.mark.slow
 def test_apply_plan_drift_destroy_through_the_cli(apiserver: TestApiServer, tmp_path: Path) -> None:
     apiserver.auto_ready(after_gets=1)
     project = tmp_path / "proj"

@@ -131,6 +131,7 @@ def test_invalid_spec_exits_2_and_says_why(tmp_path: Path) -> None:
     assert result["status"] == "FAILED" and "framework" in result["error"]
 
 
+@pytest.mark.slow
 def test_spec_inline_in_an_environment_variable(tmp_path: Path) -> None:
     """Kubernetes RayJobs pass the spec inline: `launch --spec-env MLRT_JOB_SPEC`."""
     import os

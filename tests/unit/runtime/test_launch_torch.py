@@ -18,6 +18,9 @@ import pytest
 
 from tests.unit.runtime.helpers import run_launcher, write_spec
 
+# Every test here starts the launcher, which imports torch: all over ~5 s.
+pytestmark = pytest.mark.slow
+
 TRAINER = textwrap.dedent("""
     import torch
     import torch.distributed as dist
@@ -118,7 +121,6 @@ def _digits_project(tmp_path: Path, trainer: str, workers: int, **extra: object)
     )
 
 
-@pytest.mark.slow
 def test_two_processes_over_gloo_on_digits(tmp_path: Path) -> None:
     import torch
 
@@ -144,7 +146,6 @@ def test_two_processes_over_gloo_on_digits(tmp_path: Path) -> None:
     assert model(torch.zeros(3, 64)).shape == (3, 10)
 
 
-@pytest.mark.slow
 def test_a_failing_worker_fails_the_run_with_its_log_tail(tmp_path: Path) -> None:
     code, events = run_launcher(_digits_project(tmp_path, FAILING, 2), timeout=120)
     assert code == 1
@@ -175,7 +176,6 @@ def test_an_entrypoint_without_a_colon_is_a_clear_error(tmp_path: Path) -> None:
     assert code == 1 and 'is not "module:function"' in events[-1]["error"]
 
 
-@pytest.mark.slow
 def test_sigterm_stops_every_worker(tmp_path: Path) -> None:
     spec = _digits_project(tmp_path, BLOCKING, 2)
     proc = subprocess.Popen(

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pytest
 
 from tests.unit.serving.helpers import COLS, Server, rows_body, training_data, tree_rss_mib
 
@@ -19,6 +20,7 @@ SECONDS = 4.0
 MAX_QUEUE = 2
 
 
+@pytest.mark.slow
 def test_overload_gives_only_correct_200s_and_503s(
     xgb_model: tuple[Path, Any], start_server: Callable[..., Server]
 ) -> None:

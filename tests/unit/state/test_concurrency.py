@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from mlrt_iac.state import StateDocument
 from state.local_backend import LocalBackend
 
@@ -13,6 +15,7 @@ PROCESSES = 50
 WRITES_EACH = 2
 
 
+@pytest.mark.slow
 def test_fifty_concurrent_writers_lose_no_update(project: Path, workers: Workers) -> None:
     started = [workers.start("increment", str(project), str(WRITES_EACH), f"p{n}") for n in range(PROCESSES)]
     b = LocalBackend(project, {})
