@@ -26,7 +26,7 @@ class EvalError(Exception):
         self.pos = pos
 
 
-class HclSet(list):  # type: ignore[type-arg]
+class HclSet(list):
     """A set value: a list without duplicates, strings sorted like Terraform's sets."""
 
     @staticmethod
@@ -47,7 +47,7 @@ class HclSet(list):  # type: ignore[type-arg]
         return HclSet(out)
 
 
-class ResourceRef(dict):  # type: ignore[type-arg]
+class ResourceRef(dict):
     """A whole resource as a value (`compute_pool = compute_pool.cpu`): its attributes, and its address.
 
     Reading an attribute it lacks yields UNKNOWN (it may be computed at apply time).

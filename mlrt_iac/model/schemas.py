@@ -102,7 +102,7 @@ class ResourceModel(_Block):
         """Plain attribute values (UNKNOWN kept where not known yet), for plans and providers."""
         return self.model_dump()
 
-    def model_dump(self, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
         """BaseModel.model_dump, except that UNKNOWN survives in every mode (json included)
         instead of raising, and no serializer warnings are emitted for it."""
         kwargs.setdefault("warnings", False)

@@ -346,7 +346,7 @@ class ShardedDataConnector(DataConnector):
         return out
 
     @classmethod
-    def from_sources(  # type: ignore[override]
+    def from_sources(
         cls,
         sources: Sequence[SourceLike] | SourceLike,
         *,
@@ -359,13 +359,13 @@ class ShardedDataConnector(DataConnector):
         return cls.from_connector(dc, world_size=world_size, rank=rank)
 
     @classmethod
-    def from_dataframe(  # type: ignore[override]
+    def from_dataframe(
         cls, df: Any, *, world_size: int | None = None, rank: int | None = None
     ) -> ShardedDataConnector:
         return cls.from_connector(DataConnector.from_dataframe(df), world_size=world_size, rank=rank)
 
     @classmethod
-    def from_dataset(  # type: ignore[override]
+    def from_dataset(
         cls, spec: Mapping[str, Any], *, world_size: int | None = None, rank: int | None = None
     ) -> ShardedDataConnector:
         return cls.from_connector(DataConnector.from_dataset(spec), world_size=world_size, rank=rank)
@@ -388,7 +388,7 @@ class ShardedDataConnector(DataConnector):
         lo, hi = shard_range(base_hi - base_lo, world_size, own if rank is None else rank)
         return base_lo + lo, base_lo + hi
 
-    def get_shard(self, rank: int | None = None) -> DataConnector:  # type: ignore[override]
+    def get_shard(self, rank: int | None = None) -> DataConnector:
         """A plain connector over one rank's rows (default: this connector's rank)."""
         return self._derive(row_range=self.shard_bounds(rank))
 

@@ -115,7 +115,7 @@ def _no_communicator() -> Any:
     """An XGBoostConfig whose train-function context is empty (mlrt's worker enters its own)."""
     from ray.train.xgboost import XGBoostConfig
 
-    class _Config(XGBoostConfig):  # type: ignore[misc]
+    class _Config(XGBoostConfig):
         @property
         def train_func_context(self) -> Any:
             @contextlib.contextmanager

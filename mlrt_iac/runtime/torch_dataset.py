@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
 
 
-class ArrowTorchDataset(IterableDataset):  # type: ignore[type-arg]
+class ArrowTorchDataset(IterableDataset):
     """Yields ``{column: tensor}`` with ``batch_size`` rows (ints int64, floats as stored,
     bools bool). Use ``DataLoader(ds, batch_size=None)``."""
 

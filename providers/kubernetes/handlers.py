@@ -55,11 +55,11 @@ class KubeHandler(ResourceHandler):
 
     @property
     def cfg(self) -> KubernetesConfig:
-        return self.provider.settings  # type: ignore[attr-defined,no-any-return]
+        return self.provider.settings  # type: ignore[attr-defined]
 
     @property
     def client(self) -> KubeClient:
-        return self.provider.client()  # type: ignore[attr-defined,no-any-return]
+        return self.provider.client()  # type: ignore[attr-defined]
 
     # --- helpers ----------------------------------------------------------------------------
 
