@@ -46,7 +46,7 @@ HARNESSES: dict[str, Callable[[pytest.FixtureRequest, Path, Any], MakeBackend]] 
 
 @pytest.fixture(scope="module")
 def contract_apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestApiServer]:
-    from providers.kubernetes.client import KubeClient
+    from clients.kubernetes import KubeClient
 
     server = TestApiServer().start()
     try:
