@@ -3,8 +3,10 @@
 Every wait ends at a `time.monotonic()` deadline: the resource's `ctx.deadline` (from its
 `timeouts { }`, else the engine's default) or, for a handler called outside the engine, the
 provider's `ready_timeout_secs`. Running out raises `DeadlineExceeded`; a Ctrl-C (`ctx.cancel`)
-raises PermanentError. API errors are not caught here: a RetryableError goes up to the engine,
-the one owner of retries.
+raises PermanentError. Operations are never retried here (a RetryableError from a create or a
+delete goes up to the engine, the one owner of retries); but a status poll that fails
+transiently (429, 5xx, a dropped connection) is simply polled again at the next interval, so
+one bad answer during a two-hour training does not throw the submitted run away.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from clients.kubernetes import KubeClient, ObjRef
-from mlrt_iac.errors import DeadlineExceeded, PermanentError
+from mlrt_iac.errors import DeadlineExceeded, PermanentError, RetryableError
 from mlrt_iac.provider import ProviderContext
 
 Obj = dict[str, Any]
@@ -44,7 +46,17 @@ def wait_ready(
     """Poll `ref` until `check` says ready (""), failed (a message) or the deadline passes."""
     start = time.monotonic()
     while True:
-        obj = client.get(ref)
+        try:
+            obj = client.get(ref)
+        except RetryableError as exc:
+            if time.monotonic() >= deadline:
+                raise DeadlineExceeded(
+                    f"Timed out waiting for {ref} to be ready",
+                    f"The last status read failed: {exc.summary}. Check the cluster.",
+                ) from exc
+            ctx.progress(f"{ref}: status read failed ({exc.summary}); polling again")
+            _pause(ctx, deadline, max(interval, exc.delay), str(ref))
+            continue
         if obj is None:
             raise PermanentError(
                 f"{ref} disappeared while mlrt was waiting for it",
