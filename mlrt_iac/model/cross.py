@@ -1,4 +1,4 @@
-"""Checks between blocks, before anything runs (DESIGN.md "Cross-checks at plan time").
+"""Checks between blocks, before anything runs (a Terraform-style plan error names both blocks).
 
 - references by plain name to a pool / integration / rule / repository that no block declares;
 - a training or service that cannot fit its pool: more nodes than max_nodes, GPUs on a CPU

@@ -1,4 +1,5 @@
-"""Typed schemas of every resource block (the DESIGN.md table "Resource types").
+"""Typed schemas of every resource block (Snowflake's vocabulary: compute pools, image repositories,
+network rules, external access integrations, trainings, services).
 
 Each model holds a block's arguments with their defaults plus its computed attributes
 (fields marked computed: None until a provider fills them; setting them in HCL is an error).
