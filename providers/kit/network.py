@@ -1,14 +1,16 @@
-"""`network_rule` and `external_access_integration` on the local provider: recorded grants.
+"""`network_rule` and `external_access_integration` as recorded grants (local and ray providers).
 
-Nothing on this machine enforces them; they are records (`<data_dir>/network/rules/<name>.json`,
-`<data_dir>/network/integrations/<name>.json`) that workloads read to learn their egress list,
-and that plans show so reviewers see who may reach what.
+Nothing on this machine enforces them; they are records (`<records_dir>/rules/<name>.json`,
+`<records_dir>/integrations/<name>.json`, `records_dir` being `<data_dir>/network` unless a
+provider's subclass says otherwise) that workloads read to learn their egress list, and that
+plans show so reviewers see who may reach what.
 
 An integration's computed `effective_egress` is the sorted, de-duplicated list of its allowed
 EGRESS rules' entries, resolved by `mlrt_iac.model.netrules.effective_egress` (one definition for
 every provider): HOST_PORT entries as `host:port` (lower-cased, `:443` when no port is written,
-`0.0.0.0:443` kept), IPV4 entries as `CIDR:port` or `CIDR:*`. The rules come from `ctx.related`
-(the engine passes every resource the integration references), else from their records on disk.
+`0.0.0.0:443` kept), IPV4 entries as `CIDR:port` or `CIDR:*`. The rules come from
+`ctx.related_of("network_rule")` (the engine passes every resource the integration references),
+else from their records on disk.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from mlrt_iac.errors import PermanentError
 from mlrt_iac.provider import Attributes, CreateResult, DiffResult, ProviderContext, ReadResult, UpdateResult
 from mlrt_iac.values import is_known
 
-from ._files import atomic_write_json, plain, read_json
-from .common import LocalHandler, resource_name
+from .handler import KitHandler, public
+from .names import file_safe_name
+from .records import atomic_write_json, plain, read_json
 
 MODES = ("EGRESS", "INGRESS")
 TYPES = ("HOST_PORT", "IPV4")
@@ -70,20 +73,24 @@ def _rule_problems(attrs: Attributes) -> list[str]:
     return problems
 
 
-class _RecordHandler(LocalHandler):
-    """A resource that is only a JSON record under `<data_dir>/network/<folder>/`."""
+class RecordHandler(KitHandler):
+    """A resource that is only a JSON record under `records_dir(ctx)/<folder>/`."""
 
     folder: ClassVar[str] = ""
 
+    def records_dir(self, ctx: ProviderContext) -> Path:
+        """Where this provider keeps network records (override to use another folder)."""
+        return ctx.data_dir / "network"
+
     def record_path(self, ctx: ProviderContext, name: str) -> Path:
-        resource_name(ctx, {"name": name})  # refuse names that are not plain file names
-        return ctx.data_dir / "network" / self.folder / f"{name}.json"
+        file_safe_name(ctx, {"name": name})  # refuse names that are not plain file names
+        return self.records_dir(ctx) / self.folder / f"{name}.json"
 
     def load(self, ctx: ProviderContext, name: str) -> Attributes | None:
         data = read_json(self.record_path(ctx, name))
         if not isinstance(data, dict) or not isinstance(data.get("attributes"), dict):
             return None
-        return dict(data["attributes"])
+        return public(data["attributes"])
 
     def save(self, ctx: ProviderContext, name: str, attrs: Attributes) -> None:
         atomic_write_json(
@@ -97,7 +104,7 @@ class _RecordHandler(LocalHandler):
         self.record_path(ctx, id).unlink(missing_ok=True)
 
 
-class NetworkRuleHandler(_RecordHandler):
+class NetworkRuleHandler(RecordHandler):
     """EGRESS/INGRESS rules: HOST_PORT or IPV4 value lists."""
 
     type_name: ClassVar[str] = "network_rule"
@@ -112,7 +119,7 @@ class NetworkRuleHandler(_RecordHandler):
 
     def _checked(self, ctx: ProviderContext, desired: Attributes) -> Attributes:
         attrs = plain(desired)
-        attrs["name"] = resource_name(ctx, attrs)
+        attrs["name"] = file_safe_name(ctx, attrs)
         problems = _rule_problems(attrs)
         if problems:
             raise PermanentError(f'Invalid network rule "{attrs["name"]}"', " ".join(problems))
@@ -134,7 +141,7 @@ class NetworkRuleHandler(_RecordHandler):
         return UpdateResult(attrs)
 
 
-class ExternalAccessIntegrationHandler(_RecordHandler):
+class ExternalAccessIntegrationHandler(RecordHandler):
     """Integrations that grant workloads the egress of their allowed rules."""
 
     type_name: ClassVar[str] = "external_access_integration"
@@ -160,14 +167,14 @@ class ExternalAccessIntegrationHandler(_RecordHandler):
     def _rules(self, ctx: ProviderContext, names: list[str], from_disk: bool) -> list[Attributes] | None:
         """The rules' attributes, from ctx.related (then disk); None when some are not known."""
         by_name: dict[str, Attributes] = {}
-        for attrs in ctx.related.values():
-            if isinstance(attrs, dict) and "value_list" in attrs and isinstance(attrs.get("name"), str):
-                by_name[attrs["name"]] = attrs
+        for rel in ctx.related_of("network_rule"):
+            by_name[rel.name] = rel.attributes
+        recorded = self.provider.handler("network_rule")
         rules: list[Attributes] = []
         for name in names:
             rule = by_name.get(name)
             if rule is None and from_disk:
-                rule = NetworkRuleHandler(self.provider).load(ctx, name)
+                rule = recorded.load(ctx, name) if isinstance(recorded, RecordHandler) else None
             if rule is None or not is_known(rule):
                 return None
             rules.append(plain(rule))
@@ -194,8 +201,7 @@ class ExternalAccessIntegrationHandler(_RecordHandler):
 
     def _checked(self, ctx: ProviderContext, desired: Attributes) -> Attributes:
         attrs = {k: v for k, v in plain(desired).items() if k not in self.computed}
-        attrs["name"] = resource_name(ctx, attrs)
-        attrs.setdefault("enabled", True)
+        attrs["name"] = file_safe_name(ctx, attrs)
         names = self.rule_names(attrs)
         if names is None:
             raise PermanentError(
@@ -212,14 +218,18 @@ class ExternalAccessIntegrationHandler(_RecordHandler):
         names = self.rule_names(desired)
         if names is None:
             return {}
-        rules = self._rules(ctx, names, from_disk=not ctx.related)
+        rules = self._rules(ctx, names, from_disk=not ctx.related_of("network_rule"))
         if rules is None or any(r.get("mode") != "EGRESS" for r in rules):
             return {}
         return {"effective_egress": effective_egress(rules)}
 
     def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
         result = super().diff(ctx, prior, desired)
-        planned = self.plan_computed(ctx, desired, prior).get("effective_egress") if ctx.related else None
+        planned = (
+            self.plan_computed(ctx, desired, prior).get("effective_egress")
+            if ctx.related_of("network_rule")
+            else None
+        )
         if (
             planned is not None
             and planned != prior.get("effective_egress")
