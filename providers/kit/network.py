@@ -97,6 +97,13 @@ class RecordHandler(KitHandler):
             self.record_path(ctx, name), {"type": self.type_name, "id": name, "attributes": attrs}
         )
 
+    def planned_id(self, ctx: ProviderContext, desired: Attributes) -> str | None:
+        """The record is named by the object's name, known before create."""
+        try:
+            return file_safe_name(ctx, desired)
+        except PermanentError:
+            return None
+
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
         return ReadResult(self.load(ctx, id))
 

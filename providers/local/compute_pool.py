@@ -29,6 +29,7 @@ from mlrt_iac.provider import Attributes, CreateResult, DiffResult, ProviderCont
 from mlrt_iac.values import is_known
 from providers.kit.handler import public
 from providers.kit.machine import Capacity, FamilyFacts, node_size
+from providers.kit.names import file_safe_name
 from providers.kit.pools import (
     POOL_COMPUTED,
     cap_lines,
@@ -153,6 +154,13 @@ class ComputePoolHandler(LocalHandler):
         for key in result.requires_replace:
             result.reasons.setdefault(key, f"a local pool's {key} cannot change in place")
         return result
+
+    def planned_id(self, ctx: ProviderContext, desired: Attributes) -> str | None:
+        """A pool's id is its name, known before create."""
+        try:
+            return file_safe_name(ctx, desired)
+        except PermanentError:
+            return None
 
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
         return ReadResult(self._load(ctx, id))

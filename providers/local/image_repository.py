@@ -130,6 +130,15 @@ class ImageRepositoryHandler(LocalHandler):
         out["repository_url"] = self.url(path)
         return out
 
+    def planned_id(self, ctx: ProviderContext, desired: Attributes) -> str | None:
+        """The id is the repository's absolute path, known before create."""
+        if not (is_known(desired.get("name")) and is_known(desired.get("registry"))):
+            return None
+        try:
+            return str(self.repo_dir(ctx, plain(desired)))
+        except PermanentError:
+            return None
+
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
         path = Path(id)
         if not path.is_dir() or not is_valid_layout(path):
