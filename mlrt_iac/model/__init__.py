@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from .cross import cross_check, instance_name
 from .describe import ArgumentInfo, describe_type
-from .families import BUILTIN_FAMILIES, FamilyCatalog, InstanceFamily, build_catalog
+from .families import BUILTIN_FAMILIES, FamilyCatalog, InstanceFamily, build_catalog, parse_family
 from .names import default_name, normalize_name
 from .netrules import effective_egress, parse_host_port, parse_ipv4
+from .pools import default_active_nodes, node_count_problems
 from .schemas import (
     RESOURCE_MODELS,
     ComputePool,
@@ -44,11 +45,14 @@ __all__ = [
     "build_catalog",
     "computed_attributes",
     "cross_check",
+    "default_active_nodes",
     "default_name",
     "describe_type",
     "effective_egress",
     "instance_name",
+    "node_count_problems",
     "normalize_name",
+    "parse_family",
     "parse_host_port",
     "parse_ipv4",
     "validate_instance",

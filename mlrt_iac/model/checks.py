@@ -17,6 +17,7 @@ from . import netrules
 from .errors_map import attr_range
 from .families import FamilyCatalog
 from .names import default_name, name_problem, normalize_name
+from .pools import default_active_nodes, node_count_problems
 from .schemas import ComputePool, ExternalAccessIntegration, NetworkRule, ResourceModel, Service, Training
 
 _ENTRYPOINT_RE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
@@ -76,44 +77,11 @@ def check_compute_pool(m: ComputePool, inst: ResourceInstance, catalog: FamilyCa
             )
         else:
             m.__dict__["instance_family"] = fam.name
-    lo, hi, active = m.min_nodes, m.max_nodes, m.active_nodes
-    if _int(lo) and lo <= 0:
-        out.append(
-            error(
-                "Invalid value",
-                f'Inappropriate value for attribute "min_nodes": must be greater than 0, got {lo}.',
-                attr_range(inst, ("min_nodes",)),
-            )
-        )
-    if _int(lo) and _int(hi) and lo > hi:
-        out.append(
-            error(
-                "Invalid value",
-                f"min_nodes ({lo}) is greater than max_nodes ({hi}). Set min_nodes <= max_nodes.",
-                attr_range(inst, ("min_nodes",)),
-            )
-        )
-    if active is None and lo is not UNKNOWN:
-        m.__dict__["active_nodes"] = active = lo
-    elif active is not None and active is not UNKNOWN:
-        if _int(lo) and active < lo:
-            out.append(
-                error(
-                    "Invalid value",
-                    f"active_nodes ({active}) is below min_nodes ({lo}). "
-                    "Keep min_nodes <= active_nodes <= max_nodes.",
-                    attr_range(inst, ("active_nodes",)),
-                )
-            )
-        if _int(hi) and active > hi:
-            out.append(
-                error(
-                    "Invalid value",
-                    f"active_nodes ({active}) is above max_nodes ({hi}). "
-                    "Keep min_nodes <= active_nodes <= max_nodes.",
-                    attr_range(inst, ("active_nodes",)),
-                )
-            )
+    written = m.active_nodes  # a defaulted active_nodes is not checked against the range again
+    if written is None and m.min_nodes is not UNKNOWN:
+        m.__dict__["active_nodes"] = default_active_nodes(m.min_nodes, written)
+    for attr, message in node_count_problems(m.min_nodes, m.max_nodes, written):
+        out.append(error("Invalid value", message, attr_range(inst, (attr,))))
     return out
 
 

@@ -100,22 +100,31 @@ class FamilyCatalog:
         )
 
 
-def _family_from(name: str, raw: Any, cfg: ProviderConfig, diags: Diagnostics) -> InstanceFamily | None:
+def parse_family(name: str, raw: Any) -> tuple[InstanceFamily | None, list[tuple[str, str]]]:
+    """One `instance_family "NAME" { }` body checked against its schema: the family, or every
+    problem as (field, message). Providers checking their own block use this, so a custom
+    family has one definition (and no provider-specific defaults)."""
     plain, _ = unmark(raw)
+    if isinstance(plain, list) and len(plain) == 1:  # python-hcl2 may wrap a block body in a list
+        plain = plain[0]
     try:
         spec = _CustomFamily.model_validate(plain)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'block'}: {e['msg']}" for e in exc.errors()
-        )
+        return None, [(".".join(str(p) for p in e["loc"]) or "block", e["msg"]) for e in exc.errors()]
+    return InstanceFamily(name, spec.cpus, spec.memory_gib, spec.gpus, spec.gpu_type, builtin=False), []
+
+
+def _family_from(name: str, raw: Any, cfg: ProviderConfig, diags: Diagnostics) -> InstanceFamily | None:
+    fam, errors = parse_family(name, raw)
+    if fam is None:
+        problems = "; ".join(f"{where}: {msg}" for where, msg in errors)
         diags.add_error(
             "Invalid instance family",
             f'instance_family "{name}" in provider "{cfg.key}" is invalid ({problems}). '
             "Set cpus and memory_gib (numbers above 0), and optionally gpus and gpu_type.",
             cfg.range,
         )
-        return None
-    return InstanceFamily(name, spec.cpus, spec.memory_gib, spec.gpus, spec.gpu_type, builtin=False)
+    return fam
 
 
 def build_catalog(provider_configs: Iterable[ProviderConfig]) -> FamilyCatalog:

@@ -20,16 +20,18 @@ ServiceHandler)`); handlers reach the provider's settings through `self.lp`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from mlrt_iac.diagnostics import Diagnostics
+from mlrt_iac.model import FamilyCatalog
 from mlrt_iac.provider import Attributes, Provider, ProviderContext, ResourceHandler
 from mlrt_iac.values import is_known
+from mlrt_iac.version import mlrt_version
+from providers.kit.machine import Capacity, FamilyFacts, family_catalog, lookup_family, machine_capacity
+from providers.kit.records import plain
 
-from ._files import plain
 from .compute_pool import ComputePoolHandler
 from .image_repository import ImageRepositoryHandler
-from .machine import Capacity, FamilyFacts, lookup_family, machine_capacity
 from .network import ExternalAccessIntegrationHandler, NetworkRuleHandler
 from .service import ServiceHandler
 from .training import TrainingHandler
@@ -49,7 +51,7 @@ class LocalProvider(Provider):
     """Realises resources as records, directories and processes on this machine."""
 
     name: ClassVar[str] = "local"
-    version: ClassVar[str] = "0.1.0"
+    version: ClassVar[str] = mlrt_version()
     handler_classes: ClassVar[tuple[type[ResourceHandler], ...]] = INFRA_HANDLERS + (
         TrainingHandler,
         ServiceHandler,
@@ -58,7 +60,7 @@ class LocalProvider(Provider):
     def __init__(self) -> None:
         super().__init__()
         self.root: Path | None = None
-        self.families: dict[str, dict[str, Any]] = {}
+        self.families: FamilyCatalog = FamilyCatalog()
         # Seconds to wait for the pool ledger's lock before a RetryableError (tests lower it).
         self.lock_timeout: float = 10.0
 
@@ -99,34 +101,15 @@ class LocalProvider(Provider):
                 'Write each as `instance_family "NAME" { cpus = 4  memory_gib = 16  gpus = 0 }`.',
             )
             fams = {}
-        for fname, spec in fams.items():
-            if isinstance(spec, list) and len(spec) == 1:  # python-hcl2 may wrap a block body in a list
-                spec = spec[0]
-            if not isinstance(spec, dict):
-                diags.add_error(
-                    f'Invalid instance_family "{fname}"', "Its body must set cpus and memory_gib."
-                )
-                continue
-            for k in ("cpus", "memory_gib"):
-                val = spec.get(k)
-                if isinstance(val, bool) or not isinstance(val, (int, float)) or val <= 0:
-                    diags.add_error(
-                        f'Invalid {k} in instance_family "{fname}"',
-                        f"{k} must be a number greater than 0 (got {val!r}).",
-                    )
-            gpus = spec.get("gpus", 0) or 0
-            if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0:
-                diags.add_error(
-                    f'Invalid gpus in instance_family "{fname}"',
-                    f"gpus must be a whole number of at least 0 (got {gpus!r}).",
-                )
-            self.families[str(fname)] = dict(spec)
+        self.families, problems = family_catalog(fams, "local")
+        for summary, detail in problems:
+            diags.add_error(summary, detail)
         self.config = config
         return diags
 
     # ----- what handlers ask ------------------------------------------------------------
     def family(self, name: str) -> FamilyFacts:
-        return lookup_family(name, self.families)
+        return lookup_family(name, self.families, "local")
 
     def machine(self) -> Capacity:
         """This machine as one node may use it (host size lowered by max_* limits)."""

@@ -9,7 +9,8 @@ Computed attributes: `nodes` ([{name, cpus, gpus, memory}], one per active node)
 (`local://<name>`), `capped` ({resource: {family, machine}}; empty when nothing was lowered).
 
 Scaling (create, or an `active_nodes` update) reserves nodes one at a time. When the budget held
-by other pools leaves no room, it waits for capacity up to `scale_timeout_secs`; if the target
+by other pools leaves no room, it waits for capacity up to `scale_timeout_secs` (or until the
+operation's deadline from `timeouts { }`, then a DeadlineExceeded); if the target
 size is still not reached, the nodes added by this operation are released, the pool stays at its
 previous size, and the operation fails saying so. A size that could never fit (more than the
 whole machine budget) fails at once. `auto_suspend_secs` is recorded only: nothing runs between
@@ -26,22 +27,22 @@ from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.errors import PermanentError
 from mlrt_iac.provider import Attributes, CreateResult, DiffResult, ProviderContext, ReadResult, UpdateResult
 from mlrt_iac.values import is_known
+from providers.kit.handler import public
+from providers.kit.machine import Capacity, FamilyFacts, node_size
+from providers.kit.names import file_safe_name
+from providers.kit.pools import (
+    POOL_COMPUTED,
+    cap_lines,
+    count_problems,
+    drop_creation_only,
+    pool_inputs,
+    with_active_nodes,
+)
+from providers.kit.records import atomic_write_json, read_json
+from providers.kit.waiting import deadline_binds, exceeded, seconds_left
 
-from ._files import atomic_write_json, plain, read_json
-from .common import LocalHandler, resource_name
+from .common import LocalHandler
 from .ledger import Ledger, Node, fits, total
-from .machine import Capacity, FamilyFacts, node_size
-
-DEFAULTS: dict[str, Any] = {
-    "min_nodes": 1,
-    "max_nodes": 1,
-    "auto_resume": True,
-    "auto_suspend_secs": 3600,
-    "initially_suspended": False,
-    "scale_timeout_secs": 720,
-    "labels": {},
-    "comment": None,
-}
 
 
 def _fmt(c: Capacity) -> str:
@@ -55,25 +56,11 @@ def _plural(n: int) -> str:
     return f"{n} node" if n == 1 else f"{n} nodes"
 
 
-def default_active_nodes(attrs: Attributes) -> Attributes:
-    """`active_nodes` defaults to `min_nodes` (shared by every provider's pool handler)."""
-    if attrs.get("active_nodes") is None and is_known(attrs.get("min_nodes", 1)):
-        attrs["active_nodes"] = attrs.get("min_nodes", DEFAULTS["min_nodes"])
-    return attrs
-
-
-def drop_creation_only(result: DiffResult) -> DiffResult:
-    """`initially_suspended` only matters at creation (as in Snowflake): never a change after."""
-    result.changed = [c for c in result.changed if c != "initially_suspended"]
-    result.requires_replace = [c for c in result.requires_replace if c in result.changed]
-    return result
-
-
 class ComputePoolHandler(LocalHandler):
     """Create, scale, suspend and delete local compute pools."""
 
     type_name: ClassVar[str] = "compute_pool"
-    computed: ClassVar[tuple[str, ...]] = ("nodes", "state", "address", "capped")
+    computed: ClassVar[tuple[str, ...]] = POOL_COMPUTED
     force_new: ClassVar[tuple[str, ...]] = ("name", "instance_family")
 
     # ----- paths and records -------------------------------------------------------------
@@ -87,7 +74,7 @@ class ComputePoolHandler(LocalHandler):
         data = read_json(self.record_path(ctx, name))
         if not isinstance(data, dict) or not isinstance(data.get("attributes"), dict):
             return None
-        return dict(data["attributes"])
+        return public(data["attributes"])
 
     def _save(self, ctx: ProviderContext, name: str, attrs: Attributes) -> None:
         atomic_write_json(
@@ -96,17 +83,7 @@ class ComputePoolHandler(LocalHandler):
 
     # ----- inputs ------------------------------------------------------------------------
     def _inputs(self, ctx: ProviderContext, desired: Attributes) -> Attributes:
-        """Desired attributes with defaults filled and checked; bad input is a PermanentError."""
-        attrs = {**DEFAULTS, **plain(desired)}
-        attrs["name"] = resource_name(ctx, attrs)
-        if attrs.get("active_nodes") is None:
-            attrs["active_nodes"] = attrs["min_nodes"]
-        problems = _range_problems(attrs)
-        if problems:
-            raise PermanentError(f'Invalid node counts for compute_pool "{attrs["name"]}"', problems[0])
-        for key in self.computed:
-            attrs.pop(key, None)
-        return attrs
+        return pool_inputs(ctx, desired)
 
     def _node_template(self, family_name: str) -> tuple[Node, dict[str, Any], FamilyFacts]:
         family = self.lp.family(family_name)
@@ -134,13 +111,10 @@ class ComputePoolHandler(LocalHandler):
     # ----- protocol ----------------------------------------------------------------------
     def validate(self, desired: Attributes) -> Diagnostics:
         diags = Diagnostics()
-        attrs = {**DEFAULTS, **{k: v for k, v in desired.items() if v is not None}}
-        if all(is_known(attrs.get(k)) for k in ("min_nodes", "max_nodes", "active_nodes")):
-            if attrs.get("active_nodes") is None:
-                attrs["active_nodes"] = attrs["min_nodes"]
-            for p in _range_problems(attrs):
+        if all(is_known(desired.get(k)) for k in ("min_nodes", "max_nodes", "active_nodes")):
+            for p in count_problems(desired):
                 diags.add_error("Invalid node counts for a local compute pool", p)
-        fam = attrs.get("instance_family")
+        fam = desired.get("instance_family")
         if isinstance(fam, str):
             try:
                 self.lp.family(fam)
@@ -154,7 +128,8 @@ class ComputePoolHandler(LocalHandler):
         name = desired.get("name") or (prior or {}).get("name")
         needed = (
             desired.get("instance_family"),
-            desired.get("active_nodes", desired.get("min_nodes", 1)),
+            desired.get("active_nodes"),
+            desired.get("min_nodes"),
             name,
         )
         if not all(is_known(v) for v in needed):
@@ -172,13 +147,20 @@ class ComputePoolHandler(LocalHandler):
         return self._computed(attrs["name"], self._nodes(attrs["name"], template, count), suspended, capped)
 
     def normalise(self, ctx: ProviderContext, desired: Attributes) -> Attributes:
-        return default_active_nodes(super().normalise(ctx, desired))
+        return with_active_nodes(super().normalise(ctx, desired))
 
     def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
         result = drop_creation_only(super().diff(ctx, prior, desired))
         for key in result.requires_replace:
             result.reasons.setdefault(key, f"a local pool's {key} cannot change in place")
         return result
+
+    def planned_id(self, ctx: ProviderContext, desired: Attributes) -> str | None:
+        """A pool's id is its name, known before create."""
+        try:
+            return file_safe_name(ctx, desired)
+        except PermanentError:
+            return None
 
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
         return ReadResult(self._load(ctx, id))
@@ -187,7 +169,8 @@ class ComputePoolHandler(LocalHandler):
         attrs = self._inputs(ctx, desired)
         name = attrs["name"]
         template, capped, family = self._node_template(attrs["instance_family"])
-        self._log_caps(ctx, name, family, capped)
+        for line in cap_lines(name, family, capped):
+            ctx.log(line)
         suspended = bool(attrs["initially_suspended"])
         target = 0 if suspended else int(attrs["active_nodes"])
         ledger = self.ledger(ctx)
@@ -232,7 +215,8 @@ class ComputePoolHandler(LocalHandler):
         suspended = current.get("state") == "SUSPENDED"
         nodes: list[Node] = list(current.get("nodes") or [])
         if not suspended and int(attrs["active_nodes"]) != len(nodes):
-            self._log_caps(ctx, name, family, capped)
+            for line in cap_lines(name, family, capped):
+                ctx.log(line)
             nodes = self._scale(
                 ctx,
                 self.ledger(ctx),
@@ -286,7 +270,7 @@ class ComputePoolHandler(LocalHandler):
             [],
             template,
             int(current["active_nodes"]),
-            float(current.get("scale_timeout_secs", 720)),
+            float(current["scale_timeout_secs"]),
             on_fail="the pool stays suspended",
         )
         with self.ledger(ctx).locked() as book:
@@ -320,7 +304,8 @@ class ComputePoolHandler(LocalHandler):
         if target <= len(start):
             return start[:target]
         want_each = total([template])
-        deadline = time.monotonic() + max(timeout, 0.0)
+        binds = deadline_binds(ctx, timeout)
+        deadline = time.monotonic() + seconds_left(ctx, timeout)
         nodes = list(start)
         delay = 0.02
         try:
@@ -354,6 +339,13 @@ class ComputePoolHandler(LocalHandler):
                     )
                 if time.monotonic() >= deadline:
                     users = ", ".join(f"{n} ({_fmt(c)})" for n, c in holders.items()) or "none"
+                    if binds:
+                        raise exceeded(
+                            ctx,
+                            f'capacity for compute_pool "{name}"',
+                            f"Only {len(nodes)} of {target} nodes could be reserved (the budget is "
+                            f"held by: {users}); {on_fail}.",
+                        )
                     raise PermanentError(
                         f'Scaling compute_pool "{name}" from {_plural(len(start))} to {target} did not '
                         f"complete within {timeout:g}s",
@@ -384,28 +376,6 @@ class ComputePoolHandler(LocalHandler):
             self.record_path(ctx, name).unlink(missing_ok=True)
         except Exception:
             pass
-
-    @staticmethod
-    def _log_caps(ctx: ProviderContext, name: str, family: FamilyFacts, capped: dict[str, Any]) -> None:
-        for res, info in capped.items():
-            ctx.log(
-                f'compute_pool "{name}": {family.name} nodes have {info["family"]} {res}; this machine '
-                f"gives {info['machine']} (capped)"
-            )
-
-
-def _range_problems(attrs: Attributes) -> list[str]:
-    try:
-        lo, hi, act = int(attrs["min_nodes"]), int(attrs["max_nodes"]), int(attrs["active_nodes"])
-    except (TypeError, ValueError):
-        return ["min_nodes, max_nodes and active_nodes must be whole numbers."]
-    if lo < 0 or hi < 1:
-        return [f"min_nodes ({lo}) must be at least 0 and max_nodes ({hi}) at least 1."]
-    if lo > hi:
-        return [f"min_nodes ({lo}) is greater than max_nodes ({hi}); lower min_nodes or raise max_nodes."]
-    if not lo <= act <= hi:
-        return [f"active_nodes ({act}) must be between min_nodes ({lo}) and max_nodes ({hi})."]
-    return []
 
 
 __all__ = ["ComputePoolHandler"]

@@ -27,9 +27,10 @@ from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.errors import PermanentError
 from mlrt_iac.provider import Attributes, CreateResult, ProviderContext, ReadResult, UpdateResult
 from mlrt_iac.values import is_known
+from providers.kit.names import file_safe_name
+from providers.kit.records import atomic_write_json, plain, read_json
 
-from ._files import atomic_write_json, plain, read_json
-from .common import LocalHandler, resource_name
+from .common import LocalHandler
 
 MARKER = ".mlrt-repository.json"
 LAYOUT_VERSION = "1.0.0"
@@ -90,7 +91,7 @@ class ImageRepositoryHandler(LocalHandler):
         return (p if p.is_absolute() else ctx.project_dir / p).absolute()
 
     def repo_dir(self, ctx: ProviderContext, attrs: Attributes) -> Path:
-        return self.base_dir(ctx, attrs.get("registry")) / resource_name(ctx, attrs)
+        return self.base_dir(ctx, attrs.get("registry")) / file_safe_name(ctx, attrs)
 
     @staticmethod
     def url(path: Path) -> str:
@@ -125,10 +126,18 @@ class ImageRepositoryHandler(LocalHandler):
 
     def _attributes(self, ctx: ProviderContext, attrs: Attributes, path: Path) -> Attributes:
         out = {k: v for k, v in plain(attrs).items() if k not in self.computed}
-        out["name"] = resource_name(ctx, out)
-        out.setdefault("registry", None)
+        out["name"] = file_safe_name(ctx, out)
         out["repository_url"] = self.url(path)
         return out
+
+    def planned_id(self, ctx: ProviderContext, desired: Attributes) -> str | None:
+        """The id is the repository's absolute path, known before create."""
+        if not (is_known(desired.get("name")) and is_known(desired.get("registry"))):
+            return None
+        try:
+            return str(self.repo_dir(ctx, plain(desired)))
+        except PermanentError:
+            return None
 
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
         path = Path(id)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._files import FileLock, atomic_write_json, read_json
-from .machine import Capacity
+from providers.kit.machine import Capacity
+from providers.kit.records import FileLock, atomic_write_json, read_json
 
 Node = dict[str, Any]
 

@@ -24,9 +24,11 @@ from typing import Any, ClassVar
 
 from mlrt_iac.errors import PermanentError
 from mlrt_iac.provider import Attributes, CreateResult, DiffResult, ProviderContext, ReadResult, UpdateResult
+from providers.kit.names import file_safe_name
+from providers.kit.records import atomic_write_json, read_json
+from providers.kit.waiting import deadline_binds, exceeded, seconds_left
 
-from ._files import atomic_write_json, read_json
-from .common import LocalHandler, resource_name
+from .common import LocalHandler
 
 COMPUTED = ("endpoint", "functions_urls", "status", "image")
 REPLACE = ("name", "compute_pool", "ingress_enabled", "gpu_requests", "image_repository")
@@ -98,7 +100,7 @@ class ServiceHandler(LocalHandler):
         return ctx.data_dir / "services" / name
 
     def planned_id(self, ctx: ProviderContext, desired: Attributes) -> str | None:
-        return resource_name(ctx, desired)
+        return file_safe_name(ctx, desired)
 
     def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
         changed = sorted(k for k, v in desired.items() if k not in COMPUTED and prior.get(k) != v)
@@ -160,9 +162,11 @@ class ServiceHandler(LocalHandler):
         self, ctx: ProviderContext, name: str, endpoint: str, pids: list[int], generation: int
     ) -> None:
         """Ready when every instance of this generation wrote its ready file (all its workers
-        loaded the model) and the shared port answers /health."""
-        deadline = time.monotonic() + READY_TIMEOUT
+        loaded the model) and the shared port answers /health; within READY_TIMEOUT, or the
+        operation's deadline when that comes first (then DeadlineExceeded)."""
+        binds = deadline_binds(ctx, READY_TIMEOUT)
         started = time.monotonic()
+        deadline = started + seconds_left(ctx, READY_TIMEOUT)
         ready_files = [self._dir(ctx, name) / f"ready-{generation}-{i}.json" for i in range(len(pids))]
         while time.monotonic() < deadline:
             dead = [p for p in pids if not _alive(p)]
@@ -176,6 +180,8 @@ class ServiceHandler(LocalHandler):
                 raise PermanentError("cancelled while waiting for the service to become ready")
             ctx.progress(f"waiting for {endpoint}/health [{time.monotonic() - started:.0f}s]")
             time.sleep(0.1)
+        if binds:
+            raise exceeded(ctx, f"{endpoint}/health of {ctx.address}", self._log_tail(ctx, name))
         raise PermanentError(
             f"{ctx.address} did not become ready within {READY_TIMEOUT:.0f}s", self._log_tail(ctx, name)
         )
@@ -202,7 +208,7 @@ class ServiceHandler(LocalHandler):
 
     # -- protocol --------------------------------------------------------------------------
     def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
-        name = resource_name(ctx, desired)
+        name = file_safe_name(ctx, desired)
         leftover = self._processes(ctx, name)
         if leftover.get("pids"):
             stop_pids([int(p) for p in leftover["pids"]])

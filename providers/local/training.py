@@ -2,10 +2,14 @@
 
 `create` writes a job spec, runs `python -m mlrt_iac.runtime.launch SPEC` and streams its JSON
 events to the terminal; it returns only when the run has finished (a training *is* its run).
-Re-training is a plan decision: `diff` recomputes the input fingerprint (file sizes, mtimes,
-parquet footers, entrypoint source, params — never a full read) and asks for a replacement when
-it moved, saying which part changed. Failure contract: a failed run leaves no model behind (the
-run's logs stay under `.mlrt/runs/<run_id>/` for inspection).
+Re-training is a plan decision (`providers.kit.training.TrainingPlanning`): `diff` recomputes
+the input fingerprint (file sizes, mtimes, parquet footers, entrypoint source, params — never a
+full read) and asks for a replacement when it moved, saying which part changed.
+
+Failure contract: a failed run leaves no model behind (the run's logs stay under
+`.mlrt/runs/<run_id>/` for inspection). A run still going when the create deadline (`timeouts {
+create }`) passes, or when the user presses Ctrl-C, is stopped (its whole process group) and
+the create fails (DeadlineExceeded for the deadline).
 """
 
 from __future__ import annotations
@@ -16,171 +20,58 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-import uuid
+import threading
 from collections import deque
 from pathlib import Path
 from typing import Any, ClassVar
 
 from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.errors import PermanentError
-from mlrt_iac.provider import Attributes, CreateResult, DiffResult, ProviderContext, ReadResult, UpdateResult
-from mlrt_iac.values import is_known
+from mlrt_iac.provider import Attributes, CreateResult, ProviderContext, ReadResult
+from providers.kit.handler import public
+from providers.kit.names import file_safe_name
+from providers.kit.records import atomic_write_json
+from providers.kit.training import (
+    TrainingPlanning,
+    describe_progress,
+    fingerprint,
+    gpu_problems,
+    job_spec,
+    model_root,
+    new_run_id,
+    parse_event,
+)
+from providers.kit.waiting import exceeded
 
-from ._files import atomic_write_json
-from .common import LocalHandler, resource_name
+from .common import LocalHandler
 
-COMPUTED = ("run_id", "status", "metrics", "model_uri", "input_fingerprint", "started_at", "finished_at")
-# Arguments that can change without re-running the training.
-IN_PLACE = ("comment", "retrain_on")
+# How often the watchdog looks at Ctrl-C and the deadline while a run is going.
+WATCH_INTERVAL = 0.1
 
 
-def _abs_sources(project_dir: Path, sources: list[str]) -> list[str]:
-    out = []
-    for s in sources:
-        if "://" in s or os.path.isabs(s):
-            out.append(s)
-        else:
-            out.append(str((project_dir / s).resolve()))
-    return out
-
-
-class TrainingHandler(LocalHandler):
+class TrainingHandler(LocalHandler, TrainingPlanning):
     type_name: ClassVar[str] = "training"
-    computed: ClassVar[tuple[str, ...]] = COMPUTED
 
-    # -- plan -----------------------------------------------------------------------------
     def validate(self, desired: Attributes) -> Diagnostics:
         """GPUs asked of this machine must exist here (the model checks the pool's family)."""
-        diags = Diagnostics()
-        scaling = desired.get("scaling") or {}
-        if not is_known(scaling):
-            return diags
-        wants_gpu = bool(scaling.get("use_gpu")) or float(scaling.get("num_gpus_per_worker") or 0) > 0
-        if wants_gpu and self.lp.machine().gpus == 0:
-            diags.add_error(
-                "No GPU on this machine",
-                "The training asks for GPUs (scaling.use_gpu or num_gpus_per_worker), but the local "
-                "provider found none (nvidia-smi lists no GPU). Set use_gpu = false to train on "
-                "CPUs, or run it with a provider that has GPUs (ray, kubernetes).",
-            )
-        return diags
-
-    def _fingerprint(self, ctx: ProviderContext, desired: Attributes) -> tuple[str, dict[str, str]] | None:
-        from mlrt_iac.runtime import input_fingerprint
-        from mlrt_iac.runtime.fingerprint import entrypoint_source_paths
-
-        if not is_known(desired.get("dataset")) or not is_known(desired.get("params")):
-            return None
-        datasets = {
-            name: {**ds, "sources": _abs_sources(ctx.project_dir, list(ds.get("source") or []))}
-            for name, ds in (desired.get("dataset") or {}).items()
-        }
-        params = {
-            k: desired.get(k)
-            for k in (
-                "framework",
-                "params",
-                "num_boost_round",
-                "n_estimators",
-                "entrypoint",
-                "hyper_params",
-                "scaling",
-            )
-        }
-        try:
-            fp, parts = input_fingerprint(
-                datasets, entrypoint_source_paths(desired.get("entrypoint"), str(ctx.project_dir)), params
-            )
-        except (OSError, ValueError) as exc:
-            raise PermanentError(f"Cannot read the training data of {ctx.address}", str(exc)) from exc
-        # Show paths relative to the project, as the user wrote them.
-        rel = {k.replace(str(ctx.project_dir) + os.sep, ""): v for k, v in parts.items()}
-        return fp, rel
-
-    def plan_computed(
-        self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None
-    ) -> Attributes:
-        got = self._fingerprint(ctx, desired)
-        if got is None or prior is not None:
-            return {}
-        return {"input_fingerprint": got[0]}
-
-    def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
-        changed = [k for k, v in desired.items() if k not in COMPUTED and prior.get(k) != v]
-        replace = [k for k in changed if k not in IN_PLACE]
-        reasons: dict[str, str] = {}
-        if desired.get("retrain_on", "inputs") == "inputs":
-            got = self._fingerprint(ctx, desired)
-            if got is not None and got[0] != prior.get("input_fingerprint"):
-                from mlrt_iac.runtime import explain_change
-
-                changed.append("input_fingerprint")
-                replace.append("input_fingerprint")
-                reasons["input_fingerprint"] = explain_change(prior.get("_fingerprint_parts") or {}, got[1])
-        return DiffResult(
-            changed=sorted(set(changed)), requires_replace=sorted(set(replace)), reasons=reasons
-        )
-
-    # -- apply ----------------------------------------------------------------------------
-    def _spec(
-        self,
-        ctx: ProviderContext,
-        desired: Attributes,
-        run_id: str,
-        model_dir: Path,
-        run_dir: Path,
-        fingerprint: str,
-    ) -> dict[str, Any]:
-        egress: list[str] = []
-        for attrs in ctx.related.values():
-            egress.extend(attrs.get("effective_egress") or [])
-        datasets = {
-            name: {
-                "sources": _abs_sources(ctx.project_dir, list(ds.get("source") or [])),
-                "input_cols": ds.get("input_cols"),
-                "label_col": ds.get("label_col"),
-                "shard": bool(ds.get("shard", True)),
-            }
-            for name, ds in (desired.get("dataset") or {}).items()
-        }
-        return {
-            "run_id": run_id,
-            "framework": desired["framework"],
-            "datasets": datasets,
-            "params": desired.get("params") or {},
-            "num_boost_round": desired.get("num_boost_round"),
-            "n_estimators": desired.get("n_estimators"),
-            "entrypoint": desired.get("entrypoint"),
-            "hyper_params": desired.get("hyper_params") or {},
-            "scaling": desired.get("scaling") or {},
-            "model_dir": str(model_dir),
-            "run_dir": str(run_dir),
-            "project_dir": str(ctx.project_dir),
-            "egress": sorted(set(egress)),
-            "input_fingerprint": fingerprint,
-            "early_stopping_rounds": (desired.get("params") or {}).get("early_stopping_rounds"),
-        }
-
-    def _model_root(self, ctx: ProviderContext, desired: Attributes) -> Path:
-        loc = desired.get("artifact_location")
-        if loc:
-            p = Path(loc)
-            return p if p.is_absolute() else ctx.project_dir / p
-        return ctx.data_dir / "models"
+        return gpu_problems(desired, self.lp.machine().gpus)
 
     def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
-        name = resource_name(ctx, desired)
+        name = file_safe_name(ctx, desired)
         self._stop_leftover_runs(ctx, name)
-        run_id = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        run_id = new_run_id(name)
         run_dir = ctx.data_dir / "runs" / run_id
-        model_dir = self._model_root(ctx, desired) / run_id
+        model_dir = model_root(ctx, desired) / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
-        got = self._fingerprint(ctx, desired)
+        got = fingerprint(ctx, desired)
         fp, parts = got if got is not None else ("", {})
         spec_path = run_dir / "spec.json"
-        atomic_write_json(spec_path, self._spec(ctx, desired, run_id, model_dir, run_dir, fp))
-        result = self._run(ctx, spec_path, run_dir)
+        atomic_write_json(spec_path, job_spec(ctx, desired, run_id, model_dir, run_dir, fp))
+        try:
+            result = self._run(ctx, spec_path, run_dir)
+        except BaseException:
+            shutil.rmtree(model_dir, ignore_errors=True)
+            raise
         if result.get("status") != "SUCCEEDED":
             shutil.rmtree(model_dir, ignore_errors=True)
             raise PermanentError(
@@ -193,11 +84,10 @@ class TrainingHandler(LocalHandler):
             "metrics": result.get("metrics") or {},
             "model_uri": result.get("model_uri") or str(model_dir),
             "input_fingerprint": fp,
-            "_fingerprint_parts": parts,
             "started_at": result.get("started_at"),
             "finished_at": result.get("finished_at"),
         }
-        return CreateResult(run_id, attrs)
+        return CreateResult(run_id, attrs, {"fingerprint_parts": parts})
 
     def _stop_leftover_runs(self, ctx: ProviderContext, name: str) -> None:
         """A run whose mlrt was killed keeps training in its own session; stop it before starting
@@ -228,11 +118,25 @@ class TrainingHandler(LocalHandler):
         pid_file.write_text(str(proc.pid))
         tail: deque[str] = deque(maxlen=30)
         finished: dict[str, Any] | None = None
+        stopped: list[str] = []  # why the watchdog stopped the run: "cancel" or "deadline"
+        done = threading.Event()
+
+        def watchdog() -> None:
+            """Stop the run on Ctrl-C or when the deadline passes (reading its output blocks)."""
+            while not done.wait(WATCH_INTERVAL):
+                why = "cancel" if ctx.cancel.is_set() else ("deadline" if ctx.remaining(1.0) <= 0 else "")
+                if why:
+                    stopped.append(why)
+                    _terminate(proc)
+                    return
+
+        watcher = threading.Thread(target=watchdog, name=f"watch-{run_dir.name}", daemon=True)
+        watcher.start()
         assert proc.stdout is not None
         try:
             for line in proc.stdout:
                 line = line.rstrip("\n")
-                event = _parse_event(line)
+                event = parse_event(line)
                 if event is None:
                     tail.append(line)
                     if line.strip():
@@ -240,20 +144,28 @@ class TrainingHandler(LocalHandler):
                     continue
                 kind = event.get("event")
                 if kind == "progress":
-                    ctx.progress(_describe_progress(event))
+                    ctx.progress(describe_progress(event))
                 elif kind == "log":
                     tail.append(str(event.get("line", "")))
                     ctx.log(f"[rank {event.get('rank', 0)}] {event.get('line', '')}")
                 elif kind == "finished":
                     finished = event
-                if ctx.cancel.is_set():
-                    break
+        except BaseException:
+            _terminate(proc)
+            raise
         finally:
-            if ctx.cancel.is_set() and proc.poll() is None:
-                _terminate(proc)
             rc = proc.wait()
+            done.set()
+            watcher.join()
+            proc.stdout.close()
             pid_file.unlink(missing_ok=True)
-        if ctx.cancel.is_set():
+        if stopped and stopped[0] == "deadline":
+            raise exceeded(
+                ctx,
+                f"the training run {run_dir.name}",
+                f"The run was stopped before it finished; its logs are in {run_dir}.",
+            )
+        if stopped or ctx.cancel.is_set():
             return {"status": "FAILED", "error": "cancelled by the user (Ctrl-C)"}
         if finished is None:
             result_file = run_dir / "result.json"
@@ -270,36 +182,12 @@ class TrainingHandler(LocalHandler):
         uri = prior.get("model_uri")
         if not uri or not (Path(uri) / "metadata.json").exists():
             return ReadResult(None)
-        return ReadResult(dict(prior))
-
-    def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
-        return UpdateResult({**prior, **{k: desired.get(k) for k in IN_PLACE}})
+        return ReadResult(public(prior))
 
     def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
         uri = prior.get("model_uri")
         if uri and Path(uri).exists():
             shutil.rmtree(uri)
-
-
-def _parse_event(line: str) -> dict[str, Any] | None:
-    s = line.strip()
-    if not s.startswith("{") or '"event"' not in s:
-        return None
-    try:
-        obj = json.loads(s)
-    except ValueError:
-        return None
-    return obj if isinstance(obj, dict) and "event" in obj else None
-
-
-def _describe_progress(e: dict[str, Any]) -> str:
-    step, total = e.get("step"), e.get("total")
-    head = f"step {step}/{total}" if total else f"step {step}"
-    metrics = " ".join(
-        f"{k}={v:.4g}" if isinstance(v, (int, float)) else f"{k}={v}"
-        for k, v in (e.get("metrics") or {}).items()
-    )
-    return f"{head} {metrics} [{float(e.get('elapsed') or 0):.1f}s]".strip()
 
 
 def _terminate(proc: subprocess.Popen[str]) -> None:

@@ -24,11 +24,13 @@ from typing import Any, ClassVar
 
 from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.errors import PermanentError
+from mlrt_iac.model import FamilyCatalog
 from mlrt_iac.provider import Attributes, Provider, ProviderContext, ResourceHandler
 from mlrt_iac.values import is_known
-from providers.local._files import plain
-from providers.local.machine import Capacity, FamilyFacts, lookup_family, machine_capacity
-from providers.local.network import ExternalAccessIntegrationHandler, NetworkRuleHandler
+from mlrt_iac.version import mlrt_version
+from providers.kit.machine import Capacity, FamilyFacts, family_catalog, lookup_family, machine_capacity
+from providers.kit.network import ExternalAccessIntegrationHandler, NetworkRuleHandler
+from providers.kit.records import plain
 
 from .client import Dashboard, resolve_address
 from .compute_pool import ComputePoolHandler
@@ -49,22 +51,22 @@ _KNOWN = {
 
 
 class RayNetworkRuleHandler(NetworkRuleHandler):
-    """Recorded like the local provider's, in the ray provider's own folder."""
+    """Recorded as the kit records them, in the ray provider's own folder."""
 
-    def record_path(self, ctx: ProviderContext, name: str) -> Path:
-        return ctx.data_dir / "ray" / "network" / self.folder / f"{super().record_path(ctx, name).name}"
+    def records_dir(self, ctx: ProviderContext) -> Path:
+        return ctx.data_dir / "ray" / "network"
 
 
 class RayExternalAccessIntegrationHandler(ExternalAccessIntegrationHandler):
-    def record_path(self, ctx: ProviderContext, name: str) -> Path:
-        return ctx.data_dir / "ray" / "network" / self.folder / f"{super().record_path(ctx, name).name}"
+    def records_dir(self, ctx: ProviderContext) -> Path:
+        return ctx.data_dir / "ray" / "network"
 
 
 class RayProvider(Provider):
     """Realises resources on a Ray cluster (attached by address, or started here per pool)."""
 
     name: ClassVar[str] = "ray"
-    version: ClassVar[str] = "0.1.0"
+    version: ClassVar[str] = mlrt_version()
     handler_classes: ClassVar[tuple[type[ResourceHandler], ...]] = (
         ComputePoolHandler,
         TrainingHandler,
@@ -80,7 +82,7 @@ class RayProvider(Provider):
         self.serve_port: int = 8000
         self.replica_cpus: float = 1.0
         self.runtime_env: dict[str, Any] = {}
-        self.families: dict[str, dict[str, Any]] = {}
+        self.families: FamilyCatalog = FamilyCatalog()
 
     def configure(self, config: Attributes, ctx: ProviderContext) -> Diagnostics:
         diags = Diagnostics()
@@ -126,12 +128,15 @@ class RayProvider(Provider):
         if isinstance(renv, dict):
             self.runtime_env = renv
         fams = config.get("instance_family") or {}
-        if isinstance(fams, dict):
-            for fname, spec in fams.items():
-                if isinstance(spec, list) and len(spec) == 1:
-                    spec = spec[0]
-                if isinstance(spec, dict):
-                    self.families[str(fname)] = dict(spec)
+        if not isinstance(fams, dict):
+            diags.add_error(
+                'Invalid "instance_family" blocks in provider "ray"',
+                'Write each as `instance_family "NAME" { cpus = 4  memory_gib = 16  gpus = 0 }`.',
+            )
+            fams = {}
+        self.families, problems = family_catalog(fams, "ray")
+        for summary, detail in problems:
+            diags.add_error(summary, detail)
         self.config = config
         return diags
 
@@ -145,7 +150,7 @@ class RayProvider(Provider):
         return Dashboard(self.address, dict(self.headers))
 
     def family(self, name: str) -> FamilyFacts:
-        return lookup_family(name, self.families)
+        return lookup_family(name, self.families, "ray")
 
     def machine(self) -> Capacity:
         return machine_capacity(self.config)

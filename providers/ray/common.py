@@ -2,57 +2,58 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlrt_iac.errors import PermanentError
-from mlrt_iac.provider import Attributes, ProviderContext
-from providers.local.common import LocalHandler, resource_name
+from mlrt_iac.provider import Private, ProviderContext
+from providers.kit.handler import KitHandler
 
 from .client import Dashboard
 
 if TYPE_CHECKING:
     from . import RayProvider
 
-__all__ = ["RayHandler", "resource_name", "Target"]
+__all__ = ["RayHandler", "Target"]
 
 
+@dataclass
 class Target:
     """The cluster a training or service runs on: its dashboard and whether mlrt manages it."""
 
-    def __init__(self, dashboard: Dashboard, managed: bool, serve_port: int | None) -> None:
-        self.dashboard = dashboard
-        self.managed = managed
-        self.serve_port = serve_port
+    dashboard: Dashboard
+    managed: bool
+    serve_port: int | None
 
-    def record(self) -> dict[str, Any]:
-        """Private attributes kept in state so read/delete find the cluster without the pool."""
-        return {"_ray_address": self.dashboard.url, "_managed": self.managed, "_serve_port": self.serve_port}
+    def private(self) -> Private:
+        """Kept in the workload's `private` so read/delete find the cluster without the pool."""
+        return {"ray_address": self.dashboard.url, "managed": self.managed, "serve_port": self.serve_port}
 
 
-class RayHandler(LocalHandler):
-    """A handler of the ray provider (name handling shared with the local provider)."""
+class RayHandler(KitHandler):
+    """A handler of the ray provider."""
 
     @property
     def rp(self) -> RayProvider:
         return self.provider  # type: ignore[return-value]
 
-    def target(self, ctx: ProviderContext, attrs: Attributes | None = None) -> Target:
-        """The pool's cluster (from the resources this one references), else the prior record,
-        else the provider's address."""
-        for addr, rel in ctx.related.items():
-            if addr.split("[")[0].rsplit(".", 2)[-2:-1] == ["compute_pool"] and rel.get("address"):
-                managed = bool(rel.get("_managed"))
-                return Target(
-                    Dashboard(str(rel["address"]), {} if managed else self.rp.headers),
-                    managed,
-                    rel.get("_serve_port"),
+    def _target(self, address: Any, managed: bool, serve_port: Any) -> Target:
+        headers = {} if managed else self.rp.headers
+        return Target(Dashboard(str(address), headers), managed, serve_port)
+
+    def target(self, ctx: ProviderContext, private: Private | None = None) -> Target:
+        """The referenced pool's cluster (`ctx.related_of("compute_pool")`), else the one
+        recorded in `private` (read/delete), else the provider's address."""
+        for pool in ctx.related_of("compute_pool"):
+            if pool.attributes.get("address"):
+                return self._target(
+                    pool.attributes["address"],
+                    bool(pool.private.get("managed")),
+                    pool.private.get("serve_port"),
                 )
-        if attrs and attrs.get("_ray_address"):
-            managed = bool(attrs.get("_managed"))
-            return Target(
-                Dashboard(str(attrs["_ray_address"]), {} if managed else self.rp.headers),
-                managed,
-                attrs.get("_serve_port"),
+        if private and private.get("ray_address"):
+            return self._target(
+                private["ray_address"], bool(private.get("managed")), private.get("serve_port")
             )
         if self.rp.attached:
             return Target(self.rp.dashboard(), False, None)

@@ -11,7 +11,9 @@ Changing `active_nodes` adds or removes worker nodes; a scale that does not reac
 `scale_timeout_secs` stops the nodes it added (rollback). `read` of a cluster whose processes are
 gone, or whose dashboard no longer answers, is None (drift: the next apply starts it again).
 `delete` stops exactly the processes of this cluster. The record lives in
-`.mlrt/ray/pools/<name>.json`.
+`.mlrt/ray/pools/<name>.json`; the pool's `private` says whether mlrt manages the cluster and
+which port Serve uses on it (trainings and services read it through `Related.private`). Every
+wait (the head, the nodes) ends at the operation's deadline from `timeouts { }` at the latest.
 
 Computed: `nodes` ([{name, cpus, gpus, memory}] from the live cluster), `state` (ACTIVE),
 `address` (the dashboard URL trainings and services use), `capped`.
@@ -25,17 +27,34 @@ from typing import Any, ClassVar
 
 from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.errors import PermanentError
-from mlrt_iac.provider import Attributes, CreateResult, DiffResult, ProviderContext, ReadResult, UpdateResult
+from mlrt_iac.provider import (
+    Attributes,
+    CreateResult,
+    DiffResult,
+    Private,
+    ProviderContext,
+    ReadResult,
+    UpdateResult,
+)
 from mlrt_iac.values import is_known
-from providers.local._files import atomic_write_json, plain, read_json
-from providers.local.compute_pool import DEFAULTS, _range_problems, default_active_nodes, drop_creation_only
-from providers.local.machine import node_size
+from providers.kit.handler import public
+from providers.kit.machine import FamilyFacts, node_size
+from providers.kit.pools import (
+    POOL_COMPUTED,
+    cap_lines,
+    count_problems,
+    drop_creation_only,
+    pool_inputs,
+    with_active_nodes,
+)
+from providers.kit.records import atomic_write_json, read_json
+from providers.kit.waiting import deadline_binds, exceeded, seconds_left, wait_for
 
 from . import cluster
 from .client import Dashboard, wait_until
-from .common import RayHandler, resource_name
+from .common import RayHandler
 
-COMPUTED = ("nodes", "state", "address", "capped")
+COMPUTED = POOL_COMPUTED
 
 
 class ComputePoolHandler(RayHandler):
@@ -64,35 +83,23 @@ class ComputePoolHandler(RayHandler):
 
     # -- inputs ----------------------------------------------------------------------------
     def _inputs(self, ctx: ProviderContext, desired: Attributes) -> Attributes:
-        attrs = {**DEFAULTS, **plain(desired)}
-        attrs["name"] = resource_name(ctx, attrs)
-        if attrs.get("active_nodes") is None:
-            attrs["active_nodes"] = attrs["min_nodes"]
-        problems = _range_problems(attrs)
-        if problems:
-            raise PermanentError(f'Invalid node counts for compute_pool "{attrs["name"]}"', problems[0])
-        for key in COMPUTED:
-            attrs.pop(key, None)
-        return attrs
+        return pool_inputs(ctx, desired)
 
-    def _size(self, family_name: str) -> tuple[cluster.NodeSize, dict[str, Any], str]:
+    def _size(self, family_name: str) -> tuple[cluster.NodeSize, dict[str, Any], FamilyFacts]:
         family = self.rp.family(family_name)
         node, capped = node_size(family, self.rp.machine())
         return (
             cluster.NodeSize(float(node["cpus"]), int(node["gpus"]), float(node["memory"])),
             capped,
-            family.name,
+            family,
         )
 
     def validate(self, desired: Attributes) -> Diagnostics:
         diags = Diagnostics()
-        attrs = {**DEFAULTS, **{k: v for k, v in desired.items() if v is not None}}
-        if all(is_known(attrs.get(k)) for k in ("min_nodes", "max_nodes", "active_nodes")):
-            if attrs.get("active_nodes") is None:
-                attrs["active_nodes"] = attrs["min_nodes"]
-            for p in _range_problems(attrs):
+        if all(is_known(desired.get(k)) for k in ("min_nodes", "max_nodes", "active_nodes")):
+            for p in count_problems(desired):
                 diags.add_error("Invalid node counts for a Ray compute pool", p)
-        fam = attrs.get("instance_family")
+        fam = desired.get("instance_family")
         if isinstance(fam, str) and not self.rp.attached:
             try:
                 self.rp.family(fam)
@@ -101,7 +108,7 @@ class ComputePoolHandler(RayHandler):
         return diags
 
     def normalise(self, ctx: ProviderContext, desired: Attributes) -> Attributes:
-        return default_active_nodes(super().normalise(ctx, desired))
+        return with_active_nodes(super().normalise(ctx, desired))
 
     def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
         return drop_creation_only(super().diff(ctx, prior, desired))
@@ -116,14 +123,11 @@ class ComputePoolHandler(RayHandler):
         if not isinstance(fam, str):
             return {}
         try:
-            size, capped, fname = self._size(fam)
+            size, capped, family = self._size(fam)
         except PermanentError:
             return {}
-        for res, info in capped.items():
-            ctx.log(
-                f"{ctx.address}: {fname} nodes have {info['family']} {res}; this machine gives "
-                f"{info['machine']} (capped)"
-            )
+        for line in cap_lines(str(desired.get("name") or ctx.address), family, capped):
+            ctx.log(line)
         out: Attributes = {"capped": capped, "state": "ACTIVE"}
         if prior is not None and prior.get("address"):
             out["address"] = prior["address"]
@@ -158,7 +162,6 @@ class ComputePoolHandler(RayHandler):
             "state": "ACTIVE",
             "address": dash.url,
             "capped": {},
-            "_managed": False,
         }
 
     # -- managed -----------------------------------------------------------------------------
@@ -172,9 +175,13 @@ class ComputePoolHandler(RayHandler):
             "state": "ACTIVE",
             "address": dash.url,
             "capped": capped,
-            "_managed": True,
-            "_serve_port": rec.serve_port,
         }
+
+    @staticmethod
+    def _private(rec: cluster.ClusterRecord | None) -> Private:
+        if rec is None:
+            return {"managed": False, "serve_port": None}
+        return {"managed": True, "serve_port": rec.serve_port}
 
     def _scale(self, ctx: ProviderContext, rec: cluster.ClusterRecord, target: int, timeout: float) -> None:
         """Add or remove worker nodes until the cluster has `target` nodes (the head included);
@@ -188,9 +195,10 @@ class ComputePoolHandler(RayHandler):
             cluster.remove_worker(rec, gone)
             self._save(ctx, rec)
         if len(current) == want_workers:
-            wait_until(lambda: len(dash.nodes()) == want_workers + 1, 30.0)
+            wait_until(lambda: len(dash.nodes()) == want_workers + 1, seconds_left(ctx, 30.0))
             return
-        deadline = time.monotonic() + timeout
+        binds = deadline_binds(ctx, timeout)
+        deadline = time.monotonic() + seconds_left(ctx, timeout)
         added: list[str] = []
         try:
             index = 1 + max([int(n.rsplit("-", 1)[1]) for n in current] or [0])
@@ -212,6 +220,13 @@ class ComputePoolHandler(RayHandler):
                 raise TimeoutError
         except TimeoutError:
             self._rollback(ctx, rec, added)
+            if binds:
+                raise exceeded(  # noqa: B904 - the deadline is the whole story
+                    ctx,
+                    f"{ctx.address} to scale to {target} nodes",
+                    f"The {len(added)} node(s) it started were stopped; the pool stays at "
+                    f"{len(current) + 1} node(s).",
+                )
             raise PermanentError(  # noqa: B904 - the timeout is the whole story
                 f"Scaling {ctx.address} to {target} nodes did not complete within {timeout:g}s",
                 f"The {len(added)} node(s) it started were stopped; the pool stays at "
@@ -234,23 +249,20 @@ class ComputePoolHandler(RayHandler):
         attrs = self._inputs(ctx, desired)
         name = attrs["name"]
         if self.rp.attached:
-            return CreateResult(name, self._attached_attrs(ctx, attrs))
+            return CreateResult(name, self._attached_attrs(ctx, attrs), self._private(None))
         leftover = self._load(ctx, name)
         if leftover is not None:  # a crash between `ray start` and the state write
             cluster.stop(leftover)
-        size, capped, fname = self._size(attrs["instance_family"])
-        for res, info in capped.items():
-            ctx.log(
-                f'compute_pool "{name}": {fname} nodes have {info["family"]} {res}; this machine '
-                f"gives {info['machine']} (capped)"
-            )
+        size, capped, family = self._size(attrs["instance_family"])
+        for line in cap_lines(name, family, capped):
+            ctx.log(line)
         rec = cluster.new_record(name, ctx.project_dir, size)
         self._save(ctx, rec)
         try:
             ctx.progress(f"starting the Ray head of {name}")
             cluster.start_head(rec, self._log(ctx, name))
             dash = Dashboard(rec.dashboard_url)
-            if not wait_until(dash.reachable, 60.0):
+            if not wait_for(ctx, dash.reachable, f"the Ray dashboard of {name}", 60.0):
                 raise PermanentError(
                     f"The dashboard of {name} did not come up", f"See {self._log(ctx, name)}."
                 )
@@ -262,24 +274,24 @@ class ComputePoolHandler(RayHandler):
             finally:
                 self._path(ctx, name).unlink(missing_ok=True)
             raise
-        return CreateResult(name, result)
+        return CreateResult(name, result, self._private(rec))
 
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
-        if not prior.get("_managed", not self.rp.attached):
+        if not ctx.private.get("managed", not self.rp.attached):
             dash = self.rp.dashboard()
-            return ReadResult({**prior, "nodes": self._nodes_of(dash, None)})
+            return ReadResult({**public(prior), "nodes": self._nodes_of(dash, None)})
         rec = self._load(ctx, id)
         if rec is None:
             return ReadResult(None)
         dash = Dashboard(rec.dashboard_url)
         if not cluster.cluster_pids(rec) or not dash.reachable():
             return ReadResult(None)
-        return ReadResult({**prior, "nodes": self._nodes_of(dash, rec)})
+        return ReadResult({**public(prior), "nodes": self._nodes_of(dash, rec)})
 
     def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
         attrs = self._inputs(ctx, desired)
-        if not prior.get("_managed", not self.rp.attached):
-            return UpdateResult(self._attached_attrs(ctx, attrs))
+        if not ctx.private.get("managed", not self.rp.attached):
+            return UpdateResult(self._attached_attrs(ctx, attrs), self._private(None))
         rec = self._load(ctx, id)
         if rec is None:
             raise PermanentError(
@@ -288,7 +300,9 @@ class ComputePoolHandler(RayHandler):
                 "will start it again.",
             )
         self._scale(ctx, rec, int(attrs["active_nodes"]), float(attrs["scale_timeout_secs"]))
-        return UpdateResult(self._managed_attrs(rec, attrs, dict(prior.get("capped") or {})))
+        return UpdateResult(
+            self._managed_attrs(rec, attrs, dict(prior.get("capped") or {})), self._private(rec)
+        )
 
     def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
         rec = self._load(ctx, id)

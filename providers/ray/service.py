@@ -14,7 +14,8 @@ deployed configs, replaces this service's entry and puts the whole list back (un
 parallel applies in one process). Serve rolls replicas over when a deployment's config changes,
 so a new model or replica count is an in-place update with no failed request. `read` returns None
 when the application is gone (drift). `suspended = true` removes the application, keeps the
-service.
+service. The cluster used is kept in `private`; every wait ends at the operation's deadline
+(`timeouts { }`) at the latest, with DeadlineExceeded.
 """
 
 from __future__ import annotations
@@ -29,9 +30,12 @@ import httpx
 
 from mlrt_iac.errors import PermanentError
 from mlrt_iac.provider import Attributes, CreateResult, DiffResult, ProviderContext, ReadResult, UpdateResult
+from providers.kit.handler import public
+from providers.kit.names import file_safe_name
+from providers.kit.waiting import deadline_binds, exceeded, seconds_left
 
 from .client import Dashboard
-from .common import RayHandler, Target, resource_name
+from .common import RayHandler, Target
 
 COMPUTED = ("endpoint", "functions_urls", "status", "image")
 REPLACE = ("name", "compute_pool", "ingress_enabled", "image_repository")
@@ -45,7 +49,7 @@ class ServiceHandler(RayHandler):
     computed: ClassVar[tuple[str, ...]] = COMPUTED
 
     def planned_id(self, ctx: ProviderContext, desired: Attributes) -> str | None:
-        return resource_name(ctx, desired)
+        return file_safe_name(ctx, desired)
 
     def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
         changed = sorted(k for k, v in desired.items() if k not in COMPUTED and prior.get(k) != v)
@@ -126,8 +130,10 @@ class ServiceHandler(RayHandler):
         model: str,
     ) -> None:
         started = time.monotonic()
+        binds = deadline_binds(ctx, READY_TIMEOUT)
+        limit = seconds_left(ctx, READY_TIMEOUT)
         old_time = before.get("last_deployed_time_s")
-        while time.monotonic() - started < READY_TIMEOUT:
+        while time.monotonic() - started < limit:
             app = (dash.serve_status().get("applications") or {}).get(name) or {}
             status = app.get("status")
             fresh = old_time is None or app.get("last_deployed_time_s") != old_time
@@ -149,6 +155,8 @@ class ServiceHandler(RayHandler):
                 f"waiting for {endpoint}/health ({status or 'PENDING'}) [{time.monotonic() - started:.0f}s]"
             )
             time.sleep(0.5)
+        if binds:
+            raise exceeded(ctx, f"the Serve application of {ctx.address}", "See `serve status`.")
         raise PermanentError(
             f"{ctx.address} did not become ready within {READY_TIMEOUT:.0f}s",
             "See the Serve page of the Ray dashboard or `serve status` for the replicas' errors.",
@@ -162,67 +170,61 @@ class ServiceHandler(RayHandler):
         except (httpx.HTTPError, ValueError):
             return False
 
-    def _attrs(self, desired: Attributes, endpoint: str | None, status: str, target: Target) -> Attributes:
+    def _attrs(self, desired: Attributes, endpoint: str | None, status: str) -> Attributes:
         urls = {f: f"{endpoint}/{f}" for f in desired.get("functions") or ["predict"]} if endpoint else {}
-        return {
-            "endpoint": endpoint,
-            "functions_urls": urls,
-            "status": status,
-            "image": None,
-            **target.record(),
-        }
+        return {"endpoint": endpoint, "functions_urls": urls, "status": status, "image": None}
 
-    def _deploy(self, ctx: ProviderContext, name: str, desired: Attributes) -> Attributes:
-        target = self.target(ctx)
+    def _deploy(self, ctx: ProviderContext, name: str, desired: Attributes, target: Target) -> Attributes:
         dash = target.dashboard
         dash.check()
         if desired.get("suspended"):
             self._put(dash, target, name, None)
-            return self._attrs(desired, None, "SUSPENDED", target)
+            return self._attrs(desired, None, "SUSPENDED")
         app = self._app(ctx, name, desired)
         got = self._put(dash, target, name, app)
         endpoint = self._endpoint(dash, got["port"], name)
         self._wait_ready(ctx, dash, name, got["before"], endpoint, app["args"]["model_uri"])
-        return self._attrs(desired, endpoint, "READY", target)
+        return self._attrs(desired, endpoint, "READY")
 
     # -- protocol ----------------------------------------------------------------------------
     def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
-        name = resource_name(ctx, desired)
+        name = file_safe_name(ctx, desired)
+        target = self.target(ctx)
         try:
-            return CreateResult(name, self._deploy(ctx, name, desired))
+            return CreateResult(name, self._deploy(ctx, name, desired, target), target.private())
         except BaseException:
             try:
-                target = self.target(ctx)
                 self._put(target.dashboard, target, name, None)
             except Exception:
                 pass
             raise
 
     def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
-        return UpdateResult(self._deploy(ctx, id, desired))
+        target = self.target(ctx, ctx.private)
+        return UpdateResult(self._deploy(ctx, id, desired, target), target.private())
 
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
-        target = self.target(ctx, prior)
+        target = self.target(ctx, ctx.private)
         dash = target.dashboard
         if target.managed and not dash.reachable():
             return ReadResult(None)
         apps = dash.serve_status().get("applications") or {}
         if prior.get("suspended"):
-            return ReadResult(dict(prior))
+            return ReadResult(public(prior))
         app = apps.get(id)
         if app is None or app.get("status") in ("DEPLOY_FAILED", "DELETING"):
             return ReadResult(None)
-        return ReadResult(dict(prior))
+        return ReadResult(public(prior))
 
     def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
-        target = self.target(ctx, prior)
+        target = self.target(ctx, ctx.private)
         dash = target.dashboard
         if target.managed and not dash.reachable():
             return
         if id not in (dash.serve_status().get("applications") or {}):
             return
         self._put(dash, target, id, None)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + seconds_left(ctx, 60.0)
         while time.monotonic() < deadline:
             if id not in (dash.serve_status().get("applications") or {}):
                 return

@@ -6,10 +6,17 @@ effective egress list (`MLRT_EGRESS`) as environment variables; it then follows 
 turning the runtime's event and marker lines into progress and log lines, and returns when the
 job ends. A failed job's error carries the tail of its log. Ctrl-C stops the job.
 
-Planning is the local provider's: the same input fingerprint decides re-training. The model is
-written where the local provider writes it (`.mlrt/models/<run_id>`, or `artifact_location`),
+Planning is the kit's (`providers.kit.training.TrainingPlanning`, as for the local provider):
+the same input fingerprint decides re-training. The model is written where the local provider
+writes it (`.mlrt/models/<run_id>`, or `artifact_location`),
 which the cluster's workers must be able to write: true for a cluster on this machine; for a
 remote cluster set `artifact_location` to storage both sides share.
+
+A cluster whose job agent is not up yet makes `create` raise RetryableError (the engine retries);
+a job still running at the create deadline (`timeouts { create }`) is stopped and the create
+fails with DeadlineExceeded. A create that fails for any reason stops and deletes its job.
+The cluster used is kept in `private` (`ray_address`, `managed`, `serve_port`), with the
+fingerprint parts.
 
 `read` returns None (drift) when the job is gone from the cluster (deleted), ended STOPPED or
 FAILED, or its model directory is missing. `delete` stops and deletes the job, removes the model.
@@ -22,23 +29,33 @@ import os
 import re
 import shutil
 import time
-import uuid
 from collections import deque
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mlrt_iac.errors import PermanentError
+from mlrt_iac.diagnostics import Diagnostics
+from mlrt_iac.errors import PermanentError, RetryableError
 from mlrt_iac.provider import Attributes, CreateResult, ProviderContext, ReadResult
-from providers.local._files import atomic_write_json
-from providers.local.training import TrainingHandler as LocalTrainingHandler
-from providers.local.training import _describe_progress
+from providers.kit.handler import public
+from providers.kit.names import file_safe_name
+from providers.kit.records import atomic_write_json
+from providers.kit.training import (
+    TrainingPlanning,
+    describe_progress,
+    fingerprint,
+    gpu_problems,
+    job_spec,
+    model_root,
+    new_run_id,
+)
+from providers.kit.waiting import exceeded, seconds_left
 
 from .client import Dashboard
-from .common import RayHandler, Target, resource_name
+from .common import RayHandler, Target
 
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 POLL = 0.5
-SUBMIT_RETRY_SECS = 60.0
+STOP_WAIT_SECS = 30.0
 MARKER = "@@mlrt-event@@ "
 EXCLUDES = [".mlrt/", ".git/", "__pycache__/"]
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -56,8 +73,14 @@ def _data_excludes(project_dir: Path, spec: dict[str, Any]) -> list[str]:
     return out
 
 
-class TrainingHandler(RayHandler, LocalTrainingHandler):
+class TrainingHandler(RayHandler, TrainingPlanning):
     type_name: ClassVar[str] = "training"
+
+    def validate(self, desired: Attributes) -> Diagnostics:
+        """A cluster mlrt starts here has this machine's GPUs (an attached one has its own)."""
+        if self.rp.attached:
+            return Diagnostics()
+        return gpu_problems(desired, self.rp.machine().gpus)
 
     def _runtime_env(self, ctx: ProviderContext, spec: dict[str, Any]) -> dict[str, Any]:
         env_vars = {
@@ -86,63 +109,78 @@ class TrainingHandler(RayHandler, LocalTrainingHandler):
         target = self.target(ctx)
         dash = target.dashboard
         dash.check()
-        name = resource_name(ctx, desired)
-        run_id = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        name = file_safe_name(ctx, desired)
+        run_id = new_run_id(name)
         run_dir = ctx.data_dir / "runs" / run_id
-        model_dir = self._model_root(ctx, desired) / run_id
+        model_dir = model_root(ctx, desired) / run_id
         run_dir.mkdir(parents=True, exist_ok=True)
-        got = self._fingerprint(ctx, desired)
+        got = fingerprint(ctx, desired)
         fp, parts = got if got is not None else ("", {})
-        spec = self._spec(ctx, desired, run_id, model_dir, run_dir, fp)
+        spec = job_spec(ctx, desired, run_id, model_dir, run_dir, fp)
         atomic_write_json(run_dir / "spec.json", spec)
-        self._submit(ctx, dash, run_id, spec)
+        self._submit(ctx, dash, run_id, spec, run_dir)
         ctx.log(f"Ray job {run_id} submitted to {dash.url}")
-        status, finished, tail = self._follow(ctx, dash, run_id)
-        if status != "SUCCEEDED" or finished is None or finished.get("status") != "SUCCEEDED":
+        try:
+            status, finished, tail = self._follow(ctx, dash, run_id)
+            if status != "SUCCEEDED" or finished is None or finished.get("status") != "SUCCEEDED":
+                why = (finished or {}).get("error") or f"the job ended {status}"
+                raise PermanentError(
+                    f"Training {ctx.address} failed (Ray job {run_id}, {status})",
+                    f"{why}\nLast lines of the job's log:\n"
+                    + "\n".join(tail)
+                    + f"\nFull log: ray job logs {run_id} --address {dash.url}",
+                )
+        except BaseException:
             shutil.rmtree(model_dir, ignore_errors=True)
-            why = (finished or {}).get("error") or f"the job ended {status}"
-            raise PermanentError(
-                f"Training {ctx.address} failed (Ray job {run_id}, {status})",
-                f"{why}\nLast lines of the job's log:\n"
-                + "\n".join(tail)
-                + f"\nFull log: ray job logs {run_id} --address {dash.url}",
-            )
+            self._discard_job(dash, run_id)
+            raise
         attrs = {
             "run_id": run_id,
             "status": "SUCCEEDED",
             "metrics": finished.get("metrics") or {},
             "model_uri": finished.get("model_uri") or str(model_dir),
             "input_fingerprint": fp,
-            "_fingerprint_parts": parts,
             "started_at": finished.get("started_at"),
             "finished_at": finished.get("finished_at"),
-            **target.record(),
         }
-        return CreateResult(run_id, attrs)
+        return CreateResult(run_id, attrs, {**target.private(), "fingerprint_parts": parts})
 
-    def _submit(self, ctx: ProviderContext, dash: Dashboard, run_id: str, spec: dict[str, Any]) -> None:
-        """Submit the job; a cluster that has just started has no job agent yet: retry a while."""
+    def _discard_job(self, dash: Dashboard, run_id: str) -> None:
+        """Stop a job that failed to finish (a timed-out or failed create leaves no job running);
+        its record stays on the cluster for `ray job logs`."""
+        try:
+            info = dash.job_info(run_id)
+            if info is not None and info.get("status") not in TERMINAL:
+                dash.stop_job(run_id)
+        except Exception:  # keep the original error: the cluster may be what failed
+            pass
+
+    def _submit(
+        self, ctx: ProviderContext, dash: Dashboard, run_id: str, spec: dict[str, Any], run_dir: Path
+    ) -> None:
+        """Submit the job. A cluster that has just started has no job agent yet: that is a
+        RetryableError (the engine retries the create; nothing was submitted)."""
         client = dash.jobs()
-        deadline = time.monotonic() + SUBMIT_RETRY_SECS
-        while True:
-            try:
-                client.submit_job(
-                    entrypoint="python -m mlrt_iac.runtime.ray_entry env:MLRT_RAY_SPEC",
-                    submission_id=run_id,
-                    runtime_env=self._runtime_env(ctx, spec),
-                    metadata={"mlrt_address": ctx.address},
-                    entrypoint_num_cpus=0,
-                )
-                return
-            except Exception as exc:
-                if "try again" in str(exc) and time.monotonic() < deadline and not ctx.cancel.is_set():
-                    ctx.progress("waiting for the cluster's job agent")
-                    time.sleep(1.0)
-                    continue
-                raise PermanentError(
-                    f"Submitting the Ray job of {ctx.address} to {dash.url} failed",
-                    f"{type(exc).__name__}: {exc}",
+        try:
+            client.submit_job(
+                entrypoint="python -m mlrt_iac.runtime.ray_entry env:MLRT_RAY_SPEC",
+                submission_id=run_id,
+                runtime_env=self._runtime_env(ctx, spec),
+                metadata={"mlrt_address": ctx.address},
+                entrypoint_num_cpus=0,
+            )
+        except Exception as exc:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            # Ray's SDK says so only in words (a RuntimeError "... try again ...").
+            if "try again" in str(exc):
+                ctx.progress("waiting for the cluster's job agent")
+                raise RetryableError(
+                    f"The job agent of the Ray cluster at {dash.url} is not ready", str(exc), delay=1.0
                 ) from exc
+            raise PermanentError(
+                f"Submitting the Ray job of {ctx.address} to {dash.url} failed",
+                f"{type(exc).__name__}: {exc}",
+            ) from exc
 
     def _follow(
         self, ctx: ProviderContext, dash: Dashboard, run_id: str
@@ -175,6 +213,9 @@ class TrainingHandler(RayHandler, LocalTrainingHandler):
                 ctx.log(f"stopping Ray job {run_id}")
                 dash.stop_job(run_id)
                 stopping = True
+            if ctx.remaining(POLL) <= 0:
+                ctx.log(f"stopping Ray job {run_id}: the create deadline has passed")
+                raise exceeded(ctx, f"Ray job {run_id}", "The job was stopped before it finished.")
             time.sleep(POLL)
 
     def _line(self, ctx: ProviderContext, line: str, tail: deque[str]) -> dict[str, Any] | None:
@@ -187,7 +228,7 @@ class TrainingHandler(RayHandler, LocalTrainingHandler):
             except ValueError:
                 payload = None
             if isinstance(payload, dict) and payload.get("kind") == "progress":
-                ctx.progress(_describe_progress(payload))
+                ctx.progress(describe_progress(payload))
             return None
         stripped = text.strip()
         if stripped.startswith("{") and '"event"' in stripped:
@@ -207,23 +248,23 @@ class TrainingHandler(RayHandler, LocalTrainingHandler):
         uri = prior.get("model_uri")
         if not uri or not (Path(uri) / "metadata.json").exists():
             return ReadResult(None)
-        target = self.target(ctx, prior)
+        target = self.target(ctx, ctx.private)
         if target.managed and not target.dashboard.reachable():
             return ReadResult(None)  # its managed cluster is gone, and its job with it
         info = target.dashboard.job_info(id)
         if info is None or info.get("status") in ("STOPPED", "FAILED"):
             return ReadResult(None)
-        return ReadResult(dict(prior))
+        return ReadResult(public(prior))
 
     def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
-        target = self.target(ctx, prior)
+        target = self.target(ctx, ctx.private)
         dash = target.dashboard
         if dash.reachable():
             info = dash.job_info(id)
             if info is not None:
                 if info.get("status") not in TERMINAL:
                     dash.stop_job(id)
-                    deadline = time.monotonic() + 30
+                    deadline = time.monotonic() + seconds_left(ctx, STOP_WAIT_SECS)
                     while (
                         time.monotonic() < deadline
                         and (dash.job_info(id) or {}).get("status") not in TERMINAL

@@ -420,3 +420,86 @@ def test_a_run_left_by_a_killed_apply_is_stopped_by_the_next(tmp_path: Path) -> 
                 os.killpg(int(pid_file.read_text()), signal.SIGKILL)
             except (ValueError, OSError):
                 pass
+
+
+SLEEPY_TRAINER = textwrap.dedent("""
+    import os
+    import time
+
+
+    def train():
+        with open("worker.pid", "w") as f:
+            f.write(str(os.getpid()))
+        for _ in range(1200):  # 120 s in small steps: far longer than the create timeout
+            time.sleep(0.1)
+""")
+
+SLEEPY_HCL = """
+compute_pool "cpu" {
+  instance_family = "CPU_X64_XS"
+}
+
+training "sleepy" {
+  compute_pool = compute_pool.cpu
+  framework    = "pytorch"
+  entrypoint   = "sleepy:train"
+
+  timeouts {
+    create = "3s"
+  }
+}
+"""
+
+
+def _wait_exit(pid: int, timeout: float) -> bool:
+    """Block until process `pid` exits (a pidfd becomes readable), at most `timeout` seconds."""
+    import select
+
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([fd], [], [], timeout)[0])
+    finally:
+        os.close(fd)
+
+
+def _working_in(folder: Path) -> list[int]:
+    """Processes whose working directory is `folder` (a run's launcher and workers are)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if Path(os.readlink(entry / "cwd")) == folder and _alive(int(entry.name)):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_a_training_past_its_create_timeout_is_stopped_and_not_recorded(tmp_path: Path) -> None:
+    project = tmp_path / "sleepy"
+    project.mkdir()
+    (project / "sleepy.py").write_text(SLEEPY_TRAINER)
+    (project / "main.hcl").write_text(SLEEPY_HCL)
+    try:
+        started = time.monotonic()
+        res = run_mlrt(project, "apply", "-auto-approve", "-no-color", timeout=120)
+        elapsed = time.monotonic() - started
+        out = res.stdout + res.stderr
+        assert res.returncode == 1, out
+        assert "Timed out waiting for the training run sleepy-" in out, out
+        assert "timeouts { create / update / delete }" in out
+        # The apply ends soon after the 3 s deadline (mlrt's own start-up included), not after
+        # the 120 s run.
+        assert 3.0 <= elapsed < 40.0, (elapsed, out)
+        # The run was stopped: none of its processes (launcher, workers) is left.
+        left = [pid for pid in _working_in(project.resolve()) if not _wait_exit(pid, 15.0)]
+        assert left == [], f"processes of the stopped run still alive: {left}"
+        assert not list((project / ".mlrt" / "runs").glob("sleepy-*/launcher.pid"))
+        addresses = {r["address"]: r for r in read_state(project)["resources"]}
+        assert "training.sleepy" not in addresses and addresses["compute_pool.cpu"]["status"] == "ready"
+        assert not list((project / ".mlrt" / "models").glob("sleepy-*"))
+    finally:
+        run_mlrt(project, "destroy", "-auto-approve", timeout=120)

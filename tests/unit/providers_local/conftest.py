@@ -48,7 +48,7 @@ def provider(make_provider: Callable[..., LocalProvider]) -> LocalProvider:
 
 def _overcommit_for(cpus: int) -> float:
     """Overcommit so the cpu budget is exactly `cpus` even on a host with fewer cores."""
-    from providers.local.machine import host_capacity
+    from providers.kit.machine import host_capacity
 
     host = host_capacity().cpus
     return max(1.0, cpus / min(host, cpus))

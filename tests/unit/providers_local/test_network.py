@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mlrt_iac.errors import PermanentError
-from mlrt_iac.provider import ProviderContext
+from mlrt_iac.provider import ProviderContext, Related
 from mlrt_iac.values import UNKNOWN
 from providers.local import LocalProvider
 from providers.local.network import ExternalAccessIntegrationHandler, NetworkRuleHandler
@@ -16,6 +16,11 @@ from providers.local.network import ExternalAccessIntegrationHandler, NetworkRul
 
 def rule(name: str, values: Any, mode: str = "EGRESS", type: str = "HOST_PORT") -> dict[str, Any]:
     return {"name": name, "mode": mode, "type": type, "value_list": values, "comment": None}
+
+
+def related(attrs: dict[str, Any]) -> Related:
+    """A rule as the engine hands it to the integration (typed, named by the provider)."""
+    return Related(f"network_rule.{attrs['name']}", "network_rule", attrs["name"], attrs)
 
 
 def eai(name: str, rules: Any, **kw: Any) -> dict[str, Any]:
@@ -73,9 +78,11 @@ def test_bad_rule_is_permanent_and_records_nothing(provider: LocalProvider, ctx:
 def test_eai_effective_egress_from_related(provider: LocalProvider, ctx: ProviderContext) -> None:
     _, e = handlers(provider)
     ctx.related = {
-        "network_rule.pypi": rule("pypi", ["PyPI.org", "files.pythonhosted.org:443", "pypi.org:443"]),
-        "network_rule.hf": rule("hf", ["*.huggingface.co", "0.0.0.0:443"]),
-        "network_rule.db": rule("db", ["10.1.2.3"], type="IPV4"),
+        "network_rule.pypi": related(
+            rule("pypi", ["PyPI.org", "files.pythonhosted.org:443", "pypi.org:443"])
+        ),
+        "network_rule.hf": related(rule("hf", ["*.huggingface.co", "0.0.0.0:443"])),
+        "network_rule.db": related(rule("db", ["10.1.2.3"], type="IPV4")),
     }
     desired = eai("ml", ["pypi", "hf", "db"])
     planned = e.plan_computed(ctx, desired, None)
@@ -109,7 +116,7 @@ def test_eai_with_unknown_or_ingress_rules_fails_and_records_nothing(
     with pytest.raises(PermanentError) as err:
         e.create(ctx, eai("ml", ["nope"]))
     assert "nope" in err.value.detail
-    ctx.related = {"network_rule.in": rule("in", ["10.0.0.0/8"], mode="INGRESS", type="IPV4")}
+    ctx.related = {"network_rule.in": related(rule("in", ["10.0.0.0/8"], mode="INGRESS", type="IPV4"))}
     with pytest.raises(PermanentError) as err:
         e.create(ctx, eai("ml", ["in"]))
     assert "INGRESS" in err.value.detail
@@ -118,17 +125,17 @@ def test_eai_with_unknown_or_ingress_rules_fails_and_records_nothing(
 
 def test_eai_plan_is_unknown_while_a_rule_is_unknown(provider: LocalProvider, ctx: ProviderContext) -> None:
     _, e = handlers(provider)
-    ctx.related = {"network_rule.pypi": rule("pypi", UNKNOWN)}
+    ctx.related = {"network_rule.pypi": related(rule("pypi", UNKNOWN))}
     assert e.plan_computed(ctx, eai("ml", ["pypi"]), None) == {}
     assert e.plan_computed(ctx, eai("ml", UNKNOWN), None) == {}
 
 
 def test_eai_diff_sees_a_rule_change_as_an_update(provider: LocalProvider, ctx: ProviderContext) -> None:
     _, e = handlers(provider)
-    ctx.related = {"network_rule.pypi": rule("pypi", ["pypi.org"])}
+    ctx.related = {"network_rule.pypi": related(rule("pypi", ["pypi.org"]))}
     prior = e.create(ctx, eai("ml", ["pypi"])).attributes
     assert e.diff(ctx, prior, eai("ml", ["pypi"])).changed == []
-    ctx.related = {"network_rule.pypi": rule("pypi", ["pypi.org", "files.pythonhosted.org"])}
+    ctx.related = {"network_rule.pypi": related(rule("pypi", ["pypi.org", "files.pythonhosted.org"]))}
     d = e.diff(ctx, prior, eai("ml", ["pypi"]))
     assert d.changed == ["effective_egress"] and not d.needs_replace
     up = e.update(ctx, "ml", prior, eai("ml", ["pypi"])).attributes

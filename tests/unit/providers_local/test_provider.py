@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlrt_iac.provider import ProviderContext, discover_providers, load_provider
-from providers.local import INFRA_HANDLERS, LocalProvider
-from providers.local.machine import (
+from mlrt_iac.provider import ProviderContext, discover_providers
+from providers.kit.machine import (
     Capacity,
     FamilyFacts,
     host_capacity,
@@ -14,12 +13,13 @@ from providers.local.machine import (
     machine_capacity,
     node_size,
 )
+from providers.local import INFRA_HANDLERS, LocalProvider
 
 
 def test_found_through_its_entry_point() -> None:
     info = discover_providers()["local"]
     assert info.factory is LocalProvider and info.version == LocalProvider.version
-    p = load_provider("local")
+    p = info.factory()
     assert isinstance(p, LocalProvider)
     infra = {"compute_pool", "image_repository", "network_rule", "external_access_integration"}
     assert infra <= set(p.handlers)  # trainings and services are added by their own modules

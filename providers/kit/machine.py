@@ -1,8 +1,13 @@
-"""What this machine can give local compute pools, and what one node of a family takes from it.
+"""What this machine can give pools started on it, and what one node of a family takes from it.
 
-Local "nodes" are slices of this one machine. A node gets its instance family's vCPUs, memory
-and GPUs, each capped by what the machine has (after the provider's `max_cpus` /
-`max_memory_gib` / `max_gpus` limits); every cap is reported so the plan and state say the truth.
+Nodes of local pools (and of Ray clusters mlrt starts here) are slices of this one machine. A
+node gets its instance family's vCPUs, memory and GPUs, each capped by what the machine has
+(after the provider block's `max_cpus` / `max_memory_gib` / `max_gpus` limits); every cap is
+reported so the plan and state say the truth.
+
+Families come from one catalogue, `mlrt_iac.model.families` (built-in table plus the provider
+block's `instance_family` blocks, checked by `parse_family`): no provider keeps its own
+defaults for a family's fields.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mlrt_iac.errors import PermanentError
+from mlrt_iac.model import FamilyCatalog, InstanceFamily, parse_family
 
 
 @dataclass(frozen=True)
@@ -92,58 +98,47 @@ def machine_capacity(limits: Mapping[str, Any]) -> Capacity:
 
 @dataclass(frozen=True)
 class FamilyFacts:
-    """The three numbers of an instance family that a local node needs."""
+    """The three numbers of an instance family that a node on this machine needs."""
 
     name: str
     cpus: float
     memory_gib: float
     gpus: int
 
-
-def _catalog() -> Any:
-    """The shared family catalogue of `mlrt_iac.model.families` (one table for every provider)."""
-    from mlrt_iac.model import families
-
-    default = getattr(families, "DEFAULT_CATALOG", None)
-    return default if default is not None else families.FamilyCatalog()
+    @classmethod
+    def of(cls, family: InstanceFamily) -> FamilyFacts:
+        return cls(family.name, float(family.cpus), float(family.memory_gib), int(family.gpus))
 
 
-def lookup_family(name: str, custom: Mapping[str, Mapping[str, Any]]) -> FamilyFacts:
-    """Resolve a family: the provider block's `instance_family` blocks first, then the catalogue.
+def family_catalog(declared: Mapping[str, Any], provider: str) -> tuple[FamilyCatalog, list[tuple[str, str]]]:
+    """The model's catalogue plus a provider block's `instance_family` blocks, and the problems
+    of bad blocks as (summary, detail) in the provider's words."""
+    catalog = FamilyCatalog()
+    problems: list[tuple[str, str]] = []
+    for fname, raw in declared.items():
+        fam, errors = parse_family(str(fname), raw)
+        for where, msg in errors:
+            problems.append(
+                (
+                    f'Invalid {where} in instance_family "{fname}"',
+                    f'{msg}. Declare it as instance_family "{fname}" {{ cpus = 4  memory_gib = 16  '
+                    f'gpus = 0 }} in the `provider "{provider}"` block (cpus and memory_gib above 0).',
+                )
+            )
+        if fam is not None:
+            catalog.families[fam.name] = fam
+    return catalog, problems
 
-    The catalogue lives in `mlrt_iac.model.families` (imported lazily; anything with
-    `.get(name)` returning an object with `cpus`, `memory_gib`, `gpus`).
-    """
-    if name in custom:
-        spec = custom[name]
-        return FamilyFacts(
-            name, float(spec.get("cpus", 0)), float(spec.get("memory_gib", 0)), int(spec.get("gpus", 0) or 0)
-        )
-    catalog = _catalog()
+
+def lookup_family(name: str, catalog: FamilyCatalog, provider: str) -> FamilyFacts:
+    """A family of the catalogue; an unknown one is a PermanentError listing the valid ones."""
     family = catalog.get(name)
     if family is None:
-        names = catalog.names() if hasattr(catalog, "names") else list(catalog)
-        known = sorted(set(custom) | {str(n) for n in names})
         raise PermanentError(
             f'Unknown instance family "{name}"',
-            f"Known families: {', '.join(known)}. Declare it in "
-            '`provider "local" { instance_family "NAME" { cpus memory_gib gpus } }` '
-            "or use a catalogue family.",
+            catalog.unknown_detail(name) + f' (provider "{provider}")',
         )
-    return FamilyFacts(
-        str(_field(family, "name")) if _has(family, "name") else name,
-        float(_field(family, "cpus")),
-        float(_field(family, "memory_gib")),
-        int(_field(family, "gpus") or 0),
-    )
-
-
-def _field(obj: Any, key: str) -> Any:
-    return obj[key] if isinstance(obj, Mapping) else getattr(obj, key)
-
-
-def _has(obj: Any, key: str) -> bool:
-    return key in obj if isinstance(obj, Mapping) else hasattr(obj, key)
+    return FamilyFacts.of(family)
 
 
 def _num(x: float) -> float | int:

@@ -1,6 +1,7 @@
-"""Small file helpers shared by the local handlers: atomic JSON writes and an inter-process lock.
+"""Record files of providers that keep their objects on this machine (local, and ray's records):
+atomic JSON writes, tolerant reads and an inter-process lock.
 
-Every record the local provider keeps is a JSON file written atomically (temp file in the same
+Every record a provider keeps is a JSON file written atomically (temp file in the same
 folder, fsync, rename), so a crash (even `kill -9`) leaves either the old or the new version,
 never a torn file that `read` would misreport.
 """
@@ -73,7 +74,7 @@ def read_json(path: Path) -> Any | None:
     except json.JSONDecodeError as exc:
         raise PermanentError(
             f"Cannot parse {path}",
-            f"The local provider's record is not valid JSON ({exc}). Restore it or "
+            f"The provider's record is not valid JSON ({exc}). Restore it or "
             "remove it and run `mlrt apply` again to recreate the object.",
         ) from exc
 
@@ -85,7 +86,7 @@ class FileLock:
     thread) is changing the same records and will be done soon, so the engine retries.
     """
 
-    def __init__(self, path: Path, timeout: float = 10.0, what: str = "local provider records") -> None:
+    def __init__(self, path: Path, timeout: float = 10.0, what: str = "provider records") -> None:
         self.path = path
         self.timeout = timeout
         self.what = what

@@ -1,0 +1,67 @@
+"""Rules every compute_pool handler shares (local and ray).
+
+The node-count rules and the `active_nodes` default are the model's (`mlrt_iac.model.pools`,
+the same functions the plan-time checks use): the engine hands handlers complete, checked
+values; these helpers only re-read them for callers that bypass the engine (tests, import).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlrt_iac.errors import PermanentError
+from mlrt_iac.model import default_active_nodes, node_count_problems
+from mlrt_iac.provider import Attributes, DiffResult, ProviderContext
+from mlrt_iac.values import is_known
+
+from .machine import FamilyFacts
+from .names import file_safe_name
+from .records import plain
+
+POOL_COMPUTED: tuple[str, ...] = ("nodes", "state", "address", "capped")
+# Arguments that only matter when the pool is created (as in Snowflake).
+CREATION_ONLY: tuple[str, ...] = ("initially_suspended",)
+
+
+def with_active_nodes(attrs: Attributes) -> Attributes:
+    """`attrs` with `active_nodes` as the engine fills it (the model's rule)."""
+    if is_known(attrs.get("min_nodes")) and is_known(attrs.get("active_nodes")):
+        attrs["active_nodes"] = default_active_nodes(attrs.get("min_nodes"), attrs.get("active_nodes"))
+    return attrs
+
+
+def count_problems(attrs: Attributes) -> list[str]:
+    """The model's node-count problems of `attrs` (unknown values skipped)."""
+    a = with_active_nodes(dict(attrs))
+    return [
+        msg for _, msg in node_count_problems(a.get("min_nodes"), a.get("max_nodes"), a.get("active_nodes"))
+    ]
+
+
+def pool_inputs(ctx: ProviderContext, desired: Attributes) -> Attributes:
+    """Desired attributes of a pool to create or update: plain values, the name checked, node
+    counts checked; computed attributes left out. Bad input is a PermanentError (nothing done)."""
+    attrs = with_active_nodes(plain(dict(desired)))
+    attrs["name"] = file_safe_name(ctx, attrs)
+    problems = count_problems(attrs)
+    if problems:
+        raise PermanentError(f'Invalid node counts for compute_pool "{attrs["name"]}"', problems[0])
+    for key in POOL_COMPUTED:
+        attrs.pop(key, None)
+    return attrs
+
+
+def drop_creation_only(result: DiffResult) -> DiffResult:
+    """Creation-only arguments are never a change after the pool exists."""
+    result.changed = [c for c in result.changed if c not in CREATION_ONLY]
+    result.requires_replace = [c for c in result.requires_replace if c in result.changed]
+    return result
+
+
+def cap_lines(name: str, family: FamilyFacts, capped: dict[str, Any]) -> list[str]:
+    """Log lines saying which of a family's resources this machine lowered."""
+    return [
+        f'compute_pool "{name}": {family.name} nodes have {info["family"]} {res}; this machine '
+        f"gives {info['machine']} (capped)"
+        for res, info in capped.items()
+    ]

@@ -1,0 +1,209 @@
+"""What local and ray trainings share: the input fingerprint that decides re-training, the diff
+built on it, the job spec the runtime reads, run ids and progress lines.
+
+A training's fingerprint parts (which file, which parameter moved) are provider bookkeeping:
+they travel in `private["fingerprint_parts"]` so the plan can say *why* it re-trains.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any, ClassVar
+
+from mlrt_iac.diagnostics import Diagnostics
+from mlrt_iac.errors import PermanentError
+from mlrt_iac.provider import Attributes, DiffResult, ProviderContext, UpdateResult
+from mlrt_iac.values import is_known
+
+from .handler import KitHandler, public
+
+TRAINING_COMPUTED: tuple[str, ...] = (
+    "run_id",
+    "status",
+    "metrics",
+    "model_uri",
+    "input_fingerprint",
+    "started_at",
+    "finished_at",
+)
+# Arguments that can change without re-running the training.
+IN_PLACE: tuple[str, ...] = ("comment", "retrain_on")
+# Arguments that feed the fingerprint besides the datasets and the entrypoint's source.
+FINGERPRINT_ARGS: tuple[str, ...] = (
+    "framework",
+    "params",
+    "num_boost_round",
+    "n_estimators",
+    "entrypoint",
+    "hyper_params",
+    "scaling",
+)
+
+
+def abs_sources(project_dir: Path, sources: list[str]) -> list[str]:
+    """Dataset sources with paths made absolute (URLs and absolute paths kept)."""
+    return [s if "://" in s or os.path.isabs(s) else str((project_dir / s).resolve()) for s in sources]
+
+
+def fingerprint(ctx: ProviderContext, desired: Attributes) -> tuple[str, dict[str, str]] | None:
+    """(fingerprint, parts shown relative to the project) of a training's inputs; None while
+    datasets or params are unknown. Cheap: sizes, mtimes and parquet footers, never a full read."""
+    from mlrt_iac.runtime import input_fingerprint
+    from mlrt_iac.runtime.fingerprint import entrypoint_source_paths
+
+    if not is_known(desired.get("dataset")) or not is_known(desired.get("params")):
+        return None
+    datasets = {
+        name: {**ds, "sources": abs_sources(ctx.project_dir, list(ds.get("source") or []))}
+        for name, ds in (desired.get("dataset") or {}).items()
+    }
+    params = {k: desired.get(k) for k in FINGERPRINT_ARGS}
+    try:
+        fp, parts = input_fingerprint(
+            datasets, entrypoint_source_paths(desired.get("entrypoint"), str(ctx.project_dir)), params
+        )
+    except (OSError, ValueError) as exc:
+        raise PermanentError(f"Cannot read the training data of {ctx.address}", str(exc)) from exc
+    rel = {k.replace(str(ctx.project_dir) + os.sep, ""): v for k, v in parts.items()}
+    return fp, rel
+
+
+def egress(ctx: ProviderContext) -> list[str]:
+    """The sorted egress list granted by the integrations the training references."""
+    out: set[str] = set()
+    for rel in ctx.related_of("external_access_integration"):
+        out.update(rel.attributes.get("effective_egress") or [])
+    return sorted(out)
+
+
+def job_spec(
+    ctx: ProviderContext,
+    desired: Attributes,
+    run_id: str,
+    model_dir: Path,
+    run_dir: Path,
+    fingerprint_value: str,
+) -> dict[str, Any]:
+    """The spec `mlrt_iac.runtime` reads to run one training."""
+    datasets = {
+        name: {
+            "sources": abs_sources(ctx.project_dir, list(ds.get("source") or [])),
+            "input_cols": ds.get("input_cols"),
+            "label_col": ds.get("label_col"),
+            "shard": bool(ds.get("shard", True)),
+        }
+        for name, ds in (desired.get("dataset") or {}).items()
+    }
+    return {
+        "run_id": run_id,
+        "framework": desired["framework"],
+        "datasets": datasets,
+        "params": desired.get("params") or {},
+        "num_boost_round": desired.get("num_boost_round"),
+        "n_estimators": desired.get("n_estimators"),
+        "entrypoint": desired.get("entrypoint"),
+        "hyper_params": desired.get("hyper_params") or {},
+        "scaling": desired.get("scaling") or {},
+        "model_dir": str(model_dir),
+        "run_dir": str(run_dir),
+        "project_dir": str(ctx.project_dir),
+        "egress": egress(ctx),
+        "input_fingerprint": fingerprint_value,
+        "early_stopping_rounds": (desired.get("params") or {}).get("early_stopping_rounds"),
+    }
+
+
+def model_root(ctx: ProviderContext, desired: Attributes) -> Path:
+    """Where models are written: `artifact_location` (relative to the project), else .mlrt/models."""
+    loc = desired.get("artifact_location")
+    if loc:
+        p = Path(loc)
+        return p if p.is_absolute() else ctx.project_dir / p
+    return ctx.data_dir / "models"
+
+
+def new_run_id(name: str) -> str:
+    return f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+
+
+def gpu_problems(desired: Attributes, machine_gpus: int) -> Diagnostics:
+    """A training that asks for GPUs on a machine that has none is a plan error."""
+    diags = Diagnostics()
+    scaling = desired.get("scaling") or {}
+    if not is_known(scaling):
+        return diags
+    wants_gpu = bool(scaling.get("use_gpu")) or float(scaling.get("num_gpus_per_worker") or 0) > 0
+    if wants_gpu and machine_gpus == 0:
+        diags.add_error(
+            "No GPU on this machine",
+            "The training asks for GPUs (scaling.use_gpu or num_gpus_per_worker), but the "
+            "provider found none (nvidia-smi lists no GPU). Set use_gpu = false to train on "
+            "CPUs, or run it with a provider that has GPUs (ray, kubernetes).",
+        )
+    return diags
+
+
+def parse_event(line: str) -> dict[str, Any] | None:
+    """A runtime JSON event line ({"event": ...}), else None."""
+    s = line.strip()
+    if not s.startswith("{") or '"event"' not in s:
+        return None
+    try:
+        obj = json.loads(s)
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) and "event" in obj else None
+
+
+def describe_progress(e: dict[str, Any]) -> str:
+    """A progress event as a short status: `step 3/10 loss=0.31 [4.2s]`."""
+    step, total = e.get("step"), e.get("total")
+    head = f"step {step}/{total}" if total else f"step {step}"
+    metrics = " ".join(
+        f"{k}={v:.4g}" if isinstance(v, (int, float)) else f"{k}={v}"
+        for k, v in (e.get("metrics") or {}).items()
+    )
+    return f"{head} {metrics} [{float(e.get('elapsed') or 0):.1f}s]".strip()
+
+
+class TrainingPlanning(KitHandler):
+    """Planning of trainings, the same on every provider that runs the mlrt runtime: the
+    fingerprint is known at plan time; a moved fingerprint forces a replacement (re-training)
+    with the reason; `comment` and `retrain_on` change in place."""
+
+    type_name: ClassVar[str] = "training"
+    computed: ClassVar[tuple[str, ...]] = TRAINING_COMPUTED
+
+    def plan_computed(
+        self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None
+    ) -> Attributes:
+        got = fingerprint(ctx, desired)
+        if got is None or prior is not None:
+            return {}
+        return {"input_fingerprint": got[0]}
+
+    def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
+        desired = self.normalise(ctx, desired)
+        changed = [k for k, v in desired.items() if k not in TRAINING_COMPUTED and prior.get(k) != v]
+        replace = [k for k in changed if k not in IN_PLACE]
+        reasons: dict[str, str] = {}
+        if desired.get("retrain_on", "inputs") == "inputs":
+            got = fingerprint(ctx, desired)
+            if got is not None and got[0] != prior.get("input_fingerprint"):
+                from mlrt_iac.runtime import explain_change
+
+                changed.append("input_fingerprint")
+                replace.append("input_fingerprint")
+                reasons["input_fingerprint"] = explain_change(
+                    dict(ctx.private.get("fingerprint_parts") or {}), got[1]
+                )
+        return DiffResult(
+            changed=sorted(set(changed)), requires_replace=sorted(set(replace)), reasons=reasons
+        )
+
+    def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
+        return UpdateResult({**public(prior), **{k: desired.get(k) for k in IN_PLACE}})

@@ -1,0 +1,87 @@
+"""The provider contract suite (`provider_suite.py`) over the providers this machine runs cheaply.
+
+To add a provider: write a factory `(tmp_path) -> ProviderUnderTest` below and register it in
+`PROVIDERS` with the types it covers; every check then runs for every (provider, type). Types
+whose create is slow (trainings run, services start servers) stay out of this loop; they are
+covered by tests/e2e.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from mlrt_iac.provider import ProviderContext, Related
+from providers.local import LocalProvider
+
+from .provider_suite import CHECKS, ProviderUnderTest
+
+
+def local_provider(tmp_path: Path) -> ProviderUnderTest:
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "not-a-dir").write_text("a file where a registry directory would go\n")
+    ctx = ProviderContext(project_dir=project, data_dir=project / ".mlrt")
+    provider = LocalProvider()
+    diags = provider.configure({}, ctx)
+    assert not diags.has_errors, list(diags)
+
+    def prepare(type_name: str, ctx: ProviderContext) -> dict[str, Related]:
+        if type_name != "external_access_integration":
+            return {}
+        rule = {"name": "contract-rule", "mode": "EGRESS", "type": "HOST_PORT", "value_list": ["pypi.org"]}
+        return {
+            "network_rule.contract_rule": Related(
+                "network_rule.contract_rule", "network_rule", "contract-rule", rule
+            )
+        }
+
+    return ProviderUnderTest(
+        provider=provider,
+        ctx=ctx,
+        required={
+            "compute_pool": {"instance_family": "CPU_X64_XS"},
+            "image_repository": {},
+            "network_rule": {"mode": "EGRESS", "type": "HOST_PORT", "value_list": ["pypi.org"]},
+            "external_access_integration": {"allowed_network_rules": ["contract-rule"]},
+        },
+        invalid={
+            "compute_pool": {"instance_family": "NOPE_XL"},
+            "image_repository": {"registry": "not-a-dir"},
+            "network_rule": {"value_list": ["bad host:99999"]},
+            "external_access_integration": {"allowed_network_rules": ["no-such-rule"]},
+        },
+        prepare=prepare,
+    )
+
+
+PROVIDERS: dict[str, tuple[Callable[[Path], ProviderUnderTest], tuple[str, ...]]] = {
+    "local": (
+        local_provider,
+        ("compute_pool", "image_repository", "network_rule", "external_access_integration"),
+    ),
+}
+
+CASES = [
+    pytest.param(provider, type_name, check, id=f"{provider}-{type_name}-{check}")
+    for provider, (_, types) in PROVIDERS.items()
+    for type_name in types
+    for check in CHECKS
+]
+
+
+@pytest.fixture
+def put(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ProviderUnderTest]:
+    factory, _ = PROVIDERS[request.node.callspec.params["provider"]]
+    under_test = factory(tmp_path)
+    yield under_test
+    for undo in reversed(under_test.cleanup):
+        undo()
+    under_test.provider.close()
+
+
+@pytest.mark.parametrize(("provider", "type_name", "check"), CASES)
+def test_contract(put: ProviderUnderTest, provider: str, type_name: str, check: str) -> None:
+    CHECKS[check](put, type_name)
