@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from clients.kubernetes import KubeClient, ObjRef
 from mlrt_iac.diagnostics import Diagnostics
-from mlrt_iac.errors import DeadlineExceeded, ProviderError
+from mlrt_iac.errors import DeadlineExceeded, MlrtError, ProviderError
 from mlrt_iac.provider import (
     Attributes,
     CreateResult,
@@ -149,6 +149,19 @@ class KubeHandler(ResourceHandler):
     def prepare(self, desired: Attributes) -> Attributes:
         """Attributes known before rendering (e.g. a fresh run_id)."""
         return dict(desired)
+
+    def planned_id(self, ctx: ProviderContext, desired: Attributes) -> str | None:
+        """The primary object's id, from the same rendering create applies: recorded by the
+        engine before create, so a killed apply still finds what it may have stored. None when
+        the id depends on values only create knows (a training's fresh run id)."""
+        if self.prepare(desired) != desired:
+            return None
+        try:
+            manifests = self.render(ctx, dict(desired)).manifests
+        except MlrtError:
+            return None  # create will report the problem
+        primary = [o for o in manifests if o["kind"] == self.primary_kind]
+        return self.object_id(primary[0]) if primary else None
 
     def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
         attrs = dict(desired)

@@ -14,7 +14,7 @@ provider against the fake API server of `tests/k8s/apiserver.py` and list the ty
 The checks (`CHECKS`, each `check(put, type_name)`):
 
 - create_is_all_or_nothing: a create with an invalid value raises an MlrtError, and reading
-  the id it would have had (`planned_id`) finds nothing.
+  the id the valid block at that address would have (`planned_id`) finds nothing.
 - create_fills_the_schema: every computed attribute of the schema is present after create and
   JSON-serialisable; `private` is JSON-serialisable; no attribute name starts with `_`.
 - read_finds_what_create_made: read of the created object returns attributes.
@@ -110,11 +110,13 @@ def create_is_all_or_nothing(put: ProviderUnderTest, type_name: str) -> None:
     address, good = put.desired(type_name)
     bad = {**good, **put.invalid[type_name]}
     ctx = put.context(type_name, address)
-    planned = h.planned_id(ctx, bad)
+    # Where the object would be: the id planned for the valid block at the same address (an
+    # invalid one may have no id at all, since nothing can be made of it).
+    planned = h.planned_id(ctx, good)
     assert planned is not None, f"{type_name}: planned_id must name the object before create"
     with pytest.raises(MlrtError):
         h.create(ctx, bad)
-    assert h.read(ctx, planned, bad).attributes is None, f"{type_name}: a failed create left {planned}"
+    assert h.read(ctx, planned, good).attributes is None, f"{type_name}: a failed create left {planned}"
 
 
 def create_fills_the_schema(put: ProviderUnderTest, type_name: str) -> None:

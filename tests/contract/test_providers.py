@@ -57,11 +57,33 @@ def local_provider(tmp_path: Path) -> ProviderUnderTest:
     )
 
 
+def kubernetes_provider(tmp_path: Path) -> ProviderUnderTest:
+    """The kubernetes provider against the repository's test API server (real REST protocol),
+    started for this case and stopped by its cleanup. Only `compute_pool` is in the loop: the
+    other infrastructure types are records on Kubernetes (a registry URL, egress entries that
+    workloads' NetworkPolicies carry) with no cluster object of their own to go missing; their
+    create/diff/delete checks are in tests/k8s/test_contract_kube.py."""
+    from tests.k8s.apiserver import TestApiServer
+    from tests.k8s.contract_case import kube_case
+
+    server = TestApiServer().start()
+    case_cm = kube_case(server, tmp_path)
+    case = case_cm.__enter__()
+    return ProviderUnderTest(
+        provider=case.provider,
+        ctx=case.ctx,
+        required={"compute_pool": {"instance_family": "CPU_X64_XS"}},
+        invalid={"compute_pool": {"instance_family": "NOPE_XL"}},
+        cleanup=[server.stop, lambda: case_cm.__exit__(None, None, None)],
+    )
+
+
 PROVIDERS: dict[str, tuple[Callable[[Path], ProviderUnderTest], tuple[str, ...]]] = {
     "local": (
         local_provider,
         ("compute_pool", "image_repository", "network_rule", "external_access_integration"),
     ),
+    "kubernetes": (kubernetes_provider, ("compute_pool",)),
 }
 
 CASES = [
