@@ -1,8 +1,10 @@
 """Rules every compute_pool handler shares (local and ray).
 
-The node-count rules and the `active_nodes` default are the model's (`mlrt_iac.model.pools`,
-the same functions the plan-time checks use): the engine hands handlers complete, checked
-values; these helpers only re-read them for callers that bypass the engine (tests, import).
+The node-count rules and the `active_nodes` default are the model's (`mlrt_iac.model.pools`):
+the engine fills `active_nodes` and reports bad counts at plan time, so handlers receive
+complete, checked values. `pool_inputs` re-checks the counts with the model's one rule before
+anything is reserved (a create must be all or nothing even for a caller that bypasses the plan),
+and never fills a default itself.
 """
 
 from __future__ import annotations
@@ -10,9 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from mlrt_iac.errors import PermanentError
-from mlrt_iac.model import default_active_nodes, node_count_problems
+from mlrt_iac.model import node_count_problems
 from mlrt_iac.provider import Attributes, DiffResult, ProviderContext
-from mlrt_iac.values import is_known
 
 from .machine import FamilyFacts
 from .names import file_safe_name
@@ -23,26 +24,27 @@ POOL_COMPUTED: tuple[str, ...] = ("nodes", "state", "address", "capped")
 CREATION_ONLY: tuple[str, ...] = ("initially_suspended",)
 
 
-def with_active_nodes(attrs: Attributes) -> Attributes:
-    """`attrs` with `active_nodes` as the engine fills it (the model's rule)."""
-    if is_known(attrs.get("min_nodes")) and is_known(attrs.get("active_nodes")):
-        attrs["active_nodes"] = default_active_nodes(attrs.get("min_nodes"), attrs.get("active_nodes"))
-    return attrs
-
-
 def count_problems(attrs: Attributes) -> list[str]:
     """The model's node-count problems of `attrs` (unknown values skipped)."""
-    a = with_active_nodes(dict(attrs))
     return [
-        msg for _, msg in node_count_problems(a.get("min_nodes"), a.get("max_nodes"), a.get("active_nodes"))
+        msg
+        for _, msg in node_count_problems(
+            attrs.get("min_nodes"), attrs.get("max_nodes"), attrs.get("active_nodes")
+        )
     ]
 
 
 def pool_inputs(ctx: ProviderContext, desired: Attributes) -> Attributes:
     """Desired attributes of a pool to create or update: plain values, the name checked, node
     counts checked; computed attributes left out. Bad input is a PermanentError (nothing done)."""
-    attrs = with_active_nodes(plain(dict(desired)))
+    attrs = plain(dict(desired))
     attrs["name"] = file_safe_name(ctx, attrs)
+    if attrs.get("active_nodes") is None:
+        raise PermanentError(
+            f'compute_pool "{attrs["name"]}" was handed no active_nodes',
+            "The engine fills active_nodes (default: min_nodes) before any handler runs; "
+            "this is a bug in the caller.",
+        )
     problems = count_problems(attrs)
     if problems:
         raise PermanentError(f'Invalid node counts for compute_pool "{attrs["name"]}"', problems[0])

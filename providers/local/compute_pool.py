@@ -33,10 +33,8 @@ from providers.kit.names import file_safe_name
 from providers.kit.pools import (
     POOL_COMPUTED,
     cap_lines,
-    count_problems,
     drop_creation_only,
     pool_inputs,
-    with_active_nodes,
 )
 from providers.kit.records import atomic_write_json, read_json
 from providers.kit.waiting import deadline_binds, exceeded, seconds_left
@@ -111,9 +109,6 @@ class ComputePoolHandler(LocalHandler):
     # ----- protocol ----------------------------------------------------------------------
     def validate(self, desired: Attributes) -> Diagnostics:
         diags = Diagnostics()
-        if all(is_known(desired.get(k)) for k in ("min_nodes", "max_nodes", "active_nodes")):
-            for p in count_problems(desired):
-                diags.add_error("Invalid node counts for a local compute pool", p)
         fam = desired.get("instance_family")
         if isinstance(fam, str):
             try:
@@ -145,9 +140,6 @@ class ComputePoolHandler(LocalHandler):
             suspended = bool(attrs["initially_suspended"])
         count = 0 if suspended else int(attrs["active_nodes"])
         return self._computed(attrs["name"], self._nodes(attrs["name"], template, count), suspended, capped)
-
-    def normalise(self, ctx: ProviderContext, desired: Attributes) -> Attributes:
-        return with_active_nodes(super().normalise(ctx, desired))
 
     def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
         result = drop_creation_only(super().diff(ctx, prior, desired))

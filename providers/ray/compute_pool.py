@@ -36,16 +36,13 @@ from mlrt_iac.provider import (
     ReadResult,
     UpdateResult,
 )
-from mlrt_iac.values import is_known
 from providers.kit.handler import public
 from providers.kit.machine import FamilyFacts, node_size
 from providers.kit.pools import (
     POOL_COMPUTED,
     cap_lines,
-    count_problems,
     drop_creation_only,
     pool_inputs,
-    with_active_nodes,
 )
 from providers.kit.records import atomic_write_json, read_json
 from providers.kit.waiting import deadline_binds, exceeded, seconds_left, wait_for
@@ -96,9 +93,6 @@ class ComputePoolHandler(RayHandler):
 
     def validate(self, desired: Attributes) -> Diagnostics:
         diags = Diagnostics()
-        if all(is_known(desired.get(k)) for k in ("min_nodes", "max_nodes", "active_nodes")):
-            for p in count_problems(desired):
-                diags.add_error("Invalid node counts for a Ray compute pool", p)
         fam = desired.get("instance_family")
         if isinstance(fam, str) and not self.rp.attached:
             try:
@@ -106,9 +100,6 @@ class ComputePoolHandler(RayHandler):
             except PermanentError as exc:
                 diags.add_error(exc.summary, exc.detail)
         return diags
-
-    def normalise(self, ctx: ProviderContext, desired: Attributes) -> Attributes:
-        return with_active_nodes(super().normalise(ctx, desired))
 
     def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
         return drop_creation_only(super().diff(ctx, prior, desired))

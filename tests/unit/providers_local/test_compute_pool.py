@@ -77,9 +77,14 @@ def test_create_read_delete(provider: LocalProvider, ctx: ProviderContext) -> No
     h.delete(ctx, "train", a)  # deleting what is gone succeeds
 
 
-def test_active_nodes_defaults_to_min_nodes(provider: LocalProvider, ctx: ProviderContext) -> None:
-    res = handler(provider).create(ctx, pool("p", active=None, min_nodes=2))
+def test_active_nodes_is_never_defaulted_by_the_provider(
+    provider: LocalProvider, ctx: ProviderContext
+) -> None:
+    """The engine fills active_nodes (min_nodes by default); the handler builds what it is handed."""
+    res = handler(provider).create(ctx, pool("p", active=2, min_nodes=2))
     assert res.attributes["active_nodes"] == 2 and len(res.attributes["nodes"]) == 2
+    with pytest.raises(PermanentError, match="was handed no active_nodes"):
+        handler(provider).create(ctx, pool("q", active=None, min_nodes=2))
 
 
 def test_drift_when_record_deleted_by_hand(provider: LocalProvider, ctx: ProviderContext) -> None:
@@ -269,10 +274,10 @@ def test_plan_computed_matches_create(provider: LocalProvider, ctx: ProviderCont
     assert h.plan_computed(ctx, pool("p", active=UNKNOWN), None) == {}
 
 
-def test_validate_reports_bad_counts_and_unknown_family(provider: LocalProvider) -> None:
+def test_validate_reports_an_unknown_family(provider: LocalProvider) -> None:
+    """Bad node counts are the model's plan-time check (one rule, reported once), not the handler's."""
     h = handler(provider)
-    diags = h.validate(pool("p", active=5, max_nodes=2))
-    assert diags.has_errors and "active_nodes (5)" in diags[0].detail
+    assert not h.validate(pool("p", active=5, max_nodes=2)).has_errors
     diags = h.validate(pool("p", instance_family="NOPE_XL"))
     assert diags.has_errors and 'Unknown instance family "NOPE_XL"' in diags[0].summary
     assert "TINY" in diags[0].detail and "CPU_X64_S" in diags[0].detail
@@ -291,12 +296,12 @@ def test_bad_input_is_permanent_and_creates_nothing(provider: LocalProvider, ctx
 
 
 def test_defaults_left_unset_are_not_changes(provider: LocalProvider, ctx: ProviderContext) -> None:
-    """The engine passes name=None / active_nodes=None when the block leaves them unset."""
+    """The engine passes name=None when the block leaves it unset (and active_nodes filled)."""
     h = handler(provider)
     ctx.address = 'compute_pool.gpu["a10"]'
-    prior = h.create(ctx, pool(None, active=None, min_nodes=2)).attributes
+    prior = h.create(ctx, pool(None, active=2, min_nodes=2)).attributes
     assert prior["name"] == "gpu-a10" and prior["active_nodes"] == 2
-    assert h.diff(ctx, prior, pool(None, active=None, min_nodes=2)).changed == []
+    assert h.diff(ctx, prior, pool(None, active=2, min_nodes=2)).changed == []
     assert h.diff(ctx, prior, pool(None, active=3, min_nodes=2)).changed == ["active_nodes"]
 
 
