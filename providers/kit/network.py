@@ -107,6 +107,25 @@ class RecordHandler(KitHandler):
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
         return ReadResult(self.load(ctx, id))
 
+    def _checked(self, ctx: ProviderContext, desired: Attributes) -> Attributes:
+        """The record to write: desired attributes, named and checked (PermanentError if bad)."""
+        raise NotImplementedError
+
+    def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
+        attrs = self._checked(ctx, desired)
+        self.save(ctx, attrs["name"], attrs)
+        return CreateResult(attrs["name"], attrs)
+
+    def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
+        attrs = self._checked(ctx, desired)
+        if attrs["name"] != id:
+            raise PermanentError(
+                f'{self.type_name} "{id}" cannot be renamed in place',
+                "A name change forces a replacement; the plan should have replaced it.",
+            )
+        self.save(ctx, id, attrs)
+        return UpdateResult(attrs)
+
     def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
         self.record_path(ctx, id).unlink(missing_ok=True)
 
@@ -131,21 +150,6 @@ class NetworkRuleHandler(RecordHandler):
         if problems:
             raise PermanentError(f'Invalid network rule "{attrs["name"]}"', " ".join(problems))
         return attrs
-
-    def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
-        attrs = self._checked(ctx, desired)
-        self.save(ctx, attrs["name"], attrs)
-        return CreateResult(attrs["name"], attrs)
-
-    def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
-        attrs = self._checked(ctx, desired)
-        if attrs["name"] != id:
-            raise PermanentError(
-                f'network_rule "{id}" cannot be renamed in place',
-                "A name change forces a replacement; the plan should have replaced it.",
-            )
-        self.save(ctx, id, attrs)
-        return UpdateResult(attrs)
 
 
 class ExternalAccessIntegrationHandler(RecordHandler):
@@ -245,18 +249,3 @@ class ExternalAccessIntegrationHandler(RecordHandler):
             result.changed.append("effective_egress")
             result.reasons.setdefault("effective_egress", "an allowed network rule's value_list changed")
         return result
-
-    def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
-        attrs = self._checked(ctx, desired)
-        self.save(ctx, attrs["name"], attrs)
-        return CreateResult(attrs["name"], attrs)
-
-    def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
-        attrs = self._checked(ctx, desired)
-        if attrs["name"] != id:
-            raise PermanentError(
-                f'external_access_integration "{id}" cannot be renamed in place',
-                "A name change forces a replacement; the plan should have replaced it.",
-            )
-        self.save(ctx, id, attrs)
-        return UpdateResult(attrs)
