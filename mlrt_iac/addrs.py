@@ -103,6 +103,17 @@ class Address:
         except AddressError:
             return None
 
+    @classmethod
+    def of_reference(cls, text: str) -> Address | None:
+        """The resource a reference names: `training.t.model_uri` -> `training.t`,
+        `module.m.service.s[0].endpoint` -> `module.m.service.s[0]` (None when none does)."""
+        parts = text.strip().split(".")
+        for end in range(len(parts), 1, -1):
+            found = cls.try_parse(".".join(parts[:end]))
+            if found is not None:
+                return found
+        return None
+
     @property
     def module(self) -> str:
         """The module path as text: "" for the root module, else 'module.team["a"]'."""

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..addrs import matches_any
+from ..addrs import Address, contains, matches_any
 from ..config.instances import ResourceInstance
 from ..diagnostics import Diagnostics
 from ..errors import MlrtError
@@ -235,10 +235,11 @@ class _Planner:
 
     def _triggered(self, inst: ResourceInstance) -> bool:
         for trig in inst.lifecycle.replace_triggered_by:
-            base = trig.split(".")
-            addr = ".".join(base[:2]) if len(base) >= 2 else trig
+            target = Address.of_reference(trig)
+            if target is None:
+                continue
             for a, ch in self.changes.items():
-                if (a == addr or a.startswith(addr + "[")) and ch.action in ("create", "replace", "update"):
+                if ch.action in ("create", "replace", "update") and contains(str(target), a):
                     return True
         return False
 

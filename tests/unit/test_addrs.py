@@ -68,3 +68,10 @@ def test_matches_any() -> None:
     assert matches_any("service.s[1]", ["training.t", "service.s"])
     assert not matches_any("service.s[1]", ["training.t", "service.s[0]"])
     assert not matches_any("service.s", [])
+
+
+def test_of_reference() -> None:
+    assert str(Address.of_reference("training.t.model_uri")) == "training.t"
+    assert str(Address.of_reference("training.t")) == "training.t"
+    assert str(Address.of_reference('module.m["a"].service.s[0].endpoint')) == 'module.m["a"].service.s[0]'
+    assert Address.of_reference("x") is None  # no TYPE.NAME at all
