@@ -56,7 +56,8 @@ def iter_refs(e: Any, bound: frozenset[str] = frozenset()) -> Iterator[A.Travers
 
 def node_exprs(items: Sequence[A.Expr | A.Block]) -> list[A.Expr]:
     """The expressions whose references a node depends on: expressions as given, and every
-    argument of a block (nested blocks too) except `provider` and the `lifecycle` block."""
+    argument of a block (nested blocks too) except `provider`; of the `lifecycle` block only
+    `replace_triggered_by` (as in Terraform, a trigger is planned before what it triggers)."""
     out: list[A.Expr] = []
     for it in items:
         if isinstance(it, A.Block):
@@ -72,7 +73,9 @@ def _block_exprs(b: A.Block, out: list[A.Expr]) -> None:
             out.append(a.expr)
     for sub in b.blocks:
         if sub.type == "lifecycle":
-            continue  # replace_triggered_by / ignore_changes are not value references
+            # ignore_changes names attributes, not values; a trigger must be planned first.
+            out.extend(a.expr for a in sub.attributes if a.name == "replace_triggered_by")
+            continue
         _block_exprs(sub, out)
 
 
