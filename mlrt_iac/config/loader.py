@@ -14,7 +14,7 @@ from typing import Any
 
 from ..diagnostics import Diagnostics, Pos, SourceRange
 from . import ast as A
-from .cache import ParseCache, cache_key
+from .cache import ParseCache
 from .parser import ParseError, parse_file_text
 from .types import TypeSpec, parse_type
 from .valueops import EvalError
@@ -177,9 +177,9 @@ def decode_source(data: bytes, filename: str, diags: Diagnostics) -> str | None:
 
 
 def parse_source(text: str, filename: str, cache: ParseCache, diags: Diagnostics) -> A.File | None:
-    key = cache_key(text.encode("utf-8"))
+    key = cache.key(text.encode("utf-8"))
     hit = cache.get(key)
-    if isinstance(hit, A.File):
+    if hit is not None:
         return hit
     try:
         f = parse_file_text(text)
@@ -566,7 +566,7 @@ def load_config(directory: Path, *, cache_dir: Path | None = None) -> tuple[Conf
     root_dir = Path(directory).resolve()
     if cache_dir is None:
         cache_dir = root_dir / ".mlrt" / "cache" / "parse"
-    cache = ParseCache(cache_dir)
+    cache = ParseCache.for_project(cache_dir, root_dir)
     loader = _Loader(root_dir, cache, diags)
     gc_was = gc.isenabled()
     gc.disable()  # parsing allocates many small acyclic objects; collection cycles made it superlinear

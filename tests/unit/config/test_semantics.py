@@ -241,7 +241,7 @@ def test_parse_cache(tmp_path: Path) -> None:
     out, _ = run(proj, {})
     assert out.instances[0].attributes["max_nodes"] == 3
     # corrupt entries are misses, then rewritten
-    for f in cache.rglob("*.pickle"):
+    for f in cache.rglob("*.ast"):
         f.write_bytes(b"garbage")
     cfg, d = load_config(proj, cache_dir=cache)
     assert not d.has_errors and cfg.cache_misses == 1
@@ -255,7 +255,7 @@ def test_parse_cache(tmp_path: Path) -> None:
     assert not d.has_errors and cfg.cache_misses == 1
     # default location is under the project
     load_config(proj)
-    assert list((proj / ".mlrt" / "cache" / "parse").rglob("*.pickle"))
+    assert list((proj / ".mlrt" / "cache" / "parse").rglob("*.ast"))
 
 
 def test_sources_and_filenames(tmp_path: Path) -> None:
