@@ -45,3 +45,13 @@ def test_provider_entry_point(tmp_path_factory: pytest.TempPathFactory) -> Path:
     os.environ["PYTHONPATH"] = os.pathsep.join([str(site), str(REPO), os.environ.get("PYTHONPATH", "")])
     importlib.invalidate_caches()
     return site
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The parse cache's per-machine key lives in $XDG_CACHE_HOME/mlrt/: tests (and the CLI
+    processes they start, which inherit the environment) use a folder of their own, never the
+    home of whoever runs them."""
+    home = tmp_path_factory.mktemp("xdg-cache")
+    os.environ["XDG_CACHE_HOME"] = str(home)
+    return home

@@ -1,7 +1,8 @@
-"""A small, picklable AST for HCL bodies and expressions.
+"""A small AST for HCL bodies and expressions.
 
 Built once from python-hcl2's Lark tree (see parser.py) and cached on disk, so it is made of
-plain `__slots__` classes with positional state: cheap to build, cheap to (un)pickle.
+plain `__slots__` classes with positional state: cheap to build, and cheap to encode as the
+tagged JSON the parse cache stores (config/cache.py; never pickle: cache files are untrusted).
 Every node carries `pos` = (line, column, end_line, end_column), 1-based; the file name lives
 on the enclosing `File` so nodes stay small.
 """
