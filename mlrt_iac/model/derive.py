@@ -9,6 +9,7 @@ the rules' values). `cross_check`, which sees every block, later overrides these
 
 from __future__ import annotations
 
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 
@@ -21,6 +22,7 @@ from .netrules import effective_egress
 from .schemas import RESOURCE_MODELS, ExternalAccessIntegration, ResourceModel, Service
 
 
+@lru_cache(maxsize=65536)  # called for every dependency of every instance: parse each once
 def split_address(address: str) -> tuple[str, str]:
     """(type, label) of an instance address: module.m["a"].compute_pool.cpu[0] -> (compute_pool, cpu)."""
     a = Address.try_parse(address)
