@@ -144,7 +144,7 @@ class NetworkRuleHandler(RecordHandler):
         return diags
 
     def _checked(self, ctx: ProviderContext, desired: Attributes) -> Attributes:
-        attrs = plain(desired)
+        attrs: Attributes = plain(desired)
         attrs["name"] = file_safe_name(ctx, attrs)
         problems = _rule_problems(attrs)
         if problems:

@@ -37,7 +37,7 @@ def count_problems(attrs: Attributes) -> list[str]:
 def pool_inputs(ctx: ProviderContext, desired: Attributes) -> Attributes:
     """Desired attributes of a pool to create or update: plain values, the name checked, node
     counts checked; computed attributes left out. Bad input is a PermanentError (nothing done)."""
-    attrs = plain(dict(desired))
+    attrs: Attributes = plain(dict(desired))
     attrs["name"] = file_safe_name(ctx, attrs)
     if attrs.get("active_nodes") is None:
         raise PermanentError(

@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from clients.kubernetes import KubeClient, ObjRef
 from mlrt_iac.diagnostics import Diagnostics
@@ -41,6 +41,9 @@ from .config import KubernetesConfig
 from .drift import field_drift
 from .waits import deadline_of, wait_gone, wait_ready
 
+if TYPE_CHECKING:
+    from .provider import KubernetesProvider
+
 Obj = dict[str, Any]
 _NOT_ARGS = ("drift", "timeouts")
 # Removing what a failed create applied gets a budget of its own: the create's deadline may be
@@ -54,12 +57,16 @@ class KubeHandler(ResourceHandler):
     primary_kind: ClassVar[str] = ""
 
     @property
+    def kp(self) -> KubernetesProvider:
+        return cast("KubernetesProvider", self.provider)
+
+    @property
     def cfg(self) -> KubernetesConfig:
-        return self.provider.settings  # type: ignore[attr-defined]
+        return self.kp.settings
 
     @property
     def client(self) -> KubeClient:
-        return self.provider.client()  # type: ignore[attr-defined]
+        return self.kp.client()
 
     # --- helpers ----------------------------------------------------------------------------
 
