@@ -24,3 +24,12 @@ def file_safe_name(ctx: ProviderContext, attrs: Attributes) -> str:
             '(set name = "..."); the provider uses the name as a file name.',
         )
     return name
+
+
+def name_as_id(ctx: ProviderContext, attrs: Attributes) -> str | None:
+    """`planned_id` for objects whose id is their name: known before create; None when the
+    name is invalid (create then reports it, and nothing is made)."""
+    try:
+        return file_safe_name(ctx, attrs)
+    except PermanentError:
+        return None

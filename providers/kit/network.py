@@ -26,7 +26,7 @@ from mlrt_iac.provider import Attributes, CreateResult, DiffResult, ProviderCont
 from mlrt_iac.values import is_known
 
 from .handler import KitHandler, public
-from .names import file_safe_name
+from .names import file_safe_name, name_as_id
 from .records import atomic_write_json, plain, read_json
 
 MODES = ("EGRESS", "INGRESS")
@@ -98,11 +98,7 @@ class RecordHandler(KitHandler):
         )
 
     def planned_id(self, ctx: ProviderContext, desired: Attributes) -> str | None:
-        """The record is named by the object's name, known before create."""
-        try:
-            return file_safe_name(ctx, desired)
-        except PermanentError:
-            return None
+        return name_as_id(ctx, desired)
 
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
         return ReadResult(self.load(ctx, id))

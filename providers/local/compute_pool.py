@@ -29,7 +29,7 @@ from mlrt_iac.provider import Attributes, CreateResult, DiffResult, ProviderCont
 from mlrt_iac.values import is_known
 from providers.kit.handler import public
 from providers.kit.machine import Capacity, FamilyFacts, node_size
-from providers.kit.names import file_safe_name
+from providers.kit.names import name_as_id
 from providers.kit.pools import (
     POOL_COMPUTED,
     cap_lines,
@@ -148,11 +148,7 @@ class ComputePoolHandler(LocalHandler):
         return result
 
     def planned_id(self, ctx: ProviderContext, desired: Attributes) -> str | None:
-        """A pool's id is its name, known before create."""
-        try:
-            return file_safe_name(ctx, desired)
-        except PermanentError:
-            return None
+        return name_as_id(ctx, desired)
 
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
         return ReadResult(self._load(ctx, id))

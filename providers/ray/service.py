@@ -31,7 +31,7 @@ import httpx
 from mlrt_iac.errors import PermanentError
 from mlrt_iac.provider import Attributes, CreateResult, DiffResult, ProviderContext, ReadResult, UpdateResult
 from providers.kit.handler import public
-from providers.kit.names import file_safe_name
+from providers.kit.names import file_safe_name, name_as_id
 from providers.kit.waiting import deadline_binds, exceeded, seconds_left
 
 from .client import Dashboard
@@ -49,7 +49,7 @@ class ServiceHandler(RayHandler):
     computed: ClassVar[tuple[str, ...]] = COMPUTED
 
     def planned_id(self, ctx: ProviderContext, desired: Attributes) -> str | None:
-        return file_safe_name(ctx, desired)
+        return name_as_id(ctx, desired)
 
     def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
         changed = sorted(k for k, v in desired.items() if k not in COMPUTED and prior.get(k) != v)
