@@ -48,7 +48,8 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from .addrs import Address
 from .diagnostics import Diagnostics
-from .errors import DeadlineExceeded
+from .errors import DeadlineExceeded, PermanentError
+from .values import is_known
 
 Attributes = dict[str, Any]
 Private = dict[str, Any]
@@ -78,6 +79,21 @@ def object_name(address: str, attributes: Attributes) -> str:
         return name
     parsed = Address.try_parse(address)
     return parsed.label if parsed is not None else address
+
+
+def filled(attributes: Attributes, key: str, address: str) -> Any:
+    """An argument the engine fills before any handler runs (its schema default, or a value
+    derived once in `mlrt_iac.model`, e.g. a service's `num_workers` and `max_queue`). Handlers
+    read it with this instead of re-deriving a default, so every provider agrees on it; a
+    missing value is a PermanentError naming it (values known only after apply included)."""
+    value = attributes.get(key)
+    if value is None or not is_known(value):
+        raise PermanentError(
+            f"{address}: {key} is not known",
+            f"The engine fills {key} once the values it depends on are known. Apply what it "
+            "depends on first, or set it explicitly.",
+        )
+    return value
 
 
 @dataclass

@@ -9,7 +9,8 @@
 Each error's range is the training's/service's (the attribute when recorded) and `related`
 holds the other block's range. As a side effect `cross_check` records on every model the
 addresses its reference fields resolve to (`model.references`) and fills what can be derived
-at plan time: a service's default `num_workers` and an integration's `effective_egress`.
+at plan time: a service's default `num_workers` and `max_queue`, and an integration's
+`effective_egress`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from ..config.instances import ResourceInstance
 from ..diagnostics import Diagnostics
 from ..values import UNKNOWN
-from .derive import default_num_workers
+from .derive import fill_service_defaults
 from .errors_map import attr_range
 from .families import FamilyCatalog, InstanceFamily
 from .names import default_name, normalize_name
@@ -246,8 +247,7 @@ def _check_service(
                 attr_range(inst, ("gpu_requests",)),
                 related,
             )
-    if m.num_workers is None and req is not UNKNOWN:
-        m.__dict__["num_workers"] = default_num_workers(req, fam.cpus)
+    fill_service_defaults(m, fam.cpus)
 
 
 def _check_eai_use(

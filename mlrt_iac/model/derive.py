@@ -56,14 +56,27 @@ def default_num_workers(gpu_requests: int, family_cpus: float | None) -> int | N
     return None if family_cpus is None else int(2 * family_cpus + 1)
 
 
+def default_max_queue(num_workers: int) -> int:
+    """Requests admitted to wait per instance before 503: four per worker, so a burst the
+    workers clear in a few request times queues instead of failing (every provider uses it)."""
+    return 4 * num_workers
+
+
+def fill_service_defaults(m: Service, family_cpus: float | None) -> None:
+    """`num_workers` (Snowflake's default) and `max_queue` (from the workers) when unset and
+    knowable: filled once here, so no provider derives them again."""
+    if m.num_workers is None and m.gpu_requests is not UNKNOWN:
+        m.__dict__["num_workers"] = default_num_workers(m.gpu_requests, family_cpus)
+    if m.max_queue is None and isinstance(m.num_workers, int):
+        m.__dict__["max_queue"] = default_max_queue(m.num_workers)
+
+
 def _service_workers(m: Service, catalog: FamilyCatalog) -> None:
-    if m.num_workers is not None or m.gpu_requests is UNKNOWN:
-        return
     pools = m._ref_values.get("compute_pool", [])
     fam_name = pools[0].get("instance_family") if pools else None
     fam_name, _ = unmark(fam_name)
     fam = catalog.get(fam_name) if isinstance(fam_name, str) else None
-    m.__dict__["num_workers"] = default_num_workers(m.gpu_requests, fam.cpus if fam else None)
+    fill_service_defaults(m, fam.cpus if fam else None)
 
 
 def _eai_egress(m: ExternalAccessIntegration) -> None:

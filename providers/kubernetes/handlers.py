@@ -32,6 +32,7 @@ from mlrt_iac.provider import (
     ReadResult,
     ResourceHandler,
     UpdateResult,
+    filled,
     object_name,
 )
 from mlrt_iac.provider import RenderOutput as Rendered
@@ -405,7 +406,7 @@ class ServiceHandler(KubeHandler):
     def computed_from(self, ctx: ProviderContext, attrs: Attributes, live: Obj) -> Attributes:
         endpoint = r.service_endpoint(attrs, self.cfg, ctx.address)
         image, _ = r.service_image(attrs, r.RenderIndex.from_related(ctx.related), self.cfg)
-        functions = [str(f) for f in (attrs.get("functions") or ["predict"])]
+        functions = [str(f) for f in filled(attrs, "functions", ctx.address)]
         return {
             "endpoint": endpoint,
             "functions_urls": {f: f"{endpoint}/{f}" for f in functions},

@@ -29,7 +29,7 @@ import yaml
 
 from mlrt_iac.errors import PermanentError
 from mlrt_iac.model import InstanceFamily
-from mlrt_iac.provider import Related, RenderItem, RenderOutput, object_name
+from mlrt_iac.provider import Related, RenderItem, RenderOutput, filled, object_name
 from mlrt_iac.values import UNKNOWN, Sensitive
 
 from . import egress as eg
@@ -196,8 +196,8 @@ def render_pool(address: str, attrs: Attributes, cfg: KubernetesConfig) -> Rende
     name = object_name(address, attrs)
     ns = pool_namespace(cfg, name)
     fam = pool_family(cfg, attrs)
-    min_n = _int(attrs.get("min_nodes"), 1)
-    max_n = max(_int(attrs.get("max_nodes"), min_n), min_n)
+    min_n = _filled(attrs, "min_nodes", address)
+    max_n = max(_filled(attrs, "max_nodes", address), min_n)
     active = _filled(attrs, "active_nodes", address)
     out = RenderOutput()
     if cfg.namespace is None:
@@ -268,7 +268,7 @@ def render_pool(address: str, attrs: Attributes, cfg: KubernetesConfig) -> Rende
     }
     if min_n < max_n:
         cluster["spec"]["autoscalerOptions"] = {
-            "idleTimeoutSeconds": _int(attrs.get("auto_suspend_secs"), 3600)
+            "idleTimeoutSeconds": _filled(attrs, "auto_suspend_secs", address)
         }
     out.manifests.append(cluster)
     return out
@@ -445,10 +445,10 @@ def render_service(
     pool_name = str(attrs.get("compute_pool") or "")
     ns = pool_namespace(cfg, pool_name)
     fam = pool_family(cfg, index.pools.get(pool_name))
-    gpus = _int(attrs.get("gpu_requests"), 0)
-    replicas = 0 if attrs.get("suspended") else max(_int(attrs.get("max_instances"), 1), 1)
+    gpus = _filled(attrs, "gpu_requests", address)
+    replicas = 0 if attrs.get("suspended") else _filled(attrs, "max_instances", address)
     workers = _filled(attrs, "num_workers", address)
-    max_queue = _int(attrs.get("max_queue"), 64)
+    max_queue = _filled(attrs, "max_queue", address)
     model = str(attrs.get("model") or "")
     warnings = []
     if not model:
@@ -458,7 +458,7 @@ def render_service(
         )
     image, secret = service_image(attrs, index, cfg)
     selector = {"mlrt.dev/service": name, WORKLOAD_LABEL: label_value(address)}
-    functions = [str(f) for f in (attrs.get("functions") or ["predict"])]
+    functions = [str(f) for f in filled(attrs, "functions", address)]
     env = [{"name": "MLRT_FUNCTIONS", "value": ",".join(functions)}]
     if attrs.get("max_batch_rows") is not None:
         env.append({"name": "MLRT_MAX_BATCH_ROWS", "value": str(attrs["max_batch_rows"])})

@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from mlrt_iac.errors import PermanentError
-from mlrt_iac.provider import Attributes, CreateResult, DiffResult, ProviderContext, ReadResult, UpdateResult
+from mlrt_iac.provider import (
+    Attributes,
+    CreateResult,
+    DiffResult,
+    ProviderContext,
+    ReadResult,
+    UpdateResult,
+    filled,
+)
 from providers.kit.names import file_safe_name, name_as_id
 from providers.kit.records import atomic_write_json, read_json
 from providers.kit.waiting import deadline_binds, exceeded, seconds_left
@@ -121,7 +129,7 @@ class ServiceHandler(LocalHandler):
                 "The service's model must be a training's model_uri "
                 "or a directory with metadata.json and the model file.",
             )
-        workers = int(desired.get("num_workers") or 1)
+        workers = int(filled(desired, "num_workers", ctx.address))
         cmd = [
             sys.executable,
             "-m",
@@ -135,14 +143,13 @@ class ServiceHandler(LocalHandler):
             "--workers",
             str(workers),
             "--max-queue",
-            str(int(desired.get("max_queue") or 4 * workers)),
+            str(int(filled(desired, "max_queue", ctx.address))),
         ]
         if desired.get("max_batch_rows"):
             cmd += ["--max-batch-rows", str(int(desired["max_batch_rows"]))]
-        if desired.get("functions"):
-            cmd += ["--functions", ",".join(desired["functions"])]
+        cmd += ["--functions", ",".join(filled(desired, "functions", ctx.address))]
         pids = []
-        for i in range(int(desired.get("max_instances") or 1)):
+        for i in range(int(filled(desired, "max_instances", ctx.address))):
             log = open(d / f"instance-{generation}-{i}.log", "ab")
             ready = d / f"ready-{generation}-{i}.json"
             ready.unlink(missing_ok=True)

@@ -29,7 +29,15 @@ from typing import Any, ClassVar
 import httpx
 
 from mlrt_iac.errors import PermanentError
-from mlrt_iac.provider import Attributes, CreateResult, DiffResult, ProviderContext, ReadResult, UpdateResult
+from mlrt_iac.provider import (
+    Attributes,
+    CreateResult,
+    DiffResult,
+    ProviderContext,
+    ReadResult,
+    UpdateResult,
+    filled,
+)
 from providers.kit.handler import public
 from providers.kit.names import file_safe_name, name_as_id
 from providers.kit.waiting import deadline_binds, exceeded, seconds_left
@@ -66,13 +74,13 @@ class ServiceHandler(RayHandler):
                 "The service's model must be a training's model_uri "
                 "or a directory with metadata.json and the model file.",
             )
-        workers = int(desired.get("num_workers") or 1)
+        workers = int(filled(desired, "num_workers", ctx.address))
         actor: dict[str, Any] = {"num_cpus": self.rp.replica_cpus}
-        if int(desired.get("gpu_requests") or 0):
+        if int(filled(desired, "gpu_requests", ctx.address)):
             actor["num_gpus"] = int(desired["gpu_requests"])
         args: dict[str, Any] = {
             "model_uri": model,
-            "functions": list(desired.get("functions") or ["predict"]),
+            "functions": list(filled(desired, "functions", ctx.address)),
         }
         if desired.get("max_batch_rows"):
             args["max_batch_rows"] = int(desired["max_batch_rows"])
@@ -84,9 +92,9 @@ class ServiceHandler(RayHandler):
             "deployments": [
                 {
                     "name": DEPLOYMENT,
-                    "num_replicas": int(desired.get("max_instances") or 1),
+                    "num_replicas": int(filled(desired, "max_instances", ctx.address)),
                     "max_ongoing_requests": max(4 * workers, 8),
-                    "max_queued_requests": int(desired.get("max_queue") or 4 * workers),
+                    "max_queued_requests": int(filled(desired, "max_queue", ctx.address)),
                     "ray_actor_options": actor,
                 }
             ],
@@ -171,7 +179,7 @@ class ServiceHandler(RayHandler):
             return False
 
     def _attrs(self, desired: Attributes, endpoint: str | None, status: str) -> Attributes:
-        urls = {f: f"{endpoint}/{f}" for f in desired.get("functions") or ["predict"]} if endpoint else {}
+        urls = {f: f"{endpoint}/{f}" for f in desired.get("functions") or []} if endpoint else {}
         return {"endpoint": endpoint, "functions_urls": urls, "status": status, "image": None}
 
     def _deploy(self, ctx: ProviderContext, name: str, desired: Attributes, target: Target) -> Attributes:

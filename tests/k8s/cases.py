@@ -130,6 +130,8 @@ def representative_items() -> list[RenderItem]:
                 "model": "gs://acme/vision",
                 "gpu_requests": 1,
                 "num_workers": 1,  # the engine's default with GPUs
+                "max_queue": 64,  # as written (the engine's default would be 4 x num_workers)
+                "functions": ["predict"],  # the schema's default
                 "max_instances": 1,
                 "suspended": True,
             },

@@ -14,6 +14,7 @@ POOL = {
     "min_nodes": 1,
     "max_nodes": 2,
     "active_nodes": 1,
+    "auto_suspend_secs": 3600,  # the schema's default
     "initially_suspended": False,
     "scale_timeout_secs": 20,
 }
@@ -25,6 +26,7 @@ SERVICE = {
     "max_instances": 1,
     "max_queue": 8,
     "num_workers": 3,  # the engine's default for CPU_X64_XS: 2 x 1 vCPU + 1
+    "gpu_requests": 0,
     "ingress_enabled": False,
     "suspended": False,
 }

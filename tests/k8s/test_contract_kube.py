@@ -113,7 +113,7 @@ def test_render_and_apply_make_the_same_objects(case: KubeCase, apiserver: TestA
         "gpu_requests": 0,
         "max_instances": 1,
         "num_workers": 3,
-        "max_queue": None,
+        "max_queue": 12,  # the engine's default: 4 x num_workers
         "max_batch_rows": None,
         "ingress_enabled": False,
         "suspended": False,

@@ -84,7 +84,10 @@ def test_live_service_apply_drift_delete(live: tuple[KubeClient, str], tmp_path:
         "max_instances": 1,
         "suspended": True,
         "ingress_enabled": True,
-        "num_workers": 3,
+        "num_workers": 3,  # engine-filled values, as a real apply hands them over
+        "max_queue": 12,
+        "gpu_requests": 0,
+        "functions": ["predict"],
     }
     c = ProviderContext(
         tmp_path,
