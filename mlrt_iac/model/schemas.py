@@ -328,7 +328,9 @@ class Service(ResourceModel):
     )
     max_batch_rows: int | None = Field(None, ge=1, description="Rows per batch handed to the model.")
     max_queue: int | None = Field(
-        None, ge=1, description="Requests queued before the server answers 503 (admission control)."
+        None,
+        ge=1,
+        description="Requests queued before the server answers 503 (admission control; default: 4 x num_workers).",
     )
     suspended: bool = Field(False, description="Keep the service defined but stopped.")
 
