@@ -16,20 +16,13 @@ from typing import Any, ClassVar
 
 from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.errors import PermanentError
+from mlrt_iac.model import computed_attributes
 from mlrt_iac.provider import Attributes, DiffResult, ProviderContext, UpdateResult
 from mlrt_iac.values import is_known
 
 from .handler import KitHandler, public
 
-TRAINING_COMPUTED: tuple[str, ...] = (
-    "run_id",
-    "status",
-    "metrics",
-    "model_uri",
-    "input_fingerprint",
-    "started_at",
-    "finished_at",
-)
+TRAINING_COMPUTED: tuple[str, ...] = computed_attributes("training")  # the schema's, not a copy
 # Arguments that can change without re-running the training.
 IN_PLACE: tuple[str, ...] = ("comment", "retrain_on")
 # Arguments that feed the fingerprint besides the datasets and the entrypoint's source.

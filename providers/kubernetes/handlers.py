@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from clients.kubernetes import KubeClient, ObjRef
 from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.errors import DeadlineExceeded, MlrtError, ProviderError
+from mlrt_iac.model import computed_attributes
 from mlrt_iac.provider import (
     Attributes,
     CreateResult,
@@ -307,16 +308,7 @@ class ComputePoolHandler(KubeHandler):
 class TrainingHandler(KubeHandler):
     type_name = "training"
     primary_kind = "RayJob"
-    computed = (
-        "run_id",
-        "status",
-        "metrics",
-        "model_uri",
-        "input_fingerprint",
-        "started_at",
-        "finished_at",
-        "drift",
-    )
+    computed = (*computed_attributes("training"), "drift")
     force_new = (
         "compute_pool",
         "framework",
