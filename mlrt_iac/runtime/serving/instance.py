@@ -1,7 +1,8 @@
 """One serving instance: a supervisor process that binds the port and runs the worker processes.
 
-The supervisor binds ``host:port`` with SO_REUSEPORT (so ``max_instances`` instances share one
-URL), spawns ``workers`` processes that inherit the socket, and lets them start listening only once
+The supervisor takes over the listening socket of an instance already on ``host:port`` (see
+``handoff``: one accept queue, so replacing an instance resets no connection) or else binds the port
+with SO_REUSEPORT (so ``max_instances`` instances share one URL), spawns ``workers`` processes that inherit the socket, and lets them start listening only once
 every one of them has loaded the model, so ``/health`` answers 200 only from a ready instance.
 A worker that dies is replaced; SIGTERM or SIGINT stops the workers gracefully (requests in flight
 finish) and the supervisor exits 0 with no process left behind.
@@ -23,6 +24,7 @@ from types import FrameType
 
 from mlrt_iac.runtime.serving.config import ServeConfig
 from mlrt_iac.runtime.serving.errors import ModelLoadError
+from mlrt_iac.runtime.serving.handoff import HandoffPoint, ask_for_socket
 from mlrt_iac.runtime.serving.model import KNOWN_FUNCTIONS, model_dir_from_uri, read_metadata
 from mlrt_iac.runtime.serving.shared import SharedState, spawn_context
 from mlrt_iac.runtime.serving.worker import worker_main
@@ -74,11 +76,19 @@ class Instance:
         self.shared: SharedState | None = None
         self.go: Event = self.ctx.Event()
         self.restarts: list[float] = []
+        self.adopted = False
+        self.handoff: HandoffPoint | None = None
 
     def start(self) -> None:
-        """Bind, spawn every worker, wait until all have loaded the model, then let them listen."""
+        """Adopt or bind the socket, spawn every worker, wait until all have loaded the model, serve."""
         read_metadata(model_dir_from_uri(self.config.model_uri))  # fail fast, before binding
-        self.sock = bind_socket(self.config.host, self.config.port, self.config.backlog)
+        adopted = ask_for_socket(self.config.host, self.config.port)
+        if adopted is not None:
+            adopted.set_inheritable(True)
+            self.sock, self.adopted = adopted, True
+            LOG.info("took over the listening socket of the instance already on port %d", self.port)
+        else:
+            self.sock = bind_socket(self.config.host, self.config.port, self.config.backlog)
         self.shared = SharedState(self.ctx, self.config.workers, KNOWN_FUNCTIONS, self.config.max_queue)
         for index in range(self.config.workers):
             self._spawn(index)
@@ -105,9 +115,13 @@ class Instance:
                     )
         # Listen here, before the workers' event loops are up: from now on connections queue on
         # the socket (and are served a moment later) instead of being refused, so the ready
-        # file written after start() means "this instance takes connections".
-        self.sock.listen(self.config.backlog)
+        # file written after start() means "this instance takes connections". An adopted socket
+        # listens already (the old instance's workers serve its queue until these take part).
+        if not self.adopted:
+            self.sock.listen(self.config.backlog)
         self.go.set()
+        self.handoff = HandoffPoint(self.config.host, self.port, self.sock)
+        self.handoff.open_point()
 
     @property
     def port(self) -> int:
@@ -130,8 +144,15 @@ class Instance:
         """Replace dead workers until asked to stop; give up after too many crashes."""
         while not self.stopping:
             sentinels = {w.process.sentinel: i for i, w in self.workers.items()}
-            ready = wait(list(sentinels) + [wake], timeout=5.0)
+            # Take over the handoff name when the instance that held it has gone (a rollover).
+            point = self.handoff.open_point() if self.handoff is not None else None
+            extra = [point] if point is not None else []
+            ready = wait(list(sentinels) + [wake, *extra], timeout=5.0 if point is not None else 0.5)
             for obj in ready:
+                if point is not None and obj is point:
+                    assert self.handoff is not None
+                    self.handoff.serve_one()
+                    continue
                 if obj is wake:
                     try:
                         wake.recv(64)
@@ -167,15 +188,24 @@ class Instance:
     def stop(self) -> None:
         """SIGTERM every worker, wait for in-flight requests, SIGKILL what is left, close up."""
         self.stopping = True
-        # Leave the SO_REUSEPORT group first: the workers share this one listening socket, so
-        # closing their copies would leave it listening with nobody to accept, and connections
-        # the kernel still hashed to it would hang and then be reset. After shutdown() new
-        # connections go to the other instances on the port; requests in flight finish below.
-        if self.sock is not None:
+        shared = self.adopted
+        if self.handoff is not None:
+            shared = shared or self.handoff.handed > 0
+            self.handoff.close()
+        if self.sock is not None and not shared:
+            # A socket of our own: leave the SO_REUSEPORT group first. The workers share this one
+            # listening socket, so closing their copies would leave it listening with nobody to
+            # accept, and connections the kernel still hashed to it would hang and then be reset.
+            # After shutdown() new connections go to the other instances on the port.
             try:
                 self.sock.shutdown(socket.SHUT_RD)
             except OSError:
                 pass
+        elif self.sock is not None:
+            # A socket shared with another instance: shutdown() would stop it for that one too.
+            # Close this process's copy; the workers close theirs on SIGTERM, and the queue (with
+            # every connection in it) carries on in the other instance.
+            self.sock.close()
         self.go.set()  # a worker still waiting to listen must get to its signal handling
         for worker in self.workers.values():
             if worker.process.is_alive() and worker.process.pid is not None:

@@ -11,6 +11,7 @@ import socket
 import sys
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
+from typing import TYPE_CHECKING
 
 from mlrt_iac.runtime.serving.app import ServingApp
 from mlrt_iac.runtime.serving.config import ServeConfig
@@ -18,10 +19,43 @@ from mlrt_iac.runtime.serving.errors import ModelLoadError
 from mlrt_iac.runtime.serving.model import load_model
 from mlrt_iac.runtime.serving.shared import SharedState
 
+if TYPE_CHECKING:
+    import uvicorn
+
 LOG = logging.getLogger("mlrt.serving")
 
 PR_SET_PDEATHSIG = 1
 EXIT_LOAD_FAILED = 3
+# How long a stopping worker waits for connections it accepted to send their first request.
+FIRST_REQUEST_GRACE_S = 1.0
+
+
+def _draining_server(config: uvicorn.Config) -> uvicorn.Server:
+    """A uvicorn.Server whose graceful stop does not drop connections it has just accepted.
+
+    uvicorn's own shutdown closes every connection with no request in progress, including one
+    accepted a moment ago whose request bytes are still on their way: the client sees "server
+    disconnected" although it did nothing wrong (under load, during every rollover). This one stops
+    accepting first, waits (at most FIRST_REQUEST_GRACE_S) until each accepted connection has sent
+    its request, and only then runs uvicorn's shutdown, which lets those requests finish.
+    """
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            for server in self.servers:
+                server.close()
+            for sock in sockets or []:
+                sock.close()
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + FIRST_REQUEST_GRACE_S
+            while loop.time() < deadline and any(
+                getattr(conn, "cycle", True) is None for conn in self.server_state.connections
+            ):
+                await asyncio.sleep(0.005)
+            await super().shutdown(sockets)
+
+    return DrainingServer(config)
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -85,7 +119,7 @@ def _serve(app: ServingApp, config: ServeConfig, sock: socket.socket, parent_pid
         date_header=False,
         proxy_headers=False,
     )
-    server = uvicorn.Server(uv_config)
+    server = _draining_server(uv_config)
 
     async def watch_parent() -> None:
         # a second guard where prctl is unavailable: stop once the supervisor is gone
