@@ -15,6 +15,8 @@ Providers never import each other (an import contract keeps `providers.local`,
              from `private["fingerprint_parts"]`), the runtime's job spec, progress lines.
 - `network`  `network_rule` / `external_access_integration` handlers kept as records.
 - `waiting`  waits that honour `ctx.deadline` (DeadlineExceeded) and Ctrl-C.
+- `processes` `ProcessRef`: a started process recorded by pid, start time and boot id, signalled
+             only while that identity still holds (a stale pid never hits another program).
 
 Defaults and validation rules are not here: they are the model's (`mlrt_iac.model`).
 """

@@ -12,7 +12,6 @@ processes and keeps the service. Failure contract: create that fails stops what 
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from mlrt_iac.provider import (
     filled,
 )
 from providers.kit.names import file_safe_name, name_as_id
+from providers.kit.processes import ProcessRef, stop_groups
 from providers.kit.records import atomic_write_json, read_json
 from providers.kit.waiting import deadline_binds, exceeded, seconds_left
 
@@ -50,20 +50,6 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie child of ours is not alive
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][:1] != "Z"
-    except OSError:
-        return True
-
-
 def _healthy(endpoint: str, timeout: float = 1.0) -> bool:
     try:
         with urllib.request.urlopen(endpoint + "/health", timeout=timeout) as resp:
@@ -72,32 +58,10 @@ def _healthy(endpoint: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def stop_pids(pids: list[int], timeout: float = STOP_TIMEOUT) -> None:
-    """SIGTERM each instance's process group, then SIGKILL what is left after `timeout`."""
-    for pid in pids:
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
-            pass
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(_alive(p) for p in pids):
-        _reap(pids)
-        time.sleep(0.05)
-    for pid in pids:
-        if _alive(pid):
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-    _reap(pids)
-
-
-def _reap(pids: list[int]) -> None:
-    for pid in pids:
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
+def stop_pids(refs: list[ProcessRef], timeout: float = STOP_TIMEOUT) -> None:
+    """SIGTERM each instance's process group, then SIGKILL what is left after `timeout` (only
+    processes verified to be the instances this service started: see `providers.kit.processes`)."""
+    stop_groups(refs, timeout)
 
 
 class ServiceHandler(LocalHandler):
@@ -117,7 +81,7 @@ class ServiceHandler(LocalHandler):
     # -- processes -------------------------------------------------------------------------
     def _start(
         self, ctx: ProviderContext, name: str, desired: Attributes, port: int, generation: int
-    ) -> list[int]:
+    ) -> list[ProcessRef]:
         d = self._dir(ctx, name)
         d.mkdir(parents=True, exist_ok=True)
         model = str(desired["model"])
@@ -162,11 +126,11 @@ class ServiceHandler(LocalHandler):
                 start_new_session=True,
             )
             log.close()
-            pids.append(proc.pid)
+            pids.append(ProcessRef.of(proc.pid))
         return pids
 
     def _wait_ready(
-        self, ctx: ProviderContext, name: str, endpoint: str, pids: list[int], generation: int
+        self, ctx: ProviderContext, name: str, endpoint: str, pids: list[ProcessRef], generation: int
     ) -> None:
         """Ready when every instance of this generation wrote its ready file (all its workers
         loaded the model) and the shared port answers /health; within READY_TIMEOUT, or the
@@ -176,7 +140,7 @@ class ServiceHandler(LocalHandler):
         deadline = started + seconds_left(ctx, READY_TIMEOUT)
         ready_files = [self._dir(ctx, name) / f"ready-{generation}-{i}.json" for i in range(len(pids))]
         while time.monotonic() < deadline:
-            dead = [p for p in pids if not _alive(p)]
+            dead = [p for p in pids if not p.alive()]
             if dead:
                 raise PermanentError(
                     f"The inference server of {ctx.address} exited during start-up", self._log_tail(ctx, name)
@@ -204,21 +168,30 @@ class ServiceHandler(LocalHandler):
         urls = {f: f"{endpoint}/{f}" for f in desired.get("functions") or ["predict"]} if endpoint else {}
         return {"endpoint": endpoint, "functions_urls": urls, "status": status, "image": None}
 
-    def _record(self, ctx: ProviderContext, name: str, port: int, pids: list[int], generation: int) -> None:
+    def _record(
+        self, ctx: ProviderContext, name: str, port: int, pids: list[ProcessRef], generation: int
+    ) -> None:
         atomic_write_json(
-            self._dir(ctx, name) / "processes.json", {"port": port, "pids": pids, "generation": generation}
+            self._dir(ctx, name) / "processes.json",
+            {"port": port, "pids": [p.to_json() for p in pids], "generation": generation},
         )
 
     def _processes(self, ctx: ProviderContext, name: str) -> dict[str, Any]:
         data = read_json(self._dir(ctx, name) / "processes.json")
         return data if isinstance(data, dict) else {}
 
+    @staticmethod
+    def _refs(procs: dict[str, Any]) -> list[ProcessRef]:
+        """The recorded instances (entries that are not a process are dropped)."""
+        refs = [ProcessRef.from_json(p) for p in procs.get("pids") or []]
+        return [r for r in refs if r is not None]
+
     # -- protocol --------------------------------------------------------------------------
     def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
         name = file_safe_name(ctx, desired)
         leftover = self._processes(ctx, name)
         if leftover.get("pids"):
-            stop_pids([int(p) for p in leftover["pids"]])
+            stop_pids(self._refs(leftover))
         if desired.get("suspended"):
             self._record(ctx, name, 0, [], 0)
             return CreateResult(name, self._attrs(desired, None, "SUSPENDED"))
@@ -241,16 +214,16 @@ class ServiceHandler(LocalHandler):
             return ReadResult(None)
         if prior.get("suspended"):
             return ReadResult(dict(prior))
-        pids = [int(p) for p in procs.get("pids") or []]
+        pids = self._refs(procs)
         endpoint = prior.get("endpoint")
-        if not pids or not all(_alive(p) for p in pids) or not endpoint or not _healthy(str(endpoint)):
+        if not pids or not all(p.alive() for p in pids) or not endpoint or not _healthy(str(endpoint)):
             # A dead or unhealthy server is gone: the next apply starts it again.
             return ReadResult(None)
         return ReadResult(dict(prior))
 
     def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
         procs = self._processes(ctx, id)
-        old = [int(p) for p in procs.get("pids") or []]
+        old = self._refs(procs)
         if desired.get("suspended"):
             stop_pids(old)
             self._record(ctx, id, int(procs.get("port") or 0), [], int(procs.get("generation") or 0))
@@ -273,7 +246,7 @@ class ServiceHandler(LocalHandler):
 
     def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
         procs = self._processes(ctx, id)
-        stop_pids([int(p) for p in procs.get("pids") or []])
+        stop_pids(self._refs(procs))
         d = self._dir(ctx, id)
         if d.exists():
             for f in d.iterdir():

@@ -30,6 +30,7 @@ from mlrt_iac.errors import PermanentError
 from mlrt_iac.provider import Attributes, CreateResult, ProviderContext, ReadResult
 from providers.kit.handler import public
 from providers.kit.names import file_safe_name
+from providers.kit.processes import ProcessRef, stop_groups
 from providers.kit.records import atomic_write_json
 from providers.kit.training import (
     TrainingPlanning,
@@ -47,6 +48,7 @@ from .common import LocalHandler
 
 # How often the watchdog looks at Ctrl-C and the deadline while a run is going.
 WATCH_INTERVAL = 0.1
+LEFTOVER_STOP_TIMEOUT = 10.0  # SIGTERM, then SIGKILL, for a run left by a killed apply
 
 
 class TrainingHandler(LocalHandler, TrainingPlanning):
@@ -93,13 +95,20 @@ class TrainingHandler(LocalHandler, TrainingPlanning):
         """A run whose mlrt was killed keeps training in its own session; stop it before starting
         another, so one training never has two runs writing models at once."""
         for pid_file in (ctx.data_dir / "runs").glob(f"{name}-*/launcher.pid"):
+            identity = pid_file.with_name("launcher.json")
             try:
-                pid = int(pid_file.read_text())
-                os.killpg(pid, signal.SIGTERM)
-                ctx.log(f"stopped run {pid_file.parent.name} left by an interrupted apply (pid {pid})")
+                ref = ProcessRef.from_json(
+                    json.loads(identity.read_text()) if identity.exists() else pid_file.read_text()
+                )
             except (ValueError, OSError):
-                pass
+                ref = None
+            # Only a process verified to be that run is signalled (a stale pid may be reused).
+            if ref is not None and ref.alive():
+                left = stop_groups([ref], LEFTOVER_STOP_TIMEOUT)
+                how = "could not stop" if left else "stopped"
+                ctx.log(f"{how} run {pid_file.parent.name} left by an interrupted apply (pid {ref.pid})")
             pid_file.unlink(missing_ok=True)
+            identity.unlink(missing_ok=True)
 
     def _run(self, ctx: ProviderContext, spec_path: Path, run_dir: Path) -> dict[str, Any]:
         env = dict(os.environ)
@@ -116,6 +125,7 @@ class TrainingHandler(LocalHandler, TrainingPlanning):
         )
         pid_file = run_dir / "launcher.pid"
         pid_file.write_text(str(proc.pid))
+        atomic_write_json(run_dir / "launcher.json", ProcessRef.of(proc.pid).to_json())
         tail: deque[str] = deque(maxlen=30)
         finished: dict[str, Any] | None = None
         stopped: list[str] = []  # why the watchdog stopped the run: "cancel" or "deadline"
@@ -154,6 +164,7 @@ class TrainingHandler(LocalHandler, TrainingPlanning):
             _terminate(proc)
             raise
         finally:
+            _end_group(proc)
             rc = proc.wait()
             done.set()
             watcher.join()
@@ -188,6 +199,24 @@ class TrainingHandler(LocalHandler, TrainingPlanning):
         uri = prior.get("model_uri")
         if uri and Path(uri).exists():
             shutil.rmtree(uri)
+
+
+def _end_group(proc: subprocess.Popen[str]) -> None:
+    """Wait for the launcher to exit, then SIGKILL whatever is left in its process group.
+
+    The launcher is a session leader; a process it started and did not wait for (a data loader, a
+    stray child of user code) would outlive the run and keep writing. The launcher is waited for
+    without being reaped (WNOWAIT), so its pid, and with it the group id, cannot be reused before
+    the group is signalled.
+    """
+    try:
+        os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+    except ChildProcessError:  # already reaped (the watchdog stopped it)
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _terminate(proc: subprocess.Popen[str]) -> None:

@@ -35,7 +35,7 @@ def _post(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 def _service_pids(project: Path, name: str) -> list[int]:
     data = json.loads((project / ".mlrt" / "services" / name / "processes.json").read_text())
-    return [int(p) for p in data["pids"]]
+    return [p["pid"] if isinstance(p, dict) else int(p) for p in data["pids"]]
 
 
 def _alive(pid: int) -> bool:
