@@ -187,20 +187,19 @@ def _run_apply(
     def on_sigint(signum: int, frame: Any) -> None:
         first = not stop.stop_requested.is_set()
         stop.request()
+        what = "Termination signal" if signum == signal.SIGTERM else "Interrupt"
         if first:
             out.err.print(
-                "\n[bold yellow]Interrupt received.[/] Stopping new work; waiting for work in flight "
-                "to finish. Press Ctrl-C again to abandon it."
+                f"\n[bold yellow]{what} received.[/] Stopping new work; waiting for work in flight "
+                "to finish. Press Ctrl-C (or send SIGTERM) again to abandon it."
             )
         else:
             out.err.print("\n[bold red]Two interrupts received.[/] Abandoning work in flight.")
 
     gc.enable()  # trainings and services can run for hours: collect as usual from here on
-    old = (
-        signal.signal(signal.SIGINT, on_sigint)
-        if threading.current_thread() is threading.main_thread()
-        else None
-    )
+    # SIGTERM (CI cancellation, `timeout`, a pod stopping) is an interrupt too, as in Terraform.
+    on_main = threading.current_thread() is threading.main_thread()
+    old = {sig: signal.signal(sig, on_sigint) for sig in (signal.SIGINT, signal.SIGTERM)} if on_main else {}
     try:
         return apply_plan(
             project,
@@ -210,8 +209,8 @@ def _run_apply(
             ApplyOptions(parallelism=max(1, getattr(args, "parallelism", 10)), on_event=on_event, stop=stop),
         )
     finally:
-        if old is not None:
-            signal.signal(signal.SIGINT, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def _print_event(out: Out, e: ApplyEvent) -> None:

@@ -7,6 +7,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from .helpers import provider_objects, read_state, rules_config, run_mlrt, spawn_mlrt, state_file
 
 OUTPUTS = """
@@ -141,7 +143,13 @@ def test_retryable_errors_are_retried(tmp_path: Path) -> None:
     assert provider_objects(proj) == {"r01", "r02"}
 
 
-def test_ctrl_c_finishes_work_in_flight_and_exits_130(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("sig", "said"), [(signal.SIGINT, "Interrupt received"), (signal.SIGTERM, "Termination signal received")]
+)
+def test_ctrl_c_or_sigterm_finishes_work_in_flight_and_exits_130(
+    tmp_path: Path, sig: signal.Signals, said: str
+) -> None:
+    """SIGTERM (CI cancellation, `timeout`) stops an apply as gracefully as Ctrl-C does."""
     proj = _project(tmp_path, rules_config(10, chain=True))
     env = {"MLRT_TEST_PROVIDER": json.dumps({"delay": 0.4})}
     proc = spawn_mlrt(proj, "apply", "-auto-approve", env=env)
@@ -150,10 +158,10 @@ def test_ctrl_c_finishes_work_in_flight_and_exits_130(tmp_path: Path) -> None:
         if state_file(proj).exists() and any(r["status"] == "ready" for r in read_state(proj)["resources"]):
             break
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, out + err
-    assert "Interrupt received" in err
+    assert said in err
     state = read_state(proj)
     done = {r["address"] for r in state["resources"]}
     assert 1 <= len(done) < 10
