@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..config.instances import ResourceInstance
-from ..diagnostics import Diagnostics
+from ..diagnostics import Diagnostics, SourceRange
 from ..values import UNKNOWN
 from .derive import fill_service_defaults
 from .errors_map import attr_range
@@ -247,7 +247,53 @@ def _check_service(
                 attr_range(inst, ("gpu_requests",)),
                 related,
             )
+    _check_service_size(inst, m, pool_addr, pool, fam, related, diags)
     fill_service_defaults(m, fam.cpus)
+
+
+def max_workers_per_instance(family_cpus: float) -> int:
+    """Workers one instance may run: 4 per vCPU of its node, plus one (the default is 2 per vCPU
+    plus one). Beyond that workers only add model copies in memory and context switches."""
+    return int(4 * max(family_cpus, 1.0)) + 1
+
+
+def _check_service_size(
+    inst: ResourceInstance,
+    m: Service,
+    pool_addr: str,
+    pool: ComputePool,
+    fam: InstanceFamily,
+    related: tuple[SourceRange, ...],
+    diags: Diagnostics,
+) -> None:
+    """Bound max_instances and num_workers by the pool's capacity, so a typo (100000) is a plan
+    error instead of an apply that forks that many model-loading processes."""
+    summary = "Service does not fit its compute pool"
+    workers_cap = max_workers_per_instance(fam.cpus)
+    if isinstance(m.num_workers, int) and m.num_workers > workers_cap:
+        diags.add_error(
+            summary,
+            f"{inst.address} asks for num_workers = {m.num_workers}, but an instance runs on one node of "
+            f"{pool_addr} ({fam.name}, {_num(fam.cpus)} vCPUs), which takes at most {workers_cap} workers "
+            "(4 per vCPU, plus one). Lower num_workers or pick a larger family.",
+            attr_range(inst, ("num_workers",)),
+            related,
+        )
+    if m.max_instances is UNKNOWN or pool.max_nodes is UNKNOWN:
+        return
+    slots = int(pool.max_nodes * max(fam.cpus, 1.0))  # each instance needs a vCPU of its own
+    if fam.has_gpu and isinstance(m.gpu_requests, int) and 0 < m.gpu_requests <= fam.gpus:
+        slots = min(slots, pool.max_nodes * (fam.gpus // m.gpu_requests))
+    if m.max_instances > slots:
+        diags.add_error(
+            summary,
+            f"{inst.address} asks for max_instances = {m.max_instances}, but {pool_addr} has room for at "
+            f"most {slots} (max_nodes = {pool.max_nodes} nodes of {fam.name}, one vCPU"
+            f"{' and gpu_requests GPUs' if fam.has_gpu and m.gpu_requests else ''} per instance). "
+            "Lower max_instances or raise the pool's max_nodes.",
+            attr_range(inst, ("max_instances",)),
+            related,
+        )
 
 
 def _check_eai_use(

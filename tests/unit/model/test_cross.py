@@ -276,3 +276,25 @@ def test_cross_check_can_be_called_on_its_own() -> None:
         models[inst.address] = model
     diags = cross_check(insts, models, catalog)
     assert [d.summary for d in diags] == [FIT]
+
+
+def test_service_size_is_bounded_by_its_pool() -> None:
+    """100,000 workers or instances is a plan error (issue 15 item 9), not a fork bomb at apply."""
+    huge = make(
+        "service",
+        "s",
+        {"compute_pool": "cpu", "model": "m", "num_workers": 100_000, "max_instances": 100_000},
+        line=40,
+        attr_lines={"num_workers": 43, "max_instances": 44},
+    )
+    _, diags = run(cpu_pool(line=6), huge)
+    errors = [d for d in diags if d.summary == SFIT]
+    assert len(errors) == 2
+    workers, instances = errors
+    assert "num_workers = 100000" in workers.detail and "at most 13 workers" in workers.detail
+    assert line_of(workers) == 43 and related_line(workers) == 6
+    assert "max_instances = 100000" in instances.detail and "room for at most 6" in instances.detail
+    assert line_of(instances) == 44
+    edge = make("service", "s", {"compute_pool": "cpu", "model": "m", "num_workers": 13, "max_instances": 6})
+    _, diags = run(cpu_pool(), edge)
+    assert not diags
