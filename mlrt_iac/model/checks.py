@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config.instances import ResourceInstance
-from ..diagnostics import Diagnostic, error
+from ..diagnostics import Diagnostic, error, warning
 from ..values import UNKNOWN
 from . import netrules
 from .errors_map import attr_range
@@ -106,6 +106,16 @@ def check_network_rule(m: NetworkRule, inst: ResourceInstance, catalog: FamilyCa
                 attr_range(inst, ("value_list", i)),
             )
         )
+    if isinstance(m.mode, str):
+        for i, entry, why in netrules.entry_risks(m.type, m.mode, m.value_list):
+            out.append(
+                warning(
+                    "Broad or dangerous egress",
+                    f'Entry {i} of value_list, "{entry}": {why}. Workloads that use this rule can reach '
+                    "it; narrow the entry to the hosts and ports they need.",
+                    attr_range(inst, ("value_list", i)),
+                )
+            )
     return out
 
 

@@ -135,3 +135,57 @@ def effective_egress(rules: Iterable[RuleLike]) -> list[str]:
             except ValueError:
                 continue
     return list(out)
+
+
+_METADATA = ipaddress.IPv4Network("169.254.0.0/16")  # link-local: cloud metadata (169.254.169.254)
+_LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
+BROAD_PREFIX = 8  # an IPV4 block larger than a /8 is "most of the internet"
+
+
+def _network_risk(net: ipaddress.IPv4Network) -> str | None:
+    if net.prefixlen == 0:
+        return "it allows every IPv4 address"
+    if net.overlaps(_METADATA):
+        return (
+            "it reaches the link-local range, where clouds serve instance metadata and credentials "
+            "(169.254.169.254)"
+        )
+    if net.overlaps(_LOOPBACK):
+        return "it reaches loopback addresses: services on the node itself, such as the Ray dashboard"
+    if net.prefixlen < BROAD_PREFIX:
+        return f"a /{net.prefixlen} block allows {net.num_addresses:,} addresses"
+    return None
+
+
+def _entry_risk(rule_type: str, entry: str) -> str | None:
+    if rule_type == "HOST_PORT":
+        host, port = parse_host_port(entry)
+        if host == ANY_HOST:
+            return f"it allows every host on port {port}"
+        if host.startswith("*.") and "." not in host[2:]:
+            return f'"{host}" allows every host under the top-level domain "{host[2:]}"'
+        if _is_ipv4(host):
+            return _network_risk(ipaddress.IPv4Network(host))
+        if host == "localhost" or host.endswith(".localhost"):
+            return "it reaches loopback addresses: services on the node itself"
+        return None
+    cidr, _ = parse_ipv4(entry)
+    return _network_risk(ipaddress.IPv4Network(cidr))
+
+
+def entry_risks(rule_type: str, mode: str, entries: Iterable[object]) -> list[tuple[int, str, str]]:
+    """EGRESS entries that are valid but broad or dangerous, as (index, entry, why): each is a
+    plan warning, since a rule that allows them may be exactly what an attacker needs."""
+    if mode != "EGRESS":
+        return []
+    risks: list[tuple[int, str, str]] = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, str):
+            continue
+        try:
+            why = _entry_risk(rule_type, entry)
+        except ValueError:
+            continue  # reported as an error by entry_problems
+        if why:
+            risks.append((i, entry, why))
+    return risks

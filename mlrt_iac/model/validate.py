@@ -64,7 +64,7 @@ def validate_instance(
         return None, diags
     restore(model, prepared)
     diags.extend(semantic_checks(model, inst, catalog))
-    if diags:
+    if any(d.severity == "error" for d in diags):  # warnings keep the model
         return None, diags
     derive_local(model, inst, catalog)
     return model, diags

@@ -89,8 +89,43 @@ def test_each_bad_entry_is_its_own_error_with_index_and_line() -> None:
 
 
 def test_valid_rule_passes() -> None:
-    models, diags = run(rule(["pypi.org", "*.github.com:443", "0.0.0.0:80"]))
+    models, diags = run(rule(["pypi.org", "*.github.com:443", "api.x.io:8443"]))
     assert not diags and "network_rule.r" in models
+
+
+@pytest.mark.parametrize(
+    ("type_", "entry", "why"),
+    [
+        ("HOST_PORT", "0.0.0.0:443", "every host on port 443"),
+        ("HOST_PORT", "*.com:443", 'top-level domain "com"'),
+        ("HOST_PORT", "169.254.169.254:80", "instance metadata"),
+        ("HOST_PORT", "127.0.0.1:8265", "loopback"),
+        ("HOST_PORT", "localhost:6379", "loopback"),
+        ("IPV4", "0.0.0.0/0", "every IPv4 address"),
+        ("IPV4", "169.254.169.254", "instance metadata"),
+        ("IPV4", "127.0.0.0/8", "loopback"),
+        ("IPV4", "192.0.0.0/3", "/3 block allows 536,870,912 addresses"),
+    ],
+)
+def test_broad_or_dangerous_egress_is_a_warning(type_: str, entry: str, why: str) -> None:
+    """Valid but risky egress (issue 15 item 8) plans, with a warning on the entry's line."""
+    narrow = "pypi.org" if type_ == "HOST_PORT" else "10.1.2.3"
+    models, diags = run(rule([narrow, entry], type_=type_, line=2, attr_lines={"value_list": 5}))
+    assert "network_rule.r" in models and not [d for d in diags if d.severity == "error"]
+    (warn,) = [d for d in diags if d.summary == "Broad or dangerous egress"]
+    assert (
+        warn.severity == "warning"
+        and why in warn.detail
+        and f'Entry 1 of value_list, "{entry}"' in warn.detail
+    )
+    assert line_of(warn) == 5
+
+
+def test_narrow_egress_and_ingress_have_no_warning() -> None:
+    _, diags = run(rule(["10.1.2.0/24:5432", "8.8.8.8:53"], type_="IPV4"))
+    assert not diags
+    _, diags = run(rule(["0.0.0.0/0"], type_="IPV4", mode="INGRESS"))
+    assert not [d for d in diags if d.summary == "Broad or dangerous egress"]
 
 
 def test_ipv4_rule_rejects_hosts() -> None:
