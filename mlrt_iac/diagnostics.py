@@ -95,3 +95,24 @@ class Diagnostics(list[Diagnostic]):
 
     def warnings(self) -> list[Diagnostic]:
         return [d for d in self if d.severity == "warning"]
+
+
+REDACTED = "(sensitive value)"
+
+
+def redact(diags: Iterable[Diagnostic], secrets: Iterable[str]) -> Diagnostics:
+    """The diagnostics with every secret in their summary and detail replaced by a marker.
+
+    Longest secrets first, so a secret that contains another is replaced whole.
+    """
+    ordered = sorted({s for s in secrets if s}, key=len, reverse=True)
+    out = Diagnostics()
+    for d in diags:
+        summary, detail = d.summary, d.detail
+        if ordered and any(s in summary or s in detail for s in ordered):
+            for s in ordered:
+                summary = summary.replace(s, REDACTED)
+                detail = detail.replace(s, REDACTED)
+            d = Diagnostic(d.severity, summary, detail, d.range, d.related)
+        out.append(d)
+    return out

@@ -107,3 +107,28 @@ def unmark(value: Any, path: tuple[Any, ...] = ()) -> tuple[Any, list[tuple[Any,
 
 
 _NESTED = (dict, list, tuple, Sensitive)
+
+
+MIN_SECRET_LENGTH = 4  # shorter sensitive strings ("1", "yes") would blank out ordinary words
+
+
+def sensitive_strings(value: Any, inside: bool = False, found: set[str] | None = None) -> set[str]:
+    """Every string (and number, as written) held under a `Sensitive` mark in `value`.
+
+    Diagnostics and printed headers are redacted by these: a message that quotes an offending
+    value must not show a secret that reached it, whatever check produced the message.
+    """
+    out = found if found is not None else set()
+    if isinstance(value, Sensitive):
+        sensitive_strings(value.value, True, out)
+    elif isinstance(value, dict):
+        for v in value.values():
+            sensitive_strings(v, inside, out)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            sensitive_strings(v, inside, out)
+    elif inside and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        text = value if isinstance(value, str) else str(value)
+        if len(text) >= MIN_SECRET_LENGTH:
+            out.add(text)
+    return out

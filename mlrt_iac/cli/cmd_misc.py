@@ -131,7 +131,7 @@ def cmd_show(args: argparse.Namespace, out: Out) -> int:
 def _print_resource(out: Out, r: ResourceState) -> None:
     sens = {str(p[0]) for p in r.sensitive_attributes if p}
     out.print(f"[bold]# {escape(r.address)}:[/]")
-    if r.comment:
+    if r.comment and "comment" not in sens:  # a state written before comments were redacted
         out.print(f"[dim]# {escape(r.comment)}[/]")
     out.print(f'resource "{r.type}" "{escape(r.name)}" {{')
     attrs = {"id": r.id, **r.attributes}

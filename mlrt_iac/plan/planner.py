@@ -15,12 +15,12 @@ from typing import Any
 
 from ..addrs import Address, contains, matches_any
 from ..config.instances import ResourceInstance
-from ..diagnostics import Diagnostics
+from ..diagnostics import Diagnostics, redact
 from ..errors import MlrtError
 from ..model import computed_attributes, validate_instances
 from ..provider import Related, object_name
 from ..state import ResourceState, StateDocument
-from ..values import UNKNOWN, is_known, unmark
+from ..values import UNKNOWN, is_known, sensitive_strings, unmark
 from .desired import desired_attributes
 from .model import Action, OutputChange, Plan, ResourceChange
 from .project import Project, checks_after_walk, config_hash, validate_project
@@ -38,7 +38,20 @@ class PlanOptions:
 
 
 def make_plan(project: Project, state: StateDocument | None, opts: PlanOptions) -> tuple[Plan, Diagnostics]:
-    """Refresh, then one walk that evaluates, validates and plans every instance in order."""
+    """Refresh, then one walk that evaluates, validates and plans every instance in order.
+
+    The diagnostics are redacted: no sensitive value of the configuration or the state appears
+    in them, whichever check or provider wrote the message.
+    """
+    plan, diags = _make_plan(project, state, opts)
+    secrets = set(project.secrets)
+    for r in state.resources if state is not None else ():
+        if r.sensitive_attributes:
+            sensitive_strings(r.marked_attributes(), found=secrets)
+    return plan, redact(diags, secrets)
+
+
+def _make_plan(project: Project, state: StateDocument | None, opts: PlanOptions) -> tuple[Plan, Diagnostics]:
     plan = Plan(
         changes=[],
         config_hash=config_hash(project.config),
@@ -215,7 +228,7 @@ class _Planner:
             dependencies=sorted(inst.depends_on),
             prior_dependencies=list(prior_res.dependencies) if prior_res is not None else [],
             sensitive_paths=[list(p) for p in sensitive_paths],
-            comment=desired.get("comment"),
+            comment=None if ("comment",) in sensitive_paths else desired.get("comment"),
             timeouts=dict(inst.timeouts),
         )
         self.changes[inst.address] = change
@@ -258,7 +271,8 @@ def _delete_change(r: ResourceState, attrs: dict[str, Any], reason: str) -> Reso
         id=r.id,
         action_reason=reason,
         prior_dependencies=list(r.dependencies),
-        comment=attrs.get("comment"),
+        sensitive_paths=[list(p) for p in r.sensitive_attributes],  # what state recorded as secret
+        comment=None if ["comment"] in r.sensitive_attributes else attrs.get("comment"),
     )
 
 

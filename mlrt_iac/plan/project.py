@@ -17,11 +17,12 @@ from typing import Any
 
 from ..config import Config, EvaluatedConfig, gather_variable_inputs, load_config
 from ..config.instances import ProviderConfig, ResourceInstance, Settings
-from ..diagnostics import Diagnostics
+from ..diagnostics import Diagnostics, redact
 from ..errors import DiagnosticsError, MlrtError
 from ..graph import evaluate
 from ..model import validate_instances
 from ..provider import Provider, ProviderContext, ProviderInfo, discover_providers
+from ..values import sensitive_strings
 
 
 @dataclass
@@ -36,6 +37,9 @@ class Project:
     provider_configs: dict[str, ProviderConfig] = field(default_factory=dict)
     ctx: ProviderContext | None = None
     _settings: Settings | None = None
+    # Every sensitive string an evaluation has seen (variables, attributes): diagnostics are
+    # redacted by them before they leave plan or validate.
+    secrets: set[str] = field(default_factory=set)
 
     @property
     def data_dir(self) -> Path:
@@ -51,7 +55,10 @@ class Project:
         ev, diags = evaluate(self.config, self.inputs, resolver=resolver, targets=targets)
         for key, pc in ev.providers.items():
             self.provider_configs.setdefault(key, pc)
-        return ev, diags
+        sensitive_strings(ev.variables, found=self.secrets)
+        for inst in ev.instances:
+            sensitive_strings(inst.attributes, found=self.secrets)
+        return ev, redact(diags, self.secrets)
 
     def settings(self) -> Settings:
         """The `mlrt { }` block (backend, default provider), evaluated without any resource."""
@@ -135,7 +142,7 @@ def validate_project(project: Project) -> tuple[EvaluatedConfig, dict[str, Any],
     models, mdiags = validate_instances(ev.instances, ev.providers)
     diags.extend(mdiags)
     diags.extend(checks_after_walk(project, ev.instances, models, ev.providers.values()))
-    return ev, models, diags
+    return ev, models, redact(diags, project.secrets)
 
 
 def checks_after_walk(
