@@ -68,7 +68,9 @@ def cmd_plan(args: argparse.Namespace, out: Out) -> int:
         doc = read_state(backend)
         plan = _make_plan(project, doc, _options(args), out)
     if args.out:
-        resolve_file(args, args.out).write_text(plan.to_file_json())
+        from ..plan.planfile import write_plan_file
+
+        write_plan_file(resolve_file(args, args.out), plan.to_file_json())
     if out.json_mode:
         out.json(plan_json(plan))
     elif args.format == "markdown":

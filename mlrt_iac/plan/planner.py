@@ -108,6 +108,7 @@ def _make_plan(project: Project, state: StateDocument | None, opts: PlanOptions)
             continue
         changes.append(_delete_change(r, observed[r.address] or {}, "delete_because_no_resource_config"))
     _check_prevent_destroy(changes, instances, diags)
+    _check_unused_replace(opts.replace, instances, diags)
     plan.changes = changes
     plan.outputs = _output_changes(ev2.outputs, state) if not opts.targets else []
     return plan, diags
@@ -255,6 +256,20 @@ class _Planner:
                 if ch.action in ("create", "replace", "update") and contains(str(target), a):
                     return True
         return False
+
+
+def _check_unused_replace(
+    replace: list[str], instances: Mapping[str, ResourceInstance], diags: Diagnostics
+) -> None:
+    """A -replace address that names no instance is a warning: a typo would otherwise plan no
+    replacement and say nothing."""
+    for addr in replace:
+        if not any(matches_any(a, [addr]) for a in instances):
+            diags.add_warning(
+                "Unused -replace option",
+                f'No resource instance in the configuration matches "{addr}", so nothing is replaced. '
+                "Check the address with `mlrt state list`.",
+            )
 
 
 def _delete_change(r: ResourceState, attrs: dict[str, Any], reason: str) -> ResourceChange:

@@ -8,6 +8,7 @@ earlier that are no longer rendered are removed, so the folder mirrors the confi
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -47,14 +48,15 @@ def write_render(manifests: list[dict[str, Any]], out_dir: Path) -> list[Path]:
     for name in sorted(files):
         path = out_dir / name
         text = HEADER + dump(files[name])
-        if not path.exists() or path.read_text() != text:
-            path.write_text(text)
+        if path.is_symlink() or not path.exists() or path.read_text() != text:
+            _replace(path, text)
         written.append(path)
     for stale in sorted(out_dir.glob("*.yaml")):
         if stale.name not in files and stale.name != "kustomization.yaml" and _ours(stale):
             stale.unlink()
     kust = out_dir / "kustomization.yaml"
-    kust.write_text(
+    _replace(
+        kust,
         HEADER
         + dump(
             {
@@ -62,10 +64,20 @@ def write_render(manifests: list[dict[str, Any]], out_dir: Path) -> list[Path]:
                 "kind": "Kustomization",
                 "resources": sorted(files),
             }
-        )
+        ),
     )
     written.append(kust)
     return written
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write through a temporary file renamed over `path`: a symlink planted at `path` is
+    replaced, never followed (render output lands in repositories others can write to)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    with open(tmp, "x", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
 
 
 def _ours(path: Path) -> bool:
