@@ -33,6 +33,31 @@ from .valueops import (
 )
 
 
+# Limits on one value, so a configuration cannot exhaust memory while `validate` runs on an
+# untrusted pull request (a string doubled through 34 locals reached 12 GB). Far above real use.
+MAX_STRING_CHARS = 16 * 1024 * 1024
+MAX_COLLECTION_ITEMS = 1_000_000
+
+
+def check_size(value: Any, pos: A.Pos4) -> Any:
+    """`value`, or an EvalError when it is a string or collection over the limits."""
+    v = value.value if isinstance(value, Sensitive) else value
+    if isinstance(v, str) and len(v) > MAX_STRING_CHARS:
+        raise EvalError(
+            "Value too large",
+            f"This expression produced a string of {len(v):,} characters; the limit is {MAX_STRING_CHARS:,}.",
+            pos,
+        )
+    if isinstance(v, (list, tuple, dict, set, frozenset)) and len(v) > MAX_COLLECTION_ITEMS:
+        raise EvalError(
+            "Value too large",
+            f"This expression produced a collection of {len(v):,} elements; the limit is "
+            f"{MAX_COLLECTION_ITEMS:,}.",
+            pos,
+        )
+    return value
+
+
 def suggest(name: str, options: Any) -> str:
     m = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
     return f' Did you mean "{m[0]}"?' if m else ""
@@ -122,7 +147,7 @@ class Evaluator:
         sens = [False]
         if not self._render_parts(parts, scope, out, sens):
             return UNKNOWN
-        return mark("".join(out), sens[0])
+        return mark(check_size("".join(out), n.pos), sens[0])
 
     def _render_parts(self, parts: list[Any], scope: Scope, out: list[str], sens: list[bool]) -> bool:
         for p in parts:
@@ -558,7 +583,11 @@ class Evaluator:
             raise EvalError(
                 "Invalid function argument", f'Call to function "{name}" failed: {e}', n.pos
             ) from None
-        return mark(r, sens)
+        except MemoryError:
+            raise EvalError(
+                "Value too large", f'Call to function "{name}" ran out of memory building its result.', n.pos
+            ) from None
+        return mark(check_size(r, n.pos), sens)
 
     def _try_can(self, n: A.FuncCall, scope: Scope) -> Any:
         if n.name == "can":

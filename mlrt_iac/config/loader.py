@@ -213,7 +213,19 @@ class _Loader:
             )
             self.parsed[d] = None
             return None
-        paths = sorted(p for p in d.glob("*.hcl") if p.is_file())
+        paths = []
+        for p in sorted(d.glob("*.hcl")):
+            if p.is_file():
+                paths.append(p)
+            else:  # a FIFO would block the read, a dangling symlink has nothing to read
+                what = "a dangling symbolic link" if p.is_symlink() and not p.exists() else "not a regular file"
+                if not p.is_dir():
+                    self.diags.add_error(
+                        "Cannot read configuration file",
+                        f"{self.relname(p)} is {what}. Configuration files must be regular files; "
+                        "remove it or rename it so it does not end in .hcl.",
+                        called_from,
+                    )
         if not paths:
             self.diags.add_error(
                 "No configuration files",

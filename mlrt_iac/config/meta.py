@@ -19,6 +19,9 @@ from .scope import Scope
 from .valueops import EvalError, HclSet, strip_marks, to_str, type_name
 
 META_ATTRS = ("provider", "count", "for_each", "depends_on")
+# Instances one block may expand to. Far above any real configuration, low enough that a typo or
+# an attack (count = 1e35) is an error on the count's line instead of exhausting memory.
+MAX_INSTANCES = 25_000
 META_BLOCKS = ("lifecycle", "timeouts")
 _DUR_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _LIFECYCLE_ARGS = ("prevent_destroy", "create_before_destroy", "ignore_changes", "replace_triggered_by")
@@ -64,17 +67,46 @@ def expand(
                 rng(filename, count.expr.pos),
             )
             return None
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or int(v) != v:
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, (int, float))
+            or v < 0
+            or v != v  # NaN
+            or v in (float("inf"), float("-inf"))
+            or int(v) != v
+        ):
             ctx.diags.add_error(
                 "Invalid count argument",
                 f"The count argument must be a whole number of zero or more, got {type_name(v)} {v!r}.",
                 rng(filename, count.expr.pos),
             )
             return None
+        if v > MAX_INSTANCES:
+            ctx.diags.add_error(
+                "Invalid count argument",
+                f"count = {_short(v)} is more than the {MAX_INSTANCES:,} instances one block may have. "
+                "Split the block, or check the expression that computes the count.",
+                rng(filename, count.expr.pos),
+            )
+            return None
         return "count", [(i, {"count": {"index": i}}) for i in range(int(v))]
     if for_each is not None:
-        return _expand_for_each(ctx, for_each, scope, filename, what)
+        expansion = _expand_for_each(ctx, for_each, scope, filename, what)
+        if expansion is not None and len(expansion[1]) > MAX_INSTANCES:
+            ctx.diags.add_error(
+                "Invalid for_each argument",
+                f"for_each has {len(expansion[1]):,} elements, more than the {MAX_INSTANCES:,} instances one "
+                "block may have. Split the block, or check the expression.",
+                rng(filename, for_each.expr.pos),
+            )
+            return None
+        return expansion
     return "single", [(None, {})]
+
+
+def _short(v: float) -> str:
+    text = str(v)
+    return text if len(text) <= 20 else text[:8] + f"...({len(text)} digits)"
 
 
 def _expand_for_each(

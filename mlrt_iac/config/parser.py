@@ -90,6 +90,7 @@ def _syntax_error(exc: UnexpectedInput, text: str) -> ParseError:
 
 MAX_FILE_CHARS = 4 * 1024 * 1024
 MAX_NESTING = 64
+MAX_NUMBER_DIGITS = 4000  # below Python's own 4300-digit limit on int(str)
 _BRACKETS_RE = re.compile(r"[{}\[\]()]")
 
 
@@ -135,7 +136,15 @@ def parse_file_text(text: str) -> A.File:
         raise ParseError("Syntax error", "The file nests too deeply to parse.", 1, 1) from None
     b = _Builder()
     body = tree.children[0]
-    attrs, blocks = b.body(body)
+    try:
+        attrs, blocks = b.body(body)
+    except RecursionError:
+        raise ParseError(
+            "Expression too complex",
+            "An expression nests too deeply (or chains too many operators) to read; split it with locals.",
+            1,
+            1,
+        ) from None
     return A.File(attrs, blocks)
 
 
@@ -275,7 +284,14 @@ class _Builder:
         raise ParseError("Invalid expression", "Empty parentheses.", *_tpos(t)[:2])
 
     def x_int_lit(self, t: Tree) -> A.Expr:
-        return A.Literal(int(str(t.children[0])), _tpos(t))
+        text = str(t.children[0])
+        if len(text) > MAX_NUMBER_DIGITS:
+            raise ParseError(
+                "Invalid number literal",
+                f"This number has {len(text):,} digits; mlrt accepts at most {MAX_NUMBER_DIGITS:,}.",
+                *_tpos(t)[:2],
+            )
+        return A.Literal(int(text), _tpos(t))
 
     def x_float_lit(self, t: Tree) -> A.Expr:
         v = float(str(t.children[0]))

@@ -63,8 +63,31 @@ def _filesystem_for(source: str) -> tuple[pafs.FileSystem, str]:
     return pafs.LocalFileSystem(), os.path.abspath(os.path.expanduser(source))
 
 
+# Entries a recursive (`**`) pattern may look through on the local disk. A pattern such as
+# `/**/*.parquet` would otherwise walk the whole machine while `plan` waits.
+MAX_GLOB_ENTRIES = 100_000
+
+
+def _check_glob_scope(pattern: str) -> None:
+    """Refuse a recursive local pattern whose base directory holds too many entries."""
+    if "**" not in pattern:
+        return
+    first = min(pattern.find(c) for c in _GLOB_CHARS if c in pattern)
+    base = pattern[:first].rsplit("/", 1)[0] or "/"
+    seen = 0
+    for _, dirs, files in os.walk(base):
+        seen += len(dirs) + len(files)
+        if seen > MAX_GLOB_ENTRIES:
+            raise DataSourceError(
+                f"The pattern {pattern!r} searches {base!r}, which holds more than {MAX_GLOB_ENTRIES:,} "
+                "files and directories. Start the pattern in the data's own directory "
+                "(for example data/**/*.parquet)."
+            )
+
+
 def _expand_glob(filesystem: pafs.FileSystem, pattern: str) -> list[str]:
     if isinstance(filesystem, pafs.LocalFileSystem):
+        _check_glob_scope(pattern)
         return sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
     first = min(pattern.find(c) for c in _GLOB_CHARS if c in pattern)
     base = pattern[:first].rsplit("/", 1)[0] or "/"
@@ -74,6 +97,8 @@ def _expand_glob(filesystem: pafs.FileSystem, pattern: str) -> list[str]:
 
 def _list_files(filesystem: pafs.FileSystem, path: str, source: str) -> list[str]:
     """The data files one source names (a file, a directory or a glob), sorted."""
+    if "\0" in path:
+        raise DataSourceError(f"Data source {source!r} contains a NUL character, which no path may hold.")
     if any(c in path for c in _GLOB_CHARS):
         files = _expand_glob(filesystem, path)
         if not files:
