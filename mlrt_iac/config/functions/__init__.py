@@ -8,8 +8,8 @@ every Sensitive mark removed; the evaluator re-applies marks and short-circuits 
 
 from __future__ import annotations
 
-from . import collections, conversions, encoding, filesystem, numbers, strings
-from .base import Func, FuncContext, FuncError
+from . import collections, conversions, crypto, datetime, encoding, filesystem, network, numbers, strings
+from .base import Func, FuncContext, FuncError, Syntax, applying, set_plan_time
 
 FUNCTIONS: dict[str, Func] = {
     **collections.FUNCTIONS,
@@ -18,9 +18,21 @@ FUNCTIONS: dict[str, Func] = {
     **numbers.FUNCTIONS,
     **encoding.FUNCTIONS,
     **filesystem.FUNCTIONS,
+    **crypto.FUNCTIONS,
+    **datetime.FUNCTIONS,
+    **network.FUNCTIONS,
 }
 
 # Handled by the evaluator (lazy arguments or marks); listed so "did you mean" knows them.
-SPECIAL_FUNCTIONS = ("try", "can", "sensitive", "nonsensitive", "type")
+SPECIAL_FUNCTIONS = ("try", "can", "sensitive", "nonsensitive")
 
-__all__ = ["FUNCTIONS", "SPECIAL_FUNCTIONS", "Func", "FuncContext", "FuncError"]
+__all__ = [
+    "FUNCTIONS",
+    "SPECIAL_FUNCTIONS",
+    "Func",
+    "FuncContext",
+    "FuncError",
+    "Syntax",
+    "applying",
+    "set_plan_time",
+]

@@ -3,8 +3,11 @@ the checks of argument types."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,6 +28,8 @@ class FuncContext(Protocol):
 
     def render_template(self, text: str, variables: dict[str, Any], filename: str) -> Any: ...
 
+    def eval(self, node: Any, scope: Any) -> Any: ...
+
 
 @dataclass(frozen=True)
 class Func:
@@ -32,6 +37,54 @@ class Func:
     min_args: int
     max_args: int | None  # None: variadic
     shallow_unknown: bool = False  # accepts UNKNOWN elements inside its arguments
+    # Gets its arguments as evaluated, Sensitive marks and UNKNOWN included, and returns its
+    # result as is (issensitive, ephemeralasnull, type).
+    raw: bool = False
+    # Positions of arguments passed as written, a `Syntax`, not evaluated: a type constraint
+    # (convert) or an expression whose form matters (templatestring).
+    syntax_args: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Syntax:
+    """An argument as written (an ast.Expr) with the scope to evaluate it in."""
+
+    expr: Any
+    scope: Any
+
+
+# Impure functions (timestamp, uuid, bcrypt) are unknown while planning and get their value when
+# apply evaluates the configuration again, as in Terraform. The apply engine sets this.
+_APPLYING: ContextVar[bool] = ContextVar("mlrt_functions_applying", default=False)
+_PLAN_TIME: list[datetime] = []
+
+
+@contextmanager
+def applying() -> Iterator[None]:
+    """Evaluate with impure functions known (during apply)."""
+    token = _APPLYING.set(True)
+    try:
+        yield
+    finally:
+        _APPLYING.reset(token)
+
+
+def is_applying() -> bool:
+    return _APPLYING.get()
+
+
+def set_plan_time(t: datetime | None) -> None:
+    """Fix (or, with None, forget) the plan time that plantimestamp() returns."""
+    _PLAN_TIME.clear()
+    if t is not None:
+        _PLAN_TIME.append(t)
+
+
+def plan_time() -> datetime:
+    """The time of this run's plan, fixed at its first use (plantimestamp())."""
+    if not _PLAN_TIME:
+        _PLAN_TIME.append(datetime.now(timezone.utc).replace(microsecond=0))
+    return _PLAN_TIME[0]
 
 
 def list_arg(v: Any, what: str = "argument") -> list[Any]:
