@@ -215,6 +215,40 @@ def f_transpose(ctx: FuncContext, m: Any) -> Any:
     return {k: sorted(v) for k, v in out.items()}
 
 
+def _unified_equal(values: list[Any]) -> Any:
+    """Equality after converting to the common type of `values`, as cty unifies list types: a
+    mix of strings with numbers or bools compares as strings."""
+    prims = (str, int, float, bool)
+    kinds = {type(x) if not isinstance(x, bool) else bool for x in values if x is not None}
+    if str in kinds and len(kinds) > 1 and all(isinstance(x, prims) or x is None for x in values):
+        return lambda a, b: a is not None and b is not None and to_str(a) == to_str(b)
+    return hcl_equal
+
+
+def f_matchkeys(ctx: FuncContext, keys: Any, values: Any, searchset: Any) -> Any:
+    ks, vs, ss = list_arg(keys, "keys"), list_arg(values, "values"), list_arg(searchset, "searchset")
+    if len(ks) != len(vs):
+        raise FuncError("length of keys and values should be equal")
+    if not ks:
+        return []
+    eq = _unified_equal(vs + ss)
+    return [k for k, v in zip(ks, vs) if any(eq(v, x) for x in ss)]
+
+
+def f_setproduct(ctx: FuncContext, *sets: Any) -> Any:
+    if len(sets) < 2:
+        raise FuncError("at least two arguments are required")
+    for i, s in enumerate(sets):
+        if not isinstance(s, list):
+            raise FuncError(f"a set or a list is required for argument {i + 1}, got {type_name(s)}")
+    out: list[list[Any]] = [[]]
+    for s in sets:
+        out = [p + [x] for p in out for x in s]
+    if any(isinstance(s, HclSet) for s in sets):
+        return HclSet.of(out)
+    return out
+
+
 FUNCTIONS: dict[str, Func] = {
     "length": Func(f_length, 1, 1, True),
     "lookup": Func(f_lookup, 2, 3, True),
@@ -243,4 +277,6 @@ FUNCTIONS: dict[str, Func] = {
     "alltrue": Func(f_alltrue, 1, 1),
     "anytrue": Func(f_anytrue, 1, 1),
     "transpose": Func(f_transpose, 1, 1),
+    "matchkeys": Func(f_matchkeys, 3, 3),
+    "setproduct": Func(f_setproduct, 0, None),
 }
