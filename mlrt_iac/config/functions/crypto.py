@@ -67,13 +67,30 @@ def _load_key(key: str) -> Any:
     except TypeError:
         raise FuncError("invalid private key: the key is protected by a passphrase") from None
     except (ValueError, binascii.Error) as e:
-        raise FuncError(f"invalid ASN1 data in the given private key: {e}") from None
+        why = "data truncated" if "short data" in str(e) else str(e)
+        raise FuncError(f"invalid ASN1 data in the given private key: {why}") from None
     except Exception as e:  # cryptography's unsupported-algorithm errors
         raise FuncError(f"invalid private key: {e}") from None
 
 
+def _pkcs1v15_decrypt(key: Any, ciphertext: bytes) -> bytes:
+    """RSA PKCS #1 v1.5 decryption that fails on bad padding as Go's rsa.DecryptPKCS1v15 does
+    (OpenSSL's implicit rejection would return a made-up message instead)."""
+    priv = key.private_numbers()
+    n, d = priv.public_numbers.n, priv.d
+    k = (n.bit_length() + 7) // 8
+    c = int.from_bytes(ciphertext, "big")
+    if len(ciphertext) > k or c >= n or k < 11:
+        raise ValueError
+    em = pow(c, d, n).to_bytes(k, "big")
+    sep = em.find(b"\x00", 2)
+    if em[0] != 0 or em[1] != 2 or sep < 10:
+        raise ValueError
+    return em[sep + 1 :]
+
+
 def f_rsadecrypt(ctx: FuncContext, ciphertext: Any, privatekey: Any) -> Any:
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
     s = to_str(ciphertext)
     try:
@@ -84,7 +101,7 @@ def f_rsadecrypt(ctx: FuncContext, ciphertext: Any, privatekey: Any) -> Any:
     if not isinstance(key, rsa.RSAPrivateKey):
         raise FuncError(f"invalid private key type {type(key).__name__}")
     try:
-        out = key.decrypt(raw, padding.PKCS1v15())
+        out = _pkcs1v15_decrypt(key, raw)
     except ValueError:
         raise FuncError("failed to decrypt: crypto/rsa: decryption error") from None
     try:
