@@ -250,6 +250,7 @@ _YAML_TS = re.compile(
     r"(?:(?:([Tt])| )(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.\d+)?(Z|[+-]\d{2}:\d{2})?)?\Z"
 )
 _STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 _TAGS = {
     "": "",
     "!": "",
@@ -391,11 +392,8 @@ def f_yamldecode(ctx: FuncContext, s: Any) -> Any:
             out: dict[str, Any] = {}
             while not isinstance(events[pos], yaml.MappingEndEvent):
                 k_ev = events[pos]
-                if (
-                    isinstance(k_ev, yaml.ScalarEvent)
-                    and not k_ev.tag
-                    and k_ev.value == "<<"
-                    and not k_ev.style
+                if isinstance(k_ev, yaml.ScalarEvent) and (
+                    (not k_ev.tag and k_ev.value == "<<") or k_ev.tag in ("!!merge", _MERGE_TAG)
                 ):
                     pos += 1
                     merged = value()
@@ -460,9 +458,15 @@ def f_yamlencode(ctx: FuncContext, v: Any) -> Any:
     events: list[Any] = [yaml.StreamStartEvent(encoding=None), yaml.DocumentStartEvent(explicit=False)]
     _yaml_events(list(v) if isinstance(v, HclSet) else v, yaml, events)
     events += [yaml.DocumentEndEvent(explicit=False), yaml.StreamEndEvent()]
+
     # PyYAML's own emitter, a port of the libyaml that go-cty-yaml ports too (libyaml's newer C
-    # emitter no longer ends a plain scalar document with "...").
-    return yaml.emit(events, Dumper=yaml.Dumper, allow_unicode=True)
+    # emitter no longer ends a plain scalar document with "..."). Like go-cty-yaml's, it never
+    # takes an empty string for an empty document (which would start it with "---").
+    class _Dumper(yaml.Dumper):  # type: ignore[name-defined]
+        def check_empty_document(self) -> bool:
+            return False
+
+    return yaml.emit(events, Dumper=_Dumper, allow_unicode=True)
 
 
 FUNCTIONS: dict[str, Func] = {
