@@ -166,13 +166,15 @@ def f_templatestring(ctx: FuncContext, template: Syntax, variables: Any) -> Any:
             " elsewhere; to treat the inner expression as template syntax, write the reference"
             " expression directly without any template interpolation syntax"
         )
-    if isinstance(e, A.Literal) and isinstance(e.value, str):
+    # HCL splits a quoted string at an escaped "$${" (so it is a template of several parts, not
+    # a literal), but not at "%%{".
+    if isinstance(e, A.Literal) and isinstance(e.value, str) and "${" not in e.value:
         raise FuncError(
             bad + "templatestring is only for rendering templates retrieved dynamically from"
             " elsewhere, and so does not support providing a literal template; consider using a"
             " template string expression instead"
         )
-    if isinstance(e, A.Template):
+    if isinstance(e, A.Template) or (isinstance(e, A.Literal) and isinstance(e.value, str)):
         raise FuncError(
             bad + "templatestring is only for rendering templates retrieved dynamically from"
             " elsewhere; to render an inline template, consider using a plain template string"
