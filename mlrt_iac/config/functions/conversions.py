@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from ...values import UNKNOWN, Sensitive
-from ..types import TypeSpec, parse_type, type_str
+from ..types import TypeSpec, parse_type
 from ..types import convert as convert_to
 from ..valueops import (
     HclSet,
@@ -94,7 +94,7 @@ def type_of(v: Any) -> TypeSpec:
     if isinstance(v, str):
         return ("string",)
     if isinstance(v, HclSet):
-        elems = {type_str(type_of(x)) for x in v}
+        elems = {_type_text(type_of(x)) for x in v}
         return ("set", type_of(v[0]) if len(elems) == 1 else ("dynamic",))
     if isinstance(v, list):
         return ("tuple", [type_of(x) for x in v])
@@ -103,10 +103,21 @@ def type_of(v: Any) -> TypeSpec:
     return ("dynamic",)
 
 
+def _type_text(t: TypeSpec) -> str:
+    k = t[0]
+    if k in ("list", "set", "map"):
+        return f"{k}({_type_text(t[1])})"
+    if k == "tuple":
+        return "tuple([" + ", ".join(_type_text(x) for x in t[1]) + "])"
+    if k == "object":
+        return "object({" + ", ".join(f"{n} = {_type_text(s)}" for n, (s, _, _) in t[1].items()) + "})"
+    return str(k)
+
+
 def f_type(ctx: FuncContext, v: Any) -> Any:
     """The type of the value as a string. Terraform's `type()` exists only in `terraform console`,
     whose result prints as a type; mlrt has no console, so it returns that text."""
-    return type_str(type_of(v))
+    return _type_text(type_of(v))
 
 
 FUNCTIONS: dict[str, Func] = {
