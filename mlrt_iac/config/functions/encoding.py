@@ -6,6 +6,7 @@ import base64
 import binascii
 import codecs
 import hashlib
+import math
 import re
 import struct
 import urllib.parse
@@ -316,8 +317,10 @@ def _yaml_scalar(tag: str, src: str, quoted: bool) -> Any:
             return _YAML_BOOLS[src]
         if src in _YAML_NULLS:
             return None
-        if src in (".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF"):
-            raise FuncError("infinite numbers are not supported")
+        if src in (".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"):
+            return math.inf
+        if src in ("-.inf", "-.Inf", "-.INF"):
+            return -math.inf
         if tag == "" and src in (".nan", ".NaN", ".NAN"):
             raise FuncError("floating point NaN is not supported")
         if hint == ".":
@@ -354,77 +357,107 @@ def _yaml_scalar(tag: str, src: str, quoted: bool) -> Any:
     return None  # null
 
 
+def _at(mark: Any) -> str:
+    """go-cty-yaml's position prefix: libyaml's 0-based line as is, 1-based column; none on the
+    first line."""
+    if mark is None or mark.line == 0:
+        return ""
+    return f"on line {mark.line}, column {mark.column + 1}: "
+
+
+def _yaml_syntax_error(yaml: Any, e: Any) -> FuncError:
+    problem = getattr(e, "problem", None) or "invalid YAML syntax"
+    pm, cm = getattr(e, "problem_mark", None), getattr(e, "context_mark", None)
+    if pm is not None and pm.line != 0:
+        line, column = pm.line, pm.column
+        if isinstance(e, yaml.scanner.ScannerError):
+            line, column = line + 1, 0
+        return FuncError(f"on line {line}, column {column + 1}: {problem}")
+    return FuncError(_at(cm) + problem)
+
+
 def f_yamldecode(ctx: FuncContext, s: Any) -> Any:
+    """go-cty-yaml's decoding, over PyYAML's (libyaml's) parser events."""
     yaml = _yaml()
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        events = list(yaml.parse(to_str(s), Loader=loader))
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark
-        at = f"on line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise FuncError(f"{at}{e.problem}") from None
-    except yaml.YAMLError as e:
-        raise FuncError(str(e)) from None
-    pos = 0
+    stream = iter(yaml.parse(to_str(s), Loader=loader))
     anchors: dict[str, Any] = {}
+    pending: set[str] = set()
 
-    def where(ev: Any) -> str:
-        m = ev.start_mark
-        return f"on line {m.line + 1}, column {m.column + 1}: " if m else ""
+    def next_event() -> Any:
+        try:
+            return next(stream)
+        except yaml.YAMLError as e:
+            raise _yaml_syntax_error(yaml, e) from None
 
-    def value() -> Any:
-        nonlocal pos
-        ev = events[pos]
-        pos += 1
+    def scalar(ev: Any) -> Any:
+        try:
+            return _yaml_scalar(ev.tag or "", ev.value, ev.style in ("'", '"'))
+        except FuncError as e:
+            raise FuncError(_at(ev.start_mark) + str(e)) from None
+
+    def value(ev: Any) -> Any:
         if isinstance(ev, yaml.AliasEvent):
+            if ev.anchor in pending:
+                raise FuncError(
+                    _at(ev.start_mark)
+                    + f"cannot refer to anchor {_quote(ev.anchor)} from inside its own definition"
+                )
             if ev.anchor not in anchors:
-                raise FuncError(f"reference to undefined anchor {_quote(ev.anchor)}")
+                raise FuncError(_at(ev.start_mark) + f"reference to undefined anchor {_quote(ev.anchor)}")
             return anchors[ev.anchor]
+        anchor = getattr(ev, "anchor", None)
+        if anchor:
+            pending.add(anchor)
         if isinstance(ev, yaml.ScalarEvent):
-            v = _yaml_scalar(ev.tag or "", ev.value, ev.style in ("'", '"'))
+            v = scalar(ev)
         elif isinstance(ev, yaml.SequenceStartEvent):
             items = []
-            while not isinstance(events[pos], yaml.SequenceEndEvent):
-                items.append(value())
-            pos += 1
+            while not isinstance(nxt := next_event(), yaml.SequenceEndEvent):
+                items.append(value(nxt))
             v = items
         elif isinstance(ev, yaml.MappingStartEvent):
             out: dict[str, Any] = {}
-            while not isinstance(events[pos], yaml.MappingEndEvent):
-                k_ev = events[pos]
+            while not isinstance(k_ev := next_event(), yaml.MappingEndEvent):
                 if isinstance(k_ev, yaml.ScalarEvent) and (
                     (not k_ev.tag and k_ev.value == "<<") or k_ev.tag in ("!!merge", _MERGE_TAG)
                 ):
-                    pos += 1
-                    merged = value()
+                    merged = value(next_event())
                     for m in merged if isinstance(merged, list) else [merged]:
                         if not isinstance(m, dict):
-                            raise FuncError(where(k_ev) + "cannot merge a non-mapping into a mapping")
+                            raise FuncError(
+                                _at(k_ev.start_mark) + "cannot merge a non-mapping into a mapping"
+                            )
                         out.update(m)
                     continue
                 if not isinstance(k_ev, yaml.ScalarEvent):
-                    raise FuncError(where(k_ev) + "only strings are allowed as mapping keys")
-                pos += 1
-                k = _yaml_scalar(k_ev.tag or "", k_ev.value, k_ev.style in ("'", '"'))
+                    raise FuncError(_at(k_ev.start_mark) + "only strings are allowed as mapping keys")
+                k = scalar(k_ev)
                 if k is None:
-                    raise FuncError(where(k_ev) + "mapping key cannot be null")
-                out[to_str(k)] = value()
-            pos += 1
+                    raise FuncError(_at(k_ev.start_mark) + "mapping key cannot be null")
+                if isinstance(k, (dict, list)):
+                    raise FuncError(_at(k_ev.start_mark) + "only strings are allowed as mapping keys")
+                out[to_str(k)] = value(next_event())
             v = out
         else:
-            raise FuncError(where(ev) + "unexpected parser event")
-        if getattr(ev, "anchor", None):
-            anchors[ev.anchor] = v
+            raise FuncError(_at(ev.start_mark) + "unexpected parser event")
+        if anchor:
+            pending.discard(anchor)
+            anchors[anchor] = v
         return v
 
-    # StreamStart, DocumentStart, value, DocumentEnd, StreamEnd
-    if len(events) <= 2:
-        return None  # an empty document
-    docs = sum(1 for e in events if isinstance(e, yaml.DocumentStartEvent))
-    if docs > 1:
-        raise FuncError(where(events[-1]) + "only a single document is allowed")
-    pos = 2
-    return value()
+    next_event()  # stream start
+    ev = next_event()
+    if not isinstance(ev, yaml.DocumentStartEvent):
+        raise FuncError(_at(ev.start_mark) + "missing start of document")
+    v = value(next_event())
+    ev = next_event()
+    if isinstance(ev, yaml.DocumentStartEvent):
+        raise FuncError(_at(ev.start_mark) + "only a single document is allowed")
+    ev = next_event()
+    if not isinstance(ev, yaml.StreamEndEvent):
+        raise FuncError(_at(ev.start_mark) + "unexpected extra content after value")
+    return v
 
 
 def _yaml_events(v: Any, yaml: Any, out: list[Any]) -> None:

@@ -8,7 +8,7 @@ one. Cases left out, and why, are listed in NOT_APPLICABLE at the end.
 Sources (read at these commits):
   TF   = hashicorp/terraform 883c7221 internal/lang/funcs/*_test.go, internal/lang/functions_test.go
   CTY  = zclconf/go-cty dcb5db69 cty/function/stdlib/*_test.go
-  YAML = zclconf/go-cty-yaml 85d6bca5 cty_funcs_test.go, encode_test.go
+  YAML = zclconf/go-cty-yaml 85d6bca5 cty_funcs_test.go, encode_test.go, decode_test.go
 """
 
 from __future__ import annotations
@@ -400,6 +400,117 @@ for expr, want in [
 ]:
     add(YAML_ENC, f"yamlencode({expr})", want)
 
+YAML_UNM = "YAML decode_test.go TestUnmarshal"
+# The cases whose target type is the type yamldecode infers (the others convert to a given type).
+for name, src, want, err in [
+    ("only document separator", "---", None, None),
+    ("null", "~", None, None),
+    ("one document separator followed by value", "---\ntrue", True, None),
+    (
+        "multiple documents",
+        "---\ntrue\n---\nfalse",
+        None,
+        "on line 2, column 1: unexpected extra content after value",
+    ),
+    ("single string doublequote", '"hello"', "hello", None),
+    ("single True string doublequote", '"True"', "True", None),
+    ("single .INF string doublequote", '".INF"', ".INF", None),
+    ("single string singlequote", "'hello'", "hello", None),
+    ("single False string singlequote", "'False'", "False", None),
+    ("single NULL string singlequote", "'NULL'", "NULL", None),
+    ("single string literal", "|\n  hello\n  world", "hello\nworld", None),
+    ("single string folded", ">\n  hello\n  world", "hello world", None),
+    ("single string implied", "hello", "hello", None),
+    ("single string plus sign only", "+", "+", None),
+    ("single string implied not merge", "<<", "<<", None),
+    ("single string short tag", "!!str true", "true", None),
+    ("single string long tag", "!<tag:yaml.org,2002:str> true", "true", None),
+    ("single bool implied true", "true", True, None),
+    ("single bool implied false", "false", False, None),
+    ("single bool short tag", "!!bool true", True, None),
+    ("single bool long tag", "!<tag:yaml.org,2002:bool> true", True, None),
+    (
+        "single bool short tag invalid",
+        "!!bool bananas",
+        None,
+        'cannot parse "bananas" as tag:yaml.org,2002:bool',
+    ),
+    ("single float implied by prefix", ".5", 0.5, None),
+    ("single float implied by parsability", "1.5", 1.5, None),
+    ("single float short tag", "!!float 1.5", 1.5, None),
+    ("single octal int with 0o prefix implied by parsability", "0o77", 63, None),
+    ("single decimal int which looks like octal, implied by parsability", "077", 77, None),
+    ("single decimal int implied by parsability", "12", 12, None),
+    ("single decimal int negative implied by parsability", "-12", -12, None),
+    ("single hexadecimal int implied by parsability", "0x1f", 31, None),
+    ("single string which looks like a binary number", "0ba", "0ba", None),
+    ("single int short tag", "!!int 1", 1, None),
+    ("single infinity implied", ".Inf", float("inf"), None),
+    ("single positive infinity implied", "+.Inf", float("inf"), None),
+    ("single negative infinity implied", "-.Inf", float("-inf"), None),
+    ("incorrect infinity", "Inf", "Inf", None),
+    ("incorrect negative infinity", "-inf", "-inf", None),
+    ("single NaN implied", ".NaN", None, "floating point NaN is not supported"),
+    ("single timestamp implied", "2006-1-2", "2006-01-02T00:00:00Z", None),
+    ("single timestamp short tag", "!!timestamp 2006-1-2", "2006-01-02T00:00:00Z", None),
+    ("single binary short tag", "!!binary 'aGVsbG8='", "aGVsbG8=", None),
+    (
+        "single binary short tag invalid base64",
+        "!!binary '>>>>>>>>>'",
+        None,
+        'cannot parse ">>>>>>>>>" as tag:yaml.org,2002:binary: not valid base64',
+    ),
+    ("single null implied", "null", None, None),
+    ("single scalar invalid tag", "!!nope foo", None, 'unsupported tag "tag:yaml.org,2002:nope"'),
+    ("mapping empty flow mode", "{}", {}, None),
+    ("mapping flow mode", "{a: 1, b: true}", {"a": 1, "b": True}, None),
+    ("mapping multi-line mode", "\na: 1\nb: true\n", {"a": 1, "b": True}, None),
+    (
+        "mapping with sequence multi-line mode",
+        "\na: 1\nb:\n  - foo\n  - <<\n  - baz\n",
+        {"a": 1, "b": ["foo", "<<", "baz"]},
+        None,
+    ),
+    ("sequence empty flow mode", "[]", [], None),
+    ("sequence flow mode", "[a, b, true]", ["a", "b", True], None),
+    ("sequence multi-line mode", "\n- a\n- <<\n- true\n", ["a", "<<", True], None),
+    ("alias", "\nfoo: &bar\n  - x\nbar: *bar\n", {"foo": ["x"], "bar": ["x"]}, None),
+    (
+        "alias cyclic",
+        "\nfoo: &bar\n  - x\n  - *bar\n",
+        None,
+        'on line 3, column 5: cannot refer to anchor "bar" from inside its own definition',
+    ),
+    (
+        "alias merge",
+        "\nfoo: &bar\n  a: b\nbar:\n  <<: *bar\n  c: d\n",
+        {"foo": {"a": "b"}, "bar": {"a": "b", "c": "d"}},
+        None,
+    ),
+    ("alias scalar", "\n- &foo a\n- b\n- *foo\n", ["a", "b", "a"], None),
+    ("simple merge", "\na: aa\n<<:\n  b: bb\n  c: cc\nd: dd\n", _ABCD, None),
+    (
+        "merge with conflicting keys",
+        "\na: aa\n<<:\n  a: aaa\n<<:\n  b: bbb\nb: bb\n",
+        {"a": "aaa", "b": "bb"},
+        None,
+    ),
+    ("merge sequence of mappings", "\na: aa\n<<:\n  - b: bb\n  - c: cc\nd: dd\n", _ABCD, None),
+    (
+        "merge by reference",
+        "\na: &foo\n  beep: boop\nb:\n  <<: *foo\n  bleep: bloop\n",
+        {"a": {"beep": "boop"}, "b": {"beep": "boop", "bleep": "bloop"}},
+        None,
+    ),
+    (
+        "merge by explicit tag",
+        "\na: aa\n!!merge doesnt-matter-what-is-here:\n  b: bb\n  c: cc\nd: dd\n",
+        _ABCD,
+        None,
+    ),
+]:
+    add(f"{YAML_UNM} {name}", "yamldecode(s)", want, err, vars={"s": src})
+
 # ---- strings, numbers, collections ---------------------------------------------------------
 for num, base, want in [("1", "10", 0), ("10", "10", 1), ("0", "10", float("-inf")), ("10", "0", 0)]:
     add(TF_NUM, f"log({num}, {base})", want)
@@ -703,4 +814,6 @@ NOT_APPLICABLE = {
     "CTY collection_test.go TestSetproduct (marks 'a'/'b' and length refinements, 13 cases)": "custom marks and refined unknowns",
     "YAML encode_test.go TestMarshal (flow style, infinities)": "yamlencode uses the standard"
     " converter; mlrt numbers have no infinity literal",
+    "YAML decode_test.go TestUnmarshal (cases converting to a given type)": "yamldecode infers"
+    " the type; those cases test the conversion of go-cty-yaml's Unmarshal",
 }
