@@ -43,6 +43,9 @@ class Func:
     # Positions of arguments passed as written, a `Syntax`, not evaluated: a type constraint
     # (convert) or an expression whose form matters (templatestring).
     syntax_args: tuple[int, ...] = ()
+    # Of those, the ones that are type constraints: they name types, not values, so static
+    # reference analysis skips them.
+    type_args: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

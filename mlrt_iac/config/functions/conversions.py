@@ -129,7 +129,7 @@ FUNCTIONS: dict[str, Func] = {
     "tobool": Func(f_tobool, 1, 1),
     "jsonencode": Func(f_jsonencode, 1, 1),
     "jsondecode": Func(f_jsondecode, 1, 1),
-    "convert": Func(f_convert, 2, 2, syntax_args=(1,)),
+    "convert": Func(f_convert, 2, 2, syntax_args=(1,), type_args=(1,)),
     "issensitive": Func(f_issensitive, 1, 1, raw=True),
     "ephemeralasnull": Func(f_ephemeralasnull, 1, 1, raw=True),
     "type": Func(f_type, 1, 1, raw=True),

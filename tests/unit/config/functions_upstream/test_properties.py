@@ -168,3 +168,19 @@ def test_plan_shows_impure_values_unknown_and_apply_computes_them(
     objects = list((tmp_path / ".mlrt" / "test-objects" / "network_rule").glob("*.json"))
     assert len(objects) == 1
     assert re.search(r'"h[0-9a-f]{8}\.com"', objects[0].read_text())
+
+
+def test_convert_types_are_not_references_and_templatestring_reads_its_reference(tmp_path: Path) -> None:
+    ev_, diags = run(
+        tmp_path,
+        {
+            "main.hcl": 'locals {\n  t = "x=$${a}"\n}\n'
+            'output "o" {\n  value = convert(["1", 2], list(number))\n}\n'
+            'output "z" {\n  value = convert({a = 1}, object({a = string, b = optional(number, 3)}))\n}\n'
+            'output "s" {\n  value = templatestring(local.t, {a = 1})\n}\n'
+        },
+    )
+    assert not diags.has_errors, [(d.summary, d.detail) for d in diags.errors()]
+    assert ev_.outputs["o"].value == [1, 2]
+    assert ev_.outputs["z"].value == {"a": "1", "b": 3}
+    assert ev_.outputs["s"].value == "x=1"
