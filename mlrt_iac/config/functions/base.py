@@ -76,6 +76,38 @@ def is_applying() -> bool:
     return _APPLYING.get()
 
 
+# The template function whose template is being rendered, if any: inside it no template function
+# may be called, and inside templatestring no file function (Terraform's rule).
+_RENDERING: ContextVar[str | None] = ContextVar("mlrt_functions_rendering", default=None)
+
+
+@contextmanager
+def rendering(function: str) -> Iterator[None]:
+    token = _RENDERING.set(function)
+    try:
+        yield
+    finally:
+        _RENDERING.reset(token)
+
+
+def guarded(name: str, fn: Callable[..., Any], template: bool, filesystem: bool) -> Callable[..., Any]:
+    """fn, refusing to run where Terraform refuses it: a template function inside a template, a
+    file function inside a templatestring template."""
+
+    def call(ctx: Any, *args: Any) -> Any:
+        outer = _RENDERING.get()
+        if outer is not None and template:
+            raise FuncError(f"cannot recursively call {name} from inside another template function")
+        if outer == "templatestring" and filesystem:
+            raise FuncError(
+                f"cannot use filesystem access functions like {name} in templatestring templates;"
+                " consider passing the function result as a template variable instead"
+            )
+        return fn(ctx, *args)
+
+    return call
+
+
 def set_plan_time(t: datetime | None) -> None:
     """Fix (or, with None, forget) the plan time that plantimestamp() returns."""
     _PLAN_TIME.clear()

@@ -12,7 +12,7 @@ from ..valueops import (
     HclSet,
     to_str,
 )
-from .base import Func, FuncContext, FuncError, map_arg, on_str
+from .base import Func, FuncContext, FuncError, map_arg, on_str, rendering
 
 
 def _path(ctx: FuncContext, p: Any) -> Path:
@@ -152,7 +152,9 @@ def f_fileexists(ctx: FuncContext, p: Any) -> Any:
 
 
 def f_templatefile(ctx: FuncContext, p: Any, variables: Any) -> Any:
-    return ctx.render_template(f_file(ctx, p), map_arg(variables, "second argument"), to_str(p))
+    text = f_file(ctx, p)
+    with rendering("templatefile"):
+        return ctx.render_template(text, map_arg(variables, "second argument"), to_str(p))
 
 
 def f_abspath(ctx: FuncContext, p: Any) -> Any:

@@ -15,7 +15,7 @@ from ..valueops import (
     to_number,
     to_str,
 )
-from .base import Func, FuncContext, FuncError, Syntax, int_arg, list_arg, map_arg, on_str, on_strs
+from .base import Func, FuncContext, FuncError, Syntax, int_arg, list_arg, on_str, on_strs, rendering
 
 _FMT_RE = re.compile(r"%(?:(\[\d+\]))?([-+# 0]*)(\d+)?(?:\.(\d+))?([a-zA-Z%])")
 
@@ -193,7 +193,10 @@ def f_templatestring(ctx: FuncContext, template: Syntax, variables: Any) -> Any:
         value = value.value
     if not isinstance(value, str):
         raise FuncError("invalid template value: a string is required")
-    out = ctx.render_template(value, map_arg(variables, "vars argument"), "<templatestring argument>")
+    if not isinstance(variables, dict):
+        raise FuncError("invalid vars value: must be a map")
+    with rendering("templatestring"):
+        out = ctx.render_template(value, variables, "<templatestring argument>")
     if out is UNKNOWN:
         return UNKNOWN
     if isinstance(out, Sensitive):
