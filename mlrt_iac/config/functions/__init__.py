@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from . import collections, conversions, crypto, datetime, encoding, filesystem, network, numbers, strings
+from . import collections, conversions, crypto, dates, encoding, filesystem, network, numbers, strings
 from .base import Func, FuncContext, FuncError, Syntax, applying, guarded, set_plan_time
 
 FUNCTIONS: dict[str, Func] = {
@@ -21,7 +21,7 @@ FUNCTIONS: dict[str, Func] = {
     **encoding.FUNCTIONS,
     **filesystem.FUNCTIONS,
     **crypto.FUNCTIONS,
-    **datetime.FUNCTIONS,
+    **dates.FUNCTIONS,
     **network.FUNCTIONS,
 }
 

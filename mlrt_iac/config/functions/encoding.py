@@ -292,9 +292,9 @@ def _yaml_timestamp(src: str) -> str | None:
     if t is None and h is not None and z is not None and m.group(4) is None and " " in src:
         return None  # "2006-1-2 15:4:5" takes no zone
     try:
-        from .datetime import _days_in
+        from .dates import days_in
 
-        if not (1 <= int(mo) <= 12 and 1 <= int(d) <= _days_in(int(mo), int(y))):
+        if not (1 <= int(mo) <= 12 and 1 <= int(d) <= days_in(int(mo), int(y))):
             return None
         if int(h) > 23 or int(mi) > 59 or int(s) > 59:
             return None

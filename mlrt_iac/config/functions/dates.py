@@ -46,7 +46,7 @@ def _leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
-def _days_in(month: int, year: int) -> int:
+def days_in(month: int, year: int) -> int:
     return 29 if month == 2 and _leap(year) else [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
 
 
@@ -150,7 +150,7 @@ def _go_parse(value: str) -> tuple[int, int, int, int, int, int, int, int]:
         value = value[6:]
     if value:
         raise _ParseError("", value, ": extra text: " + _go_quote(value))
-    if day < 1 or day > _days_in(month, year):
+    if day < 1 or day > days_in(month, year):
         raise _ParseError("", value, ": day out of range")
     return year, month, day, hour, minute, sec, nsec, offset
 
