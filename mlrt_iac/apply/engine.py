@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
+from ..config.functions import applying
 from ..config.instances import ResourceInstance
 from ..errors import DeadlineExceeded, MlrtError, PermanentError, RetryableError
 from ..graph import build_graph
@@ -373,7 +374,8 @@ class _Walker:
                     return dict(c.after)
             return dict(inst.attributes)
 
-        ev, diags = self.project.evaluate(resolver=resolver, targets=[address])
+        with applying():  # timestamp(), uuid() and bcrypt() get their values now
+            ev, diags = self.project.evaluate(resolver=resolver, targets=[address])
         if diags.has_errors:
             raise PermanentError(diags.errors()[0].summary, diags.errors()[0].detail)
         for inst in ev.instances:
@@ -540,7 +542,8 @@ def _update_outputs(
             return {**r.attributes, "id": r.id}
         return {**inst.attributes, **{c: UNKNOWN for c in computed_attributes(inst.type)}}
 
-    ev, diags = project.evaluate(resolver=resolver)
+    with applying():
+        ev, diags = project.evaluate(resolver=resolver)
     outputs: dict[str, Any] = {}
     for name, ov in ev.outputs.items():
         plain, paths = unmark(ov.value)

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..values import UNKNOWN, Sensitive
 from . import ast as A
-from .functions import FUNCTIONS, SPECIAL_FUNCTIONS, FuncError
+from .functions import FUNCTIONS, SPECIAL_FUNCTIONS, FuncError, Syntax
 from .scope import Resolver, Scope
 from .valueops import (
     EvalError,
@@ -536,7 +536,7 @@ class Evaluator:
                 + suggest(name, list(FUNCTIONS) + list(SPECIAL_FUNCTIONS)),
                 n.pos,
             )
-        args = [self.eval(a, scope) for a in n.args]
+        args = [Syntax(a, scope) if i in f.syntax_args else self.eval(a, scope) for i, a in enumerate(n.args)]
         if n.expand and args:
             last = args.pop()
             if last is UNKNOWN:
@@ -564,12 +564,14 @@ class Evaluator:
                 f'Function "{name}" expects at most {f.max_args} argument(s); {len(args)} given.',
                 n.pos,
             )
-        if f.shallow_unknown:
+        if f.raw:
+            pass  # it sees marks and unknowns itself
+        elif f.shallow_unknown:
             if any(a is UNKNOWN for a in args):
                 return UNKNOWN
         elif any(deep_unknown(a) for a in args):
             return UNKNOWN
-        sens = any(deep_sensitive(a) for a in args)
+        sens = not f.raw and any(deep_sensitive(a) for a in args)
         if sens:
             args = [strip_marks(a) for a in args]
         try:

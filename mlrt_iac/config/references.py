@@ -14,6 +14,7 @@ from typing import Any
 from ..diagnostics import Diagnostics
 from . import ast as A
 from .expr import suggest
+from .functions import FUNCTIONS
 from .loader import RESOURCE_TYPES, ModuleConfig, rng
 from .nodes import NodeKey
 
@@ -30,6 +31,11 @@ def iter_refs(e: Any, bound: frozenset[str] = frozenset()) -> Iterator[A.Travers
                 yield from iter_refs(arg, bound)
     elif isinstance(e, A.Literal) or isinstance(e, str):
         return
+    elif isinstance(e, A.FuncCall) and e.name in FUNCTIONS and FUNCTIONS[e.name].type_args:
+        skip = FUNCTIONS[e.name].type_args  # convert(v, list(string)): `string` is a type
+        for i, a in enumerate(e.args):
+            if i not in skip:
+                yield from iter_refs(a, bound)
     elif isinstance(e, A.ForExpr):
         yield from iter_refs(e.coll, bound)
         inner = bound | {e.val_var} | ({e.key_var} if e.key_var else set())

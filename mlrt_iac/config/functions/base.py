@@ -3,8 +3,11 @@ the checks of argument types."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,6 +28,8 @@ class FuncContext(Protocol):
 
     def render_template(self, text: str, variables: dict[str, Any], filename: str) -> Any: ...
 
+    def eval(self, node: Any, scope: Any) -> Any: ...
+
 
 @dataclass(frozen=True)
 class Func:
@@ -32,6 +37,89 @@ class Func:
     min_args: int
     max_args: int | None  # None: variadic
     shallow_unknown: bool = False  # accepts UNKNOWN elements inside its arguments
+    # Gets its arguments as evaluated, Sensitive marks and UNKNOWN included, and returns its
+    # result as is (issensitive, ephemeralasnull, type).
+    raw: bool = False
+    # Positions of arguments passed as written, a `Syntax`, not evaluated: a type constraint
+    # (convert) or an expression whose form matters (templatestring).
+    syntax_args: tuple[int, ...] = ()
+    # Of those, the ones that are type constraints: they name types, not values, so static
+    # reference analysis skips them.
+    type_args: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Syntax:
+    """An argument as written (an ast.Expr) with the scope to evaluate it in."""
+
+    expr: Any
+    scope: Any
+
+
+# Impure functions (timestamp, uuid, bcrypt) are unknown while planning and get their value when
+# apply evaluates the configuration again, as in Terraform. The apply engine sets this.
+_APPLYING: ContextVar[bool] = ContextVar("mlrt_functions_applying", default=False)
+_PLAN_TIME: list[datetime] = []
+
+
+@contextmanager
+def applying() -> Iterator[None]:
+    """Evaluate with impure functions known (during apply)."""
+    token = _APPLYING.set(True)
+    try:
+        yield
+    finally:
+        _APPLYING.reset(token)
+
+
+def is_applying() -> bool:
+    return _APPLYING.get()
+
+
+# The template function whose template is being rendered, if any: inside it no template function
+# may be called, and inside templatestring no file function (Terraform's rule).
+_RENDERING: ContextVar[str | None] = ContextVar("mlrt_functions_rendering", default=None)
+
+
+@contextmanager
+def rendering(function: str) -> Iterator[None]:
+    token = _RENDERING.set(function)
+    try:
+        yield
+    finally:
+        _RENDERING.reset(token)
+
+
+def guarded(name: str, fn: Callable[..., Any], template: bool, filesystem: bool) -> Callable[..., Any]:
+    """fn, refusing to run where Terraform refuses it: a template function inside a template, a
+    file function inside a templatestring template."""
+
+    def call(ctx: Any, *args: Any) -> Any:
+        outer = _RENDERING.get()
+        if outer is not None and template:
+            raise FuncError(f"cannot recursively call {name} from inside another template function")
+        if outer == "templatestring" and filesystem:
+            raise FuncError(
+                f"cannot use filesystem access functions like {name} in templatestring templates;"
+                " consider passing the function result as a template variable instead"
+            )
+        return fn(ctx, *args)
+
+    return call
+
+
+def set_plan_time(t: datetime | None) -> None:
+    """Fix (or, with None, forget) the plan time that plantimestamp() returns."""
+    _PLAN_TIME.clear()
+    if t is not None:
+        _PLAN_TIME.append(t)
+
+
+def plan_time() -> datetime:
+    """The time of this run's plan, fixed at its first use (plantimestamp())."""
+    if not _PLAN_TIME:
+        _PLAN_TIME.append(datetime.now(timezone.utc).replace(microsecond=0))
+    return _PLAN_TIME[0]
 
 
 def list_arg(v: Any, what: str = "argument") -> list[Any]:

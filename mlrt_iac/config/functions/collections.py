@@ -215,6 +215,53 @@ def f_transpose(ctx: FuncContext, m: Any) -> Any:
     return {k: sorted(v) for k, v in out.items()}
 
 
+_PRIMS = (str, int, float, bool)
+
+
+def _unify(values: list[Any]) -> list[Any] | None:
+    """The values converted to their common type, as cty unifies element types: strings mixed
+    with numbers or bools become strings. None when they have no common type (a collection
+    beside a primitive)."""
+    present = [x for x in values if x is not None]
+    prims = [isinstance(x, _PRIMS) for x in present]
+    if any(prims) and not all(prims):
+        return None
+    kinds = {bool if isinstance(x, bool) else str if isinstance(x, str) else float for x in present}
+    if all(prims) and str in kinds and len(kinds) > 1:
+        return [None if x is None else to_str(x) for x in values]
+    return values
+
+
+def f_matchkeys(ctx: FuncContext, values: Any, keys: Any, searchset: Any) -> Any:
+    vs, ks, ss = list_arg(values, "values"), list_arg(keys, "keys"), list_arg(searchset, "searchset")
+    unified = _unify(ks + ss)
+    if unified is None:
+        raise FuncError("keys and searchset must be of the same type")
+    if len(vs) != len(ks):
+        raise FuncError("length of keys and values should be equal")
+    ks, ss = unified[: len(ks)], unified[len(ks) :]
+    return [v for v, k in zip(vs, ks) if any(hcl_equal(k, x) for x in ss)]
+
+
+def f_setproduct(ctx: FuncContext, *sets: Any) -> Any:
+    if len(sets) < 2:
+        raise FuncError("at least two arguments are required")
+    unified: list[list[Any]] = []
+    for i, s in enumerate(sets):
+        if not isinstance(s, list):
+            raise FuncError(f"a set or a list is required for argument {i + 1}, got {type_name(s)}")
+        u = _unify(list(s))
+        if u is None:
+            raise FuncError(f"all elements must be of the same type in argument {i + 1}")
+        unified.append(u)
+    out: list[list[Any]] = [[]]
+    for u in unified:
+        out = [p + [x] for p in out for x in u]
+    if any(isinstance(s, HclSet) for s in sets):
+        return HclSet.of(out)
+    return out
+
+
 FUNCTIONS: dict[str, Func] = {
     "length": Func(f_length, 1, 1, True),
     "lookup": Func(f_lookup, 2, 3, True),
@@ -243,4 +290,6 @@ FUNCTIONS: dict[str, Func] = {
     "alltrue": Func(f_alltrue, 1, 1),
     "anytrue": Func(f_anytrue, 1, 1),
     "transpose": Func(f_transpose, 1, 1),
+    "matchkeys": Func(f_matchkeys, 3, 3),
+    "setproduct": Func(f_setproduct, 0, None),
 }

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from ..valueops import (
+    HclSet,
     to_str,
 )
-from .base import Func, FuncContext, FuncError, map_arg, on_str
+from .base import Func, FuncContext, FuncError, map_arg, on_str, rendering
 
 
 def _path(ctx: FuncContext, p: Any) -> Path:
@@ -40,12 +42,119 @@ def f_filebase64(ctx: FuncContext, p: Any) -> Any:
         raise FuncError(f"cannot read {to_str(p)!r}: {e.strerror}") from None
 
 
+def read_bytes(ctx: FuncContext, p: Any) -> bytes:
+    """The bytes of a file of the configuration (for the file hash functions)."""
+    try:
+        return _path(ctx, p).read_bytes()
+    except FileNotFoundError:
+        raise FuncError(
+            f"no file exists at {to_str(p)}; this function works only with files that are distributed"
+            " as part of the configuration source code, so if this file will be created by a resource"
+            " in this configuration you must instead obtain this result from an attribute of that"
+            " resource"
+        ) from None
+    except OSError as e:
+        raise FuncError(f"failed to read file: {e.strerror}") from None
+
+
+def _glob_regex(component: str) -> str:
+    """One path component of a doublestar pattern as a regular expression; ValueError when the
+    pattern is malformed."""
+    out: list[str] = []
+    i, n = 0, len(component)
+    depth = 0
+    while i < n:
+        c = component[i]
+        if c == "\\":
+            if i + 1 >= n:
+                raise ValueError
+            out.append(re.escape(component[i + 1]))
+            i += 2
+            continue
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            j = i + 1
+            neg = j < n and component[j] in "^!"
+            if neg:
+                j += 1
+            k = j
+            while k < n and component[k] != "]":
+                k += 2 if component[k] == "\\" else 1
+            if k >= n or k == j:
+                raise ValueError
+            out.append(("[^" if neg else "[") + component[j:k].replace("[", "\\[") + "]")
+            i = k + 1
+            continue
+        elif c == "{":
+            depth += 1
+            out.append("(?:")
+        elif c == "}" and depth:
+            depth -= 1
+            out.append(")")
+        elif c == "," and depth:
+            out.append("|")
+        else:
+            out.append(re.escape(c))
+        i += 1
+    if depth:
+        raise ValueError
+    return "".join(out)
+
+
+_MAGIC = re.compile(r"[*?\[{\\]")
+
+
+def f_fileset(ctx: FuncContext, path: Any, pattern: Any) -> Any:
+    base = _path(ctx, path)
+    shown = os.path.normpath(os.path.join(to_str(path), to_str(pattern)))
+    full = os.path.normpath(os.path.join(str(base), to_str(pattern)))
+    parts = full.split(os.sep)
+    fixed = 0
+    while fixed < len(parts) and not _MAGIC.search(parts[fixed]):
+        fixed += 1
+    try:
+        rest = parts[fixed:]
+        rx = "".join(
+            (".+" if k == len(rest) - 1 else "(?:[^/]+/)*")
+            if comp == "**"
+            else _glob_regex(comp) + ("" if k == len(rest) - 1 else "/")
+            for k, comp in enumerate(rest)
+        )
+        matcher = re.compile(rx + "$")
+    except (ValueError, re.error):
+        raise FuncError(f"failed to glob pattern {_quote(shown)}: syntax error in pattern") from None
+    root = os.sep.join(parts[:fixed]) or os.sep
+    found: list[str] = []
+    if fixed == len(parts):
+        if os.path.isfile(root):
+            found.append(root)
+    elif os.path.isdir(root):
+        for dirpath, dirs, files in os.walk(root):
+            dirs.sort()
+            rel_dir = os.path.relpath(dirpath, root)
+            for f in files:
+                rel = f if rel_dir == "." else f"{rel_dir}/{f}".replace(os.sep, "/")
+                full_f = os.path.join(dirpath, f)
+                if matcher.match(rel) and os.path.isfile(full_f):
+                    found.append(full_f)
+    return HclSet.of(os.path.relpath(f, base).replace(os.sep, "/") for f in found)
+
+
+def _quote(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def f_fileexists(ctx: FuncContext, p: Any) -> Any:
     return _path(ctx, p).is_file()
 
 
 def f_templatefile(ctx: FuncContext, p: Any, variables: Any) -> Any:
-    return ctx.render_template(f_file(ctx, p), map_arg(variables, "second argument"), to_str(p))
+    text = f_file(ctx, p)
+    with rendering("templatefile"):
+        return ctx.render_template(text, map_arg(variables, "second argument"), to_str(p))
 
 
 def f_abspath(ctx: FuncContext, p: Any) -> Any:
@@ -56,6 +165,7 @@ FUNCTIONS: dict[str, Func] = {
     "file": Func(f_file, 1, 1),
     "filebase64": Func(f_filebase64, 1, 1),
     "fileexists": Func(f_fileexists, 1, 1),
+    "fileset": Func(f_fileset, 2, 2),
     "templatefile": Func(f_templatefile, 2, 2),
     "basename": Func(on_str(os.path.basename), 1, 1),
     "dirname": Func(on_str(os.path.dirname), 1, 1),

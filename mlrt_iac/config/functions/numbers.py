@@ -38,6 +38,26 @@ def f_coalesce(ctx: FuncContext, *a: Any) -> Any:
     raise FuncError("no non-null, non-empty-string arguments")
 
 
+def _go_log(x: float) -> float:
+    """Go's math.Log: -Inf at 0, NaN below, Inf at Inf."""
+    if x == 0:
+        return -math.inf
+    if x < 0 or math.isnan(x):
+        return math.nan
+    return math.inf if math.isinf(x) else math.log(x)
+
+
+def f_log(ctx: FuncContext, num: Any, base: Any) -> Any:
+    a, b = _go_log(float(num_arg(num))), _go_log(float(num_arg(base)))
+    try:
+        r = a / b
+    except ZeroDivisionError:
+        r = math.nan if a == 0 or math.isnan(a) else math.copysign(math.inf, a)
+    if math.isnan(r):
+        raise FuncError("result is not a number")
+    return norm_number(r)
+
+
 FUNCTIONS: dict[str, Func] = {
     "min": Func(f_min, 1, None),
     "max": Func(f_max, 1, None),
@@ -48,4 +68,5 @@ FUNCTIONS: dict[str, Func] = {
     "signum": Func(lambda ctx, x: (num_arg(x) > 0) - (num_arg(x) < 0), 1, 1),
     "parseint": Func(f_parseint, 2, 2),
     "coalesce": Func(f_coalesce, 1, None),
+    "log": Func(f_log, 2, 2),
 }

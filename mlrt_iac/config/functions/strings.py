@@ -6,6 +6,8 @@ import json
 import re
 from typing import Any
 
+from ...values import UNKNOWN, Sensitive
+from .. import ast as A
 from ..valueops import (
     format_number,
     to_bool,
@@ -13,7 +15,7 @@ from ..valueops import (
     to_number,
     to_str,
 )
-from .base import Func, FuncContext, FuncError, int_arg, list_arg, on_str, on_strs
+from .base import Func, FuncContext, FuncError, Syntax, int_arg, list_arg, on_str, on_strs, rendering
 
 _FMT_RE = re.compile(r"%(?:(\[\d+\]))?([-+# 0]*)(\d+)?(?:\.(\d+))?([a-zA-Z%])")
 
@@ -135,6 +137,82 @@ def f_title(ctx: FuncContext, s: Any) -> Any:
     return re.sub(r"\b(\w)", lambda m: m.group(1).upper(), to_str(s))
 
 
+_TRAILING_NEWLINES = re.compile(r"(?:\r\n?|\n)*\Z")
+
+
+def f_chomp(ctx: FuncContext, s: Any) -> Any:
+    return _TRAILING_NEWLINES.sub("", to_str(s), count=1)
+
+
+def f_indent(ctx: FuncContext, n: Any, s: Any) -> Any:
+    return to_str(s).replace("\n", "\n" + " " * max(int_arg(n, "spaces"), 0))
+
+
+def _reference(e: A.Expr) -> bool:
+    """A reference (possibly indexed or splatted): what templatestring's template must be."""
+    if isinstance(e, A.Traversal):
+        return True
+    if isinstance(e, (A.Relative, A.Splat)):
+        return _reference(e.source)
+    return False
+
+
+def f_templatestring(ctx: FuncContext, template: Syntax, variables: Any) -> Any:
+    e = template.expr
+    bad = "invalid template expression: "
+    if isinstance(e, A.Template) and len(e.parts) == 1 and not isinstance(e.parts[0], str):
+        raise FuncError(
+            bad + "templatestring is only for rendering templates retrieved dynamically from"
+            " elsewhere; to treat the inner expression as template syntax, write the reference"
+            " expression directly without any template interpolation syntax"
+        )
+    # HCL splits a quoted string at an escaped "$${" (so it is a template of several parts, not
+    # a literal), but not at "%%{".
+    if isinstance(e, A.Literal) and isinstance(e.value, str) and "${" not in e.value:
+        raise FuncError(
+            bad + "templatestring is only for rendering templates retrieved dynamically from"
+            " elsewhere, and so does not support providing a literal template; consider using a"
+            " template string expression instead"
+        )
+    if isinstance(e, A.Template) or (isinstance(e, A.Literal) and isinstance(e.value, str)):
+        raise FuncError(
+            bad + "templatestring is only for rendering templates retrieved dynamically from"
+            " elsewhere; to render an inline template, consider using a plain template string"
+            " expression"
+        )
+    if not _reference(e):
+        raise FuncError(
+            bad + "must be a direct reference to a single string from elsewhere, containing valid"
+            " Terraform template syntax"
+        )
+    value = ctx.eval(e, template.scope)
+    if value is UNKNOWN:
+        return UNKNOWN
+    sensitive = isinstance(value, Sensitive)
+    if sensitive:
+        value = value.value
+    if not isinstance(value, str):
+        raise FuncError("invalid template value: a string is required")
+    if not isinstance(variables, dict):
+        raise FuncError("invalid vars value: must be a map")
+    with rendering("templatestring"):
+        out = ctx.render_template(value, variables, "<templatestring argument>")
+    if out is UNKNOWN:
+        return UNKNOWN
+    if isinstance(out, Sensitive):
+        sensitive, out = True, out.value
+    if out is None:
+        raise FuncError(
+            "<templatestring argument>:1: Template result is null; The result of the template is"
+            " null, which is not a valid result for a templatestring call."
+        )
+    if isinstance(out, (list, dict)):
+        kind = "tuple" if isinstance(out, list) else "object"
+        raise FuncError(f"invalid template result: string required, but have {kind}")
+    out = to_str(out)
+    return Sensitive(out) if sensitive else out
+
+
 FUNCTIONS: dict[str, Func] = {
     "format": Func(f_format, 1, None),
     "formatlist": Func(f_formatlist, 1, None),
@@ -155,4 +233,7 @@ FUNCTIONS: dict[str, Func] = {
     "substr": Func(f_substr, 3, 3),
     "regex": Func(f_regex, 2, 2),
     "regexall": Func(f_regexall, 2, 2),
+    "chomp": Func(f_chomp, 1, 1),
+    "indent": Func(f_indent, 2, 2),
+    "templatestring": Func(f_templatestring, 2, 2, syntax_args=(0,)),
 }
