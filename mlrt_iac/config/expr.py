@@ -32,7 +32,6 @@ from .valueops import (
     type_name,
 )
 
-
 # Limits on one value, so a configuration cannot exhaust memory while `validate` runs on an
 # untrusted pull request (a string doubled through 34 locals reached 12 GB). Far above real use.
 MAX_STRING_CHARS = 16 * 1024 * 1024

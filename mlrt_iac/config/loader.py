@@ -218,7 +218,9 @@ class _Loader:
             if p.is_file():
                 paths.append(p)
             else:  # a FIFO would block the read, a dangling symlink has nothing to read
-                what = "a dangling symbolic link" if p.is_symlink() and not p.exists() else "not a regular file"
+                what = (
+                    "a dangling symbolic link" if p.is_symlink() and not p.exists() else "not a regular file"
+                )
                 if not p.is_dir():
                     self.diags.add_error(
                         "Cannot read configuration file",
