@@ -25,7 +25,7 @@ else:  # pytest depends on tomli before 3.11
     import tomli as tomllib
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ("mlrt_iac", "providers", "state")
+PACKAGES = ("mlrt_iac", "providers", "state", "clients")
 
 # contract name (as in pyproject.toml) -> (module added to the copy, its source)
 BREAKS = {
