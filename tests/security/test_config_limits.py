@@ -82,3 +82,35 @@ def test_dataset_source_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(sources, "MAX_GLOB_ENTRIES", 10)
     with pytest.raises(sources.DataSourceError, match="more than 10 files and directories"):
         sources._list_files(fs, f"{wide}/**/*.parquet", "wide/**/*.parquet")
+
+
+FUNCTION_CASES = {
+    # (a+)+$ takes exponential time in a backtracking engine; RE2 answers at once
+    "redos": ('output "o" {\n  value = regexall("(a+)+$", "%s!")\n}\n' % ("a" * 60), None),
+    "dev_zero": ('output "o" {\n  value = file("/dev/zero")\n}\n', "is not a regular file"),
+    "jsonencode_infinity": ('output "o" {\n  value = jsonencode(1e309)\n}\n', "infinite or NaN"),
+    "jsondecode_nan": ('output "o" {\n  value = jsondecode("NaN")\n}\n', "NaN is not a JSON value"),
+    "format_index_zero": ('output "o" {\n  value = format("%[0]d", 1)\n}\n', "indexes count from 1"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FUNCTION_CASES))
+def test_hostile_function_calls_end_quickly_with_a_located_error(tmp_path: Path, case: str) -> None:
+    text, detail = FUNCTION_CASES[case]
+    project = write_project(tmp_path / "p", {"main.hcl": text})
+    res = run_cli(project, "plan", env=user_env(tmp_path))  # run_cli bounds the run to 120 s
+    if detail is None:  # the ReDoS input simply does not match
+        assert res.returncode == 0, res.stderr
+        assert "o = []" in res.stdout
+        return
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert detail in res.stderr and "on main.hcl line 2:" in res.stderr
+    assert "internal error" not in res.stderr
+
+
+def test_file_of_a_fifo_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", {"main.hcl": 'output "o" {\n  value = file("pipe")\n}\n'})
+    os.mkfifo(project / "pipe")
+    res = run_cli(project, "plan", env=user_env(tmp_path))
+    assert res.returncode == 1
+    assert "'pipe' is not a regular file" in res.stderr

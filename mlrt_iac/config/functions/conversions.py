@@ -43,8 +43,25 @@ def f_tobool(ctx: FuncContext, v: Any) -> Any:
     return None if v is None else to_bool(v)
 
 
+_GO_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
 def f_jsonencode(ctx: FuncContext, v: Any) -> Any:
-    return json.dumps(to_json_value(v), separators=(",", ":"), sort_keys=False)
+    """JSON as Terraform writes it (Go's encoder): object keys sorted, `<`, `>`, `&`, U+2028 and
+    U+2029 escaped, other characters as UTF-8; a non-finite number is an error (JSON has none)."""
+    try:
+        text = json.dumps(
+            to_json_value(v), separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False
+        )
+    except ValueError:
+        raise FuncError("cannot encode an infinite or NaN number as JSON") from None
+    if any(c in text for c in _GO_JSON_ESCAPES):
+        text = "".join(_GO_JSON_ESCAPES.get(c, c) for c in text)
+    return text
+
+
+def _no_constant(name: str) -> Any:
+    raise FuncError(f"invalid JSON: {name} is not a JSON value")
 
 
 def _norm_json(v: Any) -> Any:
@@ -59,7 +76,7 @@ def _norm_json(v: Any) -> Any:
 
 def f_jsondecode(ctx: FuncContext, s: Any) -> Any:
     try:
-        return _norm_json(json.loads(to_str(s)))
+        return _norm_json(json.loads(to_str(s), parse_constant=_no_constant))
     except json.JSONDecodeError as e:
         raise FuncError(f"invalid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
 

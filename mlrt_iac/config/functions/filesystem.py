@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -20,41 +21,70 @@ def _path(ctx: FuncContext, p: Any) -> Path:
     return pp if pp.is_absolute() else ctx.base_dir / pp
 
 
-def f_file(ctx: FuncContext, p: Any) -> Any:
+# Bytes one file function may read: a configuration file is small; /dev/zero is not.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+
+def _read_regular(ctx: FuncContext, p: Any, missing: str) -> bytes:
+    """The bytes of a regular file of the configuration, at most MAX_FILE_BYTES.
+
+    Opened without blocking and checked with fstat before reading, so a FIFO, a device such as
+    /dev/zero or a directory is an error at once instead of a read that never ends.
+    """
     path = _path(ctx, p)
     try:
-        return path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise FuncError(
-            f"no file exists at {to_str(p)!r}; this function works only with files that are"
-            " distributed as part of the configuration"
-        ) from None
-    except UnicodeDecodeError:
-        raise FuncError(f"contents of {to_str(p)!r} are not valid UTF-8; use filebase64 instead") from None
+        raise FuncError(missing) from None
     except OSError as e:
         raise FuncError(f"cannot read {to_str(p)!r}: {e.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise FuncError(f"{to_str(p)!r} is not a regular file; file functions read only regular files")
+        if info.st_size > MAX_FILE_BYTES:
+            raise FuncError(
+                f"{to_str(p)!r} has {info.st_size:,} bytes; file functions read at most {MAX_FILE_BYTES:,}"
+            )
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise FuncError(f"cannot read {to_str(p)!r}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:  # it grew while being read
+        raise FuncError(f"{to_str(p)!r} is larger than the {MAX_FILE_BYTES:,} bytes file functions read")
+    return data
+
+
+def f_file(ctx: FuncContext, p: Any) -> Any:
+    data = _read_regular(
+        ctx,
+        p,
+        f"no file exists at {to_str(p)!r}; this function works only with files that are"
+        " distributed as part of the configuration",
+    )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FuncError(f"contents of {to_str(p)!r} are not valid UTF-8; use filebase64 instead") from None
 
 
 def f_filebase64(ctx: FuncContext, p: Any) -> Any:
-    try:
-        return base64.b64encode(_path(ctx, p).read_bytes()).decode()
-    except OSError as e:
-        raise FuncError(f"cannot read {to_str(p)!r}: {e.strerror}") from None
+    return base64.b64encode(_read_regular(ctx, p, f"no file exists at {to_str(p)!r}")).decode()
 
 
 def read_bytes(ctx: FuncContext, p: Any) -> bytes:
     """The bytes of a file of the configuration (for the file hash functions)."""
-    try:
-        return _path(ctx, p).read_bytes()
-    except FileNotFoundError:
-        raise FuncError(
-            f"no file exists at {to_str(p)}; this function works only with files that are distributed"
-            " as part of the configuration source code, so if this file will be created by a resource"
-            " in this configuration you must instead obtain this result from an attribute of that"
-            " resource"
-        ) from None
-    except OSError as e:
-        raise FuncError(f"failed to read file: {e.strerror}") from None
+    return _read_regular(
+        ctx,
+        p,
+        f"no file exists at {to_str(p)}; this function works only with files that are distributed"
+        " as part of the configuration source code, so if this file will be created by a resource"
+        " in this configuration you must instead obtain this result from an attribute of that"
+        " resource",
+    )
 
 
 def _glob_regex(component: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import cache
 from typing import Any
 
 from ...values import UNKNOWN, Sensitive
@@ -31,6 +32,8 @@ def f_format(ctx: FuncContext, spec: Any, *args: Any) -> Any:
             return "%"
         if idx:
             pos = int(idx[1:-1]) - 1
+            if pos < 0:
+                raise FuncError(f"invalid argument index [0] in {fmt!r}: indexes count from 1")
         if pos >= len(args):
             raise FuncError(f"not enough arguments for format string {fmt!r}")
         v = args[pos]
@@ -87,10 +90,7 @@ def f_split(ctx: FuncContext, sep: Any, s: Any) -> Any:
 def f_replace(ctx: FuncContext, s: Any, sub: Any, rep: Any) -> Any:
     ss, pat, r = to_str(s), to_str(sub), to_str(rep)
     if len(pat) >= 2 and pat.startswith("/") and pat.endswith("/"):
-        try:
-            return re.sub(pat[1:-1], re.sub(r"\$\{?(\w+)\}?", r"\\g<\1>", r), ss)
-        except re.error as e:
-            raise FuncError(f"invalid regular expression: {e}") from None
+        return _compile(pat[1:-1]).sub(re.sub(r"\$\{?(\w+)\}?", r"\\g<\1>", r), ss)
     return ss.replace(pat, r)
 
 
@@ -103,14 +103,28 @@ def f_substr(ctx: FuncContext, s: Any, off: Any, length: Any) -> Any:
     return ss[o:] if n < 0 else ss[o : o + n]
 
 
-def _compile(p: Any) -> re.Pattern[str]:
+@cache
+def _re2() -> tuple[Any, Any]:
+    """The re2 module and its options, imported on first use (it costs start-up time)."""
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # errors are ours to report, not RE2's to print on stderr
+    return re2, options
+
+
+def _compile(p: Any) -> Any:
+    """An RE2 pattern, as Terraform's regex functions use (Go's regexp is RE2): matching takes
+    linear time, so a pattern such as (a+)+$ cannot hang `validate` on a hostile input."""
+    re2, options = _re2()
     try:
-        return re.compile(to_str(p))
-    except re.error as e:
-        raise FuncError(f"invalid regular expression: {e}") from None
+        return re2.compile(to_str(p), options)
+    except re2.error as e:
+        why = e.args[0].decode(errors="replace") if e.args and isinstance(e.args[0], bytes) else str(e)
+        raise FuncError(f"invalid regular expression: {why}") from None
 
 
-def _match_value(m: re.Match[str]) -> Any:
+def _match_value(m: Any) -> Any:
     if m.re.groupindex:
         return {k: m.group(k) for k in m.re.groupindex}
     if m.re.groups:
@@ -126,7 +140,14 @@ def f_regex(ctx: FuncContext, p: Any, s: Any) -> Any:
 
 
 def f_regexall(ctx: FuncContext, p: Any, s: Any) -> Any:
-    return [_match_value(m) for m in _compile(p).finditer(to_str(s))]
+    out = []
+    last_end = -1
+    for m in _compile(p).finditer(to_str(s)):
+        if m.start() == m.end() == last_end:
+            continue  # Go's FindAll ignores an empty match abutting the previous match
+        out.append(_match_value(m))
+        last_end = m.end()
+    return out
 
 
 def f_trim(ctx: FuncContext, s: Any, chars: Any) -> Any:
