@@ -27,6 +27,21 @@ def _source_line(rng: SourceRange, sources: Mapping[str, str], base: Path | None
     return None
 
 
+SOURCE_WIDTH = 120  # characters of a source line shown around the error's column
+
+
+def _window(line: str, column: int) -> tuple[str, int]:
+    """At most SOURCE_WIDTH characters of `line` around `column` (a 5,000-character line of a
+    hostile file must not flood the terminal); the column within the shown text."""
+    if len(line) <= SOURCE_WIDTH:
+        return line, column
+    begin = max(0, min(column - SOURCE_WIDTH // 4, len(line) - SOURCE_WIDTH))
+    shown = line[begin : begin + SOURCE_WIDTH]
+    lead = "..." if begin > 0 else ""
+    tail = "..." if begin + SOURCE_WIDTH < len(line) else ""
+    return lead + shown + tail, column - begin + len(lead)
+
+
 def print_diagnostic(out: Out, d: Diagnostic, sources: Mapping[str, str], base: Path | None = None) -> None:
     color = "red" if d.severity == "error" else "yellow"
     title = "Error" if d.severity == "error" else "Warning"
@@ -39,14 +54,10 @@ def print_diagnostic(out: Out, d: Diagnostic, sources: Mapping[str, str], base: 
         line = _source_line(rng, sources, base)
         if line is not None:
             prefix = f"  {rng.start.line}: "
-            c.print(escape(prefix + line.rstrip()))
+            line, start = _window(line.rstrip(), max(rng.start.column - 1, 0))
+            c.print(escape(prefix + line))
             width = max(1, (rng.end.column - rng.start.column) if rng.end.line == rng.start.line else 1)
-            c.print(
-                " " * (len(prefix) + max(rng.start.column - 1, 0))
-                + f"[{color}]"
-                + "^" * min(width, 80)
-                + "[/]"
-            )
+            c.print(" " * (len(prefix) + start) + f"[{color}]" + "^" * min(width, 80) + "[/]")
     if d.detail:
         c.print()
         c.print(escape(d.detail))

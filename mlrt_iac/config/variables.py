@@ -55,6 +55,13 @@ def _var_file(path: Path, decls: Mapping[str, VariableDecl], diags: Diagnostics)
                 "Invalid JSON in variables file", f"{e.msg}.", SourceRange.at(name, e.lineno, e.colno)
             )
             return {}
+        except RecursionError:
+            diags.add_error(
+                "Invalid JSON in variables file",
+                "The JSON nests too deeply to read; flatten the value.",
+                SourceRange.at(name, 1),
+            )
+            return {}
         if not isinstance(obj, dict):
             diags.add_error(
                 "Invalid variables file",

@@ -403,6 +403,11 @@ class StateDocument:
             raise StateError(
                 f"The {source} is not valid JSON", f"{e}. The file may be truncated or was edited by hand."
             ) from e
+        except RecursionError:
+            raise StateError(
+                f"The {source} nests too deeply to read",
+                "No state mlrt writes looks like this; it was edited by hand.",
+            ) from None
         return cls.from_dict(data, source)
 
     @classmethod

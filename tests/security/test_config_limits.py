@@ -114,3 +114,20 @@ def test_file_of_a_fifo_is_an_error_not_a_hang(tmp_path: Path) -> None:
     res = run_cli(project, "plan", env=user_env(tmp_path))
     assert res.returncode == 1
     assert "'pipe' is not a regular file" in res.stderr
+
+
+def test_deeply_nested_json_var_file_and_state_are_errors(tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", {"main.hcl": 'variable "v" {\n  type = any\n}\n'})
+    deep = "[" * 5000 + "]" * 5000
+    (tmp_path / "deep.json").write_text('{"v": ' + deep + "}")
+    res = run_cli(project, "plan", "-var-file", str(tmp_path / "deep.json"), env=user_env(tmp_path))
+    assert res.returncode == 1 and "The JSON nests too deeply to read" in res.stderr
+    assert "internal error" not in res.stderr
+    # the long offending line is shown as a window around the error, not 10,000 characters
+    assert max(len(line) for line in res.stderr.splitlines()) < 200
+    project = write_project(tmp_path / "q", {"main.hcl": 'output "o" {\n  value = 1\n}\n'})
+    (project / ".mlrt" / "state").mkdir(parents=True)
+    (project / ".mlrt" / "state" / "mlrt.state.json").write_text('{"version": 1, "x": ' + deep + "}")
+    res = run_cli(project, "plan", env=user_env(tmp_path))
+    assert res.returncode == 1 and "nests too deeply to read" in res.stderr
+    assert "internal error" not in res.stderr
