@@ -170,6 +170,17 @@ def test_a_failing_single_worker_reports_the_traceback(tmp_path: Path) -> None:
     assert "KeyError" in error and "trainer.py" in error and "starting" in error
 
 
+def test_a_run_that_saves_no_model_fails(tmp_path: Path) -> None:
+    """Issue 15 (Low): it used to end SUCCEEDED with model_file null, which no service can load."""
+    (tmp_path / "trainer.py").write_text("def train():\n    print('trained, forgot to save')\n")
+    spec = write_spec(tmp_path, framework="pytorch", entrypoint="trainer:train")
+    code, events = run_launcher(spec)
+    assert code == 1
+    assert events[-1]["status"] == "FAILED"
+    assert "finished without saving a model" in events[-1]["error"]
+    assert "save_torch_model" in events[-1]["error"]
+
+
 def test_an_entrypoint_without_a_colon_is_a_clear_error(tmp_path: Path) -> None:
     spec = write_spec(tmp_path, framework="pytorch", entrypoint="trainer.train")
     code, events = run_launcher(spec)
