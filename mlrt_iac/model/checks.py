@@ -62,8 +62,39 @@ def check_name(model: ResourceModel, inst: ResourceInstance) -> list[Diagnostic]
     ]
 
 
+_LABEL_NAME = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+RESERVED_LABEL_PREFIXES = ("app.kubernetes.io/managed-by", "mlrt.dev/")
+
+
+def label_problem(key: str, value: object) -> str | None:
+    """Why `key = value` is not a valid Kubernetes label (the rules of apimachinery's
+    IsQualifiedName and IsValidLabelValue), or None when it is."""
+    prefix, slash, name = key.rpartition("/")
+    if not name or len(name) > 63 or not _LABEL_NAME.fullmatch(name):
+        return (
+            f'the key "{key}" is not a valid label key: its name part must be 1-63 letters, digits, '
+            "'-', '_' or '.', starting and ending with a letter or digit"
+        )
+    if slash and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
+        return f'the key "{key}" has a prefix that is not a DNS subdomain (lowercase, like example.com)'
+    if key.startswith(RESERVED_LABEL_PREFIXES):
+        return f'the key "{key}" is set by mlrt itself'
+    if not isinstance(value, str) or len(value) > 63 or not _LABEL_NAME.fullmatch(value):
+        return (
+            f'the value of "{key}" is not a valid label value: at most 63 letters, digits, '
+            "'-', '_' or '.', starting and ending with a letter or digit (or empty)"
+        )
+    return None
+
+
 def check_compute_pool(m: ComputePool, inst: ResourceInstance, catalog: FamilyCatalog) -> list[Diagnostic]:
     out: list[Diagnostic] = []
+    if isinstance(m.labels, dict):
+        for key, value in m.labels.items():
+            why = label_problem(str(key), value) if value is not UNKNOWN else None
+            if why:
+                out.append(error("Invalid label", f"In labels, {why}.", attr_range(inst, ("labels", key))))
     fam_name = m.instance_family
     if isinstance(fam_name, str):
         fam = catalog.get(fam_name)

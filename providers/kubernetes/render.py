@@ -116,9 +116,15 @@ def pool_namespace(cfg: KubernetesConfig, pool: str) -> str:
 
 
 def _meta(
-    name: str, namespace: str | None, address: str, extra: Mapping[str, str] | None = None
+    name: str,
+    namespace: str | None,
+    address: str,
+    extra: Mapping[str, str] | None = None,
+    user: Mapping[str, str] | None = None,
 ) -> Attributes:
-    labels = base_labels(address)
+    """Object metadata: the user's labels (the pool's `labels`), then mlrt's own, which win."""
+    labels = {str(k): str(v) for k, v in (user or {}).items()}
+    labels.update(base_labels(address))
     labels.update(extra or {})
     meta: Attributes = {"name": name, "labels": labels, "annotations": {ADDRESS_ANNOTATION: address}}
     if namespace is not None:
@@ -200,8 +206,11 @@ def render_pool(address: str, attrs: Attributes, cfg: KubernetesConfig) -> Rende
     max_n = max(_filled(attrs, "max_nodes", address), min_n)
     active = _filled(attrs, "active_nodes", address)
     out = RenderOutput()
+    user = attrs.get("labels") or {}
     if cfg.namespace is None:
-        out.manifests.append({"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(ns, None, address)})
+        out.manifests.append(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(ns, None, address, user=user)}
+        )
         hard = {
             "requests.cpu": _cpu(max_n * fam.cpus + HEAD_CPU + 1),
             "requests.memory": _mem(max_n * fam.memory_gib + HEAD_MEMORY_GIB + 2),
@@ -213,7 +222,7 @@ def render_pool(address: str, attrs: Attributes, cfg: KubernetesConfig) -> Rende
             {
                 "apiVersion": "v1",
                 "kind": "ResourceQuota",
-                "metadata": _meta(f"{dns_name(name)}-quota", ns, address),
+                "metadata": _meta(f"{dns_name(name)}-quota", ns, address, user=user),
                 "spec": {"hard": hard},
             }
         )
@@ -241,11 +250,11 @@ def render_pool(address: str, attrs: Attributes, cfg: KubernetesConfig) -> Rende
             }
         ]
     }
-    pod_labels = base_labels(address)
+    pod_labels = {**{str(k): str(v) for k, v in user.items()}, **base_labels(address)}
     cluster: Manifest = {
         "apiVersion": "ray.io/v1",
         "kind": "RayCluster",
-        "metadata": _meta(raycluster_name(name), ns, address),
+        "metadata": _meta(raycluster_name(name), ns, address, user=user),
         "spec": {
             "rayVersion": cfg.ray_version,
             "enableInTreeAutoscaling": min_n < max_n,

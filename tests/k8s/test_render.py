@@ -228,3 +228,30 @@ def test_yaml_reads_back_as_the_manifest(tmp_path: Path) -> None:
         "o": "on",
     }
     assert yaml.safe_load(dump_yaml(tricky)) == tricky
+
+
+def test_pool_labels_reach_its_objects_and_pods_and_never_override_mlrts() -> None:
+    """compute_pool.labels were accepted and never rendered (issue 15, Low)."""
+    from providers.kubernetes.render import render_pool
+
+    cfg, diags = parse_config({})
+    assert not diags.has_errors
+    attrs = {
+        "instance_family": "CPU_X64_S",
+        "min_nodes": 1,
+        "max_nodes": 2,
+        "active_nodes": 1,
+        "auto_suspend_secs": 3600,
+        "labels": {"team": "search", "cost-center": "ml-42"},
+    }
+    out = render_pool("compute_pool.cpu", attrs, cfg)
+    kinds = {o["kind"]: o for o in out.manifests}
+    assert set(kinds) == {"Namespace", "ResourceQuota", "RayCluster"}
+    for obj in out.manifests:
+        labels = obj["metadata"]["labels"]
+        assert labels["team"] == "search" and labels["cost-center"] == "ml-42"
+        assert labels["app.kubernetes.io/managed-by"] == "mlrt"
+        validate_manifest(obj)
+    cluster = kinds["RayCluster"]["spec"]
+    assert cluster["headGroupSpec"]["template"]["metadata"]["labels"]["team"] == "search"
+    assert cluster["workerGroupSpecs"][0]["template"]["metadata"]["labels"]["cost-center"] == "ml-42"
