@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import tempfile
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -45,6 +46,34 @@ def atomic_write_json(path: Path, data: Any) -> None:
             pass
         raise
     _fsync_dir(path.parent)
+    _sweep_once(path.parent)
+
+
+# A temp file older than this was left by a writer that was killed (no write takes minutes).
+STALE_TEMP_AGE_S = 600.0
+_swept: set[Path] = set()
+_swept_lock = threading.Lock()
+
+
+def _sweep_once(folder: Path) -> None:
+    """Delete temp files that killed writers left in `folder`, once per folder and process
+    (listing the folder on every write would make N writes cost N^2)."""
+    with _swept_lock:
+        if folder in _swept:
+            return
+        _swept.add(folder)
+    cutoff = time.time() - STALE_TEMP_AGE_S
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+            try:
+                if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
 
 
 def _fsync_dir(folder: Path) -> None:
