@@ -60,7 +60,7 @@ class TrainingHandler(LocalHandler, TrainingPlanning):
 
     def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
         name = file_safe_name(ctx, desired)
-        self._stop_leftover_runs(ctx, name)
+        self._stop_leftover_runs(ctx, name, model_root(ctx, desired))
         run_id = new_run_id(name)
         run_dir = ctx.data_dir / "runs" / run_id
         model_dir = model_root(ctx, desired) / run_id
@@ -91,9 +91,10 @@ class TrainingHandler(LocalHandler, TrainingPlanning):
         }
         return CreateResult(run_id, attrs, {"fingerprint_parts": parts})
 
-    def _stop_leftover_runs(self, ctx: ProviderContext, name: str) -> None:
+    def _stop_leftover_runs(self, ctx: ProviderContext, name: str, models: Path | None = None) -> None:
         """A run whose mlrt was killed keeps training in its own session; stop it before starting
-        another, so one training never has two runs writing models at once."""
+        another, so one training never has two runs writing models at once. Its model directory
+        (under `models`) is removed: no state records it, so nothing else ever would."""
         for pid_file in (ctx.data_dir / "runs").glob(f"{name}-*/launcher.pid"):
             identity = pid_file.with_name("launcher.json")
             try:
@@ -109,6 +110,8 @@ class TrainingHandler(LocalHandler, TrainingPlanning):
                 ctx.log(f"{how} run {pid_file.parent.name} left by an interrupted apply (pid {ref.pid})")
             pid_file.unlink(missing_ok=True)
             identity.unlink(missing_ok=True)
+            if models is not None:
+                shutil.rmtree(models / pid_file.parent.name, ignore_errors=True)
 
     def _run(self, ctx: ProviderContext, spec_path: Path, run_dir: Path) -> dict[str, Any]:
         env = dict(os.environ)

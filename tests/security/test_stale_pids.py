@@ -80,9 +80,13 @@ def test_leftover_run_stop_spares_a_reused_pid(ctx: ProviderContext, victim: sub
     run = ctx.data_dir / "runs" / "t-20260101"
     run.mkdir(parents=True)
     (run / "launcher.pid").write_text(str(victim.pid))
-    TrainingHandler(LocalProvider())._stop_leftover_runs(ctx, "t")
+    models = ctx.project_dir / "models"
+    (models / run.name).mkdir(parents=True)  # the untracked model of the interrupted run
+    (models / "t-20251231").mkdir()  # a model some state records: not this run's
+    TrainingHandler(LocalProvider())._stop_leftover_runs(ctx, "t", models)
     assert not _gone_within(victim, 0.5)
     assert not (run / "launcher.pid").exists()
+    assert not (models / run.name).exists() and (models / "t-20251231").exists()
 
 
 def test_leftover_run_of_ours_is_stopped_and_escalated(ctx: ProviderContext) -> None:
