@@ -36,17 +36,22 @@ _ACTION_COLORS = {
 }
 
 
+def dot_id(text: str) -> str:
+    """A DOT quoted string: `module.team["a"].x` holds quotes, which must be escaped."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def to_dot(graph: ResourceGraph, actions: Mapping[str, str] | None = None) -> str:
-    """Graphviz DOT; with `actions`, nodes are coloured by planned action."""
+    """Graphviz DOT; with `actions`, nodes are coloured by planned action, named in the box."""
     lines = ["digraph mlrt {", '  rankdir = "LR";', '  node [shape = box, fontname = "Helvetica"];']
     for n in sorted(graph.deps):
-        attrs = [f'label = "{n}"']
+        label = dot_id(n)
+        attrs = []
         if actions is not None and n in actions:
-            color = _ACTION_COLORS.get(actions[n], "black")
-            attrs.append(f'color = "{color}"')
-            attrs.append(f'xlabel = "{actions[n]}"')
-        lines.append(f'  "{n}" [{", ".join(attrs)}];')
+            label = label[:-1] + f'\\n({actions[n]})"'  # inside the box: an xlabel floats off it
+            attrs.append(f'color = "{_ACTION_COLORS.get(actions[n], "black")}"')
+        lines.append(f"  {dot_id(n)} [{', '.join([f'label = {label}', *attrs])}];")
     for a, b in sorted(graph.edges()):
-        lines.append(f'  "{a}" -> "{b}";')
+        lines.append(f"  {dot_id(a)} -> {dot_id(b)};")
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -131,7 +131,7 @@ def test_graph_prints_dot(tmp_path: Path) -> None:
     assert dot.startswith("digraph mlrt {")
     assert '"network_rule.r01" -> "network_rule.r02";' in dot
     plan_dot = run_mlrt(proj, "graph", "-type=plan").stdout
-    assert 'xlabel = "create"' in plan_dot
+    assert '\\n(create)", color = "green"' in plan_dot
 
 
 def test_retryable_errors_are_retried(tmp_path: Path) -> None:
