@@ -233,12 +233,12 @@ def _print_event(out: Out, e: ApplyEvent) -> None:
     if e.kind == "start":
         c.print(
             f"[bold]{a}: {ING.get(e.action, e.action)}...[/]"
-            + (f" [dim][id={escape(e.id)}][/]" if e.id else "")
+            + (f" [dim]{escape(f'[id={e.id}]')}[/]" if e.id else "")
         )
     elif e.kind == "done":
         c.print(
             f"[bold]{a}: {DONE.get(e.action, 'Done')} after {e.elapsed:.0f}s[/]"
-            + (f" [dim][id={escape(e.id)}][/]" if e.id and e.action != "delete" else "")
+            + (f" [dim]{escape(f'[id={e.id}]')}[/]" if e.id and e.action != "delete" else "")
         )
     elif e.kind == "still":
         c.print(f"{a}: {STILL.get(e.action, 'Still working...')} [{int(e.elapsed)}s elapsed]", markup=False)

@@ -1,0 +1,31 @@
+"""Apply's progress lines read like Terraform's (issue 14: `Creation complete after 0s ` ended in
+a space, and `[id=...]` vanished because rich took it for markup)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlrt_iac.cli.main import main
+
+RULE = """network_rule "r" {
+  mode       = "EGRESS"
+  type       = "HOST_PORT"
+  value_list = ["pypi.org"]
+}
+"""
+
+
+def test_done_and_start_lines_carry_the_id_and_no_trailing_space(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    (tmp_path / "main.hcl").write_text(RULE)
+    assert main(["-chdir", str(tmp_path), "apply", "-auto-approve"]) == 0
+    created = capsys.readouterr().out.splitlines()
+    assert "network_rule.r: Creation complete after 0s [id=r]" in created
+    assert main(["-chdir", str(tmp_path), "apply", "-auto-approve", "-replace", "network_rule.r"]) == 0
+    replaced = capsys.readouterr().out.splitlines()
+    assert "network_rule.r: Replacing... [id=r]" in replaced
+    assert all(line == line.rstrip() for line in created + replaced)
