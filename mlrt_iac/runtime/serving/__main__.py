@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from mlrt_iac.runtime.serving.config import DEFAULT_MAX_BODY_BYTES, ServeConfig
+from mlrt_iac.runtime.serving.config import DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BODY_BYTES, ServeConfig
 from mlrt_iac.runtime.serving.errors import ModelLoadError
 from mlrt_iac.runtime.serving.instance import run_instance
 
@@ -29,7 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=16,
         help="requests that may wait per instance; beyond it, 503 + Retry-After",
     )
-    parser.add_argument("--max-batch-rows", type=int, default=None, help="rows per request at most")
+    parser.add_argument(
+        "--max-batch-rows",
+        type=int,
+        default=DEFAULT_MAX_BATCH_ROWS,
+        help=f"rows per request at most; beyond, 413 (default {DEFAULT_MAX_BATCH_ROWS})",
+    )
     parser.add_argument(
         "--functions", default=None, help="comma-separated functions to serve (default: all the model offers)"
     )

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024  # one request body (413)
+DEFAULT_MAX_BATCH_ROWS = 100_000  # rows in one request (413)
 
 
 class ServeConfig(BaseModel):
@@ -19,7 +20,7 @@ class ServeConfig(BaseModel):
     port: int = Field(default=8080, ge=0, le=65535)
     workers: int = Field(default=1, ge=1)
     max_queue: int = Field(default=16, ge=0)
-    max_batch_rows: int | None = Field(default=None, ge=1)
+    max_batch_rows: int = Field(default=DEFAULT_MAX_BATCH_ROWS, ge=1)
     functions: tuple[str, ...] | None = None
     instance_id: str = "0"
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1)
