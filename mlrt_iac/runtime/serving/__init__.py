@@ -2,7 +2,8 @@
 
 One instance is ``python -m mlrt_iac.runtime.serving --model-uri DIR --host H --port P --workers N
 --max-queue Q [--max-batch-rows R] [--functions predict,predict_proba] [--instance-id I]
-[--ready-file F]``: a supervisor that binds H:P with SO_REUSEPORT (so several instances share one
+[--ready-file F] [--max-body-bytes B] [--max-header-bytes H] [--request-timeout S]
+[--max-buffered-bytes M]``: a supervisor that binds H:P with SO_REUSEPORT (so several instances share one
 URL) and N worker processes, each loading the model once. Exit codes: 0 after SIGTERM/SIGINT (in-flight
 requests finish, no process is left), 1 when the model cannot be served or workers keep crashing,
 2 for invalid options.
@@ -10,12 +11,19 @@ requests finish, no process is left), 1 when the model cannot be served or worke
 HTTP: ``POST /<function>`` with ``{"data": [[row_index, col1, ...], ...]}`` answers
 ``{"data": [[row_index, result], ...]}`` (``predict``: the framework's native prediction, exactly
 ``Booster.predict``; ``predict_proba``: one probability per class, for classifiers). JSON ``null``
-is a missing value. Errors are JSON ``{"error", "code", "row", "row_index", "column"}``: 400
-malformed body, 404 unknown function, 405 wrong method, 413 body over 64 MiB or more rows than
-``max_batch_rows``, 503 + ``Retry-After: 1`` when ``max_queue`` requests already wait. ``GET /health``
-is 200 ``{"status": "ok", "model", "instance", ...}`` once every worker has loaded the model;
-``GET /metrics`` is Prometheus text (requests by function and code, latency histogram, queue depth,
-rejections), for the instance that answers.
+is a missing value. Errors are JSON ``{"error", "code", "row", "row_index", "column"}`` and quote at
+most 200 characters of any value: 400 malformed body (nesting deeper than the format's rows of
+values included), 404 unknown function, 405 wrong method, 408 when a request's head and body have
+not arrived within ``--request-timeout`` (10 s) of its first byte (the connection then closes),
+413 body over ``--max-body-bytes`` (64 MiB) or more rows than ``--max-batch-rows`` (100,000), 431
+request line + headers over ``--max-header-bytes`` (16 KiB), 503 + ``Retry-After: 1`` when
+``max_queue`` requests already wait or the worker already holds ``--max-buffered-bytes`` (256 MiB)
+of request bodies. A request takes a waiting slot only once its whole body has arrived, so slow
+clients hold no slot; an answer sent before a body has all arrived (413, 503) is followed by reading
+the rest (up to the request's deadline) rather than a close that would reset the connection.
+``GET /health`` is 200 ``{"status": "ok", "model", "instance", ...}`` once every worker has loaded
+the model; ``GET /metrics`` is Prometheus text (requests by function and code, latency histogram,
+queue depth, rejections), for the instance that answers.
 """
 
 from mlrt_iac.runtime.serving.config import ServeConfig

@@ -9,7 +9,14 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from mlrt_iac.runtime.serving.config import DEFAULT_MAX_BODY_BYTES, ServeConfig
+from mlrt_iac.runtime.serving.config import (
+    BUFFERED_BODIES,
+    DEFAULT_MAX_BATCH_ROWS,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_REQUEST_TIMEOUT_S,
+    ServeConfig,
+)
 from mlrt_iac.runtime.serving.errors import ModelLoadError
 from mlrt_iac.runtime.serving.instance import run_instance
 
@@ -29,12 +36,42 @@ def build_parser() -> argparse.ArgumentParser:
         default=16,
         help="requests that may wait per instance; beyond it, 503 + Retry-After",
     )
-    parser.add_argument("--max-batch-rows", type=int, default=None, help="rows per request at most")
+    parser.add_argument(
+        "--max-batch-rows",
+        type=int,
+        default=DEFAULT_MAX_BATCH_ROWS,
+        help=f"rows per request at most; beyond, 413 (default {DEFAULT_MAX_BATCH_ROWS})",
+    )
     parser.add_argument(
         "--functions", default=None, help="comma-separated functions to serve (default: all the model offers)"
     )
     parser.add_argument("--instance-id", default="0")
-    parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
+    parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        help=f"bytes of one request body at most; beyond, 413 (default {DEFAULT_MAX_BODY_BYTES})",
+    )
+    parser.add_argument(
+        "--max-header-bytes",
+        type=int,
+        default=DEFAULT_MAX_HEADER_BYTES,
+        help=f"bytes of a request line and headers at most; beyond, 431 (default {DEFAULT_MAX_HEADER_BYTES})",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=float,
+        default=DEFAULT_REQUEST_TIMEOUT_S,
+        help="seconds from a request's first byte until its body must have arrived; then 408 and "
+        f"the connection closes (default {DEFAULT_REQUEST_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
+        "--max-buffered-bytes",
+        type=int,
+        default=None,
+        help="bytes of request bodies one worker holds at once (read or being read); beyond, 503 "
+        f"(default {BUFFERED_BODIES} x --max-body-bytes)",
+    )
     parser.add_argument(
         "--threads-per-worker",
         type=int,
@@ -73,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
             functions=functions,
             instance_id=args.instance_id,
             max_body_bytes=args.max_body_bytes,
+            max_header_bytes=args.max_header_bytes,
+            request_timeout_s=args.request_timeout,
+            max_buffered_bytes=args.max_buffered_bytes,
             threads_per_worker=args.threads_per_worker,
             graceful_timeout_s=args.graceful_timeout,
             ready_file=args.ready_file,

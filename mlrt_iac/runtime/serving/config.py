@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+# Limits on what one client may send (each also a command-line flag; see __init__.py)
+DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024  # one request body (413)
+DEFAULT_MAX_BATCH_ROWS = 100_000  # rows in one request (413)
+DEFAULT_MAX_HEADER_BYTES = 16 * 1024  # request line + headers (431)
+DEFAULT_REQUEST_TIMEOUT_S = 10.0  # from a request's first byte to the end of its body (408)
+# request bodies one worker holds at once, read or being read (503 beyond): by default this many
+# bodies of the largest size
+BUFFERED_BODIES = 4
+# The ASGI scope key under which the HTTP protocol hands the app a request's read deadline
+# (event-loop time by which its body must have arrived; None once it has all arrived).
+DEADLINE_KEY = "mlrt.deadline"
 
 
 class ServeConfig(BaseModel):
@@ -19,15 +29,34 @@ class ServeConfig(BaseModel):
     port: int = Field(default=8080, ge=0, le=65535)
     workers: int = Field(default=1, ge=1)
     max_queue: int = Field(default=16, ge=0)
-    max_batch_rows: int | None = Field(default=None, ge=1)
+    max_batch_rows: int = Field(default=DEFAULT_MAX_BATCH_ROWS, ge=1)
     functions: tuple[str, ...] | None = None
     instance_id: str = "0"
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1)
+    max_header_bytes: int = Field(default=DEFAULT_MAX_HEADER_BYTES, ge=256)
+    request_timeout_s: float = Field(default=DEFAULT_REQUEST_TIMEOUT_S, gt=0)
+    max_buffered_bytes: int | None = Field(default=None, ge=1)  # None: BUFFERED_BODIES x max_body_bytes
     threads_per_worker: int | None = Field(default=None, ge=1)
     max_connections_per_worker: int = Field(default=4096, ge=1)
     graceful_timeout_s: float = Field(default=30.0, gt=0)
     backlog: int = Field(default=2048, ge=1)
     ready_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_body_fits(self) -> ServeConfig:
+        if self.max_buffered_bytes is not None and self.max_buffered_bytes < self.max_body_bytes:
+            raise ValueError(
+                f"max_buffered_bytes ({self.max_buffered_bytes}) is smaller than max_body_bytes "
+                f"({self.max_body_bytes}): a request of the largest allowed size could never be read"
+            )
+        return self
+
+    @property
+    def body_budget(self) -> int:
+        """Bytes of request bodies one worker may hold at once."""
+        if self.max_buffered_bytes is not None:
+            return self.max_buffered_bytes
+        return BUFFERED_BODIES * self.max_body_bytes
 
     def predict_threads(self, cpu_count: int) -> int:
         """Threads each worker's model may use: the machine's cores split between the workers.

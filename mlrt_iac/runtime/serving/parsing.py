@@ -4,6 +4,12 @@ The fast path is vectorised: one JSON parse and one ``numpy.array`` call over th
 that cannot be trusted (ragged rows, non-numbers, booleans, nulls, strings) does the slow path walk
 the rows, to build the matrix with nulls as missing values (NaN) or to name the first bad row and
 column in the error.
+
+Bounded whatever the body: more rows than ``max_rows`` (default DEFAULT_MAX_BATCH_ROWS) are a
+413 before the JSON is parsed (each row is a list, so the body's ``[`` count bounds the rows at
+no cost, where parsing 1e6 rows would take ~800 MB); nesting deeper than the format's
+object -> rows -> values is a 400 naming the row and column (the JSON parser refuses beyond 1,024
+levels); an error message quotes at most SHOW_CHARS characters of any value.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from mlrt_iac.runtime.serving import jsoncodec
-from mlrt_iac.runtime.serving.errors import RequestError
+from mlrt_iac.runtime.serving.config import DEFAULT_MAX_BATCH_ROWS
+from mlrt_iac.runtime.serving.errors import SHOW_CHARS, RequestError, show
 
 FORMAT_HINT = 'The body must be a JSON object {"data": [[row_index, col1, col2, ...], ...]}.'
 
@@ -31,11 +38,23 @@ class ParsedRequest:
 def parse_request(
     body: bytes, input_cols: list[str], dtype: type = np.float64, max_rows: int | None = None
 ) -> ParsedRequest:
-    """Parse and validate ``body``; raise RequestError (400 or 413) naming the row and column."""
+    """Parse and validate ``body``; raise RequestError (400 or 413) naming the row and column.
+
+    ``max_rows`` None means DEFAULT_MAX_BATCH_ROWS: there is always a cap.
+    """
+    if max_rows is None:
+        max_rows = DEFAULT_MAX_BATCH_ROWS
+    # every row is a list: more '[' than rows + 1 cannot be a body within the cap (a '[' inside
+    # a string would make the body invalid anyway)
+    brackets = body.count(b"[")
+    if brackets > max_rows + 1:
+        raise RequestError(413, _too_many_rows(f"more than {max_rows}", max_rows))
     try:
         doc = jsoncodec.loads(body)
-    except ValueError as exc:
-        raise RequestError(400, f"The body is not valid JSON ({exc}). {FORMAT_HINT}") from exc
+    except (ValueError, RecursionError) as exc:
+        raise RequestError(
+            400, f"The body is not valid JSON ({str(exc)[:SHOW_CHARS]}). {FORMAT_HINT}"
+        ) from exc
     if not isinstance(doc, dict) or "data" not in doc:
         raise RequestError(400, f'The body has no "data" member. {FORMAT_HINT}')
     rows = doc["data"]
@@ -44,16 +63,19 @@ def parse_request(
     n_cols = len(input_cols)
     if not rows:
         return ParsedRequest([], np.empty((0, n_cols), dtype=dtype))
-    if max_rows is not None and len(rows) > max_rows:
-        raise RequestError(
-            413,
-            f"The request has {len(rows)} rows; this service takes at most {max_rows} rows per "
-            "request (max_batch_rows). Split the request into smaller batches.",
-        )
+    if len(rows) > max_rows:
+        raise RequestError(413, _too_many_rows(str(len(rows)), max_rows))
     fast = _fast_matrix(body, rows, n_cols, dtype)
     if fast is not None:
         return ParsedRequest([row[0] for row in rows], fast)
     return _slow_parse(rows, input_cols, dtype)
+
+
+def _too_many_rows(count: str, max_rows: int) -> str:
+    return (
+        f"The request has {count} rows; this service takes at most {max_rows} rows per "
+        "request (max_batch_rows). Split the request into smaller batches."
+    )
 
 
 def _fast_matrix(body: bytes, rows: list[Any], n_cols: int, dtype: type) -> np.ndarray | None:
@@ -96,7 +118,7 @@ def _slow_parse(rows: list[Any], input_cols: list[str], dtype: type) -> ParsedRe
         if len(row) != n_cols + 1:
             raise RequestError(
                 400,
-                f"Row {i} (row_index {row_index!r}) has {max(len(row) - 1, 0)} values after the "
+                f"Row {i} (row_index {show(row_index)}) has {max(len(row) - 1, 0)} values after the "
                 f"row index; the model takes {n_cols} ({', '.join(input_cols)}).",
                 row=i,
                 row_index=row_index,
@@ -104,7 +126,7 @@ def _slow_parse(rows: list[Any], input_cols: list[str], dtype: type) -> ParsedRe
         if not _is_integral(row_index):
             raise RequestError(
                 400,
-                f"Row {i}, column 0: the row index {row_index!r} is not an integer.",
+                f"Row {i}, column 0: the row index {show(row_index)} is not an integer.",
                 row=i,
                 row_index=row_index,
                 column=0,
@@ -116,8 +138,8 @@ def _slow_parse(rows: list[Any], input_cols: list[str], dtype: type) -> ParsedRe
             elif isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise RequestError(
                     400,
-                    f"Row {i} (row_index {row_index!r}), column {j} ({input_cols[j - 1]}): "
-                    f"{value!r} is not a number.",
+                    f"Row {i} (row_index {show(row_index)}), column {j} ({input_cols[j - 1]}): "
+                    f"{show(value)} is not a number.",
                     row=i,
                     row_index=row_index,
                     column=j,

@@ -77,7 +77,7 @@ def render_metrics(
         "# HELP mlrt_serving_queue_capacity Most requests that may wait (max_queue).",
         "# TYPE mlrt_serving_queue_capacity gauge",
         f"mlrt_serving_queue_capacity{{{inst}}} {max_queue}",
-        "# HELP mlrt_serving_in_flight Requests admitted and not yet answered.",
+        "# HELP mlrt_serving_in_flight Requests in progress: body being read, waiting or running.",
         "# TYPE mlrt_serving_in_flight gauge",
         f"mlrt_serving_in_flight{{{inst}}} {_fmt(total[lay.inflight_at])}",
         "# HELP mlrt_serving_workers Worker processes of the instance.",

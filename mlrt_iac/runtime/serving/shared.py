@@ -19,7 +19,7 @@ import numpy as np
 
 LOG = logging.getLogger("mlrt.serving")
 
-CODES: tuple[int, ...] = (200, 400, 404, 405, 413, 500, 503)
+CODES: tuple[int, ...] = (200, 400, 404, 405, 408, 413, 500, 503)
 BUCKETS: tuple[float, ...] = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 EXTRA_ENDPOINTS: tuple[str, ...] = ("health", "metrics", "other")
 LOCK_TIMEOUT_S = 1.0

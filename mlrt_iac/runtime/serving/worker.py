@@ -105,10 +105,13 @@ def _serve(app: ServingApp, config: ServeConfig, sock: socket.socket, parent_pid
     """
     import uvicorn
 
+    from mlrt_iac.runtime.serving.protocol import LimitedHttpProtocol
+
     uv_config = uvicorn.Config(
         app,
         loop="auto",
-        http="auto",
+        # httptools with a head limit, a read deadline and a close that resets nothing (protocol.py)
+        http=LimitedHttpProtocol.with_limits(config.max_header_bytes, config.request_timeout_s),
         lifespan="off",
         access_log=False,
         log_level="warning",
