@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,12 +13,16 @@ from .schemas import REPO, validate_manifest
 
 
 def render_example(name: str, out: Path) -> list[Path]:
+    """Render a copy of the example (the source tree is never written: no .mlrt/ left in it)."""
+    project = out.with_name(out.name + "-project")
+    if not project.exists():
+        shutil.copytree(REPO / "examples" / name, project, ignore=shutil.ignore_patterns(".mlrt"))
     proc = subprocess.run(
         [
             sys.executable,
             "-m",
             "mlrt_iac.cli.main",
-            f"-chdir={REPO / 'examples' / name}",
+            f"-chdir={project}",
             "render",
             "-out",
             str(out),

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 import stat
 import sys
 from pathlib import Path
@@ -54,12 +55,14 @@ def test_render_out_does_not_follow_a_planted_symlink(tmp_path: Path) -> None:
     import subprocess
 
     out = tmp_path / "out"
+    project = tmp_path / "gitops"  # a copy: the source tree is never written
+    shutil.copytree(REPO / "examples" / "gitops", project, ignore=shutil.ignore_patterns(".mlrt"))
     first = subprocess.run(
         [
             sys.executable,
             "-m",
             "mlrt_iac.cli.main",
-            f"-chdir={REPO / 'examples' / 'gitops'}",
+            f"-chdir={project}",
             "render",
             "-out",
             str(out),

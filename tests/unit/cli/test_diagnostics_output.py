@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -118,8 +119,12 @@ def test_fmt_check_exits_3_and_fmt_rewrites(tmp_path: Path, capsys: pytest.Captu
 
 
 @pytest.mark.parametrize("example", ["quickstart", "multi-team", "gitops"])
-def test_examples_validate_and_are_formatted(example: str, capsys: pytest.CaptureFixture[str]) -> None:
-    path = Path(__file__).resolve().parents[3] / "examples" / example
+def test_examples_validate_and_are_formatted(
+    example: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / example  # a copy: validating writes .mlrt/, which must not land in the tree
+    source = Path(__file__).resolve().parents[3] / "examples" / example
+    shutil.copytree(source, path, ignore=shutil.ignore_patterns(".mlrt"))
     code, out, err = _run(capsys, path, "validate", "-no-color")
     assert code == 0, err
     code, out, err = _run(capsys, path, "fmt", "-check", "-recursive")
