@@ -19,7 +19,7 @@ from ..state import ResourceState, discover_backends
 from .console import Out
 from .diagnostics_view import diagnostics_json, print_diagnostics
 from .plan_view import fmt_value
-from .session import backend_for, open_project_for, read_state, resolve_file
+from .session import backend_for, open_project_for, project_dir, read_state, resolve_file
 
 
 def cmd_init(args: argparse.Namespace, out: Out) -> int:
@@ -68,8 +68,6 @@ def cmd_validate(args: argparse.Namespace, out: Out) -> int:
     if out.json_mode:
         out.json(diagnostics_json(diags))
         return 1 if diags.has_errors else 0
-    from .main import project_dir
-
     print_diagnostics(out, diags, sources, project_dir(args))
     if diags.has_errors:
         return 1
@@ -79,7 +77,6 @@ def cmd_validate(args: argparse.Namespace, out: Out) -> int:
 
 def cmd_fmt(args: argparse.Namespace, out: Out) -> int:
     from ..config.fmt import format_paths, unified_diff, write_changes
-    from .main import project_dir
 
     paths = [resolve_file(args, p) for p in args.paths] if args.paths else [project_dir(args)]
     results = format_paths(paths, recursive=args.recursive)

@@ -12,7 +12,6 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
@@ -20,6 +19,7 @@ from rich.markup import escape
 from ..errors import DiagnosticsError, MlrtError, StateLockedError
 from .console import Out
 from .diagnostics_view import diagnostics_json, print_diagnostics
+from .session import project_dir
 
 
 def _bool(v: str) -> bool:
@@ -184,11 +184,6 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("-force", "--force", dest="force", action="store_true")
             q.add_argument("file")
     return parser
-
-
-def project_dir(args: argparse.Namespace) -> Path:
-    d = getattr(args, "chdir", None) or getattr(args, "global_chdir", None) or "."
-    return Path(d).resolve()
 
 
 def main(argv: list[str] | None = None) -> int:
