@@ -65,7 +65,7 @@ def _plan_flags(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import cmd_misc, cmd_plan, cmd_state
+    from . import cmd_fmt, cmd_init, cmd_misc, cmd_plan, cmd_state, cmd_validate
 
     parser = argparse.ArgumentParser(
         prog="mlrt",
@@ -92,20 +92,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     add(
         "init",
-        cmd_misc.cmd_init,
+        cmd_init.cmd_init,
         "List installed providers and backends and check the configuration needs.",
         vars_=False,
         lock=False,
     )
     add(
         "validate",
-        cmd_misc.cmd_validate,
+        cmd_validate.cmd_validate,
         "Check the configuration: syntax, types, references, cross-block rules.",
         lock=False,
     )
     p = add(
         "fmt",
-        cmd_misc.cmd_fmt,
+        cmd_fmt.cmd_fmt,
         "Rewrite HCL files in the canonical layout.",
         vars_=False,
         lock=False,
