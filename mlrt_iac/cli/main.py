@@ -5,7 +5,7 @@ lines here (tracebacks only with MLRT_DEBUG=1).
 
 This module imports only the standard library: the parser is built from names, and a command's
 module (with rich, pydantic, the engine and the providers behind it) is imported only when that
-command runs, so `mlrt --help` and `mlrt -version` start about as fast as Python does.
+command runs, so `mlrt --help` and `mlrt version` start about as fast as Python does.
 """
 
 from __future__ import annotations
@@ -224,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
         elif name == "push":
             q.add_argument("-force", "--force", dest="force", action="store_true")
             q.add_argument("file")
+    # Like `terraform version`; answered before any command module is imported.
+    sub.add_parser("version", help="Show the mlrt version.", description="Show the mlrt version.")
     return parser
 
 
@@ -244,7 +246,7 @@ def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.version:
+    if args.version or args.command == "version":
         from ..version import mlrt_version
 
         print(f"mlrt v{mlrt_version()}")
