@@ -71,12 +71,12 @@ def main() -> None:
     print(f"{'command':<28} {'best_s':>7} {'spread_s':>8} {'x_base':>6}  exit  target")
     for label, _, target in todo:
         best, spread = min(times[label]), max(times[label]) - min(times[label])
-        rc = ",".join(str(c) for c in sorted(codes[label]))
+        exits = ",".join(str(c) for c in sorted(codes[label]))
         if target is None:
             verdict = "baseline"
         else:
             verdict = f"<= {target:.2f} s ({'met' if best <= target else 'NOT met'})"
-        print(f"{label:<28} {best:7.3f} {spread:8.3f} {best / base:6.1f}  {rc:>4}  {verdict}")
+        print(f"{label:<28} {best:7.3f} {spread:8.3f} {best / base:6.1f}  {exits:>4}  {verdict}")
 
 
 if __name__ == "__main__":
