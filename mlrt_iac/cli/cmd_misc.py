@@ -1,10 +1,12 @@
-"""init, validate, fmt, show, output, graph, render."""
+"""show, output, graph, render.
+
+init, validate and fmt have modules of their own, so each imports only what it needs.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from rich.markup import escape
@@ -13,93 +15,12 @@ from ..errors import DiagnosticsError, MlrtError
 from ..graph import build_graph, to_dot
 from ..plan.json_view import REDACTED, plan_json, state_json
 from ..plan.model import Plan
-from ..plan.project import provider_checks, validate_project
-from ..provider import Renderer, RenderItem, discover_providers
-from ..state import ResourceState, discover_backends
+from ..plan.project import validate_project
+from ..provider import Renderer, RenderItem
+from ..state import ResourceState
 from .console import Out
-from .diagnostics_view import diagnostics_json, print_diagnostics
 from .plan_view import fmt_value
 from .session import backend_for, open_project_for, read_state, resolve_file
-
-
-def cmd_init(args: argparse.Namespace, out: Out) -> int:
-    providers = discover_providers()
-    backends = discover_backends()
-    project = open_project_for(args)
-    ev, diags = project.evaluate()
-    diags.extend(provider_checks(project, ev.instances))
-    (project.project_dir / ".mlrt").mkdir(exist_ok=True)
-    if out.json_mode:
-        out.json(
-            {
-                "providers": {k: {"version": v.version, "module": v.module} for k, v in providers.items()},
-                "backends": sorted(backends),
-                **diagnostics_json(diags),
-            }
-        )
-        return 1 if diags.has_errors else 0
-    out.print("[bold]Initializing mlrt...[/]")
-    out.print()
-    out.print("Providers found (entry point group mlrt.providers):")
-    for name, info in sorted(providers.items()):
-        out.print(f"  - {name} v{info.version} ({escape(info.module)})")
-    out.print("Backends found (entry point group mlrt.backends):")
-    for name in sorted(backends):
-        out.print(f"  - {name}")
-    used = sorted({i.provider for i in ev.instances})
-    out.print(f"Providers used by this configuration: {', '.join(used) or 'none'}")
-    if diags.has_errors:
-        print_diagnostics(out, diags, project.config.sources, project.project_dir)
-        return 1
-    out.print()
-    out.print("[bold green]mlrt has been successfully initialized![/]")
-    return 0
-
-
-def cmd_validate(args: argparse.Namespace, out: Out) -> int:
-    sources: Mapping[str, str]
-    try:
-        project = open_project_for(args)
-        _, _, diags = validate_project(project)
-        sources = project.config.sources
-    except DiagnosticsError as exc:
-        diags, sources = exc.diagnostics, exc.sources
-        project = None
-    if out.json_mode:
-        out.json(diagnostics_json(diags))
-        return 1 if diags.has_errors else 0
-    from .main import project_dir
-
-    print_diagnostics(out, diags, sources, project_dir(args))
-    if diags.has_errors:
-        return 1
-    out.print("[bold green]Success![/] The configuration is valid.")
-    return 0
-
-
-def cmd_fmt(args: argparse.Namespace, out: Out) -> int:
-    from ..config.fmt import format_paths, unified_diff, write_changes
-    from .main import project_dir
-
-    paths = [resolve_file(args, p) for p in args.paths] if args.paths else [project_dir(args)]
-    results = format_paths(paths, recursive=args.recursive)
-    status = 0
-    for r in results:
-        if r.diagnostics:
-            print_diagnostics(out, list(r.diagnostics), {}, None)
-            status = 1
-            continue
-        if not r.changed:
-            continue
-        if args.list:
-            out.raw(f"{r.path}\n")
-        if args.diff:
-            out.raw(unified_diff(r))
-        if args.check:
-            status = max(status, 3)
-    if not args.check:
-        write_changes([r for r in results if r.changed and not r.diagnostics])
-    return status
 
 
 def cmd_show(args: argparse.Namespace, out: Out) -> int:

@@ -2,24 +2,48 @@
 
 Every command returns an exit code; errors raised below are turned into Terraform-style red
 lines here (tracebacks only with MLRT_DEBUG=1).
+
+This module imports only the standard library: the parser is built from names, and a command's
+module (with rich, pydantic, the engine and the providers behind it) is imported only when that
+command runs, so `mlrt --help` and `mlrt version` start about as fast as Python does.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import os
 import sys
 import traceback
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
+if TYPE_CHECKING:
+    from .console import Out
 
-from ..errors import DiagnosticsError, MlrtError, StateLockedError
-from .console import Out
-from .diagnostics_view import diagnostics_json, print_diagnostics
+
+class Command:
+    """A command named by its module and function, imported on the first call.
+
+    The parser holds one per subcommand; only the chosen one ever loads its module.
+    """
+
+    def __init__(self, module: str, function: str) -> None:
+        self.module = module
+        self.function = function
+
+    def load(self) -> Callable[[argparse.Namespace, Out], int]:
+        fn: Callable[[argparse.Namespace, Out], int] = getattr(
+            importlib.import_module(f"mlrt_iac.cli.{self.module}"), self.function
+        )
+        return fn
+
+    def __call__(self, args: argparse.Namespace, out: Out) -> int:
+        return self.load()(args, out)
+
+    def __repr__(self) -> str:
+        return f"Command({self.module}:{self.function})"
 
 
 def _bool(v: str) -> bool:
@@ -65,8 +89,6 @@ def _plan_flags(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import cmd_misc, cmd_plan, cmd_state
-
     parser = argparse.ArgumentParser(
         prog="mlrt",
         description="Declarative infrastructure for ML: plan and apply "
@@ -92,20 +114,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     add(
         "init",
-        cmd_misc.cmd_init,
+        Command("cmd_init", "cmd_init"),
         "List installed providers and backends and check the configuration needs.",
         vars_=False,
         lock=False,
     )
     add(
         "validate",
-        cmd_misc.cmd_validate,
+        Command("cmd_validate", "cmd_validate"),
         "Check the configuration: syntax, types, references, cross-block rules.",
         lock=False,
     )
     p = add(
         "fmt",
-        cmd_misc.cmd_fmt,
+        Command("cmd_fmt", "cmd_fmt"),
         "Rewrite HCL files in the canonical layout.",
         vars_=False,
         lock=False,
@@ -117,43 +139,62 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-list", "--list", dest="list", type=_bool, default=True)
     p.add_argument("paths", nargs="*")
 
-    p = add("plan", cmd_plan.cmd_plan, "Show what apply would change.")
+    p = add("plan", Command("cmd_plan", "cmd_plan"), "Show what apply would change.")
     _plan_flags(p)
     p.add_argument("-out", "--out", dest="out", default=None, metavar="FILE")
     p.add_argument("-detailed-exitcode", "--detailed-exitcode", dest="detailed_exitcode", action="store_true")
     p.add_argument("-format", "--format", dest="format", choices=["human", "markdown"], default="human")
 
-    p = add("apply", cmd_plan.cmd_apply, "Make the infrastructure match the configuration (or a saved plan).")
+    p = add(
+        "apply",
+        Command("cmd_plan", "cmd_apply"),
+        "Make the infrastructure match the configuration (or a saved plan).",
+    )
     _plan_flags(p)
     p.add_argument("-auto-approve", "--auto-approve", dest="auto_approve", action="store_true")
     p.add_argument("plan_file", nargs="?", default=None)
 
-    p = add("destroy", cmd_plan.cmd_destroy, "Destroy everything this configuration manages.")
+    p = add("destroy", Command("cmd_plan", "cmd_destroy"), "Destroy everything this configuration manages.")
     _plan_flags(p)
     p.add_argument("-auto-approve", "--auto-approve", dest="auto_approve", action="store_true")
 
-    p = add("show", cmd_misc.cmd_show, "Show the state, or a saved plan.", vars_=False, lock=False)
+    p = add(
+        "show", Command("cmd_misc", "cmd_show"), "Show the state, or a saved plan.", vars_=False, lock=False
+    )
     p.add_argument("file", nargs="?", default=None)
 
-    p = add("output", cmd_misc.cmd_output, "Show output values.", vars_=False, lock=False)
+    p = add("output", Command("cmd_misc", "cmd_output"), "Show output values.", vars_=False, lock=False)
     p.add_argument("-raw", "--raw", dest="raw", action="store_true")
     p.add_argument("name", nargs="?", default=None)
 
     p = add(
-        "graph", cmd_misc.cmd_graph, "Print the dependency graph as Graphviz DOT.", lock=False, json_=False
+        "graph",
+        Command("cmd_misc", "cmd_graph"),
+        "Print the dependency graph as Graphviz DOT.",
+        lock=False,
+        json_=False,
     )
     p.add_argument("-type", "--type", dest="type", choices=["plan", "config"], default="config")
 
-    p = add("render", cmd_misc.cmd_render, "Write the manifests a provider would apply (GitOps).", lock=False)
+    p = add(
+        "render",
+        Command("cmd_misc", "cmd_render"),
+        "Write the manifests a provider would apply (GitOps).",
+        lock=False,
+    )
     p.add_argument("-out", "--out", dest="out", default=None, metavar="DIR")
     p.add_argument("-provider", "--provider", dest="provider", default="kubernetes")
 
-    p = add("import", cmd_state.cmd_import, "Record an existing object in the state.")
+    p = add("import", Command("cmd_state", "cmd_import"), "Record an existing object in the state.")
     p.add_argument("address")
     p.add_argument("id")
 
     p = add(
-        "force-unlock", cmd_state.cmd_force_unlock, "Release a stuck state lock.", vars_=False, lock=False
+        "force-unlock",
+        Command("cmd_state", "cmd_force_unlock"),
+        "Release a stuck state lock.",
+        vars_=False,
+        lock=False,
     )
     p.add_argument("-force", "--force", dest="force", action="store_true")
     p.add_argument("lock_id")
@@ -161,12 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("state", help="Inspect and edit the state.")
     ssub = sp.add_subparsers(dest="state_command", metavar="SUBCOMMAND")
     for name, fn, help_ in (
-        ("list", cmd_state.cmd_state_list, "List resources in the state."),
-        ("show", cmd_state.cmd_state_show, "Show one resource."),
-        ("rm", cmd_state.cmd_state_rm, "Forget resources (does not destroy them)."),
-        ("mv", cmd_state.cmd_state_mv, "Move a resource to another address."),
-        ("pull", cmd_state.cmd_state_pull, "Print the state JSON."),
-        ("push", cmd_state.cmd_state_push, "Replace the state with a file."),
+        ("list", Command("cmd_state", "cmd_state_list"), "List resources in the state."),
+        ("show", Command("cmd_state", "cmd_state_show"), "Show one resource."),
+        ("rm", Command("cmd_state", "cmd_state_rm"), "Forget resources (does not destroy them)."),
+        ("mv", Command("cmd_state", "cmd_state_mv"), "Move a resource to another address."),
+        ("pull", Command("cmd_state", "cmd_state_pull"), "Print the state JSON."),
+        ("push", Command("cmd_state", "cmd_state_push"), "Replace the state with a file."),
     ):
         q = ssub.add_parser(name, help=help_, description=help_)
         _common(q, vars_=False)
@@ -183,12 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
         elif name == "push":
             q.add_argument("-force", "--force", dest="force", action="store_true")
             q.add_argument("file")
+    # Like `terraform version`; answered before any command module is imported.
+    sub.add_parser("version", help="Show the mlrt version.", description="Show the mlrt version.")
     return parser
-
-
-def project_dir(args: argparse.Namespace) -> Path:
-    d = getattr(args, "chdir", None) or getattr(args, "global_chdir", None) or "."
-    return Path(d).resolve()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,7 +246,7 @@ def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.version:
+    if args.version or args.command == "version":
         from ..version import mlrt_version
 
         print(f"mlrt v{mlrt_version()}")
@@ -216,6 +254,14 @@ def _main(argv: list[str] | None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 1 if args.command is None else 1
+    # Only now that a command runs are the terminal, the errors and their views imported.
+    from rich.markup import escape
+
+    from ..errors import DiagnosticsError, MlrtError, StateLockedError
+    from .console import Out
+    from .diagnostics_view import diagnostics_json, print_diagnostics
+    from .session import project_dir
+
     out = Out(
         no_color=getattr(args, "no_color", False) or bool(os.environ.get("NO_COLOR")),
         json_mode=getattr(args, "json", False),

@@ -1,4 +1,8 @@
-"""Opening a project, its state backend and its lock for one CLI command."""
+"""Opening a project, its state backend and its lock for one CLI command.
+
+Light to import (the engine and the state package load on first use), so a command that only
+needs paths, like `fmt`, does not pay for the configuration evaluator or the backends.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,21 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import MlrtError
-from ..plan.project import Project, open_project
-from ..state import Backend, StateDocument, load_backend, lock_info, read_or_new
+if TYPE_CHECKING:
+    from ..plan.project import Project
+    from ..state import Backend, StateDocument
+
+
+def project_dir(args: argparse.Namespace) -> Path:
+    d = getattr(args, "chdir", None) or getattr(args, "global_chdir", None) or "."
+    return Path(d).resolve()
 
 
 def open_project_for(args: argparse.Namespace, inputs: dict[str, Any] | None = None) -> Project:
-    from .main import project_dir
+    from ..errors import MlrtError
+    from ..plan.project import open_project
 
     d = project_dir(args)
     if not d.is_dir():
@@ -24,6 +34,8 @@ def open_project_for(args: argparse.Namespace, inputs: dict[str, Any] | None = N
 
 
 def backend_for(project: Project) -> Backend:
+    from ..state import load_backend
+
     settings = project.settings()
     if settings.backend is None:
         return load_backend("local", project.project_dir, {})
@@ -35,6 +47,8 @@ def locked(backend: Backend, operation: str, args: argparse.Namespace) -> Iterat
     if not getattr(args, "lock", True):
         yield None
         return
+    from ..state import lock_info
+
     lock_id = backend.lock(lock_info(backend, operation), timeout=getattr(args, "lock_timeout", 0.0))
     try:
         yield lock_id
@@ -43,18 +57,20 @@ def locked(backend: Backend, operation: str, args: argparse.Namespace) -> Iterat
 
 
 def read_state(backend: Backend) -> StateDocument:
+    from ..state import read_or_new
+
     return read_or_new(backend)
 
 
 def resolve_file(args: argparse.Namespace, name: str) -> Path:
-    from .main import project_dir
-
     p = Path(name)
     # Like terraform -chdir: relative paths are relative to the configuration directory.
     return p if p.is_absolute() else project_dir(args) / p
 
 
 def read_text_file(args: argparse.Namespace, name: str, what: str) -> str:
+    from ..errors import MlrtError
+
     path = resolve_file(args, name)
     try:
         return path.read_text()
