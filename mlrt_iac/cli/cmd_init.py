@@ -6,8 +6,9 @@ import argparse
 
 from rich.markup import escape
 
+from ..errors import MlrtError
 from ..plan.project import provider_checks
-from ..provider import discover_providers
+from ..provider import ProviderInfo, discover_providers
 from ..state import discover_backends
 from .console import Out
 from .diagnostics_view import diagnostics_json, print_diagnostics
@@ -24,7 +25,7 @@ def cmd_init(args: argparse.Namespace, out: Out) -> int:
     if out.json_mode:
         out.json(
             {
-                "providers": {k: {"version": v.version, "module": v.module} for k, v in providers.items()},
+                "providers": {k: {"version": _version(v), "module": v.module} for k, v in providers.items()},
                 "backends": sorted(backends),
                 **diagnostics_json(diags),
             }
@@ -34,7 +35,7 @@ def cmd_init(args: argparse.Namespace, out: Out) -> int:
     out.print()
     out.print("Providers found (entry point group mlrt.providers):")
     for name, info in sorted(providers.items()):
-        out.print(f"  - {name} v{info.version} ({escape(info.module)})")
+        out.print(f"  - {name} v{_version(info)} ({escape(info.module)})")
     out.print("Backends found (entry point group mlrt.backends):")
     for name in sorted(backends):
         out.print(f"  - {name}")
@@ -46,3 +47,11 @@ def cmd_init(args: argparse.Namespace, out: Out) -> int:
     out.print()
     out.print("[bold green]mlrt has been successfully initialized![/]")
     return 0
+
+
+def _version(info: ProviderInfo) -> str:
+    """The provider's version, or why it cannot be loaded (init is where a broken one shows)."""
+    try:
+        return info.version
+    except MlrtError as exc:
+        return f"? ({exc.summary})"

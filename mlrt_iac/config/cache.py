@@ -90,17 +90,22 @@ class _Malformed(Exception):
 
 @lru_cache(maxsize=1)
 def _salt() -> bytes:
-    import hcl2
+    # hcl2 is located, not imported: a warm run never needs the parser (hcl2 and lark cost 70 ms)
+    import importlib.util
+    from importlib.metadata import version
 
     try:
-        from importlib.metadata import version
-
         mlrt_version = version("mlrt-iac")
     except Exception:  # not installed (running from a source tree)
         mlrt_version = "dev"
-    grammar = Path(hcl2.__file__).with_name("hcl2.lark")
-    g = grammar.read_bytes() if grammar.exists() else b""
-    hcl_version = getattr(getattr(hcl2, "version", None), "__version__", "") or ""
+    try:
+        hcl_version = version("python-hcl2")
+    except Exception:
+        hcl_version = ""
+    spec = importlib.util.find_spec("hcl2")
+    origin = spec.origin if spec is not None else None
+    grammar = Path(origin).with_name("hcl2.lark") if origin else None
+    g = grammar.read_bytes() if grammar is not None and grammar.exists() else b""
     h = hashlib.sha256()
     registry = repr([(c.__name__, c._fields()) for c in _NODE_CLASSES]).encode()
     parts = (b"mlrt-parse", AST_SCHEMA.encode(), registry, mlrt_version.encode(), hcl_version.encode(), g)

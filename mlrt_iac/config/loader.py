@@ -15,7 +15,7 @@ from typing import Any
 from ..diagnostics import Diagnostics, Pos, SourceRange
 from . import ast as A
 from .cache import ParseCache
-from .parser import ParseError, parse_file_text
+from .parse_error import ParseError
 from .types import TypeSpec, parse_type
 from .valueops import EvalError
 
@@ -182,6 +182,8 @@ def parse_source(text: str, filename: str, cache: ParseCache, diags: Diagnostics
     if hit is not None:
         return hit
     try:
+        from .parser import parse_file_text  # hcl2 and lark only when a file is parsed
+
         f = parse_file_text(text)
     except ParseError as e:
         diags.add_error(e.summary, e.detail, SourceRange.at(filename, e.line, e.column))

@@ -11,7 +11,7 @@ from ..values import UNKNOWN, Sensitive
 from .context import Deps, EvalContext, ModuleInstance
 from .loader import VariableDecl, rng
 from .nodes import NodeKey
-from .parser import ParseError, parse_expression
+from .parse_error import ParseError
 from .scope import Scope
 from .types import convert, type_str
 from .valueops import EvalError, strip_marks, type_name
@@ -34,6 +34,8 @@ def eval_var(ctx: EvalContext, mi: ModuleInstance, k: NodeKey) -> None:
                 and decl.type[0] not in ("string", "number", "bool", "any")
             ):
                 try:
+                    from .parser import parse_expression
+
                     value = ctx.ev.eval(parse_expression(value), Scope())
                 except (ParseError, EvalError) as e:
                     ctx.diags.add_error(

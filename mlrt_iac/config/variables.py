@@ -11,7 +11,7 @@ from typing import Any
 from ..diagnostics import Diagnostics, SourceRange
 from .expr import Evaluator, Scope
 from .loader import Config, VariableDecl, decode_source, rng
-from .parser import ParseError, parse_expression, parse_file_text
+from .parse_error import ParseError
 from .valueops import EvalError
 
 _RAW_TYPES = (None, "string", "number", "bool", "any")
@@ -26,6 +26,8 @@ def _parse_cli_value(name: str, raw: str, decl: VariableDecl | None, source: str
     if _is_raw(decl):
         return raw
     try:
+        from .parser import parse_expression
+
         return Evaluator(None).eval(parse_expression(raw), Scope())
     except (ParseError, EvalError) as e:
         diags.add_error(
@@ -71,6 +73,8 @@ def _var_file(path: Path, decls: Mapping[str, VariableDecl], diags: Diagnostics)
             return {}
         return obj
     try:
+        from .parser import parse_file_text
+
         f = parse_file_text(text)
     except ParseError as e:
         diags.add_error(e.summary, e.detail, SourceRange.at(name, e.line, e.column))

@@ -127,6 +127,17 @@ def test_a_command_imports_its_module_only_when_it_runs(tmp_path: Path) -> None:
     assert not {"mlrt_iac.cli.cmd_plan", "mlrt_iac.apply.engine", "mlrt_iac.cli.cmd_state"} & set(modules)
 
 
+def test_a_warm_validate_loads_no_parser_and_no_provider_code(tmp_path: Path) -> None:
+    """The second validate reads the parse cache: hcl2 and lark are never imported, and
+    providers are only listed (entry points), not imported, since validate needs only names."""
+    (tmp_path / "main.hcl").write_text('compute_pool "cpu" {\n  instance_family = "CPU_X64_S"\n}\n')
+    code, modules, text = _probe("-chdir", str(tmp_path), "validate", "-no-color")
+    assert code == 0 and "hcl2" in modules, text  # the cold run parsed
+    code, modules, text = _probe("-chdir", str(tmp_path), "validate", "-no-color")
+    assert code == 0, text
+    assert not [m for m in modules if m.split(".")[0] in ("hcl2", "lark", "providers")]
+
+
 def test_python_m_help_imports_nothing_heavy() -> None:
     # `python -m mlrt_iac.cli.main` (how tests and benches run mlrt) goes through runpy, which
     # imports the package first: -X importtime lists every module that path imports.
