@@ -9,10 +9,17 @@ from typing import Any
 from rich.console import Console
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """rich exits 1 when the reader closes the pipe (`mlrt show | head -1`); raise instead, so
+        the CLI decides (it ends quietly with 0)."""
+        raise BrokenPipeError
+
+
 class Out:
     def __init__(self, no_color: bool = False, json_mode: bool = False) -> None:
         self.json_mode = json_mode
-        self.console = Console(no_color=no_color, highlight=False, soft_wrap=True)
+        self.console = _Console(no_color=no_color, highlight=False, soft_wrap=True)
         self.err = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
 
     def print(self, *args: Any, **kwargs: Any) -> None:

@@ -296,6 +296,10 @@ def _main(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         out.err.print("\n[bold red]Interrupted.[/]")
         return 130
+    except BrokenPipeError:
+        # `mlrt state list | head -3`: the reader has all it wanted; that is not an error.
+        _silence_stdout()
+        return 0
     except Exception as exc:
         out.err.print()
         out.err.print(
@@ -304,6 +308,16 @@ def _main(argv: list[str] | None) -> int:
         out.err.print("\nThis is a bug in mlrt. Run again with MLRT_DEBUG=1 to see the traceback.")
         _debug()
         return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _debug() -> None:
