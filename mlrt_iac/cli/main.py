@@ -65,27 +65,111 @@ def _duration(v: str) -> float:
 
 def _common(p: argparse.ArgumentParser, *, vars_: bool = True, lock: bool = True, json_: bool = True) -> None:
     p.add_argument("-chdir", "--chdir", dest="chdir", default=None, help="run in this directory")
-    p.add_argument("-no-color", "--no-color", dest="no_color", action="store_true")
-    p.add_argument("-input", "--input", dest="input", type=_bool, default=True, metavar="BOOL")
+    p.add_argument(
+        "-no-color", "--no-color", dest="no_color", action="store_true", help="plain text, no colours"
+    )
+    p.add_argument(
+        "-input",
+        "--input",
+        dest="input",
+        type=_bool,
+        default=True,
+        metavar="BOOL",
+        help="ask for missing variables interactively (default true; false in pipelines)",
+    )
     if json_:
         p.add_argument("-json", "--json", dest="json", action="store_true", help="machine-readable output")
     if vars_:
-        p.add_argument("-var", "--var", dest="vars", action="append", default=[], metavar="NAME=VALUE")
         p.add_argument(
-            "-var-file", "--var-file", dest="var_files", action="append", default=[], metavar="FILE"
+            "-var",
+            "--var",
+            dest="vars",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="set a root variable (repeatable)",
+        )
+        p.add_argument(
+            "-var-file",
+            "--var-file",
+            dest="var_files",
+            action="append",
+            default=[],
+            metavar="FILE",
+            help="read variables from a .hcl or .json file (repeatable)",
         )
     if lock:
-        p.add_argument("-lock-timeout", "--lock-timeout", dest="lock_timeout", type=_duration, default=0.0)
-        p.add_argument("-lock", "--lock", dest="lock", type=_bool, default=True, metavar="BOOL")
+        p.add_argument(
+            "-lock-timeout",
+            "--lock-timeout",
+            dest="lock_timeout",
+            type=_duration,
+            default=0.0,
+            metavar="DURATION",
+            help="wait this long for the state lock (e.g. 30s; default 0: fail at once)",
+        )
+        p.add_argument(
+            "-lock",
+            "--lock",
+            dest="lock",
+            type=_bool,
+            default=True,
+            metavar="BOOL",
+            help="lock the state while running (default true)",
+        )
 
 
 def _plan_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-target", "--target", dest="targets", action="append", default=[], metavar="ADDR")
-    p.add_argument("-replace", "--replace", dest="replace", action="append", default=[], metavar="ADDR")
-    p.add_argument("-refresh", "--refresh", dest="refresh", type=_bool, default=True, metavar="BOOL")
-    p.add_argument("-refresh-only", "--refresh-only", dest="refresh_only", action="store_true")
-    p.add_argument("-parallelism", "--parallelism", dest="parallelism", type=int, default=10)
-    p.add_argument("-destroy", "--destroy", dest="destroy", action="store_true")
+    p.add_argument(
+        "-target",
+        "--target",
+        dest="targets",
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="limit to this resource or module and what it depends on (repeatable)",
+    )
+    p.add_argument(
+        "-replace",
+        "--replace",
+        dest="replace",
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="plan to replace this resource even if nothing changed (repeatable)",
+    )
+    p.add_argument(
+        "-refresh",
+        "--refresh",
+        dest="refresh",
+        type=_bool,
+        default=True,
+        metavar="BOOL",
+        help="read every object's real state first (default true)",
+    )
+    p.add_argument(
+        "-refresh-only",
+        "--refresh-only",
+        dest="refresh_only",
+        action="store_true",
+        help="only update the state from the real objects; change nothing",
+    )
+    p.add_argument(
+        "-parallelism",
+        "--parallelism",
+        dest="parallelism",
+        type=int,
+        default=10,
+        metavar="N",
+        help="operations at once (default 10)",
+    )
+    p.add_argument(
+        "-destroy",
+        "--destroy",
+        dest="destroy",
+        action="store_true",
+        help="plan to destroy everything managed",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,9 +225,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("plan", Command("cmd_plan", "cmd_plan"), "Show what apply would change.")
     _plan_flags(p)
-    p.add_argument("-out", "--out", dest="out", default=None, metavar="FILE")
-    p.add_argument("-detailed-exitcode", "--detailed-exitcode", dest="detailed_exitcode", action="store_true")
-    p.add_argument("-format", "--format", dest="format", choices=["human", "markdown"], default="human")
+    p.add_argument(
+        "-out", "--out", dest="out", default=None, metavar="FILE", help="save the plan for `mlrt apply FILE`"
+    )
+    p.add_argument(
+        "-detailed-exitcode",
+        "--detailed-exitcode",
+        dest="detailed_exitcode",
+        action="store_true",
+        help="exit 0 with no changes, 2 with changes, 1 on error",
+    )
+    p.add_argument(
+        "-format",
+        "--format",
+        dest="format",
+        choices=["human", "markdown"],
+        default="human",
+        help="markdown: a summary for a pull-request comment",
+    )
 
     p = add(
         "apply",
@@ -151,12 +250,24 @@ def build_parser() -> argparse.ArgumentParser:
         "Make the infrastructure match the configuration (or a saved plan).",
     )
     _plan_flags(p)
-    p.add_argument("-auto-approve", "--auto-approve", dest="auto_approve", action="store_true")
-    p.add_argument("plan_file", nargs="?", default=None)
+    p.add_argument(
+        "-auto-approve",
+        "--auto-approve",
+        dest="auto_approve",
+        action="store_true",
+        help="do not ask to confirm",
+    )
+    p.add_argument("plan_file", nargs="?", default=None, help="a plan saved by `mlrt plan -out FILE`")
 
     p = add("destroy", Command("cmd_plan", "cmd_destroy"), "Destroy everything this configuration manages.")
     _plan_flags(p)
-    p.add_argument("-auto-approve", "--auto-approve", dest="auto_approve", action="store_true")
+    p.add_argument(
+        "-auto-approve",
+        "--auto-approve",
+        dest="auto_approve",
+        action="store_true",
+        help="do not ask to confirm",
+    )
 
     p = add(
         "show", Command("cmd_misc", "cmd_show"), "Show the state, or a saved plan.", vars_=False, lock=False
@@ -199,7 +310,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-force", "--force", dest="force", action="store_true")
     p.add_argument("lock_id")
 
-    sp = sub.add_parser("state", help="Inspect and edit the state.")
+    sp = sub.add_parser(
+        "state", help="Inspect and edit the state.", description="Inspect and edit the state."
+    )
+    sp.set_defaults(parser_of_group=sp)
     ssub = sp.add_subparsers(dest="state_command", metavar="SUBCOMMAND")
     for name, fn, help_ in (
         ("list", Command("cmd_state", "cmd_state_list"), "List resources in the state."),
@@ -252,8 +366,9 @@ def _main(argv: list[str] | None) -> int:
         print(f"mlrt v{mlrt_version()}")
         return 0
     if not getattr(args, "func", None):
-        parser.print_help()
-        return 1 if args.command is None else 1
+        # `mlrt state` alone: that group's own help, as `terraform state` prints its subcommands.
+        getattr(args, "parser_of_group", parser).print_help()
+        return 1
     # Only now that a command runs are the terminal, the errors and their views imported.
     from rich.markup import escape
 
