@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..config.fmt import format_paths, unified_diff, write_changes
 from .console import Out
@@ -10,8 +11,17 @@ from .diagnostics_view import print_diagnostics
 from .session import project_dir, resolve_file
 
 
+def _shown(path: Path, base: Path) -> str:
+    """The path as `terraform fmt` lists it: relative to the working directory when inside it."""
+    try:
+        return path.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
 def cmd_fmt(args: argparse.Namespace, out: Out) -> int:
-    paths = [resolve_file(args, p) for p in args.paths] if args.paths else [project_dir(args)]
+    base = project_dir(args)
+    paths = [resolve_file(args, p) for p in args.paths] if args.paths else [base]
     results = format_paths(paths, recursive=args.recursive)
     status = 0
     for r in results:
@@ -22,9 +32,9 @@ def cmd_fmt(args: argparse.Namespace, out: Out) -> int:
         if not r.changed:
             continue
         if args.list:
-            out.raw(f"{r.path}\n")
+            out.raw(f"{_shown(r.path, base)}\n")
         if args.diff:
-            out.raw(unified_diff(r))
+            out.raw(unified_diff(r, _shown(r.path, base)))
         if args.check:
             status = max(status, 3)
     if not args.check:

@@ -435,11 +435,12 @@ def format_paths(paths: list[Path], *, recursive: bool) -> list[FmtResult]:
     return results
 
 
-def unified_diff(result: FmtResult) -> str:
-    """A `diff -u` of one result, as `terraform fmt -diff` prints it ("" when unchanged)."""
+def unified_diff(result: FmtResult, name: str | None = None) -> str:
+    """A `diff -u` of one result, as `terraform fmt -diff` prints it ("" when unchanged);
+    `name` is the path as the user should see it (default: the result's path)."""
     if not result.changed:
         return ""
-    name = result.path.as_posix()
+    name = name or result.path.as_posix()
     return "".join(
         difflib.unified_diff(
             result.original.splitlines(keepends=True),

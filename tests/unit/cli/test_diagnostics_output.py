@@ -105,9 +105,10 @@ def test_valid_configuration(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 def test_fmt_check_exits_3_and_fmt_rewrites(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     project = _project(tmp_path, 'compute_pool "cpu" {\ninstance_family="CPU_X64_S"\n    min_nodes = 1\n}\n')
-    code, out, _ = _run(capsys, project, "fmt", "-check")
+    code, out, _ = _run(capsys, project, "fmt", "-check", "-diff")
     assert code == 3
-    assert "main.hcl" in out
+    # paths relative to the working directory, as terraform fmt lists them (not absolute)
+    assert out.startswith("main.hcl\n--- old/main.hcl\n+++ new/main.hcl\n")
     assert (project / "main.hcl").read_text().startswith('compute_pool "cpu" {\ninstance_family')
     code, _, _ = _run(capsys, project, "fmt")
     assert code == 0
