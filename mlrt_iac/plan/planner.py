@@ -44,6 +44,14 @@ def make_plan(project: Project, state: StateDocument | None, opts: PlanOptions) 
     in them, whichever check or provider wrote the message.
     """
     plan, diags = _make_plan(project, state, opts)
+    if opts.targets and not diags.has_errors:
+        diags.add_warning(
+            "Resource targeting is in effect",
+            "You are creating a plan with the -target option, which means that the result of this "
+            "plan may not represent all of the changes requested by the current configuration. "
+            "The -target option is not for routine use; it is for exceptional situations such as "
+            "recovering from errors or mistakes.",
+        )
     secrets = set(project.secrets)
     for r in state.resources if state is not None else ():
         if r.sensitive_attributes:

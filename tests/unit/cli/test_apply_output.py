@@ -29,3 +29,14 @@ def test_done_and_start_lines_carry_the_id_and_no_trailing_space(
     replaced = capsys.readouterr().out.splitlines()
     assert "network_rule.r: Replacing... [id=r]" in replaced
     assert all(line == line.rstrip() for line in created + replaced)
+
+
+def test_a_targeted_plan_warns_that_targeting_is_in_effect(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    (tmp_path / "main.hcl").write_text(RULE)
+    assert main(["-chdir", str(tmp_path), "plan", "-target", "network_rule.r"]) == 0
+    assert "Warning: Resource targeting is in effect" in capsys.readouterr().err
+    assert main(["-chdir", str(tmp_path), "plan"]) == 0
+    assert "targeting" not in capsys.readouterr().err
