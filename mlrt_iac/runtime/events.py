@@ -62,7 +62,10 @@ def describe_marker(payload: dict[str, Any]) -> str:
 
 
 class EventWriter:
-    """Writes each event to the stream and to events.jsonl, one JSON line, thread-safe."""
+    """Writes each event to the stream and to events.jsonl, one JSON line, thread-safe.
+
+    "log" events are streamed but not kept in events.jsonl: each line is already in its
+    worker's log file, and a chatty run would otherwise store its output twice."""
 
     def __init__(self, run_dir: Path, stream: IO[str]) -> None:
         self._stream = stream
@@ -76,7 +79,8 @@ class EventWriter:
     def emit(self, event: dict[str, Any]) -> None:
         line = json.dumps(event, default=str) + "\n"
         with self._lock:
-            self._file.write(line)
+            if event.get("event") != "log":
+                self._file.write(line)
             try:
                 self._stream.write(line)
                 self._stream.flush()

@@ -18,6 +18,9 @@ from typing import IO, Any
 from mlrt_iac.runtime.events import EventWriter, decode_marker, describe_marker
 
 TAIL_LINES = 20
+# Bytes one worker's log file may hold; past it only the tail (kept in memory) and a notice
+# remain, so a run printing in a loop cannot fill the disk.
+MAX_LOG_BYTES = 100 * 1024 * 1024
 
 
 def free_ports(count: int) -> list[int]:
@@ -37,14 +40,25 @@ def free_ports(count: int) -> list[int]:
 class WorkerOutput:
     """One worker's log file and the last lines kept for the error message."""
 
-    def __init__(self, rank: int, path: Path) -> None:
+    def __init__(self, rank: int, path: Path, max_bytes: int | None = None) -> None:
         self.rank = rank
         self.file = open(path, "a", buffering=1, encoding="utf-8", errors="replace")
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self.max_bytes = MAX_LOG_BYTES if max_bytes is None else max_bytes
+        self.written = self.file.tell()
+        self.capped = False
 
     def write(self, line: str) -> None:
-        self.file.write(line + "\n")
         self.tail.append(line)
+        if self.capped:
+            return
+        size = len(line.encode("utf-8", errors="replace")) + 1
+        if self.written + size > self.max_bytes:
+            self.capped = True
+            self.file.write(f"[mlrt: log capped at {self.max_bytes:,} bytes; later lines are not kept]\n")
+            return
+        self.file.write(line + "\n")
+        self.written += size
 
 
 class Supervisor:

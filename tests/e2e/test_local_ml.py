@@ -503,3 +503,34 @@ def test_a_training_past_its_create_timeout_is_stopped_and_not_recorded(tmp_path
         assert not list((project / ".mlrt" / "models").glob("sleepy-*"))
     finally:
         run_mlrt(project, "destroy", "-auto-approve", timeout=120)
+
+
+@pytest.mark.parametrize("signals", [(signal.SIGINT,), (signal.SIGINT, signal.SIGINT), (signal.SIGTERM,)])
+def test_interrupting_a_silent_training_stops_it(tmp_path: Path, signals: tuple[signal.Signals, ...]) -> None:
+    """Issue 15 item 6: Ctrl-C (once or twice) or SIGTERM during a training that prints nothing
+    ends the apply and the run, and nothing of the run is left."""
+    from .helpers import spawn_mlrt
+
+    project = tmp_path / "sleepy"
+    project.mkdir()
+    (project / "sleepy.py").write_text(SLEEPY_TRAINER)
+    (project / "main.hcl").write_text(SLEEPY_HCL.replace('create = "3s"', 'create = "10m"'))
+    proc = spawn_mlrt(project, "apply", "-auto-approve", "-no-color")
+    try:
+        deadline = time.monotonic() + 120
+        while not (project / "worker.pid").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "the training never started"
+            time.sleep(0.1)  # polling for the run to start, not timing a result
+        for sig in signals:
+            proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, out + err
+        left = [pid for pid in _working_in(project.resolve()) if not _wait_exit(pid, 15.0)]
+        assert left == [], f"processes of the interrupted run still alive: {left}"
+        addresses = {r["address"] for r in read_state(project)["resources"] if r["status"] == "ready"}
+        assert "training.sleepy" not in addresses
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        run_mlrt(project, "destroy", "-auto-approve", timeout=120)
