@@ -38,6 +38,7 @@ from .naming import ADDRESS_ANNOTATION, WORKLOAD_LABEL, base_labels, dns_name, l
 
 Manifest = dict[str, Any]
 Attributes = dict[str, Any]
+DASHBOARD_PORT = 8265
 
 HEAD_CPU, HEAD_MEMORY_GIB = 1, 4  # the head runs no tasks; it hosts GCS and the dashboard
 SUBMITTER_CPU, SUBMITTER_MEMORY = "200m", "512Mi"
@@ -244,7 +245,7 @@ def render_pool(address: str, attrs: Attributes, cfg: KubernetesConfig) -> Rende
                 "resources": _resources(HEAD_CPU, HEAD_MEMORY_GIB, 0),
                 "ports": [
                     {"containerPort": 6379, "name": "gcs-server"},
-                    {"containerPort": 8265, "name": "dashboard"},
+                    {"containerPort": DASHBOARD_PORT, "name": "dashboard"},
                     {"containerPort": 10001, "name": "client"},
                 ],
             }
@@ -280,7 +281,44 @@ def render_pool(address: str, attrs: Attributes, cfg: KubernetesConfig) -> Rende
             "idleTimeoutSeconds": _filled(attrs, "auto_suspend_secs", address)
         }
     out.manifests.append(cluster)
+    out.manifests.append(_head_policy(name, ns, address, user))
     return out
+
+
+SUBMITTER_ROLE = {"mlrt.dev/role": "ray-job-submitter"}
+
+
+def _head_policy(pool: str, ns: str, address: str, user: Mapping[str, Any]) -> Manifest:
+    """A NetworkPolicy in front of the RayCluster's head pod.
+
+    The dashboard must listen on the pod's address (`dashboard-host: 0.0.0.0`) for KubeRay, but
+    it accepts job submissions: code execution for whoever reaches it. Only the cluster's own
+    pods reach the head (GCS, object transfer, client); KubeRay's operator (any namespace) and
+    the job submitter pods mlrt renders reach the dashboard's port and nothing else.
+    """
+    cluster = raycluster_name(pool)
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(f"{cluster}-head", ns, address, user=user),
+        "spec": {
+            "podSelector": {"matchLabels": {"ray.io/cluster": cluster, "ray.io/node-type": "head"}},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {"from": [{"podSelector": {"matchLabels": {"ray.io/cluster": cluster}}}]},
+                {
+                    "from": [
+                        {
+                            "namespaceSelector": {},
+                            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "kuberay-operator"}},
+                        },
+                        {"podSelector": {"matchLabels": dict(SUBMITTER_ROLE)}},
+                    ],
+                    "ports": [{"port": DASHBOARD_PORT, "protocol": "TCP"}],
+                },
+            ],
+        },
+    }
 
 
 # --- image_repository -----------------------------------------------------------------------
@@ -395,6 +433,7 @@ def render_training(
             "clusterSelector": {"ray.io/cluster": cluster},
             "runtimeEnvYAML": yaml.safe_dump({"env_vars": env}, sort_keys=True, width=1 << 20),
             "submitterPodTemplate": {
+                "metadata": {"labels": dict(SUBMITTER_ROLE)},  # let through the head's policy
                 "spec": {
                     "restartPolicy": "Never",
                     "containers": [
@@ -407,7 +446,7 @@ def render_training(
                             },
                         }
                     ],
-                }
+                },
             },
         },
     }

@@ -246,7 +246,7 @@ def test_pool_labels_reach_its_objects_and_pods_and_never_override_mlrts() -> No
     }
     out = render_pool("compute_pool.cpu", attrs, cfg)
     kinds = {o["kind"]: o for o in out.manifests}
-    assert set(kinds) == {"Namespace", "ResourceQuota", "RayCluster"}
+    assert set(kinds) == {"Namespace", "ResourceQuota", "RayCluster", "NetworkPolicy"}
     for obj in out.manifests:
         labels = obj["metadata"]["labels"]
         assert labels["team"] == "search" and labels["cost-center"] == "ml-42"
@@ -255,3 +255,26 @@ def test_pool_labels_reach_its_objects_and_pods_and_never_override_mlrts() -> No
     cluster = kinds["RayCluster"]["spec"]
     assert cluster["headGroupSpec"]["template"]["metadata"]["labels"]["team"] == "search"
     assert cluster["workerGroupSpecs"][0]["template"]["metadata"]["labels"]["cost-center"] == "ml-42"
+
+
+def test_the_ray_dashboard_is_behind_a_network_policy() -> None:
+    """Issue 15 item 8: the head listens on the pod network (KubeRay needs it) and a policy lets
+    only the cluster's pods, KubeRay's operator and mlrt's job submitters reach it."""
+    objs = _render("default")
+    cluster = next(o for o in objs if o["kind"] == "RayCluster" and o["metadata"]["name"] == "cpu")
+    policy = next(o for o in objs if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "cpu-head")
+    spec = policy["spec"]
+    assert spec["podSelector"]["matchLabels"] == {"ray.io/cluster": "cpu", "ray.io/node-type": "head"}
+    assert spec["policyTypes"] == ["Ingress"]
+    own, dashboard = spec["ingress"]
+    assert own == {"from": [{"podSelector": {"matchLabels": {"ray.io/cluster": "cpu"}}}]}
+    assert dashboard["ports"] == [{"port": 8265, "protocol": "TCP"}]
+    submitter_labels = dashboard["from"][1]["podSelector"]["matchLabels"]
+    jobs = [
+        o for o in objs if o["kind"] == "RayJob" and o["spec"]["clusterSelector"]["ray.io/cluster"] == "cpu"
+    ]
+    assert jobs and all(
+        j["spec"]["submitterPodTemplate"]["metadata"]["labels"].items() >= submitter_labels.items()
+        for j in jobs
+    )
+    assert cluster["metadata"]["namespace"] == policy["metadata"]["namespace"]
