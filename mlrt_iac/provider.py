@@ -103,7 +103,8 @@ class ProviderContext:
     `project_dir` is the working directory of the configuration; `data_dir` is its `.mlrt/`
     folder (create subfolders freely). `log` sends a line to the user's terminal (and the run's
     log); `progress` reports a short status such as "round 12/50 rmse=0.31". `cancel` is set on
-    Ctrl-C: long operations should poll it and stop early by raising PermanentError.
+    the first Ctrl-C (or SIGTERM): long operations (trainings, readiness waits) poll it, stop
+    what they started and raise PermanentError; short ones may finish.
     `related`, `private` and `deadline`: see the module docstring.
     """
 

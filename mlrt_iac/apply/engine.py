@@ -530,7 +530,10 @@ class _Walker:
 
 
 def _cancel_event(stop: StopSignal) -> threading.Event:
-    return stop.abandon
+    """What handlers see as `ctx.cancel`: set by the first interrupt, as Terraform asks its
+    providers to stop then. A training that runs for hours must not be waited for; each
+    handler ends what it started and raises (create fails: nothing left behind)."""
+    return stop.stop_requested
 
 
 def _update_outputs(

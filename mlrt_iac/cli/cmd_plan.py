@@ -192,8 +192,9 @@ def _run_apply(
         what = "Termination signal" if signum == signal.SIGTERM else "Interrupt"
         if first:
             out.err.print(
-                f"\n[bold yellow]{what} received.[/] Stopping new work; waiting for work in flight "
-                "to finish. Press Ctrl-C (or send SIGTERM) again to abandon it."
+                f"\n[bold yellow]{what} received.[/] Stopping: no new work starts, and long operations "
+                "in flight (trainings, readiness waits) are asked to stop. Press Ctrl-C (or send "
+                "SIGTERM) again to abandon them."
             )
         else:
             out.err.print("\n[bold red]Two interrupts received.[/] Abandoning work in flight.")
