@@ -15,6 +15,7 @@ Providers never import each other (an import contract keeps `providers.local`,
              from `private["fingerprint_parts"]`), the runtime's job spec, progress lines.
 - `network`  `network_rule` / `external_access_integration` handlers kept as records.
 - `waiting`  waits that honour `ctx.deadline` (DeadlineExceeded) and Ctrl-C.
+- `batch`    `read_many` helpers: one scan per record folder, one read of the process table.
 
 Defaults and validation rules are not here: they are the model's (`mlrt_iac.model`).
 """

@@ -19,19 +19,23 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from mlrt_iac.errors import PermanentError
 from mlrt_iac.provider import (
     Attributes,
+    BatchReadResult,
     CreateResult,
     DiffResult,
     ProviderContext,
+    ReadRequest,
     ReadResult,
     UpdateResult,
     filled,
 )
+from providers.kit.batch import process_table, read_by_scan
 from providers.kit.names import file_safe_name, name_as_id
 from providers.kit.records import atomic_write_json, read_json
 from providers.kit.waiting import deadline_binds, exceeded, seconds_left
@@ -48,6 +52,14 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def _zombie(pid: int) -> bool:
+    try:  # a zombie child of ours is not alive
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][:1] == "Z"
+    except OSError:
+        return False
 
 
 def _alive(pid: int) -> bool:
@@ -236,6 +248,24 @@ class ServiceHandler(LocalHandler):
         return CreateResult(name, self._attrs(desired, endpoint, "READY"))
 
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
+        return self._read(ctx, id, prior, _alive)
+
+    def read_many(self, ctx: ProviderContext, requests: Sequence[ReadRequest]) -> BatchReadResult:
+        """One scan of the services folder and one read of the process table for all of them;
+        each listed service's record is parsed and its endpoint asked for /health."""
+        table = process_table()
+
+        def alive(pid: int) -> bool:
+            return pid in table and not _zombie(pid)
+
+        def one(c: ProviderContext, id: str, prior: Attributes) -> ReadResult:
+            return self._read(c, id, prior, alive)
+
+        return read_by_scan(one, requests, lambda req: self._dir(req.ctx, req.id))
+
+    def _read(
+        self, ctx: ProviderContext, id: str, prior: Attributes, alive: Callable[[int], bool]
+    ) -> ReadResult:
         procs = self._processes(ctx, id)
         if not procs and not self._dir(ctx, id).exists():
             return ReadResult(None)
@@ -243,7 +273,7 @@ class ServiceHandler(LocalHandler):
             return ReadResult(dict(prior))
         pids = [int(p) for p in procs.get("pids") or []]
         endpoint = prior.get("endpoint")
-        if not pids or not all(_alive(p) for p in pids) or not endpoint or not _healthy(str(endpoint)):
+        if not pids or not all(alive(p) for p in pids) or not endpoint or not _healthy(str(endpoint)):
             # A dead or unhealthy server is gone: the next apply starts it again.
             return ReadResult(None)
         return ReadResult(dict(prior))

@@ -174,12 +174,14 @@ def read_many_agrees_with_read(put: ProviderUnderTest, type_name: str) -> None:
     h = put.handler(type_name)
     assert isinstance(h, BatchReader), f"{type_name}: no read_many"
     requests = []
-    for _ in range(2):
-        ctx, desired, res = _create(put, type_name)
-        requests.append(ReadRequest(ctx, res.id, {**desired, **res.attributes}))
+    ctx, desired, res = _create(put, type_name)
+    requests.append(ReadRequest(ctx, res.id, {**desired, **res.attributes}))
+    # Deleted before the next create: a provider with a capacity budget (local pools) fits it.
     ctx, desired, res = _create(put, type_name)
     gone = ReadRequest(ctx, res.id, {**desired, **res.attributes})
     h.delete(ctx, gone.id, gone.prior)
+    ctx, desired, res = _create(put, type_name)
+    requests.append(ReadRequest(ctx, res.id, {**desired, **res.attributes}))
     requests.append(gone)
     address, desired = put.desired(type_name)
     never_ctx = put.context(type_name, address)
