@@ -8,6 +8,8 @@ Authentication, TLS and proxies come from the kubeconfig exactly as kubectl woul
 Errors are typed, so callers branch on the class, never on message text:
 
 - 404 -> `NotFound` (a PermanentError); `get` turns it into None and `delete` into False.
+- 410 -> `Expired`: a list's continue token outlived the server's history; `list` then reads
+  the rest as client-go's pager does (one full list, no pages).
 - 409 from a server-side apply whose fields another manager owns -> `FieldManagerConflict`
   (permanent: it names the other manager and suggests force_conflicts).
 - any other 409 (the object changed since it was read, or already exists) -> `Conflict`, a
@@ -85,6 +87,16 @@ class ObjRef:
         return f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
 
 
+@dataclass
+class ObjList:
+    """What a paginated LIST returned: the items, the resourceVersion of their one snapshot,
+    and how many requests it took."""
+
+    items: list[Obj]
+    resource_version: str
+    pages: int
+
+
 class ApiError(PermanentError):
     """The API server refused the request for good; `status` is its HTTP status code."""
 
@@ -95,6 +107,10 @@ class ApiError(PermanentError):
 
 class NotFound(ApiError):
     """404: the object (or its namespace) does not exist."""
+
+
+class Expired(ApiError):
+    """410: a continue token (or resourceVersion) older than the server keeps."""
 
 
 class FieldManagerConflict(ApiError):
@@ -154,6 +170,8 @@ def map_api_error(exc: Any, what: str) -> Exception:
         )
     if status == 404:
         return NotFound(f"Not found while {what} (404)", f"{message}.", status)
+    if status == 410:
+        return Expired(f"Expired while {what} (410)", f"{message}.", status)
     if status == 409:
         causes = (body.get("details") or {}).get("causes") or []
         if any(c.get("reason") == "FieldManagerConflict" for c in causes):
@@ -259,6 +277,60 @@ class KubeClient:
             return self.request("GET", ref.path(), f"reading {ref}")
         except NotFound:
             return None
+
+    def list(
+        self, api_version: str, kind: str, namespace: str | None, selector: str = "", limit: int = 500
+    ) -> ObjList:
+        """Every object of `kind` (in `namespace`; None: all namespaces or cluster-scoped)
+        matching the label `selector`, `limit` per page (0: one unpaginated request).
+
+        All pages come from one snapshot and carry one resourceVersion (the server's promise
+        for `continue`); a page with another is a RetryableError. When a continue token has
+        expired (410), the list is read again in one unpaginated request, as client-go's pager
+        does, so the result stays one consistent snapshot. Items get back the apiVersion and
+        kind that kube-apiserver leaves out of built-in lists.
+        """
+        path = ObjRef(api_version, kind, namespace or "", "").collection_path()
+        if namespace is None and KINDS[kind][1]:
+            base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+            path = f"{base}/{KINDS[kind][0]}"
+        what = f"listing {kind} in {namespace or 'all namespaces'}"
+        query = {"labelSelector": selector} if selector else {}
+        items: list[Obj] = []
+        version = ""
+        cont = ""
+        pages = 0
+        while True:
+            page_query = dict(query)
+            if limit > 0:
+                page_query["limit"] = str(limit)
+            if cont:
+                page_query["continue"] = cont
+            try:
+                page = self.request("GET", path, what, page_query)
+            except Expired:
+                if not cont:
+                    raise
+                pages += 1  # the expired page was a request too
+                page = self.request("GET", path, what, query)  # one full list: one snapshot
+                items, version, cont = [], "", ""
+            pages += 1
+            meta = page.get("metadata") or {}
+            rv = str(meta.get("resourceVersion") or "")
+            if version and rv != version:
+                raise RetryableError(
+                    f"The Kubernetes API changed its snapshot while {what}",
+                    f"Page {pages} has resourceVersion {rv}, the first had {version}; listing again "
+                    "gives a consistent view.",
+                )
+            version = version or rv
+            for item in page.get("items") or []:
+                item.setdefault("apiVersion", api_version)
+                item.setdefault("kind", kind)
+                items.append(item)
+            cont = str(meta.get("continue") or "")
+            if not cont or limit <= 0:
+                return ObjList(items, version, pages)
 
     def apply(self, obj: Obj, force: bool = False) -> Obj:
         """Server-side apply as this client's field manager."""

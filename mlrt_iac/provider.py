@@ -30,7 +30,8 @@ What handlers receive and return (the contract every provider keeps, checked by 
   operation, else the engine default) bounds every wait; `ctx.remaining()` and
   `ctx.check_deadline()` help honour it.
 - Optional capabilities are declared protocols, checked with isinstance: `Renderer` (manifests
-  for `mlrt render`).
+  for `mlrt render`), `BatchReader` (a handler's `read_many`: one listing per kind instead of
+  one read per object, so refresh costs do not grow with the number of objects).
 
 Providers are found through the `mlrt.providers` entry-point group: each entry point names a
 `Provider` subclass (or a zero-argument factory returning a Provider).
@@ -40,7 +41,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -198,6 +199,46 @@ class ReadResult:
     refreshed: it is what create/update recorded.)"""
 
     attributes: Attributes | None
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    """One object to read in a batch: what `read(ctx, id, prior)` would receive. Each request
+    carries its own context, since reads depend on the resource's address, `related` and
+    `private` (a Kubernetes handler renders the object names from them)."""
+
+    ctx: ProviderContext
+    id: str
+    prior: Attributes
+
+
+@dataclass
+class BatchReadResult:
+    """What `read_many` found.
+
+    `results` has one entry per request, in request order: the `ReadResult` that `read` would
+    have returned, or the exception that `read` would have raised (that object "could not
+    tell"; the others still count). `unmanaged` names objects that carry this provider's
+    managed-by mark but belong to no request (left by an interrupted apply, another
+    workspace, or made by hand): the plan warns about them and never deletes them; `import`
+    adopts one, or the user removes it.
+    """
+
+    results: list[ReadResult | Exception]
+    unmanaged: list[str] = field(default_factory=list)
+
+
+@runtime_checkable
+class BatchReader(Protocol):
+    """A handler that reads many objects at once (one LIST per kind, one job listing...).
+
+    `read_many(ctx, requests)` must agree with `read` for every request (tests/contract checks
+    it). `ctx` is the run's shared context (log, cancel, project); a request's own `ctx` is the
+    one `read` would get. Raising means no request could be read ("could not tell" for all).
+    The engine uses it when present and falls back to `read` otherwise.
+    """
+
+    def read_many(self, ctx: ProviderContext, requests: Sequence[ReadRequest]) -> BatchReadResult: ...
 
 
 class ResourceHandler:

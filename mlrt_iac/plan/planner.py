@@ -35,6 +35,9 @@ class PlanOptions:
     refresh: bool = True
     refresh_only: bool = False
     parallelism: int = 10
+    # Refresh through handlers' `read_many` where they have it; False forces one `read` per
+    # object; None follows MLRT_READ_MANY (see plan/refresh.py).
+    batch_reads: bool | None = None
 
 
 def make_plan(project: Project, state: StateDocument | None, opts: PlanOptions) -> tuple[Plan, Diagnostics]:
@@ -82,9 +85,12 @@ def _make_plan(project: Project, state: StateDocument | None, opts: PlanOptions)
     state_resources = list(state.resources) if state is not None else []
     ctx = project.context()
     if opts.refresh and state_resources:
-        observed, drift, rdiags = refresh_resources(state_resources, project.provider, ctx, opts.parallelism)
+        observed, drift, rdiags = refresh_resources(
+            state_resources, project.provider, ctx, opts.parallelism, opts.batch_reads
+        )
         diags.extend(rdiags)
         plan.drift = drift
+        plan.warnings.extend(d.to_json() for d in rdiags.warnings())
     else:
         observed = {r.address: dict(r.attributes) for r in state_resources}
     plan.refreshed = observed

@@ -17,6 +17,7 @@ Providers never import each other (an import contract keeps `providers.local`,
 - `waiting`  waits that honour `ctx.deadline` (DeadlineExceeded) and Ctrl-C.
 - `processes` `ProcessRef`: a started process recorded by pid, start time and boot id, signalled
              only while that identity still holds (a stale pid never hits another program).
+- `batch`    `read_many` helpers: one scan per record folder, one read of the process table.
 
 Defaults and validation rules are not here: they are the model's (`mlrt_iac.model`).
 """

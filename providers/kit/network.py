@@ -15,16 +15,26 @@ else from their records on disk.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
 from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.errors import PermanentError
-from mlrt_iac.provider import Attributes, CreateResult, DiffResult, ProviderContext, ReadResult, UpdateResult
+from mlrt_iac.provider import (
+    Attributes,
+    BatchReadResult,
+    CreateResult,
+    DiffResult,
+    ProviderContext,
+    ReadRequest,
+    ReadResult,
+    UpdateResult,
+)
 from mlrt_iac.values import is_known
 
+from .batch import read_by_scan
 from .handler import KitHandler, public
 from .names import file_safe_name, name_as_id
 from .records import atomic_write_json, plain, read_json
@@ -102,6 +112,10 @@ class RecordHandler(KitHandler):
 
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
         return ReadResult(self.load(ctx, id))
+
+    def read_many(self, ctx: ProviderContext, requests: Sequence[ReadRequest]) -> BatchReadResult:
+        """One scan of the record folder; only the listed records are parsed."""
+        return read_by_scan(self.read, requests, lambda req: self.record_path(req.ctx, req.id))
 
     def _checked(self, ctx: ProviderContext, desired: Attributes) -> Attributes:
         """The record to write: desired attributes, named and checked (PermanentError if bad)."""

@@ -46,6 +46,9 @@ class KubernetesConfig(BaseModel):
     # always sets one from the resource's `timeouts { }` or its own default).
     ready_timeout_secs: float = 900.0
     poll_interval_secs: float = 2.0
+    # Objects per LIST page when refresh reads every object of a kind at once (kubectl's
+    # default chunk size); larger pages mean fewer requests and bigger responses.
+    list_page_size: int = Field(default=500, ge=1)
 
     @cached_property
     def families(self) -> FamilyCatalog:

@@ -12,24 +12,34 @@ Drift: `read` GETs every object, compares the managed fields with the intent re-
 prior attributes, and reports differences in the computed attribute `drift` (a list of
 `Kind ns/name .field: wanted → live` lines); `diff` turns a non-empty `drift` into a change, so
 the plan shows it and apply re-applies. A missing primary object means the resource is gone.
+
+`read_many` (what refresh uses) reaches the same results with one LIST per kind and namespace
+(label selector `app.kubernetes.io/managed-by=mlrt`, pages of `list_page_size`), matching
+listed objects to the rendered ones by name: the request count depends on the kinds and
+namespaces in use, not on the number of objects. A listed object of this handler's type (by
+its `mlrt.dev/address` annotation) that no state entry renders is reported as unmanaged; the
+plan warns and never deletes it.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from clients.kubernetes import KubeClient, ObjRef
+from mlrt_iac.addrs import Address
 from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.errors import DeadlineExceeded, MlrtError, ProviderError
 from mlrt_iac.model import computed_attributes
 from mlrt_iac.provider import (
     Attributes,
+    BatchReadResult,
     CreateResult,
     DiffResult,
     ProviderContext,
+    ReadRequest,
     ReadResult,
     ResourceHandler,
     UpdateResult,
@@ -41,6 +51,7 @@ from mlrt_iac.provider import RenderOutput as Rendered
 from . import render as r
 from .config import KubernetesConfig
 from .drift import field_drift
+from .naming import ADDRESS_ANNOTATION, MANAGED_BY
 from .waits import deadline_of, wait_gone, wait_ready
 
 if TYPE_CHECKING:
@@ -192,12 +203,90 @@ class KubeHandler(ResourceHandler):
 
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
         out = self.render(ctx, prior)
-        if not out.manifests:
+        return self._observe(prior, out.manifests, lambda obj: self.client.get(ObjRef.of(obj)))
+
+    def read_many(self, ctx: ProviderContext, requests: Sequence[ReadRequest]) -> BatchReadResult:
+        """`read` for many resources from one LIST per (kind, namespace) their objects live in."""
+        rendered: list[list[Obj] | Exception] = []
+        for req in requests:
+            try:
+                rendered.append(self.render(req.ctx, req.prior).manifests)
+            except Exception as exc:  # that resource alone could not tell
+                rendered.append(exc)
+        listed: dict[tuple[str, str], dict[str, Obj] | Exception] = {}
+        for manifests in rendered:
+            for obj in manifests if isinstance(manifests, list) else []:
+                ref = ObjRef.of(obj)
+                if (ref.kind, ref.namespace) in listed:
+                    continue
+                try:
+                    found = self.client.list(
+                        ref.api_version,
+                        ref.kind,
+                        ref.namespace or None,
+                        f"{MANAGED_BY}=mlrt",
+                        self.cfg.list_page_size,
+                    )
+                    listed[(ref.kind, ref.namespace)] = {o["metadata"]["name"]: o for o in found.items}
+                except Exception as exc:
+                    listed[(ref.kind, ref.namespace)] = exc
+        # Every rendered object is accounted for, even where `_observe` stops early (a gone
+        # primary): a plan that recreates the resource re-applies them.
+        claimed = {
+            (ref.kind, ref.namespace, ref.name)
+            for manifests in rendered
+            if isinstance(manifests, list)
+            for ref in map(ObjRef.of, manifests)
+        }
+
+        def lookup(obj: Obj) -> Obj | None:
+            ref = ObjRef.of(obj)
+            found = listed[(ref.kind, ref.namespace)]
+            if isinstance(found, Exception):
+                raise found
+            return found.get(ref.name)
+
+        results: list[ReadResult | Exception] = []
+        for req, manifests in zip(requests, rendered):
+            if isinstance(manifests, Exception):
+                results.append(manifests)
+                continue
+            try:
+                results.append(self._observe(req.prior, manifests, lookup))
+            except Exception as exc:
+                results.append(exc)
+        return BatchReadResult(results, self._unmanaged(listed, claimed))
+
+    def _unmanaged(
+        self, listed: dict[tuple[str, str], dict[str, Obj] | Exception], claimed: set[tuple[str, str, str]]
+    ) -> list[str]:
+        """Listed objects of this handler's type that no request rendered."""
+        out: list[str] = []
+        for (kind, ns), found in listed.items():
+            if isinstance(found, Exception):
+                continue
+            for name, live in found.items():
+                if (kind, ns, name) in claimed:
+                    continue
+                address = ((live.get("metadata") or {}).get("annotations") or {}).get(ADDRESS_ANNOTATION)
+                parsed = Address.try_parse(address) if isinstance(address, str) else None
+                owner = parsed.type if parsed is not None else None
+                if owner == self.type_name or (owner is None and kind == self.primary_kind):
+                    where = f"{ns}/" if ns else ""
+                    out.append(f"{kind} {where}{name}" + (f" ({address})" if address else ""))
+        return out
+
+    def _observe(
+        self, prior: Attributes, manifests: list[Obj], live_of: Callable[[Obj], Obj | None]
+    ) -> ReadResult:
+        """Attributes from the live objects of `manifests` (found by `live_of`): drift on
+        managed fields, computed attributes from the primary; None when the primary is gone."""
+        if not manifests:
             return ReadResult(dict(prior))
         drift: list[str] = []
         primary_live: Obj | None = None
-        for obj in out.manifests:
-            live = self.client.get(ObjRef.of(obj))
+        for obj in manifests:
+            live = live_of(obj)
             if obj["kind"] == self.primary_kind:
                 if live is None or (live.get("metadata") or {}).get("deletionTimestamp"):
                     return ReadResult(None)

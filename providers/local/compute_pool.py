@@ -20,13 +20,24 @@ mlrt invocations to suspend an idle pool; `suspend()` / `resume()` are here for 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.errors import PermanentError
-from mlrt_iac.provider import Attributes, CreateResult, DiffResult, ProviderContext, ReadResult, UpdateResult
+from mlrt_iac.provider import (
+    Attributes,
+    BatchReadResult,
+    CreateResult,
+    DiffResult,
+    ProviderContext,
+    ReadRequest,
+    ReadResult,
+    UpdateResult,
+)
 from mlrt_iac.values import is_known
+from providers.kit.batch import read_by_scan
 from providers.kit.handler import public
 from providers.kit.machine import Capacity, FamilyFacts, node_size
 from providers.kit.names import name_as_id
@@ -152,6 +163,10 @@ class ComputePoolHandler(LocalHandler):
 
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
         return ReadResult(self._load(ctx, id))
+
+    def read_many(self, ctx: ProviderContext, requests: Sequence[ReadRequest]) -> BatchReadResult:
+        """One scan of the pool records' folder; only the listed records are parsed."""
+        return read_by_scan(self.read, requests, lambda req: self.record_path(req.ctx, req.id))
 
     def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
         attrs = self._inputs(ctx, desired)

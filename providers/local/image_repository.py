@@ -20,13 +20,23 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.errors import PermanentError
-from mlrt_iac.provider import Attributes, CreateResult, ProviderContext, ReadResult, UpdateResult
+from mlrt_iac.provider import (
+    Attributes,
+    BatchReadResult,
+    CreateResult,
+    ProviderContext,
+    ReadRequest,
+    ReadResult,
+    UpdateResult,
+)
 from mlrt_iac.values import is_known
+from providers.kit.batch import read_by_scan
 from providers.kit.names import file_safe_name
 from providers.kit.records import atomic_write_json, plain, read_json
 
@@ -138,6 +148,10 @@ class ImageRepositoryHandler(LocalHandler):
             return str(self.repo_dir(ctx, plain(desired)))
         except PermanentError:
             return None
+
+    def read_many(self, ctx: ProviderContext, requests: Sequence[ReadRequest]) -> BatchReadResult:
+        """One scan per registry folder; only listed repositories have their layout checked."""
+        return read_by_scan(self.read, requests, lambda req: Path(req.id) if req.id else None)
 
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
         path = Path(id)

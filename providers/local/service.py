@@ -18,19 +18,23 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from mlrt_iac.errors import PermanentError
 from mlrt_iac.provider import (
     Attributes,
+    BatchReadResult,
     CreateResult,
     DiffResult,
     ProviderContext,
+    ReadRequest,
     ReadResult,
     UpdateResult,
     filled,
 )
+from providers.kit.batch import process_table, read_by_scan
 from providers.kit.names import file_safe_name, name_as_id
 from providers.kit.processes import ProcessRef, stop_groups
 from providers.kit.records import atomic_write_json, read_json
@@ -209,6 +213,24 @@ class ServiceHandler(LocalHandler):
         return CreateResult(name, self._attrs(desired, endpoint, "READY"))
 
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
+        return self._read(ctx, id, prior, ProcessRef.alive)
+
+    def read_many(self, ctx: ProviderContext, requests: Sequence[ReadRequest]) -> BatchReadResult:
+        """One scan of the services folder and one read of the process table for all of them;
+        each listed service's record is parsed and its endpoint asked for /health."""
+        table = process_table()
+
+        def alive(ref: ProcessRef) -> bool:  # absent from the table: gone without a closer look
+            return ref.pid in table and ref.alive()
+
+        def one(c: ProviderContext, id: str, prior: Attributes) -> ReadResult:
+            return self._read(c, id, prior, alive)
+
+        return read_by_scan(one, requests, lambda req: self._dir(req.ctx, req.id))
+
+    def _read(
+        self, ctx: ProviderContext, id: str, prior: Attributes, alive: Callable[[ProcessRef], bool]
+    ) -> ReadResult:
         procs = self._processes(ctx, id)
         if not procs and not self._dir(ctx, id).exists():
             return ReadResult(None)
@@ -216,7 +238,7 @@ class ServiceHandler(LocalHandler):
             return ReadResult(dict(prior))
         pids = self._refs(procs)
         endpoint = prior.get("endpoint")
-        if not pids or not all(p.alive() for p in pids) or not endpoint or not _healthy(str(endpoint)):
+        if not pids or not all(alive(p) for p in pids) or not endpoint or not _healthy(str(endpoint)):
             # A dead or unhealthy server is gone: the next apply starts it again.
             return ReadResult(None)
         return ReadResult(dict(prior))

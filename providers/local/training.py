@@ -22,12 +22,21 @@ import subprocess
 import sys
 import threading
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.errors import PermanentError
-from mlrt_iac.provider import Attributes, CreateResult, ProviderContext, ReadResult
+from mlrt_iac.provider import (
+    Attributes,
+    BatchReadResult,
+    CreateResult,
+    ProviderContext,
+    ReadRequest,
+    ReadResult,
+)
+from providers.kit.batch import read_by_scan
 from providers.kit.handler import public
 from providers.kit.names import file_safe_name
 from providers.kit.processes import ProcessRef, stop_groups
@@ -191,6 +200,14 @@ class TrainingHandler(LocalHandler, TrainingPlanning):
                 "error": f"the launcher exited with code {rc} without a result:\n" + "\n".join(tail),
             }
         return finished
+
+    def read_many(self, ctx: ProviderContext, requests: Sequence[ReadRequest]) -> BatchReadResult:
+        """One scan per artifact folder: a model version that is not listed is gone."""
+        return read_by_scan(
+            self.read,
+            requests,
+            lambda req: Path(str(req.prior["model_uri"])) if req.prior.get("model_uri") else None,
+        )
 
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
         uri = prior.get("model_uri")

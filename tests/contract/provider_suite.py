@@ -21,6 +21,9 @@ The checks (`CHECKS`, each `check(put, type_name)`):
 - unchanged_diff_is_empty: diff(prior = what create recorded, the same desired) has no change.
 - read_of_a_missing_object_is_none: after delete, read is None.
 - delete_is_idempotent: deleting twice does not fail.
+- read_many_agrees_with_read (handlers with `read_many` only, see `BATCH_CHECKS`): for two
+  created objects, a deleted one and one never created, `read_many` returns, in order, what
+  `read` returns for each.
 """
 
 from __future__ import annotations
@@ -38,7 +41,15 @@ from mlrt_iac.diagnostics import SourceRange
 from mlrt_iac.errors import MlrtError
 from mlrt_iac.model import build_catalog, computed_attributes, validate_instance
 from mlrt_iac.plan.desired import desired_attributes
-from mlrt_iac.provider import Attributes, Provider, ProviderContext, Related, ResourceHandler
+from mlrt_iac.provider import (
+    Attributes,
+    BatchReader,
+    Provider,
+    ProviderContext,
+    ReadRequest,
+    Related,
+    ResourceHandler,
+)
 
 Check = Callable[["ProviderUnderTest", str], None]
 _serial = itertools.count()
@@ -159,6 +170,36 @@ def delete_is_idempotent(put: ProviderUnderTest, type_name: str) -> None:
     h.delete(ctx, res.id, prior)  # the object is already gone: still no error
 
 
+def read_many_agrees_with_read(put: ProviderUnderTest, type_name: str) -> None:
+    h = put.handler(type_name)
+    assert isinstance(h, BatchReader), f"{type_name}: no read_many"
+    requests = []
+    ctx, desired, res = _create(put, type_name)
+    requests.append(ReadRequest(ctx, res.id, {**desired, **res.attributes}))
+    # Deleted before the next create: a provider with a capacity budget (local pools) fits it.
+    ctx, desired, res = _create(put, type_name)
+    gone = ReadRequest(ctx, res.id, {**desired, **res.attributes})
+    h.delete(ctx, gone.id, gone.prior)
+    ctx, desired, res = _create(put, type_name)
+    requests.append(ReadRequest(ctx, res.id, {**desired, **res.attributes}))
+    requests.append(gone)
+    address, desired = put.desired(type_name)
+    never_ctx = put.context(type_name, address)
+    planned = h.planned_id(never_ctx, desired)
+    if planned is not None:
+        requests.append(ReadRequest(never_ctx, planned, desired))
+    batch = h.read_many(put.ctx, requests)
+    assert len(batch.results) == len(requests), f"{type_name}: one result per request"
+    for i, (req, got) in enumerate(zip(requests, batch.results)):
+        assert not isinstance(got, Exception), f"{type_name}: read_many failed on request {i}: {got}"
+        assert got.attributes == h.read(req.ctx, req.id, req.prior).attributes, f"{type_name}: request {i}"
+    assert all(got.attributes is not None for got in batch.results[:2])  # type: ignore[union-attr]
+    assert all(got.attributes is None for got in batch.results[2:])  # type: ignore[union-attr]
+
+
+# Checks that apply only where a handler has the optional capability.
+BATCH_CHECKS = ("read_many_agrees_with_read",)
+
 CHECKS: dict[str, Check] = {
     f.__name__: f
     for f in (
@@ -168,5 +209,6 @@ CHECKS: dict[str, Check] = {
         unchanged_diff_is_empty,
         read_of_a_missing_object_is_none,
         delete_is_idempotent,
+        read_many_agrees_with_read,
     )
 }

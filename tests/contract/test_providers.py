@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from mlrt_iac.provider import ProviderContext, Related
+from mlrt_iac.provider import Provider, ProviderContext, Related
+from providers.kubernetes import KubernetesProvider
 from providers.local import LocalProvider
 
-from .provider_suite import CHECKS, ProviderUnderTest
+from .provider_suite import BATCH_CHECKS, CHECKS, ProviderUnderTest
 
 
 def local_provider(tmp_path: Path) -> ProviderUnderTest:
@@ -86,12 +87,35 @@ PROVIDERS: dict[str, tuple[Callable[[Path], ProviderUnderTest], tuple[str, ...]]
     "kubernetes": (kubernetes_provider, ("compute_pool",)),
 }
 
+PROVIDER_CLASSES: dict[str, type[Provider]] = {"local": LocalProvider, "kubernetes": KubernetesProvider}
+
+
+def _batch_readers() -> set[tuple[str, str]]:
+    """(provider, type) pairs whose handler has `read_many`: the BATCH_CHECKS run for those."""
+    return {
+        (name, h.type_name)
+        for name, cls in PROVIDER_CLASSES.items()
+        for h in cls.handler_classes
+        if callable(getattr(h, "read_many", None))
+    }
+
+
+BATCH_READERS = _batch_readers()
+
 CASES = [
     pytest.param(provider, type_name, check, id=f"{provider}-{type_name}-{check}")
     for provider, (_, types) in PROVIDERS.items()
     for type_name in types
     for check in CHECKS
+    if check not in BATCH_CHECKS or (provider, type_name) in BATCH_READERS
 ]
+
+
+def test_every_provider_of_the_suite_has_a_class_here() -> None:
+    """A provider added to PROVIDERS without its class in PROVIDER_CLASSES would silently skip
+    the read_many checks."""
+    assert set(PROVIDERS) <= set(PROVIDER_CLASSES)
+    assert ("kubernetes", "compute_pool") in BATCH_READERS
 
 
 @pytest.fixture

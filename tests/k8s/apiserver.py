@@ -4,7 +4,8 @@ It speaks what mlrt uses, with the semantics that matter to a client:
 - kinds: core/v1 Namespace Secret Service ConfigMap ResourceQuota; apps/v1 Deployment;
   networking.k8s.io/v1 NetworkPolicy Ingress; policy/v1 PodDisruptionBudget;
   coordination.k8s.io/v1 Lease; ray.io/v1 RayCluster RayJob; cilium.io/v2 CiliumNetworkPolicy;
-- GET object and list (with `labelSelector` equality terms), POST create (409 AlreadyExists,
+- GET object and LIST (`labelSelector` equality terms; `limit`/`continue` pages served from one
+  snapshot with one resourceVersion, 410 Expired after `compact()`), POST create (409 AlreadyExists,
   404 when the namespace is missing), PUT with `resourceVersion` (409 on mismatch, 422 without),
   PATCH `application/apply-patch+yaml` (server-side apply with `fieldManager`, managed fields
   tracked per leaf path, 409 on a conflicting change of a field another manager owns unless
@@ -13,6 +14,8 @@ It speaks what mlrt uses, with the semantics that matter to a client:
   DELETE with `propagationPolicy` (Foreground leaves the object visible with a
   `deletionTimestamp` for `foreground_gets` more GETs), `/version`, `/api`, `/apis`, discovery;
 - errors as `Status` objects; bearer-token authentication (401 without it);
+- `/metrics` with `apiserver_request_total` by verb (GET, LIST, ...), resource, scope and code,
+  as the real server counts requests (`request_counts()` sums them by verb);
 - fault injection (`inject(429, count=2, retry_after=1)`) and controller simulation
   (`mark_ready`, `auto_ready`): what a KubeRay or Deployment controller would write to status.
 
@@ -21,6 +24,7 @@ Lists are atomic in managed fields (real SSA merges some lists by key; atomic is
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import socket
@@ -49,6 +53,11 @@ class Kind:
     @property
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def custom(self) -> bool:
+        """Served from a CustomResourceDefinition (list items keep apiVersion and kind)."""
+        return self.group in ("ray.io", "cilium.io")
 
 
 KINDS = [
@@ -99,6 +108,25 @@ class ApiError(Exception):
         if self.details:
             out["details"] = self.details
         return out
+
+
+def _item_key(obj: dict[str, Any]) -> str:
+    meta = obj["metadata"]
+    return f"{meta.get('namespace', '')}/{meta['name']}"
+
+
+def _encode_continue(rv: int, start: str) -> str:
+    """The token format of kube-apiserver: base64 of {"v", "rv", "start"}."""
+    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": start})
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _decode_continue(token: str) -> tuple[int, str]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        return int(data["rv"]), str(data["start"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ApiError(400, "BadRequest", f"continue key is not valid: {exc}") from exc
 
 
 def _now() -> str:
@@ -201,6 +229,10 @@ class Store:
         self.pending_delete: dict[tuple[Kind, str, str], int] = {}
         self.controllers: dict[str, Callable[[dict[str, Any]], None]] = {}
         self.requests: list[tuple[str, str]] = []
+        # apiserver_request_total: (verb, group, version, resource, scope, code) -> count
+        self.request_total: dict[tuple[str, str, str, str, str, int], int] = {}
+        self.snapshots: dict[tuple[Kind, str | None, str, int], list[dict[str, Any]]] = {}
+        self.max_snapshots = 64
 
     def next_rv(self) -> str:
         self.rv += 1
@@ -269,40 +301,96 @@ class Store:
 
     # --- operations -----------------------------------------------------------------------
 
-    def get(self, kind: Kind, ns: str, name: str) -> dict[str, Any]:
-        key = (kind, ns, name)
+    def _observe(self, key: tuple[Kind, str, str]) -> dict[str, Any] | None:
+        """The object as a read sees it now: a foreground deletion counts down one read and
+        then removes it (None); the simulated controllers update status."""
         obj = self.objects.get(key)
         if obj is None:
-            raise self._not_found(kind, name)
+            return None
         if key in self.pending_delete:
             left = self.pending_delete[key]
             if left <= 0:
                 del self.pending_delete[key], self.objects[key]
                 self.owners.pop(key, None)
-                raise self._not_found(kind, name)
+                return None
             self.pending_delete[key] = left - 1
-        ctl = self.controllers.get(kind.kind)
+        ctl = self.controllers.get(key[0].kind)
         if ctl is not None and key not in self.pending_delete:
             before = copy.deepcopy(obj.get("status"))
             ctl(obj)
             if obj.get("status") != before:
                 obj["metadata"]["resourceVersion"] = self.next_rv()
+        return obj
+
+    def get(self, kind: Kind, ns: str, name: str) -> dict[str, Any]:
+        obj = self._observe((kind, ns, name))
+        if obj is None:
+            raise self._not_found(kind, name)
         return copy.deepcopy(obj)
 
-    def list(self, kind: Kind, ns: str | None, selector: dict[str, str]) -> dict[str, Any]:
-        items = [
-            copy.deepcopy(o)
-            for (k, n, _), o in sorted(self.objects.items(), key=lambda kv: kv[0][1:])
-            if k == kind
-            and (ns is None or n == ns)
-            and all((o["metadata"].get("labels") or {}).get(a) == b for a, b in selector.items())
-        ]
+    def list(
+        self,
+        kind: Kind,
+        ns: str | None,
+        selector: dict[str, str],
+        limit: int = 0,
+        cont: str | None = None,
+    ) -> dict[str, Any]:
+        """A LIST as the real server answers it: items sorted by namespace/name (without
+        apiVersion/kind for built-in kinds, as kube-apiserver leaves them out), at most `limit`
+        per page with a `continue` token and `remainingItemCount`. Every page of one list is
+        served from the snapshot taken at the first page and carries its resourceVersion (etcd
+        MVCC); a token whose snapshot was compacted (`compact()`) is 410 Expired."""
+        sel_key = ",".join(f"{a}={b}" for a, b in sorted(selector.items()))
+        if cont:
+            rv, start_key = _decode_continue(cont)
+            items = self.snapshots.get((kind, ns, sel_key, rv))
+            if items is None:
+                raise ApiError(
+                    410,
+                    "Expired",
+                    "The provided continue parameter is too old to display a consistent list "
+                    "result. You can start a new list without the continue parameter, or use the "
+                    "continue token in this response to retrieve the remainder of the results.",
+                )
+            start = next((i for i, o in enumerate(items) if _item_key(o) >= start_key), len(items))
+        else:
+            rv, start = self.rv, 0
+            items = []
+            for key in sorted((k for k in self.objects if k[0] == kind), key=lambda k: k[1:]):
+                if ns is not None and key[1] != ns:
+                    continue
+                labels = self.objects[key]["metadata"].get("labels") or {}
+                if not all(labels.get(a) == b for a, b in selector.items()):
+                    continue
+                obj = self._observe(key)
+                if obj is None:
+                    continue
+                item = json.loads(json.dumps(obj))  # a copy later writes cannot reach
+                if not kind.custom:
+                    item.pop("apiVersion", None), item.pop("kind", None)
+                items.append(item)
+            rv = self.rv  # the list reflects every change up to here (controllers included)
+        page = items[start : start + limit] if limit > 0 else items[start:]
+        meta: dict[str, Any] = {"resourceVersion": str(rv)}
+        rest = len(items) - start - len(page)
+        if rest > 0:
+            if not cont:
+                self.snapshots[(kind, ns, sel_key, rv)] = items
+                while len(self.snapshots) > self.max_snapshots:  # the oldest go first, as etcd compacts
+                    del self.snapshots[next(iter(self.snapshots))]
+            meta["continue"] = _encode_continue(rv, _item_key(items[start + len(page)]))
+            meta["remainingItemCount"] = rest
         return {
             "kind": f"{kind.kind}List",
             "apiVersion": kind.api_version,
-            "metadata": {"resourceVersion": str(self.rv)},
-            "items": items,
+            "metadata": meta,
+            "items": page,
         }
+
+    def compact(self) -> None:
+        """Forget every list snapshot, as an etcd compaction would: continuing is 410 Expired."""
+        self.snapshots.clear()
 
     def create(self, kind: Kind, ns: str, body: Any, manager: str) -> dict[str, Any]:
         self._body_check(kind, None, body)
@@ -627,6 +715,39 @@ class TestApiServer:
         with self.store.lock:
             self.store.controllers.update(RayCluster=raycluster, RayJob=rayjob, Deployment=deployment)
 
+    def count(self, method: str, path: str, code: int) -> None:
+        """Count one request under kube-apiserver's `apiserver_request_total` labels."""
+        labels = classify(method, path)
+        if labels is None:
+            return
+        key = (*labels, code)
+        with self.store.lock:
+            self.store.request_total[key] = self.store.request_total.get(key, 0) + 1
+
+    def request_counts(self) -> dict[str, int]:
+        """Requests so far by verb (GET, LIST, PATCH, ...), as /metrics would sum them."""
+        out: dict[str, int] = {}
+        with self.store.lock:
+            for (verb, *_), n in self.store.request_total.items():
+                out[verb] = out.get(verb, 0) + n
+        return out
+
+    def metrics(self) -> str:
+        """`/metrics` in the Prometheus text format, with the counter the real server keeps."""
+        lines = [
+            "# HELP apiserver_request_total Counter of apiserver requests broken out for each "
+            "verb, dry run value, group, version, resource, scope, component, and HTTP response code.",
+            "# TYPE apiserver_request_total counter",
+        ]
+        with self.store.lock:
+            for (verb, group, version, resource, scope, code), n in sorted(self.store.request_total.items()):
+                lines.append(
+                    f'apiserver_request_total{{code="{code}",component="apiserver",dry_run="",'
+                    f'group="{group}",resource="{resource}",scope="{scope}",subresource="",'
+                    f'verb="{verb}",version="{version}"}} {n}'
+                )
+        return "\n".join(lines) + "\n"
+
     def take_fault(self, method: str) -> Fault | None:
         with self.store.lock:
             for f in self.faults:
@@ -634,6 +755,44 @@ class TestApiServer:
                     f.count -= 1
                     return f
         return None
+
+
+def _selector(text: str) -> dict[str, str]:
+    """Equality terms (`a=b`, `a==b`, comma-separated); other operators are refused rather
+    than silently misread."""
+    out: dict[str, str] = {}
+    for term in filter(None, (t.strip() for t in text.split(","))):
+        key, sep, value = term.partition("==") if "==" in term else term.partition("=")
+        if not sep or "!" in key or " " in key:
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"unable to parse requirement: {term!r} (the test server takes equality terms)",
+            )
+        out[key] = value
+    return out
+
+
+def classify(method: str, path: str) -> tuple[str, str, str, str, str] | None:
+    """(verb, group, version, resource, scope) of a resource request as kube-apiserver's
+    `apiserver_request_total` labels it (GET of a collection is LIST); None for other paths."""
+    parts = [p for p in path.split("/") if p]
+    if parts[:1] == ["api"] and len(parts) >= 3:
+        group, version, rest = "", parts[1], parts[2:]
+    elif parts[:1] == ["apis"] and len(parts) >= 4:
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        return None
+    scope = "cluster"
+    if rest[0] == "namespaces" and len(rest) >= 3:
+        scope, rest = "namespace", rest[2:]
+    elif rest[0] == "namespaces" and len(rest) == 2:
+        scope = "resource"
+    named = len(rest) >= 2
+    if scope == "cluster" and named:
+        scope = "resource"
+    verb = ("GET" if named else "LIST") if method == "GET" else method
+    return verb, group, version, rest[0], scope
 
 
 class _Server(ThreadingHTTPServer):
@@ -704,12 +863,17 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        code = 500
         try:
             body = self._body() if method in ("POST", "PUT", "PATCH", "DELETE") else None
             with self.api.store.lock:
                 self.api.store.requests.append((method, url.path))
             if self.headers.get("Authorization") != f"Bearer {self.api.token}":
                 raise ApiError(401, "Unauthorized", "Unauthorized")
+            if url.path == "/metrics" and method == "GET":
+                code = 200
+                self._send_text(200, self.api.metrics())
+                return
             fault = self.api.take_fault(method)
             if fault is not None:
                 raise ApiError(
@@ -721,7 +885,18 @@ class _Handler(BaseHTTPRequestHandler):
             code, out = self._route(method, url.path, query, body)
             self._send(code, out)
         except ApiError as exc:
+            code = exc.code
             self._send(exc.code, exc.status(), exc.headers)
+        finally:
+            self.api.count(method, url.path, code)
+
+    def _send_text(self, code: int, text: str) -> None:
+        data = text.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def do_GET(self) -> None:
         self._handle("GET")
@@ -808,8 +983,16 @@ class _Handler(BaseHTTPRequestHandler):
         with store.lock:
             if name is None:
                 if method == "GET":
-                    sel = dict(t.split("=", 1) for t in query.get("labelSelector", "").split(",") if "=" in t)
-                    return 200, store.list(kind, ns if kind.namespaced else None, sel)
+                    limit = query.get("limit", "0")
+                    if not limit.isdigit():
+                        raise ApiError(400, "BadRequest", f"invalid limit {limit!r}")
+                    return 200, store.list(
+                        kind,
+                        ns if kind.namespaced else None,
+                        _selector(query.get("labelSelector", "")),
+                        int(limit),
+                        query.get("continue") or None,
+                    )
                 if method == "POST":
                     if kind.namespaced and ns is None:
                         raise ApiError(404, "NotFound", "the server could not find the requested resource")

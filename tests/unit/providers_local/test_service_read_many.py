@@ -1,0 +1,89 @@
+"""Local services' `read_many`: one scan of the services folder and one process-table read give
+what `read` gives for each service (a live healthy server, a dead one, a suspended one, one
+whose folder is gone, one that never existed). Real processes and a real /health endpoint."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from mlrt_iac.provider import ProviderContext, ReadRequest
+from providers.kit.processes import ProcessRef
+from providers.local import LocalProvider
+from providers.local.service import ServiceHandler
+
+HEALTH_SERVER = """
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/health" else 404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[int, int]]:
+    port = _port()
+    proc = subprocess.Popen([sys.executable, "-c", HEALTH_SERVER, str(port)], start_new_session=True)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    try:
+        yield proc.pid, port
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _record(ctx: ProviderContext, name: str, pids: list[int], port: int) -> None:
+    """processes.json as create writes it: each process with its identity (pid, start, boot)."""
+    d = ctx.data_dir / "services" / name
+    d.mkdir(parents=True, exist_ok=True)
+    refs = [ProcessRef.of(p).to_json() for p in pids]
+    (d / "processes.json").write_text(json.dumps({"port": port, "pids": refs, "generation": 1}))
+
+
+def test_read_many_agrees_with_read(
+    ctx: ProviderContext, make_provider: Callable[..., LocalProvider], server: tuple[int, int]
+) -> None:
+    pid, port = server
+    handler = make_provider().handler("service")
+    assert isinstance(handler, ServiceHandler)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    endpoint = f"http://127.0.0.1:{port}"
+    _record(ctx, "up", [pid], port)
+    _record(ctx, "dead", [dead.pid], port)
+    _record(ctx, "paused", [], 0)
+    cases = {
+        "up": {"name": "up", "endpoint": endpoint, "suspended": False},
+        "dead": {"name": "dead", "endpoint": endpoint, "suspended": False},
+        "paused": {"name": "paused", "endpoint": None, "suspended": True},
+        "never": {"name": "never", "endpoint": endpoint, "suspended": False},
+    }
+    requests = [ReadRequest(ctx.for_resource(f"service.{n}"), n, prior) for n, prior in cases.items()]
+    batch = handler.read_many(ctx, requests)
+    many = [r if isinstance(r, Exception) else r.attributes for r in batch.results]
+    one = [handler.read(r.ctx, r.id, r.prior).attributes for r in requests]
+    assert many == one
+    assert many == [cases["up"], None, cases["paused"], None]
