@@ -162,6 +162,19 @@ class Dashboard:
             )
         return dict(resp.json())
 
+    def list_jobs(self) -> dict[str, dict[str, Any]]:
+        """Every job of the cluster in one GET, by submission id (and by job id, which
+        `job_info` also accepts)."""
+        resp = self.request("GET", "/api/jobs/", timeout=20.0)
+        if resp.status_code != 200:
+            raise RetryableError(f"Listing Ray jobs failed ({resp.status_code})", resp.text[:300], delay=2.0)
+        out: dict[str, dict[str, Any]] = {}
+        for job in resp.json() or []:
+            for key in ("job_id", "submission_id"):  # the submission id wins a clash
+                if job.get(key):
+                    out[str(job[key])] = dict(job)
+        return out
+
     def job_logs(self, job_id: str) -> str:
         resp = self.request("GET", f"/api/jobs/{job_id}/logs", timeout=20.0)
         if resp.status_code != 200:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlrt_iac.errors import PermanentError
-from mlrt_iac.provider import Private, ProviderContext
+from mlrt_iac.provider import Private, ProviderContext, ReadRequest, ReadResult
 from providers.kit.handler import KitHandler
 
 from .client import Dashboard
@@ -14,7 +15,7 @@ from .client import Dashboard
 if TYPE_CHECKING:
     from . import RayProvider
 
-__all__ = ["RayHandler", "Target"]
+__all__ = ["RayHandler", "Target", "by_cluster"]
 
 
 @dataclass
@@ -28,6 +29,25 @@ class Target:
     def private(self) -> Private:
         """Kept in the workload's `private` so read/delete find the cluster without the pool."""
         return {"ray_address": self.dashboard.url, "managed": self.managed, "serve_port": self.serve_port}
+
+
+def by_cluster(
+    handler: RayHandler, requests: Sequence[ReadRequest], results: list[ReadResult | Exception | None]
+) -> dict[tuple[str, bool], tuple[Target, list[int]]]:
+    """Request indexes grouped by the cluster each workload runs on (`target` from its
+    private data), for one listing per cluster; a request whose cluster cannot be told gets
+    its error in `results`. Requests already answered (`results[i]` set) are left out."""
+    groups: dict[tuple[str, bool], tuple[Target, list[int]]] = {}
+    for i, req in enumerate(requests):
+        if results[i] is not None:
+            continue
+        try:
+            target = handler.target(req.ctx, req.ctx.private)
+        except Exception as exc:
+            results[i] = exc
+            continue
+        groups.setdefault((target.dashboard.url, target.managed), (target, []))[1].append(i)
+    return groups
 
 
 class RayHandler(KitHandler):

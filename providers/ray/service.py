@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,9 +32,11 @@ import httpx
 from mlrt_iac.errors import PermanentError
 from mlrt_iac.provider import (
     Attributes,
+    BatchReadResult,
     CreateResult,
     DiffResult,
     ProviderContext,
+    ReadRequest,
     ReadResult,
     UpdateResult,
     filled,
@@ -43,7 +46,7 @@ from providers.kit.names import file_safe_name, name_as_id
 from providers.kit.waiting import deadline_binds, exceeded, seconds_left
 
 from .client import Dashboard
-from .common import RayHandler, Target
+from .common import RayHandler, Target, by_cluster
 
 COMPUTED = ("endpoint", "functions_urls", "status", "image")
 REPLACE = ("name", "compute_pool", "ingress_enabled", "image_repository")
@@ -223,6 +226,31 @@ class ServiceHandler(RayHandler):
         if app is None or app.get("status") in ("DEPLOY_FAILED", "DELETING"):
             return ReadResult(None)
         return ReadResult(public(prior))
+
+    def read_many(self, ctx: ProviderContext, requests: Sequence[ReadRequest]) -> BatchReadResult:
+        """`read` for many services with one Serve applications GET per cluster."""
+        results: list[ReadResult | Exception | None] = [None] * len(requests)
+        for target, indexes in by_cluster(self, requests, results).values():
+            try:
+                if target.managed and not target.dashboard.reachable():
+                    apps = None
+                else:
+                    apps = target.dashboard.serve_status().get("applications") or {}
+            except Exception as exc:
+                for i in indexes:
+                    results[i] = exc
+                continue
+            for i in indexes:
+                prior = requests[i].prior
+                if apps is None:
+                    results[i] = ReadResult(None)
+                elif prior.get("suspended"):
+                    results[i] = ReadResult(public(prior))
+                else:
+                    app = apps.get(requests[i].id)
+                    gone = app is None or app.get("status") in ("DEPLOY_FAILED", "DELETING")
+                    results[i] = ReadResult(None if gone else public(prior))
+        return BatchReadResult([r if r is not None else ReadResult(None) for r in results])
 
     def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
         target = self.target(ctx, ctx.private)

@@ -30,12 +30,20 @@ import re
 import shutil
 import time
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.errors import PermanentError, RetryableError
-from mlrt_iac.provider import Attributes, CreateResult, ProviderContext, ReadResult
+from mlrt_iac.provider import (
+    Attributes,
+    BatchReadResult,
+    CreateResult,
+    ProviderContext,
+    ReadRequest,
+    ReadResult,
+)
 from providers.kit.handler import public
 from providers.kit.names import file_safe_name
 from providers.kit.records import atomic_write_json
@@ -51,7 +59,7 @@ from providers.kit.training import (
 from providers.kit.waiting import exceeded, seconds_left
 
 from .client import Dashboard
-from .common import RayHandler, Target
+from .common import RayHandler, Target, by_cluster
 
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 POLL = 0.5
@@ -255,6 +263,29 @@ class TrainingHandler(RayHandler, TrainingPlanning):
         if info is None or info.get("status") in ("STOPPED", "FAILED"):
             return ReadResult(None)
         return ReadResult(public(prior))
+
+    def read_many(self, ctx: ProviderContext, requests: Sequence[ReadRequest]) -> BatchReadResult:
+        """`read` for many runs with one job listing per cluster (not one GET per run)."""
+        results: list[ReadResult | Exception | None] = [None] * len(requests)
+        for i, req in enumerate(requests):
+            uri = req.prior.get("model_uri")
+            if not uri or not (Path(uri) / "metadata.json").exists():
+                results[i] = ReadResult(None)
+        for target, indexes in by_cluster(self, requests, results).values():
+            try:
+                if target.managed and not target.dashboard.reachable():
+                    jobs = None  # its managed cluster is gone, and its jobs with it
+                else:
+                    jobs = target.dashboard.list_jobs()
+            except Exception as exc:
+                for i in indexes:
+                    results[i] = exc
+                continue
+            for i in indexes:
+                info = None if jobs is None else jobs.get(requests[i].id)
+                gone = info is None or info.get("status") in ("STOPPED", "FAILED")
+                results[i] = ReadResult(None if gone else public(requests[i].prior))
+        return BatchReadResult([r if r is not None else ReadResult(None) for r in results])
 
     def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
         target = self.target(ctx, ctx.private)
