@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -270,25 +271,40 @@ def tree_rss_mib(pid: int) -> float:
     return total / 1024
 
 
-def start_mlrt(model_dir: Path, port: int, workers: int, max_queue: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlrt_iac.runtime.serving",
-            "--model-uri",
-            str(model_dir),
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--max-queue",
-            str(max_queue),
-        ],
-        cwd=ROOT,
-        start_new_session=True,
-        stderr=subprocess.DEVNULL,
-    )
+def start_mlrt(
+    model_dir: Path,
+    port: int,
+    workers: int,
+    max_queue: int,
+    extra: Sequence[str] = (),
+    log: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """One `python -m mlrt_iac.runtime.serving` on `port`, ready; its output to `log` if given."""
+    out = log.open("wb") if log is not None else None
+    try:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mlrt_iac.runtime.serving",
+                "--model-uri",
+                str(model_dir),
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--max-queue",
+                str(max_queue),
+                *extra,
+            ],
+            cwd=ROOT,
+            start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT if out is not None else subprocess.DEVNULL,
+        )
+    finally:
+        if out is not None:
+            out.close()
     try:
         wait_ready(port, "/health", proc)
     except BaseException:

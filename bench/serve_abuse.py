@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from serve import free_port, stop, train_model, tree_rss_mib, wait_ready  # noqa: E402
+from serve import free_port, start_mlrt, stop, train_model, tree_rss_mib  # noqa: E402
 
 from tests.security import serving_attacks as atk  # noqa: E402
 
@@ -39,33 +39,7 @@ def start(
     model_dir: Path, port: int, workers: int, max_queue: int, extra: list[str]
 ) -> tuple[subprocess.Popen[bytes], Path]:
     log = model_dir.parent / f"server-{port}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mlrt_iac.runtime.serving",
-                "--model-uri",
-                str(model_dir),
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-                "--max-queue",
-                str(max_queue),
-                *extra,
-            ],
-            cwd=ROOT,
-            start_new_session=True,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_ready(port, "/health", proc)
-    except BaseException:
-        stop(proc)
-        raise
-    return proc, log
+    return start_mlrt(model_dir, port, workers, max_queue, extra, log), log
 
 
 def main() -> int:
