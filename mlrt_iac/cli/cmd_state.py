@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime, timezone
+from typing import Any
 
 from rich.markup import escape
 
+from ..config.instances import ResourceInstance
 from ..errors import MlrtError
-from ..model import validate_instances
+from ..model import computed_attributes, validate_instances
 from ..plan.desired import desired_attributes
 from ..state import operations as ops
 from ..state import push_document
+from ..values import UNKNOWN, is_known
 from .cmd_misc import _print_resource
 from .console import Out
 from .session import backend_for, locked, open_project_for, read_state, read_text_file
@@ -93,15 +96,24 @@ def cmd_state_push(args: argparse.Namespace, out: Out) -> int:
 def cmd_import(args: argparse.Namespace, out: Out) -> int:
     project = open_project_for(args)
     backend = backend_for(project)
-    ev, diags = project.evaluate()
-    inst = next((i for i in ev.instances if i.address == args.address), None)
-    if inst is None:
-        raise MlrtError(
-            "Configuration for import target does not exist",
-            f"The configuration does not declare {args.address}. Add a block for it, then import.",
-        )
     with locked(backend, "import", args):
         doc = read_state(backend)
+
+        def resolver(i: ResourceInstance) -> dict[str, Any]:
+            """References to resources in state resolve to their recorded values (a service's
+            `model = training.x.model_uri` is known once the training is in state)."""
+            r = doc.get(i.address)
+            if r is not None:
+                return {**r.attributes, "id": r.id}
+            return {**i.attributes, **{c: UNKNOWN for c in computed_attributes(i.type)}}
+
+        ev, _ = project.evaluate(resolver=resolver)
+        inst = next((i for i in ev.instances if i.address == args.address), None)
+        if inst is None:
+            raise MlrtError(
+                "Configuration for import target does not exist",
+                f"The configuration does not declare {args.address}. Add a block for it, then import.",
+            )
         if doc.get(args.address) is not None:
             raise MlrtError(
                 "Resource already managed by mlrt",
@@ -121,7 +133,8 @@ def cmd_import(args: argparse.Namespace, out: Out) -> int:
         attrs = dict(res.attributes)
         if not vd.has_errors:
             for k, v in desired_attributes(inst, models[inst.address]).items():
-                attrs.setdefault(k, v)
+                if is_known(v):  # what depends on an object not yet in state is left for plan
+                    attrs.setdefault(k, v)
         now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
         doc.set(
             dict(
@@ -142,8 +155,11 @@ def cmd_import(args: argparse.Namespace, out: Out) -> int:
             )
         )
         backend.write(doc)
-    out.print(f"[bold green]{escape(args.address)}: Import prepared![/] Imported id {escape(args.id)}.")
-    out.print("Run `mlrt plan` to see how the configuration differs from the imported object.")
+    out.print(f"[bold green]{escape(args.address)}: Import successful![/] Imported id {escape(args.id)}.")
+    out.print(
+        "The object is now in the state and managed by mlrt. Run `mlrt plan` to see how the "
+        "configuration differs from it."
+    )
     return 0
 
 

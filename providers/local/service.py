@@ -243,6 +243,17 @@ class ServiceHandler(LocalHandler):
             return ReadResult(None)
         return ReadResult(dict(prior))
 
+    def import_(self, ctx: ProviderContext, id: str) -> ReadResult:
+        """A running service of this project (`mlrt import service.x NAME`): its instances must
+        be alive and its port must answer /health; the endpoint comes from its record."""
+        procs = self._processes(ctx, id)
+        pids = self._refs(procs)
+        port = int(procs.get("port") or 0)
+        endpoint = f"http://127.0.0.1:{port}"
+        if not pids or not port or not all(p.alive() for p in pids) or not _healthy(endpoint):
+            return ReadResult(None)
+        return ReadResult({"name": id, **self._attrs({}, endpoint, "READY")})
+
     def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
         procs = self._processes(ctx, id)
         old = self._refs(procs)

@@ -215,6 +215,29 @@ class TrainingHandler(LocalHandler, TrainingPlanning):
             return ReadResult(None)
         return ReadResult(public(prior))
 
+    def import_(self, ctx: ProviderContext, id: str) -> ReadResult:
+        """A finished run of this project (`mlrt import training.x RUN_ID`): its model under
+        .mlrt/models/RUN_ID, with what its metadata.json recorded."""
+        model_dir = model_root(ctx, {}) / id
+        meta_file = model_dir / "metadata.json"
+        if "/" in id or id in ("", ".", "..") or not meta_file.is_file():
+            return ReadResult(None)
+        try:
+            meta = json.loads(meta_file.read_text())
+        except (OSError, ValueError):
+            return ReadResult(None)
+        return ReadResult(
+            {
+                "run_id": id,
+                "status": "SUCCEEDED",
+                "metrics": meta.get("metrics") or {},
+                "model_uri": str(model_dir),
+                "input_fingerprint": meta.get("input_fingerprint"),
+                "started_at": None,
+                "finished_at": meta.get("created_at"),
+            }
+        )
+
     def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
         uri = prior.get("model_uri")
         if uri and Path(uri).exists():

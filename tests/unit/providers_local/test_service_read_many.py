@@ -5,54 +5,14 @@ whose folder is gone, one that never existed). Real processes and a real /health
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
-
-import pytest
+from collections.abc import Callable
 
 from mlrt_iac.provider import ProviderContext, ReadRequest
 from providers.kit.processes import ProcessRef
 from providers.local import LocalProvider
 from providers.local.service import ServiceHandler
-
-HEALTH_SERVER = """
-import http.server, sys
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200 if self.path == "/health" else 404)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-    def log_message(self, *a):
-        pass
-http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-"""
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def server() -> Iterator[tuple[int, int]]:
-    port = _port()
-    proc = subprocess.Popen([sys.executable, "-c", HEALTH_SERVER, str(port)], start_new_session=True)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    try:
-        yield proc.pid, port
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def _record(ctx: ProviderContext, name: str, pids: list[int], port: int) -> None:
