@@ -26,6 +26,7 @@ def test_a_running_service_is_imported_with_its_endpoint(
     record = {"port": port, "pids": [ProcessRef.of(pid).to_json()], "generation": 1}
     (d / "processes.json").write_text(json.dumps(record))
     handler = make_provider().handler("service")
+    assert handler is not None
     got = handler.import_(ctx.for_resource("service.churn"), "churn").attributes
     assert got is not None
     assert got["endpoint"] == f"http://127.0.0.1:{port}" and got["status"] == "READY"
@@ -41,6 +42,7 @@ def test_a_stopped_service_is_not_imported(
     d.mkdir(parents=True)
     (d / "processes.json").write_text(json.dumps({"port": free_port(), "pids": [dead.pid], "generation": 1}))
     handler = make_provider().handler("service")
+    assert handler is not None
     assert handler.import_(ctx.for_resource("service.churn"), "churn").attributes is None
 
 
@@ -53,6 +55,7 @@ def test_a_finished_training_is_imported_from_its_model(
     meta = {"metrics": {"auc": 0.9}, "input_fingerprint": "fp1", "created_at": "2026-11-29T00:00:00Z"}
     (model / "metadata.json").write_text(json.dumps(meta))
     handler = make_provider().handler("training")
+    assert handler is not None
     got = handler.import_(ctx.for_resource("training.churn"), run).attributes
     assert got == {
         "run_id": run,
