@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -57,7 +58,10 @@ from .common import LocalHandler
 
 # How often the watchdog looks at Ctrl-C and the deadline while a run is going.
 WATCH_INTERVAL = 0.1
-LEFTOVER_STOP_TIMEOUT = 10.0  # SIGTERM, then SIGKILL, for a run left by a killed apply
+LEFTOVER_STOP_TIMEOUT = 10.0
+_RUN_ID = re.compile(
+    r"\d{8}-\d{6}-[0-9a-f]{6}"
+)  # the tail new_run_id puts after the name  # SIGTERM, then SIGKILL, for a run left by a killed apply
 
 
 class TrainingHandler(LocalHandler, TrainingPlanning):
@@ -100,11 +104,14 @@ class TrainingHandler(LocalHandler, TrainingPlanning):
         }
         return CreateResult(run_id, attrs, {"fingerprint_parts": parts})
 
-    def _stop_leftover_runs(self, ctx: ProviderContext, name: str, models: Path | None = None) -> None:
-        """A run whose mlrt was killed keeps training in its own session; stop it before starting
-        another, so one training never has two runs writing models at once. Its model directory
-        (under `models`) is removed: no state records it, so nothing else ever would."""
-        for pid_file in (ctx.data_dir / "runs").glob(f"{name}-*/launcher.pid"):
+    @staticmethod
+    def _leftover_runs(ctx: ProviderContext, name: str) -> list[tuple[Path, ProcessRef | None]]:
+        """Runs of this training whose launcher file is still there: their apply never saw them
+        end (it was killed). Each with its launcher's identity, when that can be read."""
+        found: list[tuple[Path, ProcessRef | None]] = []
+        for pid_file in sorted((ctx.data_dir / "runs").glob(f"{name}-*/launcher.pid")):
+            if not _RUN_ID.fullmatch(pid_file.parent.name[len(name) + 1 :]):
+                continue  # another training whose name starts with this one's
             identity = pid_file.with_name("launcher.json")
             try:
                 ref = ProcessRef.from_json(
@@ -112,13 +119,21 @@ class TrainingHandler(LocalHandler, TrainingPlanning):
                 )
             except (ValueError, OSError):
                 ref = None
+            found.append((pid_file, ref))
+        return found
+
+    def _stop_leftover_runs(self, ctx: ProviderContext, name: str, models: Path | None = None) -> None:
+        """A run whose mlrt was killed keeps training in its own session; stop it before starting
+        another, so one training never has two runs writing models at once. Its model directory
+        (under `models`) is removed: no state records it, so nothing else ever would."""
+        for pid_file, ref in self._leftover_runs(ctx, name):
             # Only a process verified to be that run is signalled (a stale pid may be reused).
             if ref is not None and ref.alive():
                 left = stop_groups([ref], LEFTOVER_STOP_TIMEOUT)
                 how = "could not stop" if left else "stopped"
                 ctx.log(f"{how} run {pid_file.parent.name} left by an interrupted apply (pid {ref.pid})")
             pid_file.unlink(missing_ok=True)
-            identity.unlink(missing_ok=True)
+            pid_file.with_name("launcher.json").unlink(missing_ok=True)
             if models is not None:
                 shutil.rmtree(models / pid_file.parent.name, ignore_errors=True)
 
@@ -211,7 +226,14 @@ class TrainingHandler(LocalHandler, TrainingPlanning):
 
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
         uri = prior.get("model_uri")
-        if not uri or not (Path(uri) / "metadata.json").exists():
+        if not uri:
+            # A create that never finished (its apply was killed): the run may still be going.
+            # Then it exists, and the plan replaces it (status `creating`) or destroy stops it.
+            name = file_safe_name(ctx, prior)
+            if any(ref is not None and ref.alive() for _, ref in self._leftover_runs(ctx, name)):
+                return ReadResult({**public(prior), "status": "RUNNING"})
+            return ReadResult(None)
+        if not (Path(uri) / "metadata.json").exists():
             return ReadResult(None)
         return ReadResult(public(prior))
 
@@ -239,6 +261,8 @@ class TrainingHandler(LocalHandler, TrainingPlanning):
         )
 
     def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
+        """Remove the model; also stop (and clean up) any run of this training a killed apply left."""
+        self._stop_leftover_runs(ctx, file_safe_name(ctx, prior), model_root(ctx, prior))
         uri = prior.get("model_uri")
         if uri and Path(uri).exists():
             shutil.rmtree(uri)

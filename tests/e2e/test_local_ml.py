@@ -538,3 +538,39 @@ def test_interrupting_a_silent_training_stops_it(tmp_path: Path, signals: tuple[
             proc.kill()
             proc.wait()
         run_mlrt(project, "destroy", "-auto-approve", timeout=120)
+
+
+def test_destroy_after_a_killed_apply_stops_the_run_it_left(tmp_path: Path) -> None:
+    """Issue 15 item 5: after kill -9 during a training, state has a `creating` entry; destroy
+    used to drop it and report success while the launcher kept running. Now refresh finds the
+    run (status RUNNING), and destroy stops it: no process of it is left."""
+    from .helpers import spawn_mlrt
+
+    project = tmp_path / "slow"
+    project.mkdir()
+    (project / "slow.py").write_text(SLOW_TRAINER)
+    (project / "main.hcl").write_text(SLOW_HCL)
+    first = spawn_mlrt(project, "apply", "-auto-approve")
+    try:
+        deadline = time.monotonic() + 120
+        while not (project / "started.txt").exists():
+            assert first.poll() is None and time.monotonic() < deadline, "the run never started"
+            time.sleep(0.1)  # polling for the run to start, not timing a result
+        first.kill()
+        first.wait()
+        assert _working_in(project.resolve()), "the run should outlive the killed apply"
+        plan = run_mlrt(project, "plan", "-no-color")
+        assert "training.slow must be replaced" in plan.stdout or "tainted" in plan.stdout, plan.stdout
+        gone = run_mlrt(project, "destroy", "-auto-approve", timeout=120)
+        assert gone.returncode == 0, gone.stdout + gone.stderr
+        assert "left by an interrupted apply" in gone.stdout
+        left = [pid for pid in _working_in(project.resolve()) if not _wait_exit(pid, 15.0)]
+        assert left == [], f"processes of the left run still alive: {left}"
+        assert read_state(project)["resources"] == []
+        assert not list((project / ".mlrt" / "models").glob("slow-*"))
+    finally:
+        for pid in _working_in(project.resolve()):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
