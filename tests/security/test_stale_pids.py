@@ -77,16 +77,16 @@ def test_service_create_spares_a_reused_pid_left_in_the_record(
 
 
 def test_leftover_run_stop_spares_a_reused_pid(ctx: ProviderContext, victim: subprocess.Popen[bytes]) -> None:
-    run = ctx.data_dir / "runs" / "t-20260101"
+    run = ctx.data_dir / "runs" / "t-20260101-000000-aaaaaa"
     run.mkdir(parents=True)
     (run / "launcher.pid").write_text(str(victim.pid))
     models = ctx.project_dir / "models"
     (models / run.name).mkdir(parents=True)  # the untracked model of the interrupted run
-    (models / "t-20251231").mkdir()  # a model some state records: not this run's
+    (models / "t-20251231-000000-cccccc").mkdir()  # a model some state records: not this run's
     TrainingHandler(LocalProvider())._stop_leftover_runs(ctx, "t", models)
     assert not _gone_within(victim, 0.5)
     assert not (run / "launcher.pid").exists()
-    assert not (models / run.name).exists() and (models / "t-20251231").exists()
+    assert not (models / run.name).exists() and (models / "t-20251231-000000-cccccc").exists()
 
 
 def test_leftover_run_of_ours_is_stopped_and_escalated(ctx: ProviderContext) -> None:
@@ -103,7 +103,7 @@ def test_leftover_run_of_ours_is_stopped_and_escalated(ctx: ProviderContext) -> 
     )
     try:
         assert ours.stdout is not None and ours.stdout.readline() == b"up\n"
-        run = ctx.data_dir / "runs" / "t-20260102"
+        run = ctx.data_dir / "runs" / "t-20260102-000000-bbbbbb"
         run.mkdir(parents=True)
         (run / "launcher.pid").write_text(str(ours.pid))
         (run / "launcher.json").write_text(json.dumps(ProcessRef.of(ours.pid).to_json()))
