@@ -339,7 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("-force", "--force", dest="force", action="store_true")
             q.add_argument("file")
     # Like `terraform version`; answered before any command module is imported.
-    sub.add_parser("version", help="Show the mlrt version.", description="Show the mlrt version.")
+    v = sub.add_parser("version", help="Show the mlrt version.", description="Show the mlrt version.")
+    v.add_argument("-json", "--json", dest="json", action="store_true", help="machine-readable output")
     return parser
 
 
@@ -358,12 +359,25 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # Terraform's `-help` (and `-h`) work on every command, as argparse's --help does.
+    argv = ["--help" if a == "-help" else a for a in argv]
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version or args.command == "version":
         from ..version import mlrt_version
 
-        print(f"mlrt v{mlrt_version()}")
+        if getattr(args, "json", False):  # like `terraform version -json`
+            import json
+            import platform
+
+            info = {
+                "mlrt_version": mlrt_version(),
+                "platform": f"{sys.platform}_{platform.machine().lower()}",
+                "python_version": platform.python_version(),
+            }
+            print(json.dumps(info, indent=2))
+        else:
+            print(f"mlrt v{mlrt_version()}")
         return 0
     if not getattr(args, "func", None):
         # `mlrt state` alone: that group's own help, as `terraform state` prints its subcommands.

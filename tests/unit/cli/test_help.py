@@ -31,3 +31,27 @@ def test_state_alone_prints_the_state_subcommands(capsys: pytest.CaptureFixture[
     text = capsys.readouterr().out
     assert text.startswith("usage: mlrt state")
     assert all(name in text for name in ("list", "show", "rm", "mv", "pull", "push"))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["-help"], ["plan", "-help"], ["apply", "-h"], ["state", "list", "-help"], ["validate", "-help"]],
+    ids=" ".join,
+)
+def test_help_as_terraform_spells_it(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 13 item 5: `-help` / `-h` on every command, as Terraform accepts them."""
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: mlrt")
+
+
+def test_version_json(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from mlrt_iac.version import mlrt_version
+
+    assert main(["version", "-json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["mlrt_version"] == mlrt_version()
+    assert info["platform"] and info["python_version"]

@@ -95,6 +95,8 @@ def _heavy(modules: list[str]) -> list[str]:
         ([], 1),
         (["-version"], 0),
         (["version"], 0),
+        (["version", "-json"], 0),
+        (["plan", "-help"], 0),
         (["validate", "--help"], 0),
         (["plan", "--help"], 0),
         (["state", "list", "--help"], 0),
