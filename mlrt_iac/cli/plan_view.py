@@ -49,6 +49,25 @@ def _fmt_container(v: Any) -> str:
     return "[" + ", ".join(fmt_value(x) for x in v) + "]"
 
 
+def _map_diff(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """A map that changed, key by key as Terraform shows it (unchanged keys counted, not shown)."""
+    inner: list[str] = []
+    same = 0
+    for key in sorted(set(before) | set(after)):
+        name = json.dumps(str(key))
+        if key not in after:
+            inner.append(f"          - {name} = {fmt_value(before[key])} -> null")
+        elif key not in before:
+            inner.append(f"          + {name} = {fmt_value(after[key])}")
+        elif before[key] != after[key] or after[key] is UNKNOWN:
+            inner.append(f"          ~ {name} = {fmt_value(before[key])} -> {fmt_value(after[key])}")
+        else:
+            same += 1
+    if same:
+        inner.append(f"            # ({same} unchanged element{'s' if same != 1 else ''} hidden)")
+    return "{\n" + "\n".join(inner) + "\n        }"
+
+
 def _sensitive_keys(ch: ResourceChange) -> set[str]:
     return {str(p[0]) for p in ch.sensitive_paths if p}
 
@@ -98,6 +117,8 @@ def render_change(ch: ResourceChange) -> list[str]:
                 rows.append(("+", k, fmt_value(a, k in sens), note))
             elif k not in after:
                 rows.append(("-", k, fmt_value(b, k in sens) + " -> null", note))
+            elif isinstance(b, dict) and isinstance(a, dict) and b and a and k not in sens:
+                rows.append(("~", k, _map_diff(b, a), note))
             else:
                 rows.append(("~", k, f"{fmt_value(b, k in sens)} -> {fmt_value(a, k in sens)}", note))
     width = max((len(r[1]) for r in rows), default=0)

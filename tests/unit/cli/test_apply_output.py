@@ -40,3 +40,28 @@ def test_a_targeted_plan_warns_that_targeting_is_in_effect(
     assert "Warning: Resource targeting is in effect" in capsys.readouterr().err
     assert main(["-chdir", str(tmp_path), "plan"]) == 0
     assert "targeting" not in capsys.readouterr().err
+
+
+def test_a_changed_map_is_shown_key_by_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: map changes printed on one line; Terraform shows each changed key."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    pool = 'compute_pool "p" {\n  instance_family = "CPU_X64_XS"\n  labels = { team = "%s", tier = "x", old = "y" }\n}\n'
+    (tmp_path / "main.hcl").write_text(pool % "a")
+    assert main(["-chdir", str(tmp_path), "apply", "-auto-approve"]) == 0
+    capsys.readouterr()
+    (tmp_path / "main.hcl").write_text(pool.replace(', old = "y"', ', new = "z"') % "b")
+    assert main(["-chdir", str(tmp_path), "plan", "-no-color"]) == 0
+    out = capsys.readouterr().out
+    expected = [
+        "      ~ labels = {",
+        '          + "new" = "z"',
+        '          - "old" = "y" -> null',
+        '          ~ "team" = "a" -> "b"',
+        "            # (1 unchanged element hidden)",
+        "        }",
+    ]
+    lines = out.splitlines()
+    start = lines.index(expected[0])
+    assert lines[start : start + len(expected)] == expected
