@@ -60,10 +60,10 @@ def drop_creation_only(result: DiffResult) -> DiffResult:
     return result
 
 
-def cap_lines(name: str, family: FamilyFacts, capped: dict[str, Any]) -> list[str]:
-    """Log lines saying which of a family's resources this machine lowered."""
+def cap_lines(family: FamilyFacts, capped: dict[str, Any]) -> list[str]:
+    """Log lines saying which of a family's resources this machine lowered (the terminal puts the
+    pool's address in front of each line, so they do not repeat it)."""
     return [
-        f'compute_pool "{name}": {family.name} nodes have {info["family"]} {res}; this machine '
-        f"gives {info['machine']} (capped)"
+        f"{family.name} nodes have {info['family']} {res}; this machine gives {info['machine']} (capped)"
         for res, info in capped.items()
     ]

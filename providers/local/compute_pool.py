@@ -172,7 +172,7 @@ class ComputePoolHandler(LocalHandler):
         attrs = self._inputs(ctx, desired)
         name = attrs["name"]
         template, capped, family = self._node_template(attrs["instance_family"])
-        for line in cap_lines(name, family, capped):
+        for line in cap_lines(family, capped):
             ctx.log(line)
         suspended = bool(attrs["initially_suspended"])
         target = 0 if suspended else int(attrs["active_nodes"])
@@ -218,7 +218,7 @@ class ComputePoolHandler(LocalHandler):
         suspended = current.get("state") == "SUSPENDED"
         nodes: list[Node] = list(current.get("nodes") or [])
         if not suspended and int(attrs["active_nodes"]) != len(nodes):
-            for line in cap_lines(name, family, capped):
+            for line in cap_lines(family, capped):
                 ctx.log(line)
             nodes = self._scale(
                 ctx,

@@ -117,7 +117,7 @@ class ComputePoolHandler(RayHandler):
             size, capped, family = self._size(fam)
         except PermanentError:
             return {}
-        for line in cap_lines(str(desired.get("name") or ctx.address), family, capped):
+        for line in cap_lines(family, capped):
             ctx.log(line)
         out: Attributes = {"capped": capped, "state": "ACTIVE"}
         if prior is not None and prior.get("address"):
@@ -245,7 +245,7 @@ class ComputePoolHandler(RayHandler):
         if leftover is not None:  # a crash between `ray start` and the state write
             cluster.stop(leftover)
         size, capped, family = self._size(attrs["instance_family"])
-        for line in cap_lines(name, family, capped):
+        for line in cap_lines(family, capped):
             ctx.log(line)
         rec = cluster.new_record(name, ctx.project_dir, size)
         self._save(ctx, rec)
