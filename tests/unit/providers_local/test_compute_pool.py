@@ -108,6 +108,7 @@ def test_catalogue_family_is_capped_by_the_machine(
     assert a["nodes"] == [{"name": "big-node-0", "cpus": 2, "gpus": 0, "memory": 4}]
     assert a["capped"] == {"cpus": {"family": 28, "machine": 2}, "memory_gib": {"family": 116, "machine": 4}}
     assert any("CPU_X64_L" in line and "capped" in line for line in lines)
+    assert not any("compute_pool" in line for line in lines)  # the terminal prints the address
 
 
 def test_gpu_family_on_a_machine_without_gpus(
