@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import re
 import signal
 import sys
 import threading
@@ -168,6 +169,19 @@ def _check_saved(plan: Plan, project: Project, doc: StateDocument) -> None:
 
 
 PROGRESS_EVERY = 2.0  # seconds between two progress lines of one resource
+REPEAT_EVERY = 10.0  # seconds before the same progress line (elapsed time aside) is printed again
+_ELAPSED = re.compile(r"\s*\[\d+(\.\d+)?s\]\s*$")
+
+
+def _progress_due(address: str, message: str, now: float, last: dict[str, tuple[float, str]]) -> bool:
+    """Whether to print a progress line: at most every PROGRESS_EVERY seconds per resource, and a
+    line that says what the last one said (a capacity or health wait) only every REPEAT_EVERY."""
+    text = _ELAPSED.sub("", message)
+    when, said = last.get(address, (float("-inf"), ""))
+    if now - when < (REPEAT_EVERY if text == said else PROGRESS_EVERY):
+        return False
+    last[address] = (now, text)
+    return True
 
 
 def _run_apply(
@@ -175,15 +189,14 @@ def _run_apply(
 ) -> ApplyResult:
     stop = StopSignal()
     lock = threading.Lock()
-    last_progress: dict[str, float] = {}
+    last_progress: dict[str, tuple[float, str]] = {}
 
     def on_event(e: ApplyEvent) -> None:
         with lock:
-            if e.kind == "progress":
-                now = time.monotonic()
-                if now - last_progress.get(e.address, 0.0) < PROGRESS_EVERY:
-                    return
-                last_progress[e.address] = now
+            if e.kind == "progress" and not _progress_due(
+                e.address, e.message, time.monotonic(), last_progress
+            ):
+                return
             _print_event(out, e)
 
     def on_sigint(signum: int, frame: Any) -> None:

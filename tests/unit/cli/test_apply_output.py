@@ -65,3 +65,18 @@ def test_a_changed_map_is_shown_key_by_key(
     lines = out.splitlines()
     start = lines.index(expected[0])
     assert lines[start : start + len(expected)] == expected
+
+
+def test_a_repeated_progress_line_is_printed_every_ten_seconds_not_every_two() -> None:
+    """Issue 14: `0/1 nodes, waiting for capacity` was printed every 2 s, 359 times."""
+    from mlrt_iac.cli.cmd_plan import _progress_due
+
+    last: dict[str, tuple[float, str]] = {}
+    wait = [t for t in range(0, 31) if _progress_due("pool", "0/1 nodes, waiting for capacity", t, last)]
+    assert wait == [0, 10, 20, 30]
+    last = {}
+    health = [t for t in range(0, 7) if _progress_due("svc", f"waiting for /health [{t}s]", t, last)]
+    assert health == [0]  # only the elapsed time changes: the same line
+    last = {}
+    rounds = [t for t in range(0, 7) if _progress_due("t", f"round {t}/50 rmse=0.3", t, last)]
+    assert rounds == [0, 2, 4, 6]  # new news: every 2 s
