@@ -43,11 +43,9 @@ def cmd_state_show(args: argparse.Namespace, out: Out) -> int:
             "Run `mlrt state list` to see the addresses in the state.",
         )
     if out.json_mode:
-        from ..plan.json_view import state_json
+        from ..plan.json_view import all_resources, state_json
 
-        one = [
-            x for x in state_json(doc)["values"]["root_module"]["resources"] if x["address"] == args.address
-        ]
+        one = [x for x in all_resources(state_json(doc)) if x["address"] == args.address]
         out.json(one[0])
     else:
         _print_resource(out, r)

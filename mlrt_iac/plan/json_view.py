@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..addrs import Address
 from ..state import StateDocument
 from ..values import UNKNOWN, Sensitive
 from ..version import mlrt_version
@@ -172,5 +173,38 @@ def state_json(doc: StateDocument) -> dict[str, Any]:
         "mlrt_version": mlrt_version(),
         "serial": doc.serial,
         "lineage": doc.lineage,
-        "values": {"outputs": outputs, "root_module": {"resources": resources}},
+        "values": {"outputs": outputs, "root_module": _module_tree(resources)},
     }
+
+
+def _module_tree(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """Terraform's layout: the root module's own resources, and `child_modules` (each with its
+    `address`, resources and children) for resources inside modules."""
+    root: dict[str, Any] = {"resources": []}
+    nodes: dict[tuple[Any, ...], dict[str, Any]] = {(): root}
+    for res in resources:
+        parsed = Address.try_parse(res["address"])
+        path = parsed.module_path if parsed is not None else ()
+        for depth in range(1, len(path) + 1):
+            step = tuple(path[:depth])
+            if step not in nodes:
+                child = {
+                    "address": Address(step, "", "").module,
+                    "resources": [],
+                }
+                parent = nodes[step[:-1]]
+                parent.setdefault("child_modules", []).append(child)
+                nodes[step] = child
+        nodes[tuple(path)]["resources"].append(res)
+    return root
+
+
+def all_resources(shown: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every resource of a `show -json` document, the root module's and its children's."""
+    out: list[dict[str, Any]] = []
+    stack = [shown["values"]["root_module"]]
+    while stack:
+        module = stack.pop()
+        out.extend(module.get("resources", []))
+        stack.extend(module.get("child_modules", []))
+    return out

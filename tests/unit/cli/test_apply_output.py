@@ -80,3 +80,29 @@ def test_a_repeated_progress_line_is_printed_every_ten_seconds_not_every_two() -
     last = {}
     rounds = [t for t in range(0, 7) if _progress_due("t", f"round {t}/50 rmse=0.3", t, last)]
     assert rounds == [0, 2, 4, 6]  # new news: every 2 s
+
+
+def test_show_json_nests_module_resources_in_child_modules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: `show -json` had no child_modules; Terraform's layout nests module instances."""
+    import json
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    (tmp_path / "modules" / "team").mkdir(parents=True)
+    module_rule = RULE.replace("{\n", '{\n  name       = "r-${var.team}"\n', 1)
+    (tmp_path / "modules" / "team" / "main.hcl").write_text('variable "team" {}\n' + module_rule)
+    calls = 'module "team" {\n  source   = "./modules/team"\n  for_each = toset(["a", "b"])\n  team     = each.key\n}\n'
+    (tmp_path / "main.hcl").write_text(RULE.replace('"r"', '"top"') + calls)
+    assert main(["-chdir", str(tmp_path), "apply", "-auto-approve"]) == 0
+    capsys.readouterr()
+    assert main(["-chdir", str(tmp_path), "show", "-json"]) == 0
+    root = json.loads(capsys.readouterr().out)["values"]["root_module"]
+    assert [r["address"] for r in root["resources"]] == ["network_rule.top"]
+    children = {c["address"]: [r["address"] for r in c["resources"]] for c in root["child_modules"]}
+    assert children == {
+        'module.team["a"]': ['module.team["a"].network_rule.r'],
+        'module.team["b"]': ['module.team["b"].network_rule.r'],
+    }
+    assert main(["-chdir", str(tmp_path), "state", "show", "-json", 'module.team["b"].network_rule.r']) == 0
+    assert json.loads(capsys.readouterr().out)["address"] == 'module.team["b"].network_rule.r'
