@@ -51,7 +51,7 @@ from mlrt_iac.provider import RenderOutput as Rendered
 from . import render as r
 from .config import KubernetesConfig
 from .drift import field_drift
-from .naming import ADDRESS_ANNOTATION, MANAGED_BY
+from .naming import ADDRESS_ANNOTATION, MANAGED_BY, dns_name
 from .waits import deadline_of, wait_gone, wait_ready
 
 if TYPE_CHECKING:
@@ -80,6 +80,19 @@ class KubeHandler(ResourceHandler):
     @property
     def client(self) -> KubeClient:
         return self.kp.client()
+
+    def validate(self, desired: Attributes) -> Diagnostics:
+        """A name Kubernetes cannot take as it is (`ml_cpu`) is renamed (`ml-cpu`): say so in the
+        plan, so nobody looks for the wrong object in the cluster."""
+        diags = Diagnostics()
+        name = desired.get("name")
+        if isinstance(name, str) and name and dns_name(name) != name:
+            diags.add_warning(
+                "Name changed for Kubernetes",
+                f'"{name}" is not a valid Kubernetes object name (lowercase letters, digits and "-", '
+                f'starting with a letter, at most 63 characters); its objects are named "{dns_name(name)}".',
+            )
+        return diags
 
     # --- helpers ----------------------------------------------------------------------------
 

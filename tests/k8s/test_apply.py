@@ -251,3 +251,13 @@ def test_unreachable_and_unauthorised(
     with pytest.raises(PermanentError) as err:
         KubeClient(str(bad)).get(ObjRef("v1", "Namespace", "", "x"))
     assert "401" in err.value.summary and "credentials" in err.value.detail
+
+
+@pytest.mark.parametrize("kind", ["compute_pool", "training", "service"])
+def test_a_name_kubernetes_renames_is_a_plan_warning(provider: KubernetesProvider, kind: str) -> None:
+    """Issue 14: `ml_cpu` became `ml-cpu` silently; the plan now says so."""
+    h = handler(provider, kind)
+    (warn,) = h.validate({"name": "ml_cpu"})
+    assert warn.severity == "warning" and warn.summary == "Name changed for Kubernetes"
+    assert '"ml_cpu"' in warn.detail and 'named "ml-cpu"' in warn.detail
+    assert list(h.validate({"name": "ml-cpu"})) == []
