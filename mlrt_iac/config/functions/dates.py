@@ -86,44 +86,29 @@ def _go_parse(value: str) -> tuple[int, int, int, int, int, int, int, int]:
     if len(value) < 4 or not all("0" <= c <= "9" for c in value[:4]):
         raise _ParseError("2006", value)
     year, value = int(value[:4]), value[4:]
+
+    def number(layout: str, fixed: bool, valid: range | None, what: str) -> int:
+        """One numeric field of the layout, as Go reads it; `valid` bounds it (Go's range errors)."""
+        nonlocal value
+        hold = value
+        try:
+            n, value = _getnum(value, fixed)
+        except ValueError:
+            raise _ParseError(layout, hold) from None
+        if valid is not None and n not in valid:
+            raise _ParseError(layout, value, f": {what} out of range")
+        return n
+
     skip("-")
-    hold = value
-    try:
-        month, value = _getnum(value, True)
-    except ValueError:
-        raise _ParseError("01", hold) from None
-    if not 1 <= month <= 12:
-        raise _ParseError("01", value, ": month out of range")
+    month = number("01", True, range(1, 13), "month")
     skip("-")
-    hold = value
-    try:
-        day, value = _getnum(value, True)
-    except ValueError:
-        raise _ParseError("02", hold) from None
+    day = number("02", True, None, "day")  # checked against the month below, as Go does
     skip("T")
-    hold = value
-    try:
-        hour, value = _getnum(value, False)
-    except ValueError:
-        raise _ParseError("15", hold) from None
-    if not 0 <= hour < 24:
-        raise _ParseError("15", value, ": hour out of range")
+    hour = number("15", False, range(24), "hour")
     skip(":")
-    hold = value
-    try:
-        minute, value = _getnum(value, True)
-    except ValueError:
-        raise _ParseError("04", hold) from None
-    if not 0 <= minute < 60:
-        raise _ParseError("04", value, ": minute out of range")
+    minute = number("04", True, range(60), "minute")
     skip(":")
-    hold = value
-    try:
-        sec, value = _getnum(value, True)
-    except ValueError:
-        raise _ParseError("05", hold) from None
-    if not 0 <= sec < 60:
-        raise _ParseError("05", value, ": second out of range")
+    sec = number("05", True, range(60), "second")
     nsec = 0
     if len(value) >= 2 and value[0] in ".," and _isdigit(value, 1):
         n = 2
