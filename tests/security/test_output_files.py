@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import shutil
 import stat
-import sys
 from pathlib import Path
 
 from tests.security.helpers import run_cli, user_env, write_project
@@ -52,33 +50,15 @@ def test_plan_out_replaces_a_planted_symlink_instead_of_writing_through_it(tmp_p
 
 
 def test_render_out_does_not_follow_a_planted_symlink(tmp_path: Path) -> None:
-    import subprocess
+    from tests.k8s.test_examples import render_example  # renders a copy of the example
 
     out = tmp_path / "out"
-    project = tmp_path / "gitops"  # a copy: the source tree is never written
-    shutil.copytree(REPO / "examples" / "gitops", project, ignore=shutil.ignore_patterns(".mlrt"))
-    first = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mlrt_iac.cli.main",
-            f"-chdir={project}",
-            "render",
-            "-out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert first.returncode == 0, first.stderr
-    target = sorted(p for p in out.glob("*.yaml") if p.name != "kustomization.yaml")[0]
+    target = [p for p in render_example("gitops", out) if p.name != "kustomization.yaml"][0]
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me")
     target.unlink()
     target.symlink_to(victim)
-    again = subprocess.run(first.args, capture_output=True, text=True, timeout=120)
-    assert again.returncode == 0, again.stderr
+    render_example("gitops", out)
     assert victim.read_text() == "keep me"
     assert not target.is_symlink() and target.read_text().startswith("#")
 
