@@ -54,6 +54,7 @@ from .values import is_known
 
 Attributes = dict[str, Any]
 Private = dict[str, Any]
+AttributePath = tuple[str | int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +107,10 @@ class ProviderContext:
     log); `progress` reports a short status such as "round 12/50 rmse=0.31". `cancel` is set on
     the first Ctrl-C (or SIGTERM): long operations (trainings, readiness waits) poll it, stop
     what they started and raise PermanentError; short ones may finish.
-    `related`, `private` and `deadline`: see the module docstring.
+    `related`, `private` and `deadline`: see the module docstring. `sensitive_paths` lists the
+    attribute paths (`("hyper_params", "token")`) whose values are sensitive, for the attributes
+    the call is about (desired on create/update, prior on read/delete): a provider that writes
+    values somewhere others can read them (manifests) keeps these out.
     """
 
     project_dir: Path
@@ -118,6 +122,7 @@ class ProviderContext:
     related: dict[str, Related] = field(default_factory=dict)
     private: Private = field(default_factory=dict)
     deadline: float | None = None
+    sensitive_paths: tuple[AttributePath, ...] = ()
 
     def for_resource(
         self,
@@ -125,6 +130,7 @@ class ProviderContext:
         related: dict[str, Related] | None = None,
         private: Private | None = None,
         deadline: float | None = None,
+        sensitive_paths: Sequence[Sequence[str | int]] = (),
     ) -> ProviderContext:
         return ProviderContext(
             self.project_dir,
@@ -136,6 +142,7 @@ class ProviderContext:
             related or {},
             private or {},
             deadline,
+            tuple(tuple(p) for p in sensitive_paths),
         )
 
     def related_of(self, type_name: str) -> list[Related]:
@@ -349,6 +356,7 @@ class RenderItem:
     address: str
     type: str
     attributes: Attributes
+    sensitive_paths: tuple[AttributePath, ...] = ()
 
 
 ProviderFactory = Callable[[], Provider]

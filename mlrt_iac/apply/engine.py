@@ -9,6 +9,7 @@ dependents; independent work still finishes.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 import time
@@ -290,6 +291,8 @@ class _Walker:
             cancel=_cancel_event(self.opts.stop),
             related=related,
             private=dict(own.private) if own is not None else {},
+            # What a delete is about: the recorded object (create/update swap in their own).
+            sensitive_paths=tuple(tuple(p) for p in own.sensitive_attributes) if own is not None else (),
         )
 
     def _execute(self, ch: ResourceChange) -> None:
@@ -299,6 +302,7 @@ class _Walker:
             self._delete(handler, ctx, ch, ch.id or "", ch.before or {}, ch.address)
             return
         desired, sensitive = self._desired(ch)
+        wanted = dataclasses.replace(ctx, sensitive_paths=tuple(tuple(p) for p in sensitive))
         if ch.action == "update":
             prior = self.doc.get(ch.address)
             if prior is None or prior.id is None:
@@ -307,7 +311,9 @@ class _Walker:
                     "The state changed since the plan was made. Run `mlrt plan` again.",
                 )
             prior_id, prior_attrs = prior.id, dict(prior.attributes)
-            res = self._retry("update", ch, ctx, lambda: handler.update(ctx, prior_id, prior_attrs, desired))
+            res = self._retry(
+                "update", ch, wanted, lambda: handler.update(wanted, prior_id, prior_attrs, desired)
+            )
             self._record(
                 ch,
                 prior_id,
@@ -323,7 +329,7 @@ class _Walker:
         deposed: str | None = None
         if ch.action == "replace" and ch.create_before_destroy:
             deposed = self._depose(ch)
-        self._create(handler, ctx, ch, desired, sensitive)
+        self._create(handler, wanted, ch, desired, sensitive)
         if deposed is not None:
             self._delete(handler, ctx, ch, ch.id or "", ch.before or {}, deposed)
 

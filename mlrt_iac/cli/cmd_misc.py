@@ -122,6 +122,7 @@ def cmd_render(args: argparse.Namespace, out: Out) -> int:
         raise DiagnosticsError(diags, project.config.sources)
     from ..model import computed_attributes
     from ..plan.desired import desired_attributes
+    from ..values import unmark
 
     chosen = [i for i in ev.instances if i.provider.split(".")[0] == args.provider]
     if not chosen:
@@ -141,7 +142,9 @@ def cmd_render(args: argparse.Namespace, out: Out) -> int:
             attrs.pop(c, None)
         if inst.timeouts:
             attrs["timeouts"] = dict(inst.timeouts)
-        by_provider.setdefault(key, []).append(RenderItem(inst.address, inst.type, attrs))
+        _, sensitive = unmark(inst.attributes)
+        marked = tuple(tuple(p) for p in sensitive)
+        by_provider.setdefault(key, []).append(RenderItem(inst.address, inst.type, attrs, marked))
     manifests: list[dict[str, Any]] = []
     warnings: list[str] = []
     renderers: list[Renderer] = []

@@ -179,7 +179,10 @@ class _Planner:
         _, sensitive_paths = unmark(inst.attributes)
         prior_res = self.prior.get(inst.address)
         ctx = self.project.context().for_resource(
-            inst.address, self._related(inst), prior_res.private if prior_res is not None else None
+            inst.address,
+            self._related(inst),
+            prior_res.private if prior_res is not None else None,
+            sensitive_paths=sensitive_paths,
         )
         prior_attrs = self.observed.get(inst.address) if prior_res is not None else None
         action: Action

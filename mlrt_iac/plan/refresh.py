@@ -64,7 +64,7 @@ def refresh_resources(
 
     def context(r: ResourceState) -> ProviderContext:
         related = {d: _related(by_address[d]) for d in r.dependencies if d in by_address}
-        return ctx_base.for_resource(r.address, related, r.private)
+        return ctx_base.for_resource(r.address, related, r.private, sensitive_paths=r.sensitive_attributes)
 
     def handler_of(r: ResourceState) -> ResourceHandler | None:
         return provider_for(r.provider).handler(r.type)

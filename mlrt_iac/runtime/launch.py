@@ -18,6 +18,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+from mlrt_iac.runtime import strays
 from mlrt_iac.runtime.context import TrainingContext
 from mlrt_iac.runtime.events import EventWriter, now_iso
 from mlrt_iac.runtime.spec import TrainingSpec
@@ -193,6 +194,7 @@ def launch(spec_path: str, stream: IO[str]) -> int:
         os.chdir(spec.project_dir)
     events = EventWriter(run_dir, stream)
     sup = Supervisor(events, run_dir)
+    strays.become_subreaper()  # processes that leave the group still end up ours (strays.py)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         sup.terminate_all(grace=3.0)
@@ -220,6 +222,7 @@ def launch(spec_path: str, stream: IO[str]) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         sup.terminate_all(grace=3.0)
+        strays.kill_descendants()  # what the run started and left running, setsid or not
     payload = {
         "event": "finished",
         "status": status,
@@ -247,6 +250,14 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_BAD_SPEC
         import tempfile
 
+        if '"secret_ref"' in text:  # sensitive values wait in a Secret (kube_secrets)
+            from mlrt_iac.runtime import kube_secrets
+
+            try:
+                text = json.dumps(kube_secrets.resolve(json.loads(text)))
+            except (kube_secrets.SecretUnavailable, ValueError, KeyError, TypeError) as exc:
+                sys.stderr.write(f"launch: {exc}\n")
+                return EXIT_BAD_SPEC
         fd, path = tempfile.mkstemp(prefix="mlrt-spec-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlrt_iac.runtime import strays
+
 LEGACY_MARKERS = ("mlrt_iac.runtime", "mlrt_iac/runtime")
 
 
@@ -137,6 +139,8 @@ def stop_groups(refs: list[ProcessRef], timeout: float, poll: float = 0.05) -> l
         time.sleep(poll)
     for ref in refs:
         if ref.alive():
+            if ref.is_ours():  # what it started outside its group first (runtime.strays)
+                strays.kill_descendants(ref.pid)
             ref.signal_group(signal.SIGKILL)
     for ref in refs:
         ref.reap()

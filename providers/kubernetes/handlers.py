@@ -38,6 +38,7 @@ from mlrt_iac.provider import (
     BatchReadResult,
     CreateResult,
     DiffResult,
+    Private,
     ProviderContext,
     ReadRequest,
     ReadResult,
@@ -62,6 +63,7 @@ _NOT_ARGS = ("drift", "timeouts")
 # Removing what a failed create applied gets a budget of its own: the create's deadline may be
 # the very thing that ran out, and leaving objects behind would break "all or nothing".
 CLEANUP_SECS = 120.0
+PRIOR_SENSITIVE = "sensitive_paths"  # in private: which prior values live in a Secret
 
 
 class KubeHandler(ResourceHandler):
@@ -96,9 +98,20 @@ class KubeHandler(ResourceHandler):
 
     # --- helpers ----------------------------------------------------------------------------
 
-    def render(self, ctx: ProviderContext, attrs: Attributes) -> Rendered:
+    def render(
+        self, ctx: ProviderContext, attrs: Attributes, sensitive: Sequence[Sequence[str | int]] | None = None
+    ) -> Rendered:
+        """The objects of `attrs`; their sensitive values go into a Secret (render.py). The paths
+        are ctx's (the attributes the call is about) unless given."""
         index = r.RenderIndex.from_related(ctx.related)
-        return r.render_resource(self.type_name, ctx.address, attrs, index, self.cfg)
+        paths = ctx.sensitive_paths if sensitive is None else tuple(tuple(p) for p in sensitive)
+        return r.render_resource(self.type_name, ctx.address, attrs, index, self.cfg, paths)
+
+    @staticmethod
+    def _private(ctx: ProviderContext) -> Private:
+        """What update needs to render the prior objects again: which of their values were
+        sensitive (those live in a Secret the prior rendering names)."""
+        return {**ctx.private, PRIOR_SENSITIVE: [list(p) for p in ctx.sensitive_paths]}
 
     def deadline(self, ctx: ProviderContext, attrs: Attributes) -> float:
         """When a create or update must be done (waits included)."""
@@ -177,7 +190,7 @@ class KubeHandler(ResourceHandler):
         result = dict(attrs)
         result.pop("drift", None)
         result.update(self.computed_from(ctx, attrs, live))
-        return CreateResult(self.object_id(self.primary(out.manifests)), result)
+        return CreateResult(self.object_id(self.primary(out.manifests)), result, self._private(ctx))
 
     def prepare(self, desired: Attributes) -> Attributes:
         """Attributes known before rendering (e.g. a fresh run_id)."""
@@ -206,13 +219,14 @@ class KubeHandler(ResourceHandler):
         deadline = self.deadline(ctx, attrs)
         self.apply_objects(out.manifests)
         wanted = {ObjRef.of(o) for o in out.manifests}
-        stale = [ObjRef.of(o) for o in self.render(ctx, prior).manifests if ObjRef.of(o) not in wanted]
+        before = self.render(ctx, prior, ctx.private.get(PRIOR_SENSITIVE, ()))
+        stale = [ObjRef.of(o) for o in before.manifests if ObjRef.of(o) not in wanted]
         self.delete_objects(ctx, stale, deadline)
         live = self.ready(ctx, self.primary(out.manifests), attrs, deadline)
         result = dict(attrs)
         result.pop("drift", None)
         result.update(self.computed_from(ctx, attrs, live))
-        return UpdateResult(result)
+        return UpdateResult(result, self._private(ctx))
 
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
         out = self.render(ctx, prior)

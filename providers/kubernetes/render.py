@@ -29,10 +29,11 @@ import yaml
 
 from mlrt_iac.errors import PermanentError
 from mlrt_iac.model import InstanceFamily
-from mlrt_iac.provider import Related, RenderItem, RenderOutput, filled, object_name
+from mlrt_iac.provider import AttributePath, Related, RenderItem, RenderOutput, filled, object_name
 from mlrt_iac.values import UNKNOWN, Sensitive
 
 from . import egress as eg
+from . import secrets as sec
 from .config import KubernetesConfig
 from .naming import ADDRESS_ANNOTATION, WORKLOAD_LABEL, base_labels, dns_name, label_value
 
@@ -238,6 +239,9 @@ def render_pool(address: str, attrs: Attributes, cfg: KubernetesConfig) -> Rende
     }
     worker_pod.update(_gpu_placement(cfg, fam.gpus))
     head_pod: Attributes = {
+        # Jobs' drivers run on the head: as this account they may read the Secrets that their
+        # trainings' Roles name (secrets.py), and nothing else.
+        "serviceAccountName": head_service_account(name),
         "containers": [
             {
                 "name": "ray-head",
@@ -249,7 +253,7 @@ def render_pool(address: str, attrs: Attributes, cfg: KubernetesConfig) -> Rende
                     {"containerPort": 10001, "name": "client"},
                 ],
             }
-        ]
+        ],
     }
     pod_labels = {**{str(k): str(v) for k, v in user.items()}, **base_labels(address)}
     cluster: Manifest = {
@@ -280,9 +284,20 @@ def render_pool(address: str, attrs: Attributes, cfg: KubernetesConfig) -> Rende
         cluster["spec"]["autoscalerOptions"] = {
             "idleTimeoutSeconds": _filled(attrs, "auto_suspend_secs", address)
         }
+    out.manifests.append(
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": _meta(head_service_account(name), ns, address, user=user),
+        }
+    )
     out.manifests.append(cluster)
     out.manifests.append(_head_policy(name, ns, address, user))
     return out
+
+
+def head_service_account(pool: str) -> str:
+    return f"{raycluster_name(pool)}-head"
 
 
 SUBMITTER_ROLE = {"mlrt.dev/role": "ray-job-submitter"}
@@ -410,7 +425,12 @@ def job_spec(address: str, attrs: Mapping[str, Any], cfg: KubernetesConfig, egre
 
 
 def render_training(
-    address: str, attrs: Attributes, index: RenderIndex, cfg: KubernetesConfig
+    address: str,
+    attrs: Attributes,
+    index: RenderIndex,
+    cfg: KubernetesConfig,
+    sensitive: tuple[AttributePath, ...] = (),
+    with_secrets: bool = True,
 ) -> RenderOutput:
     name = object_name(address, attrs)
     pool = str(attrs.get("compute_pool") or "")
@@ -418,7 +438,18 @@ def render_training(
     cluster = raycluster_name(pool)
     eais = _eai_list(attrs)
     egress = sorted({e for n in eais for e in index.egress.get(n, [])})
-    spec = job_spec(address, attrs, cfg, egress)
+    spec, secret_values = sec.extract(job_spec(address, attrs, cfg, egress), sensitive)
+    secret_objects: list[Manifest] = []
+    warnings: list[str] = []
+    if secret_values:
+        secret = sec.secret_name(name)
+        spec = sec.reference(spec, ns, secret)
+        meta = _meta(secret, ns, address)
+        if with_secrets:
+            secret_objects.append(sec.secret_manifest(meta, secret_values))
+        else:
+            warnings.append(sec.left_out_warning(address, ns, secret, list(secret_values), "The job"))
+        secret_objects.extend(sec.reader_rbac(meta, secret, ns, head_service_account(pool)))
     env = {
         "MLRT_JOB_SPEC": json.dumps(spec, sort_keys=True, separators=(",", ":")),
         "MLRT_EGRESS": ",".join(egress),
@@ -453,7 +484,7 @@ def render_training(
     deadline = _timeout(attrs, "create")
     if deadline:
         job["spec"]["activeDeadlineSeconds"] = deadline
-    out = RenderOutput([job])
+    out = RenderOutput([*secret_objects, job], warnings)
     # The job's code runs on the pool's RayCluster pods, so the policy selects those.
     extend(
         out,
@@ -487,7 +518,12 @@ def service_image(
 
 
 def render_service(
-    address: str, attrs: Attributes, index: RenderIndex, cfg: KubernetesConfig
+    address: str,
+    attrs: Attributes,
+    index: RenderIndex,
+    cfg: KubernetesConfig,
+    sensitive: tuple[AttributePath, ...] = (),
+    with_secrets: bool = True,
 ) -> RenderOutput:
     name = dns_name(object_name(address, attrs))
     pool_name = str(attrs.get("compute_pool") or "")
@@ -505,6 +541,24 @@ def render_service(
             "rendered Deployment has no model to fetch. Apply the training, then render again."
         )
     image, secret = service_image(attrs, index, cfg)
+    fetch_env: list[Attributes] = []
+    secret_objects: list[Manifest] = []
+    if model and any(p and p[0] == "model" for p in sensitive):
+        # The URI may carry credentials: it comes from a Secret, expanded by Kubernetes.
+        model_secret = sec.secret_name(name)
+        meta = _meta(model_secret, ns, address)
+        if with_secrets:
+            secret_objects.append(sec.secret_manifest(meta, {"model": model}, as_json=False))
+        else:
+            warnings.append(
+                sec.left_out_warning(
+                    address, ns, model_secret, ["model"], "The model-fetching init container"
+                )
+            )
+        fetch_env.append(
+            {"name": "MLRT_MODEL_URI", "valueFrom": {"secretKeyRef": {"name": model_secret, "key": "model"}}}
+        )
+        model = "$(MLRT_MODEL_URI)"
     selector = {"mlrt.dev/service": name, WORKLOAD_LABEL: label_value(address)}
     functions = [str(f) for f in filled(attrs, "functions", address)]
     env = [{"name": "MLRT_FUNCTIONS", "value": ",".join(functions)}]
@@ -517,6 +571,7 @@ def render_service(
                 "name": "fetch-model",
                 "image": image,
                 "command": ["python", "-c", FETCH_MODEL, model, "/models/model"],
+                **({"env": fetch_env} if fetch_env else {}),
                 "volumeMounts": [{"name": "model", "mountPath": "/models"}],
                 "resources": {
                     "requests": {"cpu": "500m", "memory": "1Gi"},
@@ -559,7 +614,7 @@ def render_service(
         pod.update(_gpu_placement(cfg, gpus))
     template_labels = base_labels(address)
     template_labels.update(selector)
-    out = RenderOutput(warnings=warnings)
+    out = RenderOutput(list(secret_objects), warnings)
     out.manifests.append(
         {
             "apiVersion": "apps/v1",
@@ -630,8 +685,9 @@ def render_service(
 
 
 def known(value: Any) -> Any:
-    """Values known only after apply become None (unset); sensitive marks are dropped (the
-    manifests are what the cluster receives)."""
+    """Values known only after apply become None (unset); `Sensitive` wrappers are unwrapped:
+    what is sensitive reaches the renderer as attribute paths, which secrets.py keeps out of
+    the manifests."""
     if value is UNKNOWN:
         return None
     if isinstance(value, Sensitive):
@@ -644,16 +700,28 @@ def known(value: Any) -> Any:
 
 
 def render_resource(
-    rtype: str, address: str, attrs: Attributes, index: RenderIndex, cfg: KubernetesConfig
+    rtype: str,
+    address: str,
+    attrs: Attributes,
+    index: RenderIndex,
+    cfg: KubernetesConfig,
+    sensitive: tuple[AttributePath, ...] = (),
+    with_secrets: bool = True,
 ) -> RenderOutput:
-    """The manifests of one resource (empty for types realised without objects)."""
+    """The manifests of one resource (empty for types realised without objects).
+
+    `sensitive` lists the attribute paths whose values must not appear in a manifest (see
+    secrets.py); `with_secrets` adds the Secret holding them (apply), else a warning says it
+    was left out (`mlrt render`).
+    """
     attrs = known(attrs)
+    sec.refuse_inline(rtype, address, sensitive)
     if rtype == "compute_pool":
         return render_pool(address, attrs, cfg)
     if rtype == "training":
-        return render_training(address, attrs, index, cfg)
+        return render_training(address, attrs, index, cfg, sensitive, with_secrets)
     if rtype == "service":
-        return render_service(address, attrs, index, cfg)
+        return render_service(address, attrs, index, cfg, sensitive, with_secrets)
     # image_repository, network_rule, external_access_integration: no objects of their own
     # (a registry URL and pull-secret reference; egress is rendered per workload).
     return RenderOutput()
@@ -661,9 +729,12 @@ def render_resource(
 
 def render_items(items: list[RenderItem], cfg: KubernetesConfig) -> RenderOutput:
     """Every manifest for a whole configuration, references resolved by name among `items`."""
-    items = [RenderItem(i.address, i.type, known(i.attributes)) for i in items]
+    items = [RenderItem(i.address, i.type, known(i.attributes), i.sensitive_paths) for i in items]
     index = RenderIndex.from_items(items)
     out = RenderOutput()
     for item in items:
-        extend(out, render_resource(item.type, item.address, item.attributes, index, cfg))
+        rendered = render_resource(
+            item.type, item.address, item.attributes, index, cfg, item.sensitive_paths, with_secrets=False
+        )
+        extend(out, rendered)
     return out

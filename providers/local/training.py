@@ -37,6 +37,7 @@ from mlrt_iac.provider import (
     ReadRequest,
     ReadResult,
 )
+from mlrt_iac.runtime import strays
 from providers.kit.batch import read_by_scan
 from providers.kit.handler import public
 from providers.kit.names import file_safe_name
@@ -287,10 +288,13 @@ def _end_group(proc: subprocess.Popen[str]) -> None:
 
 
 def _terminate(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM the run (the launcher stops what it started), SIGKILL it after 10 s: then its
+    descendants first, which may have left its group (mlrt_iac.runtime.strays)."""
     try:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
     except (ProcessLookupError, subprocess.TimeoutExpired):
+        strays.kill_descendants(proc.pid)
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:

@@ -574,3 +574,67 @@ def test_destroy_after_a_killed_apply_stops_the_run_it_left(tmp_path: Path) -> N
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+
+
+STRAY_TRAINER = textwrap.dedent("""
+    import os
+    import subprocess
+
+
+    def train():
+        import torch
+
+        from mlrt_iac.runtime import save_torch_model
+
+        # A helper in a session of its own: signalling the run's process group misses it.
+        helper = subprocess.Popen(["sleep", "300"], start_new_session=True)
+        with open("helper.pid", "w") as f:
+            f.write(str(helper.pid))
+        # A daemon: double fork, so its parent is gone before the run ends.
+        first = os.fork()
+        if first == 0:
+            os.setsid()
+            if os.fork() == 0:
+                with open("daemon.pid", "w") as f:
+                    f.write(str(os.getpid()))
+                os.execvp("sleep", ["sleep", "301"])
+            os._exit(0)
+        os.waitpid(first, 0)
+        while not os.path.exists("daemon.pid") or not open("daemon.pid").read():
+            pass
+        save_torch_model(torch.nn.Linear(2, 1))
+""")
+
+STRAY_HCL = """
+compute_pool "cpu" {
+  instance_family = "CPU_X64_XS"
+}
+
+training "strays" {
+  compute_pool = compute_pool.cpu
+  framework    = "pytorch"
+  entrypoint   = "strays:train"
+}
+"""
+
+
+def test_processes_a_run_started_outside_its_group_end_with_it(tmp_path: Path) -> None:
+    """Issue 15 item 5: children of a run that left its process group (setsid, a daemon's double
+    fork) outlived apply and destroy. The launcher is a child subreaper now: they are re-parented
+    to it and killed when the run ends."""
+    project = tmp_path / "strays"
+    project.mkdir()
+    (project / "strays.py").write_text(STRAY_TRAINER)
+    (project / "main.hcl").write_text(STRAY_HCL)
+    pids: list[int] = []
+    try:
+        res = run_mlrt(project, "apply", "-auto-approve", "-no-color", timeout=180)
+        assert res.returncode == 0, res.stdout + res.stderr
+        pids = [int((project / name).read_text()) for name in ("helper.pid", "daemon.pid")]
+        left = [pid for pid in pids if not _wait_exit(pid, 15.0)]
+        assert left == [], f"processes the run started outside its group are still alive: {left}"
+    finally:
+        for pid in pids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        run_mlrt(project, "destroy", "-auto-approve", timeout=120)

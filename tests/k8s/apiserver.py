@@ -1,7 +1,8 @@
 """A small but real Kubernetes API server for tests: HTTP on 127.0.0.1, real REST paths.
 
 It speaks what mlrt uses, with the semantics that matter to a client:
-- kinds: core/v1 Namespace Secret Service ConfigMap ResourceQuota; apps/v1 Deployment;
+- kinds: core/v1 Namespace Secret Service ConfigMap ResourceQuota ServiceAccount; apps/v1
+  Deployment; rbac.authorization.k8s.io/v1 Role RoleBinding;
   networking.k8s.io/v1 NetworkPolicy Ingress; policy/v1 PodDisruptionBudget;
   coordination.k8s.io/v1 Lease; ray.io/v1 RayCluster RayJob; cilium.io/v2 CiliumNetworkPolicy;
 - GET object and LIST (`labelSelector` equality terms; `limit`/`continue` pages served from one
@@ -65,6 +66,9 @@ KINDS = [
     Kind("", "v1", "secrets", "Secret", True),
     Kind("", "v1", "services", "Service", True, True),
     Kind("", "v1", "configmaps", "ConfigMap", True),
+    Kind("", "v1", "serviceaccounts", "ServiceAccount", True),
+    Kind("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
+    Kind("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
     Kind("", "v1", "resourcequotas", "ResourceQuota", True, True),
     Kind("apps", "v1", "deployments", "Deployment", True, True),
     Kind("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True),

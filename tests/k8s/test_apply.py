@@ -141,7 +141,7 @@ def test_transient_errors_are_raised_for_the_engine_to_retry(
     # ... and is polled again: a status read is not an operation to redo, so the objects
     # already applied stay and are not applied a second time.
     assert h.create(pool_ctx(tmp_path), dict(POOL)).attributes["state"] == "ACTIVE"
-    assert sum(m == "PATCH" for m, _ in apiserver.store.requests) - patches == 4  # each object once
+    assert sum(m == "PATCH" for m, _ in apiserver.store.requests) - patches == 5  # each object once
     assert all(f.count == 0 for f in apiserver.faults)
 
 

@@ -89,9 +89,9 @@ def test_pools_list_namespaces_cluster_wide(apiserver: TestApiServer, fleet: Fle
     many, one, unmanaged = _both(fleet, "compute_pool")
     assert many == one and all(m is not None for m in many) and unmanaged == []
     counts = _diff_counts(apiserver.request_counts(), before)
-    # Namespace once (cluster-scoped); ResourceQuota, RayCluster and the head's NetworkPolicy
-    # once per namespace.
-    assert counts["LIST"] == 1 + 3 * len(POOLS)
+    # Namespace once (cluster-scoped); ResourceQuota, the head's ServiceAccount, RayCluster and
+    # the head's NetworkPolicy once per namespace.
+    assert counts["LIST"] == 1 + 4 * len(POOLS)
 
 
 def test_drift_and_deletion_seen_through_lists_as_through_gets(

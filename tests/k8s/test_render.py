@@ -246,7 +246,7 @@ def test_pool_labels_reach_its_objects_and_pods_and_never_override_mlrts() -> No
     }
     out = render_pool("compute_pool.cpu", attrs, cfg)
     kinds = {o["kind"]: o for o in out.manifests}
-    assert set(kinds) == {"Namespace", "ResourceQuota", "RayCluster", "NetworkPolicy"}
+    assert set(kinds) == {"Namespace", "ResourceQuota", "ServiceAccount", "RayCluster", "NetworkPolicy"}
     for obj in out.manifests:
         labels = obj["metadata"]["labels"]
         assert labels["team"] == "search" and labels["cost-center"] == "ml-42"
