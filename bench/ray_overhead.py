@@ -22,6 +22,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -34,6 +35,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import serve as serve_bench  # noqa: E402  (bench/serve.py: the load generator and local server)
 
 from providers.ray import cluster  # noqa: E402
+from providers.ray.client import Dashboard  # noqa: E402
 
 DIRECT = textwrap.dedent("""
     import sys, time
@@ -109,6 +111,154 @@ service "big" {
 """
 
 
+SERVE_ONLY = """
+mlrt {
+  default_provider = "ray"
+}
+
+provider "ray" {
+  address      = "%(address)s"
+  serve_port   = %(serve_port)d
+  replica_cpus = 1
+}
+
+compute_pool "cpu" {
+  instance_family = "CPU_X64_S"
+}
+
+service "big" {
+  compute_pool = compute_pool.cpu
+  model        = "%(model)s"
+  num_workers  = %(workers)d
+  max_queue    = 256
+}
+"""
+
+# The hand-written deployment's settings (bench/ray_serve_minimal.py), all deployed at once as
+# separate applications next to mlrt's, each measured in turn: (label, replicas,
+# max_ongoing_requests, @serve.batch max size (0 = none)). Serve's default max_ongoing_requests
+# is 5.
+MINIMAL: list[tuple[str, int, int, int]] = [
+    ("1 replica, max_ongoing 5", 1, 5, 0),
+    ("1 replica, max_ongoing 32", 1, 32, 0),
+    ("2 replicas, max_ongoing 16", 2, 16, 0),
+    ("1 replica, max_ongoing 32, batch 8", 1, 32, 8),
+    ("1 replica, max_ongoing 64, batch 32", 1, 64, 32),
+    ("2 replicas, max_ongoing 32, batch 16", 2, 32, 16),
+]
+
+
+def deploy_minimal(dash: Dashboard, model_file: Path, names: list[str]) -> None:
+    """Put the hand-written applications next to every application already deployed (mlrt's)."""
+    current = dash.serve_status()
+    apps = [
+        d["deployed_app_config"]
+        for n, d in (current.get("applications") or {}).items()
+        if n not in names and d.get("deployed_app_config")
+    ]
+    for name, (_, replicas, ongoing, batch) in zip(names, MINIMAL):
+        apps.append(
+            {
+                "name": name,
+                "route_prefix": f"/{name}",
+                "import_path": "bench.ray_serve_minimal:build",
+                "args": {"model_file": str(model_file), "batch": batch, "nthread": 1},
+                "deployments": [
+                    {
+                        "name": "Minimal",
+                        "num_replicas": replicas,
+                        "max_ongoing_requests": ongoing,
+                        "max_queued_requests": 256,
+                        # logical CPUs only (the cluster has 4): every setting fits at once
+                        "ray_actor_options": {"num_cpus": 0},
+                    }
+                ],
+            }
+        )
+    http = current.get("http_options") or {}
+    dash.serve_put({"http_options": {"host": http["host"], "port": http["port"]}, "applications": apps})
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        status = dash.serve_status().get("applications") or {}
+        if all((status.get(n) or {}).get("status") == "RUNNING" for n in names):
+            return
+        time.sleep(1.0)
+    raise RuntimeError(f"the hand-written Serve applications did not start: {dash.serve_status()}")
+
+
+def serving(
+    args: argparse.Namespace,
+    work: Path,
+    project: Path,
+    rec: Any,
+    fill: dict[str, Any],
+    model_dir: Path | None,
+) -> None:
+    """Requests/s of one model: mlrt's Serve application, the hand-written Serve deployment in each
+    setting of MINIMAL (same cluster, interleaved, best of --serve-rounds), the local server."""
+    if model_dir is None:  # the model mlrt's training above wrote
+        (project / "main.hcl").write_text(MAIN % {**fill, "service": SERVICE % {"workers": args.workers}})
+    else:
+        (project / "main.hcl").write_text(SERVE_ONLY % {**fill, "model": model_dir, "workers": args.workers})
+    mlrt(project, "apply", "-auto-approve")
+    state = json.loads((project / ".mlrt" / "state" / "mlrt.state.json").read_text())
+    attrs = {r["address"]: r["attributes"] for r in state["resources"]}
+    if model_dir is None:
+        model_dir = Path(attrs["training.big"]["model_uri"])
+    shutil.copytree(model_dir, work / "model", dirs_exist_ok=True)  # destroy removes the training's model
+    requests = serve_bench.build_requests(200)
+    import xgboost as xgb
+
+    booster = xgb.Booster()
+    booster.load_model(str(model_dir / "model.ubj"))
+    expected = [booster.inplace_predict(x).astype(np.float32) for _, x in requests]
+    dash = Dashboard(rec.dashboard_url)
+    names = [f"minimal{i}" for i in range(len(MINIMAL))]
+    deploy_minimal(dash, work / "model" / "model.ubj", names)
+
+    def routed(name: str) -> list[tuple[bytes, np.ndarray]]:
+        return [
+            (raw.replace(b"POST /predict", f"POST /{name}/predict".encode(), 1), x) for raw, x in requests
+        ]
+
+    rows: list[tuple[str, list[tuple[bytes, np.ndarray]]]] = [
+        (f"mlrt serve ({args.workers} workers)", routed("big"))
+    ] + [(f"minimal: {label}", routed(n)) for n, (label, *_) in zip(names, MINIMAL)]
+    best: dict[str, serve_bench.Result] = {}
+    print(
+        f"\n# {args.clients} clients, 100-row requests, {args.seconds:.0f} s per row, "
+        f"best of {args.serve_rounds} interleaved rounds"
+    )
+    print(
+        f"{'server':<44} {'clients':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'non-200':>16} {'errs':>5} {'wrong':>5} {'client':>7}"
+    )
+    for _ in range(args.serve_rounds):
+        for name, reqs in rows:
+            serve_bench.drive(rec.serve_port, args.clients, min(2.0, args.seconds / 5), reqs, expected)
+            r = serve_bench.drive(rec.serve_port, args.clients, args.seconds, reqs, expected)
+            if name not in best or r.ok / r.seconds > best[name].ok / best[name].seconds:
+                best[name] = r
+    for name, _ in rows:
+        print(f"{name:<44}" + serve_bench.row("", best[name], args.clients)[34:])
+    rps = {n: r.ok / r.seconds for n, r in best.items()}
+    mlrt_name = rows[0][0]
+    top = max((n for n in rps if n != mlrt_name), key=lambda n: rps[n])
+    ratio = rps[mlrt_name] / rps[top]
+    print(
+        f"mlrt serve / best hand-written ({top.removeprefix('minimal: ')}): {ratio:.2f}  target >= 0.80  "
+        f"{'OK' if ratio >= 0.8 else 'MISSED'}"
+    )
+    mlrt(project, "destroy", "-auto-approve")
+    port = serve_bench.free_port()
+    proc = serve_bench.start_mlrt(work / "model", port, args.workers, 256)
+    try:
+        r = serve_bench.drive(port, args.clients, args.seconds, requests, expected)
+        print(serve_bench.row(f"local server ({args.workers} workers, baseline)", r, args.clients))
+    finally:
+        serve_bench.stop(proc)
+
+
 def write_data(path: Path, rows: int) -> None:
     rng = np.random.default_rng(3)
     x = rng.normal(size=(rows, serve_bench.N_FEATURES))
@@ -130,14 +280,28 @@ def mlrt(project: Path, *args: str) -> float:
     return time.perf_counter() - t0
 
 
+def serve_bench_model(work: Path) -> Path:
+    model_dir = work / "trained"
+    serve_bench.train_model(model_dir)
+    return model_dir
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--rounds", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=15.0)
-    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--serve-rounds", type=int, default=2, help="interleaved rounds of the serving rows")
+    ap.add_argument(
+        "--serve-only", action="store_true", help="skip the training rows; serve bench/serve.py's model"
+    )
     args = ap.parse_args()
+    # The cluster's processes (Serve replicas among them) import mlrt_iac and bench.* from here.
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    )
 
     work = Path(tempfile.mkdtemp(prefix="mlrt-ray-bench-"))
     project = work / "proj"
@@ -152,6 +316,9 @@ def main() -> int:
     try:
         cluster.start_head(rec, work / "ray-start.log")
         fill = {"address": rec.dashboard_url, "serve_port": rec.serve_port, "rounds": args.rounds}
+        if args.serve_only:
+            serving(args, work, project, rec, fill, model_dir=serve_bench_model(work))
+            return 0
         (project / "main.hcl").write_text(MAIN % {**fill, "service": ""})
 
         def direct() -> float:
@@ -186,35 +353,7 @@ def main() -> int:
         ratio = best_m / best_d
         print(f"mlrt / direct (best of 3): {ratio:.2f}  target <= 1.20  {'OK' if ratio <= 1.2 else 'MISSED'}")
 
-        # Serving: the same model on Serve (ray provider) and on the local inference server.
-        (project / "main.hcl").write_text(MAIN % {**fill, "service": SERVICE % {"workers": args.workers}})
-        mlrt(project, "apply", "-auto-approve")
-        state = json.loads((project / ".mlrt" / "state" / "mlrt.state.json").read_text())
-        attrs = {r["address"]: r["attributes"] for r in state["resources"]}
-        model_dir = Path(attrs["training.big"]["model_uri"])
-        requests = serve_bench.build_requests(200)
-        prefix = b"POST /big/predict"
-        serve_reqs = [(raw.replace(b"POST /predict", prefix, 1), x) for raw, x in requests]
-        import xgboost as xgb
-
-        booster = xgb.Booster()
-        booster.load_model(str(model_dir / "model.ubj"))
-        expected = [booster.inplace_predict(x).astype(np.float32) for _, x in requests]
-        print(
-            f"\n{'server':<34} {'clients':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-            f"{'non-200':>16} {'errs':>5} {'wrong':>5} {'client':>7}"
-        )
-        r = serve_bench.drive(rec.serve_port, args.clients, args.seconds, serve_reqs, expected)
-        print(serve_bench.row("ray serve (1 replica)", r, args.clients))
-        shutil.copytree(model_dir, work / "model")  # destroy removes the training's model
-        mlrt(project, "destroy", "-auto-approve")
-        port = serve_bench.free_port()
-        proc = serve_bench.start_mlrt(work / "model", port, args.workers, 256)
-        try:
-            r = serve_bench.drive(port, args.clients, args.seconds, requests, expected)
-            print(serve_bench.row(f"local server ({args.workers} workers, baseline)", r, args.clients))
-        finally:
-            serve_bench.stop(proc)
+        serving(args, work, project, rec, fill, model_dir=None)
     finally:
         cluster.stop(rec)
     return 0
