@@ -60,7 +60,8 @@ def build(args: dict[str, Any]) -> Any:
             return out
 
         async def __call__(self, request: Request) -> Response:
-            body = await self.predict(await request.body())  # type: ignore[call-arg,arg-type]
+            body: bytes = await self.predict(await request.body())
             return Response(body, media_type="application/json")
 
-    return (MinimalBatched if batch else Minimal).bind()  # type: ignore[attr-defined]
+    deployment: Any = MinimalBatched if batch else Minimal
+    return deployment.bind()
