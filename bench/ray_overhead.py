@@ -1,13 +1,23 @@
 """What mlrt adds on Ray: the same XGBoost training submitted by `mlrt apply` (a Ray Job running
 Ray Train through `mlrt_iac.runtime.ray_entry`) and by a hand-written script calling
 `XGBoostTrainer` directly, on one local Ray cluster, in one run; then requests/s of the model on
-Ray Serve (the ray provider's service) against the local provider's inference server.
+Ray Serve: mlrt's service (the ray provider's Serve application) against a hand-written minimal
+Serve deployment of the same booster (bench/ray_serve_minimal.py, in each setting of MINIMAL) on
+the same cluster, and the local provider's inference server.
 
-    python bench/ray_overhead.py [--rows 200000] [--rounds 50] [--seconds 15] [--clients 16]
+    python bench/ray_overhead.py [--rows 200000] [--rounds 50] [--seconds 15] [--clients 32]
+                                 [--serve-only] [--serve-rounds 2] [--duel-rounds 4]
 
-Target: mlrt apply <= 1.2 x the direct script's wall time (both include their Ray connection and
-worker start-up). The serving rows are for information: same model, same load (bench/serve.py's
-client, 100-row requests).
+Targets: mlrt apply <= 1.2 x the direct script's wall time (both include their Ray connection and
+worker start-up); mlrt's Serve application >= 0.8 x the best hand-written setting's requests/s.
+Serving: every row is the same load (bench/serve.py's client, 100-row requests, --clients
+keep-alive clients). A survey runs every row --serve-rounds times, interleaved; then mlrt and the
+survey's best hand-written setting alternate --duel-rounds times (a fresh sample: the best of six
+noisy settings is biased upward) for the ratio, and each of those runs is split into CPU ms per
+answered request by process (proxy, replica, raylet + GCS, other Ray processes, the client), with
+the replica's own code (JSON parse, predict, encode) timed in this process. `--serve-only` skips
+the training rows and serves bench/serve.py's model. On a shared 2-core machine req/s varies by
+tens of percent from run to run; the CPU split is steadier.
 """
 
 from __future__ import annotations
