@@ -33,10 +33,13 @@ import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from mlrt_iac.runtime.events import encode_marker, now_iso
 from mlrt_iac.runtime.spec import TrainingSpec
+
+if TYPE_CHECKING:
+    from mlrt_iac.runtime.serving.parsing import ParsedRequest
 
 EXIT_FAILED = 1
 EXIT_BAD_SPEC = 2
@@ -320,47 +323,104 @@ class ModelServer:
 
     def handle(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
         """(status, JSON body) for a request whose path is relative to the route prefix."""
+        return self.handle_many([(method, path, body)])[0]
+
+    def handle_many(self, requests: list[tuple[str, str, bytes]]) -> list[tuple[int, bytes]]:
+        """`handle` for several requests at once (a `@serve.batch` batch): each is parsed and
+        answered on its own (a bad one answers 400 alone), but the rows of the requests for one
+        function go to the model in one call (several when they add up to more than
+        max_batch_rows, the most rows handed to the model at once)."""
+        import numpy as np
+
+        from mlrt_iac.runtime.serving.config import DEFAULT_MAX_BATCH_ROWS
+        from mlrt_iac.runtime.serving.parsing import encode_response
+
+        answers: list[tuple[int, bytes] | None] = []
+        todo: dict[str, list[tuple[int, ParsedRequest]]] = {}
+        for i, (method, path, body) in enumerate(requests):
+            got = self._prepare(method, path, body)
+            if isinstance(got, tuple):
+                answers.append(got)
+            else:
+                answers.append(None)
+                todo.setdefault(path.strip("/").rsplit("/", 1)[-1], []).append((i, got))
+        cap = self.max_batch_rows or DEFAULT_MAX_BATCH_ROWS
+        for name, parsed in todo.items():
+            fn = self.model.functions[name]
+            # consecutive requests whose rows together stay within max_batch_rows share a call
+            chunks: list[list[tuple[int, ParsedRequest]]] = [[]]
+            rows = 0
+            for item in parsed:
+                n = len(item[1].row_indexes)
+                if chunks[-1] and rows + n > cap:
+                    chunks.append([])
+                    rows = 0
+                chunks[-1].append(item)
+                rows += n
+            for chunk in chunks:
+                features = [p.features for _, p in chunk]
+                try:
+                    results = fn(features[0] if len(features) == 1 else np.concatenate(features))
+                except Exception as exc:  # a model failure answers 500, the replica keeps serving
+                    failed = self._error(500, f"The model failed to predict: {exc}")
+                    for i, _ in chunk:
+                        answers[i] = failed
+                    continue
+                at = 0
+                for i, p in chunk:
+                    n = len(p.row_indexes)
+                    answers[i] = (200, encode_response(p.row_indexes, results[at : at + n]))
+                    at += n
+        return [a if a is not None else self._error(500, "no answer") for a in answers]
+
+    @staticmethod
+    def _error(status: int, message: str) -> tuple[int, bytes]:
         from mlrt_iac.runtime.serving.errors import RequestError
-        from mlrt_iac.runtime.serving.parsing import encode_response, parse_request
+
+        return status, json.dumps(RequestError(status, message).to_json()).encode()
+
+    def _prepare(self, method: str, path: str, body: bytes) -> tuple[int, bytes] | ParsedRequest:
+        """The final answer (status, body), or the ParsedRequest of rows for the model."""
+        from mlrt_iac.runtime.serving.errors import RequestError
+        from mlrt_iac.runtime.serving.parsing import parse_request
 
         name = path.strip("/").rsplit("/", 1)[-1]
         if name == "health":
             return 200, self.health
-        fn = self.model.functions.get(name)
-        if fn is None:
-            err = RequestError(
+        if name not in self.model.functions:
+            return self._error(
                 404,
                 f"No function at /{name}; this service offers "
                 f"{', '.join('/' + f for f in self.model.functions)}.",
             )
-            return err.status, json.dumps(err.to_json()).encode()
         if method != "POST":
-            err = RequestError(405, f"/{name} takes POST with a JSON body, not {method}.")
-            return err.status, json.dumps(err.to_json()).encode()
+            return self._error(405, f"/{name} takes POST with a JSON body, not {method}.")
         try:
             parsed = parse_request(body, self.model.input_cols, self.model.input_dtype, self.max_batch_rows)
         except RequestError as bad:
             return bad.status, json.dumps(bad.to_json()).encode()
         if not parsed.row_indexes:
             return 200, b'{"data":[]}'
-        try:
-            results = fn(parsed.features)
-        except Exception as exc:  # a model failure answers 500 and keeps the replica serving
-            failed = RequestError(500, f"The model failed to predict: {exc}")
-            return 500, json.dumps(failed.to_json()).encode()
-        return 200, encode_response(parsed.row_indexes, results)
+        return parsed
 
 
 def build_app(args: dict[str, Any]) -> Any:
     """Serve application builder (import path ``mlrt_iac.runtime.ray_entry:build_app``).
 
-    args: ``model_uri`` (required), ``functions``, ``max_batch_rows``, ``threads``. Replica
-    count, admission limits and actor options come from the deployment's config (the provider
-    sets them in the application's ``deployments`` entry).
+    args: ``model_uri`` (required), ``functions``, ``max_batch_rows``, ``threads``,
+    ``batch_size`` and ``batch_wait_s``: with ``batch_size`` > 1 the requests waiting in a replica
+    are answered up to ``batch_size`` at a time (``@serve.batch``; each parsed and answered on its
+    own, one model call for all their rows; ``batch_wait_s`` 0 takes only what is already
+    waiting, so a lone request is not delayed). Replica count, admission limits and actor
+    options come from the deployment's config (the provider sets them in the application's
+    ``deployments`` entry).
     """
     from ray import serve
     from starlette.requests import Request
     from starlette.responses import Response
+
+    batch = int(args.get("batch_size") or 1)
+    wait = float(args.get("batch_wait_s") or 0.0)
 
     @serve.deployment(name="MlrtModel")
     class MlrtModel:
@@ -372,9 +432,19 @@ def build_app(args: dict[str, Any]) -> Any:
                 int(options.get("threads") or 1),
             )
 
+        @serve.batch(max_batch_size=batch, batch_wait_timeout_s=wait)
+        async def answer_many(self, requests: list[tuple[str, str, bytes]]) -> list[tuple[int, bytes]]:
+            return self.server.handle_many(requests)
+
         async def __call__(self, request: Request) -> Response:
-            body = await request.body()
-            status, payload = self.server.handle(request.method, request.url.path, body)
+            # Async, and the model call inline on the replica's event loop: a sync __call__ would
+            # hop to a thread per request, and the work is CPU-bound under one GIL either way.
+            # Requests queued in the replica (max_ongoing_requests) wait on this loop for free.
+            item = (request.method, request.scope["path"], await request.body())
+            if batch > 1:
+                status, payload = await self.answer_many(item)
+            else:
+                status, payload = self.server.handle(*item)
             headers = {"retry-after": "1"} if status == 503 else None
             return Response(payload, status_code=status, media_type="application/json", headers=headers)
 
