@@ -81,3 +81,33 @@ def test_encode_response_numbers_and_lists() -> None:
         "data": [[3, 0.5], [4, 1.5]]
     }
     assert json.loads(encode_response([0], np.array([[0.25, 0.75]]))) == {"data": [[0, [0.25, 0.75]]]}
+
+
+@pytest.mark.parametrize(
+    "rows, needle, column",
+    [
+        ([[0, 1, 2, 3], [1, 1, False, 3]], "column 2 (b): False is not a number", 2),
+        ([[0, True, False, True]], "column 1 (a): True is not a number", 1),
+        ([[0, 1, 2, 3], [1, "4", "5", "6"]], "column 1 (a): '4' is not a number", 1),
+        ([["7", 1, 2, 3]], "row index '7' is not an integer", 0),
+    ],
+)
+def test_booleans_and_numbers_in_strings_never_pass_as_numbers(
+    rows: list[list[object]], needle: str, column: int
+) -> None:
+    with pytest.raises(RequestError) as info:
+        parse_request(body({"data": rows}), COLS)
+    assert info.value.status == 400 and needle in info.value.message
+    assert info.value.column == column
+
+
+def test_other_members_with_any_letters_still_parse() -> None:
+    parsed = parse_request(body({"data": [[3, 1, 2, 3]], "source": "rows", "true": False}), COLS)
+    assert parsed.row_indexes == [3] and parsed.features.tolist() == [[1, 2, 3]]
+
+
+def test_a_body_that_could_hold_too_many_rows_is_counted_before_parsing() -> None:
+    many = b'{"data": [' + b",".join([b"[]"] * 30) + b"]}"
+    with pytest.raises(RequestError) as info:
+        parse_request(many, COLS, max_rows=10)
+    assert info.value.status == 413 and "more than 10" in info.value.message
