@@ -80,11 +80,13 @@ def _too_many_rows(count: str, max_rows: int) -> str:
 
 def _fast_matrix(body: bytes, rows: list[Any], n_cols: int, dtype: type) -> np.ndarray | None:
     """The matrix when every value is a plain number and every row has the right length."""
-    # numpy would quietly turn true into 1.0: a body with an "r" (true) or an "s" (false) outside
-    # numbers takes the slow path, which names the boolean. (Strings need no scan: with one among
-    # the numbers numpy makes a string array, which the dtype check below refuses.) Two memchr
-    # calls, where searching for the words themselves costs more than the parse.
-    if b"r" in body or b"s" in body:
+    # Only the "data" key may be quoted: numpy would make a string among the numbers a string
+    # array of rows x columns x its length (a 60 MB value: gigabytes). And numpy would quietly
+    # turn true into 1.0: a body with an "r" (true) or an "s" (false) takes the slow path, which
+    # names the value. Single-byte searches (memchr) only: counting quotes or searching for the
+    # words costs more than the parse.
+    second = body.find(b'"', body.find(b'"') + 1)
+    if second < 0 or body.find(b'"', second + 1) >= 0 or b"r" in body or b"s" in body:
         return None
     try:
         arr = np.array(rows)

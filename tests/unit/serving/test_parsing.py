@@ -111,3 +111,33 @@ def test_a_body_that_could_hold_too_many_rows_is_counted_before_parsing() -> Non
     with pytest.raises(RequestError) as info:
         parse_request(many, COLS, max_rows=10)
     assert info.value.status == 413 and "more than 10" in info.value.message
+
+
+def test_a_string_or_boolean_never_reaches_the_vectorised_path() -> None:
+    """numpy would build a rows x columns x length string array for a long string (memory) and
+    read true as 1.0: such bodies take the row-by-row path."""
+    from mlrt_iac.runtime.serving.parsing import _fast_matrix
+
+    for rows in ([[0, 1, "x" * 1000, 3]], [[0, 1, 2, True]], [[0, 1, 2, False]], [["0", 1, 2, 3]]):
+        raw = body({"data": rows})
+        assert _fast_matrix(raw, json.loads(raw)["data"], 3, np.float64) is None, rows
+    raw = body({"data": [[0, 1, 2, 3]]})
+    fast = _fast_matrix(raw, json.loads(raw)["data"], 3, np.float64)
+    assert fast is not None and fast.tolist() == [[1, 2, 3]]
+
+
+def test_a_long_string_among_many_rows_costs_no_string_matrix() -> None:
+    import tracemalloc
+
+    rows: list[list[object]] = [[i, 1.5, 2.5, 3.5] for i in range(200)]
+    rows[7][2] = "x" * 100_000  # as a numpy string array: 200 x 4 x 100,000 x 4 bytes = 320 MB
+    raw = body({"data": rows})
+    tracemalloc.start()
+    try:
+        with pytest.raises(RequestError) as info:
+            parse_request(raw, COLS)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert info.value.row == 7 and info.value.column == 2
+    assert peak < 20 * 1024 * 1024, peak
