@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from multiprocessing.synchronize import Event
 
+import pytest
+
 from mlrt_iac.runtime.serving.model import KNOWN_FUNCTIONS
 from mlrt_iac.runtime.serving.shared import SharedState, spawn_context
 
@@ -31,26 +33,29 @@ def test_no_queue_admits_nobody() -> None:
     assert state.queued() == 0
 
 
-def _claim(state: SharedState, worker: int, go: Event, tries: int) -> None:
+def _claim(states: list[SharedState], worker: int, go: Event, tries: int) -> None:
     go.wait()
-    for _ in range(tries):
-        state.try_enqueue(worker)
+    for state in states:
+        for _ in range(tries):
+            state.try_enqueue(worker)
 
 
+@pytest.mark.slow
 def test_racing_workers_never_hold_more_than_max_queue() -> None:
     """Four processes claim as fast as they can, all at once: what they hold in the end (every
     slot they got, none given back) never exceeds max_queue."""
     ctx = spawn_context()
-    for max_queue in (1, 7, 50):
-        state = SharedState(ctx, 4, KNOWN_FUNCTIONS, max_queue=max_queue)
-        go = ctx.Event()
-        procs = [ctx.Process(target=_claim, args=(state, w, go, 200)) for w in range(4)]
-        for p in procs:
-            p.start()
-        go.set()
-        for p in procs:
-            p.join(60)
-            assert p.exitcode == 0
+    limits = (1, 7, 50)
+    states = [SharedState(ctx, 4, KNOWN_FUNCTIONS, max_queue=q) for q in limits]
+    go = ctx.Event()
+    procs = [ctx.Process(target=_claim, args=(states, w, go, 200)) for w in range(4)]
+    for p in procs:
+        p.start()
+    go.set()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    for max_queue, state in zip(limits, states):
         held = state.queued()
         assert 0 < held <= max_queue, (max_queue, held)
         # once the race is over the last free slots can still be taken, and no more
