@@ -1,13 +1,29 @@
-"""Benchmark the mlrt inference server against a minimal starlette + uvicorn reference.
+"""The mlrt inference server beside fair baselines, on the same model, load and machine.
 
-Trains the quickstart-like model (XGBoost, 8 float features, 50 rounds), then drives each server
-with 100-row requests from N concurrent keep-alive clients (raw asyncio streams on uvloop, so the
-client is not the bottleneck; its CPU share is printed) and prints requests/s, p50 and p99.
+Trains the quickstart-like model (XGBoost binary:logistic, 8 float features, 50 rounds), starts
+every server at once, then drives each in turn with 100-row requests from N keep-alive clients
+(``wrk -t1`` when installed, else a raw-asyncio client on uvloop), three rounds interleaved, and
+prints the best round of each with the load average when it ran. Every answer is checked: the first
+answer to each request body is compared with ``booster.predict`` (float32, exactly); every later
+one must be the same bytes, or decode to the same numbers.
 
-    python bench/serve.py [--seconds 20] [--workers 2] [--clients 32]
+Rows:
+* mlrt: ``python -m mlrt_iac.runtime.serving --workers W`` with its defaults (micro-batching on);
+* mlrt, --batch-rows 0: the same, every request predicted on its own;
+* mlrt @ DIR (``--compare-root DIR``): the server from another checkout, e.g. the code before;
+* lean ASGI: uvicorn (uvloop + httptools, W workers) running a bare app that does the same work
+  (orjson, ``np.array``, ``inplace_predict`` with nthread 1, orjson out): no admission control,
+  no metrics, no limits;
+* MLServer 1.7.1 (``--mlserver``): parallel_workers W, OMP_NUM_THREADS=1, the V2 protocol, in a
+  virtual environment the benchmark creates when asked (``--mlserver-venv``);
+* HTTP floor: uvicorn with an app that reads the body and answers a constant (not checked).
 
-Targets: mlrt >= 0.9 x the reference's throughput; at 4 x overload (4 x clients against a small
-max_queue) the p99 of accepted requests <= 3 x the p99 of the normal run, every refusal a 503.
+    python bench/serve.py [--seconds 10] [--rounds 3] [--workers 2] [--clients 32] [--mlserver]
+        [--compare-root DIR] [--client wrk|python] [--skip-overload]
+
+Targets: mlrt >= 0.95 x lean, and >= 1.3 x lean with micro-batching at 32 clients with a p99 no
+worse than without it. Then the overload run: at 4 x clients against a small max_queue the p99 of
+accepted requests <= 3 x the p99 of the normal run, every refusal a 503.
 """
 
 from __future__ import annotations
@@ -17,13 +33,14 @@ import asyncio
 import json
 import os
 import resource
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,35 +50,72 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 N_FEATURES = 8
 ROWS_PER_REQUEST = 100
+MLSERVER_VERSION = "1.7.1"
+MLSERVER_PACKAGES = (
+    f"mlserver=={MLSERVER_VERSION}",
+    f"mlserver-xgboost=={MLSERVER_VERSION}",
+    "uvloop==0.21.0",
+)
+DEFAULT_MLSERVER_VENV = Path.home() / ".cache" / "mlrt-bench" / f"mlserver-{MLSERVER_VERSION}"
 
 
-# ---------------------------------------------------------------- the reference server
-_REF_BOOSTER: Any = None
+# ---------------------------------------------------------------- the baseline apps (run by uvicorn)
+_BOOSTER: Any = None
 
 
-async def _reference_predict(request: Any) -> Any:
-    """The minimal reference: parse with starlette, call booster.predict, answer JSON."""
-    import xgboost as xgb
-    from starlette.responses import JSONResponse
+def _booster() -> Any:
+    global _BOOSTER
+    if _BOOSTER is None:
+        import xgboost as xgb
 
-    global _REF_BOOSTER
-    if _REF_BOOSTER is None:
-        _REF_BOOSTER = xgb.Booster()
-        _REF_BOOSTER.load_model(os.environ["MLRT_BENCH_MODEL"])
-    rows = (await request.json())["data"]
-    x = np.array([row[1:] for row in rows], dtype=np.float64)
-    preds = _REF_BOOSTER.predict(xgb.DMatrix(x, feature_names=_REF_BOOSTER.feature_names))
-    return JSONResponse({"data": [[row[0], float(p)] for row, p in zip(rows, preds)]})
+        booster = xgb.Booster()
+        booster.load_model(os.environ["MLRT_BENCH_MODEL"])
+        booster.set_param({"nthread": 1})
+        _BOOSTER = booster
+    return _BOOSTER
 
 
-def _reference_app() -> Any:
-    from starlette.applications import Starlette
-    from starlette.routing import Route
+async def _read_body(receive: Any) -> bytes:
+    body = b""
+    more = True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    return body
 
-    return Starlette(routes=[Route("/predict", _reference_predict, methods=["POST"])])
+
+async def _answer(send: Any, body: bytes) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
-reference_app = _reference_app() if os.environ.get("MLRT_BENCH_MODEL") else None
+async def lean_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The same work as mlrt's hot path and nothing else: orjson, np.array, inplace_predict, orjson."""
+    import orjson
+
+    if scope["type"] != "http":
+        return
+    body = await _read_body(receive)
+    if scope["path"] == "/health":
+        await _answer(send, b'{"status":"ok"}')
+        return
+    rows = orjson.loads(body)["data"]
+    preds = _booster().inplace_predict(np.array(rows)[:, 1:])
+    await _answer(send, orjson.dumps({"data": [[r[0], p] for r, p in zip(rows, preds.tolist())]}))
+
+
+async def floor_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The HTTP floor: read the body, answer a constant."""
+    if scope["type"] != "http":
+        return
+    await _read_body(receive)
+    await _answer(send, b'{"data":[]}')
+
+
+if os.environ.get("MLRT_BENCH_MODEL"):  # a uvicorn worker of the lean app: load before serving
+    _booster()
 
 
 # ---------------------------------------------------------------- model and requests
@@ -113,28 +167,77 @@ def build_requests(n: int) -> list[tuple[bytes, np.ndarray]]:
     return out
 
 
-# ---------------------------------------------------------------- load generator
+# ---------------------------------------------------------------- checking answers
+def decode_mlrt(body: bytes) -> np.ndarray:
+    return np.array([r[1] for r in json.loads(body)["data"]], dtype=np.float32)
+
+
+def decode_v2(body: bytes) -> np.ndarray:
+    return np.array(json.loads(body)["outputs"][0]["data"], dtype=np.float32).reshape(-1)
+
+
+class Checker:
+    """Every answer to request k equals expected[k]: decoded and compared the first time (and
+    whenever the bytes differ), by its bytes after that."""
+
+    def __init__(self, expected: Sequence[np.ndarray], decode: Callable[[bytes], np.ndarray]) -> None:
+        self.expected = [np.asarray(e, dtype=np.float32).reshape(-1) for e in expected]
+        self.decode = decode
+        self.known: dict[int, bytes] = {}
+
+    def ok(self, k: int, body: bytes) -> bool:
+        if self.known.get(k) == body:
+            return True
+        try:
+            good = bool(np.array_equal(self.decode(body), self.expected[k]))
+        except (ValueError, KeyError, TypeError, IndexError):
+            good = False
+        if good:
+            self.known[k] = body
+        return good
+
+
+# ---------------------------------------------------------------- load generator: python client
 @dataclass
 class Result:
     latencies: list[float] = field(default_factory=list)  # accepted (200) requests only
     codes: dict[int, int] = field(default_factory=dict)
     errors: int = 0
     wrong: int = 0
+    checked: int = 0
     seconds: float = 0.0
     client_cpu: float = 0.0
+    p50_ms: float | None = None  # from wrk (all answers); else computed from latencies
+    p99_ms: float | None = None
+    load: float = 0.0  # 1-minute load average when the run started
+    server_cpu_s: float = float("nan")  # CPU seconds the server used during the run
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        """Server CPU per answered request: what a loaded machine skews least."""
+        answered = sum(self.codes.values())
+        return self.server_cpu_s * 1000 / answered if answered else float("nan")
 
     @property
     def ok(self) -> int:
         return self.codes.get(200, 0)
 
+    @property
+    def rps(self) -> float:
+        return self.ok / self.seconds if self.seconds else 0.0
+
     def pct(self, q: float) -> float:
+        if q == 50 and self.p50_ms is not None:
+            return self.p50_ms
+        if q == 99 and self.p99_ms is not None:
+            return self.p99_ms
         return float(np.percentile(self.latencies, q)) * 1000 if self.latencies else float("nan")
 
 
 async def _client(
     port: int,
     requests: list[tuple[bytes, np.ndarray]],
-    expected: list[np.ndarray],
+    checker: Checker | None,
     deadline: float,
     result: Result,
     offset: int,
@@ -144,7 +247,8 @@ async def _client(
     i = offset
     try:
         while time.perf_counter() < deadline:
-            raw, _ = requests[i % len(requests)]
+            k = i % len(requests)
+            raw, _ = requests[k]
             t0 = time.perf_counter()
             writer.write(raw)
             head = await reader.readuntil(b"\r\n\r\n")
@@ -158,9 +262,9 @@ async def _client(
             result.codes[status] = result.codes.get(status, 0) + 1
             if status == 200:
                 result.latencies.append(t1 - t0)
-                if i % 50 == 0:  # spot-check answers without making the client the bottleneck
-                    got = np.array([r[1] for r in json.loads(body)["data"]], dtype=np.float32)
-                    if not np.array_equal(got, expected[i % len(requests)]):
+                if checker is not None:
+                    result.checked += 1
+                    if not checker.ok(k, body):
                         result.wrong += 1
             elif status == 503 and honour_retry_after:
                 await asyncio.sleep(1.0)
@@ -179,22 +283,26 @@ def drive(
     clients: int,
     seconds: float,
     requests: list[tuple[bytes, np.ndarray]],
-    expected: list[np.ndarray],
+    expected: list[np.ndarray] | None,
     honour_retry_after: bool = False,
+    decode: Callable[[bytes], np.ndarray] = decode_mlrt,
 ) -> Result:
+    """Drive ``clients`` keep-alive connections for ``seconds``; every 200 is checked against
+    ``expected`` (one array per request; None: not checked)."""
     try:
         import uvloop
 
         runner: Any = uvloop.run
     except ImportError:
         runner = asyncio.run
-    result = Result()
+    result = Result(load=os.getloadavg()[0])
+    checker = Checker(expected, decode) if expected is not None else None
 
     async def main() -> None:
         deadline = time.perf_counter() + seconds
         await asyncio.gather(
             *[
-                _client(port, requests, expected, deadline, result, k * 7, honour_retry_after)
+                _client(port, requests, checker, deadline, result, k * 7, honour_retry_after)
                 for k in range(clients)
             ]
         )
@@ -205,6 +313,88 @@ def drive(
     result.seconds = time.perf_counter() - t0
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     result.client_cpu = (cpu1.ru_utime - cpu0.ru_utime + cpu1.ru_stime - cpu0.ru_stime) / result.seconds
+    return result
+
+
+# ---------------------------------------------------------------- load generator: wrk
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open([[%(body)s]], "rb"); wrk.body = f:read("*a"); f:close()
+f = io.open([[%(answer)s]], "rb"); local expected = f:read("*a"); f:close()
+local check = %(check)s
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) ok = 0; wrong = 0; other = 0 end
+function response(status, headers, body)
+  if status ~= 200 then other = other + 1
+  else
+    ok = ok + 1
+    if check and body ~= expected then wrong = wrong + 1 end
+  end
+end
+function done(summary, latency, requests)
+  local o, w, n = 0, 0, 0
+  for _, t in ipairs(threads) do o = o + t:get("ok"); w = w + t:get("wrong"); n = n + t:get("other") end
+  local e = summary.errors
+  io.write(string.format("MLRT %%d %%d %%d %%d %%d %%f %%f\\n", o, w, n,
+    e.connect + e.read + e.write + e.timeout, summary.duration,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def drive_wrk(
+    port: int, path: str, clients: int, seconds: float, body: bytes, answer: bytes | None, work: Path
+) -> Result:
+    """``wrk -t1 -c clients``: every answer must be ``answer`` byte for byte (None: not checked)."""
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "body").write_bytes(body)
+    (work / "answer").write_bytes(answer or b"")
+    script = work / "check.lua"
+    script.write_text(
+        WRK_SCRIPT
+        % {
+            "body": str(work / "body"),
+            "answer": str(work / "answer"),
+            "check": "true" if answer is not None else "false",
+        }
+    )
+    result = Result(load=os.getloadavg()[0])
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{clients}",
+            f"-d{max(1, round(seconds))}s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}{path}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - t0
+    for line in out.stdout.splitlines():
+        if line.startswith("MLRT "):
+            ok, wrong, other, errors, duration_us, p50_us, p99_us = line.split()[1:]
+            result.codes[200] = int(ok)
+            if int(other):
+                result.codes[0] = int(other)  # wrk does not tell which non-200 statuses
+            result.wrong = int(wrong)
+            result.checked = int(ok) if answer is not None else 0
+            result.errors = int(errors)
+            result.seconds = float(duration_us) / 1e6
+            result.p50_ms = float(p50_us) / 1000
+            result.p99_ms = float(p99_us) / 1000
+            break
+    else:
+        raise RuntimeError(f"wrk gave no result ({out.returncode}): {out.stdout[-500:]} {out.stderr[-500:]}")
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result.client_cpu = (cpu1.ru_utime - cpu0.ru_utime + cpu1.ru_stime - cpu0.ru_stime) / wall
     return result
 
 
@@ -224,9 +414,9 @@ def wait_ready(port: int, path: str, proc: subprocess.Popen[bytes], timeout: flo
             raise RuntimeError(f"server exited with {proc.returncode}")
         try:
             r = httpx.request(
-                "GET" if path == "/health" else "POST",
+                "POST" if path == "/predict" else "GET",
                 f"http://127.0.0.1:{port}{path}",
-                content=b'{"data":[[0,0,0,0,0,0,0,0,0]]}' if path != "/health" else None,
+                content=b'{"data":[[0,0,0,0,0,0,0,0,0]]}' if path == "/predict" else None,
                 timeout=2,
             )
             if r.status_code == 200:
@@ -271,6 +461,29 @@ def tree_rss_mib(pid: int) -> float:
     return total / 1024
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its live descendants (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    ticks = 0
+    stack = [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+        stack.extend(children.get(p, []))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def start_mlrt(
     model_dir: Path,
     port: int,
@@ -278,8 +491,10 @@ def start_mlrt(
     max_queue: int,
     extra: Sequence[str] = (),
     log: Path | None = None,
+    root: Path = ROOT,
 ) -> subprocess.Popen[bytes]:
-    """One `python -m mlrt_iac.runtime.serving` on `port`, ready; its output to `log` if given."""
+    """One `python -m mlrt_iac.runtime.serving` (of the checkout at `root`) on `port`, ready; its
+    output to `log` if given."""
     out = log.open("wb") if log is not None else None
     try:
         proc = subprocess.Popen(
@@ -297,7 +512,8 @@ def start_mlrt(
                 str(max_queue),
                 *extra,
             ],
-            cwd=ROOT,
+            cwd=root,
+            env=dict(os.environ, PYTHONPATH=str(root)),
             start_new_session=True,
             stdout=out,
             stderr=subprocess.STDOUT if out is not None else subprocess.DEVNULL,
@@ -313,24 +529,30 @@ def start_mlrt(
     return proc
 
 
-def start_reference(model_dir: Path, port: int, workers: int, nthread: int | None) -> subprocess.Popen[bytes]:
+def start_asgi(app: str, model_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+    """uvicorn (uvloop + httptools) with ``workers`` processes running ``serve:<app>``."""
     env = dict(
         os.environ,
         MLRT_BENCH_MODEL=str(model_dir / "model.ubj"),
         PYTHONPATH=str(Path(__file__).resolve().parent),
+        OMP_NUM_THREADS="1",
     )
-    if nthread:  # OpenMP threads for DMatrix and predict: cores split between the workers
-        env["OMP_NUM_THREADS"] = str(nthread)
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "uvicorn",
-            "serve:reference_app",
+            f"serve:{app}",
             "--port",
             str(port),
             "--workers",
             str(workers),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--lifespan",
+            "off",
             "--log-level",
             "warning",
             "--no-access-log",
@@ -341,100 +563,330 @@ def start_reference(model_dir: Path, port: int, workers: int, nthread: int | Non
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_ready(port, "/predict", proc)
+        wait_ready(port, "/health", proc)
     except BaseException:
         stop(proc)
         raise
     return proc
 
 
+def ensure_mlserver(venv: Path) -> tuple[Path | None, str]:
+    """MLServer's own virtual environment (created and installed when missing); the path of its
+    ``mlserver`` command, or None and why not."""
+    exe = venv / "bin" / "mlserver"
+    if exe.is_file():
+        return exe, ""
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    log = venv.parent / f"{venv.name}-install.log"
+    print(f"installing MLServer {MLSERVER_VERSION} into {venv} (log: {log}) ...", flush=True)
+    with log.open("w") as out:
+        # the system's site-packages (xgboost, numpy) are reused; MLServer's pins win in the venv
+        steps = [
+            [sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
+            [str(venv / "bin" / "pip"), "install", *MLSERVER_PACKAGES],
+        ]
+        for cmd in steps:
+            if subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False).returncode != 0:
+                lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+                return None, f"install failed: {lines[-1][:120] if lines else '?'} (see {log})"
+    return (exe, "") if exe.is_file() else (None, f"install gave no mlserver command (see {log})")
+
+
+def start_mlserver(
+    exe: Path, model_dir: Path, port: int, workers: int, work: Path
+) -> subprocess.Popen[bytes]:
+    """MLServer with the XGBoost runtime, parallel_workers ``workers``, OMP_NUM_THREADS=1."""
+    work.mkdir(parents=True, exist_ok=True)
+    shutil.copy(model_dir / "model.ubj", work / "model.ubj")
+    settings = {
+        "http_port": port,
+        "grpc_port": free_port(),
+        "metrics_port": free_port(),
+        "parallel_workers": workers,
+        "debug": False,
+    }
+    (work / "settings.json").write_text(json.dumps(settings))
+    model_settings = {
+        "name": "bench",
+        "implementation": "mlserver_xgboost.XGBoostModel",
+        "parameters": {"uri": "./model.ubj", "version": "v1"},
+    }
+    (work / "model-settings.json").write_text(json.dumps(model_settings))
+    log = (work / "mlserver.log").open("wb")
+    proc = subprocess.Popen(
+        [str(exe), "start", str(work)],
+        cwd=work,
+        env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=""),
+        start_new_session=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()
+    try:
+        wait_ready(port, "/v2/models/bench/ready", proc, timeout=180)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
+
+
+def v2_body(x: np.ndarray) -> bytes:
+    return json.dumps(
+        {
+            "id": "bench",
+            "inputs": [
+                {
+                    "name": "input-0",
+                    "shape": list(x.shape),
+                    "datatype": "FP64",
+                    "data": x.reshape(-1).tolist(),
+                }
+            ],
+        }
+    ).encode()
+
+
+def http_request(path: str, body: bytes) -> bytes:
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    return head + body
+
+
+@dataclass
+class Target:
+    """A running server and how to talk to it."""
+
+    name: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    path: str = "/predict"
+    v2: bool = False  # MLServer's V2 inference protocol
+    checked: bool = True
+    runs: list[Result] = field(default_factory=list)
+
+    @property
+    def best(self) -> Result:
+        return max(self.runs, key=lambda r: r.rps)
+
+
+def table_row(
+    name: str, r: Result, clients: int, runs: Sequence[Result] = (), vs: float | None = None
+) -> str:
+    non200 = {c: n for c, n in r.codes.items() if c != 200}
+    spread = "/".join(f"{x.rps:.0f}" for x in runs) if runs else "-"
+    wrong = f"{r.wrong}/{r.checked}" if r.checked else "-"
+    ratio = f"{r.rps / vs:.2f}" if vs else "-"
+    return (
+        f"{name:<30} {clients:>4} {r.rps:>8.0f} {ratio:>6} {r.pct(50):>7.2f} {r.pct(99):>7.2f} "
+        f"{str(non200 or '-'):>10} {r.errors:>4} {wrong:>13} {r.cpu_ms_per_request:>6.3f} {r.load:>5.1f} "
+        f"{r.client_cpu * 100:>6.0f}%  {spread}"
+    )
+
+
+HEADER = (
+    f"{'server':<30} {'conn':>4} {'req/s':>8} {'x lean':>6} {'p50 ms':>7} {'p99 ms':>7} "
+    f"{'non-200':>10} {'errs':>4} {'wrong/checked':>13} {'cpu ms':>6} {'load':>5} {'client':>7}  "
+    "req/s of each round"
+)
+
+
 def row(name: str, r: Result, clients: int) -> str:
-    rps = r.ok / r.seconds
+    """One result in the columns of the overload runs (and bench/ray_overhead.py)."""
     non200 = {c: n for c, n in r.codes.items() if c != 200}
     return (
-        f"{name:<34} {clients:>7} {rps:>9.0f} {r.pct(50):>8.2f} {r.pct(99):>8.2f} "
+        f"{name:<34} {clients:>7} {r.rps:>9.0f} {r.pct(50):>8.2f} {r.pct(99):>8.2f} "
         f"{str(non200 or '-'):>16} {r.errors:>5} {r.wrong:>5} {r.client_cpu * 100:>6.0f}%"
     )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds per run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the best is shown")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument(
+        "--mlserver", action="store_true", help=f"run MLServer {MLSERVER_VERSION} (installs it)"
+    )
+    parser.add_argument("--mlserver-venv", type=Path, default=DEFAULT_MLSERVER_VENV)
+    parser.add_argument(
+        "--compare-root", type=Path, action="append", default=[], help="another checkout's server"
+    )
+    parser.add_argument("--skip-overload", action="store_true", help="leave out the overload runs")
     parser.add_argument("--overload-queue", type=int, default=8, help="max_queue of the overload run")
     args = parser.parse_args()
+    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
+    if args.client == "wrk" and shutil.which("wrk") is None:
+        parser.error("wrk is not installed (apt-get install wrk), or use --client python")
     warm = min(2.0, args.seconds / 5)
-    with tempfile.TemporaryDirectory() as tmp:
-        model_dir = Path(tmp) / "model"
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        model_dir = tmp / "model"
         booster = train_model(model_dir)
         import xgboost as xgb
 
         requests = build_requests(64)
         expected = [booster.predict(xgb.DMatrix(x, feature_names=booster.feature_names)) for _, x in requests]
+        v2_requests = [(http_request("/v2/models/bench/infer", v2_body(x)), x) for _, x in requests]
         cores = os.cpu_count() or 1
         print(
-            f"model: xgboost binary:logistic, {N_FEATURES} features, 50 rounds; "
-            f"{ROWS_PER_REQUEST} rows/request; {args.workers} workers; {cores} cores; "
-            f"{args.seconds:.0f} s per run; load average before: {os.getloadavg()[0]:.1f}"
+            f"model: xgboost binary:logistic, {N_FEATURES} features, 50 rounds; {ROWS_PER_REQUEST} "
+            f"rows/request; {args.workers} workers per server; {cores} cores; {args.clients} keep-alive "
+            f"clients ({'wrk -t1' if use_wrk else 'python asyncio client'}); {args.seconds:g} s per run, "
+            f"best of {args.rounds} interleaved rounds; load average before: "
+            f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}",
+            flush=True,
         )
-        print(
-            f"{'server':<34} {'clients':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-            f"{'non-200':>16} {'conn':>5} {'wrong':>5} {'client':>7}"
-        )
-        results: dict[str, Result] = {}
-        runs: list[tuple[str, Any]] = [
-            ("mlrt", lambda p: start_mlrt(model_dir, p, args.workers, max(64, 2 * args.clients))),
-            ("reference (xgboost defaults)", lambda p: start_reference(model_dir, p, args.workers, None)),
-            (
-                f"reference (OMP_NUM_THREADS={max(1, cores // args.workers)})",
-                lambda p: start_reference(model_dir, p, args.workers, max(1, cores // args.workers)),
-            ),
-        ]
-        for name, starter in runs:
-            port = free_port()
-            proc = starter(port)
-            try:
-                drive(port, args.clients, warm, requests, expected)
-                results[name] = r = drive(port, args.clients, args.seconds, requests, expected)
-                print(row(name, r, args.clients), flush=True)
-            finally:
-                stop(proc)
-        base = results["mlrt"]
-        for name in list(results)[1:]:
-            ratio = (base.ok / base.seconds) / (results[name].ok / results[name].seconds)
-            print(f"throughput mlrt / {name}: {ratio:.2f} (target >= 0.90)")
-
-        port = free_port()
-        proc = start_mlrt(model_dir, port, args.workers, args.overload_queue)
+        queue = max(64, 2 * args.clients)
+        targets: list[Target] = []
+        notes: list[str] = []
         try:
-            drive(port, args.clients, warm, requests, expected)
-            single = drive(port, 1, max(1.0, args.seconds / 4), requests, expected)
-            print(row("mlrt, one client (no queueing)", single, 1))
-            rss0 = tree_rss_mib(proc.pid)
-            over = drive(port, 4 * args.clients, args.seconds, requests, expected)
-            rss1 = tree_rss_mib(proc.pid)
-            print(
-                row(f"mlrt overload, max_queue={args.overload_queue}, retry at once", over, 4 * args.clients)
-            )
-            polite = drive(port, 4 * args.clients, args.seconds, requests, expected, honour_retry_after=True)
-            print(row("  same, clients honour Retry-After", polite, 4 * args.clients))
-            alive = drive(port, 1, 1.0, requests, expected)
+            port = free_port()
+            targets.append(Target("mlrt", port, start_mlrt(model_dir, port, args.workers, queue)))
+            port = free_port()
+            proc = start_mlrt(model_dir, port, args.workers, queue, ["--batch-rows", "0"])
+            targets.append(Target("mlrt, --batch-rows 0", port, proc))
+            for root in args.compare_root:
+                port = free_port()
+                proc = start_mlrt(model_dir, port, args.workers, queue, root=root.resolve())
+                targets.append(Target(f"mlrt @ {root}"[:30], port, proc))
+            port = free_port()
+            targets.append(Target("lean ASGI", port, start_asgi("lean_app", model_dir, port, args.workers)))
+            if args.mlserver:
+                exe, why = ensure_mlserver(args.mlserver_venv)
+                if exe is None:
+                    notes.append(f"MLServer {MLSERVER_VERSION}: not run ({why})")
+                else:
+                    port = free_port()
+                    try:
+                        proc = start_mlserver(exe, model_dir, port, args.workers, tmp / "mlserver")
+                        targets.append(
+                            Target(
+                                f"MLServer {MLSERVER_VERSION}", port, proc, "/v2/models/bench/infer", v2=True
+                            )
+                        )
+                    except RuntimeError as exc:
+                        log = tmp / "mlserver" / "mlserver.log"
+                        tail = (
+                            log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+                        )
+                        notes.append(f"MLServer {MLSERVER_VERSION}: not run (did not start: {exc}; {tail})")
+            else:
+                notes.append(f"MLServer {MLSERVER_VERSION}: not run (pass --mlserver to install and run it)")
+            port = free_port()
+            targets.append(Target("HTTP floor", port, start_asgi("floor_app", model_dir, port, args.workers)))
+            targets[-1].checked = False
+
+            answers = {t.name: _first_answer(t, requests, v2_requests, expected) for t in targets}
+
+            def run(t: Target, seconds: float) -> Result:
+                reqs = v2_requests if t.v2 else requests
+                decode = decode_v2 if t.v2 else decode_mlrt
+                cpu0 = tree_cpu_seconds(t.proc.pid)
+                if use_wrk:
+                    body = reqs[0][0].split(b"\r\n\r\n", 1)[1]
+                    answer = answers[t.name] if t.checked else None
+                    r = drive_wrk(t.port, t.path, args.clients, seconds, body, answer, tmp / "wrk")
+                else:
+                    checked = expected if t.checked else None
+                    r = drive(t.port, args.clients, seconds, reqs, checked, decode=decode)
+                r.server_cpu_s = tree_cpu_seconds(t.proc.pid) - cpu0
+                return r
+
+            for t in targets:
+                run(t, warm)
+            for n in range(args.rounds):
+                print(f"round {n + 1}: load average {os.getloadavg()[0]:.1f}", flush=True)
+                for t in targets:
+                    t.runs.append(run(t, args.seconds))
         finally:
-            stop(proc)
-        for name, r in (("retry at once", over), ("honour Retry-After", polite)):
-            bad = {c: n for c, n in r.codes.items() if c not in (200, 503)}
-            print(
-                f"overload ({name}) p99 / normal p99 ({base.pct(99):.1f} ms): "
-                f"{r.pct(99) / base.pct(99):.2f} (target <= 3.00); "
-                f"non-200 answers: {sum(n for c, n in r.codes.items() if c != 200)} "
-                f"(all 503: {not bad and r.errors == 0}); wrong answers: {r.wrong}"
-            )
+            for t in targets:
+                stop(t.proc)
+        lean = next(t for t in targets if t.name == "lean ASGI").best.rps
+        print(HEADER)
+        for t in targets:
+            print(table_row(t.name, t.best, args.clients, t.runs, lean))
+        for note in notes:
+            print(note)
+        mlrt, solo = targets[0].best, targets[1].best
         print(
-            f"server RSS before/after the overload: {rss0:.0f} -> {rss1:.0f} MiB; alive after: {alive.ok > 0}"
+            f"mlrt --batch-rows 0 / lean: {solo.rps / lean:.2f} (target >= 0.95); mlrt (batching) / lean: "
+            f"{mlrt.rps / lean:.2f} (target >= 1.30); p99 batching / without: "
+            f"{mlrt.pct(99) / solo.pct(99):.2f} (target <= 1.00); wrong answers: "
+            f"{sum(r.wrong for t in targets for r in t.runs)} of "
+            f"{sum(r.checked for t in targets for r in t.runs)} checked"
         )
-    print(f"load average after: {os.getloadavg()[0]:.1f} (other work on this machine skews every row)")
+        if not args.skip_overload:
+            overload(model_dir, args, requests, expected, warm, mlrt)
+    print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (other work skews every row)")
     return 0
+
+
+def _first_answer(
+    t: Target,
+    requests: list[tuple[bytes, np.ndarray]],
+    v2_requests: list[tuple[bytes, np.ndarray]],
+    expected: list[np.ndarray],
+) -> bytes:
+    """The server's answer to the first request, checked against booster.predict."""
+    import httpx
+
+    raw = (v2_requests if t.v2 else requests)[0][0]
+    r = httpx.post(
+        f"http://127.0.0.1:{t.port}{t.path}",
+        content=raw.split(b"\r\n\r\n", 1)[1],
+        headers={"content-type": "application/json"},
+        timeout=30,
+    )
+    if t.checked:
+        got = (decode_v2 if t.v2 else decode_mlrt)(r.content)
+        if r.status_code != 200 or not np.array_equal(got, np.asarray(expected[0], dtype=np.float32)):
+            raise RuntimeError(f"{t.name} answers wrongly: {r.status_code} {r.text[:300]}")
+    return r.content
+
+
+def overload(
+    model_dir: Path,
+    args: argparse.Namespace,
+    requests: list[tuple[bytes, np.ndarray]],
+    expected: list[np.ndarray],
+    warm: float,
+    base: Result,
+) -> None:
+    """Admission control: 4 x the clients against a small max_queue (python client: it tells 503s)."""
+    print(
+        f"\n{'mlrt under overload':<34} {'clients':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'non-200':>16} {'conn':>5} {'wrong':>5} {'client':>7}"
+    )
+    port = free_port()
+    proc = start_mlrt(model_dir, port, args.workers, args.overload_queue)
+    try:
+        drive(port, args.clients, warm, requests, expected)
+        normal = drive(port, args.clients, args.seconds, requests, expected)
+        print(row("mlrt, normal load (python client)", normal, args.clients))
+        single = drive(port, 1, max(1.0, args.seconds / 4), requests, expected)
+        print(row("mlrt, one client (no queueing)", single, 1))
+        rss0 = tree_rss_mib(proc.pid)
+        over = drive(port, 4 * args.clients, args.seconds, requests, expected)
+        rss1 = tree_rss_mib(proc.pid)
+        print(row(f"overload, max_queue={args.overload_queue}, retry at once", over, 4 * args.clients))
+        polite = drive(port, 4 * args.clients, args.seconds, requests, expected, honour_retry_after=True)
+        print(row("  same, clients honour Retry-After", polite, 4 * args.clients))
+        alive = drive(port, 1, 1.0, requests, expected)
+    finally:
+        stop(proc)
+    for name, r in (("retry at once", over), ("honour Retry-After", polite)):
+        bad = {c: n for c, n in r.codes.items() if c not in (200, 503)}
+        print(
+            f"overload ({name}) p99 / normal p99 ({normal.pct(99):.1f} ms): "
+            f"{r.pct(99) / normal.pct(99):.2f} (target <= 3.00); "
+            f"non-200 answers: {sum(n for c, n in r.codes.items() if c != 200)} "
+            f"(all 503: {not bad and r.errors == 0}); wrong answers: {r.wrong} of {r.checked}"
+        )
+    print(f"server RSS before/after the overload: {rss0:.0f} -> {rss1:.0f} MiB; alive after: {alive.ok > 0}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from mlrt_iac.runtime.serving.config import (
     BUFFERED_BODIES,
+    DEFAULT_BATCH_ROWS,
     DEFAULT_MAX_BATCH_ROWS,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_HEADER_BYTES,
@@ -41,6 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=DEFAULT_MAX_BATCH_ROWS,
         help=f"rows per request at most; beyond, 413 (default {DEFAULT_MAX_BATCH_ROWS})",
+    )
+    parser.add_argument(
+        "--batch-rows",
+        type=int,
+        default=DEFAULT_BATCH_ROWS,
+        help="rows of waiting requests merged into one prediction call at most; 0 predicts every "
+        f"request on its own (default {DEFAULT_BATCH_ROWS})",
     )
     parser.add_argument(
         "--functions", default=None, help="comma-separated functions to serve (default: all the model offers)"
@@ -107,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             workers=args.workers,
             max_queue=args.max_queue,
             max_batch_rows=args.max_batch_rows,
+            batch_rows=args.batch_rows,
             functions=functions,
             instance_id=args.instance_id,
             max_body_bytes=args.max_body_bytes,

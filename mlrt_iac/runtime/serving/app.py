@@ -1,9 +1,13 @@
 """The ASGI application of one worker: health, metrics and one POST route per model function.
 
 A raw ASGI callable (no framework routing): the routes are fixed and this is the hot path.
-Each worker runs one prediction at a time on its own prediction thread, so its event loop stays free
-to answer health checks and to refuse work at once (503 + Retry-After) when the instance's queue
-is full. Parsing, prediction and encoding all run on that thread.
+Each worker answers its requests in batches, one batch at a time: every request whose body has
+arrived while the worker was busy joins the next batch, whose requests of one function are merged
+into one prediction call (``batch.py``; ``batch_rows`` rows at most). A batch of up to BATCH_BYTES
+of bodies is parsed, predicted and encoded right on the event loop (no hand-off to a thread and
+back); a single larger request goes to the worker's prediction thread, so the event loop stays free
+to answer health checks and to refuse work at once (503 + Retry-After) meanwhile. Requests that
+wait for the batch in progress (or about to start) hold one of the instance's ``max_queue`` slots.
 
 A request takes a waiting slot only once its whole body has arrived: a slow or stalled client
 (slowloris) holds its connection, never a slot, and its body must arrive by the request's deadline
@@ -18,15 +22,16 @@ import logging
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from mlrt_iac.runtime.serving import jsoncodec
-from mlrt_iac.runtime.serving.config import DEADLINE_KEY, ServeConfig
+from mlrt_iac.runtime.serving.batch import Answer, BatchSpec, answer_batch
+from mlrt_iac.runtime.serving.config import BATCH_BYTES, DEADLINE_KEY, ServeConfig
 from mlrt_iac.runtime.serving.errors import RequestError
 from mlrt_iac.runtime.serving.model import LoadedModel, PredictFn
-from mlrt_iac.runtime.serving.parsing import encode_response, parse_request
 from mlrt_iac.runtime.serving.prometheus import CONTENT_TYPE, render_metrics
 from mlrt_iac.runtime.serving.shared import SharedState
 
@@ -57,13 +62,16 @@ class _Held:
         self.bytes = n
 
 
-class _Ticket:
-    """Whether a request still holds one of the instance's waiting slots."""
+class _Job:
+    """A request whose body has arrived, waiting for (or in) a batch."""
 
-    __slots__ = ("held",)
+    __slots__ = ("body", "fn", "future", "slot")
 
-    def __init__(self, held: bool) -> None:
-        self.held = held
+    def __init__(self, body: bytes, fn: PredictFn, future: asyncio.Future[Answer], slot: bool) -> None:
+        self.body = body
+        self.fn = fn
+        self.future = future
+        self.slot = slot  # whether it still holds one of the instance's waiting slots
 
 
 class ServingApp:
@@ -80,6 +88,10 @@ class ServingApp:
         }
         self.endpoint_index = {name: i for i, name in enumerate(shared.layout.endpoints)}
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlrt-predict")
+        self.spec = BatchSpec(model.input_cols, model.input_dtype, config.max_batch_rows, config.batch_rows)
+        self.pending: deque[_Job] = deque()  # admitted requests waiting for the next batch
+        self.running = False  # a batch is on the prediction thread
+        self.flush_scheduled = False
         self.inflight = 0  # requests admitted (their body read) and not yet answered
         self.receiving = 0  # requests whose body is being read
         self.buffered = 0  # bytes of the request bodies this worker holds (read or being read)
@@ -221,27 +233,105 @@ class ServingApp:
         self, send: Send, name: str, index: int, fn: PredictFn, body: bytes, started: float
     ) -> None:
         # admission: the first request of an idle worker runs; the others need a waiting slot
-        ticket = _Ticket(False)
+        # until the batch they join starts
+        slot = False
         if self.inflight > 0:
             if not self.shared.try_enqueue(self.worker):
                 await self._busy(send, name, index, started, self.busy_body)
                 return
-            ticket.held = True
+            slot = True
         self.inflight += 1
         self._publish_inflight()
+        loop = asyncio.get_running_loop()
+        job = _Job(body, fn, loop.create_future(), slot)
+        self.pending.append(job)
+        self._schedule(loop)
         try:
-            loop = asyncio.get_running_loop()
-            status, payload = await loop.run_in_executor(self.executor, self._work, body, fn, ticket)
+            status, payload = await job.future
             await _respond(send, status, payload, JSON_HEADERS)
             self.shared.record(
                 self.worker, self.endpoint_index[name], status, time.perf_counter() - started, index
             )
         finally:
-            if ticket.held:
-                ticket.held = False
+            if job.slot:  # cancelled before its batch started
+                job.slot = False
                 self.shared.dequeue(self.worker)
             self.inflight -= 1
             self._publish_inflight()
+
+    # --- batches ---------------------------------------------------------------------------
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Answer the waiting requests once the loop has taken in what has arrived (call_soon runs
+        after the requests already read in this pass have joined ``pending``)."""
+        if not self.running and not self.flush_scheduled:
+            self.flush_scheduled = True
+            loop.call_soon(self._flush, loop)
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Take the waiting requests (up to BATCH_BYTES of bodies) and answer them as one batch:
+        on the event loop, or a single larger request on the prediction thread."""
+        self.flush_scheduled = False
+        if self.running:
+            return
+        jobs: list[_Job] = []
+        size = 0
+        while self.pending:
+            job = self.pending[0]
+            if job.future.done():  # cancelled while waiting
+                self.pending.popleft()
+                continue
+            if jobs and size + len(job.body) > BATCH_BYTES:
+                break
+            self.pending.popleft()
+            jobs.append(job)
+            size += len(job.body)
+        if not jobs:
+            return
+        slots = 0
+        for job in jobs:
+            if job.slot:
+                job.slot = False
+                slots += 1
+        if slots:
+            self.shared.dequeue(self.worker, slots)
+        requests = [(job.body, job.fn) for job in jobs]
+        if size <= BATCH_BYTES:
+            self._deliver(jobs, self._answer(requests))
+            if self.pending:
+                self._schedule(loop)
+            return
+        self.running = True
+        work = loop.run_in_executor(self.executor, self._answer, requests)
+        work.add_done_callback(lambda done: self._finished(loop, jobs, done))
+
+    def _finished(
+        self, loop: asyncio.AbstractEventLoop, jobs: list[_Job], done: asyncio.Future[list[Answer]]
+    ) -> None:
+        self.running = False
+        if done.cancelled() or done.exception() is not None:
+            self._deliver(jobs, [self._internal_error()] * len(jobs))
+        else:
+            self._deliver(jobs, done.result())
+        if self.pending:
+            self._schedule(loop)
+
+    @staticmethod
+    def _deliver(jobs: list[_Job], answers: list[Answer]) -> None:
+        for job, answer in zip(jobs, answers):
+            if not job.future.done():
+                job.future.set_result(answer)
+
+    def _answer(self, requests: list[tuple[bytes, PredictFn]]) -> list[Answer]:
+        """Parse, predict (merged) and encode a batch; never raises."""
+        try:
+            return answer_batch(requests, self.spec)
+        except Exception:
+            LOG.exception("answering a batch failed")
+            return [self._internal_error()] * len(requests)
+
+    @staticmethod
+    def _internal_error() -> Answer:
+        return 500, jsoncodec.dumps(RequestError(500, "The server failed to answer the request.").to_json())
 
     def _publish_inflight(self) -> None:
         """The in-flight gauge: requests whose body is being read, waiting or running."""
@@ -302,27 +392,6 @@ class ServingApp:
             if not message.get("more_body", False):
                 break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-    def _work(self, body: bytes, fn: PredictFn, ticket: _Ticket) -> tuple[int, bytes]:
-        """On the prediction thread: parse, predict the whole batch in one call, encode."""
-        if ticket.held:
-            ticket.held = False
-            self.shared.dequeue(self.worker)
-        try:
-            parsed = parse_request(
-                body, self.model.input_cols, self.model.input_dtype, self.config.max_batch_rows
-            )
-        except RequestError as bad:
-            return bad.status, jsoncodec.dumps(bad.to_json())
-        if not parsed.row_indexes:
-            return 200, b'{"data":[]}'
-        try:
-            results = fn(parsed.features)
-        except Exception as exc:  # a model failure answers 500 and leaves the worker serving
-            LOG.exception("prediction failed")
-            failed = RequestError(500, f"The model failed to predict: {exc}")
-            return 500, jsoncodec.dumps(failed.to_json())
-        return 200, encode_response(parsed.row_indexes, results)
 
 
 def _content_length(scope: Scope) -> int | None:

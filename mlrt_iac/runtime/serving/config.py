@@ -9,6 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # Limits on what one client may send (each also a command-line flag; see __init__.py)
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024  # one request body (413)
 DEFAULT_MAX_BATCH_ROWS = 100_000  # rows in one request (413)
+# rows of several waiting requests merged into one prediction call at most (0: no merging)
+DEFAULT_BATCH_ROWS = 4096
+# request bodies (bytes) handed to the model as one batch at most; a batch within this many bytes
+# runs on the worker's event loop, a single larger request on its prediction thread
+BATCH_BYTES = 1024 * 1024
 DEFAULT_MAX_HEADER_BYTES = 16 * 1024  # request line + headers (431)
 DEFAULT_REQUEST_TIMEOUT_S = 10.0  # from a request's first byte to the end of its body (408)
 # request bodies one worker holds at once, read or being read (503 beyond): by default this many
@@ -30,6 +35,7 @@ class ServeConfig(BaseModel):
     workers: int = Field(default=1, ge=1)
     max_queue: int = Field(default=16, ge=0)
     max_batch_rows: int = Field(default=DEFAULT_MAX_BATCH_ROWS, ge=1)
+    batch_rows: int = Field(default=DEFAULT_BATCH_ROWS, ge=0)
     functions: tuple[str, ...] | None = None
     instance_id: str = "0"
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1)

@@ -3,8 +3,8 @@
 It lives in shared memory created by the instance's supervisor and handed to each spawned worker.
 Each worker writes only its own row (counters, latency histogram, in-flight and queued counts), so
 the supervisor can zero a crashed worker's queue slots and the totals never go backwards. Taking a
-queue slot is check-and-increment over every worker's row under one cross-process lock, which keeps
-"at most max_queue waiting per instance" exact.
+queue slot is a claim in the worker's own row followed by a look at every row (``try_enqueue``), which
+keeps "at most max_queue waiting per instance" without a cross-process lock.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ LOG = logging.getLogger("mlrt.serving")
 CODES: tuple[int, ...] = (200, 400, 404, 405, 408, 413, 500, 503)
 BUCKETS: tuple[float, ...] = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 EXTRA_ENDPOINTS: tuple[str, ...] = ("health", "metrics", "other")
-LOCK_TIMEOUT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,6 @@ class SharedState:
         self.workers = workers
         self.max_queue = max_queue
         self._raw = ctx.RawArray("d", workers * self.layout.width)
-        self._lock = ctx.Lock()
         self._view: np.ndarray | None = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -88,45 +86,34 @@ class SharedState:
             self._view = np.frombuffer(self._raw, dtype=np.float64).reshape(self.workers, -1)
         return self._view
 
-    # --- admission -------------------------------------------------------------------------
-    def _locked(self) -> bool:
-        got = self._lock.acquire(timeout=LOCK_TIMEOUT_S)
-        if not got:  # a worker died holding it; counting on without it beats refusing everything
-            LOG.warning("admission lock not acquired within %.1fs; continuing without it", LOCK_TIMEOUT_S)
-        return bool(got)
-
+    # --- admission (each worker writes only its own row: no lock) ------------------------------
     def try_enqueue(self, worker: int) -> bool:
-        """Take one of the instance's max_queue waiting slots for ``worker``; False when full."""
-        col = self.layout.queued_at
-        got = self._locked()
-        try:
-            if float(self.table[:, col].sum()) >= self.max_queue:
-                return False
-            self.table[worker, col] += 1
-            return True
-        finally:
-            if got:
-                self._lock.release()
+        """Take one of the instance's max_queue waiting slots for ``worker``; False when full.
 
-    def dequeue(self, worker: int) -> None:
-        """Give back a waiting slot when its request starts running."""
+        Claim first, then look: the worker counts the slot in its own row and keeps it only if
+        the instance's total, its own claim included, is within max_queue. Of two workers that
+        claim the last slot at once, the later one to look sees both claims and gives its slot
+        back (both may, which refuses one request too many but never admits one too many); no
+        lock is taken, so a worker that dies mid-claim blocks nobody (the supervisor zeroes its
+        row).
+        """
         col = self.layout.queued_at
-        got = self._locked()
-        try:
-            self.table[worker, col] = max(0.0, self.table[worker, col] - 1)
-        finally:
-            if got:
-                self._lock.release()
+        table = self.table
+        table[worker, col] += 1
+        if float(table[:, col].sum()) > self.max_queue:
+            table[worker, col] -= 1
+            return False
+        return True
+
+    def dequeue(self, worker: int, count: int = 1) -> None:
+        """Give back ``count`` waiting slots when their requests start running."""
+        col = self.layout.queued_at
+        self.table[worker, col] = max(0.0, self.table[worker, col] - count)
 
     def reset_worker(self, worker: int) -> None:
         """Zero what a dead worker held (its queue slots and in-flight count), keep its counters."""
-        got = self._locked()
-        try:
-            self.table[worker, self.layout.queued_at] = 0.0
-            self.table[worker, self.layout.inflight_at] = 0.0
-        finally:
-            if got:
-                self._lock.release()
+        self.table[worker, self.layout.queued_at] = 0.0
+        self.table[worker, self.layout.inflight_at] = 0.0
 
     def queued(self) -> int:
         return int(self.table[:, self.layout.queued_at].sum())

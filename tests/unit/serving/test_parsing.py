@@ -81,3 +81,63 @@ def test_encode_response_numbers_and_lists() -> None:
         "data": [[3, 0.5], [4, 1.5]]
     }
     assert json.loads(encode_response([0], np.array([[0.25, 0.75]]))) == {"data": [[0, [0.25, 0.75]]]}
+
+
+@pytest.mark.parametrize(
+    "rows, needle, column",
+    [
+        ([[0, 1, 2, 3], [1, 1, False, 3]], "column 2 (b): False is not a number", 2),
+        ([[0, True, False, True]], "column 1 (a): True is not a number", 1),
+        ([[0, 1, 2, 3], [1, "4", "5", "6"]], "column 1 (a): '4' is not a number", 1),
+        ([["7", 1, 2, 3]], "row index '7' is not an integer", 0),
+    ],
+)
+def test_booleans_and_numbers_in_strings_never_pass_as_numbers(
+    rows: list[list[object]], needle: str, column: int
+) -> None:
+    with pytest.raises(RequestError) as info:
+        parse_request(body({"data": rows}), COLS)
+    assert info.value.status == 400 and needle in info.value.message
+    assert info.value.column == column
+
+
+def test_other_members_with_any_letters_still_parse() -> None:
+    parsed = parse_request(body({"data": [[3, 1, 2, 3]], "source": "rows", "true": False}), COLS)
+    assert parsed.row_indexes == [3] and parsed.features.tolist() == [[1, 2, 3]]
+
+
+def test_a_body_that_could_hold_too_many_rows_is_counted_before_parsing() -> None:
+    many = b'{"data": [' + b",".join([b"[]"] * 30) + b"]}"
+    with pytest.raises(RequestError) as info:
+        parse_request(many, COLS, max_rows=10)
+    assert info.value.status == 413 and "more than 10" in info.value.message
+
+
+def test_a_string_or_boolean_never_reaches_the_vectorised_path() -> None:
+    """numpy would build a rows x columns x length string array for a long string (memory) and
+    read true as 1.0: such bodies take the row-by-row path."""
+    from mlrt_iac.runtime.serving.parsing import _fast_matrix
+
+    for rows in ([[0, 1, "x" * 1000, 3]], [[0, 1, 2, True]], [[0, 1, 2, False]], [["0", 1, 2, 3]]):
+        raw = body({"data": rows})
+        assert _fast_matrix(raw, json.loads(raw)["data"], 3, np.float64) is None, rows
+    raw = body({"data": [[0, 1, 2, 3]]})
+    fast = _fast_matrix(raw, json.loads(raw)["data"], 3, np.float64)
+    assert fast is not None and fast.tolist() == [[1, 2, 3]]
+
+
+def test_a_long_string_among_many_rows_costs_no_string_matrix() -> None:
+    import tracemalloc
+
+    rows: list[list[object]] = [[i, 1.5, 2.5, 3.5] for i in range(200)]
+    rows[7][2] = "x" * 100_000  # as a numpy string array: 200 x 4 x 100,000 x 4 bytes = 320 MB
+    raw = body({"data": rows})
+    tracemalloc.start()
+    try:
+        with pytest.raises(RequestError) as info:
+            parse_request(raw, COLS)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert info.value.row == 7 and info.value.column == 2
+    assert peak < 20 * 1024 * 1024, peak
