@@ -1,7 +1,8 @@
 """Drift on the fields mlrt manages: the applied intent compared with the live object.
 
-The intent is what mlrt sent with server-side apply; only its leaf fields are compared (lists as
-a whole), so defaults the API server or controllers add, and status, never count as drift.
+The intent is what mlrt sent with server-side apply; only the fields it sets are compared (lists
+of maps element by element, other lists whole), so defaults the API server or controllers add,
+and status, never count as drift.
 """
 
 from __future__ import annotations
@@ -13,25 +14,36 @@ from clients.kubernetes import ObjRef
 _IGNORED_META = ("name", "namespace")
 
 
-def _leaves(obj: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
-    if isinstance(obj, dict) and obj:
-        out = []
-        for k in sorted(obj):
-            if not prefix and k in ("apiVersion", "kind", "status"):
+def _differences(want: Any, have: Any, path: tuple[str, ...], out: list[tuple[str, Any, Any]]) -> None:
+    """Where `have` differs from `want` on the fields `want` sets.
+
+    Maps are compared key by key; a list of maps (containers, ports, env) element by element,
+    since the API server fills defaults into each element (a container's `imagePullPolicy`, a
+    port's `protocol`): a different length is a difference of the whole list. Other lists and
+    scalars are compared whole.
+    """
+    if isinstance(want, dict) and want:
+        if not isinstance(have, dict):
+            out.append((_dotted(path), want, have))
+            return
+        for k in sorted(want):
+            if not path and k in ("apiVersion", "kind", "status"):
                 continue
-            if prefix == ("metadata",) and k in _IGNORED_META:
+            if path == ("metadata",) and k in _IGNORED_META:
                 continue
-            out.extend(_leaves(obj[k], prefix + (k,)))
-        return out
-    return [(prefix, obj)] if prefix else []
+            _differences(want[k], have.get(k), path + (k,), out)
+    elif isinstance(want, list) and want and all(isinstance(x, dict) for x in want):
+        if not isinstance(have, list) or len(have) != len(want):
+            out.append((_dotted(path), want, have))
+            return
+        for i, (w, h) in enumerate(zip(want, have)):
+            _differences(w, h, path + (f"[{i}]",), out)
+    elif path and have != want:
+        out.append((_dotted(path), want, have))
 
 
-def _get(obj: Any, path: tuple[str, ...]) -> Any:
-    for k in path:
-        if not isinstance(obj, dict) or k not in obj:
-            return None
-        obj = obj[k]
-    return obj
+def _dotted(path: tuple[str, ...]) -> str:
+    return "".join(p if p.startswith("[") else "." + p for p in path)
 
 
 def _short(value: Any) -> str:
@@ -42,9 +54,6 @@ def _short(value: Any) -> str:
 def field_drift(intent: dict[str, Any], live: dict[str, Any]) -> list[str]:
     """One line per managed field whose live value differs: `Deployment ns/n .spec.replicas: 2 → 5`."""
     ref = ObjRef.of(intent)
-    out = []
-    for path, want in _leaves(intent):
-        have = _get(live, path)
-        if have != want:
-            out.append(f"{ref} .{'.'.join(path)}: {_short(want)} → {_short(have)}")
-    return out
+    found: list[tuple[str, Any, Any]] = []
+    _differences(intent, live, (), found)
+    return [f"{ref} {where}: {_short(want)} → {_short(have)}" for where, want, have in found]

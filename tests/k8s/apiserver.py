@@ -82,6 +82,64 @@ KINDS = [
 _BY_PATH = {(k.group, k.version, k.plural): k for k in KINDS}
 
 Path_ = tuple[str, ...]
+
+
+def _container_defaults(c: dict[str, Any]) -> None:
+    image = str(c.get("image", ""))
+    c.setdefault(
+        "imagePullPolicy", "Always" if image.endswith(":latest") or ":" not in image else "IfNotPresent"
+    )
+    c.setdefault("terminationMessagePath", "/dev/termination-log")
+    c.setdefault("terminationMessagePolicy", "File")
+    for port in c.get("ports") or []:
+        port.setdefault("protocol", "TCP")
+    for probe in (c.get(k) for k in ("readinessProbe", "livenessProbe", "startupProbe")):
+        if isinstance(probe, dict):
+            for k, v in (
+                ("timeoutSeconds", 1),
+                ("periodSeconds", 10),
+                ("successThreshold", 1),
+                ("failureThreshold", 3),
+            ):
+                probe.setdefault(k, v)
+            if isinstance(probe.get("httpGet"), dict):
+                probe["httpGet"].setdefault("scheme", "HTTP")
+
+
+def _pod_defaults(spec: dict[str, Any]) -> None:
+    for k, v in (
+        ("restartPolicy", "Always"),
+        ("terminationGracePeriodSeconds", 30),
+        ("dnsPolicy", "ClusterFirst"),
+        ("securityContext", {}),
+        ("schedulerName", "default-scheduler"),
+    ):
+        spec.setdefault(k, v)
+    for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+        if isinstance(c, dict):
+            _container_defaults(c)
+
+
+def fill_defaults(kind: str, obj: dict[str, Any]) -> None:
+    """What kube-apiserver's defaulting adds to the kinds mlrt writes, inside lists included
+    (each container's pull policy and termination message, each port's protocol, probe
+    timings): a client comparing what it sent with what it reads back must ignore them."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    if kind == "Deployment":
+        spec.setdefault("revisionHistoryLimit", 10)
+        spec.setdefault("progressDeadlineSeconds", 600)
+        template = spec.get("template") or {}
+        if isinstance(template.get("spec"), dict):
+            _pod_defaults(template["spec"])
+    elif kind == "Service":
+        spec.setdefault("sessionAffinity", "None")
+        spec.setdefault("internalTrafficPolicy", "Cluster")
+        for port in spec.get("ports") or []:
+            port.setdefault("protocol", "TCP")
+
+
 _META_KEEP = ("labels", "annotations")  # metadata fields that take part in managed fields
 
 
@@ -269,6 +327,7 @@ class Store:
         if kind.kind == "Namespace":
             meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
             obj["status"] = {"phase": "Active"}
+        fill_defaults(kind.kind, obj)
         return obj
 
     def _check_ns(self, kind: Kind, ns: str) -> None:
@@ -429,6 +488,7 @@ class Store:
     ) -> None:
         if kind.status_subresource and "status" in old:
             new["status"] = old["status"]
+        fill_defaults(kind.kind, new)
         for k in ("uid", "creationTimestamp", "namespace", "name", "deletionTimestamp", "finalizers"):
             if k in old["metadata"]:
                 new["metadata"][k] = old["metadata"][k]

@@ -261,3 +261,28 @@ def test_a_name_kubernetes_renames_is_a_plan_warning(provider: KubernetesProvide
     assert warn.severity == "warning" and warn.summary == "Name changed for Kubernetes"
     assert '"ml_cpu"' in warn.detail and 'named "ml-cpu"' in warn.detail
     assert list(h.validate({"name": "ml-cpu"})) == []
+
+
+def test_defaults_the_server_fills_into_list_elements_are_not_drift(
+    provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path
+) -> None:
+    """kube-apiserver defaults fields inside each container and port (imagePullPolicy,
+    terminationMessagePath, protocol, probe timings). Found on a real kube-apiserver: every
+    service showed drift on its first refresh, because lists were compared whole. A real
+    change inside a container still is drift, named down to the field."""
+    handler(provider, "compute_pool").create(pool_ctx(tmp_path), dict(POOL))
+    h = handler(provider, "service")
+    created = h.create(service_ctx(tmp_path), dict(SERVICE))
+    live = apiserver.get("Deployment", NS, "api")
+    assert live is not None
+    server = live["spec"]["template"]["spec"]["containers"][0]
+    assert server["terminationMessagePath"] == "/dev/termination-log"  # the server defaulted it
+    read = h.read(service_ctx(tmp_path), created.id, created.attributes)
+    assert read.attributes is not None and "drift" not in read.attributes, read.attributes.get("drift")
+
+    containers = live["spec"]["template"]["spec"]["containers"]
+    containers[0]["image"] = "someone/else:1"
+    apiserver.edit("Deployment", NS, "api", {"spec": {"template": {"spec": {"containers": containers}}}})
+    drifted = h.read(service_ctx(tmp_path), created.id, created.attributes)
+    assert drifted.attributes is not None
+    assert any(".spec.template.spec.containers[0].image:" in d for d in drifted.attributes["drift"])
