@@ -66,7 +66,7 @@ BUILTIN_FAMILIES: dict[str, InstanceFamily] = {
 class _CustomFamily(BaseModel):
     """Schema of an `instance_family "NAME" { }` block inside a provider block."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built when a provider declares one
 
     cpus: float = Field(gt=0)
     memory_gib: float = Field(gt=0)

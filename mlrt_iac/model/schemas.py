@@ -68,9 +68,12 @@ def computed(default: Any = None, description: str = "") -> Any:
 
 
 class _Block(BaseModel):
-    """Base of every schema: unknown arguments are errors; numbers convert to strings."""
+    """Base of every schema: unknown arguments are errors; numbers convert to strings.
 
-    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+    defer_build: a model's validator is built when it first validates (a command that meets no
+    `image_repository` block never pays for that schema; the bases are never built at all)."""
+
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True, defer_build=True)
 
     # field -> (nested model, labelled) for nested blocks: `scaling {}` / `dataset "x" {}`.
     BLOCKS: ClassVar[dict[str, tuple[type[_Block], bool]]] = {}
@@ -130,7 +133,7 @@ class ResourceModel(_Block):
 
 
 class Node(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: str
     cpus: float
