@@ -20,24 +20,30 @@ def _differences(want: Any, have: Any, path: tuple[str, ...], out: list[tuple[st
     Maps are compared key by key; a list of maps (containers, ports, env) element by element,
     since the API server fills defaults into each element (a container's `imagePullPolicy`, a
     port's `protocol`): a different length is a difference of the whole list. Other lists and
-    scalars are compared whole.
+    scalars are compared whole. (Refresh runs this for every object: scalars are compared
+    inline, without a call of their own.)
     """
-    if isinstance(want, dict) and want:
-        if not isinstance(have, dict):
+    if type(want) is dict and want:
+        if type(have) is not dict:
             out.append((_dotted(path), want, have))
             return
-        for k in sorted(want):
-            if not path and k in ("apiVersion", "kind", "status"):
+        top, meta = not path, path == ("metadata",)
+        for k, w in want.items():
+            if (top and k in ("apiVersion", "kind", "status")) or (meta and k in _IGNORED_META):
                 continue
-            if path == ("metadata",) and k in _IGNORED_META:
-                continue
-            _differences(want[k], have.get(k), path + (k,), out)
-    elif isinstance(want, list) and want and all(isinstance(x, dict) for x in want):
-        if not isinstance(have, list) or len(have) != len(want):
+            h = have.get(k)
+            if type(w) is dict or type(w) is list:
+                if w != h:
+                    _differences(w, h, path + (k,), out)
+            elif w != h:
+                out.append((_dotted(path + (k,)), w, h))
+    elif type(want) is list and want and all(type(x) is dict for x in want):
+        if type(have) is not list or len(have) != len(want):
             out.append((_dotted(path), want, have))
             return
         for i, (w, h) in enumerate(zip(want, have)):
-            _differences(w, h, path + (f"[{i}]",), out)
+            if w != h:
+                _differences(w, h, path + (f"[{i}]",), out)
     elif path and have != want:
         out.append((_dotted(path), want, have))
 
