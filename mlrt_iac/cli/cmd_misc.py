@@ -174,5 +174,12 @@ def cmd_render(args: argparse.Namespace, out: Out) -> int:
     if out.json_mode:
         out.json(manifests)
     else:
-        out.raw(yaml.safe_dump_all(manifests, sort_keys=True))
+
+        class _NoAliases(yaml.SafeDumper):
+            """Manifests spell every value out: no `&id001` anchors where a renderer reused a dict."""
+
+            def ignore_aliases(self, data: Any) -> bool:
+                return True
+
+        out.raw(yaml.dump_all(manifests, Dumper=_NoAliases, sort_keys=True))
     return 0

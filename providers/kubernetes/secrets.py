@@ -23,6 +23,7 @@ object itself (a name, a size, an image); that is an error rather than a value w
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import json
 import re
@@ -150,7 +151,13 @@ def secret_manifest(meta: dict[str, Any], values: dict[str, Any], *, as_json: bo
         k: base64.b64encode((json.dumps(v, sort_keys=True) if as_json else str(v)).encode()).decode()
         for k, v in sorted(values.items())
     }
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": "Opaque", "data": data}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": copy.deepcopy(meta),
+        "type": "Opaque",
+        "data": data,
+    }
 
 
 def reader_rbac(
@@ -160,13 +167,13 @@ def reader_rbac(
     role = {
         "apiVersion": RBAC_API,
         "kind": "Role",
-        "metadata": meta,
+        "metadata": copy.deepcopy(meta),
         "rules": [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": [secret], "verbs": ["get"]}],
     }
     binding = {
         "apiVersion": RBAC_API,
         "kind": "RoleBinding",
-        "metadata": meta,
+        "metadata": copy.deepcopy(meta),
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": secret},
         "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
     }

@@ -144,6 +144,14 @@ def test_render_keeps_sensitive_values_out_and_says_where_they_come_from(tmp_pat
     ]
 
 
+def test_render_to_stdout_gives_each_object_its_own_metadata(tmp_path: Path) -> None:
+    """The Secret's Role and RoleBinding once shared one metadata dict: YAML aliases on stdout."""
+    res = run_mlrt(_project(tmp_path), "render", timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "&id" not in res.stdout and "*id" not in res.stdout
+    assert SECRET not in res.stdout
+
+
 def test_a_sensitive_value_kubernetes_must_see_inline_is_an_error(tmp_path: Path) -> None:
     project = _project(tmp_path)
     main = project / "main.hcl"
