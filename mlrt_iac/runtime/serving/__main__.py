@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from mlrt_iac.runtime.serving.config import (
     BUFFERED_BODIES,
     DEFAULT_BATCH_ROWS,
+    DEFAULT_KEEP_ALIVE_S,
     DEFAULT_MAX_BATCH_ROWS,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_HEADER_BYTES,
@@ -74,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
         f"the connection closes (default {DEFAULT_REQUEST_TIMEOUT_S:g})",
     )
     parser.add_argument(
+        "--keep-alive-timeout",
+        type=float,
+        default=DEFAULT_KEEP_ALIVE_S,
+        help="seconds an idle keep-alive connection stays open; keep it above the clients' and "
+        f"load balancers' idle timeouts (default {DEFAULT_KEEP_ALIVE_S:g})",
+    )
+    parser.add_argument(
         "--max-buffered-bytes",
         type=int,
         default=None,
@@ -121,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             max_body_bytes=args.max_body_bytes,
             max_header_bytes=args.max_header_bytes,
             request_timeout_s=args.request_timeout,
+            keep_alive_s=args.keep_alive_timeout,
             max_buffered_bytes=args.max_buffered_bytes,
             threads_per_worker=args.threads_per_worker,
             graceful_timeout_s=args.graceful_timeout,

@@ -16,6 +16,11 @@ DEFAULT_BATCH_ROWS = 4096
 BATCH_BYTES = 1024 * 1024
 DEFAULT_MAX_HEADER_BYTES = 16 * 1024  # request line + headers (431)
 DEFAULT_REQUEST_TIMEOUT_S = 10.0  # from a request's first byte to the end of its body (408)
+# seconds an idle keep-alive connection stays open. Longer than the clients' and load balancers'
+# own idle timeouts (httpx 5 s, AWS ALB 60 s) so that they, not the server, close an idle
+# connection: a server closing at the moment a client reuses the connection resets that request.
+# nginx's default.
+DEFAULT_KEEP_ALIVE_S = 75.0
 # request bodies one worker holds at once, read or being read (503 beyond): by default this many
 # bodies of the largest size
 BUFFERED_BODIES = 4
@@ -41,6 +46,7 @@ class ServeConfig(BaseModel):
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1)
     max_header_bytes: int = Field(default=DEFAULT_MAX_HEADER_BYTES, ge=256)
     request_timeout_s: float = Field(default=DEFAULT_REQUEST_TIMEOUT_S, gt=0)
+    keep_alive_s: float = Field(default=DEFAULT_KEEP_ALIVE_S, gt=0)
     max_buffered_bytes: int | None = Field(default=None, ge=1)  # None: BUFFERED_BODIES x max_body_bytes
     threads_per_worker: int | None = Field(default=None, ge=1)
     max_connections_per_worker: int = Field(default=4096, ge=1)

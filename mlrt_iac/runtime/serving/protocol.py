@@ -16,12 +16,17 @@ client, still sending, sees a reset instead of the answer. This protocol adds:
 * a lingering close: closing while a request's rest is still on its way first reads and
   discards it (until the client closes, or the request's deadline, at least GRACE_S), so the
   answer already sent reaches the client;
+* a keep-alive expiry that resets nothing: uvicorn closes an idle connection when its keep-alive
+  timer fires, even if a request has meanwhile arrived unread (the event loop was busy predicting
+  a batch when it came); closing a socket with unread bytes resets it, and the client sees a reset
+  instead of its answer. An idle connection with bytes waiting stays open; they are read next;
 * JSON for uvicorn's own answers: 400 for unparsable HTTP and 503 beyond ``limit_concurrency``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import select
 from typing import Any
 
 from uvicorn.protocols.http.flow_control import service_unavailable
@@ -163,6 +168,23 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._cancel()
         super().on_message_complete()
+
+    def timeout_keep_alive_handler(self) -> None:
+        """The keep-alive timer fired: close the idle connection, unless a request is waiting."""
+        self.timeout_keep_alive_task = None
+        if self._bytes_waiting():
+            return  # data_received comes next; the answer re-arms the keep-alive timer
+        super().timeout_keep_alive_handler()
+
+    def _bytes_waiting(self) -> bool:
+        """Whether the socket has something unread (bytes, or the client's close)."""
+        raw = self._raw
+        sock = None if raw is None else raw.get_extra_info("socket")
+        if sock is None or self._lost:
+            return False
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
         super()._start_asgi_task(cycle, _busy if app is service_unavailable else app)

@@ -116,6 +116,7 @@ def _serve(app: ServingApp, config: ServeConfig, sock: socket.socket, parent_pid
         access_log=False,
         log_level="warning",
         limit_concurrency=config.max_connections_per_worker,
+        timeout_keep_alive=config.keep_alive_s,  # type: ignore[arg-type]  # uvicorn accepts a float
         timeout_graceful_shutdown=int(config.graceful_timeout_s),
         backlog=config.backlog,
         server_header=False,
