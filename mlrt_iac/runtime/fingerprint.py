@@ -1,9 +1,11 @@
-"""Input fingerprints: decide cheaply whether a training's inputs changed.
+"""Input fingerprints: decide whether a training's inputs changed, by content, not by mtime.
 
-Data files contribute their size, modification time and, for parquet, the footer
-(metadata bytes, through ``ParquetFile.metadata`` — never a full read). The entrypoint's
-source text and the parameters contribute their content. Each part has its own hash under a
-human label, so a plan can say *what* changed ("data/train.parquet changed").
+A local data file contributes the SHA-256 of its content, read once and then found by its stat
+in a cache (``content_hashes.py``), so ``touch``, a fresh clone or a CI checkout changes nothing
+while a real edit does (a parquet file's footer is part of its content). A remote object
+contributes its ETag / VersionId. The entrypoint's source text and the parameters contribute
+their content. Each part has its own hash under a human label, so a plan can say *what* changed
+("data/train.parquet changed").
 """
 
 from __future__ import annotations
@@ -15,37 +17,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.fs as pafs
-import pyarrow.parquet as pq
 
-from mlrt_iac.runtime.sources import _filesystem_for, _list_files, format_of
+from mlrt_iac.runtime.content_hashes import FileHashCache, remote_part
+from mlrt_iac.runtime.sources import _filesystem_for, _list_files
 
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _label(path: str, base_dir: str | None, is_local: bool) -> str:
+def _label(path: str, base: str, is_local: bool) -> str:
+    """A path as the plan shows it: relative to the project (``base``, absolute) when inside it."""
     if not is_local:
         return path
-    base = os.path.abspath(base_dir or os.getcwd())
+    if path.startswith(base + os.sep):  # the usual case, without relpath's cost per file
+        return path[len(base) + 1 :].replace(os.sep, "/")
     rel = os.path.relpath(path, base)
     return path if rel.startswith("..") else rel.replace(os.sep, "/")
-
-
-def _file_part(filesystem: pafs.FileSystem, path: str) -> str:
-    info = filesystem.get_file_info(path)
-    head = f"{info.size}:{info.mtime_ns}".encode()
-    if format_of(path) == "parquet":
-        try:
-            with filesystem.open_input_file(path) as handle:
-                sink = pa.BufferOutputStream()
-                pq.ParquetFile(handle).metadata.write_metadata_file(sink)
-                head += sink.getvalue().to_pybytes()
-        except Exception:
-            head += b":unreadable-footer"
-    return _sha(head)
 
 
 def _sources_of(datasets: Mapping[str, Any] | Sequence[Any]) -> list[str]:
@@ -67,27 +56,41 @@ def input_fingerprint(
     params: Any,
     *,
     base_dir: str | None = None,
+    cache: FileHashCache | None = None,
 ) -> tuple[str, dict[str, str]]:
     """(fingerprint, {label: hash}) over data files, entrypoint sources and params.
 
     Labels are paths relative to base_dir (default: the working directory) where possible.
     A missing data source becomes a part "<source> (missing)" rather than an error, so a
-    plan can still say it changed.
+    plan can still say it changed. ``cache`` (saved here) spares re-reading unchanged local
+    files; without one every local file is read.
     """
+    cache = cache if cache is not None else FileHashCache(None, None)
+    base = os.path.abspath(base_dir or os.getcwd())
     parts: dict[str, str] = {}
+    local: list[tuple[str, str]] = []  # (label, path), hashed together below
     for source in _sources_of(datasets):
         filesystem, path = _filesystem_for(source)
         is_local = isinstance(filesystem, pafs.LocalFileSystem)
         try:
             files = _list_files(filesystem, path, source)
         except ValueError:
-            parts[f"{_label(path, base_dir, is_local)} (missing)"] = _sha(b"missing")
+            parts[f"{_label(path, base, is_local)} (missing)"] = _sha(b"missing")
             continue
         for file in files:
-            parts[_label(file, base_dir, is_local)] = _file_part(filesystem, file)
+            label = _label(file, base, is_local)
+            if is_local:
+                local.append((label, file))
+                parts[label] = ""
+            else:
+                parts[label] = _sha(remote_part(filesystem, file).encode())
+    hashes = cache.local_hashes(path for _, path in local)
+    cache.save()
+    for label, path in local:
+        parts[label] = hashes[path]
     for src in entrypoint_source_paths:
         p = Path(src)
-        label = f"entrypoint {_label(str(p.resolve()), base_dir, True)}"
+        label = f"entrypoint {_label(str(p.resolve()), base, True)}"
         parts[label] = _sha(p.read_bytes()) if p.exists() else _sha(b"missing")
     parts["params"] = _sha(json.dumps(params, sort_keys=True, default=str).encode())
     whole = _sha(json.dumps(parts, sort_keys=True).encode())

@@ -37,9 +37,14 @@ class DataSourceError(ValueError):
     """A data source that cannot be read: missing, empty, or of an unknown format."""
 
 
+_SUFFIX_TUPLE = tuple(_SUFFIXES)
+
+
 def format_of(path: str) -> str | None:
     """The pyarrow dataset format for a file name, or None when the suffix is unknown."""
     lower = path.lower()
+    if not lower.endswith(_SUFFIX_TUPLE):
+        return None
     for suffix, fmt in _SUFFIXES.items():
         if lower.endswith(suffix):
             return fmt
@@ -109,11 +114,17 @@ def _list_files(filesystem: pafs.FileSystem, path: str, source: str) -> list[str
         raise DataSourceError(f"Data source {source!r} does not exist. Check the path.")
     if info.type == pafs.FileType.Directory:
         infos = filesystem.get_file_info(pafs.FileSelector(path, recursive=True))
-        files = sorted(
-            i.path
-            for i in infos
-            if i.type == pafs.FileType.File and _is_data_file(os.path.relpath(i.path, path))
-        )
+        prefix = path.rstrip("/") + "/"
+        file_type = pafs.FileType.File
+        files = []
+        for info in infos:
+            if info.type != file_type:
+                continue
+            full = info.path
+            rel = full[len(prefix) :] if full.startswith(prefix) else os.path.relpath(full, path)
+            if _is_data_file(rel):
+                files.append(full)
+        files.sort()
         if not files:
             raise DataSourceError(
                 f"Directory {source!r} holds no parquet, csv or arrow files. "

@@ -44,8 +44,12 @@ def abs_sources(project_dir: Path, sources: list[str]) -> list[str]:
 
 def fingerprint(ctx: ProviderContext, desired: Attributes) -> tuple[str, dict[str, str]] | None:
     """(fingerprint, parts shown relative to the project) of a training's inputs; None while
-    datasets or params are unknown. Cheap: sizes, mtimes and parquet footers, never a full read."""
+    datasets or params are unknown. Data files count by content: each is read once, then found
+    by its stat in `.mlrt/cache/` (authenticated with the user's cache key), so a touch or a fresh
+    clone plans no re-training."""
+    from mlrt_iac.config.cache import load_secret
     from mlrt_iac.runtime import input_fingerprint
+    from mlrt_iac.runtime.content_hashes import FileHashCache
     from mlrt_iac.runtime.fingerprint import entrypoint_source_paths
 
     if not is_known(desired.get("dataset")) or not is_known(desired.get("params")):
@@ -56,8 +60,12 @@ def fingerprint(ctx: ProviderContext, desired: Attributes) -> tuple[str, dict[st
     }
     params = {k: desired.get(k) for k in FINGERPRINT_ARGS}
     try:
+        cache = FileHashCache.in_dir(ctx.data_dir / "cache", load_secret(ctx.project_dir))
         fp, parts = input_fingerprint(
-            datasets, entrypoint_source_paths(desired.get("entrypoint"), str(ctx.project_dir)), params
+            datasets,
+            entrypoint_source_paths(desired.get("entrypoint"), str(ctx.project_dir)),
+            params,
+            cache=cache,
         )
     except (OSError, ValueError) as exc:
         raise PermanentError(f"Cannot read the training data of {ctx.address}", str(exc)) from exc

@@ -136,9 +136,14 @@ def test_quickstart_trains_serves_and_converges(quickstart: Path) -> None:
     assert failures == [] and answered[0] > 50, (failures[:5], answered[0])
     assert run_mlrt(quickstart, "output", "-raw", "endpoint").stdout == new_endpoint
 
-    # Touching the data re-trains, and the plan says why.
+    # Touching the data changes nothing (a fresh clone neither); changing its content re-trains,
+    # and the plan says why.
     data = quickstart / "data" / "train.parquet"
     os.utime(data, (time.time() + 5, time.time() + 5))
+    touched = run_mlrt(quickstart, "plan", "-no-color", "-detailed-exitcode")
+    assert touched.returncode == 0 and "No changes" in touched.stdout, touched.stdout
+    table = pq.read_table(data)
+    pq.write_table(table.slice(0, table.num_rows - 10), data)
     retrain = run_mlrt(quickstart, "plan", "-no-color")
     assert "training.churn must be replaced" in retrain.stdout
     assert "forces replacement" in retrain.stdout and "data/train.parquet changed" in retrain.stdout
