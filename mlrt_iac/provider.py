@@ -31,7 +31,8 @@ What handlers receive and return (the contract every provider keeps, checked by 
   `ctx.check_deadline()` help honour it.
 - Optional capabilities are declared protocols, checked with isinstance: `Renderer` (manifests
   for `mlrt render`), `BatchReader` (a handler's `read_many`: one listing per kind instead of
-  one read per object, so refresh costs do not grow with the number of objects).
+  one read per object, so refresh costs do not grow with the number of objects), `LogReader`
+  (a handler's `logs`, for `mlrt logs`).
 
 Providers are found through the `mlrt.providers` entry-point group: each entry point names a
 `Provider` subclass (or a zero-argument factory returning a Provider).
@@ -41,7 +42,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -246,6 +247,46 @@ class BatchReader(Protocol):
     """
 
     def read_many(self, ctx: ProviderContext, requests: Sequence[ReadRequest]) -> BatchReadResult: ...
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    """What `mlrt logs` asks for.
+
+    `follow`: keep reading new lines until the workload ends or `ctx.cancel` is set (Ctrl-C).
+    `since`: a Unix time; lines older than it are left out where the source dates its lines
+    (a file without per-line times is left out whole when it was last written before it).
+    `instance`: one service instance, or one training worker (its rank); None: all of them.
+    `tail`: only the last N lines of each source (before following); None: all.
+    """
+
+    follow: bool = False
+    since: float | None = None
+    instance: int | None = None
+    tail: int | None = None
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line of a workload's log; `source` says whose ("rank 0", "instance 1", a pod)."""
+
+    source: str
+    text: str
+
+
+@runtime_checkable
+class LogReader(Protocol):
+    """A handler that can show its objects' logs (`mlrt logs ADDR`).
+
+    `logs(ctx, id, attributes, query)` yields lines, oldest first per source; with
+    `query.follow` it returns once the workload has ended or `ctx.cancel` is set. Raising
+    `PermanentError` means the logs cannot be had (gone with the object, target unreachable);
+    nothing is changed by reading them.
+    """
+
+    def logs(
+        self, ctx: ProviderContext, id: str, attributes: Attributes, query: LogQuery
+    ) -> Iterator[LogLine]: ...
 
 
 class ResourceHandler:

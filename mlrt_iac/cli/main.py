@@ -296,6 +296,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-out", "--out", dest="out", default=None, metavar="DIR")
     p.add_argument("-provider", "--provider", dest="provider", default="kubernetes")
 
+    p = add(
+        "logs",
+        Command("cmd_logs", "cmd_logs"),
+        "Show the logs of a training or service.",
+        vars_=False,
+        lock=False,
+    )
+    p.add_argument(
+        "-f", "-follow", "--follow", dest="follow", action="store_true", help="keep showing new lines"
+    )
+    p.add_argument(
+        "-since",
+        "--since",
+        dest="since",
+        default=None,
+        metavar="WHEN",
+        help="only lines since 10m, 2h, or a time",
+    )
+    p.add_argument(
+        "-instance",
+        "--instance",
+        dest="instance",
+        type=int,
+        default=None,
+        metavar="N",
+        help="one service instance, or one training worker (rank)",
+    )
+    p.add_argument(
+        "-tail",
+        "--tail",
+        dest="tail",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the last N lines of each source",
+    )
+    p.add_argument("address")
+
     p = add("import", Command("cmd_state", "cmd_import"), "Record an existing object in the state.")
     p.add_argument("address")
     p.add_argument("id")

@@ -18,7 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,6 +28,8 @@ from mlrt_iac.provider import (
     BatchReadResult,
     CreateResult,
     DiffResult,
+    LogLine,
+    LogQuery,
     ProviderContext,
     ReadRequest,
     ReadResult,
@@ -41,6 +43,7 @@ from providers.kit.records import atomic_write_json, read_json
 from providers.kit.waiting import deadline_binds, exceeded, seconds_left
 
 from .common import LocalHandler
+from .logs import service_logs
 
 COMPUTED = ("endpoint", "functions_urls", "status", "image")
 REPLACE = ("name", "compute_pool", "ingress_enabled", "gpu_requests", "image_repository")
@@ -285,3 +288,9 @@ class ServiceHandler(LocalHandler):
             for f in d.iterdir():
                 f.unlink()
             d.rmdir()
+
+    def logs(
+        self, ctx: ProviderContext, id: str, attributes: Attributes, query: LogQuery
+    ) -> Iterator[LogLine]:
+        """`mlrt logs` (see providers/local/logs.py)."""
+        return service_logs(ctx, id, attributes, query)

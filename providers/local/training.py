@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -33,6 +33,8 @@ from mlrt_iac.provider import (
     Attributes,
     BatchReadResult,
     CreateResult,
+    LogLine,
+    LogQuery,
     ProviderContext,
     ReadRequest,
     ReadResult,
@@ -56,6 +58,7 @@ from providers.kit.training import (
 from providers.kit.waiting import exceeded
 
 from .common import LocalHandler
+from .logs import training_logs
 
 # How often the watchdog looks at Ctrl-C and the deadline while a run is going.
 WATCH_INTERVAL = 0.1
@@ -267,6 +270,12 @@ class TrainingHandler(LocalHandler, TrainingPlanning):
         uri = prior.get("model_uri")
         if uri and Path(uri).exists():
             shutil.rmtree(uri)
+
+    def logs(
+        self, ctx: ProviderContext, id: str, attributes: Attributes, query: LogQuery
+    ) -> Iterator[LogLine]:
+        """`mlrt logs` (see providers/local/logs.py)."""
+        return training_logs(ctx, id, attributes, query)
 
 
 def _end_group(proc: subprocess.Popen[str]) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from .helpers import read_state, run_mlrt
+from .helpers import read_state, run_mlrt, spawn_mlrt
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -135,6 +135,26 @@ def test_quickstart_trains_serves_and_converges(quickstart: Path) -> None:
     assert "0 added, 1 changed, 0 destroyed" in rolled.stdout
     assert failures == [] and answered[0] > 50, (failures[:5], answered[0])
     assert run_mlrt(quickstart, "output", "-raw", "endpoint").stdout == new_endpoint
+
+    # mlrt logs: the training's workers, the service's current instances, filtered and followed
+    logs = run_mlrt(quickstart, "logs", "training.churn")
+    assert logs.returncode == 0, logs.stderr
+    assert logs.stdout.startswith("[rank 0] ") and "step 1/" in logs.stdout, logs.stdout[:500]
+    served = run_mlrt(quickstart, "logs", "service.churn", "-instance", "0", "-tail", "1", "-json")
+    assert served.returncode == 0, served.stderr
+    (line,) = [json.loads(x) for x in served.stdout.splitlines()]
+    # the current generation's instance: the one rolled to num_workers = 1 above
+    assert line["source"] == "instance 0" and "ready" in line["text"] and "(1 workers" in line["text"], line
+    follower = spawn_mlrt(quickstart, "logs", "service.churn", "-f")
+    try:
+        assert follower.stdout is not None
+        assert "ready" in follower.stdout.readline()
+        follower.send_signal(signal.SIGINT)
+        assert follower.wait(timeout=30) == 0, follower.stderr.read() if follower.stderr else ""
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
 
     # Touching the data changes nothing (a fresh clone neither); changing its content re-trains,
     # and the plan says why.
