@@ -6,7 +6,7 @@ rolled service's new instances, a training's next worker) join in. Lines are cut
 line still being written is held back until its newline arrives.
 
 `since`: a line that starts with a timestamp (``2026-11-29 09:10:00,123`` as Python's logging
-writes it, or ISO 8601 with a ``T``) is dated by it, and undated lines take the date of the line
+writes it, or ISO 8601 with a ``T``, after an optional level word as Ray Serve writes it) is dated by it, and undated lines take the date of the line
 before; a file without dated lines is left out whole when it was last written before `since`.
 """
 
@@ -24,7 +24,7 @@ from mlrt_iac.provider import LogLine, LogQuery, ProviderContext
 Source = tuple[str, Path]
 
 POLL_S = 0.2  # how often a followed file is checked for new lines
-_STAMP = re.compile(rb"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})")
+_STAMP = re.compile(rb"^(?:[A-Z]+ )?(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})")
 
 
 def _stamp(line: bytes) -> float | None:
@@ -37,6 +37,11 @@ def _stamp(line: bytes) -> float | None:
         ).timestamp()
     except ValueError:
         return None
+
+
+def line_time(line: str) -> float | None:
+    """The time a log line starts with, if it starts with one (see the module docstring)."""
+    return _stamp(line.encode("utf-8", errors="replace")[:32])
 
 
 def _decode(line: bytes) -> str:

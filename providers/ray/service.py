@@ -31,7 +31,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -43,6 +43,8 @@ from mlrt_iac.provider import (
     BatchReadResult,
     CreateResult,
     DiffResult,
+    LogLine,
+    LogQuery,
     ProviderContext,
     ReadRequest,
     ReadResult,
@@ -55,6 +57,7 @@ from providers.kit.waiting import deadline_binds, exceeded, seconds_left
 
 from .client import Dashboard
 from .common import RayHandler, Target, by_cluster
+from .logs import service_logs
 
 COMPUTED = ("endpoint", "functions_urls", "status", "image")
 REPLACE = ("name", "compute_pool", "ingress_enabled", "image_repository")
@@ -287,3 +290,9 @@ class ServiceHandler(RayHandler):
         raise PermanentError(
             f"The Serve application {id} is still being deleted", "Run `mlrt destroy` again in a moment."
         )
+
+    def logs(
+        self, ctx: ProviderContext, id: str, attributes: Attributes, query: LogQuery
+    ) -> Iterator[LogLine]:
+        """`mlrt logs`: the Serve replicas' logs (see providers/ray/logs.py)."""
+        return service_logs(ctx, self.target(ctx, ctx.private).dashboard, id, DEPLOYMENT, query)

@@ -30,7 +30,7 @@ import re
 import shutil
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -40,6 +40,8 @@ from mlrt_iac.provider import (
     Attributes,
     BatchReadResult,
     CreateResult,
+    LogLine,
+    LogQuery,
     ProviderContext,
     ReadRequest,
     ReadResult,
@@ -60,6 +62,7 @@ from providers.kit.waiting import exceeded, seconds_left
 
 from .client import Dashboard
 from .common import RayHandler, Target, by_cluster
+from .logs import job_logs
 
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 POLL = 0.5
@@ -307,6 +310,12 @@ class TrainingHandler(RayHandler, TrainingPlanning):
         uri = prior.get("model_uri")
         if uri and Path(uri).exists():
             shutil.rmtree(uri)
+
+    def logs(
+        self, ctx: ProviderContext, id: str, attributes: Attributes, query: LogQuery
+    ) -> Iterator[LogLine]:
+        """`mlrt logs`: the job's log (see providers/ray/logs.py)."""
+        return job_logs(ctx, self.target(ctx, ctx.private).dashboard, id, query)
 
 
 __all__ = ["TrainingHandler", "Target"]

@@ -4,6 +4,7 @@ no-failed-request update; destroy removes the application, the job and the model
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from pathlib import Path
@@ -146,6 +147,19 @@ def test_train_serve_drift_update_destroy(tmp_path: Path, dashboard: str) -> Non
         rtol=1e-6,
     )
     assert httpx.get(endpoint + "/health", timeout=10).json()["status"] == "ok"
+
+    # mlrt logs: the job's log with mlrt's progress lines readable, the replicas' Serve logs
+    logs = run_mlrt(project, "logs", "training.churn", "-no-color", timeout=120)
+    assert logs.returncode == 0, logs.stderr
+    assert "[job] " in logs.stdout and "[mlrt] step 15/15" in logs.stdout, logs.stdout[-2000:]
+    assert "@@mlrt-event@@" not in logs.stdout and "\x1b[" not in logs.stdout
+    served = run_mlrt(project, "logs", "service.churn", "-json", timeout=120)
+    assert served.returncode == 0, served.stderr
+    replica_lines = [json.loads(line) for line in served.stdout.splitlines()]
+    assert {line["source"] for line in replica_lines} == {"replica 0"}
+    assert any("POST /churn 200" in line["text"] for line in replica_lines), replica_lines[-5:]
+    no_such = run_mlrt(project, "logs", "service.churn", "-instance", "7", timeout=120)
+    assert no_such.returncode == 1 and "has no replica 7" in no_such.stderr
 
     # Drift: the job deleted and the application deleted behind mlrt's back.
     assert httpx.delete(f"{dashboard}/api/jobs/{run_id}", timeout=10).status_code == 200
