@@ -69,6 +69,7 @@ def test_computed_attributes_per_type() -> None:
         "input_fingerprint",
         "started_at",
         "finished_at",
+        "versions",
     }
     assert set(computed_attributes("service")) == {"endpoint", "functions_urls", "status", "image"}
     assert computed_attributes("nope") == ()
