@@ -253,7 +253,11 @@ class TrainingPlanning(KitHandler):
         desired = self.normalise(ctx, desired)
         changed = [k for k, v in desired.items() if k not in TRAINING_COMPUTED and prior.get(k) != v]
         # A state written before keep_versions existed has no value for it: the default held.
-        if "keep_versions" in changed and prior.get("keep_versions") is None and desired.get("keep_versions") == 3:
+        if (
+            "keep_versions" in changed
+            and prior.get("keep_versions") is None
+            and desired.get("keep_versions") == 3
+        ):
             changed.remove("keep_versions")
         replace = [k for k in changed if k in REPLACE]
         reasons: dict[str, str] = {k: f"{k} says where the model versions live" for k in replace}
