@@ -113,6 +113,8 @@ def render_change(ch: ResourceChange) -> list[str]:
                 note = " [red]# forces replacement[/]"
                 if k in ch.reasons:
                     note += f" [dim]({escape(ch.reasons[k])})[/]"
+            elif k in ch.reasons:  # an in-place change the provider explains (a retrain)
+                note = f" [dim]# {escape(ch.reasons[k])}[/]"
             if k not in before or b is None:
                 rows.append(("+", k, fmt_value(a, k in sens), note))
             elif k not in after:

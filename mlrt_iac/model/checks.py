@@ -168,6 +168,16 @@ def check_eai(
 def check_training(m: Training, inst: ResourceInstance, catalog: FamilyCatalog) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     fw = m.framework
+    if _int(m.keep_versions) and m.keep_versions < 1:
+        out.append(
+            error(
+                "Invalid value",
+                f"{inst.address} must keep at least one model version: keep_versions = "
+                f"{m.keep_versions}. The newest version is the one its services serve; set "
+                "keep_versions = 1 or more (default 3).",
+                attr_range(inst, ("keep_versions",)),
+            )
+        )
     if fw == "pytorch" and m.entrypoint is None:
         out.append(
             error(

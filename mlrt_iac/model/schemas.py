@@ -287,10 +287,15 @@ class Training(ResourceModel):
         default_factory=list, description="Integrations granting egress (references or names)."
     )
     artifact_location: str | None = Field(
-        None, description="Where the model and metrics are written (default: provider's)."
+        None,
+        description="Where model versions are written, one folder per run (default: .mlrt/models/<training>/).",
     )
     retrain_on: Annotated[Literal["inputs", "never"], BeforeValidator(_lower)] = Field(
         "inputs", description="inputs: re-run when data, code or parameters change; never."
+    )
+    keep_versions: int = Field(
+        3,
+        description="Model versions kept (>= 1); older ones are removed after a run, never one a service uses.",
     )
 
     run_id: str | None = computed(description="Identifier of the last run.")
@@ -300,6 +305,9 @@ class Training(ResourceModel):
     input_fingerprint: str | None = computed(description="Hash of data, code and parameters of the last run.")
     started_at: str | None = computed(description="When the last run started.")
     finished_at: str | None = computed(description="When the last run finished.")
+    versions: list[dict[str, Any]] | None = computed(
+        description="Model versions kept, oldest first: id, model_uri, created_at."
+    )
 
 
 # --- service ---------------------------------------------------------------------------------

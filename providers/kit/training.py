@@ -1,8 +1,14 @@
 """What local and ray trainings share: the input fingerprint that decides re-training, the diff
-built on it, the job spec the runtime reads, run ids and progress lines.
+built on it, the job spec the runtime reads, run ids and progress lines, and model versions.
 
 A training's fingerprint parts (which file, which parameter moved) are provider bookkeeping:
 they travel in `private["fingerprint_parts"]` so the plan can say *why* it re-trains.
+
+A retrain is an in-place update that writes a new model version (`providers.kit.models`): the
+new version exists before anything is removed, dependent services roll to its `model_uri`, and a
+run that fails leaves the state (and the services) on the previous version, so the next plan
+still shows the retrain. Only a change of `name` or `artifact_location` (where the versions live)
+is a replacement.
 """
 
 from __future__ import annotations
@@ -17,14 +23,20 @@ from typing import Any, ClassVar
 from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.errors import PermanentError
 from mlrt_iac.model import computed_attributes
-from mlrt_iac.provider import Attributes, DiffResult, ProviderContext, UpdateResult
-from mlrt_iac.values import is_known
+from mlrt_iac.provider import Attributes, CreateResult, DiffResult, ProviderContext, UpdateResult
+from mlrt_iac.values import UNKNOWN, is_known
 
+from . import models
 from .handler import KitHandler, public
+from .names import file_safe_name
 
 TRAINING_COMPUTED: tuple[str, ...] = computed_attributes("training")  # the schema's, not a copy
 # Arguments that can change without re-running the training.
-IN_PLACE: tuple[str, ...] = ("comment", "retrain_on")
+IN_PLACE: tuple[str, ...] = ("comment", "retrain_on", "keep_versions")
+# Arguments that say where the versions live: changing them replaces the training.
+REPLACE: tuple[str, ...] = ("name", "artifact_location")
+# Computed attributes a new run sets (the others: input_fingerprint, known at plan time).
+RUN_COMPUTED: tuple[str, ...] = tuple(c for c in TRAINING_COMPUTED if c != "input_fingerprint")
 # Arguments that feed the fingerprint besides the datasets and the entrypoint's source.
 FINGERPRINT_ARGS: tuple[str, ...] = (
     "framework",
@@ -119,12 +131,13 @@ def job_spec(
 
 
 def model_root(ctx: ProviderContext, desired: Attributes) -> Path:
-    """Where models are written: `artifact_location` (relative to the project), else .mlrt/models."""
+    """Where the training's versions are written: `artifact_location` (relative to the
+    project), else .mlrt/models/<training name>/."""
     loc = desired.get("artifact_location")
     if loc:
         p = Path(loc)
         return p if p.is_absolute() else ctx.project_dir / p
-    return ctx.data_dir / "models"
+    return ctx.data_dir / "models" / file_safe_name(ctx, desired)
 
 
 def new_run_id(name: str) -> str:
@@ -173,38 +186,98 @@ def describe_progress(e: dict[str, Any]) -> str:
 
 class TrainingPlanning(KitHandler):
     """Planning of trainings, the same on every provider that runs the mlrt runtime: the
-    fingerprint is known at plan time; a moved fingerprint forces a replacement (re-training)
-    with the reason; `comment` and `retrain_on` change in place."""
+    fingerprint is known at plan time; a moved fingerprint, or a changed argument other than
+    `comment`, `retrain_on` and `keep_versions`, is a retrain: an update that runs the training
+    again and writes a new model version (`run_version`); `name` and `artifact_location` force a
+    replacement."""
 
     type_name: ClassVar[str] = "training"
     computed: ClassVar[tuple[str, ...]] = TRAINING_COMPUTED
+
+    def run_version(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
+        """Run the training once and return its new version: the run id, every computed
+        attribute but `versions`, and private data. All or nothing: a run that fails removes
+        what it wrote and raises."""
+        raise NotImplementedError
+
+    def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
+        res = self.run_version(ctx, desired)
+        res.attributes["versions"] = self._keep_versions(ctx, desired, res.attributes)
+        return res
+
+    def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
+        if not self.retrains(ctx, prior, desired):
+            attrs = {**public(prior), **{k: desired.get(k) for k in IN_PLACE}}
+            attrs["versions"] = self._keep_versions(ctx, desired, attrs)
+            return UpdateResult(attrs)
+        # The new version is written next to the old ones; nothing is removed before it exists.
+        res = self.run_version(ctx, desired)
+        res.attributes["versions"] = self._keep_versions(ctx, desired, res.attributes)
+        return UpdateResult(res.attributes, {**ctx.private, **res.private})
+
+    def _keep_versions(self, ctx: ProviderContext, desired: Attributes, attrs: Attributes) -> list[Any]:
+        """Prune to the newest `keep_versions` (never the current one, never one a service
+        uses) and list what is left."""
+        root = model_root(ctx, desired)
+        name = file_safe_name(ctx, desired)
+        keep = int(desired.get("keep_versions") or 3)
+        gone = models.prune(ctx.data_dir, root, name, keep, attrs.get("model_uri"), ctx.log)
+        if gone:
+            ctx.log(f"removed model version{'s' if len(gone) > 1 else ''} {', '.join(gone)}")
+        return models.describe(root, name)
+
+    def remove_versions(self, ctx: ProviderContext, prior: Attributes) -> None:
+        """What `delete` does to the models: every version no service uses is removed."""
+        models.remove_all(
+            ctx.data_dir,
+            model_root(ctx, prior),
+            file_safe_name(ctx, prior),
+            prior.get("model_uri"),
+            own_root=not prior.get("artifact_location"),
+            log=ctx.log,
+        )
+
+    def retrains(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> bool:
+        """Whether going from `prior` to `desired` runs the training again."""
+        dr = self.diff(ctx, prior, desired)
+        return any(k not in IN_PLACE for k in dr.changed) and not dr.requires_replace
 
     def plan_computed(
         self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None
     ) -> Attributes:
         got = fingerprint(ctx, desired)
-        if got is None or prior is not None:
-            return {}
-        return {"input_fingerprint": got[0]}
+        if prior is not None:
+            if not self.retrains(ctx, prior, desired):
+                return {}
+            # A retrain: the new version's attributes are known after apply, and with them
+            # the model_uri that dependent services roll to.
+            planned: Attributes = {c: UNKNOWN for c in RUN_COMPUTED}
+            if got is not None:
+                planned["input_fingerprint"] = got[0]
+            return planned
+        return {} if got is None else {"input_fingerprint": got[0]}
 
     def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
         desired = self.normalise(ctx, desired)
         changed = [k for k, v in desired.items() if k not in TRAINING_COMPUTED and prior.get(k) != v]
-        replace = [k for k in changed if k not in IN_PLACE]
-        reasons: dict[str, str] = {}
+        # A state written before keep_versions existed has no value for it: the default held.
+        if (
+            "keep_versions" in changed
+            and prior.get("keep_versions") is None
+            and desired.get("keep_versions") == 3
+        ):
+            changed.remove("keep_versions")
+        replace = [k for k in changed if k in REPLACE]
+        reasons: dict[str, str] = {k: f"{k} says where the model versions live" for k in replace}
         if desired.get("retrain_on", "inputs") == "inputs":
             got = fingerprint(ctx, desired)
             if got is not None and got[0] != prior.get("input_fingerprint"):
                 from mlrt_iac.runtime import explain_change
 
                 changed.append("input_fingerprint")
-                replace.append("input_fingerprint")
-                reasons["input_fingerprint"] = explain_change(
+                reasons["input_fingerprint"] = "new model version: " + explain_change(
                     dict(ctx.private.get("fingerprint_parts") or {}), got[1]
                 )
         return DiffResult(
             changed=sorted(set(changed)), requires_replace=sorted(set(replace)), reasons=reasons
         )
-
-    def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
-        return UpdateResult({**public(prior), **{k: desired.get(k) for k in IN_PLACE}})

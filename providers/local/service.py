@@ -6,7 +6,9 @@ instances bind one port with SO_REUSEPORT, so the endpoint is one URL. A service
 when `/health` answers. Changing the model, workers or queue is a rolling replacement on the
 same port: new instances start and become healthy before the old ones get SIGTERM (they finish
 their in-flight requests), so clients see no failed request. `suspended = true` stops the
-processes and keeps the service. Failure contract: create that fails stops what it started.
+processes and keeps the service. The model directories a service serves (both while it rolls)
+are recorded under `.mlrt/model-users/local-<name>.json`, so a training never prunes a model
+version in use (`providers.kit.models`). Failure contract: create that fails stops what it started.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from mlrt_iac.provider import (
     UpdateResult,
     filled,
 )
+from providers.kit import models
 from providers.kit.batch import process_table, read_by_scan
 from providers.kit.names import file_safe_name, name_as_id
 from providers.kit.processes import ProcessRef, stop_groups
@@ -193,6 +196,13 @@ class ServiceHandler(LocalHandler):
         refs = [ProcessRef.from_json(p) for p in procs.get("pids") or []]
         return [r for r in refs if r is not None]
 
+    @staticmethod
+    def _use(ctx: ProviderContext, name: str, *attrs: Attributes) -> None:
+        """Record the models of `attrs` as served by this service (none: release them)."""
+        models.record_use(
+            ctx.data_dir, f"local-{name}", [models.model_path(ctx.project_dir, a.get("model")) for a in attrs]
+        )
+
     # -- protocol --------------------------------------------------------------------------
     def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
         name = file_safe_name(ctx, desired)
@@ -201,17 +211,24 @@ class ServiceHandler(LocalHandler):
             stop_pids(self._refs(leftover))
         if desired.get("suspended"):
             self._record(ctx, name, 0, [], 0)
+            self._use(ctx, name, desired)  # it resumes on this model
             return CreateResult(name, self._attrs(desired, None, "SUSPENDED"))
         port = int(leftover.get("port") or 0) or free_port()
         generation = int(leftover.get("generation") or 0) + 1
         endpoint = f"http://127.0.0.1:{port}"
-        pids = self._start(ctx, name, desired, port, generation)
+        self._use(ctx, name, desired)
+        try:
+            pids = self._start(ctx, name, desired, port, generation)
+        except BaseException:
+            self._use(ctx, name)
+            raise
         self._record(ctx, name, port, pids, generation)
         try:
             self._wait_ready(ctx, name, endpoint, pids, generation)
         except BaseException:
             stop_pids(pids, timeout=5)
             self._record(ctx, name, port, [], generation)
+            self._use(ctx, name)
             raise
         return CreateResult(name, self._attrs(desired, endpoint, "READY"))
 
@@ -263,26 +280,36 @@ class ServiceHandler(LocalHandler):
         if desired.get("suspended"):
             stop_pids(old)
             self._record(ctx, id, int(procs.get("port") or 0), [], int(procs.get("generation") or 0))
+            self._use(ctx, id, desired)  # it resumes on this model
             return UpdateResult(self._attrs(desired, prior.get("endpoint"), "SUSPENDED"))
         port = int(procs.get("port") or 0) or free_port()
         generation = int(procs.get("generation") or 0) + 1
         endpoint = f"http://127.0.0.1:{port}"
         # Rolling: the new generation joins the port, becomes healthy, then the old one leaves.
-        new = self._start(ctx, id, desired, port, generation)
+        # Both models are in use meanwhile.
+        self._use(ctx, id, prior, desired)
+        try:
+            new = self._start(ctx, id, desired, port, generation)
+        except BaseException:
+            self._use(ctx, id, prior)
+            raise
         self._record(ctx, id, port, old + new, generation)
         try:
             self._wait_ready(ctx, id, endpoint, new, generation)
         except BaseException:
             stop_pids(new, timeout=5)
             self._record(ctx, id, port, old, generation)
+            self._use(ctx, id, prior)
             raise
         stop_pids(old)
         self._record(ctx, id, port, new, generation)
+        self._use(ctx, id, desired)
         return UpdateResult(self._attrs(desired, endpoint, "READY"))
 
     def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
         procs = self._processes(ctx, id)
         stop_pids(self._refs(procs))
+        self._use(ctx, id)
         d = self._dir(ctx, id)
         if d.exists():
             for f in d.iterdir():

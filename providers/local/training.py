@@ -1,15 +1,20 @@
 """`training` on the local provider: a supervised subprocess group running the ML runtime.
 
-`create` writes a job spec, runs `python -m mlrt_iac.runtime.launch SPEC` and streams its JSON
-events to the terminal; it returns only when the run has finished (a training *is* its run).
-Re-training is a plan decision (`providers.kit.training.TrainingPlanning`): `diff` recomputes
-the input fingerprint (file sizes, mtimes, parquet footers, entrypoint source, params — never a
-full read) and asks for a replacement when it moved, saying which part changed.
+A run (`run_version`, for create and for a retrain) writes a job spec, runs `python -m
+mlrt_iac.runtime.launch SPEC` and streams its JSON events to the terminal; it returns only when
+the run has finished. Each run writes a new model version `<artifact_location>/<run_id>/`
+(default `.mlrt/models/<training>/<run_id>/`). Re-training is a plan decision
+(`providers.kit.training.TrainingPlanning`): `diff` recomputes the input fingerprint (file sizes,
+mtimes, parquet footers, entrypoint source, params — never a full read) and plans an in-place
+update (a new version) when it moved, saying which part changed; the previous versions stay
+until pruned to `keep_versions`, and a version a service serves is never removed
+(`providers.kit.models`).
 
-Failure contract: a failed run leaves no model behind (the run's logs stay under
-`.mlrt/runs/<run_id>/` for inspection). A run still going when the create deadline (`timeouts {
-create }`) passes, or when the user presses Ctrl-C, is stopped (its whole process group) and
-the create fails (DeadlineExceeded for the deadline).
+Failure contract: a failed run leaves no model version behind (the run's logs stay under
+`.mlrt/runs/<run_id>/` for inspection) and the previous versions untouched. A run still going
+when the deadline (`timeouts { create }`, or `update` for a retrain) passes, or when the user
+presses Ctrl-C, is stopped (its whole process group) and the operation fails (DeadlineExceeded
+for the deadline).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from mlrt_iac.provider import (
     ReadResult,
 )
 from mlrt_iac.runtime import strays
+from providers.kit import models
 from providers.kit.batch import read_by_scan
 from providers.kit.handler import public
 from providers.kit.names import file_safe_name
@@ -75,7 +81,7 @@ class TrainingHandler(LocalHandler, TrainingPlanning):
         """GPUs asked of this machine must exist here (the model checks the pool's family)."""
         return gpu_problems(desired, self.lp.machine().gpus)
 
-    def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
+    def run_version(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
         name = file_safe_name(ctx, desired)
         self._stop_leftover_runs(ctx, name, model_root(ctx, desired))
         run_id = new_run_id(name)
@@ -242,11 +248,16 @@ class TrainingHandler(LocalHandler, TrainingPlanning):
         return ReadResult(public(prior))
 
     def import_(self, ctx: ProviderContext, id: str) -> ReadResult:
-        """A finished run of this project (`mlrt import training.x RUN_ID`): its model under
-        .mlrt/models/RUN_ID, with what its metadata.json recorded."""
+        """A finished run of this project (`mlrt import training.x RUN_ID`): its model version
+        under .mlrt/models/<training>/RUN_ID (or .mlrt/models/RUN_ID, where mlrt before model
+        versions wrote it), with what its metadata.json recorded."""
+        if "/" in id or id in ("", ".", ".."):
+            return ReadResult(None)
         model_dir = model_root(ctx, {}) / id
+        if not (model_dir / "metadata.json").is_file():
+            model_dir = ctx.data_dir / "models" / id
         meta_file = model_dir / "metadata.json"
-        if "/" in id or id in ("", ".", "..") or not meta_file.is_file():
+        if not meta_file.is_file():
             return ReadResult(None)
         try:
             meta = json.loads(meta_file.read_text())
@@ -261,15 +272,15 @@ class TrainingHandler(LocalHandler, TrainingPlanning):
                 "input_fingerprint": meta.get("input_fingerprint"),
                 "started_at": None,
                 "finished_at": meta.get("created_at"),
+                "versions": models.describe(model_dir.parent, file_safe_name(ctx, {})),
             }
         )
 
     def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
-        """Remove the model; also stop (and clean up) any run of this training a killed apply left."""
+        """Remove the model versions no service uses; also stop (and clean up) any run of this
+        training a killed apply left."""
         self._stop_leftover_runs(ctx, file_safe_name(ctx, prior), model_root(ctx, prior))
-        uri = prior.get("model_uri")
-        if uri and Path(uri).exists():
-            shutil.rmtree(uri)
+        self.remove_versions(ctx, prior)
 
     def logs(
         self, ctx: ProviderContext, id: str, attributes: Attributes, query: LogQuery

@@ -51,6 +51,7 @@ from mlrt_iac.provider import (
     UpdateResult,
     filled,
 )
+from providers.kit import models
 from providers.kit.handler import public
 from providers.kit.names import file_safe_name, name_as_id
 from providers.kit.waiting import deadline_binds, exceeded, seconds_left
@@ -220,9 +221,18 @@ class ServiceHandler(RayHandler):
         return self._attrs(desired, endpoint, "READY")
 
     # -- protocol ----------------------------------------------------------------------------
+    @staticmethod
+    def _use(ctx: ProviderContext, name: str, *attrs: Attributes) -> None:
+        """Record the models of `attrs` as served by this service (none: release them), so a
+        training never prunes a model version in use (`providers.kit.models`)."""
+        models.record_use(
+            ctx.data_dir, f"ray-{name}", [models.model_path(ctx.project_dir, a.get("model")) for a in attrs]
+        )
+
     def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
         name = file_safe_name(ctx, desired)
         target = self.target(ctx)
+        self._use(ctx, name, desired)
         try:
             return CreateResult(name, self._deploy(ctx, name, desired, target), target.private())
         except BaseException:
@@ -230,11 +240,19 @@ class ServiceHandler(RayHandler):
                 self._put(target.dashboard, target, name, None)
             except Exception:
                 pass
+            self._use(ctx, name)
             raise
 
     def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
         target = self.target(ctx, ctx.private)
-        return UpdateResult(self._deploy(ctx, id, desired, target), target.private())
+        self._use(ctx, id, prior, desired)  # both while Serve rolls
+        try:
+            attrs = self._deploy(ctx, id, desired, target)
+        except BaseException:
+            self._use(ctx, id, prior)
+            raise
+        self._use(ctx, id, desired)
+        return UpdateResult(attrs, target.private())
 
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
         target = self.target(ctx, ctx.private)
@@ -278,13 +296,16 @@ class ServiceHandler(RayHandler):
         target = self.target(ctx, ctx.private)
         dash = target.dashboard
         if target.managed and not dash.reachable():
+            self._use(ctx, id)
             return
         if id not in (dash.serve_status().get("applications") or {}):
+            self._use(ctx, id)
             return
         self._put(dash, target, id, None)
         deadline = time.monotonic() + seconds_left(ctx, 60.0)
         while time.monotonic() < deadline:
             if id not in (dash.serve_status().get("applications") or {}):
+                self._use(ctx, id)
                 return
             time.sleep(0.3)
         raise PermanentError(

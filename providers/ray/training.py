@@ -1,15 +1,16 @@
 """`training` on the ray provider: a Ray Job running Ray Train through `mlrt_iac.runtime.ray_entry`.
 
-`create` submits the job (`JobSubmissionClient.submit_job`, the job id is the `run_id`) with a
+A run (`run_version`: create, and every retrain) submits the job (`JobSubmissionClient.submit_job`, the job id is the `run_id`) with a
 `runtime_env` carrying the project as `working_dir` (without `.mlrt/`), the job spec and the
 effective egress list (`MLRT_EGRESS`) as environment variables; it then follows the job's log,
 turning the runtime's event and marker lines into progress and log lines, and returns when the
 job ends. A failed job's error carries the tail of its log. Ctrl-C stops the job.
 
 Planning is the kit's (`providers.kit.training.TrainingPlanning`, as for the local provider):
-the same input fingerprint decides re-training. The model is written where the local provider
-writes it (`.mlrt/models/<run_id>`, or `artifact_location`),
-which the cluster's workers must be able to write: true for a cluster on this machine; for a
+the same input fingerprint decides re-training, and a retrain is an update that writes a new
+model version (a new job; `read` and `delete` follow the current version's `run_id`). The model
+is written where the local provider writes it (`.mlrt/models/<training>/<run_id>`, or
+`artifact_location`), which the cluster's workers must be able to write: true for a cluster on this machine; for a
 remote cluster set `artifact_location` to storage both sides share.
 
 A cluster whose job agent is not up yet makes `create` raise RetryableError (the engine retries);
@@ -19,7 +20,7 @@ The cluster used is kept in `private` (`ray_address`, `managed`, `serve_port`), 
 fingerprint parts.
 
 `read` returns None (drift) when the job is gone from the cluster (deleted), ended STOPPED or
-FAILED, or its model directory is missing. `delete` stops and deletes the job, removes the model.
+FAILED, or its model directory is missing. `delete` stops and deletes the job, removes the model versions no service uses.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ class TrainingHandler(RayHandler, TrainingPlanning):
                 renv[key] = value
         return renv
 
-    def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
+    def run_version(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
         target = self.target(ctx)
         dash = target.dashboard
         dash.check()
@@ -262,7 +263,8 @@ class TrainingHandler(RayHandler, TrainingPlanning):
         target = self.target(ctx, ctx.private)
         if target.managed and not target.dashboard.reachable():
             return ReadResult(None)  # its managed cluster is gone, and its job with it
-        info = target.dashboard.job_info(id)
+        # The job of the current version (a retrain runs a new job; the id is the first run's).
+        info = target.dashboard.job_info(str(prior.get("run_id") or id))
         if info is None or info.get("status") in ("STOPPED", "FAILED"):
             return ReadResult(None)
         return ReadResult(public(prior))
@@ -285,7 +287,8 @@ class TrainingHandler(RayHandler, TrainingPlanning):
                     results[i] = exc
                 continue
             for i in indexes:
-                info = None if jobs is None else jobs.get(requests[i].id)
+                job = str(requests[i].prior.get("run_id") or requests[i].id)
+                info = None if jobs is None else jobs.get(job)
                 gone = info is None or info.get("status") in ("STOPPED", "FAILED")
                 results[i] = ReadResult(None if gone else public(requests[i].prior))
         return BatchReadResult([r if r is not None else ReadResult(None) for r in results])
@@ -293,6 +296,7 @@ class TrainingHandler(RayHandler, TrainingPlanning):
     def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
         target = self.target(ctx, ctx.private)
         dash = target.dashboard
+        id = str(prior.get("run_id") or id)  # the current version's job
         if dash.reachable():
             info = dash.job_info(id)
             if info is not None:
@@ -307,9 +311,7 @@ class TrainingHandler(RayHandler, TrainingPlanning):
                 dash.delete_job(id)
         elif not target.managed:
             ctx.log(f"{ctx.address}: the cluster at {dash.url} does not answer; its job record stays there")
-        uri = prior.get("model_uri")
-        if uri and Path(uri).exists():
-            shutil.rmtree(uri)
+        self.remove_versions(ctx, prior)
 
     def logs(
         self, ctx: ProviderContext, id: str, attributes: Attributes, query: LogQuery

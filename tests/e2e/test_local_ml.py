@@ -165,8 +165,8 @@ def test_quickstart_trains_serves_and_converges(quickstart: Path) -> None:
     table = pq.read_table(data)
     pq.write_table(table.slice(0, table.num_rows - 10), data)
     retrain = run_mlrt(quickstart, "plan", "-no-color")
-    assert "training.churn must be replaced" in retrain.stdout
-    assert "forces replacement" in retrain.stdout and "data/train.parquet changed" in retrain.stdout
+    assert "training.churn will be updated in-place" in retrain.stdout
+    assert "# new model version: data/train.parquet changed" in retrain.stdout
 
     pids = _service_pids(quickstart, "churn")
     destroyed = run_mlrt(quickstart, "destroy", "-auto-approve", timeout=120)
@@ -236,6 +236,135 @@ def test_lightgbm_end_to_end(tmp_path: Path) -> None:
         np.testing.assert_allclose([r[1] for r in sorted(body["data"])], booster.predict(x), rtol=1e-6)
     finally:
         run_mlrt(project, "destroy", "-auto-approve", timeout=120)
+
+
+VERSIONED = """
+variable "objective" {
+  default = "binary:logistic"
+}
+
+variable "max_depth" {
+  default = 3
+}
+
+compute_pool "cpu" {
+  instance_family = "CPU_X64_S"
+}
+
+training "churn" {
+  compute_pool = compute_pool.cpu
+  framework    = "xgboost"
+
+  dataset "train" {
+    source    = "data/train.parquet"
+    label_col = "label"
+  }
+
+  params = {
+    objective = var.objective
+    max_depth = var.max_depth
+  }
+  num_boost_round = 8
+}
+
+service "churn" {
+  compute_pool = compute_pool.cpu
+  model        = training.churn.model_uri
+  num_workers  = 1
+}
+"""
+
+
+@pytest.fixture()
+def versioned(tmp_path: Path) -> Any:
+    project = tmp_path / "versioned"
+    (project / "data").mkdir(parents=True)
+    for f in ("train.parquet", "eval.parquet"):
+        shutil.copy(REPO / "examples" / "quickstart" / "data" / f, project / "data" / f)
+    (project / "main.hcl").write_text(VERSIONED)
+    yield project
+    run_mlrt(project, "destroy", "-auto-approve", timeout=120)
+
+
+def _predictions(project: Path, model_uri: str) -> tuple[list[list[Any]], Any]:
+    """Rows of eval.parquet in the service format, and what the booster at `model_uri` says."""
+    import xgboost as xgb
+
+    meta = json.loads((Path(model_uri) / "metadata.json").read_text())
+    table = pq.read_table(project / "data" / "eval.parquet").slice(0, 40)
+    x = np.column_stack([table.column(c).to_numpy() for c in meta["input_cols"]])
+    booster = xgb.Booster()
+    booster.load_model(str(Path(model_uri) / meta["model_file"]))
+    rows = [[i, *r] for i, r in enumerate(x.tolist())]
+    return rows, booster.predict(xgb.DMatrix(x, feature_names=meta["input_cols"]))
+
+
+def _served(endpoint: str, rows: list[list[Any]]) -> Any:
+    code, body = _post(endpoint + "/predict", {"data": rows})
+    assert code == 200, body
+    return np.array([r[1] for r in sorted(body["data"])])
+
+
+def _attrs(project: Path) -> dict[str, dict[str, Any]]:
+    return {r["address"]: r["attributes"] for r in read_state(project)["resources"]}
+
+
+def test_a_failed_retrain_leaves_the_service_on_the_previous_version(versioned: Path) -> None:
+    first = run_mlrt(versioned, "apply", "-auto-approve", timeout=600)
+    assert first.returncode == 0, first.stdout + first.stderr
+    before = _attrs(versioned)
+    v1 = before["training.churn"]["model_uri"]
+    assert Path(v1).parent == versioned / ".mlrt" / "models" / "churn"
+    endpoint = before["service.churn"]["endpoint"]
+    rows, expected = _predictions(versioned, v1)
+
+    # An objective xgboost does not know: the new run fails after it started.
+    failed = run_mlrt(versioned, "apply", "-auto-approve", "-var", "objective=no:such", timeout=600)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "Training training.churn failed" in failed.stdout + failed.stderr
+    after = _attrs(versioned)
+    assert after["training.churn"]["model_uri"] == v1
+    assert after["training.churn"]["params"]["objective"] == "binary:logistic"
+    assert after["service.churn"]["model"] == v1
+    # The failed run left no version; the one in use is untouched and still answers.
+    assert sorted(p.name for p in Path(v1).parent.iterdir()) == [Path(v1).name]
+    np.testing.assert_allclose(_served(endpoint, rows), expected, rtol=1e-6)
+
+    # The training still needs its run, and the service still rolls once it succeeds.
+    plan = run_mlrt(versioned, "plan", "-no-color", "-detailed-exitcode", "-var", "objective=no:such")
+    assert plan.returncode == 2, plan.stdout + plan.stderr
+    assert "training.churn will be updated in-place" in plan.stdout
+    assert "# new model version: params changed" in plan.stdout
+    assert "service.churn will be updated in-place" in plan.stdout
+    assert run_mlrt(versioned, "plan", "-detailed-exitcode").returncode == 0
+
+
+def test_a_retrain_rolls_the_service_to_a_new_version_and_keeps_the_old(versioned: Path) -> None:
+    first = run_mlrt(versioned, "apply", "-auto-approve", timeout=600)
+    assert first.returncode == 0, first.stdout + first.stderr
+    before = _attrs(versioned)
+    v1 = before["training.churn"]["model_uri"]
+    endpoint = before["service.churn"]["endpoint"]
+
+    retrain = run_mlrt(versioned, "apply", "-auto-approve", "-var", "max_depth=5", timeout=600)
+    assert retrain.returncode == 0, retrain.stdout + retrain.stderr
+    assert "0 added, 2 changed, 0 destroyed" in retrain.stdout
+    after = _attrs(versioned)
+    v2 = after["training.churn"]["model_uri"]
+    assert v2 != v1 and Path(v2).parent == Path(v1).parent
+    assert after["service.churn"]["model"] == v2 and after["service.churn"]["endpoint"] == endpoint
+    assert (Path(v1) / "metadata.json").is_file()  # kept: keep_versions defaults to 3
+    assert [v["model_uri"] for v in after["training.churn"]["versions"]] == [v1, v2]
+    rows, expected = _predictions(versioned, v2)
+    _, old = _predictions(versioned, v1)
+    assert not np.allclose(expected, old)  # the versions differ, so the answer says which serves
+    np.testing.assert_allclose(_served(endpoint, rows), expected, rtol=1e-6)
+
+    shown = run_mlrt(versioned, "state", "show", "training.churn")
+    assert shown.returncode == 0, shown.stderr
+    versions_line = next(line for line in shown.stdout.splitlines() if line.strip().startswith("versions"))
+    assert Path(v1).name in versions_line and Path(v2).name in versions_line
+    assert run_mlrt(versioned, "plan", "-detailed-exitcode", "-var", "max_depth=5").returncode == 0
 
 
 TRAINER = textwrap.dedent("""
@@ -326,7 +455,7 @@ def test_pytorch_two_processes_over_gloo(tmp_path: Path) -> None:
     # Editing the training code re-trains; the plan names the file.
     (project / "trainer.py").write_text(TRAINER + "\n# tuned\n")
     plan = run_mlrt(project, "plan", "-no-color")
-    assert "training.digits must be replaced" in plan.stdout and "trainer.py" in plan.stdout
+    assert "training.digits will be updated in-place" in plan.stdout and "trainer.py" in plan.stdout
 
 
 GPU_HCL = """
@@ -529,7 +658,7 @@ def test_a_training_past_its_create_timeout_is_stopped_and_not_recorded(tmp_path
         assert not list((project / ".mlrt" / "runs").glob("sleepy-*/launcher.pid"))
         addresses = {r["address"]: r for r in read_state(project)["resources"]}
         assert "training.sleepy" not in addresses and addresses["compute_pool.cpu"]["status"] == "ready"
-        assert not list((project / ".mlrt" / "models").glob("sleepy-*"))
+        assert not list((project / ".mlrt" / "models").rglob("sleepy-*"))
     finally:
         run_mlrt(project, "destroy", "-auto-approve", timeout=120)
 
@@ -592,7 +721,7 @@ def test_destroy_after_a_killed_apply_stops_the_run_it_left(tmp_path: Path) -> N
         left = [pid for pid in _working_in(project.resolve()) if not _wait_exit(pid, 15.0)]
         assert left == [], f"processes of the left run still alive: {left}"
         assert read_state(project)["resources"] == []
-        assert not list((project / ".mlrt" / "models").glob("slow-*"))
+        assert not list((project / ".mlrt" / "models").rglob("slow-*"))
     finally:
         for pid in _working_in(project.resolve()):
             try:

@@ -69,6 +69,7 @@ def test_computed_attributes_per_type() -> None:
         "input_fingerprint",
         "started_at",
         "finished_at",
+        "versions",
     }
     assert set(computed_attributes("service")) == {"endpoint", "functions_urls", "status", "image"}
     assert computed_attributes("nope") == ()
@@ -450,3 +451,14 @@ def test_type_errors_inside_lists_and_maps_name_the_element() -> None:
         ('Inappropriate value for key "team" of attribute "labels": a string is required.', 6),
         ('Inappropriate value for element 1 of attribute "value_list": a string is required.', 9),
     ]
+
+
+def test_keep_versions_below_one_names_the_training_and_its_line() -> None:
+    for bad in (0, -2):
+        _, diags = run(make("training", "t", training(keep_versions=bad), attr_lines={"keep_versions": 6}))
+        d = only(diags, "Invalid value")
+        assert d.detail.startswith(f"training.t must keep at least one model version: keep_versions = {bad}.")
+        assert line_of(d) == 6
+    models, diags = run(make("training", "t", training()), make("training", "u", training(keep_versions=1)))
+    assert not diags.has_errors
+    assert models["training.t"].keep_versions == 3 and models["training.u"].keep_versions == 1

@@ -50,7 +50,7 @@ def test_a_finished_training_is_imported_from_its_model(
     ctx: ProviderContext, make_provider: Callable[..., LocalProvider]
 ) -> None:
     run = "churn-20261129-000000-abcdef"
-    model = ctx.data_dir / "models" / run
+    model = ctx.data_dir / "models" / "churn" / run
     model.mkdir(parents=True)
     meta = {"metrics": {"auc": 0.9}, "input_fingerprint": "fp1", "created_at": "2026-11-29T00:00:00Z"}
     (model / "metadata.json").write_text(json.dumps(meta))
@@ -65,7 +65,21 @@ def test_a_finished_training_is_imported_from_its_model(
         "input_fingerprint": "fp1",
         "started_at": None,
         "finished_at": "2026-11-29T00:00:00Z",
+        "versions": [{"id": run, "model_uri": str(model), "created_at": "2026-11-29T00:00:00Z"}],
     }
     for missing in ("churn-none", "../models", ""):
         assert handler.import_(ctx.for_resource("training.churn"), missing).attributes is None
     assert Path(got["model_uri"]).is_dir()
+
+
+def test_a_model_written_before_versions_is_imported_from_the_flat_folder(
+    ctx: ProviderContext, make_provider: Callable[..., LocalProvider]
+) -> None:
+    run = "churn-20251129-000000-abcdef"
+    model = ctx.data_dir / "models" / run  # where mlrt wrote models before versions
+    model.mkdir(parents=True)
+    (model / "metadata.json").write_text(json.dumps({"created_at": "2025-11-29T00:00:00Z"}))
+    handler = make_provider().handler("training")
+    assert handler is not None
+    got = handler.import_(ctx.for_resource("training.churn"), run).attributes
+    assert got is not None and got["model_uri"] == str(model)
