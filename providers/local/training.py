@@ -4,8 +4,8 @@ A run (`run_version`, for create and for a retrain) writes a job spec, runs `pyt
 mlrt_iac.runtime.launch SPEC` and streams its JSON events to the terminal; it returns only when
 the run has finished. Each run writes a new model version `<artifact_location>/<run_id>/`
 (default `.mlrt/models/<training>/<run_id>/`). Re-training is a plan decision
-(`providers.kit.training.TrainingPlanning`): `diff` recomputes the input fingerprint (file sizes,
-mtimes, parquet footers, entrypoint source, params — never a full read) and plans an in-place
+(`providers.kit.training.TrainingPlanning`): `diff` recomputes the input fingerprint (data file
+contents, known by stat once hashed; entrypoint source; params) and plans an in-place
 update (a new version) when it moved, saying which part changed; the previous versions stay
 until pruned to `keep_versions`, and a version a service serves is never removed
 (`providers.kit.models`).
@@ -285,8 +285,8 @@ class TrainingHandler(LocalHandler, TrainingPlanning):
     def logs(
         self, ctx: ProviderContext, id: str, attributes: Attributes, query: LogQuery
     ) -> Iterator[LogLine]:
-        """`mlrt logs` (see providers/local/logs.py)."""
-        return training_logs(ctx, id, attributes, query)
+        """`mlrt logs` of the latest run (see providers/local/logs.py); the id stays the first run's."""
+        return training_logs(ctx, str(attributes.get("run_id") or id), attributes, query)
 
 
 def _end_group(proc: subprocess.Popen[str]) -> None:

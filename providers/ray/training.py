@@ -316,8 +316,10 @@ class TrainingHandler(RayHandler, TrainingPlanning):
     def logs(
         self, ctx: ProviderContext, id: str, attributes: Attributes, query: LogQuery
     ) -> Iterator[LogLine]:
-        """`mlrt logs`: the job's log (see providers/ray/logs.py)."""
-        return job_logs(ctx, self.target(ctx, ctx.private).dashboard, id, query)
+        """`mlrt logs`: the latest run's job log (see providers/ray/logs.py)."""
+        return job_logs(
+            ctx, self.target(ctx, ctx.private).dashboard, str(attributes.get("run_id") or id), query
+        )
 
 
 __all__ = ["TrainingHandler", "Target"]

@@ -366,6 +366,11 @@ def test_a_retrain_rolls_the_service_to_a_new_version_and_keeps_the_old(versione
     assert Path(v1).name in versions_line and Path(v2).name in versions_line
     assert run_mlrt(versioned, "plan", "-detailed-exitcode", "-var", "max_depth=5").returncode == 0
 
+    # mlrt logs shows the latest run's workers (the resource's id stays the first run's)
+    shutil.rmtree(versioned / ".mlrt" / "runs" / before["training.churn"]["run_id"])
+    logs = run_mlrt(versioned, "logs", "training.churn", "-tail", "1")
+    assert logs.returncode == 0 and logs.stdout.startswith("[rank 0] "), logs.stdout + logs.stderr
+
 
 TRAINER = textwrap.dedent("""
     import torch
