@@ -154,10 +154,12 @@ def test_a_retrain_is_an_update_that_leaves_the_model_uri_to_apply(
     assert planned["model_uri"] is UNKNOWN and planned["versions"] is UNKNOWN
     assert planned["input_fingerprint"] not in (fp, UNKNOWN)
 
-    # Touched data: the same, and the reason names the file.
+    # New data (by content; a touch alone changes nothing): the same, and the reason names the file.
     c_parts = ctx.for_resource("training.churn", private={"fingerprint_parts": _parts(ctx)})
     data = ctx.project_dir / "data" / "train.parquet"
     os.utime(data, (data.stat().st_mtime + 5, data.stat().st_mtime + 5))
+    assert not handler.diff(c_parts, prior, _desired()).changed
+    pq.write_table(pa.table({"x": [1.0, 2.0, 3.0, 5.0], "label": [0, 1, 0, 1]}), data)
     dr = handler.diff(c_parts, prior, _desired())
     assert dr.requires_replace == [] and "data/train.parquet changed" in dr.reasons["input_fingerprint"]
 
