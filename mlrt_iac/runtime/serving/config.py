@@ -54,7 +54,7 @@ class ServeConfig(BaseModel):
     threads_per_worker: int | None = Field(default=None, ge=1)
     max_connections_per_worker: int = Field(default=4096, ge=1)
     graceful_timeout_s: float = Field(default=30.0, gt=0)
-    drain_timeout_s: float = Field(default=DEFAULT_DRAIN_S, ge=0)  # within graceful_timeout_s
+    drain_timeout_s: float = Field(default=DEFAULT_DRAIN_S, gt=0)  # within graceful_timeout_s
     backlog: int = Field(default=2048, ge=1)
     ready_file: Path | None = None
 

@@ -215,12 +215,14 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
         The request in progress (or the last one pipelined behind it) is answered with
         ``Connection: close``; an idle connection stays open, and its next request is answered so.
+        An answer already begun (its head sent without ``Connection: close``) leaves the connection
+        idle after it, and so open for the client's next request.
         """
         if self._draining:
             return
         self._draining = True
         newest = self.pipeline[0][0] if self.pipeline else self.cycle
-        if newest is not None and not newest.response_complete:
+        if newest is not None and not newest.response_started:
             self._close_after(newest, None)
 
     def _close_after(self, cycle: Any, previous: Any) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import uvicorn
 import xgboost as xgb
 
@@ -55,23 +56,45 @@ def _holds(pid: int, inode: str) -> bool:
     return False
 
 
+class _Reader:
+    """Reads HTTP/1.1 responses off one client socket, keeping what arrives beyond each one."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+
+    def _more(self, what: str) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise AssertionError(f"the connection closed {what}: {self.buf!r}")
+        self.buf += chunk
+
+    def response(self) -> tuple[bytes, dict[str, str], bytes]:
+        """The next response: status line, headers (lower-case names), body (by content-length)."""
+        while b"\r\n\r\n" not in self.buf:
+            self._more("before an answer")
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        status, *lines = head.split(b"\r\n")
+        headers = {
+            k.strip().lower().decode(): v.strip().decode() for k, v in (ln.split(b":", 1) for ln in lines)
+        }
+        size = int(headers["content-length"])
+        while len(self.buf) < size:
+            self._more("in the middle of an answer")
+        body, self.buf = self.buf[:size], self.buf[size:]
+        return status, headers, body
+
+    def closed(self) -> bool:
+        """Whether the server closed the connection (in order) with nothing more sent."""
+        return self.buf == b"" and self.sock.recv(1) == b""
+
+
 def _read_response(sock: socket.socket) -> tuple[bytes, dict[str, str], bytes]:
-    """One HTTP/1.1 response: status line, headers (lower-case names), body (by content-length)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise AssertionError(f"the connection closed before an answer: {data!r}")
-        data += chunk
-    head, body = data.split(b"\r\n\r\n", 1)
-    status, *lines = head.split(b"\r\n")
-    headers = {k.strip().lower().decode(): v.strip().decode() for k, v in (ln.split(b":", 1) for ln in lines)}
-    while len(body) < int(headers["content-length"]):
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise AssertionError("the connection closed in the middle of an answer")
-        body += chunk
-    return status, headers, body
+    """The one response expected on ``sock`` (nothing is sent after it but a close)."""
+    reader = _Reader(sock)
+    answer = reader.response()
+    assert reader.buf == b"", reader.buf
+    return answer
 
 
 def _request(method: str, path: str, body: bytes = b"") -> bytes:
@@ -200,6 +223,46 @@ def test_a_connection_still_idle_when_the_window_ends_is_closed_and_the_server_s
         server.stop()
         assert not server.thread.is_alive()
         assert client.recv(1) == b""  # an orderly close, no reset
+    finally:
+        client.close()
+        server.stop()
+
+
+@pytest.mark.parametrize("second_before_drain", [True, False])
+def test_a_pipelined_request_is_answered_before_the_drain_closes(second_before_drain: bool) -> None:
+    entered = threading.Event()
+    release: list[asyncio.Event] = []
+
+    async def slow(scope: Any, receive: Any, send: Any) -> None:
+        if scope["path"] == "/wait":
+            release.append(asyncio.Event())
+            entered.set()
+            await release[0].wait()
+        body = scope["path"].encode()
+        headers = [(b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    server = InProcessServer(slow)
+    client = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    second = b"GET /second HTTP/1.1\r\nhost: t\r\n\r\n"
+    try:
+        client.sendall(b"GET /wait HTTP/1.1\r\nhost: t\r\n\r\n" + (second if second_before_drain else b""))
+        assert entered.wait(10)
+        (protocol,) = server.connections()
+        if second_before_drain:
+            _wait_until(lambda: server.on_loop(lambda: len(protocol.pipeline)) == 1, "the pipelined request")
+        server.on_loop(protocol.start_draining)
+        if not second_before_drain:
+            client.sendall(second)
+            _wait_until(lambda: server.on_loop(lambda: len(protocol.pipeline)) == 1, "the pipelined request")
+        server.on_loop(lambda: release[0].set())
+        reader = _Reader(client)
+        status, headers, body = reader.response()
+        assert (status[:12], body, headers.get("connection")) == (b"HTTP/1.1 200", b"/wait", None)
+        status, headers, body = reader.response()
+        assert (status[:12], body, headers.get("connection")) == (b"HTTP/1.1 200", b"/second", "close")
+        assert reader.closed()
     finally:
         client.close()
         server.stop()
