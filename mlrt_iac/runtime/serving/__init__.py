@@ -3,7 +3,7 @@
 One instance is ``python -m mlrt_iac.runtime.serving --model-uri DIR --host H --port P --workers N
 --max-queue Q [--max-batch-rows R] [--batch-rows B] [--functions predict,predict_proba] [--instance-id I]
 [--ready-file F] [--max-body-bytes B] [--max-header-bytes H] [--request-timeout S]
-[--max-buffered-bytes M] [--keep-alive-timeout K]``: a supervisor that binds H:P with SO_REUSEPORT (so several instances share one
+[--max-buffered-bytes M] [--keep-alive-timeout K] [--drain-timeout D]``: a supervisor that binds H:P with SO_REUSEPORT (so several instances share one
 URL) and N worker processes, each loading the model once. Exit codes: 0 after SIGTERM/SIGINT (in-flight
 requests finish, no process is left), 1 when the model cannot be served or workers keep crashing,
 2 for invalid options.
@@ -23,6 +23,9 @@ clients hold no slot; an answer sent before a body has all arrived (413, 503) is
 the rest (up to the request's deadline) rather than a close that would reset the connection.
 An idle keep-alive connection closes after ``--keep-alive-timeout`` (75 s, above the usual client
 and load-balancer idle timeouts, so that they close first), never while a request waits unread.
+On SIGTERM (a rolling update's old instance) a worker stops accepting and drains for up to
+``--drain-timeout`` (5 s): every answer then carries ``Connection: close``, and an idle keep-alive
+connection stays open so that the client's next request on it is answered rather than reset.
 Requests that reach a worker while it is busy are answered together: merged into one prediction
 call of at most ``--batch-rows`` rows (4,096; 0: each request on its own) and split back, each answer
 exactly its own rows in its own order (``batch.py``).

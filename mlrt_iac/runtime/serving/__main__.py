@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from mlrt_iac.runtime.serving.config import (
     BUFFERED_BODIES,
     DEFAULT_BATCH_ROWS,
+    DEFAULT_DRAIN_S,
     DEFAULT_KEEP_ALIVE_S,
     DEFAULT_MAX_BATCH_ROWS,
     DEFAULT_MAX_BODY_BYTES,
@@ -106,6 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=30.0,
         help="seconds in-flight requests get to finish on SIGTERM",
     )
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=DEFAULT_DRAIN_S,
+        help="seconds a stopping worker keeps idle keep-alive connections open for their next "
+        "request, answered with 'Connection: close', before closing them (part of the graceful "
+        f"timeout; default {DEFAULT_DRAIN_S:g})",
+    )
     return parser
 
 
@@ -133,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             max_buffered_bytes=args.max_buffered_bytes,
             threads_per_worker=args.threads_per_worker,
             graceful_timeout_s=args.graceful_timeout,
+            drain_timeout_s=args.drain_timeout,
             ready_file=args.ready_file,
         )
     except ValidationError as exc:

@@ -21,6 +21,9 @@ DEFAULT_REQUEST_TIMEOUT_S = 10.0  # from a request's first byte to the end of it
 # connection: a server closing at the moment a client reuses the connection resets that request.
 # nginx's default.
 DEFAULT_KEEP_ALIVE_S = 75.0
+# seconds a stopping worker (a rollover's old instance) keeps its connections for their next
+# request, answered with `Connection: close`, before it closes those still idle (worker.py)
+DEFAULT_DRAIN_S = 5.0
 # request bodies one worker holds at once, read or being read (503 beyond): by default this many
 # bodies of the largest size
 BUFFERED_BODIES = 4
@@ -51,6 +54,7 @@ class ServeConfig(BaseModel):
     threads_per_worker: int | None = Field(default=None, ge=1)
     max_connections_per_worker: int = Field(default=4096, ge=1)
     graceful_timeout_s: float = Field(default=30.0, gt=0)
+    drain_timeout_s: float = Field(default=DEFAULT_DRAIN_S, gt=0)  # within graceful_timeout_s
     backlog: int = Field(default=2048, ge=1)
     ready_file: Path | None = None
 

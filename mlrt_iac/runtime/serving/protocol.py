@@ -20,6 +20,11 @@ client, still sending, sees a reset instead of the answer. This protocol adds:
   timer fires, even if a request has meanwhile arrived unread (the event loop was busy predicting
   a batch when it came); closing a socket with unread bytes resets it, and the client sees a reset
   instead of its answer. An idle connection with bytes waiting stays open; they are read next;
+* a drain for a worker that stops (see ``worker.py``): from ``start_draining()`` on, every answer
+  carries ``Connection: close`` and the connection closes after it, while a connection that is idle
+  stays open, so that a keep-alive client's next request is answered instead of reset; at the end
+  of the drain window uvicorn's ``shutdown()`` closes an idle connection only when nothing waits
+  unread on it (a request already there is read and answered, with ``Connection: close``);
 * JSON for uvicorn's own answers: 400 for unparsable HTTP and 503 beyond ``limit_concurrency``.
 """
 
@@ -37,6 +42,9 @@ from mlrt_iac.runtime.serving.config import DEADLINE_KEY
 from mlrt_iac.runtime.serving.errors import RequestError
 
 GRACE_S = 1.0
+# Set on uvicorn's ServerState (shared by a worker's connections) once the worker drains, so that a
+# connection accepted a moment before the drain began drains too.
+DRAINING_ATTR = "mlrt_draining"
 REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
 
@@ -105,6 +113,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._graced = False
         self._lingering = False
         self._lost = False
+        self._draining = False
+        self._drain_cycle: Any = None  # the cycle this drain made the connection's last one
 
     @classmethod
     def with_limits(cls, max_head_bytes: int, request_timeout_s: float) -> type[LimitedHttpProtocol]:
@@ -159,7 +169,11 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        previous = self.cycle
         super().on_headers_complete()
+        if self.cycle is not previous and (self._draining or self._server_draining()):
+            self._draining = True
+            self._close_after(self.cycle, previous)
 
     def on_message_complete(self) -> None:
         self.scope[DEADLINE_KEY] = None  # type: ignore[literal-required]  # the body is all here
@@ -185,6 +199,56 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         poller = select.poll()
         poller.register(sock.fileno(), select.POLLIN)
         return bool(poller.poll(0))
+
+    # --- drain ------------------------------------------------------------------------------
+    def _server_draining(self) -> bool:
+        return bool(getattr(self.server_state, DRAINING_ATTR, False))
+
+    def is_idle(self) -> bool:
+        """No request on this connection is being read, waits, runs or is being answered."""
+        if self._in_message or self.pipeline:
+            return False
+        return self.cycle is None or bool(self.cycle.response_complete)
+
+    def start_draining(self) -> None:
+        """The worker stops: the answer to this connection's last request closes the connection.
+
+        The request in progress (or the last one pipelined behind it) is answered with
+        ``Connection: close``; an idle connection stays open, and its next request is answered so.
+        An answer already begun (its head sent without ``Connection: close``) leaves the connection
+        idle after it, and so open for the client's next request.
+        """
+        if self._draining:
+            return
+        self._draining = True
+        newest = self.pipeline[0][0] if self.pipeline else self.cycle
+        if newest is not None and not newest.response_started:
+            self._close_after(newest, None)
+
+    def _close_after(self, cycle: Any, previous: Any) -> None:
+        """Make ``cycle`` the connection's last: its answer says ``Connection: close``.
+
+        A request pipelined behind one the drain had made the last takes that role over, so that
+        closing after the earlier answer does not drop it (unless that answer has begun already).
+        """
+        if previous is not None and previous is self._drain_cycle and not previous.response_started:
+            previous.keep_alive = True
+        # a request that asked to close itself stays the last whatever follows it
+        self._drain_cycle = cycle if cycle.keep_alive else None
+        cycle.keep_alive = False
+
+    def shutdown(self) -> None:
+        """uvicorn's graceful stop (the end of the drain window): close the connection if it is idle
+        and nothing waits unread on it; otherwise its answer closes it.
+
+        Closing with a request unread would reset it: that request is read and answered (with
+        ``Connection: close``) instead. What the kernel has not yet received when the connection
+        closes (a request still on the wire) no server can answer; the client sees the close.
+        """
+        self.start_draining()
+        if self.is_idle() and not self._bytes_waiting():
+            self._unset_keepalive_if_required()
+            self.transport.close()
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
         super()._start_asgi_task(cycle, _busy if app is service_unavailable else app)

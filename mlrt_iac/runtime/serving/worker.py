@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import logging
+import math
 import os
 import signal
 import socket
@@ -26,20 +27,37 @@ LOG = logging.getLogger("mlrt.serving")
 
 PR_SET_PDEATHSIG = 1
 EXIT_LOAD_FAILED = 3
-# How long a stopping worker waits for connections it accepted to send their first request.
-FIRST_REQUEST_GRACE_S = 1.0
+DRAIN_POLL_S = 0.01
 
 
-def _draining_server(config: uvicorn.Config) -> uvicorn.Server:
-    """A uvicorn.Server whose graceful stop does not drop connections it has just accepted.
+def draining_server(config: uvicorn.Config, drain_s: float, graceful_s: float) -> uvicorn.Server:
+    """A uvicorn.Server whose graceful stop resets no keep-alive client: it drains first.
 
-    uvicorn's own shutdown closes every connection with no request in progress, including one
-    accepted a moment ago whose request bytes are still on their way: the client sees "server
-    disconnected" although it did nothing wrong (under load, during every rollover). This one stops
-    accepting first, waits (at most FIRST_REQUEST_GRACE_S) until each accepted connection has sent
-    its request, and only then runs uvicorn's shutdown, which lets those requests finish.
+    uvicorn's own shutdown closes every connection with no request in progress at once: one
+    accepted a moment ago whose first request is still on its way, and every idle keep-alive
+    connection. A keep-alive client (httpx, a load balancer) sending its next request on such a
+    connection at that moment sees a reset or "server disconnected" although it did nothing wrong:
+    during a rolling update, a few requests in a dozen model updates. This server's stop:
+
+    1. stops accepting (the listening socket is shared: the instance taking over, if any, accepts
+       what still comes; see ``handoff.py``);
+    2. drains for ``drain_s`` seconds at most (``--drain-timeout``): requests in flight finish,
+       every answer carries ``Connection: close`` and its connection closes after it, and an idle
+       connection stays open so that a request the client sends on it is answered (with
+       ``Connection: close``) instead of reset (``LimitedHttpProtocol.start_draining``). Clients
+       then open a new connection, which the instance taking over accepts. The window ends early
+       once every connection has closed: with busy keep-alive clients, after one answer each;
+    3. runs uvicorn's shutdown, which closes what is still idle (only when nothing waits unread on
+       it: a request already there is answered first, see ``LimitedHttpProtocol.shutdown``) and
+       waits for the rest until ``graceful_s`` (drain included) has passed.
+
+    What no server can prevent: a request still on the wire when an idle connection closes at the
+    end of the window. A client that has been idle for the whole window meets the close as it would
+    a keep-alive expiry, and HTTP clients check an idle connection before reusing it.
     """
     import uvicorn
+
+    from mlrt_iac.runtime.serving.protocol import DRAINING_ATTR
 
     class DrainingServer(uvicorn.Server):
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
@@ -47,13 +65,24 @@ def _draining_server(config: uvicorn.Config) -> uvicorn.Server:
                 server.close()
             for sock in sockets or []:
                 sock.close()
+            setattr(self.server_state, DRAINING_ATTR, True)  # for connections made from now on
+            connections = list(self.server_state.connections)
+            for conn in connections:
+                start_draining = getattr(conn, "start_draining", None)
+                if start_draining is not None:
+                    start_draining()
             loop = asyncio.get_running_loop()
-            deadline = loop.time() + FIRST_REQUEST_GRACE_S
-            while loop.time() < deadline and any(
-                getattr(conn, "cycle", True) is None for conn in self.server_state.connections
-            ):
-                await asyncio.sleep(0.005)
-            await super().shutdown(sockets)
+            started = loop.time()
+            window = min(drain_s, graceful_s)
+            if connections:
+                LOG.info("draining %d connections (at most %g s)", len(connections), window)
+            while self.server_state.connections and not self.force_exit:
+                if loop.time() - started >= window:
+                    break
+                await asyncio.sleep(DRAIN_POLL_S)
+            left = graceful_s - (loop.time() - started)
+            self.config.timeout_graceful_shutdown = max(1, math.ceil(left))
+            await super().shutdown()
 
     return DrainingServer(config)
 
@@ -100,8 +129,9 @@ def worker_main(
 def _serve(app: ServingApp, config: ServeConfig, sock: socket.socket, parent_pid: int) -> None:
     """Run uvicorn (httptools + uvloop when installed) on the shared, already bound socket.
 
-    uvicorn's own SIGTERM handling gives the graceful stop: the socket closes, requests in flight
-    finish (up to graceful_timeout_s), then the process exits.
+    uvicorn's own SIGTERM handling starts the graceful stop: the socket closes, the connections drain
+    (``draining_server``), requests in flight finish (up to graceful_timeout_s), then the process
+    exits.
     """
     import uvicorn
 
@@ -123,7 +153,7 @@ def _serve(app: ServingApp, config: ServeConfig, sock: socket.socket, parent_pid
         date_header=False,
         proxy_headers=False,
     )
-    server = _draining_server(uv_config)
+    server = draining_server(uv_config, config.drain_timeout_s, config.graceful_timeout_s)
 
     async def watch_parent() -> None:
         # a second guard where prctl is unavailable: stop once the supervisor is gone

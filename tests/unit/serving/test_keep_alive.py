@@ -9,72 +9,20 @@ on 127.0.0.1); the busy loop is reproduced by pausing reads on that one connecti
 
 from __future__ import annotations
 
-import asyncio
 import select
 import socket
-import threading
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-import uvicorn
 
-from mlrt_iac.runtime.serving.protocol import LimitedHttpProtocol
+from tests.unit.serving.inprocess import InProcessServer
 
 REQUEST = b"GET / HTTP/1.1\r\nhost: test\r\n\r\n"
 
 
-async def _ok(scope: Any, receive: Any, send: Any) -> None:
-    if scope["type"] != "http":
-        return
-    headers = [(b"content-length", b"2"), (b"content-type", b"text/plain")]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": b"ok"})
-
-
-class _Server:
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(_ok, http=LimitedHttpProtocol, lifespan="off", log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.started = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-        assert self.started.wait(10), "the server did not start"
-
-    def _run(self) -> None:
-        async def main() -> None:
-            self.loop = asyncio.get_running_loop()
-            task = asyncio.create_task(self.server.serve(sockets=[self.sock]))
-            while not self.server.started:
-                await asyncio.sleep(0.01)
-            self.started.set()
-            await task
-
-        asyncio.run(main())
-
-    def on_loop(self, fn: Any) -> Any:
-        """Run fn() on the server's event loop and return its result."""
-        assert self.loop is not None
-
-        async def call() -> Any:
-            return fn()
-
-        return asyncio.run_coroutine_threadsafe(call(), self.loop).result(10)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()
-
-
 @pytest.fixture
-def server() -> Iterator[_Server]:
-    s = _Server()
+def server() -> Iterator[InProcessServer]:
+    s = InProcessServer()
     try:
         yield s
     finally:
@@ -91,7 +39,7 @@ def _read_answer(client: socket.socket) -> bytes:
     return data
 
 
-def test_an_idle_connection_whose_next_request_waits_unread_is_not_closed(server: _Server) -> None:
+def test_an_idle_connection_whose_next_request_waits_unread_is_not_closed(server: InProcessServer) -> None:
     client = socket.create_connection(("127.0.0.1", server.port), timeout=10)
     try:
         client.sendall(REQUEST)
@@ -112,7 +60,7 @@ def test_an_idle_connection_whose_next_request_waits_unread_is_not_closed(server
         client.close()
 
 
-def test_an_idle_connection_with_nothing_waiting_is_closed_at_expiry(server: _Server) -> None:
+def test_an_idle_connection_with_nothing_waiting_is_closed_at_expiry(server: InProcessServer) -> None:
     client = socket.create_connection(("127.0.0.1", server.port), timeout=10)
     try:
         client.sendall(REQUEST)
