@@ -84,7 +84,13 @@ def worker_main(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     threads = config.predict_threads(os.cpu_count() or 1)
     try:
-        model = load_model(config.model_uri, config.functions, threads=threads)
+        model = load_model(
+            config.model_uri,
+            config.functions,
+            threads=threads,
+            model_class=config.model_class,
+            project_dir=config.project_dir,
+        )
     except ModelLoadError as exc:
         status.send(("error", str(exc)))
         sys.exit(EXIT_LOAD_FAILED)
