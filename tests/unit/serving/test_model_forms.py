@@ -6,15 +6,17 @@ from __future__ import annotations
 import json
 import textwrap
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
 from mlrt_iac.runtime.serving.batch import BatchSpec, answer_batch
 from mlrt_iac.runtime.serving.errors import ModelLoadError
 from mlrt_iac.runtime.serving.model import load_model, torch_file_kind
-from tests.unit.serving.helpers import COLS, training_data, write_metadata
+from tests.unit.serving.helpers import COLS, Server, free_port, training_data, write_metadata
 
 NET = """
 import torch
@@ -88,7 +90,7 @@ class Encoder:
 def _project(tmp_path: Path, source: str) -> tuple[Path, str]:
     """A project directory holding `source` as a module of a unique name (imports are cached)."""
     project = tmp_path / "project"
-    project.mkdir(exist_ok=True)
+    project.mkdir(parents=True, exist_ok=True)
     name = f"m_{uuid.uuid4().hex[:8]}"
     (project / f"{name}.py").write_text(textwrap.dedent(source))
     return project, name
@@ -299,3 +301,62 @@ def test_a_method_returning_the_wrong_count_is_a_500(tmp_path: Path) -> None:
     [(code, answer)] = answer_batch([(body, model.functions["predict"])], spec)
     assert code == 500
     assert "predict returned 1 results for 2 rows" in json.loads(answer)["error"]
+
+
+@pytest.mark.slow
+def test_server_answers_a_custom_string_model_and_a_state_dict_model(
+    tmp_path: Path, start_server: Callable[..., Server]
+) -> None:
+    """A real inference server process for each: typed rows in, vectors out; the state dict
+    model's predict is its forward; a string in a numeric column is a 400 naming row and column."""
+    project, model_dir, mod = _encoder_model(tmp_path)
+    encoder = start_server(
+        model_dir,
+        extra=[
+            "--functions",
+            "encode,describe",
+            "--model-class",
+            f"{mod}:Encoder",
+            "--project-dir",
+            str(project),
+        ],
+    )
+    r = httpx.post(encoder.url + "/encode", json={"data": [[3, "hello mlrt", 2, True], [4, None, 1, None]]})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"data": [[3, [2.0, 0.0, 2.0]], [4, [0.0, 0.0, 0.0]]]}
+    r = httpx.post(encoder.url + "/encode", json={"data": [[0, "hello", "two", True]]})
+    assert r.status_code == 400 and r.json()["column"] == 2 and "'two' is a string" in r.json()["error"]
+    assert httpx.get(encoder.url + "/health").json()["functions"] == ["encode", "describe"]
+
+    net_project, net_mod, net = _net_and_state(tmp_path / "net")
+    server = start_server(
+        tmp_path / "net" / "model",
+        extra=["--model-class", f"{net_mod}:Net", "--project-dir", str(net_project)],
+    )
+    x, _ = training_data(4, seed=9)
+    r = httpx.post(server.url + "/predict", json={"data": [[i, *row] for i, row in enumerate(x.tolist())]})
+    assert r.status_code == 200, r.text
+    np.testing.assert_allclose([row[1] for row in r.json()["data"]], _forward(net, x), rtol=1e-5)
+    r = httpx.post(
+        server.url + "/predict", json={"data": [[0, *x[0].tolist()], [1, "hello", *x[1, 1:].tolist()]]}
+    )
+    assert r.status_code == 400
+    assert r.json()["row"] == 1 and r.json()["column"] == 1 and "'hello' is not a number" in r.json()["error"]
+
+
+@pytest.mark.slow
+def test_server_start_fails_with_the_cause_and_no_traceback(
+    tmp_path: Path, start_server: Callable[..., Server]
+) -> None:
+    project, mod, _ = _net_and_state(tmp_path)
+    server = Server(
+        tmp_path / "model",
+        free_port(),
+        extra=["--model-class", f"{mod}:Wider", "--project-dir", str(project)],
+    )
+    with pytest.raises(AssertionError, match="server exited with 1"):
+        server.start(tmp_path)
+    text = server.log_text()
+    assert "Error: cannot start the inference server" in text
+    assert f"does not match model_class {mod}:Wider: missing keys: extra.weight, extra.bias" in text
+    assert "Traceback" not in text
