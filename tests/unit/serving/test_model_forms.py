@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import textwrap
 import uuid
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -129,7 +130,11 @@ def test_state_dict_with_model_class(tmp_path: Path) -> None:
     project, mod, net = _net_and_state(tmp_path)
     model_dir = tmp_path / "model"
     assert torch_file_kind(model_dir / "model.pt") == "checkpoint"
-    model = load_model(model_dir, ("predict", "predict_proba"), model_class=f"{mod}:Net", project_dir=project)
+    with warnings.catch_warnings():  # the default path uses no deprecated API (TorchScript is)
+        warnings.simplefilter("error", DeprecationWarning)
+        model = load_model(
+            model_dir, ("predict", "predict_proba"), model_class=f"{mod}:Net", project_dir=project
+        )
     x, _ = training_data(20, seed=6)
     expected = _forward(net, x)
     np.testing.assert_allclose(model.functions["predict"](x), expected, rtol=1e-6)
@@ -211,7 +216,9 @@ def test_torch_export_program(tmp_path: Path) -> None:
     torch.export.save(program, str(tmp_path / "model.pt2"))
     write_metadata(tmp_path, "pytorch", "model.pt2", None, None)
     assert torch_file_kind(tmp_path / "model.pt2") == "export"
-    model = load_model(tmp_path, ("predict",))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        model = load_model(tmp_path, ("predict",))
     x, _ = training_data(7, seed=2)
     np.testing.assert_allclose(model.functions["predict"](x), _forward(net, x).reshape(-1), rtol=1e-6)
 
