@@ -188,7 +188,7 @@ def test_seed_state_dict_and_custom_string_model_are_served(tmp_path: Path) -> N
 
         sys.path.insert(0, str(project))
         try:
-            from net import Net  # type: ignore[import-not-found]
+            from net import Net
         finally:
             sys.path.remove(str(project))
         net = Net()
