@@ -22,6 +22,7 @@ from .schemas import ComputePool, ExternalAccessIntegration, NetworkRule, Resour
 
 _ENTRYPOINT_RE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 _IDENT_RE = re.compile(r"[A-Za-z_]\w*")
+_MODEL_CLASS_RE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 BOOSTED = ("xgboost", "lightgbm")
 
 Check = Callable[[Any, ResourceInstance, FamilyCatalog], list[Diagnostic]]
@@ -280,6 +281,15 @@ def check_service(m: Service, inst: ResourceInstance, catalog: FamilyCatalog) ->
                         attr_range(inst, ("functions", i)),
                     )
                 )
+    if isinstance(m.model_class, str) and not _MODEL_CLASS_RE.fullmatch(m.model_class):
+        out.append(
+            error(
+                "Invalid value",
+                f'model_class "{m.model_class}" is not of the form "module:Name" (for example '
+                '"net:Net" for a class Net in net.py of the project, or "pkg.models:load").',
+                attr_range(inst, ("model_class",)),
+            )
+        )
     if isinstance(m.model, str) and not m.model.strip():
         out.append(
             error(

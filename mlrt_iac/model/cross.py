@@ -5,6 +5,9 @@
   family, workers x CPUs (or GPUs) per node over the family's, gpu_requests over its GPUs;
 - a disabled external access integration used by a training or a service build;
 - an integration allowing an INGRESS rule; two blocks of one type and provider with one name.
+- a service whose model is a training's model_uri and whose functions that framework's model
+  does not offer (xgboost/lightgbm: predict, predict_proba), or a pytorch training's model
+  served without model_class (a state dict needs its class; a custom class may offer any method).
 
 Each error's range is the training's/service's (the attribute when recorded) and `related`
 holds the other block's range. As a side effect `cross_check` records on every model the
@@ -251,6 +254,76 @@ def _check_service(
     fill_service_defaults(m, fam.cpus)
 
 
+# What a framework model offers when the service names no model_class (the inference server's
+# KNOWN_FUNCTIONS; predict_proba only for classifiers, which is known once the model is).
+FRAMEWORK_FUNCTIONS = ("predict", "predict_proba")
+
+
+def _within(inner: SourceRange, outer: SourceRange) -> bool:
+    if inner.filename != outer.filename:
+        return False
+    start = (inner.start.line, inner.start.column)
+    return (outer.start.line, outer.start.column) <= start and (
+        outer.end.line == outer.start.line
+        and outer.end.column == outer.start.column
+        or start <= (outer.end.line, outer.end.column)
+    )
+
+
+def _model_training(
+    inst: ResourceInstance, models: Mapping[str, ResourceModel]
+) -> tuple[str, Training] | None:
+    """The training whose model_uri the service's `model` refers to, if it does."""
+    model_range = inst.attribute_ranges.get("model")
+    found = []
+    for dep in sorted(inst.depends_on):
+        m = models.get(dep)
+        if not isinstance(m, Training):
+            continue
+        where = inst.dependency_ranges.get(dep)
+        if model_range is not None and where is not None and not _within(where, model_range):
+            continue  # referenced elsewhere (depends_on, a comment) rather than as the model
+        found.append((dep, m))
+    return found[0] if len(found) == 1 else None
+
+
+def _check_service_model(
+    inst: ResourceInstance, m: Service, models: Mapping[str, ResourceModel], idx: _Index, diags: Diagnostics
+) -> None:
+    hit = _model_training(inst, models)
+    if hit is None:
+        return
+    train_addr, training = hit
+    fw = training.framework
+    if fw is UNKNOWN or not isinstance(fw, str):
+        return
+    related = (idx.insts[train_addr].range,)
+    if m.model_class is None and fw == "pytorch":
+        diags.add_error(
+            "Missing required argument",
+            f"{inst.address} serves the model of {train_addr}, a pytorch training, but has no "
+            "model_class. A PyTorch model saved as torch.save(model.state_dict(), ...) is rebuilt "
+            'from its class: set model_class = "module:Class" (the torch.nn.Module subclass in the '
+            "project, a loader function module:fn(model_dir), or a custom class whose methods are "
+            "the functions).",
+            inst.range,
+            related,
+        )
+        return
+    if m.model_class is not None or not isinstance(m.functions, list):
+        return  # a class in the project may offer any method: checked when the server starts
+    for i, fn in enumerate(m.functions):
+        if isinstance(fn, str) and fn not in FRAMEWORK_FUNCTIONS:
+            diags.add_error(
+                "Unknown function",
+                f'{inst.address} lists function "{fn}", but the model of {train_addr} ({fw}) '
+                f"offers only {', '.join(FRAMEWORK_FUNCTIONS)}.{did_you_mean(fn, FRAMEWORK_FUNCTIONS)}"
+                " Other methods need model_class naming a class in the project that has them.",
+                attr_range(inst, ("functions", i)),
+                related,
+            )
+
+
 def max_workers_per_instance(family_cpus: float) -> int:
     """Workers one instance may run: 4 per vCPU of its node, plus one (the default is 2 per vCPU
     plus one). Beyond that workers only add model copies in memory and context switches."""
@@ -384,6 +457,7 @@ def cross_check(
             _check_eai_use(inst, m, "external_access_integrations", models, idx, diags)
         elif isinstance(m, Service):
             _check_service(inst, m, models, idx, catalog, diags)
+            _check_service_model(inst, m, models, idx, diags)
             _check_eai_use(inst, m, "build_external_access_integration", models, idx, diags)
         elif isinstance(m, ExternalAccessIntegration):
             _check_eai(inst, m, models, idx, diags)

@@ -325,6 +325,12 @@ class Service(ResourceModel):
     functions: list[str] = Field(
         default_factory=lambda: ["predict"], description="Model methods exposed as endpoints."
     )
+    model_class: str | None = Field(
+        None,
+        description='"module:Name" in the project that makes the model: a torch.nn.Module subclass '
+        "for a PyTorch state dict, a loader function, or a custom class whose methods are the "
+        "functions.",
+    )
     image_repository: str | None = Field(
         None, description="Where the service image is pushed (reference or name)."
     )

@@ -19,6 +19,7 @@ from mlrt_iac.runtime.events import clean_metrics, now_iso
 
 METADATA_FILE = "metadata.json"
 MODEL_FILES = {"xgboost": "model.ubj", "lightgbm": "model.txt", "pytorch": "model.pt"}
+TORCH_EXPORT_FILE = "model.pt2"  # save_torch_model's torch.export program
 
 
 def arrow_dtype_name(typ: pa.DataType) -> str:
@@ -75,6 +76,16 @@ def read_metadata(model_dir: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
+def torch_model_file(model_dir: str | os.PathLike[str]) -> str | None:
+    """The PyTorch model file a run left in ``model_dir``: ``model.pt`` (what
+    ``torch.save(model.state_dict(), ...)`` is told to write) or ``model.pt2`` (``save_torch_model``'s
+    torch.export program), or None."""
+    for name in (MODEL_FILES["pytorch"], TORCH_EXPORT_FILE):
+        if (Path(model_dir) / name).is_file():
+            return name
+    return None
+
+
 def save_torch_model(
     model: Any,
     example_input: Any = None,
@@ -82,10 +93,14 @@ def save_torch_model(
     model_dir: str | None = None,
     metrics: Mapping[str, Any] | None = None,
 ) -> Path | None:
-    """Save a TorchScript model.pt (scripted, or traced with example_input when scripting
-    fails) and its metadata, from rank 0 only; other ranks return None.
+    """Save ``model`` as a self-contained ``torch.export`` program (``model.pt2``) and its metadata,
+    from rank 0 only; other ranks return None. A service loads it without ``model_class``.
 
-    Unwraps DistributedDataParallel. Input columns come from the context's training dataset.
+    ``example_input`` is one batch the model takes (default: a float32 zeros tensor of 2 rows x
+    the training dataset's input columns); its first dimension (rows) is exported as dynamic.
+    Unwraps DistributedDataParallel. No deprecated API (TorchScript is deprecated in torch 2.13).
+    A model torch.export cannot capture is an error that says to save its state dict instead:
+    ``torch.save(model.state_dict(), <model dir>/model.pt)`` with ``model_class`` on the service.
     """
     import torch
 
@@ -98,16 +113,37 @@ def save_torch_model(
     target.mkdir(parents=True, exist_ok=True)
     inner = getattr(model, "module", model)
     inner = inner.eval() if hasattr(inner, "eval") else inner
+    if example_input is None:
+        cols, _, _ = _torch_columns(ctx.dataset_specs())
+        example_input = torch.zeros(2, max(len(cols), 1), dtype=torch.float32)
+    args = example_input if isinstance(example_input, tuple) else (example_input,)
+    dynamic = tuple(
+        {0: torch.export.Dim.AUTO} if isinstance(a, torch.Tensor) and a.dim() else None for a in args
+    )
     try:
-        scripted = torch.jit.script(inner)
-    except Exception:
-        if example_input is None:
-            raise
-        scripted = torch.jit.trace(inner, example_input)
-    path = target / MODEL_FILES["pytorch"]
-    torch.jit.save(scripted, str(path))
+        program = torch.export.export(inner, args, dynamic_shapes=dynamic)
+    except Exception as exc:
+        raise RuntimeError(
+            f"torch.export cannot capture {type(inner).__name__}: {exc}. Save its weights instead: "
+            "torch.save(model.state_dict(), os.path.join(get_context().get_model_dir(), 'model.pt')) "
+            'and set model_class = "module:Class" on the service.'
+        ) from exc
+    path = target / TORCH_EXPORT_FILE
+    torch.export.save(program, str(path))
     write_torch_metadata(target, ctx.dataset_specs(), metrics or ctx.get_metrics_reporter().last, "")
     return path
+
+
+def _torch_columns(datasets: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], dict[str, str], str | None]:
+    """Input columns, their dtypes and the label of a PyTorch run's training dataset."""
+    from mlrt_iac.runtime.data_connector import DataConnector
+
+    name = "train" if "train" in datasets else next(iter(datasets), None)
+    if name is None:
+        return [], {}, None
+    dc = DataConnector.from_dataset(datasets[name])
+    cols = dc.features()
+    return cols, input_dtypes(dc.schema, cols), dc.label_col
 
 
 def write_torch_metadata(
@@ -119,23 +155,12 @@ def write_torch_metadata(
     """metadata.json for a PyTorch run, columns taken from its training dataset's spec."""
     import torch
 
-    from mlrt_iac.runtime.data_connector import DataConnector
-
-    cols: list[str] = []
-    dtypes: dict[str, str] = {}
-    label = None
-    name = "train" if "train" in datasets else next(iter(datasets), None)
-    if name is not None:
-        dc = DataConnector.from_dataset(datasets[name])
-        label = dc.label_col
-        cols = dc.features()
-        dtypes = input_dtypes(dc.schema, cols)
-    model_file = MODEL_FILES["pytorch"] if (model_dir / MODEL_FILES["pytorch"]).exists() else None
+    cols, dtypes, label = _torch_columns(datasets)
     return write_metadata(
         model_dir,
         framework="pytorch",
         framework_version=torch.__version__,
-        model_file=model_file,
+        model_file=torch_model_file(model_dir),
         input_cols=cols,
         dtypes=dtypes,
         label_col=label,

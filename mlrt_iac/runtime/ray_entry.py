@@ -305,11 +305,28 @@ class ModelServer:
         functions: list[str] | None = None,
         max_batch_rows: int | None = None,
         threads: int = 1,
+        model_class: str | None = None,
+        project_dir: str | None = None,
     ) -> None:
+        from mlrt_iac.runtime.serving.batch import BatchSpec
+        from mlrt_iac.runtime.serving.config import DEFAULT_MAX_BATCH_ROWS
         from mlrt_iac.runtime.serving.model import load_model
 
-        self.model = load_model(model_uri, tuple(functions) if functions else None, threads=threads)
+        self.model = load_model(
+            model_uri,
+            tuple(functions) if functions else None,
+            threads=threads,
+            model_class=model_class,
+            project_dir=project_dir,
+        )
         self.max_batch_rows = max_batch_rows
+        self.spec = BatchSpec(
+            self.model.input_cols,
+            self.model.input_dtype,
+            max_batch_rows or DEFAULT_MAX_BATCH_ROWS,
+            0,
+            self.model.column_kinds,
+        )
         self.health = json.dumps(
             {
                 "status": "ok",
@@ -381,8 +398,8 @@ class ModelServer:
 
     def _prepare(self, method: str, path: str, body: bytes) -> tuple[int, bytes] | ParsedRequest:
         """The final answer (status, body), or the ParsedRequest of rows for the model."""
+        from mlrt_iac.runtime.serving.batch import parse_for
         from mlrt_iac.runtime.serving.errors import RequestError
-        from mlrt_iac.runtime.serving.parsing import parse_request
 
         name = path.strip("/").rsplit("/", 1)[-1]
         if name == "health":
@@ -396,7 +413,7 @@ class ModelServer:
         if method != "POST":
             return self._error(405, f"/{name} takes POST with a JSON body, not {method}.")
         try:
-            parsed = parse_request(body, self.model.input_cols, self.model.input_dtype, self.max_batch_rows)
+            parsed = parse_for(body, self.model.functions[name], self.spec)
         except RequestError as bad:
             return bad.status, json.dumps(bad.to_json()).encode()
         if not parsed.row_indexes:
@@ -408,6 +425,8 @@ def build_app(args: dict[str, Any]) -> Any:
     """Serve application builder (import path ``mlrt_iac.runtime.ray_entry:build_app``).
 
     args: ``model_uri`` (required), ``functions``, ``max_batch_rows``, ``threads``,
+    ``model_class`` and ``project_dir`` (where its module is imported from: the project directory,
+    which a local Ray cluster shares with mlrt),
     ``batch_size`` and ``batch_wait_s``: with ``batch_size`` > 1 the requests waiting in a replica
     are answered up to ``batch_size`` at a time (``@serve.batch``; each parsed and answered on its
     own, one model call for all their rows; ``batch_wait_s`` 0 takes only what is already
@@ -430,6 +449,8 @@ def build_app(args: dict[str, Any]) -> Any:
                 options.get("functions"),
                 options.get("max_batch_rows"),
                 int(options.get("threads") or 1),
+                options.get("model_class"),
+                options.get("project_dir"),
             )
 
         @serve.batch(max_batch_size=batch, batch_wait_timeout_s=wait)

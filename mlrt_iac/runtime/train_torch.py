@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlrt_iac.runtime.artifact import MODEL_FILES, write_torch_metadata
+from mlrt_iac.runtime.artifact import MODEL_FILES, TORCH_EXPORT_FILE, torch_model_file, write_torch_metadata
 from mlrt_iac.runtime.context import TrainingContext, set_context
 from mlrt_iac.runtime.spec import TrainingSpec
 
@@ -66,12 +66,14 @@ def train_torch(spec: TrainingSpec, ctx: TrainingContext, worker_args: dict[str,
     metrics = dict(ctx.get_metrics_reporter().last)
     if ctx.get_rank() == 0:
         model_dir = Path(spec.model_dir)
-        if not (model_dir / MODEL_FILES["pytorch"]).exists():
+        if torch_model_file(model_dir) is None:
             # A run without a model would be SUCCEEDED with nothing a service could load.
             raise EntrypointError(
-                f"The entrypoint {spec.entrypoint} finished without saving a model. Save it with "
-                "mlrt_iac.runtime.save_torch_model(model) (rank 0 writes "
-                f"{MODEL_FILES['pytorch']} into the run's model directory)."
+                f"The entrypoint {spec.entrypoint} finished without saving a model. Save it on "
+                "rank 0 with torch.save(model.state_dict(), os.path.join(get_context()."
+                f"get_model_dir(), '{MODEL_FILES['pytorch']}')) (the service then names the class "
+                "in model_class), or with mlrt_iac.runtime.save_torch_model(model) (a torch.export "
+                f"program, {TORCH_EXPORT_FILE})."
             )
         model_dir.mkdir(parents=True, exist_ok=True)
         datasets = {k: v.model_dump() for k, v in spec.datasets.items()}

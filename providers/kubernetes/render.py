@@ -541,6 +541,14 @@ def render_service(
             "rendered Deployment has no model to fetch. Apply the training, then render again."
         )
     image, secret = service_image(attrs, index, cfg)
+    model_class_args: list[str] = []
+    if attrs.get("model_class"):
+        model_class_args = ["--model-class", str(attrs["model_class"])]
+        warnings.append(
+            f'{address}: model_class "{attrs["model_class"]}" is imported inside the serving '
+            f"container ({image}); this provider does not copy the project's code into that "
+            "image, so its module must be installed there."
+        )
     fetch_env: list[Attributes] = []
     secret_objects: list[Manifest] = []
     if model and any(p and p[0] == "model" for p in sensitive):
@@ -597,6 +605,7 @@ def render_service(
                     str(workers),
                     "--max-queue",
                     str(max_queue),
+                    *model_class_args,
                 ],
                 "ports": [{"containerPort": SERVING_PORT, "name": "http", "protocol": "TCP"}],
                 "env": env,

@@ -56,6 +56,7 @@ INLINE_ONLY: dict[str, frozenset[str]] = {
             "num_workers",
             "max_queue",
             "functions",
+            "model_class",
             "max_batch_rows",
             "image",
             "image_repository",

@@ -122,6 +122,9 @@ class ServiceHandler(LocalHandler):
         if desired.get("max_batch_rows"):
             cmd += ["--max-batch-rows", str(int(desired["max_batch_rows"]))]
         cmd += ["--functions", ",".join(filled(desired, "functions", ctx.address))]
+        if desired.get("model_class"):
+            # the project's own code makes the model: imported from the project directory
+            cmd += ["--model-class", str(desired["model_class"]), "--project-dir", str(ctx.project_dir)]
         pids = []
         for i in range(int(filled(desired, "max_instances", ctx.address))):
             log = open(d / f"instance-{generation}-{i}.log", "ab")

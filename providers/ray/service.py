@@ -108,6 +108,10 @@ class ServiceHandler(RayHandler):
         }
         if desired.get("max_batch_rows"):
             args["max_batch_rows"] = int(desired["max_batch_rows"])
+        if desired.get("model_class"):
+            # imported in the replicas from the project directory (shared with a local cluster)
+            args["model_class"] = str(desired["model_class"])
+            args["project_dir"] = str(ctx.project_dir)
         replicas = int(filled(desired, "max_instances", ctx.address))
         queue = int(filled(desired, "max_queue", ctx.address))
         return {

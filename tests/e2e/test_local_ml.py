@@ -447,7 +447,7 @@ def test_pytorch_two_processes_over_gloo(tmp_path: Path) -> None:
     res = run_mlrt(project, "apply", "-auto-approve", timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
     attrs = {r["address"]: r for r in read_state(project)["resources"]}["training.digits"]["attributes"]
-    assert (Path(attrs["model_uri"]) / "model.pt").exists()
+    assert (Path(attrs["model_uri"]) / "model.pt2").exists()  # save_torch_model: torch.export
     events = [
         json.loads(line)
         for line in (project / ".mlrt" / "runs" / attrs["run_id"] / "events.jsonl").read_text().splitlines()

@@ -3,7 +3,8 @@
 One instance is ``python -m mlrt_iac.runtime.serving --model-uri DIR --host H --port P --workers N
 --max-queue Q [--max-batch-rows R] [--batch-rows B] [--functions predict,predict_proba] [--instance-id I]
 [--ready-file F] [--max-body-bytes B] [--max-header-bytes H] [--request-timeout S]
-[--max-buffered-bytes M] [--keep-alive-timeout K] [--drain-timeout D]``: a supervisor that binds H:P with SO_REUSEPORT (so several instances share one
+[--max-buffered-bytes M] [--keep-alive-timeout K] [--drain-timeout D]
+[--model-class module:Name [--project-dir D]]``: a supervisor that binds H:P with SO_REUSEPORT (so several instances share one
 URL) and N worker processes, each loading the model once. Exit codes: 0 after SIGTERM/SIGINT (in-flight
 requests finish, no process is left), 1 when the model cannot be served or workers keep crashing,
 2 for invalid options.
@@ -11,7 +12,10 @@ requests finish, no process is left), 1 when the model cannot be served or worke
 HTTP: ``POST /<function>`` with ``{"data": [[row_index, col1, ...], ...]}`` answers
 ``{"data": [[row_index, result], ...]}`` (``predict``: the framework's native prediction, exactly
 ``Booster.predict``; ``predict_proba``: one probability per class, for classifiers). JSON ``null``
-is a missing value. Errors are JSON ``{"error", "code", "row", "row_index", "column"}`` and quote at
+is a missing value. ``--model-class`` names the project's class or loader function that makes the
+model: a PyTorch state dict's ``torch.nn.Module``, or a custom model whose methods named in
+``--functions`` take typed rows (numbers, strings, booleans, nulls per column) and answer any JSON
+value per row (``model.py``, ``custom.py``). Errors are JSON ``{"error", "code", "row", "row_index", "column"}`` and quote at
 most 200 characters of any value: 400 malformed body (nesting deeper than the format's rows of
 values included), 404 unknown function, 405 wrong method, 408 when a request's head and body have
 not arrived within ``--request-timeout`` (10 s) of its first byte (the connection then closes),

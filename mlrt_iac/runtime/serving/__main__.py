@@ -55,6 +55,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--functions", default=None, help="comma-separated functions to serve (default: all the model offers)"
     )
+    parser.add_argument(
+        "--model-class",
+        default=None,
+        help='"module:Name": the project\'s class or loader function that makes the model (needed '
+        "for a PyTorch state dict and for custom models)",
+    )
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=None,
+        help="directory --model-class is imported from (default: the current directory)",
+    )
     parser.add_argument("--instance-id", default="0")
     parser.add_argument(
         "--max-body-bytes",
@@ -134,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
             max_batch_rows=args.max_batch_rows,
             batch_rows=args.batch_rows,
             functions=functions,
+            model_class=args.model_class,
+            project_dir=args.project_dir,
             instance_id=args.instance_id,
             max_body_bytes=args.max_body_bytes,
             max_header_bytes=args.max_header_bytes,

@@ -88,7 +88,9 @@ class ServingApp:
         }
         self.endpoint_index = {name: i for i, name in enumerate(shared.layout.endpoints)}
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlrt-predict")
-        self.spec = BatchSpec(model.input_cols, model.input_dtype, config.max_batch_rows, config.batch_rows)
+        self.spec = BatchSpec(
+            model.input_cols, model.input_dtype, config.max_batch_rows, config.batch_rows, model.column_kinds
+        )
         self.pending: deque[_Job] = deque()  # admitted requests waiting for the next batch
         self.running = False  # a batch is on the prediction thread
         self.flush_scheduled = False

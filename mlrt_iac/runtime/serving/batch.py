@@ -20,9 +20,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlrt_iac.runtime.serving import jsoncodec
+from mlrt_iac.runtime.serving.custom import TableFunction
 from mlrt_iac.runtime.serving.errors import RequestError
 from mlrt_iac.runtime.serving.model import PredictFn
-from mlrt_iac.runtime.serving.parsing import ParsedRequest, encode_response, parse_request
+from mlrt_iac.runtime.serving.parsing import (
+    ParsedRequest,
+    encode_response,
+    parse_request,
+    parse_table_request,
+)
 
 LOG = logging.getLogger("mlrt.serving")
 
@@ -39,6 +45,14 @@ class BatchSpec:
     dtype: type
     max_rows: int  # rows of one request at most (413 beyond)
     batch_rows: int  # rows merged into one prediction call at most; 0: every request on its own
+    column_kinds: tuple[str, ...] = ()  # per column, what a custom model's method takes
+
+
+def parse_for(body: bytes, fn: PredictFn, spec: BatchSpec) -> ParsedRequest:
+    """The request parsed as ``fn`` takes it: a float matrix, or typed rows for a custom method."""
+    if isinstance(fn, TableFunction):
+        return parse_table_request(body, spec.input_cols, spec.column_kinds, spec.max_rows)
+    return parse_request(body, spec.input_cols, spec.dtype, spec.max_rows)
 
 
 def answer_batch(requests: Sequence[tuple[bytes, PredictFn]], spec: BatchSpec) -> list[Answer]:
@@ -47,7 +61,7 @@ def answer_batch(requests: Sequence[tuple[bytes, PredictFn]], spec: BatchSpec) -
     groups: dict[PredictFn, list[tuple[int, ParsedRequest]]] = {}
     for i, (body, fn) in enumerate(requests):
         try:
-            parsed = parse_request(body, spec.input_cols, spec.dtype, spec.max_rows)
+            parsed = parse_for(body, fn, spec)
         except RequestError as bad:
             answers[i] = (bad.status, jsoncodec.dumps(bad.to_json()))
             continue

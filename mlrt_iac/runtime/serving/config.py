@@ -45,6 +45,9 @@ class ServeConfig(BaseModel):
     max_batch_rows: int = Field(default=DEFAULT_MAX_BATCH_ROWS, ge=1)
     batch_rows: int = Field(default=DEFAULT_BATCH_ROWS, ge=0)
     functions: tuple[str, ...] | None = None
+    # "module:Name" of the project's class or loader function that makes the model (custom.py)
+    model_class: str | None = None
+    project_dir: Path | None = None  # where model_class's module is imported from (default: cwd)
     instance_id: str = "0"
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1)
     max_header_bytes: int = Field(default=DEFAULT_MAX_HEADER_BYTES, ge=256)

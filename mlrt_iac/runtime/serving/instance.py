@@ -56,6 +56,13 @@ def bind_socket(host: str, port: int, backlog: int) -> socket.socket:
     return sock
 
 
+def served_names(config: ServeConfig) -> tuple[str, ...]:
+    """The functions the shared metrics have a slot for: the framework functions plus the custom
+    methods named in ``functions`` (a custom model's other methods are served only when named)."""
+    extra = tuple(f for f in config.functions or () if f not in KNOWN_FUNCTIONS)
+    return KNOWN_FUNCTIONS + extra
+
+
 @dataclass
 class _Worker:
     process: SpawnProcess
@@ -89,7 +96,9 @@ class Instance:
             LOG.info("took over the listening socket of the instance already on port %d", self.port)
         else:
             self.sock = bind_socket(self.config.host, self.config.port, self.config.backlog)
-        self.shared = SharedState(self.ctx, self.config.workers, KNOWN_FUNCTIONS, self.config.max_queue)
+        self.shared = SharedState(
+            self.ctx, self.config.workers, served_names(self.config), self.config.max_queue
+        )
         for index in range(self.config.workers):
             self._spawn(index)
         pending = set(self.workers)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from mlrt_iac.runtime.serving.app import ServingApp
 from mlrt_iac.runtime.serving.config import ServeConfig
 from mlrt_iac.runtime.serving.errors import ModelLoadError
-from mlrt_iac.runtime.serving.model import load_model
+from mlrt_iac.runtime.serving.model import PredictFn, load_model
 from mlrt_iac.runtime.serving.shared import SharedState
 
 if TYPE_CHECKING:
@@ -113,7 +113,14 @@ def worker_main(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     threads = config.predict_threads(os.cpu_count() or 1)
     try:
-        model = load_model(config.model_uri, config.functions, threads=threads)
+        model = load_model(
+            config.model_uri,
+            config.functions,
+            threads=threads,
+            model_class=config.model_class,
+            project_dir=config.project_dir,
+        )
+        model.functions = _servable(model.functions, shared.layout.functions)
     except ModelLoadError as exc:
         status.send(("error", str(exc)))
         sys.exit(EXIT_LOAD_FAILED)
@@ -124,6 +131,17 @@ def worker_main(
         _serve(app, config, sock, parent_pid)
     finally:
         app.close()
+
+
+def _servable(functions: dict[str, PredictFn], slots: tuple[str, ...]) -> dict[str, PredictFn]:
+    """The functions the instance has metrics slots for (a custom model's methods not named in
+    --functions are left out); ModelLoadError when none is left."""
+    kept = {name: fn for name, fn in functions.items() if name in slots}
+    if functions and not kept:
+        raise ModelLoadError(
+            f"The model offers {', '.join(sorted(functions))}; name the ones to serve with --functions."
+        )
+    return kept
 
 
 def _serve(app: ServingApp, config: ServeConfig, sock: socket.socket, parent_pid: int) -> None:

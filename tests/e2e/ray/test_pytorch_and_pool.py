@@ -119,9 +119,9 @@ def test_pytorch_two_workers_on_digits(tmp_path: Path, dashboard: str) -> None:
     assert attrs["metrics"]["accuracy"] > 0.8, attrs["metrics"]
     model_dir = Path(attrs["model_uri"])
     meta = json.loads((model_dir / "metadata.json").read_text())
-    assert meta["framework"] == "pytorch" and meta["model_file"] == "model.pt"
+    assert meta["framework"] == "pytorch" and meta["model_file"] == "model.pt2"
     assert len(meta["input_cols"]) == 64
-    module = torch.jit.load(str(model_dir / "model.pt"))
+    module = torch.export.load(str(model_dir / "model.pt2")).module()
     x = torch.tensor(digits.data[:200], dtype=torch.float32) / 16
     assert (module(x).argmax(1).numpy() == digits.target[:200]).mean() > 0.8
     assert run_mlrt(project, "destroy", "-auto-approve", timeout=200).returncode == 0

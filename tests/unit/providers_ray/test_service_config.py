@@ -104,3 +104,12 @@ def test_missing_model_is_permanent(tmp_path: Path) -> None:
     ctx = ProviderContext(tmp_path, tmp_path / ".mlrt", "service.churn")
     with pytest.raises(PermanentError, match="No model"):
         handler()._app(ctx, "churn", desired(tmp_path / "nowhere"))
+
+
+def test_model_class_and_the_project_dir_reach_the_replicas(tmp_path: Path) -> None:
+    args = app(tmp_path, model_class="net:Net")["args"]
+    assert args["model_class"] == "net:Net" and args["project_dir"] == str(tmp_path)
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    args = app(plain)["args"]
+    assert "model_class" not in args and "project_dir" not in args

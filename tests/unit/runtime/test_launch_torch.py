@@ -139,11 +139,13 @@ def test_two_processes_over_gloo_on_digits(tmp_path: Path) -> None:
     assert any(e["event"] == "log" and e["rank"] == 1 for e in events)
     model_dir = tmp_path / "model"
     meta = json.loads((model_dir / "metadata.json").read_text())
-    assert meta["framework"] == "pytorch" and meta["model_file"] == "model.pt"
+    assert meta["framework"] == "pytorch" and meta["model_file"] == "model.pt2"
     assert meta["input_cols"] == [f"p{i}" for i in range(64)] and meta["label_col"] == "label"
     assert meta["metrics"]["loss"] == losses[-1]
-    model = torch.jit.load(str(model_dir / "model.pt"))
+    # save_torch_model writes a torch.export program (no deprecated TorchScript), any batch size
+    model = torch.export.load(str(model_dir / "model.pt2")).module()
     assert model(torch.zeros(3, 64)).shape == (3, 10)
+    assert model(torch.zeros(1, 64)).shape == (1, 10)
 
 
 def test_a_failing_worker_fails_the_run_with_its_log_tail(tmp_path: Path) -> None:
@@ -244,7 +246,7 @@ def test_single_worker_runs_in_the_launcher_process(tmp_path: Path) -> None:
     assert [e["metrics"]["loss"] for e in events if e["event"] == "progress"] == [1.0, 0.5, 1.0 / 3]
     pid_lines = [e["line"] for e in events if e["event"] == "log" and e["line"].startswith("pid ")]
     assert pid_lines == [f"pid {proc.pid}"]  # no extra process for a single worker
-    assert (tmp_path / "model" / "model.pt").exists()
+    assert (tmp_path / "model" / "model.pt2").exists()
     meta = json.loads((tmp_path / "model" / "metadata.json").read_text())
-    assert meta["model_file"] == "model.pt" and meta["metrics"]["loss"] == 1.0 / 3
+    assert meta["model_file"] == "model.pt2" and meta["metrics"]["loss"] == 1.0 / 3
     assert "pid " in (tmp_path / "run" / "worker-0.log").read_text()

@@ -104,3 +104,30 @@ def test_max_batch_rows_bounds_each_model_call(xgb: tuple[ModelServer, Any]) -> 
     assert answers == [capped.handle(*r) for r in reqs]
     too_many = capped.handle_many([("POST", "/s/predict", body(rows(6, 0)))])
     assert too_many[0][0] == 413
+
+
+def test_a_custom_model_answers_typed_rows_in_a_replica(tmp_path: Path) -> None:
+    """Issue 12 item 4: the Ray Serve replica loads model_class from the project directory and
+    parses a custom method's rows as the local server does (strings in, vectors out, 400s)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "ray_encoder_mod.py").write_text(
+        "class Encoder:\n"
+        "    def encode(self, frame):\n"
+        "        return [[len(t or ''), t is None] for t in frame['text']]\n"
+    )
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "metadata.json").write_text(
+        json.dumps({"framework": "custom", "input_cols": ["text"], "input_dtypes": {"text": "object"}})
+    )
+    server = ModelServer(
+        str(model_dir), ["encode"], model_class="ray_encoder_mod:Encoder", project_dir=str(project)
+    )
+    good = json.dumps({"data": [[0, "abc"], [1, None]]}).encode()
+    bad = json.dumps({"data": [[0, 3]]}).encode()
+    answers = server.handle_many([("POST", "/churn/encode", good), ("POST", "/churn/encode", bad)])
+    assert answers[0] == (200, b'{"data":[[0,[3,false]],[1,[0,true]]]}')
+    assert (
+        answers[1][0] == 400 and "3 is a number; the column takes a string or null" in answers[1][1].decode()
+    )
