@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from urllib.parse import quote
 from mlrt_iac.errors import PermanentError, RetryableError
 
 FIELD_MANAGER = "mlrt"  # the field manager of every server-side apply mlrt makes
+CONNECT_TIMEOUT = 10.0  # seconds to connect, for streams that have no overall time limit
 
 Obj = dict[str, Any]
 
@@ -45,6 +47,7 @@ KINDS: dict[str, tuple[str, bool]] = {
     "Secret": ("secrets", True),
     "Service": ("services", True),
     "ConfigMap": ("configmaps", True),
+    "Pod": ("pods", True),
     "ServiceAccount": ("serviceaccounts", True),
     "Role": ("roles", True),
     "RoleBinding": ("rolebindings", True),
@@ -273,6 +276,58 @@ class KubeClient:
         if not 200 <= resp.status <= 299:
             raise map_api_error(_HttpFailure(resp.status, raw, resp.headers), what)
         return json.loads(raw) if raw else {}
+
+    def pod_log(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        *,
+        tail_lines: int | None = None,
+        since_seconds: int | None = None,
+        follow: bool = False,
+    ) -> Iterator[str]:
+        """The lines of one container's log (GET pods/<pod>/log). With `follow`, new lines as
+        they are written, until the container ends or the stream is closed; a read then has no
+        time limit (only the connection has)."""
+        import urllib3
+
+        query: dict[str, str] = {"container": container}
+        if tail_lines is not None:
+            query["tailLines"] = str(tail_lines)
+        if since_seconds is not None:
+            query["sinceSeconds"] = str(max(1, since_seconds))
+        if follow:
+            query["follow"] = "true"
+        path = f"/api/v1/namespaces/{quote(namespace)}/pods/{quote(pod)}/log"
+        what = f"reading the log of pod {namespace}/{pod} ({container})"
+        try:
+            m, url, hdrs, data, post = self.api.param_serialize(
+                "GET",
+                path,
+                query_params=list(query.items()),
+                header_params={"Accept": "text/plain"},
+                auth_settings=["BearerToken"],
+            )
+            timeout: Any = (CONNECT_TIMEOUT, None) if follow else self.request_timeout
+            resp = self.api.call_api(m, url, hdrs, data, post, _request_timeout=timeout)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise map_api_error(exc, what) from exc
+        if not 200 <= resp.status <= 299:
+            raise map_api_error(_HttpFailure(resp.status, resp.read(), resp.headers), what)
+        pending = b""
+        try:
+            for chunk in resp.response.stream(64 * 1024, decode_content=True):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    yield line.decode("utf-8", errors="replace")
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise map_api_error(exc, what) from exc
+        finally:
+            resp.response.release_conn()
+        if pending:
+            yield pending.decode("utf-8", errors="replace")
 
     def get(self, ref: ObjRef) -> Obj | None:
         """The live object, or None when it does not exist (404)."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from clients.kubernetes import KubeClient, ObjRef
@@ -38,6 +38,8 @@ from mlrt_iac.provider import (
     BatchReadResult,
     CreateResult,
     DiffResult,
+    LogLine,
+    LogQuery,
     Private,
     ProviderContext,
     ReadRequest,
@@ -49,6 +51,7 @@ from mlrt_iac.provider import (
 )
 from mlrt_iac.provider import RenderOutput as Rendered
 
+from . import logs
 from . import render as r
 from .config import KubernetesConfig
 from .drift import field_drift
@@ -482,6 +485,12 @@ class TrainingHandler(KubeHandler):
         st = live.get("status") or {}
         return {"status": st.get("jobStatus", attrs.get("status"))}
 
+    def logs(
+        self, ctx: ProviderContext, id: str, attributes: Attributes, query: LogQuery
+    ) -> Iterator[LogLine]:
+        """`mlrt logs` (see providers/kubernetes/logs.py)."""
+        return logs.training_logs(ctx, self.client, id, query)
+
 
 class ServiceHandler(KubeHandler):
     type_name = "service"
@@ -526,6 +535,12 @@ class ServiceHandler(KubeHandler):
         want = int((live.get("spec") or {}).get("replicas", 1))
         avail = int((live.get("status") or {}).get("availableReplicas") or 0)
         return {"status": "SUSPENDED" if want == 0 else ("READY" if avail >= want else "PENDING")}
+
+    def logs(
+        self, ctx: ProviderContext, id: str, attributes: Attributes, query: LogQuery
+    ) -> Iterator[LogLine]:
+        """`mlrt logs` (see providers/kubernetes/logs.py)."""
+        return logs.service_logs(ctx, self.client, id, query)
 
 
 class ImageRepositoryHandler(KubeHandler):

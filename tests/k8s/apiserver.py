@@ -30,6 +30,7 @@ import copy
 import json
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ KINDS = [
     Kind("", "v1", "secrets", "Secret", True),
     Kind("", "v1", "services", "Service", True, True),
     Kind("", "v1", "configmaps", "ConfigMap", True),
+    Kind("", "v1", "pods", "Pod", True, True),
     Kind("", "v1", "serviceaccounts", "ServiceAccount", True),
     Kind("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
     Kind("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
@@ -639,6 +641,16 @@ class Fault:
     method: str | None
 
 
+class PodLogs:
+    """Container logs by (namespace, pod, container): what the kubelet would serve."""
+
+    def __init__(self) -> None:
+        self.changed = threading.Condition()
+        self.lines: dict[tuple[str, str, str], list[tuple[float, str]]] = {}
+        self.ended: set[tuple[str, str, str]] = set()
+        self.closed = False  # the server is stopping: every stream ends
+
+
 class TestApiServer:
     """Start with `TestApiServer().start()`; `kubeconfig(path)` writes a kubeconfig for it."""
 
@@ -647,6 +659,7 @@ class TestApiServer:
 
     def __init__(self) -> None:
         self.store = Store()
+        self.pod_logs = PodLogs()
         self.faults: list[Fault] = []
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -667,6 +680,9 @@ class TestApiServer:
 
     def stop(self) -> None:
         """Stop accepting and close every open (keep-alive) connection."""
+        with self.pod_logs.changed:
+            self.pod_logs.closed = True
+            self.pod_logs.changed.notify_all()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.close_connections()
@@ -727,6 +743,31 @@ class TestApiServer:
 
     def set_status(self, kind: str, ns: str, name: str, status: dict[str, Any]) -> None:
         self.store.set_status(kind, ns, name, status)
+
+    def add_pod(self, ns: str, name: str, labels: dict[str, str], containers: list[str]) -> None:
+        """A pod as a controller would make it (the test server runs no controllers)."""
+        body = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": ns, "labels": labels},
+            "spec": {"containers": [{"name": c, "image": "mlrt/test"} for c in containers]},
+        }
+        with self.store.lock:
+            self.store.create(next(k for k in KINDS if k.kind == "Pod"), ns, body, "kubelet")
+
+    def write_log(self, ns: str, pod: str, container: str, *lines: str, at: float | None = None) -> None:
+        """Lines a container writes (what the kubelet would return), stamped `at` (default now)."""
+        with self.pod_logs.changed:
+            self.pod_logs.lines.setdefault((ns, pod, container), []).extend(
+                (time.time() if at is None else at, line) for line in lines
+            )
+            self.pod_logs.changed.notify_all()
+
+    def end_log(self, ns: str, pod: str, container: str) -> None:
+        """The container ended: a followed log stream ends after its last lines."""
+        with self.pod_logs.changed:
+            self.pod_logs.ended.add((ns, pod, container))
+            self.pod_logs.changed.notify_all()
 
     def auto_ready(self, after_gets: int = 1, job_status: str = "SUCCEEDED") -> None:
         """Simulate the controllers: a RayCluster, RayJob or Deployment becomes ready (job
@@ -947,7 +988,10 @@ class _Handler(BaseHTTPRequestHandler):
                     headers={"Retry-After": fault.retry_after} if fault.retry_after else None,
                 )
             code, out = self._route(method, url.path, query, body)
-            self._send(code, out)
+            if code:  # 0: the route wrote its own answer (a pod log)
+                self._send(code, out)
+            else:
+                code = 200
         except ApiError as exc:
             code = exc.code
             self._send(exc.code, exc.status(), exc.headers)
@@ -961,6 +1005,80 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _pod_log(self, ns: str, pod: str, query: dict[str, str]) -> None:
+        """GET pods/<pod>/log as kube-apiserver answers it from the kubelet: text lines, one
+        container (named when the pod has several), tailLines, sinceSeconds, timestamps, and
+        with follow=true a chunked stream that ends when the container ends."""
+        logs = self.api.pod_logs
+        with self.api.store.lock:
+            obj = self.api.store.get(next(k for k in KINDS if k.kind == "Pod"), ns, pod)
+        containers = [str(c["name"]) for c in (obj.get("spec") or {}).get("containers") or []]
+        container = query.get("container") or (containers[0] if len(containers) == 1 else "")
+        if not container:
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"a container name must be specified for pod {pod}, choose one of: [{' '.join(containers)}]",
+            )
+        if container not in containers:
+            raise ApiError(400, "BadRequest", f"container {container} is not valid for pod {pod}")
+        key = (ns, pod, container)
+        since = float(query["sinceSeconds"]) if query.get("sinceSeconds") else None
+        tail = int(query["tailLines"]) if query.get("tailLines") else None
+        stamps = query.get("timestamps") == "true"
+
+        def render(entries: list[tuple[float, str]]) -> bytes:
+            out = []
+            for when, line in entries:
+                prefix = (
+                    time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when)) + f".{int(when % 1 * 1e9):09d}Z "
+                    if stamps
+                    else ""
+                )
+                out.append(prefix + line + "\n")
+            return "".join(out).encode()
+
+        with logs.changed:
+            entries = list(logs.lines.get(key, []))
+        if since is not None:
+            entries = [e for e in entries if e[0] >= time.time() - since]
+        if tail is not None:
+            entries = entries[-tail:] if tail else []
+        if query.get("follow") != "true":
+            data = render(entries)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        def chunk(data: bytes) -> None:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
+        sent = len(logs.lines.get(key, []))
+        if entries:
+            chunk(render(entries))
+        while True:
+            with logs.changed:
+                while len(logs.lines.get(key, [])) == sent and key not in logs.ended and not logs.closed:
+                    logs.changed.wait(1.0)
+                new = logs.lines.get(key, [])[sent:]
+                done = key in logs.ended or logs.closed
+            if new:
+                chunk(render(new))
+                sent += len(new)
+            if done and not new:
+                break
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+        self.close_connection = True
 
     def do_GET(self) -> None:
         self._handle("GET")
@@ -1038,6 +1156,11 @@ class _Handler(BaseHTTPRequestHandler):
         if rest[0] == "namespaces" and len(rest) >= 3:
             ns, rest = rest[1], rest[2:]
         kind = _BY_PATH.get((group, version, rest[0]))
+        if kind is not None and kind.kind == "Pod" and ns is not None and len(rest) == 3 and rest[2] == "log":
+            if method != "GET":
+                raise ApiError(405, "MethodNotAllowed", "method not allowed")
+            self._pod_log(ns, rest[1], query)
+            return 0, {}
         if kind is None or (ns is not None and not kind.namespaced) or len(rest) > 2:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         name = rest[1] if len(rest) > 1 else None
