@@ -12,7 +12,7 @@ import pytest
 
 from clients.kubernetes import ApiError
 from mlrt_iac.errors import PermanentError
-from mlrt_iac.provider import LogLine, LogQuery
+from mlrt_iac.provider import LogLine, LogQuery, LogReader
 from providers.kubernetes import KubernetesProvider
 
 from .apiserver import TestApiServer
@@ -60,8 +60,9 @@ def test_a_service_shows_each_pods_server_container(
     provider: KubernetesProvider, service: str, tmp_path: Path
 ) -> None:
     handler = provider.handler("service")
+    assert isinstance(handler, LogReader)
     c = ctx(tmp_path, "service.api")
-    got = list(handler.logs(c, f"Deployment/{NS}/{service}", {}, LogQuery()))  # type: ignore[union-attr]
+    got = list(handler.logs(c, f"Deployment/{NS}/{service}", {}, LogQuery()))
     assert got == [
         LogLine(f"pod {service}-pod-0", "pod 0 old line"),
         LogLine(f"pod {service}-pod-0", "pod 0 ready"),
@@ -73,15 +74,15 @@ def test_a_service_shows_each_pods_server_container(
     one = list(
         handler.logs(
             c, f"Deployment/{NS}/{service}", {}, LogQuery(instance=1, tail=1, since=time.time() - 60)
-        )  # type: ignore[union-attr]
+        )
     )
     assert one == [LogLine(f"pod {service}-pod-1", "pod 1 answered")]
     recent = list(
         handler.logs(c, f"Deployment/{NS}/{service}", {}, LogQuery(instance=0, since=time.time() - 60))
-    )  # type: ignore[union-attr]
+    )
     assert [line.text for line in recent] == ["pod 0 ready", "pod 0 answered"]
     with pytest.raises(PermanentError, match="no instance 5"):
-        list(handler.logs(c, f"Deployment/{NS}/{service}", {}, LogQuery(instance=5)))  # type: ignore[union-attr]
+        list(handler.logs(c, f"Deployment/{NS}/{service}", {}, LogQuery(instance=5)))
 
 
 def test_the_test_server_refuses_an_unnamed_container_as_kube_apiserver_does(
@@ -95,8 +96,9 @@ def test_the_test_server_refuses_an_unnamed_container_as_kube_apiserver_does(
 
 def test_a_deleted_service_says_so(provider: KubernetesProvider, tmp_path: Path) -> None:
     handler = provider.handler("service")
+    assert isinstance(handler, LogReader)
     with pytest.raises(PermanentError, match="has no Deployment"):
-        list(handler.logs(ctx(tmp_path, "service.gone"), f"Deployment/{NS}/gone", {}, LogQuery()))  # type: ignore[union-attr]
+        list(handler.logs(ctx(tmp_path, "service.gone"), f"Deployment/{NS}/gone", {}, LogQuery()))
 
 
 def test_a_training_follows_its_submitter_pod_until_it_ends(
@@ -108,11 +110,12 @@ def test_a_training_follows_its_submitter_pod_until_it_ends(
     apiserver.add_pod(NS, pod, {"job-name": job}, ["ray-job-submitter"])
     apiserver.write_log(NS, pod, "ray-job-submitter", "Job submitted", "step 1/3")
     handler = provider.handler("training")
+    assert isinstance(handler, LogReader)
     c = ctx(tmp_path, "training.t")
     seen: queue.Queue[LogLine | None] = queue.Queue()
 
     def follow() -> None:
-        for line in handler.logs(c, f"RayJob/{NS}/{job}", {}, LogQuery(follow=True)):  # type: ignore[union-attr]
+        for line in handler.logs(c, f"RayJob/{NS}/{job}", {}, LogQuery(follow=True)):
             seen.put(line)
         seen.put(None)
 
@@ -131,4 +134,4 @@ def test_a_training_follows_its_submitter_pod_until_it_ends(
         c.cancel.set()
         reader.join(10)
     with pytest.raises(PermanentError, match="has no pods"):
-        list(handler.logs(c, f"RayJob/{NS}/never-ran", {}, LogQuery()))  # type: ignore[union-attr]
+        list(handler.logs(c, f"RayJob/{NS}/never-ran", {}, LogQuery()))
