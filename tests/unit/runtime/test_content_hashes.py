@@ -119,7 +119,7 @@ def test_the_fingerprint_reads_a_warm_project_not_at_all(tmp_path: Path) -> None
 
 
 @pytest.fixture(scope="module")
-def s3() -> Iterator[tuple[pafs.S3FileSystem, object]]:
+def s3() -> Iterator[tuple[pafs.S3FileSystem, object, int]]:
     import boto3
 
     with socket.socket() as probe:
@@ -155,14 +155,14 @@ def s3() -> Iterator[tuple[pafs.S3FileSystem, object]]:
             scheme="http",
             region="us-east-1",
         )
-        yield fs, client
+        yield fs, client, port
     finally:
         proc.terminate()
         proc.wait(10)
 
 
-def test_a_remote_object_is_known_by_its_etag(s3: tuple[pafs.S3FileSystem, object]) -> None:
-    fs, client = s3
+def test_a_remote_object_is_known_by_its_etag(s3: tuple[pafs.S3FileSystem, object, int]) -> None:
+    fs, client, _ = s3
     client.put_object(Bucket="data", Key="train.csv", Body=b"x\n1\n")  # type: ignore[attr-defined]
     first = remote_part(fs, "data/train.csv")
     assert first.startswith("remote:ETag=")
@@ -170,3 +170,22 @@ def test_a_remote_object_is_known_by_its_etag(s3: tuple[pafs.S3FileSystem, objec
     assert remote_part(fs, "data/train.csv") == first  # rewritten, same bytes
     client.put_object(Bucket="data", Key="train.csv", Body=b"x\n2\n")  # type: ignore[attr-defined]
     assert remote_part(fs, "data/train.csv") != first
+
+
+def test_a_training_on_s3_data_re_runs_only_when_an_object_changes(
+    s3: tuple[pafs.S3FileSystem, object, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, client, port = s3
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    client.put_object(Bucket="data", Key="sales/a.csv", Body=b"x\n1\n")  # type: ignore[attr-defined]
+    client.put_object(Bucket="data", Key="sales/b.csv", Body=b"x\n2\n")  # type: ignore[attr-defined]
+    source = f"s3://data/sales?endpoint_override=127.0.0.1:{port}&scheme=http&region=us-east-1"
+    datasets = {"train": {"sources": [source]}}
+    fp1, parts1 = input_fingerprint(datasets, [], {})
+    assert set(parts1) == {"data/sales/a.csv", "data/sales/b.csv", "params"}
+    client.put_object(Bucket="data", Key="sales/b.csv", Body=b"x\n2\n")  # type: ignore[attr-defined]
+    assert input_fingerprint(datasets, [], {}) == (fp1, parts1)  # rewritten, same bytes
+    client.put_object(Bucket="data", Key="sales/b.csv", Body=b"x\n3\n")  # type: ignore[attr-defined]
+    fp3, parts3 = input_fingerprint(datasets, [], {})
+    assert fp3 != fp1 and [k for k in parts3 if parts3[k] != parts1[k]] == ["data/sales/b.csv"]
