@@ -9,6 +9,7 @@ import uuid
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -292,12 +293,13 @@ def test_custom_model_requests_are_cut_by_max_batch_rows(tmp_path: Path) -> None
         fn = model.functions[name]
         assert isinstance(fn, TableFunction)
         sizes: list[int] = []
-        counting = TableFunction(
-            name,
-            lambda frame, m=fn.method, s=sizes: s.append(len(frame)) or m(frame),
-            fn.input_cols,
-            fn.kinds,
-        )
+        method = fn.method
+
+        def sized(frame: Any, method: Any = method, sizes: list[int] = sizes) -> Any:
+            sizes.append(len(frame))
+            return method(frame)
+
+        counting = TableFunction(name, sized, fn.input_cols, fn.kinds)
         [expected] = answer_batch([(body, fn)], whole)
         [got] = answer_batch([(body, counting)], cut)
         assert sizes == [5, 5, 5, 5, 3]
