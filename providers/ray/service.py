@@ -106,8 +106,10 @@ class ServiceHandler(RayHandler):
             "functions": list(filled(desired, "functions", ctx.address)),
             "batch_size": BATCH_SIZE,
         }
-        if desired.get("max_batch_rows"):
+        if desired.get("max_batch_rows"):  # rows per model call: a larger request is cut
             args["max_batch_rows"] = int(desired["max_batch_rows"])
+        if desired.get("max_request_bytes"):  # bytes per request body: 413 beyond
+            args["max_body_bytes"] = int(desired["max_request_bytes"])
         if desired.get("model_class"):
             # imported in the replicas from the project directory (shared with a local cluster)
             args["model_class"] = str(desired["model_class"])
