@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -223,3 +224,33 @@ def test_a_crash_looping_service_plans_as_failed_with_its_cause_and_apply_restar
         assert code == 0, text
     finally:
         _mlrt(capsys, project, "destroy", "-auto-approve", "-no-color")
+
+
+def test_an_instance_alive_but_not_answering_reads_failed(
+    ctx: ProviderContext, make_provider: Callable[..., LocalProvider]
+) -> None:
+    handler = _handler(make_provider)
+    hung = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        d = ctx.data_dir / "services" / "hung"
+        d.mkdir(parents=True)
+        (d / "processes.json").write_text(
+            json.dumps({"port": 9, "pids": [ProcessRef.of(hung.pid).to_json()], "generation": 1})
+        )
+        (d / "instance-1-0.log").write_text(
+            "Traceback (most recent call last):\nMemoryError: out of memory\n"
+        )
+        with socket.socket() as s:  # a port nothing listens on
+            s.bind(("127.0.0.1", 0))
+            endpoint = f"http://127.0.0.1:{s.getsockname()[1]}"
+        prior = {"name": "hung", "endpoint": endpoint, "status": "READY", "suspended": False}
+        got = handler.read(ctx.for_resource("service.hung"), "hung", prior).attributes
+        assert got is not None and got["status"] == "FAILED"
+        assert got["status_message"] == (
+            f"The instances run but {endpoint}/health does not answer; last errors in its log:\n"
+            "MemoryError: out of memory"
+        )
+    finally:
+        assert hung.stdin is not None
+        hung.stdin.close()
+        hung.wait(timeout=10)
