@@ -19,7 +19,13 @@ Rows:
 * HTTP floor: uvicorn with an app that reads the body and answers a constant (not checked).
 
     python bench/serve.py [--seconds 10] [--rounds 3] [--workers 2] [--clients 32] [--mlserver]
-        [--compare-root DIR] [--client wrk|python] [--skip-overload]
+        [--compare-root DIR] [--client wrk|python] [--skip-overload] [--skip-split | --only-split]
+
+Then the split run (``--only-split`` runs just it, in seconds): one client sends the same
+10,000-row request, one after another, to a server with ``--max-batch-rows 1000`` (each request cut
+into 10 model calls of 1,000 rows, answered as one) and to one without (one 10,000-row ``predict``
+call); every answer is checked against ``booster.predict`` and both servers' answers must be the
+same bytes.
 
 Targets: mlrt >= 0.95 x lean, and >= 1.3 x lean with micro-batching at 32 clients with a p99 no
 worse than without it. Then the overload run: at 4 x clients against a small max_queue the p99 of
@@ -704,7 +710,15 @@ def main() -> int:
     )
     parser.add_argument("--skip-overload", action="store_true", help="leave out the overload runs")
     parser.add_argument("--overload-queue", type=int, default=8, help="max_queue of the overload run")
+    parser.add_argument("--skip-split", action="store_true", help="leave out the max_batch_rows split run")
+    parser.add_argument("--only-split", action="store_true", help="run only the max_batch_rows split run")
+    parser.add_argument("--split-requests", type=int, default=20, help="requests per server per split round")
     args = parser.parse_args()
+    if args.only_split:
+        with tempfile.TemporaryDirectory() as tmp_name:
+            model_dir = Path(tmp_name) / "model"
+            split(model_dir, train_model(model_dir), args)
+        return 0
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
     if args.client == "wrk" and shutil.which("wrk") is None:
         parser.error("wrk is not installed (apt-get install wrk), or use --client python")
@@ -808,6 +822,8 @@ def main() -> int:
         )
         if not args.skip_overload:
             overload(model_dir, args, requests, expected, warm, mlrt)
+        if not args.skip_split:
+            split(model_dir, booster, args)
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (other work skews every row)")
     return 0
 
@@ -874,6 +890,86 @@ def overload(
             f"(all 503: {not bad and r.errors == 0}); wrong answers: {r.wrong} of {r.checked}"
         )
     print(f"server RSS before/after the overload: {rss0:.0f} -> {rss1:.0f} MiB; alive after: {alive.ok > 0}")
+
+
+SPLIT_ROWS = 10_000
+SPLIT_BATCH_ROWS = 1000
+
+
+def split(model_dir: Path, booster: Any, args: argparse.Namespace) -> None:
+    """A 10,000-row request cut by --max-batch-rows 1000 (10 model calls, one answer) against one
+    10,000-row predict call: one client, requests one after another, interleaved rounds."""
+    import httpx
+    import xgboost as xgb
+
+    x = np.random.default_rng(13).normal(size=(SPLIT_ROWS, N_FEATURES))
+    body = json.dumps({"data": [[i, *map(float, row)] for i, row in enumerate(x)]}).encode()
+    want = booster.predict(xgb.DMatrix(x, feature_names=booster.feature_names)).astype(np.float32)
+    print(
+        f"\n{'10,000-row requests, 1 client':<34} {'calls':>5} {'req/s':>8} {'rows/s':>9} "
+        f"{'p50 ms':>8} {'p99 ms':>8} {'non-200':>8} {'wrong/checked':>13}  p50 ms of each round",
+        flush=True,
+    )
+    servers = {
+        "one 10,000-row predict call": ([], SPLIT_ROWS // SPLIT_ROWS),
+        f"max_batch_rows = {SPLIT_BATCH_ROWS}": (
+            ["--max-batch-rows", str(SPLIT_BATCH_ROWS)],
+            SPLIT_ROWS // SPLIT_BATCH_ROWS,
+        ),
+    }
+    procs: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    times: dict[str, list[list[float]]] = {name: [] for name in servers}
+    bad: dict[str, list[int]] = {name: [0, 0, 0] for name in servers}  # non-200, wrong, checked
+    answers: dict[str, bytes] = {}
+    try:
+        for name, (extra, _) in servers.items():
+            port = free_port()
+            procs[name] = (start_mlrt(model_dir, port, args.workers, 64, extra), port)
+        with httpx.Client(timeout=60, headers={"content-type": "application/json"}) as client:
+            for n in range(args.rounds + 1):  # the first round warms up and is not counted
+                for name, (_, port) in procs.items():
+                    url = f"http://127.0.0.1:{port}/predict"
+                    took: list[float] = []
+                    for _ in range(args.split_requests):
+                        t0 = time.perf_counter()
+                        r = client.post(url, content=body)
+                        took.append(time.perf_counter() - t0)
+                        if r.status_code != 200:
+                            bad[name][0] += 1
+                            continue
+                        if name not in answers:
+                            answers[name] = r.content
+                            got = decode_mlrt(r.content)
+                            order = [row[0] for row in json.loads(r.content)["data"]] == list(
+                                range(SPLIT_ROWS)
+                            )
+                            bad[name][1] += int(not (order and np.array_equal(got, want)))
+                            bad[name][2] += 1
+                        else:
+                            bad[name][1] += int(r.content != answers[name])
+                            bad[name][2] += 1
+                    if n:
+                        times[name].append(took)
+    finally:
+        for proc, _ in procs.values():
+            stop(proc)
+    for name, (_, calls) in servers.items():
+        rounds = times[name]
+        best = min(rounds, key=lambda t: float(np.median(t)))
+        ms = np.array(best) * 1000
+        rps = len(best) / sum(best)
+        non200, wrong, checked = bad[name]
+        per_round = "/".join(f"{np.median(t) * 1000:.1f}" for t in rounds)
+        print(
+            f"{name:<34} {calls:>5} {rps:>8.1f} {rps * SPLIT_ROWS:>9.0f} {np.percentile(ms, 50):>8.2f} "
+            f"{np.percentile(ms, 99):>8.2f} {non200 or '-':>8} {f'{wrong}/{checked}':>13}  {per_round}"
+        )
+    same = len(set(answers.values())) == 1 and len(answers) == len(servers)
+    one, cut = (min(float(np.median(t)) for t in times[name]) for name in servers)
+    print(
+        f"split / one call p50: {cut / one:.2f}; both answers the same bytes: {same} "
+        f"({args.split_requests} requests per server per round, best of {args.rounds} rounds)"
+    )
 
 
 if __name__ == "__main__":

@@ -343,7 +343,18 @@ class Service(ResourceModel):
     num_workers: int | None = Field(
         None, ge=1, description="Inference workers per instance (default: 2 x vCPUs + 1 on CPU, 1 with GPUs)."
     )
-    max_batch_rows: int | None = Field(None, ge=1, description="Rows per batch handed to the model.")
+    max_batch_rows: int | None = Field(
+        None,
+        ge=1,
+        description="Rows handed to the model in one call at most: a larger request is cut into calls "
+        "of this many rows and answered in one response (default: no limit).",
+    )
+    max_request_bytes: int | None = Field(
+        None,
+        ge=1,
+        description="Bytes of one request body at most; larger requests get a 413 with a JSON error "
+        "(default: 64 MiB).",
+    )
     max_queue: int | None = Field(
         None,
         ge=1,
@@ -354,6 +365,9 @@ class Service(ResourceModel):
     endpoint: str | None = computed(description="Base URL of the service.")
     functions_urls: dict[str, str] | None = computed(description="Function name -> URL.")
     status: str | None = computed(description="READY, PENDING, SUSPENDED or FAILED.")
+    status_message: str | None = computed(
+        description="Why the service is not READY (FAILED: the last error lines of its instances); null when READY."
+    )
     image: str | None = computed(description="Image the service runs.")
 
 

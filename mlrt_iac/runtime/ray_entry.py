@@ -33,13 +33,10 @@ import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from mlrt_iac.runtime.events import encode_marker, now_iso
 from mlrt_iac.runtime.spec import TrainingSpec
-
-if TYPE_CHECKING:
-    from mlrt_iac.runtime.serving.parsing import ParsedRequest
 
 EXIT_FAILED = 1
 EXIT_BAD_SPEC = 2
@@ -307,9 +304,14 @@ class ModelServer:
         threads: int = 1,
         model_class: str | None = None,
         project_dir: str | None = None,
+        max_body_bytes: int | None = None,
     ) -> None:
         from mlrt_iac.runtime.serving.batch import BatchSpec
-        from mlrt_iac.runtime.serving.config import DEFAULT_MAX_BATCH_ROWS
+        from mlrt_iac.runtime.serving.config import (
+            DEFAULT_BATCH_ROWS,
+            DEFAULT_MAX_BODY_BYTES,
+            DEFAULT_MAX_REQUEST_ROWS,
+        )
         from mlrt_iac.runtime.serving.model import load_model
 
         self.model = load_model(
@@ -320,12 +322,16 @@ class ModelServer:
             project_dir=project_dir,
         )
         self.max_batch_rows = max_batch_rows
+        self.max_body_bytes = max_body_bytes or DEFAULT_MAX_BODY_BYTES
+        # as the local server: requests merged up to DEFAULT_BATCH_ROWS rows, no call of more
+        # than max_batch_rows rows (a larger request is cut and answered as one)
         self.spec = BatchSpec(
             self.model.input_cols,
             self.model.input_dtype,
-            max_batch_rows or DEFAULT_MAX_BATCH_ROWS,
-            0,
+            DEFAULT_MAX_REQUEST_ROWS,
+            DEFAULT_BATCH_ROWS,
             self.model.column_kinds,
+            max_batch_rows,
         )
         self.health = json.dumps(
             {
@@ -343,51 +349,26 @@ class ModelServer:
         return self.handle_many([(method, path, body)])[0]
 
     def handle_many(self, requests: list[tuple[str, str, bytes]]) -> list[tuple[int, bytes]]:
-        """`handle` for several requests at once (a `@serve.batch` batch): each is parsed and
-        answered on its own (a bad one answers 400 alone), but the rows of the requests for one
-        function go to the model in one call (several when they add up to more than
-        max_batch_rows, the most rows handed to the model at once)."""
-        import numpy as np
-
-        from mlrt_iac.runtime.serving.config import DEFAULT_MAX_BATCH_ROWS
-        from mlrt_iac.runtime.serving.parsing import encode_response
+        """`handle` for several requests at once (a `@serve.batch` batch), as the local server
+        answers a batch (`serving.batch.answer_batch`): each is parsed and answered on its own (a
+        bad one answers 400 alone), the rows of the requests for one function go to the model
+        merged, and no call gets more than max_batch_rows rows."""
+        from mlrt_iac.runtime.serving.batch import answer_batch
 
         answers: list[tuple[int, bytes] | None] = []
-        todo: dict[str, list[tuple[int, ParsedRequest]]] = {}
+        todo: list[tuple[int, bytes, Any]] = []
         for i, (method, path, body) in enumerate(requests):
-            got = self._prepare(method, path, body)
-            if isinstance(got, tuple):
-                answers.append(got)
-            else:
-                answers.append(None)
-                todo.setdefault(path.strip("/").rsplit("/", 1)[-1], []).append((i, got))
-        cap = self.max_batch_rows or DEFAULT_MAX_BATCH_ROWS
-        for name, parsed in todo.items():
-            fn = self.model.functions[name]
-            # consecutive requests whose rows together stay within max_batch_rows share a call
-            chunks: list[list[tuple[int, ParsedRequest]]] = [[]]
-            rows = 0
-            for item in parsed:
-                n = len(item[1].row_indexes)
-                if chunks[-1] and rows + n > cap:
-                    chunks.append([])
-                    rows = 0
-                chunks[-1].append(item)
-                rows += n
-            for chunk in chunks:
-                features = [p.features for _, p in chunk]
-                try:
-                    results = fn(features[0] if len(features) == 1 else np.concatenate(features))
-                except Exception as exc:  # a model failure answers 500, the replica keeps serving
-                    failed = self._error(500, f"The model failed to predict: {exc}")
-                    for i, _ in chunk:
-                        answers[i] = failed
-                    continue
-                at = 0
-                for i, p in chunk:
-                    n = len(p.row_indexes)
-                    answers[i] = (200, encode_response(p.row_indexes, results[at : at + n]))
-                    at += n
+            got = self._route(method, path, body)
+            answers.append(got if isinstance(got, tuple) else None)
+            if not isinstance(got, tuple):
+                todo.append((i, body, got))
+        if todo:
+            try:
+                done = answer_batch([(body, fn) for _, body, fn in todo], self.spec)
+            except Exception as exc:  # never leave a request unanswered
+                done = [self._error(500, f"The server failed to answer the request: {exc}")] * len(todo)
+            for (i, _, _), answer in zip(todo, done):
+                answers[i] = answer
         return [a if a is not None else self._error(500, "no answer") for a in answers]
 
     @staticmethod
@@ -396,11 +377,8 @@ class ModelServer:
 
         return status, json.dumps(RequestError(status, message).to_json()).encode()
 
-    def _prepare(self, method: str, path: str, body: bytes) -> tuple[int, bytes] | ParsedRequest:
-        """The final answer (status, body), or the ParsedRequest of rows for the model."""
-        from mlrt_iac.runtime.serving.batch import parse_for
-        from mlrt_iac.runtime.serving.errors import RequestError
-
+    def _route(self, method: str, path: str, body: bytes) -> tuple[int, bytes] | Any:
+        """The final answer (status, body), or the model function that answers the request."""
         name = path.strip("/").rsplit("/", 1)[-1]
         if name == "health":
             return 200, self.health
@@ -412,19 +390,20 @@ class ModelServer:
             )
         if method != "POST":
             return self._error(405, f"/{name} takes POST with a JSON body, not {method}.")
-        try:
-            parsed = parse_for(body, self.model.functions[name], self.spec)
-        except RequestError as bad:
-            return bad.status, json.dumps(bad.to_json()).encode()
-        if not parsed.row_indexes:
-            return 200, b'{"data":[]}'
-        return parsed
+        if len(body) > self.max_body_bytes:
+            return self._error(
+                413,
+                f"The body has {len(body)} bytes; this service takes at most {self.max_body_bytes}. "
+                "Send fewer rows per request.",
+            )
+        return self.model.functions[name]
 
 
 def build_app(args: dict[str, Any]) -> Any:
     """Serve application builder (import path ``mlrt_iac.runtime.ray_entry:build_app``).
 
-    args: ``model_uri`` (required), ``functions``, ``max_batch_rows``, ``threads``,
+    args: ``model_uri`` (required), ``functions``, ``max_batch_rows`` (rows per model call at
+    most), ``max_body_bytes`` (413 beyond), ``threads``,
     ``model_class`` and ``project_dir`` (where its module is imported from: the project directory,
     which a local Ray cluster shares with mlrt),
     ``batch_size`` and ``batch_wait_s``: with ``batch_size`` > 1 the requests waiting in a replica
@@ -451,6 +430,7 @@ def build_app(args: dict[str, Any]) -> Any:
                 int(options.get("threads") or 1),
                 options.get("model_class"),
                 options.get("project_dir"),
+                options.get("max_body_bytes"),
             )
 
         @serve.batch(max_batch_size=batch, batch_wait_timeout_s=wait)

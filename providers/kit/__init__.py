@@ -18,6 +18,8 @@ Providers never import each other (an import contract keeps `providers.local`,
 - `processes` `ProcessRef`: a started process recorded by pid, start time and boot id, signalled
              only while that identity still holds (a stale pid never hits another program).
 - `batch`    `read_many` helpers: one scan per record folder, one read of the process table.
+- `service_status` a service read FAILED: the plan's in-place restart with the cause
+             (`restart_failed`), the status a create or update plans (`planned_status`).
 
 Defaults and validation rules are not here: they are the model's (`mlrt_iac.model`).
 """

@@ -570,8 +570,12 @@ def render_service(
     selector = {"mlrt.dev/service": name, WORKLOAD_LABEL: label_value(address)}
     functions = [str(f) for f in filled(attrs, "functions", address)]
     env = [{"name": "MLRT_FUNCTIONS", "value": ",".join(functions)}]
+    # the server's limits: rows per model call (a larger request is cut) and bytes per body (413)
+    limit_args: list[str] = []
     if attrs.get("max_batch_rows") is not None:
-        env.append({"name": "MLRT_MAX_BATCH_ROWS", "value": str(attrs["max_batch_rows"])})
+        limit_args += ["--max-batch-rows", str(int(attrs["max_batch_rows"]))]
+    if attrs.get("max_request_bytes") is not None:
+        limit_args += ["--max-body-bytes", str(int(attrs["max_request_bytes"]))]
     probe = {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10}
     pod: Attributes = {
         "initContainers": [
@@ -605,6 +609,7 @@ def render_service(
                     str(workers),
                     "--max-queue",
                     str(max_queue),
+                    *limit_args,
                     *model_class_args,
                 ],
                 "ports": [{"containerPort": SERVING_PORT, "name": "http", "protocol": "TCP"}],

@@ -58,6 +58,7 @@ INLINE_ONLY: dict[str, frozenset[str]] = {
             "functions",
             "model_class",
             "max_batch_rows",
+            "max_request_bytes",
             "image",
             "image_repository",
             "ingress_enabled",

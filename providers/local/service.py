@@ -9,11 +9,18 @@ their in-flight requests), so clients see no failed request. `suspended = true` 
 processes and keeps the service. The model directories a service serves (both while it rolls)
 are recorded under `.mlrt/model-users/local-<name>.json`, so a training never prunes a model
 version in use (`providers.kit.models`). Failure contract: create that fails stops what it started.
+
+A refresh reads a service whose instances have stopped on their own (the supervisor gave up on
+workers that kept crashing, a model that no longer loads after a restart) or no longer answer
+/health as status FAILED, with `status_message` the last error lines of its instance logs
+(`failure_cause`); the plan then updates it in place (a restart on the same port), the cause
+next to `status`. Only a service whose folder is gone reads as deleted.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -43,15 +50,22 @@ from providers.kit.batch import process_table, read_by_scan
 from providers.kit.names import file_safe_name, name_as_id
 from providers.kit.processes import ProcessRef, stop_groups
 from providers.kit.records import atomic_write_json, read_json
+from providers.kit.service_status import FAILED, planned_status, restart_failed
 from providers.kit.waiting import deadline_binds, exceeded, seconds_left
 
 from .common import LocalHandler
 from .logs import service_logs
 
-COMPUTED = ("endpoint", "functions_urls", "status", "image")
+COMPUTED = ("endpoint", "functions_urls", "status", "status_message", "image")
 REPLACE = ("name", "compute_pool", "ingress_enabled", "gpu_requests", "image_repository")
 READY_TIMEOUT = 120.0
 STOP_TIMEOUT = 30.0
+CAUSE_LINES = 5  # error lines of an instance log in a FAILED service's status_message
+CAUSE_LINE_CHARS = 300
+# a log line that tells an error: a logged ERROR/CRITICAL, the last line of a traceback
+# ("ValueError: ...", "mlrt_iac...ModelLoadError: ..."), the server's "Error: ..." on exit
+_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[,.]\d+)?\s+")
+_ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL)\b|^Error\b|^[\w.]*(Error|Exception|Exit|Interrupt)\b.*:")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -74,6 +88,27 @@ def stop_pids(refs: list[ProcessRef], timeout: float = STOP_TIMEOUT) -> None:
     stop_groups(refs, timeout)
 
 
+def failure_cause(logs: Sequence[Path]) -> str:
+    """The last error lines of the instances' logs (CAUSE_LINES at most, without their
+    timestamps, a repeated one once with its count, each shortened), or the last lines when none
+    reads as an error; "" when there is no log."""
+    errors: dict[str, int] = {}  # message -> times, in the order of their last occurrence
+    tail: list[str] = []
+    for log in logs:
+        try:
+            with open(log, "rb") as f:
+                f.seek(max(0, os.path.getsize(log) - 64 * 1024))
+                text = [_TIMESTAMP.sub("", t) for t in f.read().decode(errors="replace").splitlines()]
+        except OSError:
+            continue
+        tail = [t for t in text if t.strip()][-CAUSE_LINES:]
+        for line in text:
+            if _ERROR_LINE.search(line):
+                errors[line] = errors.pop(line, 0) + 1
+    chosen = [f"{t} ({n} times)" if n > 1 else t for t, n in errors.items()][-CAUSE_LINES:] or tail
+    return "\n".join(t if len(t) <= CAUSE_LINE_CHARS else t[: CAUSE_LINE_CHARS - 3] + "..." for t in chosen)
+
+
 class ServiceHandler(LocalHandler):
     type_name: ClassVar[str] = "service"
     computed: ClassVar[tuple[str, ...]] = COMPUTED
@@ -86,7 +121,13 @@ class ServiceHandler(LocalHandler):
 
     def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
         changed = sorted(k for k, v in desired.items() if k not in COMPUTED and prior.get(k) != v)
-        return DiffResult(changed=changed, requires_replace=[k for k in changed if k in REPLACE])
+        result = DiffResult(changed=changed, requires_replace=[k for k in changed if k in REPLACE])
+        return restart_failed(result, prior, desired)
+
+    def plan_computed(
+        self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None
+    ) -> Attributes:
+        return planned_status(desired, prior)
 
     # -- processes -------------------------------------------------------------------------
     def _start(
@@ -119,8 +160,10 @@ class ServiceHandler(LocalHandler):
             "--max-queue",
             str(int(filled(desired, "max_queue", ctx.address))),
         ]
-        if desired.get("max_batch_rows"):
+        if desired.get("max_batch_rows"):  # rows per model call: a larger request is cut
             cmd += ["--max-batch-rows", str(int(desired["max_batch_rows"]))]
+        if desired.get("max_request_bytes"):  # bytes per request body: 413 beyond
+            cmd += ["--max-body-bytes", str(int(desired["max_request_bytes"]))]
         cmd += ["--functions", ",".join(filled(desired, "functions", ctx.address))]
         if desired.get("model_class"):
             # the project's own code makes the model: imported from the project directory
@@ -179,7 +222,13 @@ class ServiceHandler(LocalHandler):
 
     def _attrs(self, desired: Attributes, endpoint: str | None, status: str) -> Attributes:
         urls = {f: f"{endpoint}/{f}" for f in desired.get("functions") or ["predict"]} if endpoint else {}
-        return {"endpoint": endpoint, "functions_urls": urls, "status": status, "image": None}
+        return {
+            "endpoint": endpoint,
+            "functions_urls": urls,
+            "status": status,
+            "status_message": None,
+            "image": None,
+        }
 
     def _record(
         self, ctx: ProviderContext, name: str, port: int, pids: list[ProcessRef], generation: int
@@ -261,10 +310,21 @@ class ServiceHandler(LocalHandler):
             return ReadResult(dict(prior))
         pids = self._refs(procs)
         endpoint = prior.get("endpoint")
-        if not pids or not all(alive(p) for p in pids) or not endpoint or not _healthy(str(endpoint)):
-            # A dead or unhealthy server is gone: the next apply starts it again.
-            return ReadResult(None)
-        return ReadResult(dict(prior))
+        dead = [i for i, p in enumerate(pids) if not alive(p)]
+        if pids and not dead and endpoint and _healthy(str(endpoint)):
+            return ReadResult({**prior, "status": "READY", "status_message": None})
+        # Stopped on its own (or not answering): FAILED with the cause; the plan restarts it.
+        generation = int(procs.get("generation") or 0)
+        if not pids:
+            what = "No instance of the service is running"
+        elif dead:
+            what = f"{len(dead)} of {len(pids)} instance{'s' if len(pids) != 1 else ''} stopped"
+        else:
+            what = f"The instances run but {endpoint}/health does not answer"
+        logs = [self._dir(ctx, id) / f"instance-{generation}-{i}.log" for i in (dead or range(len(pids)))]
+        cause = failure_cause(logs)
+        message = f"{what}; last errors in its log:\n{cause}" if cause else f"{what} (nothing in its log)."
+        return ReadResult({**prior, "status": FAILED, "status_message": message})
 
     def import_(self, ctx: ProviderContext, id: str) -> ReadResult:
         """A running service of this project (`mlrt import service.x NAME`): its instances must

@@ -20,8 +20,10 @@ The REST API is declarative over *all* applications of the cluster, so every cha
 deployed configs, replaces this service's entry and puts the whole list back (under a lock, for
 parallel applies in one process). Serve rolls replicas over when a deployment's config changes,
 so a new model or replica count is an in-place update with no failed request. `read` returns None
-when the application is gone (drift). `suspended = true` removes the application, keeps the
-service. The cluster used is kept in `private`; every wait ends at the operation's deadline
+when the application is gone (drift); an application Serve reports DEPLOY_FAILED or UNHEALTHY
+reads as status FAILED with Serve's message in `status_message` (`observed`), which the plan
+restarts in place (`providers.kit.service_status`): the update removes the failed application
+and deploys it afresh. `suspended = true` removes the application, keeps the service. The cluster used is kept in `private`; every wait ends at the operation's deadline
 (`timeouts { }`) at the latest, with DeadlineExceeded.
 """
 
@@ -54,18 +56,22 @@ from mlrt_iac.provider import (
 from providers.kit import models
 from providers.kit.handler import public
 from providers.kit.names import file_safe_name, name_as_id
+from providers.kit.service_status import FAILED, planned_status, restart_failed
 from providers.kit.waiting import deadline_binds, exceeded, seconds_left
 
 from .client import Dashboard
 from .common import RayHandler, Target, by_cluster
 from .logs import service_logs
 
-COMPUTED = ("endpoint", "functions_urls", "status", "image")
+COMPUTED = ("endpoint", "functions_urls", "status", "status_message", "image")
 REPLACE = ("name", "compute_pool", "ingress_enabled", "image_repository")
 READY_TIMEOUT = 300.0
 DEPLOYMENT = "MlrtModel"
 MIN_ONGOING = 32
 BATCH_SIZE = 8
+FAILED_STATES = ("DEPLOY_FAILED", "UNHEALTHY")  # Serve application statuses read as FAILED
+MESSAGE_LINES = 5  # of Serve's message in status_message
+MESSAGE_LINE_CHARS = 300
 _LOCK = threading.Lock()
 
 
@@ -73,6 +79,33 @@ def replica_limit(workers: int, max_queue: int, replicas: int) -> int:
     """`max_ongoing_requests` of one replica: its share of the service's queue plus the requests
     its workers are answering, at least MIN_ONGOING (see the module docstring for why)."""
     return max(MIN_ONGOING, workers + math.ceil(max_queue / max(replicas, 1)))
+
+
+def observed(app: dict[str, Any] | None, prior: Attributes) -> Attributes | None:
+    """What a refresh reads from the Serve application of a (not suspended) service: None when
+    it is gone or going, FAILED with Serve's last message lines when it failed, READY when it
+    runs, else (deploying) the prior attributes."""
+    if app is None or app.get("status") == "DELETING":
+        return None
+    attrs = public(prior)
+    status = app.get("status")
+    if status in FAILED_STATES:
+        dep = (app.get("deployments") or {}).get(DEPLOYMENT) or {}
+        text = str(app.get("message") or "").strip() or str(dep.get("message") or "").strip()
+        lines = [
+            t if len(t) <= MESSAGE_LINE_CHARS else t[: MESSAGE_LINE_CHARS - 3] + "..."
+            for t in text.splitlines()
+            if t.strip()
+        ]
+        cause = "\n".join(lines[-MESSAGE_LINES:]) or "no message from Serve"
+        return {
+            **attrs,
+            "status": FAILED,
+            "status_message": f"Ray Serve reports the application {status}:\n{cause}",
+        }
+    if status == "RUNNING":
+        return {**attrs, "status": "READY", "status_message": None}
+    return attrs
 
 
 class ServiceHandler(RayHandler):
@@ -84,7 +117,13 @@ class ServiceHandler(RayHandler):
 
     def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
         changed = sorted(k for k, v in desired.items() if k not in COMPUTED and prior.get(k) != v)
-        return DiffResult(changed=changed, requires_replace=[k for k in changed if k in REPLACE])
+        result = DiffResult(changed=changed, requires_replace=[k for k in changed if k in REPLACE])
+        return restart_failed(result, prior, desired)
+
+    def plan_computed(
+        self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None
+    ) -> Attributes:
+        return planned_status(desired, prior)
 
     # -- the application config ------------------------------------------------------------
     def _app(self, ctx: ProviderContext, name: str, desired: Attributes) -> dict[str, Any]:
@@ -106,8 +145,10 @@ class ServiceHandler(RayHandler):
             "functions": list(filled(desired, "functions", ctx.address)),
             "batch_size": BATCH_SIZE,
         }
-        if desired.get("max_batch_rows"):
+        if desired.get("max_batch_rows"):  # rows per model call: a larger request is cut
             args["max_batch_rows"] = int(desired["max_batch_rows"])
+        if desired.get("max_request_bytes"):  # bytes per request body: 413 beyond
+            args["max_body_bytes"] = int(desired["max_request_bytes"])
         if desired.get("model_class"):
             # imported in the replicas from the project directory (shared with a local cluster)
             args["model_class"] = str(desired["model_class"])
@@ -210,7 +251,13 @@ class ServiceHandler(RayHandler):
 
     def _attrs(self, desired: Attributes, endpoint: str | None, status: str) -> Attributes:
         urls = {f: f"{endpoint}/{f}" for f in desired.get("functions") or []} if endpoint else {}
-        return {"endpoint": endpoint, "functions_urls": urls, "status": status, "image": None}
+        return {
+            "endpoint": endpoint,
+            "functions_urls": urls,
+            "status": status,
+            "status_message": None,
+            "image": None,
+        }
 
     def _deploy(self, ctx: ProviderContext, name: str, desired: Attributes, target: Target) -> Attributes:
         dash = target.dashboard
@@ -251,6 +298,9 @@ class ServiceHandler(RayHandler):
         target = self.target(ctx, ctx.private)
         self._use(ctx, id, prior, desired)  # both while Serve rolls
         try:
+            if prior.get("status") == FAILED and not desired.get("suspended"):
+                # Serve does not deploy an unchanged config again: remove the failed one first
+                self._remove(ctx, target, id)
             attrs = self._deploy(ctx, id, desired, target)
         except BaseException:
             self._use(ctx, id, prior)
@@ -266,10 +316,7 @@ class ServiceHandler(RayHandler):
         apps = dash.serve_status().get("applications") or {}
         if prior.get("suspended"):
             return ReadResult(public(prior))
-        app = apps.get(id)
-        if app is None or app.get("status") in ("DEPLOY_FAILED", "DELETING"):
-            return ReadResult(None)
-        return ReadResult(public(prior))
+        return ReadResult(observed(apps.get(id), prior))
 
     def read_many(self, ctx: ProviderContext, requests: Sequence[ReadRequest]) -> BatchReadResult:
         """`read` for many services with one Serve applications GET per cluster."""
@@ -291,9 +338,7 @@ class ServiceHandler(RayHandler):
                 elif prior.get("suspended"):
                     results[i] = ReadResult(public(prior))
                 else:
-                    app = apps.get(requests[i].id)
-                    gone = app is None or app.get("status") in ("DEPLOY_FAILED", "DELETING")
-                    results[i] = ReadResult(None if gone else public(prior))
+                    results[i] = ReadResult(observed(apps.get(requests[i].id), prior))
         return BatchReadResult([r if r is not None else ReadResult(None) for r in results])
 
     def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
@@ -302,14 +347,18 @@ class ServiceHandler(RayHandler):
         if target.managed and not dash.reachable():
             self._use(ctx, id)
             return
+        self._remove(ctx, target, id)
+        self._use(ctx, id)
+
+    def _remove(self, ctx: ProviderContext, target: Target, id: str) -> None:
+        """Remove the application and wait until Serve has deleted it."""
+        dash = target.dashboard
         if id not in (dash.serve_status().get("applications") or {}):
-            self._use(ctx, id)
             return
         self._put(dash, target, id, None)
         deadline = time.monotonic() + seconds_left(ctx, 60.0)
         while time.monotonic() < deadline:
             if id not in (dash.serve_status().get("applications") or {}):
-                self._use(ctx, id)
                 return
             time.sleep(0.3)
         raise PermanentError(

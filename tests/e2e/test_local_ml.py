@@ -88,7 +88,8 @@ def test_quickstart_trains_serves_and_converges(quickstart: Path) -> None:
     again = run_mlrt(quickstart, "plan", "-detailed-exitcode")
     assert again.returncode == 0, again.stdout + again.stderr
 
-    # A killed server is drift; the next apply starts it again.
+    # A killed server is drift: FAILED with its cause, not deleted; the next apply starts it
+    # again in place, on the same endpoint.
     for pid in _service_pids(quickstart, "churn"):
         os.killpg(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
@@ -96,11 +97,15 @@ def test_quickstart_trains_serves_and_converges(quickstart: Path) -> None:
         time.sleep(0.05)
     drift = run_mlrt(quickstart, "plan", "-detailed-exitcode")
     assert drift.returncode == 2
-    assert "service.churn has been deleted" in drift.stdout
+    assert "service.churn has changed" in drift.stdout and "has been deleted" not in drift.stdout
+    assert 'status = "READY" -> "FAILED"' in drift.stdout
+    assert "service.churn will be updated in-place" in drift.stdout
+    assert "restarts the failed service" in drift.stdout
     repaired = run_mlrt(quickstart, "apply", "-auto-approve", timeout=300)
     assert repaired.returncode == 0, repaired.stderr
-    assert "1 added, 0 changed, 0 destroyed" in repaired.stdout
+    assert "0 added, 1 changed, 0 destroyed" in repaired.stdout
     new_endpoint = run_mlrt(quickstart, "output", "-raw", "endpoint").stdout
+    assert new_endpoint == endpoint
     assert _post(new_endpoint + "/predict", {"data": [[0, *x[0].tolist()]]})[0] == 200
 
     # Changing num_workers is a rolling replacement: no request fails during the switch.

@@ -116,6 +116,7 @@ def representative_items() -> list[RenderItem]:
                 "max_queue": 32,
                 "num_workers": 7,  # the engine's default: 2 x 3 vCPU (CPU_X64_S) + 1
                 "max_batch_rows": 1000,
+                "max_request_bytes": 8388608,
                 "suspended": False,
                 "image_repository": "models",
                 "external_access_integrations": ["web"],

@@ -151,7 +151,7 @@ def test_a_huge_header_is_refused(xgb_model: tuple[Path, Any], start_server: Cal
 
 
 def test_rows_are_capped_by_default(xgb_model: tuple[Path, Any], start_server: Callable[..., Server]) -> None:
-    server = start_server(xgb_model[0], workers=1)  # no --max-batch-rows: the default, 100,000
+    server = start_server(xgb_model[0], workers=1)  # no --max-request-rows: the default, 100,000
     for n in (100_001, 1_000_000):
         doc = _json_error(atk.run(atk.request(server.port, atk.post(atk.many_rows(n)), timeout=60)), 413)
         assert "100000 rows" in doc["error"], doc

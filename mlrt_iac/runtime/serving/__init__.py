@@ -1,7 +1,7 @@
 """The mlrt inference server: Snowflake service-function format over HTTP, with admission control.
 
 One instance is ``python -m mlrt_iac.runtime.serving --model-uri DIR --host H --port P --workers N
---max-queue Q [--max-batch-rows R] [--batch-rows B] [--functions predict,predict_proba] [--instance-id I]
+--max-queue Q [--max-batch-rows R] [--batch-rows B] [--max-request-rows N] [--functions predict,predict_proba] [--instance-id I]
 [--ready-file F] [--max-body-bytes B] [--max-header-bytes H] [--request-timeout S]
 [--max-buffered-bytes M] [--keep-alive-timeout K] [--drain-timeout D]
 [--model-class module:Name [--project-dir D]]``: a supervisor that binds H:P with SO_REUSEPORT (so several instances share one
@@ -19,7 +19,7 @@ value per row (``model.py``, ``custom.py``). Errors are JSON ``{"error", "code",
 most 200 characters of any value: 400 malformed body (nesting deeper than the format's rows of
 values included), 404 unknown function, 405 wrong method, 408 when a request's head and body have
 not arrived within ``--request-timeout`` (10 s) of its first byte (the connection then closes),
-413 body over ``--max-body-bytes`` (64 MiB) or more rows than ``--max-batch-rows`` (100,000), 431
+413 body over ``--max-body-bytes`` (64 MiB) or more rows than ``--max-request-rows`` (100,000), 431
 request line + headers over ``--max-header-bytes`` (16 KiB), 503 + ``Retry-After: 1`` when
 ``max_queue`` requests already wait or the worker already holds ``--max-buffered-bytes`` (256 MiB)
 of request bodies. A request takes a waiting slot only once its whole body has arrived, so slow
@@ -32,7 +32,9 @@ On SIGTERM (a rolling update's old instance) a worker stops accepting and drains
 connection stays open so that the client's next request on it is answered rather than reset.
 Requests that reach a worker while it is busy are answered together: merged into one prediction
 call of at most ``--batch-rows`` rows (4,096; 0: each request on its own) and split back, each answer
-exactly its own rows in its own order (``batch.py``).
+exactly its own rows in its own order (``batch.py``). No model call gets more than ``--max-batch-rows``
+rows (the service's ``max_batch_rows``; default no limit): a larger request is cut into calls of that
+many rows, predicted one after another and answered in one response, its rows in their order.
 ``GET /health`` is 200 ``{"status": "ok", "model", "instance", ...}`` once every worker has loaded
 the model; ``GET /metrics`` is Prometheus text (requests by function and code, latency histogram,
 queue depth, rejections), for the instance that answers.

@@ -17,6 +17,7 @@ from mlrt_iac.runtime.serving.config import (
     DEFAULT_MAX_BATCH_ROWS,
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_REQUEST_ROWS,
     DEFAULT_REQUEST_TIMEOUT_S,
     ServeConfig,
 )
@@ -40,10 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="requests that may wait per instance; beyond it, 503 + Retry-After",
     )
     parser.add_argument(
+        "--max-request-rows",
+        type=int,
+        default=DEFAULT_MAX_REQUEST_ROWS,
+        help=f"rows per request at most; beyond, 413 (default {DEFAULT_MAX_REQUEST_ROWS})",
+    )
+    parser.add_argument(
         "--max-batch-rows",
         type=int,
         default=DEFAULT_MAX_BATCH_ROWS,
-        help=f"rows per request at most; beyond, 413 (default {DEFAULT_MAX_BATCH_ROWS})",
+        help="rows handed to the model in one call at most: a larger request is cut into calls of "
+        "this many rows, predicted one after another and answered as one (default: no limit)",
     )
     parser.add_argument(
         "--batch-rows",
@@ -143,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port,
             workers=args.workers,
             max_queue=args.max_queue,
+            max_request_rows=args.max_request_rows,
             max_batch_rows=args.max_batch_rows,
             batch_rows=args.batch_rows,
             functions=functions,

@@ -3,7 +3,8 @@
 A raw ASGI callable (no framework routing): the routes are fixed and this is the hot path.
 Each worker answers its requests in batches, one batch at a time: every request whose body has
 arrived while the worker was busy joins the next batch, whose requests of one function are merged
-into one prediction call (``batch.py``; ``batch_rows`` rows at most). A batch of up to BATCH_BYTES
+into one prediction call (``batch.py``; ``batch_rows`` rows at most), and a request of more than
+``max_batch_rows`` rows is cut into several calls answered as one. A batch of up to BATCH_BYTES
 of bodies is parsed, predicted and encoded right on the event loop (no hand-off to a thread and
 back); a single larger request goes to the worker's prediction thread, so the event loop stays free
 to answer health checks and to refuse work at once (503 + Retry-After) meanwhile. Requests that
@@ -89,7 +90,12 @@ class ServingApp:
         self.endpoint_index = {name: i for i, name in enumerate(shared.layout.endpoints)}
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlrt-predict")
         self.spec = BatchSpec(
-            model.input_cols, model.input_dtype, config.max_batch_rows, config.batch_rows, model.column_kinds
+            model.input_cols,
+            model.input_dtype,
+            config.max_request_rows,
+            config.batch_rows,
+            model.column_kinds,
+            config.max_batch_rows,
         )
         self.pending: deque[_Job] = deque()  # admitted requests waiting for the next batch
         self.running = False  # a batch is on the prediction thread

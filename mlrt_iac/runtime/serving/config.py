@@ -8,9 +8,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Limits on what one client may send (each also a command-line flag; see __init__.py)
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024  # one request body (413)
-DEFAULT_MAX_BATCH_ROWS = 100_000  # rows in one request (413)
+DEFAULT_MAX_REQUEST_ROWS = 100_000  # rows in one request (413): a safety limit, not a batch size
 # rows of several waiting requests merged into one prediction call at most (0: no merging)
 DEFAULT_BATCH_ROWS = 4096
+# rows handed to the model in one call at most (the service's max_batch_rows): a larger request is
+# cut into calls of this many rows, predicted one after another and answered as one; None: no limit
+DEFAULT_MAX_BATCH_ROWS: int | None = None
 # request bodies (bytes) handed to the model as one batch at most; a batch within this many bytes
 # runs on the worker's event loop, a single larger request on its prediction thread
 BATCH_BYTES = 1024 * 1024
@@ -42,7 +45,8 @@ class ServeConfig(BaseModel):
     port: int = Field(default=8080, ge=0, le=65535)
     workers: int = Field(default=1, ge=1)
     max_queue: int = Field(default=16, ge=0)
-    max_batch_rows: int = Field(default=DEFAULT_MAX_BATCH_ROWS, ge=1)
+    max_request_rows: int = Field(default=DEFAULT_MAX_REQUEST_ROWS, ge=1)
+    max_batch_rows: int | None = Field(default=DEFAULT_MAX_BATCH_ROWS, ge=1)
     batch_rows: int = Field(default=DEFAULT_BATCH_ROWS, ge=0)
     functions: tuple[str, ...] | None = None
     # "module:Name" of the project's class or loader function that makes the model (custom.py)

@@ -179,6 +179,13 @@ class Instance:
         assert self.shared is not None
         old = self.workers[index]
         old.process.join()
+        try:  # a restarted worker that could not load the model says why: into the log
+            if old.status.poll():
+                kind, detail = old.status.recv()
+                if kind == "error":
+                    LOG.error("worker %d could not load the model: %s", index, detail)
+        except (EOFError, OSError, ValueError):
+            pass
         old.status.close()
         self.shared.reset_worker(index)
         now = time.monotonic()

@@ -5,7 +5,7 @@ that cannot be trusted (ragged rows, non-numbers, booleans, nulls, strings) does
 the rows, to build the matrix with nulls as missing values (NaN) or to name the first bad row and
 column in the error.
 
-Bounded whatever the body: more rows than ``max_rows`` (default DEFAULT_MAX_BATCH_ROWS) are a
+Bounded whatever the body: more rows than ``max_rows`` (default DEFAULT_MAX_REQUEST_ROWS) are a
 413 before the JSON is parsed (each row is a list, so the body's ``[`` count bounds the rows at
 no cost, where parsing 1e6 rows would take ~800 MB); nesting deeper than the format's
 object -> rows -> values is a 400 naming the row and column (the JSON parser refuses beyond 1,024
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from mlrt_iac.runtime.serving import jsoncodec
-from mlrt_iac.runtime.serving.config import DEFAULT_MAX_BATCH_ROWS
+from mlrt_iac.runtime.serving.config import DEFAULT_MAX_REQUEST_ROWS
 from mlrt_iac.runtime.serving.errors import SHOW_CHARS, RequestError, show
 
 FORMAT_HINT = 'The body must be a JSON object {"data": [[row_index, col1, col2, ...], ...]}.'
@@ -46,10 +46,10 @@ def parse_request(
 ) -> ParsedRequest:
     """Parse and validate ``body``; raise RequestError (400 or 413) naming the row and column.
 
-    ``max_rows`` None means DEFAULT_MAX_BATCH_ROWS: there is always a cap.
+    ``max_rows`` None means DEFAULT_MAX_REQUEST_ROWS: there is always a cap.
     """
     if max_rows is None:
-        max_rows = DEFAULT_MAX_BATCH_ROWS
+        max_rows = DEFAULT_MAX_REQUEST_ROWS
     rows = _rows_of(body, max_rows)
     n_cols = len(input_cols)
     if not rows:
@@ -90,7 +90,7 @@ def parse_table_request(
     of numbers, strings, booleans and None, each checked against its column's kind ("number",
     "string", "bool", "any"); RequestError (400, 413) naming the row and column otherwise."""
     if max_rows is None:
-        max_rows = DEFAULT_MAX_BATCH_ROWS
+        max_rows = DEFAULT_MAX_REQUEST_ROWS
     rows = _rows_of(body, max_rows)
     n_cols = len(input_cols)
     matrix = np.empty((len(rows), n_cols), dtype=object)
@@ -176,7 +176,7 @@ def _check_row(i: int, row: Any, input_cols: list[str]) -> Any:
 def _too_many_rows(count: str, max_rows: int) -> str:
     return (
         f"The request has {count} rows; this service takes at most {max_rows} rows per "
-        "request (max_batch_rows). Split the request into smaller batches."
+        "request (the server's --max-request-rows). Split the request into smaller ones."
     )
 
 

@@ -71,7 +71,13 @@ def test_computed_attributes_per_type() -> None:
         "finished_at",
         "versions",
     }
-    assert set(computed_attributes("service")) == {"endpoint", "functions_urls", "status", "image"}
+    assert set(computed_attributes("service")) == {
+        "endpoint",
+        "functions_urls",
+        "status",
+        "status_message",
+        "image",
+    }
     assert computed_attributes("nope") == ()
     assert set(RESOURCE_MODELS) == {
         "compute_pool",

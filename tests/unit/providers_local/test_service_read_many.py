@@ -1,6 +1,6 @@
 """Local services' `read_many`: one scan of the services folder and one process-table read give
-what `read` gives for each service (a live healthy server, a dead one, a suspended one, one
-whose folder is gone, one that never existed). Real processes and a real /health endpoint."""
+what `read` gives for each service (a live healthy server, a dead one (FAILED), a suspended one,
+one that never existed). Real processes and a real /health endpoint."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from mlrt_iac.provider import ProviderContext, ReadRequest
 from providers.kit.processes import ProcessRef
@@ -35,7 +36,7 @@ def test_read_many_agrees_with_read(
     _record(ctx, "up", [pid], port)
     _record(ctx, "dead", [dead.pid], port)
     _record(ctx, "paused", [], 0)
-    cases = {
+    cases: dict[str, dict[str, Any]] = {
         "up": {"name": "up", "endpoint": endpoint, "suspended": False},
         "dead": {"name": "dead", "endpoint": endpoint, "suspended": False},
         "paused": {"name": "paused", "endpoint": None, "suspended": True},
@@ -46,4 +47,9 @@ def test_read_many_agrees_with_read(
     many = [r if isinstance(r, Exception) else r.attributes for r in batch.results]
     one = [handler.read(r.ctx, r.id, r.prior).attributes for r in requests]
     assert many == one
-    assert many == [cases["up"], None, cases["paused"], None]
+    assert many[0] == {**cases["up"], "status": "READY", "status_message": None}
+    # an instance that exited is FAILED with a cause, not deleted (test_service_failed.py)
+    dead_read = many[1]
+    assert isinstance(dead_read, dict) and dead_read["status"] == "FAILED"
+    assert dead_read["status_message"].startswith("1 of 1 instance stopped")
+    assert many[2:] == [cases["paused"], None]

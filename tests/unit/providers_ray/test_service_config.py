@@ -95,9 +95,13 @@ def test_defaults_do_not_starve_the_router(tmp_path: Path) -> None:
 
 
 def test_gpus_and_batch_rows(tmp_path: Path) -> None:
-    cfg = app(tmp_path, gpu_requests=1, max_batch_rows=500)
+    cfg = app(tmp_path, gpu_requests=1, max_batch_rows=500, max_request_bytes=4096)
     assert cfg["deployments"][0]["ray_actor_options"] == {"num_cpus": 1.0, "num_gpus": 1}
     assert cfg["args"]["max_batch_rows"] == 500
+    assert cfg["args"]["max_body_bytes"] == 4096  # the replica answers 413 beyond
+    other = tmp_path / "other"
+    other.mkdir()
+    assert "max_body_bytes" not in app(other)["args"]  # the server's default, 64 MiB
 
 
 def test_missing_model_is_permanent(tmp_path: Path) -> None:

@@ -102,8 +102,20 @@ def test_max_batch_rows_bounds_each_model_call(xgb: tuple[ModelServer, Any]) -> 
     assert calls == [5, 5, 5]  # 2+3, 4+1, 5: never more than max_batch_rows at once
     calls.clear()
     assert answers == [capped.handle(*r) for r in reqs]
-    too_many = capped.handle_many([("POST", "/s/predict", body(rows(6, 0)))])
-    assert too_many[0][0] == 413
+    big = ("POST", "/s/predict", body(rows(12, 0), first=40))
+    calls.clear()
+    split = capped.handle_many([big])
+    assert calls == [5, 5, 2]  # a request of more than max_batch_rows is cut, answered as one
+    assert split == [server.handle(*big)]  # what one 12-row call answers, in order
+    assert [r[0] for r in json.loads(split[0][1])["data"]] == list(range(40, 52))
+
+
+def test_max_body_bytes_answers_413(xgb: tuple[ModelServer, Any]) -> None:
+    server, _ = xgb
+    small = ModelServer(server.model.uri, max_body_bytes=200)
+    status, answer = small.handle("POST", "/s/predict", body(rows(5, 1)))
+    assert status == 413 and "at most 200" in json.loads(answer)["error"]
+    assert small.handle("POST", "/s/predict", body(rows(1, 1)))[0] == 200
 
 
 def test_a_custom_model_answers_typed_rows_in_a_replica(tmp_path: Path) -> None:

@@ -43,8 +43,15 @@ def xgb_server(
     xgb_model: tuple[Path, Any],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Server]:
-    """One shared 2-worker server for the tests that only send requests."""
-    server = Server(xgb_model[0], free_port(), workers=2, max_queue=16, extra=["--max-batch-rows", "1000"])
+    """One shared 2-worker server for the tests that only send requests: at most 1000 rows per
+    request, at most 300 rows per model call (larger requests are cut)."""
+    server = Server(
+        xgb_model[0],
+        free_port(),
+        workers=2,
+        max_queue=16,
+        extra=["--max-request-rows", "1000", "--max-batch-rows", "300"],
+    )
     try:
         server.start(tmp_path_factory.mktemp("xgb-server"))
         yield server

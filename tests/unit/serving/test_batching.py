@@ -38,8 +38,10 @@ def xgb(xgb_model: tuple[Path, Any]) -> tuple[LoadedModel, Any]:
     return load_model(model_dir), booster
 
 
-def spec(model: LoadedModel, batch_rows: int = 4096, max_rows: int = 1000) -> BatchSpec:
-    return BatchSpec(model.input_cols, model.input_dtype, max_rows, batch_rows)
+def spec(
+    model: LoadedModel, batch_rows: int = 4096, max_rows: int = 1000, max_batch_rows: int | None = None
+) -> BatchSpec:
+    return BatchSpec(model.input_cols, model.input_dtype, max_rows, batch_rows, (), max_batch_rows)
 
 
 def expected(booster: Any, x: np.ndarray, proba: bool = False) -> np.ndarray:
@@ -84,6 +86,58 @@ def test_batch_rows_bounds_each_call_and_zero_turns_merging_off(xgb: tuple[Loade
         assert fn.calls == calls, batch_rows
         for x, answer in zip(xs, answers):
             np.testing.assert_array_equal(values(answer)[1], expected(booster, x).astype(np.float32))
+
+
+def test_max_batch_rows_cuts_a_request_and_answers_it_as_one_call_would(
+    xgb: tuple[LoadedModel, Any],
+) -> None:
+    """A 2,500-row request with max_batch_rows 1000: three calls of 1000, 1000, 500 rows, one
+    answer byte for byte what a single 2,500-row call gives, its row indexes in their order."""
+    model, _ = xgb
+    x = training_data(2500, seed=41)[0]
+    body = request(x, -7)
+    whole = answer_batch([(body, model.functions["predict"])], spec(model, max_rows=5000))
+    for batch_rows in (4096, 0, 300):
+        fn = Counting(model.functions["predict"])
+        split = answer_batch([(body, fn)], spec(model, batch_rows, max_rows=5000, max_batch_rows=1000))
+        assert fn.calls == [1000, 1000, 500], batch_rows
+        assert split == whole
+    indexes, _ = values(whole[0])
+    assert indexes == list(range(-7, 2493))
+    proba = answer_batch([(body, model.functions["predict_proba"])], spec(model, max_rows=5000))
+    cut = answer_batch(
+        [(body, model.functions["predict_proba"])], spec(model, max_rows=5000, max_batch_rows=999)
+    )
+    assert cut == proba  # a list per row (one probability per class) splices the same way
+
+
+def test_max_batch_rows_with_other_requests_merged_up_to_it(xgb: tuple[LoadedModel, Any]) -> None:
+    """Small requests merge with the pieces of a big one up to max_batch_rows; every answer is
+    its own rows in order, as if each request were predicted alone."""
+    model, _ = xgb
+    sizes = [30, 250, 40, 10]
+    xs = [training_data(n, seed=50 + i)[0] for i, n in enumerate(sizes)]
+    bodies = [request(x, 100 * i) for i, x in enumerate(xs)]
+    fn = Counting(model.functions["predict"])
+    answers = answer_batch([(b, fn) for b in bodies], spec(model, max_batch_rows=100))
+    assert max(fn.calls) <= 100 and sum(fn.calls) == sum(sizes)
+    # 30 alone (30 + 100 > 100), the big one's pieces 100, 100, then its 50 with the 40 and the 10
+    assert fn.calls == [30, 100, 100, 100]
+    alone = [answer_batch([(b, model.functions["predict"])], spec(model))[0] for b in bodies]
+    assert answers == alone
+
+
+def test_a_failing_piece_fails_its_whole_request_only(xgb: tuple[LoadedModel, Any]) -> None:
+    model, _ = xgb
+    x = training_data(300, seed=61)[0]
+    x[250, 0] = 12345.0  # in the third piece of 100
+    other = training_data(20, seed=62)[0]
+    fn = Counting(model.functions["predict"], fail_on=12345.0)
+    answers = answer_batch(
+        [(request(x, 0), fn), (request(other, 0), fn)], spec(model, batch_rows=0, max_batch_rows=100)
+    )
+    assert answers[0][0] == 500 and "cannot take" in json.loads(answers[0][1])["error"]
+    assert answers[1] == answer_batch([(request(other, 0), model.functions["predict"])], spec(model))[0]
 
 
 def test_a_bad_request_gets_its_own_400_and_poisons_nothing(xgb: tuple[LoadedModel, Any]) -> None:

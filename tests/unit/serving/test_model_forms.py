@@ -9,12 +9,14 @@ import uuid
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 
 from mlrt_iac.runtime.serving.batch import BatchSpec, answer_batch
+from mlrt_iac.runtime.serving.custom import TableFunction
 from mlrt_iac.runtime.serving.errors import ModelLoadError
 from mlrt_iac.runtime.serving.model import load_model, torch_file_kind
 from tests.unit.serving.helpers import COLS, Server, free_port, training_data, write_metadata
@@ -277,6 +279,34 @@ def test_custom_class_encodes_strings_to_vectors(tmp_path: Path) -> None:
     }
 
 
+def test_custom_model_requests_are_cut_by_max_batch_rows(tmp_path: Path) -> None:
+    """Typed rows of a custom model split into frames of at most max_batch_rows rows: the answer
+    is the one a single call gives, in order (vectors and objects per row)."""
+    project, model_dir, mod = _encoder_model(tmp_path)
+    model = load_model(model_dir, ("encode", "describe"), model_class=f"{mod}:Encoder", project_dir=project)
+    words = ["hello", "world", "mlrt", "other"]
+    rows = [[i * 3, " ".join(words[: i % 5]) or None, i % 7, bool(i % 2)] for i in range(23)]
+    body = json.dumps({"data": rows}).encode()
+    whole = BatchSpec(model.input_cols, model.input_dtype, 100, 4096, model.column_kinds)
+    cut = BatchSpec(model.input_cols, model.input_dtype, 100, 4096, model.column_kinds, 5)
+    for name in ("encode", "describe"):
+        fn = model.functions[name]
+        assert isinstance(fn, TableFunction)
+        sizes: list[int] = []
+        method = fn.method
+
+        def sized(frame: Any, method: Any = method, sizes: list[int] = sizes) -> Any:
+            sizes.append(len(frame))
+            return method(frame)
+
+        counting = TableFunction(name, sized, fn.input_cols, fn.kinds)
+        [expected] = answer_batch([(body, fn)], whole)
+        [got] = answer_batch([(body, counting)], cut)
+        assert sizes == [5, 5, 5, 5, 3]
+        assert got == expected and got[0] == 200
+        assert [r[0] for r in json.loads(got[1])["data"]] == [i * 3 for i in range(23)]
+
+
 def test_custom_class_without_the_method_lists_what_it_has(tmp_path: Path) -> None:
     project, model_dir, mod = _encoder_model(tmp_path)
     with pytest.raises(ModelLoadError) as info:
@@ -367,3 +397,48 @@ def test_server_start_fails_with_the_cause_and_no_traceback(
     assert "Error: cannot start the inference server" in text
     assert f"does not match model_class {mod}:Wider: missing keys: extra.weight, extra.bias" in text
     assert "Traceback" not in text
+
+
+@pytest.mark.slow
+def test_server_hands_the_model_at_most_max_batch_rows_rows_per_call(
+    tmp_path: Path, start_server: Callable[..., Server]
+) -> None:
+    """A real server with --max-batch-rows 40 and a custom model that answers, per row, its text
+    and how many rows its call got: a 100-row request is one response, rows in order, from calls
+    of 40, 40 and 20 rows; over --max-request-rows it is a 413, over --max-body-bytes a 413, JSON."""
+    project, model_dir, mod = _encoder_model(tmp_path)
+    project, mod = _project(
+        tmp_path,
+        """
+        class Sizer:
+            def predict(self, frame):
+                return [[text, len(frame)] for text in frame["text"]]
+        """,
+    )
+    server = start_server(
+        model_dir,
+        extra=[
+            "--model-class",
+            f"{mod}:Sizer",
+            "--project-dir",
+            str(project),
+            "--max-batch-rows",
+            "40",
+            "--max-request-rows",
+            "150",
+            "--max-body-bytes",
+            "20000",
+        ],
+    )
+    rows = [[1000 - i, f"row {i}", i, i % 2 == 0] for i in range(100)]
+    r = httpx.post(server.url + "/predict", json={"data": rows}, timeout=30)
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    assert [d[0] for d in data] == [1000 - i for i in range(100)]
+    assert [d[1][0] for d in data] == [f"row {i}" for i in range(100)]
+    assert [d[1][1] for d in data] == [40] * 80 + [20] * 20
+    r = httpx.post(server.url + "/predict", json={"data": rows + rows[:51]}, timeout=30)
+    assert r.status_code == 413 and "at most 150 rows" in r.json()["error"]
+    r = httpx.post(server.url + "/predict", json={"data": [[0, "x" * 30000, 1, True]]}, timeout=30)
+    assert r.status_code == 413 and r.headers["content-type"] == "application/json"
+    assert "at most 20000" in r.json()["error"]

@@ -73,7 +73,7 @@ def test_malformed_bodies_name_the_row_and_column(
 def test_too_many_rows_is_413() -> None:
     with pytest.raises(RequestError) as info:
         parse_request(body({"data": [[i, 1, 2, 3] for i in range(11)]}), COLS, max_rows=10)
-    assert info.value.status == 413 and "max_batch_rows" in info.value.message
+    assert info.value.status == 413 and "--max-request-rows" in info.value.message
 
 
 def test_encode_response_numbers_and_lists() -> None:

@@ -123,12 +123,33 @@ def test_unknown_path_and_wrong_method(xgb_server: Server) -> None:
     assert r.status_code == 405 and r.headers["allow"] == "POST"
 
 
+def test_a_request_over_max_batch_rows_is_cut_and_answered_as_one(
+    xgb_server: Server, xgb_model: tuple[Path, Any]
+) -> None:
+    """The shared server has --max-batch-rows 300: 1000 rows go to the model as 300, 300, 300
+    and 100, and come back as one answer equal to one Booster.predict over all of them, in order."""
+    import xgboost as xgb
+
+    x, _ = training_data(1000, seed=27)
+    for function in ("predict", "predict_proba"):
+        r = httpx.post(xgb_server.url + "/" + function, json=rows_body(x, start=-500), timeout=30)
+        assert r.status_code == 200, r.text
+        data = r.json()["data"]
+        assert [row[0] for row in data] == list(range(-500, 500))
+        got = np.array([row[1] for row in data], dtype=np.float32)
+        want = xgb_model[1].predict(xgb.DMatrix(x, feature_names=COLS))
+        if function == "predict_proba":
+            got = got[:, 1]
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
 def test_batch_and_body_limits(
     xgb_server: Server, xgb_model: tuple[Path, Any], start_server: Callable[..., Server]
 ) -> None:
-    too_many = {"data": [GOOD_ROW] * 1001}  # the shared server has --max-batch-rows 1000
+    too_many = {"data": [GOOD_ROW] * 1001}  # the shared server has --max-request-rows 1000
     r = httpx.post(xgb_server.url + "/predict", json=too_many, timeout=10)
-    assert r.status_code == 413 and "max_batch_rows" in r.json()["error"]
+    assert r.status_code == 413 and "--max-request-rows" in r.json()["error"]
+    assert r.headers["content-type"] == "application/json"
     small = start_server(xgb_model[0], extra=["--max-body-bytes", "2000"])
     big = {"data": [GOOD_ROW] * 100}
     r = httpx.post(small.url + "/predict", json=big, timeout=10)
