@@ -61,7 +61,13 @@ def test_service_delete_spares_a_reused_pid(
     entry: object = victim.pid if form == "bare pid" else {"pid": victim.pid, "start": start - 1}
     _record_service(ctx, entry)
     handler = ServiceHandler(LocalProvider())
-    assert handler.read(ctx, "api", {"endpoint": "http://127.0.0.1:1"}).attributes is None
+    # the recorded pid is not the service's instance any more: read as a stopped (FAILED) service
+    read = handler.read(ctx, "api", {"endpoint": "http://127.0.0.1:1"}).attributes
+    assert (
+        read is not None
+        and read["status"] == "FAILED"
+        and "1 of 1 instance stopped" in read["status_message"]
+    )
     handler.delete(ctx, "api", {})
     assert not _gone_within(victim, 0.5), "a process that is not mlrt's was signalled"
 
