@@ -9,6 +9,8 @@ their in-flight requests), so clients see no failed request. `suspended = true` 
 processes and keeps the service. The model directories a service serves (both while it rolls)
 are recorded under `.mlrt/model-users/local-<name>.json`, so a training never prunes a model
 version in use (`providers.kit.models`). Failure contract: create that fails stops what it started.
+A service that starts claims its pool first (auto-resume, `compute_pool.py`); suspending the
+pool stops it and resuming the pool starts it again (`pool_work.py`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from providers.kit.waiting import deadline_binds, exceeded, seconds_left
 
 from .common import LocalHandler
 from .logs import service_logs
+from .pool_work import mark, pool_name, record_spec, stopped_by_pool
 
 COMPUTED = ("endpoint", "functions_urls", "status", "image")
 REPLACE = ("name", "compute_pool", "ingress_enabled", "gpu_requests", "image_repository")
@@ -206,6 +209,40 @@ class ServiceHandler(LocalHandler):
             ctx.data_dir, f"local-{name}", [models.model_path(ctx.project_dir, a.get("model")) for a in attrs]
         )
 
+    # -- its pool ----------------------------------------------------------------------------
+    def _claim_pool(self, ctx: ProviderContext, name: str, desired: Attributes) -> None:
+        """Resume the pool if needed (auto_resume) and record what a pool resume restarts."""
+        from .compute_pool import ComputePoolHandler
+
+        pools = self.lp.handler("compute_pool")
+        assert isinstance(pools, ComputePoolHandler)
+        pools.claim(ctx, pool_name(ctx, desired))
+        record_spec(ctx, self._dir(ctx, name), desired)
+
+    def stop_for_pool(self, ctx: ProviderContext, name: str) -> None:
+        """Its pool is being suspended: stop the instances, keep port and generation."""
+        procs = self._processes(ctx, name)
+        refs = self._refs(procs)
+        if not refs:
+            return
+        stop_pids(refs)
+        mark(self._dir(ctx, name), True, [])
+
+    def start_for_pool(self, ctx: ProviderContext, name: str, desired: Attributes) -> None:
+        """Its pool resumed: start the instances again on the same port, ready on return."""
+        procs = self._processes(ctx, name)
+        port = int(procs.get("port") or 0) or free_port()
+        generation = int(procs.get("generation") or 0) + 1
+        pids = self._start(ctx, name, desired, port, generation)
+        self._record(ctx, name, port, pids, generation)
+        try:
+            self._wait_ready(ctx, name, f"http://127.0.0.1:{port}", pids, generation)
+        except BaseException:
+            stop_pids(pids, timeout=5)
+            self._record(ctx, name, port, [], generation)
+            mark(self._dir(ctx, name), True)
+            raise
+
     # -- protocol --------------------------------------------------------------------------
     def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
         name = file_safe_name(ctx, desired)
@@ -216,6 +253,7 @@ class ServiceHandler(LocalHandler):
             self._record(ctx, name, 0, [], 0)
             self._use(ctx, name, desired)  # it resumes on this model
             return CreateResult(name, self._attrs(desired, None, "SUSPENDED"))
+        self._claim_pool(ctx, name, desired)
         port = int(leftover.get("port") or 0) or free_port()
         generation = int(leftover.get("generation") or 0) + 1
         endpoint = f"http://127.0.0.1:{port}"
@@ -259,12 +297,14 @@ class ServiceHandler(LocalHandler):
             return ReadResult(None)
         if prior.get("suspended"):
             return ReadResult(dict(prior))
+        if stopped_by_pool(self._dir(ctx, id)):  # its pool is suspended: not gone
+            return ReadResult({**prior, "status": "SUSPENDED"})
         pids = self._refs(procs)
         endpoint = prior.get("endpoint")
         if not pids or not all(alive(p) for p in pids) or not endpoint or not _healthy(str(endpoint)):
             # A dead or unhealthy server is gone: the next apply starts it again.
             return ReadResult(None)
-        return ReadResult(dict(prior))
+        return ReadResult({**prior, "status": "READY"} if prior.get("status") == "SUSPENDED" else dict(prior))
 
     def import_(self, ctx: ProviderContext, id: str) -> ReadResult:
         """A running service of this project (`mlrt import service.x NAME`): its instances must
@@ -285,6 +325,9 @@ class ServiceHandler(LocalHandler):
             self._record(ctx, id, int(procs.get("port") or 0), [], int(procs.get("generation") or 0))
             self._use(ctx, id, desired)  # it resumes on this model
             return UpdateResult(self._attrs(desired, prior.get("endpoint"), "SUSPENDED"))
+        self._claim_pool(ctx, id, desired)
+        procs = self._processes(ctx, id)  # a pool resume may have started it again
+        old = self._refs(procs)
         port = int(procs.get("port") or 0) or free_port()
         generation = int(procs.get("generation") or 0) + 1
         endpoint = f"http://127.0.0.1:{port}"
