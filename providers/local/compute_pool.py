@@ -185,7 +185,9 @@ class ComputePoolHandler(LocalHandler):
         else:
             suspended = suspended_at_create(attrs)
         count = 0 if suspended else int(attrs["active_nodes"])
-        return self._computed(attrs["name"], self._nodes(attrs["name"], template, count), suspended, capped)
+        out = self._computed(attrs["name"], self._nodes(attrs["name"], template, count), suspended, capped)
+        out.pop("suspended")  # an argument, not computed
+        return out
 
     def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
         result = drop_creation_only(super().diff(ctx, prior, desired), prior, desired)
