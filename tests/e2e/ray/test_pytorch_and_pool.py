@@ -132,7 +132,9 @@ mlrt {
   default_provider = "ray"
 }
 
-provider "ray" {}
+provider "ray" {
+  overcommit = 2 # two nodes of 2 vCPUs on a 2-core machine
+}
 
 compute_pool "local" {
   instance_family = "CPU_X64_S"
