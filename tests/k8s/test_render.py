@@ -297,3 +297,21 @@ def test_a_service_model_class_reaches_the_server_command_with_a_warning() -> No
         'model_class "vision.nets:ResNet" is imported inside the serving container' in w for w in out.warnings
     )
     validate_manifest(dep)
+
+
+def test_suspended_switch_renders_spec_suspend() -> None:
+    cfg, diags = parse_config({})
+    assert not diags.has_errors
+    base = representative_items()[0]
+    for attrs, expected in (
+        ({}, False),
+        ({"suspended": True}, True),
+        ({"initially_suspended": True}, True),
+        ({"initially_suspended": True, "suspended": False}, False),
+    ):
+        item = copy.deepcopy(base)
+        item.attributes.update(attrs)
+        cluster = next(m for m in render_items([item], cfg).manifests if m["kind"] == "RayCluster")
+        assert cluster["spec"]["suspend"] is expected, attrs
+        assert cluster["spec"]["autoscalerOptions"] == {"idleTimeoutSeconds": 1800}
+        validate_manifest(cluster)
