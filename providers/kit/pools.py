@@ -84,7 +84,9 @@ def idle_expired(auto_suspend_secs: Any, last_active: Any, now: float) -> bool:
     return now - float(last_active) >= auto_suspend_secs
 
 
-def drop_creation_only(result: DiffResult, prior: Attributes | None = None, desired: Attributes | None = None) -> DiffResult:
+def drop_creation_only(
+    result: DiffResult, prior: Attributes | None = None, desired: Attributes | None = None
+) -> DiffResult:
     """Creation-only arguments are never a change after the pool exists; `suspended` is a
     change only when set and different from what the pool really is (`prior["suspended"]`, the
     observed value)."""

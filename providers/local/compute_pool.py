@@ -206,9 +206,7 @@ class ComputePoolHandler(LocalHandler):
             return ReadResult(current)
         if idle_expired(current.get("auto_suspend_secs"), self._last_active(ctx, id), time.time()):
             if not self._busy(ctx, id):
-                ctx.log(
-                    f"idle for more than auto_suspend_secs = {current['auto_suspend_secs']}s: suspended"
-                )
+                ctx.log(f"idle for more than auto_suspend_secs = {current['auto_suspend_secs']}s: suspended")
                 current = self.suspend(ctx, id)
         return ReadResult(current)
 

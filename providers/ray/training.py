@@ -272,7 +272,9 @@ class TrainingHandler(RayHandler, TrainingPlanning):
             return ReadResult(None)
         target = self.target(ctx, ctx.private)
         # A suspend of its pool stops the head and the job history with it; the model stays.
-        suspended, resumed = suspend_history(ctx.data_dir, target.dashboard.url) if target.managed else (False, False)
+        suspended, resumed = (
+            suspend_history(ctx.data_dir, target.dashboard.url) if target.managed else (False, False)
+        )
         if suspended:
             return ReadResult(public(prior))
         if target.managed and not target.dashboard.reachable():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import kubernetes_validate
@@ -33,7 +34,7 @@ CONFIGS = {
 }
 
 
-def _render(name: str) -> list[dict]:  # type: ignore[type-arg]
+def _render(name: str) -> list[dict[str, Any]]:
     cfg, diags = parse_config(CONFIGS[name])
     assert not diags.has_errors
     return render_items(representative_items(), cfg).manifests

@@ -98,8 +98,8 @@ def test_managed_pool_suspends_resumes_and_auto_resumes(tmp_path: Path) -> None:
         assert "~ suspended = false -> true" in plan.stdout, plan.stdout
 
         rec = _record(project)
-        out = run_mlrt(project, "destroy", "-auto-approve", timeout=120)
-        assert out.returncode == 0, out.stdout + out.stderr
+        gone = run_mlrt(project, "destroy", "-auto-approve", timeout=120)
+        assert gone.returncode == 0, gone.stdout + gone.stderr
         assert not cluster.cluster_pids(rec)
     finally:
         path = project / ".mlrt" / "ray" / "pools" / "p.json"
