@@ -11,7 +11,7 @@ Snowflake; `suspended = true|false` is the in-place switch (ALTER COMPUTE POOL S
 and unset means mlrt leaves the pool's state alone (auto-resume and auto-suspend may change it
 without the plan calling it drift). A pool's observed `suspended` is what it really is, so a
 plan compares the switch with reality: `suspended = true` on a pool that a workload
-auto-resumed plans `~ suspended = false -> true`. `state` is SUSPENDED, IDLE (running, no
+auto-resumed plans `~ suspended = false -> true` (`observed_switch`). `state` is SUSPENDED, IDLE (running, no
 workload on it; or no nodes) or ACTIVE (running with workloads), as Snowflake's SHOW COMPUTE
 POOLS reports.
 """
@@ -69,6 +69,20 @@ def suspended_at_create(attrs: Attributes) -> bool:
     return bool(attrs.get("initially_suspended"))
 
 
+def really_suspended(attrs: Attributes) -> bool:
+    """Whether a pool with these (read) attributes is suspended: its `state` says so."""
+    if attrs.get("state") is not None:
+        return attrs.get("state") == "SUSPENDED"
+    return bool(attrs.get("suspended"))
+
+
+def observed_switch(recorded: Any, suspended: bool) -> bool | None:
+    """The `suspended` argument as read: what the pool really is when the configuration sets
+    the switch (so a plan can show `false -> true`), else still unset (None), so a pool left
+    alone never shows a change of it."""
+    return None if recorded is None else suspended
+
+
 def wants_suspended(desired: Attributes) -> bool | None:
     """The in-place switch: True/False, or None when the configuration leaves it alone."""
     value = desired.get("suspended")
@@ -93,7 +107,7 @@ def drop_creation_only(
     drop = set(CREATION_ONLY)
     if desired is not None and prior is not None:
         want = wants_suspended(desired)
-        if want is None or bool(prior.get("suspended")) == want:
+        if want is None or really_suspended(prior) == want:
             drop.add("suspended")
         elif "suspended" not in result.changed:
             result.changed.append("suspended")

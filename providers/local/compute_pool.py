@@ -65,6 +65,7 @@ from providers.kit.pools import (
     cap_lines,
     drop_creation_only,
     idle_expired,
+    observed_switch,
     pool_inputs,
     suspended_at_create,
     wants_suspended,
@@ -107,7 +108,8 @@ class ComputePoolHandler(LocalHandler):
         if not isinstance(data, dict) or not isinstance(data.get("attributes"), dict):
             return None
         attrs = public(data["attributes"])
-        attrs["suspended"] = attrs.get("state") == "SUSPENDED"
+        if "suspended" in attrs:
+            attrs["suspended"] = observed_switch(attrs["suspended"], attrs.get("state") == "SUSPENDED")
         return attrs
 
     def _last_active(self, ctx: ProviderContext, name: str) -> float | None:
@@ -144,7 +146,6 @@ class ComputePoolHandler(LocalHandler):
 
     def _computed(self, name: str, nodes: list[Node], suspended: bool, capped: dict[str, Any]) -> Attributes:
         return {
-            "suspended": suspended,
             "nodes": nodes,
             "state": self._state(suspended, nodes),
             "address": f"local://{name}",
@@ -185,9 +186,7 @@ class ComputePoolHandler(LocalHandler):
         else:
             suspended = suspended_at_create(attrs)
         count = 0 if suspended else int(attrs["active_nodes"])
-        out = self._computed(attrs["name"], self._nodes(attrs["name"], template, count), suspended, capped)
-        out.pop("suspended")  # an argument, not computed
-        return out
+        return self._computed(attrs["name"], self._nodes(attrs["name"], template, count), suspended, capped)
 
     def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
         result = drop_creation_only(super().diff(ctx, prior, desired), prior, desired)
@@ -323,7 +322,7 @@ class ComputePoolHandler(LocalHandler):
         with self.ledger(ctx).locked() as book:
             book.set_nodes(name, [])
             book.save()
-            current.update(nodes=[], state="SUSPENDED", suspended=True)
+            current.update(nodes=[], state="SUSPENDED")
             self._save(ctx, name, current)
         return current
 

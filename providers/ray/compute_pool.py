@@ -65,6 +65,7 @@ from providers.kit.pools import (
     cap_lines,
     drop_creation_only,
     idle_expired,
+    observed_switch,
     pool_inputs,
     suspended_at_create,
     wants_suspended,
@@ -187,7 +188,6 @@ class ComputePoolHandler(RayHandler):
             )
         return {
             **attrs,
-            "suspended": False,
             "nodes": nodes,
             "state": "ACTIVE",
             "address": dash.url,
@@ -201,7 +201,7 @@ class ComputePoolHandler(RayHandler):
         dash = Dashboard(rec.dashboard_url)
         return {
             **attrs,
-            "suspended": rec.suspended,
+            "suspended": observed_switch(attrs.get("suspended"), rec.suspended),
             "nodes": [] if rec.suspended else self._nodes_of(dash, rec),
             "state": "SUSPENDED" if rec.suspended else "ACTIVE",
             "address": dash.url,
@@ -355,17 +355,31 @@ class ComputePoolHandler(RayHandler):
         if rec is None:
             return ReadResult(None)
         if rec.suspended:
-            return ReadResult({**public(prior), "suspended": True, "nodes": [], "state": "SUSPENDED"})
+            return ReadResult(self._read_suspended(prior))
         dash = Dashboard(rec.dashboard_url)
         if not cluster.cluster_pids(rec) or not dash.reachable():
             return ReadResult(None)
         if idle_expired(prior.get("auto_suspend_secs"), rec.last_active, time.time()) and self._idle(dash):
             ctx.log(f"idle for more than auto_suspend_secs = {prior['auto_suspend_secs']}s: suspended")
             self._suspend(ctx, rec)
-            return ReadResult({**public(prior), "suspended": True, "nodes": [], "state": "SUSPENDED"})
+            return ReadResult(self._read_suspended(prior))
         return ReadResult(
-            {**public(prior), "suspended": False, "nodes": self._nodes_of(dash, rec), "state": "ACTIVE"}
+            {
+                **public(prior),
+                "suspended": observed_switch(prior.get("suspended"), False),
+                "nodes": self._nodes_of(dash, rec),
+                "state": "ACTIVE",
+            }
         )
+
+    @staticmethod
+    def _read_suspended(prior: Attributes) -> Attributes:
+        return {
+            **public(prior),
+            "suspended": observed_switch(prior.get("suspended"), True),
+            "nodes": [],
+            "state": "SUSPENDED",
+        }
 
     @staticmethod
     def _idle(dash: Dashboard) -> bool:

@@ -65,7 +65,7 @@ def test_suspended_plans_in_place_and_applies(tmp_path: Path, capsys: pytest.Cap
         code, text = _run(capsys, tmp_path, "plan", "-no-color", "-detailed-exitcode")
         assert code == 2, text
         assert "compute_pool.cpu will be updated in-place" in text, text
-        assert "~ suspended = false -> true" in text
+        assert "+ suspended = true" in text  # set where it was unset
         assert "Plan: 0 to add, 1 to change, 0 to destroy." in text
         code, text = _run(capsys, tmp_path, "apply", "-auto-approve", "-no-color")
         assert code == 0, text
@@ -82,5 +82,19 @@ def test_suspended_plans_in_place_and_applies(tmp_path: Path, capsys: pytest.Cap
         assert code == 0, text
         code, text = _run(capsys, tmp_path, "state", "show", "compute_pool.cpu", "-no-color")
         assert "ACTIVE" in text
+    finally:
+        _run(capsys, tmp_path, "destroy", "-auto-approve", "-no-color")
+
+
+def test_a_pool_left_alone_never_shows_suspended(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main_hcl = tmp_path / "main.hcl"
+    main_hcl.write_text(POOL_ONLY.replace("SWITCH", 'labels = { team = "a" }'))
+    code, text = _run(capsys, tmp_path, "apply", "-auto-approve", "-no-color")
+    try:
+        assert code == 0, text
+        main_hcl.write_text(POOL_ONLY.replace("SWITCH", 'labels = { team = "b" }'))
+        code, text = _run(capsys, tmp_path, "plan", "-no-color")
+        assert code == 0, text
+        assert "labels" in text and "suspended" not in text
     finally:
         _run(capsys, tmp_path, "destroy", "-auto-approve", "-no-color")

@@ -86,7 +86,7 @@ def test_a_pool_created_suspended_starts_nothing_and_refuses_work_without_auto_r
     h = provider(ctx)
     res = h.create(ctx, pool("p", initially_suspended=True, auto_resume=False))
     a = res.attributes
-    assert a["state"] == "SUSPENDED" and a["nodes"] == [] and a["suspended"] is True
+    assert a["state"] == "SUSPENDED" and a["nodes"] == [] and a["suspended"] is None
     rec = cluster.ClusterRecord.from_json(json.loads((ctx.data_dir / "ray/pools/p.json").read_text()))
     assert rec.suspended and not cluster.cluster_pids(rec)
     assert suspend_history(ctx.data_dir, a["address"]) == (True, False)
