@@ -1,6 +1,7 @@
 """A managed Ray pool suspends and resumes in place (issue 12, item 6): `suspended = true` stops
 every process of the cluster and keeps its record and address, the state says SUSPENDED and a
-plan sees no drift; `suspended = false` starts it again on the same address; a workload's claim
+plan sees no drift; `suspended = false` starts it again on the same address; an idle cluster is
+suspended at the next command after auto_suspend_secs; a workload's claim
 auto-resumes a suspended pool, after which the configuration's `suspended = true` plans a
 suspend again. Real `ray start` processes."""
 
@@ -77,8 +78,20 @@ def test_managed_pool_suspends_resumes_and_auto_resumes(tmp_path: Path) -> None:
         assert Dashboard(address).reachable()  # the same address
         assert _pool(project)["attributes"]["state"] == "ACTIVE"
 
-        # suspended again, then a training's claim resumes it (auto_resume defaults to true)
-        _apply(project, "suspended = true")
+        # idle past auto_suspend_secs: the next command's read suspends it
+        rec_path = project / ".mlrt" / "ray" / "pools" / "p.json"
+        data = json.loads(rec_path.read_text())
+        data["last_active"] -= 3601  # auto_suspend_secs defaults to 3600
+        rec_path.write_text(json.dumps(data))
+        plan = run_mlrt(project, "plan", "-detailed-exitcode", "-no-color", timeout=120)
+        assert plan.returncode == 2, plan.stdout + plan.stderr
+        assert "Objects have changed outside of mlrt" in plan.stdout, plan.stdout
+        assert "~ suspended = true -> false" in plan.stdout, plan.stdout
+        assert not cluster.cluster_pids(_record(project))
+
+        # configured suspended: nothing to do; then a training's claim resumes it (auto_resume)
+        out = _apply(project, "suspended = true")
+        assert "0 changed" in out or "No changes" in out, out
         assert not cluster.cluster_pids(_record(project))
         state = _pool(project)
         provider = RayProvider()
