@@ -10,6 +10,7 @@ mlrt {
 # cluster instead, set address = "http://HEAD:8265" (its dashboard URL) or "auto".
 provider "ray" {
   replica_cpus = 0.5
+  overcommit   = 2 # nodes = 2 on a 2-core machine: two nodes share its cores
 }
 
 compute_pool "cpu" {

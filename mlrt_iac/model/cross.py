@@ -4,6 +4,9 @@
 - a training or service that cannot fit its pool: more nodes than max_nodes, GPUs on a CPU
   family, workers x CPUs (or GPUs) per node over the family's, gpu_requests over its GPUs;
 - a disabled external access integration used by a training or a service build;
+- a training or (running) service on a pool that the configuration keeps suspended
+  (`suspended = true`, or `initially_suspended = true` with `suspended` unset) while the pool
+  has `auto_resume = false`: nothing would resume it, so the work could never run;
 - an integration allowing an INGRESS rule; two blocks of one type and provider with one name.
 - a service whose model is a training's model_uri and whose functions that framework's model
   does not offer (xgboost/lightgbm: predict, predict_proba), or a pytorch training's model
@@ -145,6 +148,32 @@ def _pool_of(model: ResourceModel, models: Mapping[str, ResourceModel]) -> tuple
     return (addrs[0], pool) if isinstance(pool, ComputePool) else None
 
 
+def _pool_stays_suspended(pool: ComputePool) -> bool:
+    """Whether the configuration keeps `pool` suspended and nothing may resume it."""
+    if pool.auto_resume is not False:
+        return False
+    if pool.suspended is None:
+        return pool.initially_suspended is True
+    return pool.suspended is True
+
+
+def _check_suspended_pool(
+    inst: ResourceInstance, pool_addr: str, pool: ComputePool, idx: _Index, diags: Diagnostics
+) -> None:
+    if not _pool_stays_suspended(pool):
+        return
+    pool_inst = idx.insts[pool_addr]
+    which = "suspended" if pool.suspended is True else "initially_suspended"
+    diags.add_error(
+        "Compute pool is suspended",
+        f"{inst.address} runs on {pool_addr}, which is suspended ({which} = true) and has "
+        "auto_resume = false, so nothing would resume it. Set suspended = false on the pool, "
+        "or auto_resume = true to let work resume it.",
+        attr_range(inst, ("compute_pool",)),
+        (attr_range(pool_inst, (which,)), attr_range(pool_inst, ("auto_resume",))),
+    )
+
+
 def _check_training(
     inst: ResourceInstance,
     m: Training,
@@ -154,6 +183,8 @@ def _check_training(
     diags: Diagnostics,
 ) -> None:
     found = _pool_of(m, models)
+    if found is not None:
+        _check_suspended_pool(inst, found[0], found[1], idx, diags)
     if found is None or m.scaling is UNKNOWN:
         return
     pool_addr, pool = found
@@ -227,6 +258,8 @@ def _check_service(
     if found is None:
         return
     pool_addr, pool = found
+    if m.suspended is not True:
+        _check_suspended_pool(inst, pool_addr, pool, idx, diags)
     fam = _family(pool, catalog)
     if fam is None:
         return

@@ -151,11 +151,25 @@ class ComputePool(ResourceModel):
         None,
         description="Desired running nodes, min_nodes <= active_nodes <= max_nodes (default: min_nodes).",
     )
-    auto_resume: bool = Field(True, description="Resume a suspended pool when work is submitted.")
+    auto_resume: bool = Field(
+        True,
+        description="Resume a suspended pool when a training or service needs it; false makes "
+        "a workload on a suspended pool a plan error.",
+    )
     auto_suspend_secs: int = Field(
         3600, ge=0, description="Idle seconds before the pool suspends (0: never)."
     )
-    initially_suspended: bool = Field(False, description="Create the pool suspended.")
+    initially_suspended: bool = Field(
+        False,
+        description="Create the pool suspended (creation-only; ignored once the pool exists, "
+        "as in Snowflake).",
+    )
+    suspended: bool | None = Field(
+        None,
+        description="Keep the pool suspended (true) or running (false), changed in place; "
+        "unset: mlrt leaves the pool's state alone (initially_suspended at creation, then "
+        "auto-resume and auto-suspend).",
+    )
     scale_timeout_secs: int = Field(
         720, gt=0, description="Seconds a scale operation may take before it is rolled back."
     )

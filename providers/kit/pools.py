@@ -5,6 +5,15 @@ the engine fills `active_nodes` and reports bad counts at plan time, so handlers
 complete, checked values. `pool_inputs` re-checks the counts with the model's one rule before
 anything is reserved (a create must be all or nothing even for a caller that bypasses the plan),
 and never fills a default itself.
+
+Suspension (shared by every provider): `initially_suspended` stays creation-only, as in
+Snowflake; `suspended = true|false` is the in-place switch (ALTER COMPUTE POOL SUSPEND/RESUME),
+and unset means mlrt leaves the pool's state alone (auto-resume and auto-suspend may change it
+without the plan calling it drift). A pool's observed `suspended` is what it really is, so a
+plan compares the switch with reality: `suspended = true` on a pool that a workload
+auto-resumed plans `~ suspended = false -> true` (`observed_switch`). `state` is SUSPENDED, IDLE (running, no
+workload on it; or no nodes) or ACTIVE (running with workloads), as Snowflake's SHOW COMPUTE
+POOLS reports.
 """
 
 from __future__ import annotations
@@ -53,9 +62,56 @@ def pool_inputs(ctx: ProviderContext, desired: Attributes) -> Attributes:
     return attrs
 
 
-def drop_creation_only(result: DiffResult) -> DiffResult:
-    """Creation-only arguments are never a change after the pool exists."""
-    result.changed = [c for c in result.changed if c not in CREATION_ONLY]
+def suspended_at_create(attrs: Attributes) -> bool:
+    """Whether a new pool starts suspended: `suspended` when set, else `initially_suspended`."""
+    if attrs.get("suspended") is not None:
+        return bool(attrs["suspended"])
+    return bool(attrs.get("initially_suspended"))
+
+
+def really_suspended(attrs: Attributes) -> bool:
+    """Whether a pool with these (read) attributes is suspended: its `state` says so."""
+    if attrs.get("state") is not None:
+        return attrs.get("state") == "SUSPENDED"
+    return bool(attrs.get("suspended"))
+
+
+def observed_switch(recorded: Any, suspended: bool) -> bool | None:
+    """The `suspended` argument as read: what the pool really is when the configuration sets
+    the switch (so a plan can show `false -> true`), else still unset (None), so a pool left
+    alone never shows a change of it."""
+    return None if recorded is None else suspended
+
+
+def wants_suspended(desired: Attributes) -> bool | None:
+    """The in-place switch: True/False, or None when the configuration leaves it alone."""
+    value = desired.get("suspended")
+    return None if value is None else bool(value)
+
+
+def idle_expired(auto_suspend_secs: Any, last_active: Any, now: float) -> bool:
+    """Whether a running pool idle since `last_active` (epoch seconds) is due to auto-suspend."""
+    if not isinstance(auto_suspend_secs, int) or auto_suspend_secs <= 0:
+        return False
+    if not isinstance(last_active, (int, float)):
+        return False
+    return now - float(last_active) >= auto_suspend_secs
+
+
+def drop_creation_only(
+    result: DiffResult, prior: Attributes | None = None, desired: Attributes | None = None
+) -> DiffResult:
+    """Creation-only arguments are never a change after the pool exists; `suspended` is a
+    change only when set and different from what the pool really is (`prior["suspended"]`, the
+    observed value)."""
+    drop = set(CREATION_ONLY)
+    if desired is not None and prior is not None:
+        want = wants_suspended(desired)
+        if want is None or really_suspended(prior) == want:
+            drop.add("suspended")
+        elif "suspended" not in result.changed:
+            result.changed.append("suspended")
+    result.changed = [c for c in result.changed if c not in drop]
     result.requires_replace = [c for c in result.requires_replace if c in result.changed]
     return result
 

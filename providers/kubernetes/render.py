@@ -8,7 +8,8 @@ Choices (see also config.py):
 - A compute_pool is a KubeRay RayCluster: a small head that runs no tasks (`num-cpus: "0"`) plus
   one worker group whose pods are sized by the instance family (one pod per pool node);
   `replicas = active_nodes`, `minReplicas = min_nodes`, `maxReplicas = max_nodes`, the in-tree
-  autoscaler on when min < max, `suspend = initially_suspended`.
+  autoscaler on when min < max (its `idleTimeoutSeconds` = auto_suspend_secs: idle workers go
+  away), `suspend` = the `suspended` switch when set, else `initially_suspended`.
 - A training is a RayJob that submits to its pool's RayCluster (`clusterSelector`). The job spec
   the runtime launcher reads travels inline, as the env var `MLRT_JOB_SPEC` in `runtimeEnvYAML`:
   entrypoint `python -m mlrt_iac.runtime.launch --spec-env MLRT_JOB_SPEC`.
@@ -196,6 +197,15 @@ def _timeout(attrs: Mapping[str, Any], op: str) -> int | None:
 # --- compute_pool ---------------------------------------------------------------------------
 
 
+def _suspend(attrs: Mapping[str, Any]) -> bool:
+    """`RayCluster.spec.suspend` (KubeRay deletes the pods and keeps the object): the in-place
+    `suspended` switch when set, else `initially_suspended` (then the manifest keeps saying so,
+    as a GitOps repository would)."""
+    if attrs.get("suspended") is not None:
+        return bool(attrs["suspended"])
+    return bool(attrs.get("initially_suspended", False))
+
+
 def raycluster_name(pool: str) -> str:
     return dns_name(pool, 48)  # KubeRay derives longer pod/service names from it
 
@@ -263,7 +273,7 @@ def render_pool(address: str, attrs: Attributes, cfg: KubernetesConfig) -> Rende
         "spec": {
             "rayVersion": cfg.ray_version,
             "enableInTreeAutoscaling": min_n < max_n,
-            "suspend": bool(attrs.get("initially_suspended", False)),
+            "suspend": _suspend(attrs),
             "headGroupSpec": {
                 "rayStartParams": {"num-cpus": "0", "dashboard-host": "0.0.0.0"},
                 "template": {"metadata": {"labels": dict(pod_labels)}, "spec": head_pod},

@@ -13,8 +13,27 @@ by other pools leaves no room, it waits for capacity up to `scale_timeout_secs` 
 operation's deadline from `timeouts { }`, then a DeadlineExceeded); if the target
 size is still not reached, the nodes added by this operation are released, the pool stays at its
 previous size, and the operation fails saying so. A size that could never fit (more than the
-whole machine budget) fails at once. `auto_suspend_secs` is recorded only: nothing runs between
-mlrt invocations to suspend an idle pool; `suspend()` / `resume()` are here for workloads.
+whole machine budget) fails at once.
+
+Suspend and resume (see `providers.kit.pools` for the shared rules): `suspended = true` on an
+existing pool releases its nodes from the ledger (the budget is free for other pools) and stops
+the services running on it (`pool_work.py`: they read as SUSPENDED, not gone);
+`suspended = false` reserves `active_nodes` again and starts those services again, ready
+before the apply goes on. `initially_suspended` only decides how a new pool starts.
+
+Auto-resume: a training or service that starts on a suspended pool resumes it first when
+`auto_resume = true` (a log line says so; the pool then stays running, so a `suspended = true`
+in the configuration plans a suspend again); with `auto_resume = false` the plan already
+refuses (`mlrt_iac.model.cross`), and the apply refuses too if the pool was suspended since.
+A training whose `scaling.num_nodes` is above the pool's running nodes scales the pool up for
+the run (within `max_nodes`, which the plan checks) and back to its size afterwards.
+
+Auto-suspend: nothing of mlrt runs between commands on this machine, so `auto_suspend_secs` is
+applied at the next command that reads the pool (plan, apply, refresh): a running pool with no
+live service on it whose last use (create, resume, scale, a training start or end) is older
+than `auto_suspend_secs` is suspended then, and reads as `state = SUSPENDED`.
+
+`state` is ACTIVE (nodes reserved), SUSPENDED, or IDLE (running with no nodes reserved).
 """
 
 from __future__ import annotations
@@ -45,13 +64,18 @@ from providers.kit.pools import (
     POOL_COMPUTED,
     cap_lines,
     drop_creation_only,
+    idle_expired,
+    observed_switch,
     pool_inputs,
+    suspended_at_create,
+    wants_suspended,
 )
 from providers.kit.records import atomic_write_json, read_json
 from providers.kit.waiting import deadline_binds, exceeded, seconds_left
 
 from .common import LocalHandler
 from .ledger import Ledger, Node, fits, total
+from .pool_work import services_on, stopped_by_pool
 
 
 def _fmt(c: Capacity) -> str:
@@ -83,11 +107,22 @@ class ComputePoolHandler(LocalHandler):
         data = read_json(self.record_path(ctx, name))
         if not isinstance(data, dict) or not isinstance(data.get("attributes"), dict):
             return None
-        return public(data["attributes"])
+        attrs = public(data["attributes"])
+        if "suspended" in attrs:
+            attrs["suspended"] = observed_switch(attrs["suspended"], attrs.get("state") == "SUSPENDED")
+        return attrs
 
-    def _save(self, ctx: ProviderContext, name: str, attrs: Attributes) -> None:
+    def _last_active(self, ctx: ProviderContext, name: str) -> float | None:
+        data = read_json(self.record_path(ctx, name))
+        value = data.get("last_active") if isinstance(data, dict) else None
+        return float(value) if isinstance(value, (int, float)) else None
+
+    def _save(self, ctx: ProviderContext, name: str, attrs: Attributes, touch: bool = True) -> None:
+        """Write the record; `touch` marks the pool as used now (the auto-suspend clock)."""
+        last = time.time() if touch else self._last_active(ctx, name)
         atomic_write_json(
-            self.record_path(ctx, name), {"type": "compute_pool", "id": name, "attributes": attrs}
+            self.record_path(ctx, name),
+            {"type": "compute_pool", "id": name, "attributes": attrs, "last_active": last},
         )
 
     # ----- inputs ------------------------------------------------------------------------
@@ -146,14 +181,15 @@ class ComputePoolHandler(LocalHandler):
         except PermanentError:
             return {}
         if prior is not None:
-            suspended = prior.get("state") == "SUSPENDED"
+            want = wants_suspended(attrs)
+            suspended = prior.get("state") == "SUSPENDED" if want is None else want
         else:
-            suspended = bool(attrs["initially_suspended"])
+            suspended = suspended_at_create(attrs)
         count = 0 if suspended else int(attrs["active_nodes"])
         return self._computed(attrs["name"], self._nodes(attrs["name"], template, count), suspended, capped)
 
     def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
-        result = drop_creation_only(super().diff(ctx, prior, desired))
+        result = drop_creation_only(super().diff(ctx, prior, desired), prior, desired)
         for key in result.requires_replace:
             result.reasons.setdefault(key, f"a local pool's {key} cannot change in place")
         return result
@@ -162,7 +198,24 @@ class ComputePoolHandler(LocalHandler):
         return name_as_id(ctx, desired)
 
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
-        return ReadResult(self._load(ctx, id))
+        """The pool as it is; a running pool idle past `auto_suspend_secs` is suspended first
+        (the module docstring says why this happens at the next command)."""
+        current = self._load(ctx, id)
+        if current is None or current.get("state") == "SUSPENDED":
+            return ReadResult(current)
+        if idle_expired(current.get("auto_suspend_secs"), self._last_active(ctx, id), time.time()):
+            if not self._busy(ctx, id):
+                ctx.log(f"idle for more than auto_suspend_secs = {current['auto_suspend_secs']}s: suspended")
+                current = self.suspend(ctx, id)
+        return ReadResult(current)
+
+    def _busy(self, ctx: ProviderContext, name: str) -> bool:
+        """Whether a service with live processes runs on the pool."""
+        for _, d, _ in services_on(ctx.data_dir, name):
+            procs = read_json(d / "processes.json")
+            if isinstance(procs, dict) and procs.get("pids") and not procs.get("pool_suspended"):
+                return True
+        return False
 
     def read_many(self, ctx: ProviderContext, requests: Sequence[ReadRequest]) -> BatchReadResult:
         """One scan of the pool records' folder; only the listed records are parsed."""
@@ -174,7 +227,7 @@ class ComputePoolHandler(LocalHandler):
         template, capped, family = self._node_template(attrs["instance_family"])
         for line in cap_lines(family, capped):
             ctx.log(line)
-        suspended = bool(attrs["initially_suspended"])
+        suspended = suspended_at_create(attrs)
         target = 0 if suspended else int(attrs["active_nodes"])
         ledger = self.ledger(ctx)
         # Any leftover record of this name (a crash between create and the state write) is adopted.
@@ -215,8 +268,13 @@ class ComputePoolHandler(LocalHandler):
                 "These arguments force a replacement; the plan should have replaced it.",
             )
         template, capped, family = self._node_template(attrs["instance_family"])
-        suspended = current.get("state") == "SUSPENDED"
-        nodes: list[Node] = list(current.get("nodes") or [])
+        was_suspended = current.get("state") == "SUSPENDED"
+        want = wants_suspended(attrs)
+        if want is True and not was_suspended:
+            ctx.progress("stopping the services on the pool")
+            self._stop_services(ctx, name)
+        suspended = was_suspended if want is None else want
+        nodes: list[Node] = [] if suspended else list(current.get("nodes") or [])
         if not suspended and int(attrs["active_nodes"]) != len(nodes):
             for line in cap_lines(family, capped):
                 ctx.log(line)
@@ -228,13 +286,19 @@ class ComputePoolHandler(LocalHandler):
                 template,
                 int(attrs["active_nodes"]),
                 float(attrs["scale_timeout_secs"]),
-                on_fail=f"the pool was rolled back to its previous size of {_plural(len(nodes))}",
+                on_fail=(
+                    "the pool stays suspended"
+                    if was_suspended
+                    else f"the pool was rolled back to its previous size of {_plural(len(nodes))}"
+                ),
             )
         result = {**attrs, **self._computed(name, nodes, suspended, capped)}
         with self.ledger(ctx).locked() as book:
             book.set_nodes(name, nodes)
             book.save()
             self._save(ctx, name, result)
+        if was_suspended and not suspended:
+            self._start_services(ctx, name)
         return UpdateResult(result)
 
     def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
@@ -249,16 +313,102 @@ class ComputePoolHandler(LocalHandler):
     def import_(self, ctx: ProviderContext, id: str) -> ReadResult:
         return self.read(ctx, id, {})
 
-    # ----- suspend / resume (for workloads) ---------------------------------------------
+    # ----- suspend / resume -------------------------------------------------------------
     def suspend(self, ctx: ProviderContext, name: str) -> Attributes:
-        """Release every node and mark the pool SUSPENDED (what ALTER COMPUTE POOL SUSPEND does)."""
+        """Stop the pool's services, release every node and mark the pool SUSPENDED (what ALTER
+        COMPUTE POOL SUSPEND does)."""
         current = self._require(ctx, name)
+        self._stop_services(ctx, name)
         with self.ledger(ctx).locked() as book:
             book.set_nodes(name, [])
             book.save()
             current.update(nodes=[], state="SUSPENDED")
             self._save(ctx, name, current)
         return current
+
+    def claim(self, ctx: ProviderContext, name: str | None, num_nodes: int | None = None) -> int | None:
+        """What a training or service does before it starts work on pool `name`: resume it when
+        suspended (auto_resume = true; otherwise a PermanentError naming the workload), and for a
+        training scale it up to `num_nodes` running nodes (within max_nodes). Returns the node
+        count to give back with `release` when it scaled up, else None. A pool this provider
+        has no record of (another provider's) is left alone."""
+        if name is None:
+            return None
+        current = self._load(ctx, name)
+        if current is None:
+            return None
+        if current.get("state") == "SUSPENDED":
+            if not current.get("auto_resume", True):
+                raise PermanentError(
+                    f'{ctx.address} cannot run: compute_pool "{name}" is suspended',
+                    "The pool has auto_resume = false. Set suspended = false on the pool (or "
+                    "auto_resume = true) and apply again.",
+                )
+            ctx.log(f'compute_pool "{name}" is suspended; resuming it (auto_resume = true)')
+            current = self.resume(ctx, name)
+        running = len(current.get("nodes") or [])
+        if num_nodes is None or num_nodes <= running:
+            self._save(ctx, name, current)
+            return None
+        top = int(current.get("max_nodes") or running)
+        if num_nodes > top:
+            raise PermanentError(
+                f'{ctx.address} needs {_plural(num_nodes)}, compute_pool "{name}" allows {top}',
+                "Lower scaling.num_nodes or raise the pool's max_nodes.",
+            )
+        ctx.log(f'scaling compute_pool "{name}" from {_plural(running)} to {num_nodes} for this run')
+        self._resize(ctx, name, current, num_nodes)
+        return running
+
+    def release(self, ctx: ProviderContext, name: str | None, nodes: int | None) -> None:
+        """After a run: back to `nodes` running nodes when `claim` scaled up; marks the pool used."""
+        if name is None:
+            return
+        current = self._load(ctx, name)
+        if current is None:
+            return
+        if nodes is not None and current.get("state") != "SUSPENDED":
+            self._resize(ctx, name, current, nodes)
+        else:
+            self._save(ctx, name, current)
+
+    def _resize(self, ctx: ProviderContext, name: str, current: Attributes, target: int) -> None:
+        template, capped, _ = self._node_template(current["instance_family"])
+        nodes = self._scale(
+            ctx,
+            self.ledger(ctx),
+            name,
+            list(current.get("nodes") or []),
+            template,
+            target,
+            float(current["scale_timeout_secs"]),
+            on_fail=f"the pool stays at {_plural(len(current.get('nodes') or []))}",
+        )
+        with self.ledger(ctx).locked() as book:
+            book.set_nodes(name, nodes)
+            book.save()
+            current.update(self._computed(name, nodes, False, capped))
+            self._save(ctx, name, current)
+
+    def _stop_services(self, ctx: ProviderContext, name: str) -> None:
+        from .service import ServiceHandler
+
+        svc = self.lp.handler("service")
+        assert isinstance(svc, ServiceHandler)
+        for service, _, _ in services_on(ctx.data_dir, name):
+            svc.stop_for_pool(ctx, service)
+            ctx.log(f'stopped service "{service}" (its pool is suspended)')
+
+    def _start_services(self, ctx: ProviderContext, name: str) -> None:
+        from .service import ServiceHandler
+
+        svc = self.lp.handler("service")
+        assert isinstance(svc, ServiceHandler)
+        for service, d, attrs in services_on(ctx.data_dir, name):
+            if stopped_by_pool(d):
+                ctx.progress(f'starting service "{service}" again')
+                svc.start_for_pool(ctx, service, attrs)
+                ctx.log(f'started service "{service}" again (its pool resumed)')
 
     def resume(self, ctx: ProviderContext, name: str) -> Attributes:
         """Bring a suspended pool back to `active_nodes` nodes (waits like a scale; fails cleanly)."""
@@ -281,6 +431,7 @@ class ComputePoolHandler(LocalHandler):
             book.save()
             current.update(self._computed(name, nodes, False, capped))
             self._save(ctx, name, current)
+        self._start_services(ctx, name)
         return current
 
     def _require(self, ctx: ProviderContext, name: str) -> Attributes:

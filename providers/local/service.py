@@ -15,6 +15,9 @@ workers that kept crashing, a model that no longer loads after a restart) or no 
 /health as status FAILED, with `status_message` the last error lines of its instance logs
 (`failure_cause`); the plan then updates it in place (a restart on the same port), the cause
 next to `status`. Only a service whose folder is gone reads as deleted.
+
+A service that starts claims its pool first (auto-resume, `compute_pool.py`); suspending the
+pool stops it and resuming the pool starts it again (`pool_work.py`).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from providers.kit.waiting import deadline_binds, exceeded, seconds_left
 
 from .common import LocalHandler
 from .logs import service_logs
+from .pool_work import mark, pool_name, record_spec, stopped_by_pool
 
 COMPUTED = ("endpoint", "functions_urls", "status", "status_message", "image")
 REPLACE = ("name", "compute_pool", "ingress_enabled", "gpu_requests", "image_repository")
@@ -255,6 +259,40 @@ class ServiceHandler(LocalHandler):
             ctx.data_dir, f"local-{name}", [models.model_path(ctx.project_dir, a.get("model")) for a in attrs]
         )
 
+    # -- its pool ----------------------------------------------------------------------------
+    def _claim_pool(self, ctx: ProviderContext, name: str, desired: Attributes) -> None:
+        """Resume the pool if needed (auto_resume) and record what a pool resume restarts."""
+        from .compute_pool import ComputePoolHandler
+
+        pools = self.lp.handler("compute_pool")
+        assert isinstance(pools, ComputePoolHandler)
+        pools.claim(ctx, pool_name(ctx, desired))
+        record_spec(ctx, self._dir(ctx, name), desired)
+
+    def stop_for_pool(self, ctx: ProviderContext, name: str) -> None:
+        """Its pool is being suspended: stop the instances, keep port and generation."""
+        procs = self._processes(ctx, name)
+        refs = self._refs(procs)
+        if not refs:
+            return
+        stop_pids(refs)
+        mark(self._dir(ctx, name), True, [])
+
+    def start_for_pool(self, ctx: ProviderContext, name: str, desired: Attributes) -> None:
+        """Its pool resumed: start the instances again on the same port, ready on return."""
+        procs = self._processes(ctx, name)
+        port = int(procs.get("port") or 0) or free_port()
+        generation = int(procs.get("generation") or 0) + 1
+        pids = self._start(ctx, name, desired, port, generation)
+        self._record(ctx, name, port, pids, generation)
+        try:
+            self._wait_ready(ctx, name, f"http://127.0.0.1:{port}", pids, generation)
+        except BaseException:
+            stop_pids(pids, timeout=5)
+            self._record(ctx, name, port, [], generation)
+            mark(self._dir(ctx, name), True)
+            raise
+
     # -- protocol --------------------------------------------------------------------------
     def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
         name = file_safe_name(ctx, desired)
@@ -265,6 +303,7 @@ class ServiceHandler(LocalHandler):
             self._record(ctx, name, 0, [], 0)
             self._use(ctx, name, desired)  # it resumes on this model
             return CreateResult(name, self._attrs(desired, None, "SUSPENDED"))
+        self._claim_pool(ctx, name, desired)
         port = int(leftover.get("port") or 0) or free_port()
         generation = int(leftover.get("generation") or 0) + 1
         endpoint = f"http://127.0.0.1:{port}"
@@ -308,6 +347,8 @@ class ServiceHandler(LocalHandler):
             return ReadResult(None)
         if prior.get("suspended"):
             return ReadResult(dict(prior))
+        if stopped_by_pool(self._dir(ctx, id)):  # its pool is suspended: not gone
+            return ReadResult({**prior, "status": "SUSPENDED"})
         pids = self._refs(procs)
         endpoint = prior.get("endpoint")
         dead = [i for i, p in enumerate(pids) if not alive(p)]
@@ -345,6 +386,9 @@ class ServiceHandler(LocalHandler):
             self._record(ctx, id, int(procs.get("port") or 0), [], int(procs.get("generation") or 0))
             self._use(ctx, id, desired)  # it resumes on this model
             return UpdateResult(self._attrs(desired, prior.get("endpoint"), "SUSPENDED"))
+        self._claim_pool(ctx, id, desired)
+        procs = self._processes(ctx, id)  # a pool resume may have started it again
+        old = self._refs(procs)
         port = int(procs.get("port") or 0) or free_port()
         generation = int(procs.get("generation") or 0) + 1
         endpoint = f"http://127.0.0.1:{port}"

@@ -64,7 +64,9 @@ from providers.kit.training import (
 from providers.kit.waiting import exceeded
 
 from .common import LocalHandler
+from .compute_pool import ComputePoolHandler
 from .logs import training_logs
+from .pool_work import pool_name
 
 # How often the watchdog looks at Ctrl-C and the deadline while a run is going.
 WATCH_INTERVAL = 0.1
@@ -92,11 +94,18 @@ class TrainingHandler(LocalHandler, TrainingPlanning):
         fp, parts = got if got is not None else ("", {})
         spec_path = run_dir / "spec.json"
         atomic_write_json(spec_path, job_spec(ctx, desired, run_id, model_dir, run_dir, fp))
+        pools = self.lp.handler("compute_pool")
+        assert isinstance(pools, ComputePoolHandler)
+        pool = pool_name(ctx, desired)
+        # auto-resume, and scale-up to scaling.num_nodes for this run (see compute_pool.py)
+        give_back = pools.claim(ctx, pool, _num_nodes(desired))
         try:
             result = self._run(ctx, spec_path, run_dir)
         except BaseException:
             shutil.rmtree(model_dir, ignore_errors=True)
             raise
+        finally:
+            pools.release(ctx, pool, give_back)
         if result.get("status") != "SUCCEEDED":
             shutil.rmtree(model_dir, ignore_errors=True)
             raise PermanentError(
@@ -287,6 +296,12 @@ class TrainingHandler(LocalHandler, TrainingPlanning):
     ) -> Iterator[LogLine]:
         """`mlrt logs` of the latest run (see providers/local/logs.py); the id stays the first run's."""
         return training_logs(ctx, str(attributes.get("run_id") or id), attributes, query)
+
+
+def _num_nodes(desired: Attributes) -> int | None:
+    scaling = desired.get("scaling")
+    value = scaling.get("num_nodes") if isinstance(scaling, dict) else None
+    return int(value) if isinstance(value, int) else None
 
 
 def _end_group(proc: subprocess.Popen[str]) -> None:

@@ -9,6 +9,7 @@ services as Ray Serve applications.
       replica_cpus = 1        # CPUs each Serve replica reserves
       runtime_env  = { pip = ["..."] }         # merged into every training job's runtime_env
       max_cpus = 8  max_memory_gib = 32  max_gpus = 0   # caps for clusters mlrt starts
+      overcommit   = 1        # multiply the cpu/memory budget of the clusters mlrt starts
       instance_family "TINY" { cpus = 1  memory_gib = 2  gpus = 0 }
     }
 
@@ -46,6 +47,7 @@ _KNOWN = {
     "max_cpus",
     "max_memory_gib",
     "max_gpus",
+    "overcommit",
     "instance_family",
 }
 
@@ -82,6 +84,7 @@ class RayProvider(Provider):
         self.serve_port: int = 8000
         self.replica_cpus: float = 1.0
         self.runtime_env: dict[str, Any] = {}
+        self.overcommit: float = 1.0
         self.families: FamilyCatalog = FamilyCatalog()
 
     def configure(self, config: Attributes, ctx: ProviderContext) -> Diagnostics:
@@ -112,7 +115,7 @@ class RayProvider(Provider):
                 )
             else:
                 self.headers = {str(k): str(v) for k, v in headers.items()}
-        for key, lowest in (("serve_port", 1), ("replica_cpus", 0)):
+        for key, lowest in (("serve_port", 1), ("replica_cpus", 0), ("overcommit", 1)):
             v = config.get(key)
             if v is None or not is_known(v):
                 continue
@@ -122,6 +125,8 @@ class RayProvider(Provider):
                 )
             elif key == "serve_port":
                 self.serve_port = int(v)
+            elif key == "overcommit":
+                self.overcommit = float(v)
             else:
                 self.replica_cpus = float(v)
         renv = config.get("runtime_env")
@@ -154,6 +159,12 @@ class RayProvider(Provider):
 
     def machine(self) -> Capacity:
         return machine_capacity(self.config)
+
+    def budget(self) -> Capacity:
+        """What all managed clusters on this machine together may take: the machine times
+        `overcommit` (GPUs are never shared), as the local provider's pool budget."""
+        m = self.machine()
+        return Capacity(m.cpus * self.overcommit, m.memory_gib * self.overcommit, m.gpus)
 
 
 __all__ = ["RayProvider"]

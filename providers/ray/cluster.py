@@ -51,6 +51,9 @@ class ClusterRecord:
     serve_port: int
     size: dict[str, Any]
     workers: dict[str, str] = field(default_factory=dict)  # node name -> node id
+    suspended: bool = False  # every process stopped; ports, address and name kept for resume
+    last_active: float | None = None  # epoch seconds of the last use (auto-suspend clock)
+    resumed_at: float | None = None  # the last resume (jobs and Serve apps before it are gone)
 
     @property
     def gcs_address(self) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +60,20 @@ class RayHandler(KitHandler):
     def _target(self, address: Any, managed: bool, serve_port: Any) -> Target:
         headers = {} if managed else self.rp.headers
         return Target(Dashboard(str(address), headers), managed, serve_port)
+
+    def claim_pool(self, ctx: ProviderContext, num_nodes: int | None = None) -> Callable[[], None]:
+        """Before a workload starts: its managed pool resumed when suspended (auto_resume) and,
+        for a training, scaled up to `num_nodes` (see `compute_pool.py`). Returns what to call
+        when the work is done (scale back, mark the pool used)."""
+        from .compute_pool import ComputePoolHandler
+
+        pools = self.rp.handler("compute_pool")
+        related = ctx.related_of("compute_pool")
+        if not isinstance(pools, ComputePoolHandler) or not related:
+            return lambda: None
+        pool = related[0]
+        give_back = pools.claim(ctx, pool, num_nodes)
+        return lambda: pools.release(ctx, pool, give_back)
 
     def target(self, ctx: ProviderContext, private: Private | None = None) -> Target:
         """The referenced pool's cluster (`ctx.related_of("compute_pool")`), else the one

@@ -15,8 +15,29 @@ gone, or whose dashboard no longer answers, is None (drift: the next apply start
 which port Serve uses on it (trainings and services read it through `Related.private`). Every
 wait (the head, the nodes) ends at the operation's deadline from `timeouts { }` at the latest.
 
-Computed: `nodes` ([{name, cpus, gpus, memory}] from the live cluster), `state` (ACTIVE),
-`address` (the dashboard URL trainings and services use), `capped`.
+Capacity (managed): the nodes of every cluster mlrt manages on this machine share one budget,
+the machine (lowered by `max_*`) times the provider's `overcommit` (default 1), as the local
+provider's pools do. A create, scale or resume that would go over it fails before starting
+anything, naming the clusters that hold the budget.
+
+Suspend and resume (managed; shared rules in `providers.kit.pools`): `suspended = true` stops
+every process of the cluster (head and workers; Serve applications and job history go with
+them) and keeps its record: name, ports, dashboard address. `suspended = false` starts the head
+on the same ports and the workers up to `active_nodes`. A suspended pool reads as
+`state = SUSPENDED` with no nodes, not as drift. An attached cluster is not mlrt's to suspend:
+`suspended = true` on one is an error. Trainings and services claim their pool first
+(`claim`): a suspended pool is resumed when `auto_resume = true` (else the apply fails, and the
+plan already did), and a training whose `scaling.num_nodes` is above the running nodes scales
+the cluster up for the run (within max_nodes) and back afterwards.
+
+Auto-suspend (managed): at every read (plan, apply, refresh), a running cluster with no job
+RUNNING or PENDING, no Serve application and no use (create, resume, scale, a training start or
+end) for `auto_suspend_secs` is suspended. Nothing of mlrt runs between commands, so that is
+when it happens, as on the local provider.
+
+Computed: `nodes` ([{name, cpus, gpus, memory}] from the live cluster; none when suspended),
+`state` (ACTIVE or SUSPENDED; an attached cluster is always ACTIVE), `address` (the dashboard
+URL trainings and services use), `capped`.
 """
 
 from __future__ import annotations
@@ -34,15 +55,20 @@ from mlrt_iac.provider import (
     Private,
     ProviderContext,
     ReadResult,
+    Related,
     UpdateResult,
 )
 from providers.kit.handler import public
-from providers.kit.machine import FamilyFacts, node_size
+from providers.kit.machine import Capacity, FamilyFacts, node_size
 from providers.kit.pools import (
     POOL_COMPUTED,
     cap_lines,
     drop_creation_only,
+    idle_expired,
+    observed_switch,
     pool_inputs,
+    suspended_at_create,
+    wants_suspended,
 )
 from providers.kit.records import atomic_write_json, read_json
 from providers.kit.waiting import deadline_binds, exceeded, seconds_left, wait_for
@@ -102,7 +128,7 @@ class ComputePoolHandler(RayHandler):
         return diags
 
     def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
-        return drop_creation_only(super().diff(ctx, prior, desired))
+        return drop_creation_only(super().diff(ctx, prior, desired), prior, desired)
 
     def plan_computed(
         self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None
@@ -119,7 +145,14 @@ class ComputePoolHandler(RayHandler):
             return {}
         for line in cap_lines(family, capped):
             ctx.log(line)
-        out: Attributes = {"capped": capped, "state": "ACTIVE"}
+        want = wants_suspended(desired)
+        if prior is None:
+            suspended = suspended_at_create(desired)
+        else:
+            suspended = prior.get("state") == "SUSPENDED" if want is None else want
+        out: Attributes = {"capped": capped, "state": "SUSPENDED" if suspended else "ACTIVE"}
+        if suspended:
+            out["nodes"] = []
         if prior is not None and prior.get("address"):
             out["address"] = prior["address"]
         return out
@@ -147,6 +180,12 @@ class ComputePoolHandler(RayHandler):
                 f"{ctx.address}: the attached cluster at {dash.url} has {len(nodes)} alive nodes; "
                 f"active_nodes = {attrs['active_nodes']} is recorded, its autoscaler decides its size"
             )
+        if attrs.get("suspended"):
+            raise PermanentError(
+                f"{ctx.address} is an attached Ray cluster; mlrt cannot suspend it",
+                f"The cluster at {dash.url} is not started by mlrt. Remove suspended = true, or "
+                'let mlrt manage the cluster (no address in the provider "ray" block).',
+            )
         return {
             **attrs,
             "nodes": nodes,
@@ -162,8 +201,9 @@ class ComputePoolHandler(RayHandler):
         dash = Dashboard(rec.dashboard_url)
         return {
             **attrs,
-            "nodes": self._nodes_of(dash, rec),
-            "state": "ACTIVE",
+            "suspended": observed_switch(attrs.get("suspended"), rec.suspended),
+            "nodes": [] if rec.suspended else self._nodes_of(dash, rec),
+            "state": "SUSPENDED" if rec.suspended else "ACTIVE",
             "address": dash.url,
             "capped": capped,
         }
@@ -188,6 +228,7 @@ class ComputePoolHandler(RayHandler):
         if len(current) == want_workers:
             wait_until(lambda: len(dash.nodes()) == want_workers + 1, seconds_left(ctx, 30.0))
             return
+        self._check_capacity(ctx, rec, target)
         binds = deadline_binds(ctx, timeout)
         deadline = time.monotonic() + seconds_left(ctx, timeout)
         added: list[str] = []
@@ -227,6 +268,39 @@ class ComputePoolHandler(RayHandler):
             self._rollback(ctx, rec, added)
             raise
 
+    def _check_capacity(self, ctx: ProviderContext, rec: cluster.ClusterRecord, target: int) -> None:
+        """Fail before starting anything when `target` nodes of this cluster, with the running
+        nodes of every other cluster mlrt manages here, would go over the provider's budget."""
+        budget = self.rp.budget()
+        others: dict[str, Capacity] = {}
+        folder = ctx.data_dir / "ray" / "pools"
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            other = self._load(ctx, path.stem)
+            if other is None or other.name == rec.name or other.suspended:
+                continue
+            others[other.name] = _times(other.size, 1 + len(other.workers))
+        used = Capacity(
+            sum(c.cpus for c in others.values()),
+            sum(c.memory_gib for c in others.values()),
+            sum(c.gpus for c in others.values()),
+        )
+        need = _times(rec.size, max(target, 1))
+        eps = 1e-9
+        if (
+            used.cpus + need.cpus <= budget.cpus + eps
+            and used.memory_gib + need.memory_gib <= budget.memory_gib + eps
+            and used.gpus + need.gpus <= budget.gpus
+        ):
+            return
+        holders = ", ".join(f"{n} ({_fmt(c)})" for n, c in others.items()) or "none"
+        raise PermanentError(
+            f'compute_pool "{rec.name}" cannot have {_plural(max(target, 1))} on this machine',
+            f"{_plural(max(target, 1))} of {_fmt(_times(rec.size, 1))} need {_fmt(need)}; the budget "
+            f"for Ray clusters mlrt starts here is {_fmt(budget)}, and other clusters hold "
+            f"{_fmt(used)} ({holders}). Lower active_nodes, suspend or shrink another pool, or "
+            'raise overcommit (or max_cpus / max_memory_gib) in the `provider "ray"` block.',
+        )
+
     def _rollback(self, ctx: ProviderContext, rec: cluster.ClusterRecord, added: list[str]) -> None:
         for name in added:
             try:
@@ -248,6 +322,12 @@ class ComputePoolHandler(RayHandler):
         for line in cap_lines(family, capped):
             ctx.log(line)
         rec = cluster.new_record(name, ctx.project_dir, size)
+        rec.last_active = time.time()
+        if suspended_at_create(attrs):
+            rec.suspended = True
+            self._save(ctx, rec)
+            return CreateResult(name, self._managed_attrs(rec, attrs, capped), self._private(rec))
+        self._check_capacity(ctx, rec, int(attrs["active_nodes"]))
         self._save(ctx, rec)
         try:
             ctx.progress(f"starting the Ray head of {name}")
@@ -274,10 +354,122 @@ class ComputePoolHandler(RayHandler):
         rec = self._load(ctx, id)
         if rec is None:
             return ReadResult(None)
+        if rec.suspended:
+            return ReadResult(self._read_suspended(prior))
         dash = Dashboard(rec.dashboard_url)
         if not cluster.cluster_pids(rec) or not dash.reachable():
             return ReadResult(None)
-        return ReadResult({**public(prior), "nodes": self._nodes_of(dash, rec)})
+        if idle_expired(prior.get("auto_suspend_secs"), rec.last_active, time.time()) and self._idle(dash):
+            ctx.log(f"idle for more than auto_suspend_secs = {prior['auto_suspend_secs']}s: suspended")
+            self._suspend(ctx, rec)
+            return ReadResult(self._read_suspended(prior))
+        return ReadResult(
+            {
+                **public(prior),
+                "suspended": observed_switch(prior.get("suspended"), False),
+                "nodes": self._nodes_of(dash, rec),
+                "state": "ACTIVE",
+            }
+        )
+
+    @staticmethod
+    def _read_suspended(prior: Attributes) -> Attributes:
+        return {
+            **public(prior),
+            "suspended": observed_switch(prior.get("suspended"), True),
+            "nodes": [],
+            "state": "SUSPENDED",
+        }
+
+    @staticmethod
+    def _idle(dash: Dashboard) -> bool:
+        """No job running or waiting and no Serve application on the cluster."""
+        try:
+            jobs = dash.list_jobs()
+            serve = dash.serve_status()
+        except Exception:  # cannot tell: not idle
+            return False
+        if any(str(j.get("status")) in ("RUNNING", "PENDING") for j in jobs.values()):
+            return False
+        return not (serve.get("applications") or {})
+
+    # -- suspend / resume --------------------------------------------------------------------
+    def _suspend(self, ctx: ProviderContext, rec: cluster.ClusterRecord) -> None:
+        """Stop every process of the cluster; keep its record (ports, address) for resume."""
+        ctx.progress(f"stopping the Ray cluster of {rec.name}")
+        cluster.stop(rec)
+        rec.workers = {}
+        rec.suspended = True
+        self._save(ctx, rec)
+
+    def _resume(self, ctx: ProviderContext, rec: cluster.ClusterRecord, target: int, timeout: float) -> None:
+        """Start the head on the record's ports, then workers up to `target` nodes."""
+        self._check_capacity(ctx, rec, target)
+        ctx.progress(f"starting the Ray head of {rec.name}")
+        rec.workers = {}
+        try:
+            cluster.start_head(rec, self._log(ctx, rec.name))
+            dash = Dashboard(rec.dashboard_url)
+            if not wait_for(ctx, dash.reachable, f"the Ray dashboard of {rec.name}", 60.0):
+                raise PermanentError(
+                    f"The dashboard of {rec.name} did not come up", f"See {self._log(ctx, rec.name)}."
+                )
+            rec.suspended = False
+            rec.last_active = rec.resumed_at = time.time()
+            self._save(ctx, rec)
+            self._scale(ctx, rec, target, timeout)
+        except BaseException:
+            cluster.stop(rec)
+            rec.workers = {}
+            rec.suspended = True
+            self._save(ctx, rec)
+            raise
+
+    def claim(self, ctx: ProviderContext, pool: Related, num_nodes: int | None = None) -> int | None:
+        """What a training or service does first (managed pools; others are left alone): resume
+        a suspended pool when auto_resume is true (else a PermanentError naming the workload),
+        and for a training scale up to `num_nodes` within max_nodes. Returns the node count to
+        give back with `release` when it scaled up."""
+        if not pool.private.get("managed", not self.rp.attached):
+            return None
+        rec = self._load(ctx, pool.name)
+        if rec is None:
+            return None
+        attrs = pool.attributes
+        timeout = float(attrs.get("scale_timeout_secs") or 720)
+        if rec.suspended:
+            if attrs.get("auto_resume") is False:
+                raise PermanentError(
+                    f'{ctx.address} cannot run: compute_pool "{pool.name}" is suspended',
+                    "The pool has auto_resume = false. Set suspended = false on the pool (or "
+                    "auto_resume = true) and apply again.",
+                )
+            ctx.log(f'compute_pool "{pool.name}" is suspended; resuming it (auto_resume = true)')
+            self._resume(ctx, rec, int(attrs.get("active_nodes") or 1), timeout)
+        running = 1 + len(rec.workers)
+        rec.last_active = time.time()
+        self._save(ctx, rec)
+        if num_nodes is None or num_nodes <= running:
+            return None
+        top = int(attrs.get("max_nodes") or running)
+        if num_nodes > top:
+            raise PermanentError(
+                f'{ctx.address} needs {_plural(num_nodes)}, compute_pool "{pool.name}" allows {top}',
+                "Lower scaling.num_nodes or raise the pool's max_nodes.",
+            )
+        ctx.log(f'scaling compute_pool "{pool.name}" from {_plural(running)} to {num_nodes} for this run')
+        self._scale(ctx, rec, num_nodes, timeout)
+        return running
+
+    def release(self, ctx: ProviderContext, pool: Related, nodes: int | None) -> None:
+        """After a run: back to `nodes` when `claim` scaled up; the pool counts as used now."""
+        rec = self._load(ctx, pool.name)
+        if rec is None:
+            return
+        if nodes is not None and not rec.suspended:
+            self._scale(ctx, rec, nodes, float(pool.attributes.get("scale_timeout_secs") or 720))
+        rec.last_active = time.time()
+        self._save(ctx, rec)
 
     def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
         attrs = self._inputs(ctx, desired)
@@ -290,7 +482,16 @@ class ComputePoolHandler(RayHandler):
                 "Its cluster record is gone. Run `mlrt plan` to see the drift; `mlrt apply` "
                 "will start it again.",
             )
-        self._scale(ctx, rec, int(attrs["active_nodes"]), float(attrs["scale_timeout_secs"]))
+        want = wants_suspended(attrs)
+        timeout = float(attrs["scale_timeout_secs"])
+        if want is True and not rec.suspended:
+            self._suspend(ctx, rec)
+        elif want is False and rec.suspended:
+            self._resume(ctx, rec, int(attrs["active_nodes"]), timeout)
+        elif not rec.suspended:
+            self._scale(ctx, rec, int(attrs["active_nodes"]), timeout)
+            rec.last_active = time.time()
+            self._save(ctx, rec)
         return UpdateResult(
             self._managed_attrs(rec, attrs, dict(prior.get("capped") or {})), self._private(rec)
         )
@@ -301,3 +502,27 @@ class ComputePoolHandler(RayHandler):
             return
         cluster.stop(rec)
         self._path(ctx, id).unlink(missing_ok=True)
+
+
+def suspend_history(data_dir: Path, dashboard_url: str) -> tuple[bool, bool]:
+    """(suspended now, suspended and resumed before) for the managed cluster at `dashboard_url`:
+    a suspend stops the head, so job history and Serve applications from before it are gone."""
+    folder = data_dir / "ray" / "pools"
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        data = read_json(path)
+        if isinstance(data, dict) and data.get("dashboard_port") is not None:
+            if f"http://127.0.0.1:{data['dashboard_port']}" == dashboard_url.rstrip("/"):
+                return bool(data.get("suspended")), data.get("resumed_at") is not None
+    return False, False
+
+
+def _times(size: dict[str, Any], n: int) -> Capacity:
+    return Capacity(float(size["cpus"]) * n, float(size["memory_gib"]) * n, int(size["gpus"]) * n)
+
+
+def _plural(n: int) -> str:
+    return f"{n} node" if n == 1 else f"{n} nodes"
+
+
+def _fmt(c: Capacity) -> str:
+    return f"{c.cpus:g} vCPUs, {c.memory_gib:g} GiB, {c.gpus} GPUs"

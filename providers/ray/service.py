@@ -61,6 +61,7 @@ from providers.kit.waiting import deadline_binds, exceeded, seconds_left
 
 from .client import Dashboard
 from .common import RayHandler, Target, by_cluster
+from .compute_pool import suspend_history
 from .logs import service_logs
 
 COMPUTED = ("endpoint", "functions_urls", "status", "status_message", "image")
@@ -282,6 +283,8 @@ class ServiceHandler(RayHandler):
 
     def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
         name = file_safe_name(ctx, desired)
+        if not desired.get("suspended"):
+            self.claim_pool(ctx)()  # a suspended pool resumes (auto_resume); see compute_pool.py
         target = self.target(ctx)
         self._use(ctx, name, desired)
         try:
@@ -295,6 +298,8 @@ class ServiceHandler(RayHandler):
             raise
 
     def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
+        if not desired.get("suspended"):
+            self.claim_pool(ctx)()  # a suspended pool resumes (auto_resume); see compute_pool.py
         target = self.target(ctx, ctx.private)
         self._use(ctx, id, prior, desired)  # both while Serve rolls
         try:
@@ -311,6 +316,8 @@ class ServiceHandler(RayHandler):
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
         target = self.target(ctx, ctx.private)
         dash = target.dashboard
+        if target.managed and suspend_history(ctx.data_dir, dash.url)[0]:
+            return ReadResult({**public(prior), "status": "SUSPENDED"})  # its pool is suspended
         if target.managed and not dash.reachable():
             return ReadResult(None)
         apps = dash.serve_status().get("applications") or {}
@@ -322,6 +329,10 @@ class ServiceHandler(RayHandler):
         """`read` for many services with one Serve applications GET per cluster."""
         results: list[ReadResult | Exception | None] = [None] * len(requests)
         for target, indexes in by_cluster(self, requests, results).values():
+            if target.managed and suspend_history(requests[indexes[0]].ctx.data_dir, target.dashboard.url)[0]:
+                for i in indexes:  # its pool is suspended (see `read`)
+                    results[i] = ReadResult({**public(requests[i].prior), "status": "SUSPENDED"})
+                continue
             try:
                 if target.managed and not target.dashboard.reachable():
                     apps = None

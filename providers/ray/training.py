@@ -63,6 +63,7 @@ from providers.kit.waiting import exceeded, seconds_left
 
 from .client import Dashboard
 from .common import RayHandler, Target, by_cluster
+from .compute_pool import suspend_history
 from .logs import job_logs
 
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
@@ -118,6 +119,15 @@ class TrainingHandler(RayHandler, TrainingPlanning):
         return renv
 
     def run_version(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
+        scaling = desired.get("scaling")
+        num_nodes = scaling.get("num_nodes") if isinstance(scaling, dict) else None
+        done = self.claim_pool(ctx, num_nodes if isinstance(num_nodes, int) else None)
+        try:
+            return self._run_version(ctx, desired)
+        finally:
+            done()
+
+    def _run_version(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
         target = self.target(ctx)
         dash = target.dashboard
         dash.check()
@@ -261,10 +271,18 @@ class TrainingHandler(RayHandler, TrainingPlanning):
         if not uri or not (Path(uri) / "metadata.json").exists():
             return ReadResult(None)
         target = self.target(ctx, ctx.private)
+        # A suspend of its pool stops the head and the job history with it; the model stays.
+        suspended, resumed = (
+            suspend_history(ctx.data_dir, target.dashboard.url) if target.managed else (False, False)
+        )
+        if suspended:
+            return ReadResult(public(prior))
         if target.managed and not target.dashboard.reachable():
             return ReadResult(None)  # its managed cluster is gone, and its job with it
         # The job of the current version (a retrain runs a new job; the id is the first run's).
         info = target.dashboard.job_info(str(prior.get("run_id") or id))
+        if info is None and resumed:
+            return ReadResult(public(prior))
         if info is None or info.get("status") in ("STOPPED", "FAILED"):
             return ReadResult(None)
         return ReadResult(public(prior))
@@ -277,6 +295,15 @@ class TrainingHandler(RayHandler, TrainingPlanning):
             if not uri or not (Path(uri) / "metadata.json").exists():
                 results[i] = ReadResult(None)
         for target, indexes in by_cluster(self, requests, results).values():
+            suspended, resumed = (
+                suspend_history(requests[indexes[0]].ctx.data_dir, target.dashboard.url)
+                if target.managed
+                else (False, False)
+            )
+            if suspended:  # the head is stopped, the models stay (see `read`)
+                for i in indexes:
+                    results[i] = ReadResult(public(requests[i].prior))
+                continue
             try:
                 if target.managed and not target.dashboard.reachable():
                     jobs = None  # its managed cluster is gone, and its jobs with it
@@ -289,6 +316,9 @@ class TrainingHandler(RayHandler, TrainingPlanning):
             for i in indexes:
                 job = str(requests[i].prior.get("run_id") or requests[i].id)
                 info = None if jobs is None else jobs.get(job)
+                if info is None and jobs is not None and resumed:
+                    results[i] = ReadResult(public(requests[i].prior))
+                    continue
                 gone = info is None or info.get("status") in ("STOPPED", "FAILED")
                 results[i] = ReadResult(None if gone else public(requests[i].prior))
         return BatchReadResult([r if r is not None else ReadResult(None) for r in results])

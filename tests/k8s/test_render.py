@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import kubernetes_validate
@@ -33,7 +34,7 @@ CONFIGS = {
 }
 
 
-def _render(name: str) -> list[dict]:  # type: ignore[type-arg]
+def _render(name: str) -> list[dict[str, Any]]:
     cfg, diags = parse_config(CONFIGS[name])
     assert not diags.has_errors
     return render_items(representative_items(), cfg).manifests
@@ -297,3 +298,21 @@ def test_a_service_model_class_reaches_the_server_command_with_a_warning() -> No
         'model_class "vision.nets:ResNet" is imported inside the serving container' in w for w in out.warnings
     )
     validate_manifest(dep)
+
+
+def test_suspended_switch_renders_spec_suspend() -> None:
+    cfg, diags = parse_config({})
+    assert not diags.has_errors
+    base = representative_items()[0]
+    for attrs, expected in (
+        ({}, False),
+        ({"suspended": True}, True),
+        ({"initially_suspended": True}, True),
+        ({"initially_suspended": True, "suspended": False}, False),
+    ):
+        item = copy.deepcopy(base)
+        item.attributes.update(attrs)
+        cluster = next(m for m in render_items([item], cfg).manifests if m["kind"] == "RayCluster")
+        assert cluster["spec"]["suspend"] is expected, attrs
+        assert cluster["spec"]["autoscalerOptions"] == {"idleTimeoutSeconds": 1800}
+        validate_manifest(cluster)

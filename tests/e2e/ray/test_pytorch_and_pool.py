@@ -132,7 +132,9 @@ mlrt {
   default_provider = "ray"
 }
 
-provider "ray" {}
+provider "ray" {
+  overcommit = 2 # two nodes of 2 vCPUs on a 2-core machine
+}
 
 compute_pool "local" {
   instance_family = "CPU_X64_S"
@@ -184,7 +186,8 @@ def test_managed_pool_scales_and_stops_everything(tmp_path: Path) -> None:
         plan = run_mlrt(project, "plan", "-detailed-exitcode", timeout=60)
         assert plan.returncode == 2, plan.stdout + plan.stderr
         assert "compute_pool.local" in plan.stdout
-        assert run_mlrt(project, "apply", "-auto-approve", timeout=300).returncode == 0
+        out = run_mlrt(project, "apply", "-auto-approve", timeout=300)
+        assert out.returncode == 0, out.stdout + out.stderr
         rec = cluster.ClusterRecord.from_json(json.loads(rec_path.read_text()))
         assert cluster.cluster_pids(rec)
 

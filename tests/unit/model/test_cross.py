@@ -1,7 +1,7 @@
 """Cross-block checks: each error names both blocks (range = the user, related = the pool/EAI)."""
 
 from mlrt_iac.config.instances import ResourceInstance
-from mlrt_iac.diagnostics import Diagnostic
+from mlrt_iac.diagnostics import Diagnostic, SourceRange
 from mlrt_iac.model import build_catalog, cross_check, validate_instance
 from mlrt_iac.values import UNKNOWN
 
@@ -298,3 +298,41 @@ def test_service_size_is_bounded_by_its_pool() -> None:
     edge = make("service", "s", {"compute_pool": "cpu", "model": "m", "num_workers": 13, "max_instances": 6})
     _, diags = run(cpu_pool(), edge)
     assert not diags
+
+
+SUSP = "Compute pool is suspended"
+
+
+def test_training_on_a_suspended_pool_without_auto_resume() -> None:
+    pool = cpu_pool(line=2, suspended=True, auto_resume=False)
+    pool.attribute_ranges.update(
+        {"suspended": SourceRange.at("main.hcl", 5, 3), "auto_resume": SourceRange.at("main.hcl", 6, 3)}
+    )
+    _, diags = run(pool, train(lines={"compute_pool": 21}))
+    d = only(diags, SUSP)
+    assert "training.t runs on compute_pool.cpu, which is suspended (suspended = true)" in d.detail
+    assert "auto_resume = false" in d.detail
+    assert line_of(d) == 21 and [r.start.line for r in d.related] == [5, 6]
+    # initially_suspended with suspended unset: the same
+    _, diags = run(cpu_pool(initially_suspended=True, auto_resume=False), train())
+    assert "(initially_suspended = true)" in only(diags, SUSP).detail
+
+
+def test_suspended_pool_that_may_resume_or_is_resumed_is_fine() -> None:
+    for attrs in (
+        {"suspended": True},  # auto_resume defaults to true
+        {"suspended": False, "auto_resume": False},
+        {"initially_suspended": True, "suspended": False, "auto_resume": False},
+    ):
+        _, diags = run(cpu_pool(**attrs), train())
+        assert not diags, attrs
+
+
+def test_service_on_a_suspended_pool_without_auto_resume() -> None:
+    svc = {"compute_pool": {"name": "cpu"}, "model": "models/m"}
+    pool = cpu_pool(suspended=True, auto_resume=False)
+    _, diags = run(pool, make("service", "s", svc, line=30, deps={"compute_pool.cpu"}))
+    assert "service.s runs on compute_pool.cpu" in only(diags, SUSP).detail
+    # a service that is itself suspended needs no running pool
+    _, diags = run(pool, make("service", "s", {**svc, "suspended": True}, deps={"compute_pool.cpu"}))
+    assert not [d for d in diags if d.summary == SUSP]
