@@ -50,6 +50,7 @@ from mlrt_iac.provider import (
     object_name,
 )
 from mlrt_iac.provider import RenderOutput as Rendered
+from providers.kit.service_status import FAILED, restart_failed
 
 from . import logs
 from . import render as r
@@ -493,10 +494,54 @@ class TrainingHandler(KubeHandler):
 
 
 class ServiceHandler(KubeHandler):
+    """A Deployment. A refresh that finds it not ready looks at its pods: a container stuck in
+    CrashLoopBackOff (or another state it cannot leave by itself: image pull back-off, a config
+    error) makes the service FAILED with `status_message` naming the pod, the container and its
+    last exit, as the local and ray providers report a crash loop; the plan then shows the cause
+    next to `status` (`providers.kit.service_status`)."""
+
     type_name = "service"
     primary_kind = "Deployment"
-    computed = ("endpoint", "functions_urls", "status", "image", "drift")
+    computed = ("endpoint", "functions_urls", "status", "status_message", "image", "drift")
     force_new = ("compute_pool", "name")
+
+    def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
+        return restart_failed(super().diff(ctx, prior, desired), prior, desired)
+
+    def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
+        return self._with_failure(ctx, prior, super().read(ctx, id, prior))
+
+    def read_many(self, ctx: ProviderContext, requests: Sequence[ReadRequest]) -> BatchReadResult:
+        out = super().read_many(ctx, requests)
+        results: list[ReadResult | Exception] = []
+        for req, res in zip(requests, out.results):
+            if isinstance(res, Exception):
+                results.append(res)
+                continue
+            try:
+                results.append(self._with_failure(req.ctx, req.prior, res))
+            except Exception as exc:
+                results.append(exc)
+        return BatchReadResult(results, out.unmanaged)
+
+    def _with_failure(self, ctx: ProviderContext, prior: Attributes, res: ReadResult) -> ReadResult:
+        """`res`, FAILED with the cause when the not-ready Deployment's pods cannot run."""
+        attrs = res.attributes
+        if attrs is None or attrs.get("status") != "PENDING":
+            return res
+        deployment = next((o for o in self.render(ctx, prior).manifests if o["kind"] == "Deployment"), None)
+        if deployment is None:
+            return res
+        labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        namespace = str(deployment["metadata"].get("namespace") or "")
+        pods = self.client.list("v1", "Pod", namespace, selector, limit=0).items
+        causes = [
+            c for pod in sorted(pods, key=lambda p: str(p["metadata"]["name"])) for c in pod_failures(pod)
+        ]
+        if not causes:
+            return res
+        return ReadResult({**attrs, "status": FAILED, "status_message": "\n".join(causes[:5])})
 
     def ready(self, ctx: ProviderContext, obj: Obj, attrs: Attributes, deadline: float) -> Obj:
         want = int(obj["spec"].get("replicas", 1))
@@ -534,13 +579,46 @@ class ServiceHandler(KubeHandler):
     def observed(self, attrs: Attributes, live: Obj) -> Attributes:
         want = int((live.get("spec") or {}).get("replicas", 1))
         avail = int((live.get("status") or {}).get("availableReplicas") or 0)
-        return {"status": "SUSPENDED" if want == 0 else ("READY" if avail >= want else "PENDING")}
+        status = "SUSPENDED" if want == 0 else ("READY" if avail >= want else "PENDING")
+        return {"status": status, "status_message": None}
 
     def logs(
         self, ctx: ProviderContext, id: str, attributes: Attributes, query: LogQuery
     ) -> Iterator[LogLine]:
         """`mlrt logs` (see providers/kubernetes/logs.py)."""
         return logs.service_logs(ctx, self.client, id, query)
+
+
+# Waiting reasons a container does not leave by itself (the kubelet only backs off and retries).
+STUCK = (
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "CreateContainerConfigError",
+    "InvalidImageName",
+)
+
+
+def pod_failures(pod: Obj) -> list[str]:
+    """One line per container of `pod` stuck in a state it cannot leave by itself, with its last
+    exit (`pod api-7d9 container server: CrashLoopBackOff, last exit 1: model not found`)."""
+    name = str((pod.get("metadata") or {}).get("name") or "")
+    status = pod.get("status") or {}
+    out: list[str] = []
+    for cs in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        reason = str(waiting.get("reason") or "")
+        if reason not in STUCK:
+            continue
+        line = f"pod {name} container {cs.get('name')}: {reason}"
+        last = (cs.get("lastState") or {}).get("terminated") or {}
+        if last:
+            said = str(last.get("message") or last.get("reason") or "").strip().splitlines()
+            line += f", last exit {last.get('exitCode')}" + (f": {said[-1][:300]}" if said else "")
+        elif waiting.get("message"):
+            line += f": {str(waiting['message'])[:300]}"
+        out.append(line)
+    return out
 
 
 class ImageRepositoryHandler(KubeHandler):

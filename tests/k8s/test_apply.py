@@ -9,7 +9,7 @@ import pytest
 
 from clients.kubernetes import KubeClient, ObjRef
 from mlrt_iac.errors import DeadlineExceeded, PermanentError, RetryableError
-from mlrt_iac.provider import ProviderContext, Related
+from mlrt_iac.provider import ProviderContext, ReadRequest, Related
 from providers.kubernetes import KubernetesProvider
 
 from .apiserver import TestApiServer
@@ -278,7 +278,7 @@ def test_defaults_the_server_fills_into_list_elements_are_not_drift(
     server = live["spec"]["template"]["spec"]["containers"][0]
     assert server["terminationMessagePath"] == "/dev/termination-log"  # the server defaulted it
     read = h.read(service_ctx(tmp_path), created.id, created.attributes)
-    assert read.attributes is not None and "drift" not in read.attributes, read.attributes.get("drift")
+    assert read.attributes is not None and "drift" not in read.attributes, read.attributes
 
     containers = live["spec"]["template"]["spec"]["containers"]
     containers[0]["image"] = "someone/else:1"
@@ -286,3 +286,57 @@ def test_defaults_the_server_fills_into_list_elements_are_not_drift(
     drifted = h.read(service_ctx(tmp_path), created.id, created.attributes)
     assert drifted.attributes is not None
     assert any(".spec.template.spec.containers[0].image:" in d for d in drifted.attributes["drift"])
+
+
+def test_a_crash_looping_service_reads_failed_with_its_cause(
+    provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path
+) -> None:
+    """A Deployment whose pod's server container is in CrashLoopBackOff is FAILED with the pod,
+    the container and its last exit (not PENDING for ever, not deleted); the plan says why."""
+    handler(provider, "compute_pool").create(pool_ctx(tmp_path), dict(POOL))
+    h = handler(provider, "service")
+    created = h.create(service_ctx(tmp_path), dict(SERVICE))
+    live = apiserver.get("Deployment", NS, "api")
+    assert live is not None
+    labels = live["spec"]["selector"]["matchLabels"]
+    apiserver.add_pod(NS, "api-7d9f-x2", labels, ["server"])
+    with apiserver.store.lock:
+        apiserver.store.controllers.clear()  # from here on the pod never becomes ready
+    apiserver.set_status("Deployment", NS, "api", {"availableReplicas": 0, "readyReplicas": 0})
+    assert h.read(service_ctx(tmp_path), created.id, created.attributes).attributes["status"] == "PENDING"
+
+    apiserver.set_status(
+        "Pod",
+        NS,
+        "api-7d9f-x2",
+        {
+            "phase": "Running",
+            "containerStatuses": [
+                {
+                    "name": "server",
+                    "ready": False,
+                    "restartCount": 6,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s"}},
+                    "lastState": {
+                        "terminated": {
+                            "exitCode": 1,
+                            "reason": "Error",
+                            "message": "Error: No model at /models\n",
+                        }
+                    },
+                }
+            ],
+        },
+    )
+    read = h.read(service_ctx(tmp_path), created.id, created.attributes).attributes
+    assert read is not None and read["status"] == "FAILED"
+    assert read["status_message"] == (
+        "pod api-7d9f-x2 container server: CrashLoopBackOff, last exit 1: Error: No model at /models"
+    )
+    many = h.read_many(
+        service_ctx(tmp_path), [ReadRequest(service_ctx(tmp_path), created.id, created.attributes)]
+    )
+    first = many.results[0]
+    assert not isinstance(first, Exception) and first.attributes == read
+    diff = h.diff(service_ctx(tmp_path), read, dict(SERVICE))
+    assert "status" in diff.changed and "No model at /models" in diff.reasons["status"]
