@@ -123,3 +123,36 @@ def cap_lines(family: FamilyFacts, capped: dict[str, Any]) -> list[str]:
         f"{family.name} nodes have {info['family']} {res}; this machine gives {info['machine']} (capped)"
         for res, info in capped.items()
     ]
+
+
+def nodes_text(n: int) -> str:
+    """ "1 node", "3 nodes"."""
+    return f"{n} node" if n == 1 else f"{n} nodes"
+
+
+def resume_or_refuse(ctx: ProviderContext, name: str, auto_resume: bool) -> None:
+    """A workload found its pool suspended: say that it resumes it, or refuse (auto_resume =
+    false) before anything starts."""
+    if not auto_resume:
+        raise PermanentError(
+            f'{ctx.address} cannot run: compute_pool "{name}" is suspended',
+            "The pool has auto_resume = false. Set suspended = false on the pool (or "
+            "auto_resume = true) and apply again.",
+        )
+    ctx.log(f'compute_pool "{name}" is suspended; resuming it (auto_resume = true)')
+
+
+def needs_scale_up(
+    ctx: ProviderContext, name: str, running: int, num_nodes: int | None, max_nodes: int
+) -> bool:
+    """Whether a run of `num_nodes` needs more nodes than the `running` ones (said in the log);
+    beyond the pool's `max_nodes` it cannot run at all."""
+    if num_nodes is None or num_nodes <= running:
+        return False
+    if num_nodes > max_nodes:
+        raise PermanentError(
+            f'{ctx.address} needs {nodes_text(num_nodes)}, compute_pool "{name}" allows {max_nodes}',
+            "Lower scaling.num_nodes or raise the pool's max_nodes.",
+        )
+    ctx.log(f'scaling compute_pool "{name}" from {nodes_text(running)} to {num_nodes} for this run')
+    return True

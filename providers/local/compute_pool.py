@@ -65,8 +65,11 @@ from providers.kit.pools import (
     cap_lines,
     drop_creation_only,
     idle_expired,
+    needs_scale_up,
+    nodes_text,
     observed_switch,
     pool_inputs,
+    resume_or_refuse,
     suspended_at_create,
     wants_suspended,
 )
@@ -83,10 +86,6 @@ def _fmt(c: Capacity) -> str:
         return f"{x:g} {unit}" + ("" if x == 1 else "s")
 
     return f"{n(c.cpus, 'vCPU')}, {c.memory_gib:g} GiB, {n(c.gpus, 'GPU')}"
-
-
-def _plural(n: int) -> str:
-    return f"{n} node" if n == 1 else f"{n} nodes"
 
 
 class ComputePoolHandler(LocalHandler):
@@ -289,7 +288,7 @@ class ComputePoolHandler(LocalHandler):
                 on_fail=(
                     "the pool stays suspended"
                     if was_suspended
-                    else f"the pool was rolled back to its previous size of {_plural(len(nodes))}"
+                    else f"the pool was rolled back to its previous size of {nodes_text(len(nodes))}"
                 ),
             )
         result = {**attrs, **self._computed(name, nodes, suspended, capped)}
@@ -338,25 +337,13 @@ class ComputePoolHandler(LocalHandler):
         if current is None:
             return None
         if current.get("state") == "SUSPENDED":
-            if not current.get("auto_resume", True):
-                raise PermanentError(
-                    f'{ctx.address} cannot run: compute_pool "{name}" is suspended',
-                    "The pool has auto_resume = false. Set suspended = false on the pool (or "
-                    "auto_resume = true) and apply again.",
-                )
-            ctx.log(f'compute_pool "{name}" is suspended; resuming it (auto_resume = true)')
+            resume_or_refuse(ctx, name, bool(current.get("auto_resume", True)))
             current = self.resume(ctx, name)
         running = len(current.get("nodes") or [])
-        if num_nodes is None or num_nodes <= running:
+        if not needs_scale_up(ctx, name, running, num_nodes, int(current.get("max_nodes") or running)):
             self._save(ctx, name, current)
             return None
-        top = int(current.get("max_nodes") or running)
-        if num_nodes > top:
-            raise PermanentError(
-                f'{ctx.address} needs {_plural(num_nodes)}, compute_pool "{name}" allows {top}',
-                "Lower scaling.num_nodes or raise the pool's max_nodes.",
-            )
-        ctx.log(f'scaling compute_pool "{name}" from {_plural(running)} to {num_nodes} for this run')
+        assert num_nodes is not None
         self._resize(ctx, name, current, num_nodes)
         return running
 
@@ -382,7 +369,7 @@ class ComputePoolHandler(LocalHandler):
             template,
             target,
             float(current["scale_timeout_secs"]),
-            on_fail=f"the pool stays at {_plural(len(current.get('nodes') or []))}",
+            on_fail=f"the pool stays at {nodes_text(len(current.get('nodes') or []))}",
         )
         with self.ledger(ctx).locked() as book:
             book.set_nodes(name, nodes)
@@ -470,8 +457,8 @@ class ComputePoolHandler(LocalHandler):
                     need = total(self._nodes(name, template, target))
                     if not fits(Capacity(0, 0, 0), need, budget):
                         raise PermanentError(
-                            f'compute_pool "{name}" cannot have {_plural(target)} on this machine',
-                            f"{_plural(target)} of {_fmt(want_each)} need {_fmt(need)}, more than the whole "
+                            f'compute_pool "{name}" cannot have {nodes_text(target)} on this machine',
+                            f"{nodes_text(target)} of {_fmt(want_each)} need {_fmt(need)}, more than the whole "
                             f"local budget of {_fmt(budget)}; {on_fail}. Lower active_nodes, or raise "
                             'max_cpus / max_memory_gib / overcommit in the `provider "local"` block.',
                         )
@@ -501,7 +488,7 @@ class ComputePoolHandler(LocalHandler):
                             f"held by: {users}); {on_fail}.",
                         )
                     raise PermanentError(
-                        f'Scaling compute_pool "{name}" from {_plural(len(start))} to {target} did not '
+                        f'Scaling compute_pool "{name}" from {nodes_text(len(start))} to {target} did not '
                         f"complete within {timeout:g}s",
                         f"Only {len(nodes)} of {target} nodes could be reserved: the local budget of "
                         f"{_fmt(budget)} is held by other pools: {users}; {on_fail}. Free capacity "

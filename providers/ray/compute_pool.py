@@ -65,8 +65,11 @@ from providers.kit.pools import (
     cap_lines,
     drop_creation_only,
     idle_expired,
+    needs_scale_up,
+    nodes_text,
     observed_switch,
     pool_inputs,
+    resume_or_refuse,
     suspended_at_create,
     wants_suspended,
 )
@@ -294,8 +297,8 @@ class ComputePoolHandler(RayHandler):
             return
         holders = ", ".join(f"{n} ({_fmt(c)})" for n, c in others.items()) or "none"
         raise PermanentError(
-            f'compute_pool "{rec.name}" cannot have {_plural(max(target, 1))} on this machine',
-            f"{_plural(max(target, 1))} of {_fmt(_times(rec.size, 1))} need {_fmt(need)}; the budget "
+            f'compute_pool "{rec.name}" cannot have {nodes_text(max(target, 1))} on this machine',
+            f"{nodes_text(max(target, 1))} of {_fmt(_times(rec.size, 1))} need {_fmt(need)}; the budget "
             f"for Ray clusters mlrt starts here is {_fmt(budget)}, and other clusters hold "
             f"{_fmt(used)} ({holders}). Lower active_nodes, suspend or shrink another pool, or "
             'raise overcommit (or max_cpus / max_memory_gib) in the `provider "ray"` block.',
@@ -438,26 +441,14 @@ class ComputePoolHandler(RayHandler):
         attrs = pool.attributes
         timeout = float(attrs.get("scale_timeout_secs") or 720)
         if rec.suspended:
-            if attrs.get("auto_resume") is False:
-                raise PermanentError(
-                    f'{ctx.address} cannot run: compute_pool "{pool.name}" is suspended',
-                    "The pool has auto_resume = false. Set suspended = false on the pool (or "
-                    "auto_resume = true) and apply again.",
-                )
-            ctx.log(f'compute_pool "{pool.name}" is suspended; resuming it (auto_resume = true)')
+            resume_or_refuse(ctx, pool.name, attrs.get("auto_resume") is not False)
             self._resume(ctx, rec, int(attrs.get("active_nodes") or 1), timeout)
         running = 1 + len(rec.workers)
         rec.last_active = time.time()
         self._save(ctx, rec)
-        if num_nodes is None or num_nodes <= running:
+        if not needs_scale_up(ctx, pool.name, running, num_nodes, int(attrs.get("max_nodes") or running)):
             return None
-        top = int(attrs.get("max_nodes") or running)
-        if num_nodes > top:
-            raise PermanentError(
-                f'{ctx.address} needs {_plural(num_nodes)}, compute_pool "{pool.name}" allows {top}',
-                "Lower scaling.num_nodes or raise the pool's max_nodes.",
-            )
-        ctx.log(f'scaling compute_pool "{pool.name}" from {_plural(running)} to {num_nodes} for this run')
+        assert num_nodes is not None
         self._scale(ctx, rec, num_nodes, timeout)
         return running
 
@@ -518,10 +509,6 @@ def suspend_history(data_dir: Path, dashboard_url: str) -> tuple[bool, bool]:
 
 def _times(size: dict[str, Any], n: int) -> Capacity:
     return Capacity(float(size["cpus"]) * n, float(size["memory_gib"]) * n, int(size["gpus"]) * n)
-
-
-def _plural(n: int) -> str:
-    return f"{n} node" if n == 1 else f"{n} nodes"
 
 
 def _fmt(c: Capacity) -> str:
