@@ -316,16 +316,21 @@ class KubeClient:
         if not 200 <= resp.status <= 299:
             raise map_api_error(_HttpFailure(resp.status, resp.read(), resp.headers), what)
         pending = b""
+        complete = False
         try:
             for chunk in resp.response.stream(64 * 1024, decode_content=True):
                 pending += chunk
                 *lines, pending = pending.split(b"\n")
                 for line in lines:
                     yield line.decode("utf-8", errors="replace")
+            complete = True
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise map_api_error(exc, what) from exc
         finally:
-            resp.response.release_conn()
+            if complete:  # read to its end: the connection can serve the next request
+                resp.response.release_conn()
+            else:  # the reader stopped early (Ctrl-C): a half-read stream must not be reused
+                resp.response.close()
         if pending:
             yield pending.decode("utf-8", errors="replace")
 

@@ -1076,9 +1076,8 @@ class _Handler(BaseHTTPRequestHandler):
                 sent += len(new)
             if done and not new:
                 break
-        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.write(b"0\r\n\r\n")  # the stream ended; the connection stays open for more
         self.wfile.flush()
-        self.close_connection = True
 
     def do_GET(self) -> None:
         self._handle("GET")
