@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
+from ..config.conditions import blocks_with_conditions, failed_conditions
 from ..config.functions import applying
 from ..config.instances import ResourceInstance
 from ..errors import DeadlineExceeded, MlrtError, PermanentError, RetryableError
@@ -125,6 +127,7 @@ class _Walker:
         self.opts = opts
         self.result = result
         self.changes = {c.address: c for c in plan.actionable()}
+        self._conditioned: set[tuple[tuple[str, ...], str]] | None = None  # blocks with conditions
         self.inflight: dict[str, tuple[str, float]] = {}
         self.inflight_lock = threading.Lock()
 
@@ -301,6 +304,7 @@ class _Walker:
         if ch.action == "delete":
             self._delete(handler, ctx, ch, ch.id or "", ch.before or {}, ch.address)
             return
+        self._check_conditions(ch, "precondition")
         desired, sensitive = self._desired(ch)
         wanted = dataclasses.replace(ctx, sensitive_paths=tuple(tuple(p) for p in sensitive))
         if ch.action == "update":
@@ -323,6 +327,7 @@ class _Walker:
                 created_at=prior.created_at,
                 private=res.private if res.private is not None else prior.private,
             )
+            self._check_conditions(ch, "postcondition")
             return
         if ch.action == "replace" and not ch.create_before_destroy:
             self._delete(handler, ctx, ch, ch.id or "", ch.before or {}, ch.address)
@@ -332,6 +337,26 @@ class _Walker:
         self._create(handler, wanted, ch, desired, sensitive)
         if deposed is not None:
             self._delete(handler, ctx, ch, ch.id or "", ch.before or {}, deposed)
+        self._check_conditions(ch, "postcondition")
+
+    def _check_conditions(self, ch: ResourceChange, kind: str) -> None:
+        """Preconditions again before the change (the plan may not have known them), and
+        postconditions after it with `self` as the provider returned it. A failed postcondition
+        fails the change, so nothing that depends on it is applied; the object stays in state,
+        as Terraform keeps it."""
+        if self._conditioned is None:
+            self._conditioned = blocks_with_conditions(self.project.config)
+        if not self._conditioned:
+            return
+        path = tuple(_MODULE_NAME.findall(ch.module_address))
+        if (path, f"{ch.type}.{ch.name}") not in self._conditioned:
+            return
+        inst = self._reevaluate(ch.address)
+        failed = failed_conditions([inst], only=kind)
+        if failed.has_errors:
+            d = failed.errors()[0]
+            where = f"\n\n(on {d.range.filename} line {d.range.start.line})" if d.range else ""
+            raise PermanentError(d.summary, d.detail + where)
 
     def _handler(self, ch: ResourceChange) -> ResourceHandler:
         provider = self.project.provider(ch.provider)
@@ -533,6 +558,9 @@ class _Walker:
                 )
                 if self.opts.stop.abandon.wait(delay):
                     raise PermanentError("interrupted while waiting to retry") from exc
+
+
+_MODULE_NAME = re.compile(r"module\.([A-Za-z0-9_-]+)")
 
 
 def _cancel_event(stop: StopSignal) -> threading.Event:

@@ -15,11 +15,34 @@ Attributes = dict[str, Any]
 
 
 @dataclass(frozen=True)
+class Condition:
+    """A `precondition` or `postcondition` block of a resource's `lifecycle` (expressions kept
+    unevaluated: they are checked per instance, and again at apply when unknown at plan)."""
+
+    kind: str  # "precondition" | "postcondition"
+    condition: Any = field(compare=False)  # the expression (config.ast node)
+    error_message: Any = field(compare=False)
+    range: SourceRange = field(compare=False)
+
+
+@dataclass(frozen=True)
+class ConditionResult:
+    """One condition checked for one instance: passed True/False, or None while its value is
+    unknown (then apply checks it once what it reads exists)."""
+
+    kind: str
+    passed: bool | None
+    message: str  # the evaluated error_message ("" when it passed or is unknown)
+    range: SourceRange
+
+
+@dataclass(frozen=True)
 class Lifecycle:
     prevent_destroy: bool = False
     create_before_destroy: bool = False
     ignore_changes: tuple[str, ...] = ()  # attribute names; ("*",) for `ignore_changes = all`
     replace_triggered_by: tuple[str, ...] = ()  # resource addresses (or ADDR.attr)
+    conditions: tuple[Condition, ...] = field(default=(), compare=False)
 
 
 @dataclass
@@ -49,6 +72,7 @@ class ResourceInstance:
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     timeouts: dict[str, float] = field(default_factory=dict)  # "create"/"update"/"delete" -> seconds
     provider_explicit: bool = False  # whether the block had a `provider = ...` argument
+    checks: list[ConditionResult] = field(default_factory=list)  # lifecycle pre/postconditions
 
     @property
     def block_address(self) -> str:

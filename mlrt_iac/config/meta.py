@@ -10,6 +10,7 @@ from typing import Any
 
 from ..values import UNKNOWN, Sensitive
 from . import ast as A
+from .conditions import CONDITION_BLOCKS, parse_condition
 from .context import EvalContext, ModuleInstance
 from .expr import suggest
 from .instances import Lifecycle
@@ -194,6 +195,21 @@ def lifecycle_of(ctx: EvalContext, b: A.Block, fn: str, mi: ModuleInstance) -> L
     if not lc:
         return Lifecycle()
     opts: dict[str, Any] = {}
+    conditions = []
+    for sub in lc[0].blocks:
+        if sub.type in CONDITION_BLOCKS:
+            cond = parse_condition(ctx, sub, fn)
+            if cond is not None:
+                conditions.append(cond)
+        else:
+            ctx.err(
+                "Unsupported block type",
+                f'Blocks of type "{sub.type}" are not expected in a lifecycle block;'
+                " only precondition and postcondition.",
+                fn,
+                sub.pos,
+            )
+    opts["conditions"] = tuple(conditions)
     for a in lc[0].attributes:
         e = a.expr
         if a.name in ("prevent_destroy", "create_before_destroy"):

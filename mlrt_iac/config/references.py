@@ -21,9 +21,20 @@ from .nodes import NodeKey
 _ROOTS = ("var", "local", "module", "each", "count", "path", *RESOURCE_TYPES)
 
 
+class WithSelf:
+    """A postcondition's expression: `self` there is the resource itself, not a reference."""
+
+    __slots__ = ("expr",)
+
+    def __init__(self, expr: A.Expr) -> None:
+        self.expr = expr
+
+
 def iter_refs(e: Any, bound: frozenset[str] = frozenset()) -> Iterator[A.Traversal]:
     """Every traversal in an expression whose root is not bound by an enclosing `for`."""
-    if isinstance(e, A.Traversal):
+    if isinstance(e, WithSelf):
+        yield from iter_refs(e.expr, bound | {"self"})
+    elif isinstance(e, A.Traversal):
         if e.root not in bound:
             yield e
         for kind, arg in e.steps:
@@ -60,11 +71,11 @@ def iter_refs(e: Any, bound: frozenset[str] = frozenset()) -> Iterator[A.Travers
                 yield from iter_refs(x, bound)
 
 
-def node_exprs(items: Sequence[A.Expr | A.Block]) -> list[A.Expr]:
+def node_exprs(items: Sequence[A.Expr | A.Block]) -> list[A.Expr | WithSelf]:
     """The expressions whose references a node depends on: expressions as given, and every
     argument of a block (nested blocks too) except `provider`; of the `lifecycle` block only
     `replace_triggered_by` (as in Terraform, a trigger is planned before what it triggers)."""
-    out: list[A.Expr] = []
+    out: list[A.Expr | WithSelf] = []
     for it in items:
         if isinstance(it, A.Block):
             _block_exprs(it, out)
@@ -73,14 +84,18 @@ def node_exprs(items: Sequence[A.Expr | A.Block]) -> list[A.Expr]:
     return out
 
 
-def _block_exprs(b: A.Block, out: list[A.Expr]) -> None:
+def _block_exprs(b: A.Block, out: list[A.Expr | WithSelf]) -> None:
     for a in b.attributes:
         if a.name != "provider":
             out.append(a.expr)
     for sub in b.blocks:
         if sub.type == "lifecycle":
-            # ignore_changes names attributes, not values; a trigger must be planned first.
+            # ignore_changes names attributes, not values; a trigger must be planned first; what
+            # a condition reads must exist before it is checked (`self` is the resource itself).
             out.extend(a.expr for a in sub.attributes if a.name == "replace_triggered_by")
+            for cond in sub.blocks:
+                post = cond.type == "postcondition"
+                out.extend(WithSelf(a.expr) if post else a.expr for a in cond.attributes)
             continue
         _block_exprs(sub, out)
 
@@ -171,6 +186,12 @@ def resolve_reference(
                 " argument is set.",
             )
         return None
+    if root == "self":
+        return err(
+            'Invalid "self" reference',
+            'The "self" object can be used only in a resource\'s lifecycle postcondition blocks,'
+            " where it is the resource itself.",
+        )
     if root == "path":
         if first not in ("module", "root", "cwd"):
             return err(

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..values import UNKNOWN
 from .blocks import eval_body
+from .conditions import check_conditions
 from .context import EvalContext, ModuleInstance
 from .instances import ResourceInstance
 from .loader import ResourceBlock
@@ -70,6 +71,9 @@ def eval_res(ctx: EvalContext, mi: ModuleInstance, k: NodeKey) -> None:
         seen = dict(ctx.resolver(inst))
         if seen.get("name") is None:
             seen["name"] = values.get("name") if values.get("name") is not None else rb.name
+        if lifecycle.conditions:
+            # `self` reads like a reference to this resource: an attribute not known yet is unknown.
+            inst.checks = check_conditions(ctx, lifecycle.conditions, scope, ResourceRef(addr, seen))
         vals.append((key, ResourceRef(addr, seen)))
     if mode == "single":
         mi.values[kk] = vals[0][1]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..addrs import Address, contains, matches_any
+from ..config.conditions import failed_conditions
 from ..config.instances import ResourceInstance
 from ..diagnostics import Diagnostics, redact
 from ..errors import MlrtError
@@ -106,6 +107,7 @@ def _make_plan(project: Project, state: StateDocument | None, opts: PlanOptions)
     planner = _Planner(project, {r.address: r for r in state_resources}, observed, opts, diags)
     ev2, ediags = project.evaluate(resolver=planner.resolve, targets=opts.targets or None)
     diags.extend(ediags)
+    diags.extend(failed_conditions(ev2.instances))
     diags.extend(checks_after_walk(project, ev2.instances, planner.models, ev2.providers.values()))
     if diags.has_errors:
         return plan, diags
