@@ -1,5 +1,6 @@
 """Gathering root variable values from their sources, in Terraform's precedence order:
-defaults < MLRT_VAR_<name> environment < -var-file files (in order) < -var k=v (in order)."""
+defaults < MLRT_VAR_<name> environment < terraform.tfvars, mlrt.tfvars and *.auto.tfvars (found in
+the project folder) < -var-file files (in order) < -var k=v (in order)."""
 
 from __future__ import annotations
 
@@ -93,10 +94,35 @@ def _var_file(path: Path, decls: Mapping[str, VariableDecl], diags: Diagnostics)
     return out
 
 
+# Variable files read without being named, as Terraform reads terraform.tfvars and *.auto.tfvars:
+# the same names, so a module moved from Terraform keeps its values. mlrt.tfvars is mlrt's own name
+# for the first; each is read in this order, each later one winning.
+AUTO_VAR_FILES = ("terraform.tfvars", "terraform.tfvars.json", "mlrt.tfvars", "mlrt.tfvars.json")
+AUTO_VAR_SUFFIXES = (".auto.tfvars", ".auto.tfvars.json")
+
+
+def auto_var_files(root: Path) -> list[Path]:
+    """The variable files of `root` that are loaded automatically, in precedence order: the fixed
+    names first, then every `*.auto.tfvars` / `*.auto.tfvars.json` in lexical order."""
+    fixed = [root / n for n in AUTO_VAR_FILES if (root / n).is_file()]
+    try:
+        names = sorted(e.name for e in root.iterdir() if e.name.endswith(AUTO_VAR_SUFFIXES))
+    except OSError:
+        names = []
+    return fixed + [root / n for n in names if (root / n).is_file()]
+
+
 def gather_variable_inputs(
-    config: Config, cli_vars: list[str], var_files: list[Path], environ: Mapping[str, str]
+    config: Config,
+    cli_vars: list[str],
+    var_files: list[Path],
+    environ: Mapping[str, str],
+    auto_files: list[Path] | None = None,
 ) -> tuple[dict[str, Any], Diagnostics]:
-    """Root variable values from every source except defaults (evaluate() applies those)."""
+    """Root variable values from every source except defaults (evaluate() applies those).
+
+    Precedence, lowest first: MLRT_VAR_<name> environment variables, `auto_files` (see
+    `auto_var_files`), -var-file files in order, -var options in order."""
     diags = Diagnostics()
     decls = config.variables
     values: dict[str, Any] = {}
@@ -107,7 +133,7 @@ def gather_variable_inputs(
                 values[name] = _parse_cli_value(
                     name, raw, decls[name], f"the environment variable {key}", diags
                 )
-    for p in var_files:
+    for p in [*(auto_files or []), *var_files]:
         for name, v in _var_file(Path(p), decls, diags).items():
             if name not in decls:
                 diags.add_warning(

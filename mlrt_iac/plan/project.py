@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config, EvaluatedConfig, gather_variable_inputs, load_config
+from ..config.variables import auto_var_files
 from ..config.instances import ProviderConfig, ResourceInstance, Settings
 from ..diagnostics import Diagnostics, redact
 from ..errors import DiagnosticsError, MlrtError
@@ -127,6 +128,7 @@ def open_project(
             list(cli_vars or []),
             [Path(f) for f in var_files or []],
             environ if environ is not None else os.environ,
+            auto_var_files(project_dir),
         )
         if vdiags.has_errors:
             raise DiagnosticsError(vdiags)
