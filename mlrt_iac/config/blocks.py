@@ -9,6 +9,7 @@ from typing import Any
 from ..diagnostics import SourceRange
 from . import ast as A
 from .context import EvalContext
+from .dynamic import expand_dynamic
 from .loader import rng
 from .meta import META_ATTRS, META_BLOCKS
 from .scope import Scope
@@ -32,34 +33,53 @@ def eval_body(
     for sub in b.blocks:
         if top and sub.type in META_BLOCKS:
             continue
-        path = prefix + sub.type + "".join("." + lb for lb in sub.labels)
-        sv, sr = eval_body(ctx, sub, scope, fn, path + ".", top=False)
-        ranges.update(sr)
-        ranges[path] = rng(fn, sub.pos)
-        if sub.labels:
-            slot = values.setdefault(sub.type, {})
-            if not isinstance(slot, dict):
-                ctx.err(
-                    "Duplicate argument",
-                    f'"{sub.type}" is set both as an argument and as a block.',
-                    fn,
-                    sub.pos,
+        if sub.type == "dynamic":
+            for labels, content, cscope in expand_dynamic(ctx, sub, scope, fn):
+                gen = A.Block(
+                    sub.labels[0], labels, content.attributes, content.blocks, content.pos, content.body_pos
                 )
-                continue
-            for lb in sub.labels[:-1]:
-                slot = slot.setdefault(lb, {})
-            if sub.labels[-1] in slot:
-                ctx.err(
-                    "Duplicate block",
-                    f'A {sub.type} block labelled "{".".join(sub.labels)}" was already'
-                    " declared in this block.",
-                    fn,
-                    sub.pos,
-                )
-            slot[sub.labels[-1]] = sv
-        elif sub.type in values:
-            prev = values[sub.type]
-            values[sub.type] = (prev if isinstance(prev, list) else [prev]) + [sv]
-        else:
-            values[sub.type] = sv
+                _put_block(ctx, gen, cscope, fn, prefix, values, ranges)
+            continue
+        _put_block(ctx, sub, scope, fn, prefix, values, ranges)
     return values, ranges
+
+
+def _put_block(
+    ctx: EvalContext,
+    sub: A.Block,
+    scope: Scope,
+    fn: str,
+    prefix: str,
+    values: dict[str, Any],
+    ranges: dict[str, SourceRange],
+) -> None:
+    """Evaluate one nested block into `values`: labelled ones keyed by label, repeated ones as a list."""
+    path = prefix + sub.type + "".join("." + lb for lb in sub.labels)
+    sv, sr = eval_body(ctx, sub, scope, fn, path + ".", top=False)
+    ranges.update(sr)
+    ranges[path] = rng(fn, sub.pos)
+    if sub.labels:
+        slot = values.setdefault(sub.type, {})
+        if not isinstance(slot, dict):
+            ctx.err(
+                "Duplicate argument",
+                f'"{sub.type}" is set both as an argument and as a block.',
+                fn,
+                sub.pos,
+            )
+            return
+        for lb in sub.labels[:-1]:
+            slot = slot.setdefault(lb, {})
+        if sub.labels[-1] in slot:
+            ctx.err(
+                "Duplicate block",
+                f'A {sub.type} block labelled "{".".join(sub.labels)}" was already declared in this block.',
+                fn,
+                sub.pos,
+            )
+        slot[sub.labels[-1]] = sv
+    elif sub.type in values:
+        prev = values[sub.type]
+        values[sub.type] = (prev if isinstance(prev, list) else [prev]) + [sv]
+    else:
+        values[sub.type] = sv

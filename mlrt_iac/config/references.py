@@ -13,27 +13,31 @@ from typing import Any
 
 from ..diagnostics import Diagnostics
 from . import ast as A
+from .dynamic import dynamic_iterator
 from .expr import suggest
 from .functions import FUNCTIONS
 from .loader import RESOURCE_TYPES, ModuleConfig, rng
 from .nodes import NodeKey
 
+_SELF = frozenset({"self"})
 _ROOTS = ("var", "local", "module", "each", "count", "path", *RESOURCE_TYPES)
 
 
-class WithSelf:
-    """A postcondition's expression: `self` there is the resource itself, not a reference."""
+class Bound:
+    """An expression in which some names are bound locally, not references: `self` in a
+    postcondition, a dynamic block's iterator in its `content` and `labels`."""
 
-    __slots__ = ("expr",)
+    __slots__ = ("expr", "names")
 
-    def __init__(self, expr: A.Expr) -> None:
+    def __init__(self, expr: A.Expr, names: frozenset[str]) -> None:
         self.expr = expr
+        self.names = names
 
 
 def iter_refs(e: Any, bound: frozenset[str] = frozenset()) -> Iterator[A.Traversal]:
     """Every traversal in an expression whose root is not bound by an enclosing `for`."""
-    if isinstance(e, WithSelf):
-        yield from iter_refs(e.expr, bound | {"self"})
+    if isinstance(e, Bound):
+        yield from iter_refs(e.expr, bound | e.names)
     elif isinstance(e, A.Traversal):
         if e.root not in bound:
             yield e
@@ -71,11 +75,11 @@ def iter_refs(e: Any, bound: frozenset[str] = frozenset()) -> Iterator[A.Travers
                 yield from iter_refs(x, bound)
 
 
-def node_exprs(items: Sequence[A.Expr | A.Block]) -> list[A.Expr | WithSelf]:
+def node_exprs(items: Sequence[A.Expr | A.Block]) -> list[A.Expr | Bound]:
     """The expressions whose references a node depends on: expressions as given, and every
     argument of a block (nested blocks too) except `provider`; of the `lifecycle` block only
     `replace_triggered_by` (as in Terraform, a trigger is planned before what it triggers)."""
-    out: list[A.Expr | WithSelf] = []
+    out: list[A.Expr | Bound] = []
     for it in items:
         if isinstance(it, A.Block):
             _block_exprs(it, out)
@@ -84,7 +88,7 @@ def node_exprs(items: Sequence[A.Expr | A.Block]) -> list[A.Expr | WithSelf]:
     return out
 
 
-def _block_exprs(b: A.Block, out: list[A.Expr | WithSelf]) -> None:
+def _block_exprs(b: A.Block, out: list[A.Expr | Bound]) -> None:
     for a in b.attributes:
         if a.name != "provider":
             out.append(a.expr)
@@ -95,7 +99,21 @@ def _block_exprs(b: A.Block, out: list[A.Expr | WithSelf]) -> None:
             out.extend(a.expr for a in sub.attributes if a.name == "replace_triggered_by")
             for cond in sub.blocks:
                 post = cond.type == "postcondition"
-                out.extend(WithSelf(a.expr) if post else a.expr for a in cond.attributes)
+                out.extend(Bound(a.expr, _SELF) if post else a.expr for a in cond.attributes)
+            continue
+        if sub.type == "dynamic":
+            names = frozenset({dynamic_iterator(sub)})
+            inner: list[A.Expr | Bound] = []
+            for a in sub.attributes:
+                if a.name == "for_each":
+                    out.append(a.expr)
+                elif a.name == "labels":
+                    inner.append(a.expr)
+            for c in sub.blocks:
+                _block_exprs(c, inner)
+            out.extend(
+                Bound(x.expr, x.names | names) if isinstance(x, Bound) else Bound(x, names) for x in inner
+            )
             continue
         _block_exprs(sub, out)
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config, EvaluatedConfig, gather_variable_inputs, load_config
-from ..config.variables import auto_var_files
 from ..config.instances import ProviderConfig, ResourceInstance, Settings
+from ..config.variables import auto_var_files
 from ..diagnostics import Diagnostics, redact
 from ..errors import DiagnosticsError, MlrtError
 from ..graph import evaluate
