@@ -28,6 +28,7 @@ from ..graph import build_graph
 from ..model import computed_attributes, validate_instances
 from ..plan.desired import desired_attributes
 from ..plan.model import Plan, ResourceChange
+from ..plan.moves import Refactoring, apply_refactoring
 from ..plan.project import Project
 from ..provider import ProviderContext, Related, ResourceHandler, object_name
 from ..state import Backend, ResourceState, StateDocument, Status
@@ -81,8 +82,10 @@ def apply_plan(
     """Carry out `plan` against `doc` (the state it was made from), committing through `backend`."""
     committer = StateCommitter(backend, doc)
     result = ApplyResult()
-    # The refresh is part of the plan: persist what it saw.
+    # moved/removed blocks first (the plan was made against state so renamed), then the
+    # refresh, which is part of the plan: persist what it saw.
     with committer.mutate():
+        apply_refactoring(doc, Refactoring([(a, b) for a, b in plan.moves], list(plan.forgets)))
         for addr, attrs in plan.refreshed.items():
             r = doc.get(addr)
             if r is None:

@@ -167,7 +167,8 @@ def print_plan(out: Out, plan: Plan) -> None:
             )
         return
     actionable = plan.actionable()
-    if not actionable and not any(o.action != "no-op" for o in plan.outputs):
+    refactor = bool(plan.moves or plan.forgets)
+    if not actionable and not refactor and not any(o.action != "no-op" for o in plan.outputs):
         c.print()
         c.print("[bold green]No changes.[/] Your infrastructure matches the configuration.")
         c.print()
@@ -176,6 +177,15 @@ def print_plan(out: Out, plan: Plan) -> None:
             "differences, so no changes are needed."
         )
         return
+    if refactor:
+        c.print()
+        for old, new in plan.moves:
+            c.print(f"  [bold]# {escape(old)}[/] has moved to [bold]{escape(new)}[/]")
+        for addr in plan.forgets:
+            c.print(
+                f"  [bold]# {escape(addr)}[/] will no longer be managed by mlrt: it is removed from"
+                " the state, and the object itself is not destroyed (removed block, destroy = false)"
+            )
     if actionable:
         c.print()
         c.print(
@@ -201,8 +211,10 @@ def print_plan(out: Out, plan: Plan) -> None:
                 c.print(line)
     counts = plan.counts()
     c.print()
+    forget = f", {len(plan.forgets)} to forget" if plan.forgets else ""
     c.print(
-        f"[bold]Plan:[/] {counts['add']} to add, {counts['change']} to change, {counts['destroy']} to destroy."
+        f"[bold]Plan:[/] {counts['add']} to add, {counts['change']} to change, {counts['destroy']} to"
+        f" destroy{forget}."
     )
     outs = [o for o in plan.outputs if o.action != "no-op"]
     if outs:

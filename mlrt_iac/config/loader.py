@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..addrs import Address
 from ..diagnostics import Diagnostics, Pos, SourceRange
 from . import ast as A
 from .cache import ParseCache
@@ -27,9 +28,36 @@ RESOURCE_TYPES = (
     "training",
     "service",
 )
-BLOCK_TYPES = ("mlrt", "provider", "variable", "locals", "output", "module") + RESOURCE_TYPES
-_LABELS = {"mlrt": 0, "locals": 0, "provider": 1, "variable": 1, "output": 1, "module": 1}
+BLOCK_TYPES = (
+    "mlrt",
+    "provider",
+    "variable",
+    "locals",
+    "output",
+    "module",
+    "moved",
+    "removed",
+) + RESOURCE_TYPES
+_LABELS = {
+    "mlrt": 0,
+    "locals": 0,
+    "provider": 1,
+    "variable": 1,
+    "output": 1,
+    "module": 1,
+    "moved": 0,
+    "removed": 0,
+}
 MAX_MODULE_DEPTH = 16
+
+
+def _source_text(text: str, pos: A.Pos4) -> str:
+    """The characters of `text` that `pos` (1-based lines and columns, end exclusive) spans."""
+    lines = text.splitlines()
+    l1, c1, l2, c2 = pos
+    if l1 == l2:
+        return lines[l1 - 1][c1 - 1 : c2 - 1]
+    return "\n".join([lines[l1 - 1][c1 - 1 :], *lines[l1 : l2 - 1], lines[l2 - 1][: c2 - 1]])
 
 
 def rng(filename: str, pos: A.Pos4) -> SourceRange:
@@ -95,6 +123,25 @@ class ModuleCall:
 
 
 @dataclass
+class MovedDecl:
+    """`moved { from = A  to = B }`: what state knows as A is B now (root module addresses)."""
+
+    from_addr: str
+    to_addr: str
+    range: SourceRange
+
+
+@dataclass
+class RemovedDecl:
+    """`removed { from = A  lifecycle { destroy = false } }`: A leaves the configuration; with
+    destroy = false it is forgotten (dropped from state, left running), else destroyed."""
+
+    from_addr: str
+    destroy: bool
+    range: SourceRange
+
+
+@dataclass
 class ModuleConfig:
     """One module's declarations; `path` is the tuple of call names from the root."""
 
@@ -107,6 +154,8 @@ class ModuleConfig:
     resources: dict[str, ResourceBlock] = field(default_factory=dict)
     providers: list[tuple[A.Block, str]] = field(default_factory=list)
     settings: tuple[A.Block, str] | None = None
+    moved: list[MovedDecl] = field(default_factory=list)
+    removed: list[RemovedDecl] = field(default_factory=list)
 
     def walk(self) -> Iterator[ModuleConfig]:
         yield self
@@ -346,6 +395,18 @@ class _Loader:
                 )
             else:
                 mc.providers.append((b, name))
+        elif t in ("moved", "removed"):
+            if mc.path:
+                self.diags.add_warning(
+                    f"{t.capitalize()} block in a module",
+                    f"mlrt reads {t} blocks in the root module only, with full addresses"
+                    f" (module.NAME.TYPE.NAME); this one is ignored. Move it to the root module.",
+                    r,
+                )
+            elif t == "moved":
+                self.moved_block(mc, b, name, r)
+            else:
+                self.removed_block(mc, b, name, r)
         elif t == "mlrt":
             if mc.path:
                 self.diags.add_warning(
@@ -357,6 +418,62 @@ class _Loader:
                 self._dup("mlrt block", "The mlrt settings block", rng(mc.settings[1], mc.settings[0].pos), r)
             else:
                 mc.settings = (b, name)
+
+    def _address_arg(self, b: A.Block, at: dict[str, A.Attribute], arg: str, name: str) -> str | None:
+        """A `from`/`to` argument: a static address (resource, instance or module), as written."""
+        a = at.get(arg)
+        if a is None:
+            self.diags.add_error(
+                "Missing required argument",
+                f'The argument "{arg}" is required in a {b.type} block.',
+                rng(name, b.pos),
+            )
+            return None
+        text = _source_text(self.sources[name], a.expr.pos) if isinstance(a.expr, A.Traversal) else ""
+        if Address.try_parse(text, allow_module_only=True) is None:
+            self.diags.add_error(
+                "Invalid address",
+                f'"{arg}" takes the address of a resource, an instance or a module, written without'
+                " quotes, like training.churn, training.churn[0] or module.team.",
+                rng(name, a.expr.pos),
+            )
+            return None
+        return "".join(text.split())
+
+    def moved_block(self, mc: ModuleConfig, b: A.Block, name: str, r: SourceRange) -> None:
+        at = self._attrs(b, name, ("from", "to"), "moved")
+        src, dst = self._address_arg(b, at, "from", name), self._address_arg(b, at, "to", name)
+        if src is None or dst is None:
+            return
+        a, z = Address.parse(src, allow_module_only=True), Address.parse(dst, allow_module_only=True)
+        if bool(a.type) != bool(z.type) or (a.type and a.type != z.type):
+            what = f"{a.type or 'a module'} to {z.type or 'a module'}"
+            self.diags.add_error(
+                "Invalid moved block",
+                f"A moved block cannot move {what}: a resource moves to another address of the same"
+                " type, a module to another module.",
+                r,
+            )
+            return
+        mc.moved.append(MovedDecl(src, dst, r))
+
+    def removed_block(self, mc: ModuleConfig, b: A.Block, name: str, r: SourceRange) -> None:
+        at = self._attrs(b, name, ("from",), "removed")
+        destroy = True
+        for sub in b.blocks:
+            if sub.type != "lifecycle":
+                self.diags.add_error(
+                    "Unsupported block type",
+                    f'Blocks of type "{sub.type}" are not expected in a removed block; only lifecycle.',
+                    rng(name, sub.pos),
+                )
+                continue
+            la = self._attrs(sub, name, ("destroy",), "lifecycle")
+            if "destroy" in la:
+                destroy = self._literal(la["destroy"], name, bool, True)
+        src = self._address_arg(b, at, "from", name)
+        if src is not None:
+            mc.removed.append(RemovedDecl(src, destroy, r))
 
     def _attrs(self, b: A.Block, name: str, allowed: tuple[str, ...], what: str) -> dict[str, A.Attribute]:
         out: dict[str, A.Attribute] = {}

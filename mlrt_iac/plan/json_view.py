@@ -95,6 +95,18 @@ def change_json(ch: ResourceChange) -> dict[str, Any]:
     return out
 
 
+def _with_previous(changes: list[dict[str, Any]], plan: Plan) -> list[dict[str, Any]]:
+    """Terraform's `previous_address` on a change whose object a moved block renamed, and a
+    `forget` action for what a removed block (destroy = false) drops from state."""
+    previous = {new: old for old, new in plan.moves}
+    for c in changes:
+        if c["address"] in previous:
+            c["previous_address"] = previous[c["address"]]
+    for addr in plan.forgets:
+        changes.append({"address": addr, "mode": "managed", "change": {"actions": ["forget"]}})
+    return changes
+
+
 def plan_json(plan: Plan) -> dict[str, Any]:
     counts = plan.counts()
     return {
@@ -108,7 +120,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         "variables": {
             k: {"value": REDACTED if isinstance(v, Sensitive) else v} for k, v in plan.variables.items()
         },
-        "resource_changes": [change_json(c) for c in plan.changes],
+        "resource_changes": _with_previous([change_json(c) for c in plan.changes], plan),
         "resource_drift": [
             {
                 "address": d.address,

@@ -88,6 +88,9 @@ class Plan:
     # Refreshed attributes of every resource in state (address -> attributes, None when gone).
     refreshed: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    # moved/removed blocks: state addresses renamed (old, new) and forgotten before any change.
+    moves: list[list[str]] = field(default_factory=list)
+    forgets: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         c = {"add": 0, "change": 0, "destroy": 0}
@@ -108,6 +111,8 @@ class Plan:
         if any(ch.action != "no-op" for ch in self.changes):
             return True
         if any(o.action != "no-op" for o in self.outputs):
+            return True
+        if self.moves or self.forgets:
             return True
         return self.refresh_only and bool(self.drift)
 

@@ -24,6 +24,7 @@ from ..state import ResourceState, StateDocument
 from ..values import UNKNOWN, is_known, sensitive_strings, unmark
 from .desired import desired_attributes
 from .model import Action, OutputChange, Plan, ResourceChange
+from .moves import plan_refactoring, refactored
 from .project import Project, checks_after_walk, config_hash, validate_project
 from .refresh import refresh_resources
 
@@ -83,6 +84,14 @@ def _make_plan(project: Project, state: StateDocument | None, opts: PlanOptions)
         if diags.has_errors:
             return plan, diags
 
+    if state is not None and not opts.destroy:
+        ref = plan_refactoring(project.config, state.addresses(), diags)
+        if diags.has_errors:
+            return plan, diags
+        if ref.moves or ref.forgets:
+            state = refactored(state, ref)
+            plan.moves = [list(m) for m in ref.moves]
+            plan.forgets = list(ref.forgets)
     state_resources = list(state.resources) if state is not None else []
     ctx = project.context()
     if opts.refresh and state_resources:
