@@ -39,8 +39,11 @@ class ChangeKind(enum.Enum):
 
 
 def providers() -> dict[str, Provider]:
-    """Every registered provider (entry points `mlrt.providers`), instantiated, by name."""
-    return {name: info.factory() for name, info in sorted(discover_providers().items())}
+    """The providers this distribution ships (entry points `mlrt.providers` into the `providers`
+    package), instantiated, by name. Plugins from elsewhere (the test suite registers one) have
+    no pages here."""
+    found = sorted(discover_providers().items())
+    return {name: info.factory() for name, info in found if info.module.startswith("providers.")}
 
 
 def _changed(value: Any, annotation: Any) -> Any:
@@ -103,5 +106,7 @@ def change_table(provs: dict[str, Provider] | None = None) -> dict[str, dict[str
             for type_name in RESOURCE_MODELS:
                 handler = prov.handler(type_name)
                 if handler is not None:
-                    table[type_name][pname] = _probe(handler, ctx.for_resource(f"{type_name}.probe"), type_name)
+                    table[type_name][pname] = _probe(
+                        handler, ctx.for_resource(f"{type_name}.probe"), type_name
+                    )
     return table

@@ -68,7 +68,7 @@ def block_page(type_name: str, changes: dict[str, dict[str, ChangeKind]], all_pr
         "",
         "Every resource also takes the meta-arguments `provider`, `count`, `for_each`, "
         "`depends_on`, `lifecycle { }` and `timeouts { }` (see [the language](../language.md)). "
-        "Nested blocks are written `scaling { ... }` or, for labelled ones, `dataset \"NAME\" { ... }`; "
+        'Nested blocks are written `scaling { ... }` or, for labelled ones, `dataset "NAME" { ... }`; '
         "their arguments are listed as `scaling.num_nodes`, `dataset.NAME.source`. "
         "A change to a nested argument counts as a change of its block.",
         "",

@@ -79,7 +79,7 @@ EXAMPLE: dict[str, str] = {
 # (provider, type) -> how that provider realises the type (DESIGN.md's provider table).
 HOW: dict[tuple[str, str], str] = {
     ("local", "compute_pool"): "A share of this machine's CPUs, GPUs and memory (from the "
-    "family, capped by the machine and the `provider \"local\"` limits), reserved while the pool "
+    'family, capped by the machine and the `provider "local"` limits), reserved while the pool '
     "runs and released when it is suspended.",
     ("local", "image_repository"): "An OCI image layout directory that mlrt writes built images into.",
     ("local", "network_rule"): "Recorded; workloads get the effective egress list in their "
@@ -90,7 +90,7 @@ HOW: dict[tuple[str, str], str] = {
     "PyTorch with `torch.distributed` (gloo) over several processes.",
     ("local", "service"): "`max_instances` inference server processes sharing one port on "
     "127.0.0.1; rolling updates without failed requests.",
-    ("ray", "compute_pool"): "A Ray cluster: attached by `address` in the `provider \"ray\"` "
+    ("ray", "compute_pool"): 'A Ray cluster: attached by `address` in the `provider "ray"` '
     "block, or started with `ray start` on this machine; scaling adds or removes worker nodes.",
     ("ray", "network_rule"): "Recorded; passed to jobs as `runtime_env` environment variables.",
     ("ray", "external_access_integration"): "Recorded; passed to jobs as `runtime_env` "

@@ -6,6 +6,12 @@ variable "epochs" {
   default = 5
 }
 
+variable "workers" {
+  type        = number
+  default     = 1
+  description = "Training processes; 2 or more train with torch.distributed (gloo), each on its own shard."
+}
+
 compute_pool "cpu" {
   instance_family = "CPU_X64_S"
 }
@@ -32,7 +38,7 @@ training "net" {
   }
 
   scaling {
-    num_workers_per_node = 1 # 2 or more: torch.distributed (gloo), each worker its own shard
+    num_workers_per_node = var.workers
     num_cpus_per_worker  = 1
   }
 }

@@ -1,12 +1,13 @@
 """The training function mlrt runs (entrypoint = "trainer:train"), once per worker."""
 
+import itertools
 import os
 
 import torch
 import torch.distributed as dist
+from net import FEATURES, Net
 
 from mlrt_iac.runtime import get_context
-from net import FEATURES, Net
 
 
 def features(batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -42,13 +43,19 @@ def train() -> None:
         train_data = datasets["train"].to_torch_dataset(
             batch_size=int(hp.get("batch_size", 256)), shuffle=True, seed=epoch
         )
-        for batch in train_data:
+        # Shards differ by at most one row, which can mean one batch more on some workers; under
+        # DDP every worker must take the same number of steps, so all take the smallest count.
+        steps = torch.tensor(len(train_data))
+        if distributed:
+            dist.all_reduce(steps, op=dist.ReduceOp.MIN)
+        for batch in itertools.islice(train_data, int(steps)):
             loss = torch.nn.functional.mse_loss(model(features(batch)), batch["y"].float())
             opt.zero_grad()
             loss.backward()
             opt.step()
         reporter.log_metrics({"epoch": epoch + 1, "train_loss": loss.item()})
 
+    # rank 0's metrics become the training's `metrics` attribute (here: on rank 0's eval shard)
     reporter.log_metrics({"eval_mse": mean_squared_error(model, datasets["eval"])})
     if ctx.get_rank() == 0:  # one copy of the weights; DDP wraps the model in .module
         weights = getattr(model, "module", model).state_dict()
