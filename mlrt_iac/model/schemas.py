@@ -135,10 +135,10 @@ class ResourceModel(_Block):
 class Node(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    name: str
-    cpus: float
-    gpus: int = 0
-    memory: float = 0  # GiB
+    name: str = Field(description="Node name, unique in the pool (e.g. cpu-node-0).")
+    cpus: float = Field(description="vCPUs the node has (the family's, capped by the machine on local).")
+    gpus: int = Field(0, description="GPUs the node has.")
+    memory: float = Field(0, description="Memory of the node in GiB.")
 
 
 class ComputePool(ResourceModel):
