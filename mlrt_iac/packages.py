@@ -189,3 +189,16 @@ def missing_message(pkg: Package) -> tuple[str, str]:
         f"Python package {pkg.name} is too old",
         f"{what} {pkg.requirement}, but {pkg.installed} is installed. " + install_advice([pkg]),
     )
+
+
+def needed_by(provider: str, framework: object, attached: bool) -> list[Package]:
+    """What one resource needs where mlrt runs: its provider's client and, when its work runs
+    in this Python (local; Ray clusters mlrt starts), its training framework."""
+    out: list[Package] = []
+    if not (provider == "ray" and attached):
+        out.extend(package(name, extra) for name, extra in PROVIDER_PACKAGES.get(provider, ()))
+    if isinstance(framework, str) and provider in ("local", "ray") and not attached:
+        pkg = framework_package(framework)
+        if pkg is not None:
+            out.append(pkg)
+    return out

@@ -105,8 +105,10 @@ def _rel(path: str, project_dir: Path) -> str:
         return path
 
 
-def run_check(project_dir: Path, module: str, function: str, timeout: float = TIMEOUT_S) -> dict[str, object]:
-    """The child's answer ({"kind": "ok"} or what went wrong)."""
+def run_check(
+    project_dir: Path, module: str, function: str, timeout: float | None = None
+) -> dict[str, object]:
+    """The child's answer ({"kind": "ok"} or what went wrong); `timeout` defaults to TIMEOUT_S."""
     try:
         proc = subprocess.run(
             [sys.executable, "-c", _CHILD, str(project_dir), module, function],
@@ -114,7 +116,7 @@ def run_check(project_dir: Path, module: str, function: str, timeout: float = TI
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
-            timeout=timeout,
+            timeout=TIMEOUT_S if timeout is None else timeout,
             check=False,
         )
     except subprocess.TimeoutExpired:
