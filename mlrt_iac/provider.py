@@ -32,7 +32,11 @@ What handlers receive and return (the contract every provider keeps, checked by 
 - Optional capabilities are declared protocols, checked with isinstance: `Renderer` (manifests
   for `mlrt render`), `BatchReader` (a handler's `read_many`: one listing per kind instead of
   one read per object, so refresh costs do not grow with the number of objects), `LogReader`
-  (a handler's `logs`, for `mlrt logs`).
+  (a handler's `logs`, for `mlrt logs`), `PlanChecker` (a handler's `plan_checks`: what the
+  files and the target decide about one resource, e.g. a data file's columns) and
+  `PlanWideChecker` (a provider's `check_plan`: what needs every planned resource at once, e.g.
+  whether its pools fit the target together). Their `Finding`s name an attribute path; the
+  engine turns them into diagnostics at that attribute's line.
 
 Providers are found through the `mlrt.providers` entry-point group: each entry point names a
 `Provider` subclass (or a zero-argument factory returning a Provider).
@@ -49,7 +53,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from .addrs import Address
-from .diagnostics import Diagnostics
+from .diagnostics import Diagnostics, Severity
 from .errors import DeadlineExceeded, MlrtError, PermanentError
 from .values import is_known
 
@@ -272,6 +276,55 @@ class LogLine:
 
     source: str
     text: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A problem a provider found at plan time, before anything is created.
+
+    Handlers cannot see source positions, so a finding names where it belongs: `address` (the
+    resource; empty means the one being checked) and `path` (an attribute path such as
+    `("dataset", "train", "label_col")`; empty means the block itself). The engine reports it
+    at that line. An `error` stops the plan; a `warning` is for what may change before apply
+    (capacity held by others).
+    """
+
+    severity: Severity
+    summary: str
+    detail: str = ""
+    path: AttributePath = ()
+    address: str = ""
+
+
+@runtime_checkable
+class PlanChecker(Protocol):
+    """A handler with plan-time checks that need the project's files or the target.
+
+    `plan_checks(ctx, desired)` runs for every resource the plan creates, updates or replaces
+    (never for a no-op: nothing will run). It must be cheap on a plan that changed nothing
+    since the last one (cache by file stat or content hash): every plan runs it.
+    """
+
+    def plan_checks(self, ctx: ProviderContext, desired: Attributes) -> list[Finding]: ...
+
+
+@dataclass(frozen=True)
+class PlannedResource:
+    """One resource of a plan as a provider-wide check sees it: its planned action (`no-op`
+    included, `delete` for what the plan removes) and attributes (prior ones for a delete)."""
+
+    address: str
+    type: str
+    action: str
+    attributes: Attributes
+
+
+@runtime_checkable
+class PlanWideChecker(Protocol):
+    """A provider with checks over all its planned resources at once (pools that cannot fit
+    the target together). Findings must name their `address`."""
+
+    def check_plan(self, ctx: ProviderContext, planned: Sequence[PlannedResource]) -> list[Finding]: ...
 
 
 @runtime_checkable

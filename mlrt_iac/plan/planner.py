@@ -22,6 +22,7 @@ from ..model import computed_attributes, validate_instances
 from ..provider import Related, object_name
 from ..state import ResourceState, StateDocument
 from ..values import UNKNOWN, is_known, sensitive_strings, unmark
+from .checks import finding_diagnostics, plan_wide_checks
 from .desired import desired_attributes
 from .model import Action, OutputChange, Plan, ResourceChange
 from .moves import plan_refactoring, refactored
@@ -132,6 +133,9 @@ def _make_plan(project: Project, state: StateDocument | None, opts: PlanOptions)
         if opts.targets and not matches_any(r.address, opts.targets):
             continue
         changes.append(_delete_change(r, observed[r.address] or {}, "delete_because_no_resource_config"))
+    diags.extend(plan_wide_checks(project, changes, instances))
+    if diags.has_errors:
+        return plan, diags
     _check_prevent_destroy(changes, instances, diags)
     _check_unused_replace(opts.replace, instances, diags)
     plan.changes = changes
@@ -228,6 +232,8 @@ class _Planner:
             else:
                 action = "no-op"
 
+        if action != "no-op":
+            self.diags.extend(finding_diagnostics(handler, ctx, desired, inst))
         if action == "no-op":
             planned = dict(prior_attrs or {})
         elif action == "update":

@@ -68,6 +68,7 @@ def _rank_env(spec: TrainingSpec, rank: int, master_port: int) -> dict[str, str]
 
 def _failure(sup: Supervisor, rank: int, summary: str) -> RunFailed:
     tail = sup.tail(rank)
+    summary = summary.rstrip(".")  # an error text that ends its own sentence: no ".."
     return RunFailed(f"{summary}. Last lines of worker-{rank}.log:\n{tail}" if tail else summary)
 
 

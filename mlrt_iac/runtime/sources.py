@@ -107,11 +107,11 @@ def _list_files(filesystem: pafs.FileSystem, path: str, source: str) -> list[str
     if any(c in path for c in _GLOB_CHARS):
         files = _expand_glob(filesystem, path)
         if not files:
-            raise DataSourceError(f"Data source {source!r} matches no files. Check the pattern.")
+            raise DataSourceError(f"Data source {source!r} matches no files: check the pattern")
         return files
     info = filesystem.get_file_info(path)
     if info.type == pafs.FileType.NotFound:
-        raise DataSourceError(f"Data source {source!r} does not exist. Check the path.")
+        raise DataSourceError(f"Data source {source!r} does not exist: check the path")
     if info.type == pafs.FileType.Directory:
         infos = filesystem.get_file_info(pafs.FileSelector(path, recursive=True))
         prefix = path.rstrip("/") + "/"

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.errors import PermanentError
 from mlrt_iac.model import computed_attributes
-from mlrt_iac.provider import Attributes, CreateResult, DiffResult, ProviderContext, UpdateResult
+from mlrt_iac.provider import Attributes, CreateResult, DiffResult, Finding, ProviderContext, UpdateResult
 from mlrt_iac.values import UNKNOWN, is_known
 
 from . import models
@@ -193,6 +193,18 @@ class TrainingPlanning(KitHandler):
 
     type_name: ClassVar[str] = "training"
     computed: ClassVar[tuple[str, ...]] = TRAINING_COMPUTED
+
+    def runs_here(self) -> bool:
+        """Whether the training runs in this Python environment (so its framework must be
+        installed here): true for local runs and Ray clusters mlrt starts on this machine."""
+        return True
+
+    def plan_checks(self, ctx: ProviderContext, desired: Attributes) -> list[Finding]:
+        """What the files and this environment decide before anything runs: the framework is
+        installed, the datasets exist and have their columns, the entrypoint imports."""
+        from .plan_checks import training_findings
+
+        return training_findings(ctx, desired, self.runs_here())
 
     def run_version(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
         """Run the training once and return its new version: the run id, every computed

@@ -19,14 +19,16 @@ ServiceHandler)`); handlers reach the provider's settings through `self.lp`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
 from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.model import FamilyCatalog
-from mlrt_iac.provider import Attributes, Provider, ProviderContext, ResourceHandler
+from mlrt_iac.provider import Attributes, Finding, PlannedResource, Provider, ProviderContext, ResourceHandler
 from mlrt_iac.values import is_known
 from mlrt_iac.version import mlrt_version
+from providers.kit.capacity import capacity_findings, pool_needs
 from providers.kit.machine import Capacity, FamilyFacts, family_catalog, lookup_family, machine_capacity
 from providers.kit.records import plain
 
@@ -120,6 +122,34 @@ class LocalProvider(Provider):
         m = self.machine()
         factor = float(self.config.get("overcommit") or 1)
         return Capacity(m.cpus * factor, m.memory_gib * factor, m.gpus)
+
+    def check_plan(self, ctx: ProviderContext, planned: Sequence[PlannedResource]) -> list[Finding]:
+        """Whether the planned pools can get their nodes within the local budget
+        (`providers.kit.capacity`); the ledger says what pools outside this plan hold."""
+        from .ledger import Ledger
+
+        needs = pool_needs(planned, self.family, self.machine())
+        if not needs:
+            return []
+        mine = {str(p.attributes.get("name")) for p in planned if p.type == "compute_pool"}
+        holders = {}
+        ledger = Ledger(ctx.data_dir / "pools", self.lock_timeout)
+        if ledger.path.is_file():
+            with ledger.locked() as book:
+                holders = {
+                    n: c
+                    for n, c in book.holders(exclude="").items()
+                    if n not in mine and c.cpus + c.memory_gib + c.gpus > 0
+                }
+        factor = float(self.config.get("overcommit") or 1)
+        basis = "this machine" + (f" times overcommit {factor:g}" if factor != 1 else "")
+        return capacity_findings(
+            needs,
+            self.budget(),
+            f"local budget ({basis})",
+            holders,
+            'raise max_cpus / max_memory_gib / overcommit in the `provider "local"` block',
+        )
 
     def storage_root(self, ctx: ProviderContext) -> Path:
         """Where image repositories live: the provider's `root`, else the project's `.mlrt/`."""

@@ -20,15 +20,17 @@ provider; trainings get the effective egress list in their runtime_env (`MLRT_EG
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.errors import PermanentError
 from mlrt_iac.model import FamilyCatalog
-from mlrt_iac.provider import Attributes, Provider, ProviderContext, ResourceHandler
+from mlrt_iac.provider import Attributes, Finding, PlannedResource, Provider, ProviderContext, ResourceHandler
 from mlrt_iac.values import is_known
 from mlrt_iac.version import mlrt_version
+from providers.kit.capacity import capacity_findings, pool_needs
 from providers.kit.machine import Capacity, FamilyFacts, family_catalog, lookup_family, machine_capacity
 from providers.kit.network import ExternalAccessIntegrationHandler, NetworkRuleHandler
 from providers.kit.records import plain
@@ -165,6 +167,27 @@ class RayProvider(Provider):
         `overcommit` (GPUs are never shared), as the local provider's pool budget."""
         m = self.machine()
         return Capacity(m.cpus * self.overcommit, m.memory_gib * self.overcommit, m.gpus)
+
+    def check_plan(self, ctx: ProviderContext, planned: Sequence[PlannedResource]) -> list[Finding]:
+        """For clusters mlrt starts here: whether the planned pools fit the budget, alone and
+        together (`providers.kit.capacity`), and who else holds it. An attached cluster is
+        sized by its own autoscaler; mlrt does not second-guess it at plan time."""
+        if self.attached:
+            return []
+        needs = pool_needs(planned, self.family, self.machine(), minimum_one=True)
+        if not needs:
+            return []
+        handler = self.handlers["compute_pool"]
+        assert isinstance(handler, ComputePoolHandler)
+        mine = {str(p.attributes.get("name")) for p in planned if p.type == "compute_pool"}
+        basis = "this machine" + (f" times overcommit {self.overcommit:g}" if self.overcommit != 1 else "")
+        return capacity_findings(
+            needs,
+            self.budget(),
+            f"budget for Ray clusters mlrt starts ({basis})",
+            handler.held_by_others(ctx, mine),
+            'raise overcommit (or max_cpus / max_memory_gib) in the `provider "ray"` block',
+        )
 
 
 __all__ = ["RayProvider"]

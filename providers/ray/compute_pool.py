@@ -48,6 +48,7 @@ from typing import Any, ClassVar
 
 from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.errors import PermanentError
+from mlrt_iac.packages import missing_message, package
 from mlrt_iac.provider import (
     Attributes,
     CreateResult,
@@ -122,6 +123,12 @@ class ComputePoolHandler(RayHandler):
 
     def validate(self, desired: Attributes) -> Diagnostics:
         diags = Diagnostics()
+        if not self.rp.attached:  # `ray start` runs from this Python environment
+            pkg = package(
+                "ray", "ray", 'A compute_pool of provider "ray" without an address (a cluster mlrt starts)'
+            )
+            if not pkg.ok:
+                diags.add_error(*missing_message(pkg))
         fam = desired.get("instance_family")
         if isinstance(fam, str) and not self.rp.attached:
             try:
@@ -271,17 +278,22 @@ class ComputePoolHandler(RayHandler):
             self._rollback(ctx, rec, added)
             raise
 
-    def _check_capacity(self, ctx: ProviderContext, rec: cluster.ClusterRecord, target: int) -> None:
-        """Fail before starting anything when `target` nodes of this cluster, with the running
-        nodes of every other cluster mlrt manages here, would go over the provider's budget."""
-        budget = self.rp.budget()
+    def held_by_others(self, ctx: ProviderContext, exclude: set[str]) -> dict[str, Capacity]:
+        """What the running clusters mlrt manages here hold, by name, but those in `exclude`."""
         others: dict[str, Capacity] = {}
         folder = ctx.data_dir / "ray" / "pools"
         for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
             other = self._load(ctx, path.stem)
-            if other is None or other.name == rec.name or other.suspended:
+            if other is None or other.name in exclude or other.suspended:
                 continue
             others[other.name] = _times(other.size, 1 + len(other.workers))
+        return others
+
+    def _check_capacity(self, ctx: ProviderContext, rec: cluster.ClusterRecord, target: int) -> None:
+        """Fail before starting anything when `target` nodes of this cluster, with the running
+        nodes of every other cluster mlrt manages here, would go over the provider's budget."""
+        budget = self.rp.budget()
+        others = self.held_by_others(ctx, {rec.name})
         used = Capacity(
             sum(c.cpus for c in others.values()),
             sum(c.memory_gib for c in others.values()),

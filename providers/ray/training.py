@@ -89,6 +89,9 @@ def _data_excludes(project_dir: Path, spec: dict[str, Any]) -> list[str]:
 class TrainingHandler(RayHandler, TrainingPlanning):
     type_name: ClassVar[str] = "training"
 
+    def runs_here(self) -> bool:
+        return not self.rp.attached
+
     def validate(self, desired: Attributes) -> Diagnostics:
         """A cluster mlrt starts here has this machine's GPUs (an attached one has its own)."""
         if self.rp.attached:
