@@ -12,12 +12,17 @@ folder (`$XDG_CACHE_HOME/mlrt/entrypoint-checks/`, outside the project): a plan 
 module starts no process. Failures are not remembered: a missing dependency can be installed
 without the module changing. (A change in another module it imports is not seen by the cache
 key; the run still reports it.)
+
+Planning a change someone else wrote (a pull request in CI) then runs that module's top-level
+code on the planning machine. `MLRT_PLAN_IMPORT_CHECK=0` turns the check off: the plan then
+imports nothing of the project, and a bad entrypoint fails at apply instead.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -141,6 +146,8 @@ def entrypoint_findings(address: str, entrypoint: str, project_dir: Path) -> lis
     module, _, function = entrypoint.partition(":")
     if not module or not function:
         return []  # the schema's format check reports it
+    if os.environ.get("MLRT_PLAN_IMPORT_CHECK", "1") == "0":
+        return []
     sources = entrypoint_source_paths(entrypoint, str(project_dir))
     key = _key(entrypoint, Path(sources[0])) if sources else None
     if key is not None and _remembered(key):

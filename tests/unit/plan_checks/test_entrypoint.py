@@ -85,3 +85,18 @@ def test_success_is_remembered_by_content(tmp_path: Path, capsys: pytest.Capture
     code, text = _plan(capsys, tmp_path, body + "# changed\n")
     assert code == 0, text
     assert counter.read_text() == "xx"
+
+
+def test_the_check_can_be_turned_off_for_untrusted_changes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A module whose import would leave a mark: with the check off, plan must not import it.
+    marker = tmp_path / "imported"
+    monkeypatch.setenv("MLRT_PLAN_IMPORT_CHECK", "0")
+    code, text = _plan(capsys, tmp_path, f"open({str(marker)!r}, 'w').close()\n")
+    assert code == 0, text
+    assert not marker.exists()
+    monkeypatch.setenv("MLRT_PLAN_IMPORT_CHECK", "1")
+    code, text = _plan(capsys, tmp_path, f"open({str(marker)!r}, 'w').close()\n")
+    assert code == 1 and "has no function 'train'" in text, text
+    assert marker.exists()
