@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
+from ..config.checks import failed_checks
 from ..config.conditions import blocks_with_conditions, failed_conditions
 from ..config.functions import applying
 from ..config.instances import ResourceInstance
+from ..diagnostics import Diagnostics
 from ..errors import DeadlineExceeded, MlrtError, PermanentError, RetryableError
 from ..graph import build_graph
 from ..model import computed_attributes, validate_instances
@@ -54,6 +56,7 @@ class ApplyResult:
     done: dict[str, str] = field(default_factory=dict)  # address -> action
     errors: list[tuple[str, MlrtError]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    warnings: Diagnostics = field(default_factory=Diagnostics)  # check blocks' failed asserts
     interrupted: bool = False
     writes: int = 0
 
@@ -584,6 +587,7 @@ def _update_outputs(
 
     with applying():
         ev, diags = project.evaluate(resolver=resolver)
+    result.warnings.extend(failed_checks(ev.checks))
     outputs: dict[str, Any] = {}
     for name, ov in ev.outputs.items():
         plain, paths = unmark(ov.value)

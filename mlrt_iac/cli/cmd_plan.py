@@ -268,6 +268,8 @@ def _print_event(out: Out, e: ApplyEvent) -> None:
 
 def _report(result: ApplyResult, out: Out, project: Project, destroy: bool) -> int:
     counts = result.counts()
+    if result.warnings:
+        print_diagnostics(out, list(result.warnings), project.config.sources, project.project_dir)
     for addr, exc in result.errors:
         out.err.print()
         out.err.print(f"[bold red]Error:[/] [bold]{escape(exc.summary)}[/]")

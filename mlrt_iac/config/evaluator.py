@@ -13,6 +13,7 @@ from typing import Any
 
 from ..diagnostics import Diagnostics
 from ..values import UNKNOWN, Sensitive
+from .checks import eval_checks
 from .context import EvalContext, ModuleInstance
 from .instances import EvaluatedConfig, OutputValue, ResourceInstance, ResourceResolver
 from .loader import Config
@@ -108,6 +109,7 @@ class NodeEvaluator:
             fn = _DISPATCH[k[1]]
             for mi in instances.get(k[0], ()):
                 fn(ctx, mi, k)
+        eval_checks(ctx)
         eval_providers(ctx)
         ctx.out.settings = ctx.settings
         return ctx.out

@@ -37,6 +37,17 @@ class ConditionResult:
 
 
 @dataclass(frozen=True)
+class CheckOutcome:
+    """One assert of a `check` block, for one module instance: passed True/False, or None while
+    its value is unknown (known after apply)."""
+
+    address: str  # check.NAME, module.m.check.NAME
+    passed: bool | None
+    message: str
+    range: SourceRange
+
+
+@dataclass(frozen=True)
 class Lifecycle:
     prevent_destroy: bool = False
     create_before_destroy: bool = False
@@ -135,3 +146,4 @@ class EvaluatedConfig:
     providers: dict[str, ProviderConfig] = field(default_factory=dict)
     settings: Settings = field(default_factory=Settings)
     variables: dict[str, Any] = field(default_factory=dict)
+    checks: list[CheckOutcome] = field(default_factory=list)  # `check` blocks' asserts

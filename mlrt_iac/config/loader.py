@@ -37,6 +37,7 @@ BLOCK_TYPES = (
     "module",
     "moved",
     "removed",
+    "check",
 ) + RESOURCE_TYPES
 _LABELS = {
     "mlrt": 0,
@@ -47,6 +48,7 @@ _LABELS = {
     "module": 1,
     "moved": 0,
     "removed": 0,
+    "check": 1,
 }
 MAX_MODULE_DEPTH = 16
 
@@ -142,6 +144,17 @@ class RemovedDecl:
 
 
 @dataclass
+class CheckDecl:
+    """`check "NAME" { assert { condition error_message } ... }`: assertions about the whole
+    configuration, reported as warnings (they never stop a plan or an apply)."""
+
+    name: str
+    asserts: list[tuple[A.Expr, A.Expr, SourceRange]]  # condition, error_message, where
+    range: SourceRange
+    filename: str
+
+
+@dataclass
 class ModuleConfig:
     """One module's declarations; `path` is the tuple of call names from the root."""
 
@@ -156,6 +169,7 @@ class ModuleConfig:
     settings: tuple[A.Block, str] | None = None
     moved: list[MovedDecl] = field(default_factory=list)
     removed: list[RemovedDecl] = field(default_factory=list)
+    checks: dict[str, CheckDecl] = field(default_factory=dict)
 
     def walk(self) -> Iterator[ModuleConfig]:
         yield self
@@ -395,6 +409,8 @@ class _Loader:
                 )
             else:
                 mc.providers.append((b, name))
+        elif t == "check":
+            self.check_block(mc, b, name, r)
         elif t in ("moved", "removed"):
             if mc.path:
                 self.diags.add_warning(
@@ -456,6 +472,36 @@ class _Loader:
             )
             return
         mc.moved.append(MovedDecl(src, dst, r))
+
+    def check_block(self, mc: ModuleConfig, b: A.Block, name: str, r: SourceRange) -> None:
+        self._attrs(b, name, (), "check")
+        asserts: list[tuple[A.Expr, A.Expr, SourceRange]] = []
+        for sub in b.blocks:
+            if sub.type != "assert":
+                self.diags.add_error(
+                    "Unsupported block type",
+                    f'Blocks of type "{sub.type}" are not expected in a check block; only assert'
+                    + (" (scoped data sources are not implemented yet)." if sub.type == "data" else "."),
+                    rng(name, sub.pos),
+                )
+                continue
+            at = self._attrs(sub, name, ("condition", "error_message"), "assert")
+            missing = [a for a in ("condition", "error_message") if a not in at]
+            if missing:
+                self.diags.add_error(
+                    "Missing required argument",
+                    f'The argument "{missing[0]}" is required in an assert block.',
+                    rng(name, sub.pos),
+                )
+                continue
+            asserts.append((at["condition"].expr, at["error_message"].expr, rng(name, at["condition"].pos)))
+        if not asserts and not any(sb.type != "assert" for sb in b.blocks):
+            self.diags.add_error("Missing assert block", "A check block needs at least one assert block.", r)
+        key = b.labels[0]
+        if key in mc.checks:
+            self._dup("check block", f"check.{key}", mc.checks[key].range, r)
+            return
+        mc.checks[key] = CheckDecl(key, asserts, r, name)
 
     def removed_block(self, mc: ModuleConfig, b: A.Block, name: str, r: SourceRange) -> None:
         at = self._attrs(b, name, ("from",), "removed")

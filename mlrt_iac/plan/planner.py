@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..addrs import Address, contains, matches_any
+from ..config.checks import failed_checks
 from ..config.conditions import failed_conditions
 from ..config.instances import ResourceInstance
 from ..diagnostics import Diagnostics, redact
@@ -118,6 +119,7 @@ def _make_plan(project: Project, state: StateDocument | None, opts: PlanOptions)
     ev2, ediags = project.evaluate(resolver=planner.resolve, targets=opts.targets or None)
     diags.extend(ediags)
     diags.extend(failed_conditions(ev2.instances))
+    diags.extend(failed_checks(ev2.checks))
     diags.extend(checks_after_walk(project, ev2.instances, planner.models, ev2.providers.values()))
     if diags.has_errors:
         return plan, diags
