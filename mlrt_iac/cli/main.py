@@ -278,6 +278,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-raw", "--raw", dest="raw", action="store_true")
     p.add_argument("name", nargs="?", default=None)
 
+    add(
+        "console",
+        Command("cmd_console", "cmd_console"),
+        "Evaluate expressions (one per line on standard input) against the configuration and state.",
+        lock=False,
+        json_=False,
+    )
+
     p = add(
         "graph",
         Command("cmd_misc", "cmd_graph"),

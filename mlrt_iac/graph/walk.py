@@ -16,6 +16,7 @@ from ..config.evaluator import NodeEvaluator, default_resolver
 from ..config.instances import EvaluatedConfig, ResourceResolver
 from ..config.loader import Config
 from ..config.nodes import NodeKey
+from ..config.references import iter_refs, resolve_reference
 from ..diagnostics import Diagnostics
 from .static import build_static_graph, report_cycles, settings_nodes
 from .targets import keep_targeted, select_targets
@@ -59,3 +60,44 @@ def evaluate(
         if gc_was:
             gc.enable()
     return out, diags
+
+
+class ConsoleEvaluator:
+    """Evaluates expressions typed at `mlrt console` in the root module's scope, after the whole
+    configuration was evaluated with `resolver` (state's values for what exists)."""
+
+    def __init__(
+        self, config: Config, inputs: Mapping[str, Any], resolver: ResourceResolver | None = None
+    ) -> None:
+        self.diags = Diagnostics()
+        self._ev = NodeEvaluator(config, dict(inputs), resolver or default_resolver, self.diags)
+        self._ev.eval_settings()
+        sg = build_static_graph(config, self.diags)
+        order, stuck = sg.graph.order(None)
+        if stuck:
+            report_cycles(sg, stuck, self.diags)
+        self._ev.run(order, stuck, sg.refs)
+
+    def eval(self, text: str) -> tuple[Any, Diagnostics]:
+        """The value of one expression, or the diagnostics saying why there is none."""
+        from ..config.parse_error import ParseError
+        from ..config.parser import parse_expression
+
+        diags = Diagnostics()
+        try:
+            expr = parse_expression(text)
+        except ParseError as exc:
+            diags.add_error(exc.summary, exc.detail)
+            return None, diags
+        ctx = self._ev.ctx
+        root = ctx.instances[()][0]
+        for t in iter_refs(expr):
+            resolve_reference(t, root.mc, "<console>", False, False, diags)
+        if diags.has_errors:
+            return None, diags
+        saved, ctx.diags = ctx.diags, diags
+        try:
+            value, _ = ctx.try_eval(expr, ctx.scope_for(root), "<console>")
+        finally:
+            ctx.diags = saved
+        return value, diags
