@@ -43,7 +43,7 @@ def console_value(v: Any, indent: str = "") -> str:
             return "{}"
         lines = [
             f"{inner}{json.dumps(str(k), ensure_ascii=False)} = {console_value(x, inner)}"
-            for k, x in v.items()
+            for k, x in sorted(v.items(), key=lambda kv: str(kv[0]))
         ]
         return "{\n" + "\n".join(lines) + f"\n{indent}}}"
     if isinstance(v, (list, tuple)):
