@@ -89,6 +89,9 @@ def apply_plan(
     # refresh, which is part of the plan: persist what it saw.
     with committer.mutate():
         apply_refactoring(doc, Refactoring([(a, b) for a, b in plan.moves], list(plan.forgets)))
+        for entry in plan.imports:  # import blocks: the adopted objects, as the plan read them
+            if entry["address"] not in doc:
+                doc.set(entry)
         for addr, attrs in plan.refreshed.items():
             r = doc.get(addr)
             if r is None:

@@ -6,18 +6,17 @@ State edits never touch real objects: `rm` forgets, `mv` renames, `import` adopt
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timezone
 from typing import Any
 
 from rich.markup import escape
 
 from ..config.instances import ResourceInstance
 from ..errors import MlrtError
-from ..model import computed_attributes, validate_instances
-from ..plan.desired import desired_attributes
+from ..model import computed_attributes
+from ..plan.imports import imported_entry
 from ..state import operations as ops
 from ..state import push_document
-from ..values import UNKNOWN, is_known
+from ..values import UNKNOWN
 from .cmd_misc import _print_resource
 from .console import Out
 from .session import backend_for, locked, open_project_for, read_state, read_text_file
@@ -127,31 +126,7 @@ def cmd_import(args: argparse.Namespace, out: Out) -> int:
                 "Cannot import non-existent remote object",
                 f"While attempting to import {args.id} as {args.address}, the provider found no such object.",
             )
-        models, vd = validate_instances([inst], project.provider_configs)
-        attrs = dict(res.attributes)
-        if not vd.has_errors:
-            for k, v in desired_attributes(inst, models[inst.address]).items():
-                if is_known(v):  # what depends on an object not yet in state is left for plan
-                    attrs.setdefault(k, v)
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-        doc.set(
-            dict(
-                address=inst.address,
-                type=inst.type,
-                name=inst.name,
-                module=inst.module_address,
-                index_key=inst.index_key,
-                provider=inst.provider,
-                id=args.id,
-                attributes=attrs,
-                sensitive_attributes=[],
-                dependencies=sorted(inst.depends_on),
-                created_at=now,
-                updated_at=now,
-                status="ready",
-                comment=attrs.get("comment") or "",
-            )
-        )
+        doc.set(imported_entry(inst, args.id, dict(res.attributes), project.provider_configs))
         backend.write(doc)
     out.print(f"[bold green]{escape(args.address)}: Import successful![/] Imported id {escape(args.id)}.")
     out.print(

@@ -167,7 +167,7 @@ def print_plan(out: Out, plan: Plan) -> None:
             )
         return
     actionable = plan.actionable()
-    refactor = bool(plan.moves or plan.forgets)
+    refactor = bool(plan.moves or plan.forgets or plan.imports)
     if not actionable and not refactor and not any(o.action != "no-op" for o in plan.outputs):
         c.print()
         c.print("[bold green]No changes.[/] Your infrastructure matches the configuration.")
@@ -181,6 +181,10 @@ def print_plan(out: Out, plan: Plan) -> None:
         c.print()
         for old, new in plan.moves:
             c.print(f"  [bold]# {escape(old)}[/] has moved to [bold]{escape(new)}[/]")
+        for entry in plan.imports:
+            c.print(
+                f"  [bold]# {escape(entry['address'])}[/] will be imported (id {escape(str(entry['id']))})"
+            )
         for addr in plan.forgets:
             c.print(
                 f"  [bold]# {escape(addr)}[/] will no longer be managed by mlrt: it is removed from"
@@ -212,9 +216,10 @@ def print_plan(out: Out, plan: Plan) -> None:
     counts = plan.counts()
     c.print()
     forget = f", {len(plan.forgets)} to forget" if plan.forgets else ""
+    imported = f"{len(plan.imports)} to import, " if plan.imports else ""
     c.print(
-        f"[bold]Plan:[/] {counts['add']} to add, {counts['change']} to change, {counts['destroy']} to"
-        f" destroy{forget}."
+        f"[bold]Plan:[/] {imported}{counts['add']} to add, {counts['change']} to change,"
+        f" {counts['destroy']} to destroy{forget}."
     )
     outs = [o for o in plan.outputs if o.action != "no-op"]
     if outs:

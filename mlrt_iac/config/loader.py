@@ -38,6 +38,7 @@ BLOCK_TYPES = (
     "moved",
     "removed",
     "check",
+    "import",
 ) + RESOURCE_TYPES
 _LABELS = {
     "mlrt": 0,
@@ -49,6 +50,7 @@ _LABELS = {
     "moved": 0,
     "removed": 0,
     "check": 1,
+    "import": 0,
 }
 MAX_MODULE_DEPTH = 16
 
@@ -144,6 +146,16 @@ class RemovedDecl:
 
 
 @dataclass
+class ImportDecl:
+    """`import { to = ADDRESS  id = EXPRESSION }`: adopt an existing object at plan time."""
+
+    to_addr: str
+    id_expr: A.Expr
+    range: SourceRange
+    filename: str
+
+
+@dataclass
 class CheckDecl:
     """`check "NAME" { assert { condition error_message } ... }`: assertions about the whole
     configuration, reported as warnings (they never stop a plan or an apply)."""
@@ -170,6 +182,7 @@ class ModuleConfig:
     moved: list[MovedDecl] = field(default_factory=list)
     removed: list[RemovedDecl] = field(default_factory=list)
     checks: dict[str, CheckDecl] = field(default_factory=dict)
+    imports: list[ImportDecl] = field(default_factory=list)
 
     def walk(self) -> Iterator[ModuleConfig]:
         yield self
@@ -411,7 +424,7 @@ class _Loader:
                 mc.providers.append((b, name))
         elif t == "check":
             self.check_block(mc, b, name, r)
-        elif t in ("moved", "removed"):
+        elif t in ("moved", "removed", "import"):
             if mc.path:
                 self.diags.add_warning(
                     f"{t.capitalize()} block in a module",
@@ -421,6 +434,8 @@ class _Loader:
                 )
             elif t == "moved":
                 self.moved_block(mc, b, name, r)
+            elif t == "import":
+                self.import_block(mc, b, name, r)
             else:
                 self.removed_block(mc, b, name, r)
         elif t == "mlrt":
@@ -502,6 +517,26 @@ class _Loader:
             self._dup("check block", f"check.{key}", mc.checks[key].range, r)
             return
         mc.checks[key] = CheckDecl(key, asserts, r, name)
+
+    def import_block(self, mc: ModuleConfig, b: A.Block, name: str, r: SourceRange) -> None:
+        at = self._attrs(b, name, ("to", "id"), "import")
+        to = self._address_arg(b, at, "to", name)
+        if "id" not in at:
+            self.diags.add_error(
+                "Missing required argument", 'The argument "id" is required in an import block.', r
+            )
+            return
+        if to is None:
+            return
+        if not Address.parse(to, allow_module_only=True).type:
+            self.diags.add_error(
+                "Invalid import address", f"An import block imports one resource instance, not {to}.", r
+            )
+            return
+        if any(i.to_addr == to for i in mc.imports):
+            self.diags.add_error("Duplicate import block", f"{to} is imported by two import blocks.", r)
+            return
+        mc.imports.append(ImportDecl(to, at["id"].expr, r, name))
 
     def removed_block(self, mc: ModuleConfig, b: A.Block, name: str, r: SourceRange) -> None:
         at = self._attrs(b, name, ("from",), "removed")

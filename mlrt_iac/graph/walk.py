@@ -76,7 +76,7 @@ class ConsoleEvaluator:
         order, stuck = sg.graph.order(None)
         if stuck:
             report_cycles(sg, stuck, self.diags)
-        self._ev.run(order, stuck, sg.refs)
+        self.evaluated = self._ev.run(order, stuck, sg.refs)
 
     def eval(self, text: str) -> tuple[Any, Diagnostics]:
         """The value of one expression, or the diagnostics saying why there is none."""
@@ -89,15 +89,22 @@ class ConsoleEvaluator:
         except ParseError as exc:
             diags.add_error(exc.summary, exc.detail)
             return None, diags
+        return self.eval_expr(expr, "<console>", diags)
+
+    def eval_expr(
+        self, expr: Any, filename: str, diags: Diagnostics | None = None
+    ) -> tuple[Any, Diagnostics]:
+        """The value of a parsed expression written in `filename` of the root module."""
+        diags = diags if diags is not None else Diagnostics()
         ctx = self._ev.ctx
         root = ctx.instances[()][0]
         for t in iter_refs(expr):
-            resolve_reference(t, root.mc, "<console>", False, False, diags)
+            resolve_reference(t, root.mc, filename, False, False, diags)
         if diags.has_errors:
             return None, diags
         saved, ctx.diags = ctx.diags, diags
         try:
-            value, _ = ctx.try_eval(expr, ctx.scope_for(root), "<console>")
+            value, _ = ctx.try_eval(expr, ctx.scope_for(root), filename)
         finally:
             ctx.diags = saved
         return value, diags

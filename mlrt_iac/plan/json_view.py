@@ -99,9 +99,12 @@ def _with_previous(changes: list[dict[str, Any]], plan: Plan) -> list[dict[str, 
     """Terraform's `previous_address` on a change whose object a moved block renamed, and a
     `forget` action for what a removed block (destroy = false) drops from state."""
     previous = {new: old for old, new in plan.moves}
+    imported = {e["address"]: e["id"] for e in plan.imports}
     for c in changes:
         if c["address"] in previous:
             c["previous_address"] = previous[c["address"]]
+        if c["address"] in imported:
+            c["change"]["importing"] = {"id": imported[c["address"]]}
     for addr in plan.forgets:
         changes.append({"address": addr, "mode": "managed", "change": {"actions": ["forget"]}})
     return changes

@@ -91,6 +91,8 @@ class Plan:
     # moved/removed blocks: state addresses renamed (old, new) and forgotten before any change.
     moves: list[list[str]] = field(default_factory=list)
     forgets: list[str] = field(default_factory=list)
+    # import blocks: state entries of adopted objects, recorded by apply before any change.
+    imports: list[dict[str, Any]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         c = {"add": 0, "change": 0, "destroy": 0}
@@ -112,7 +114,7 @@ class Plan:
             return True
         if any(o.action != "no-op" for o in self.outputs):
             return True
-        if self.moves or self.forgets:
+        if self.moves or self.forgets or self.imports:
             return True
         return self.refresh_only and bool(self.drift)
 

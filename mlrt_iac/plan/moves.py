@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..addrs import Address
 from ..config.loader import Config, MovedDecl, RemovedDecl
@@ -138,3 +139,11 @@ def apply_refactoring(doc: StateDocument, ref: Refactoring) -> None:
     for addr in ref.forgets:
         if addr in doc:
             doc.remove(addr)
+
+
+def with_imports(doc: StateDocument | None, entries: list[dict[str, Any]]) -> StateDocument:
+    """A copy of `doc` (or a new document) with the adopted objects' entries added."""
+    out = copy.deepcopy(doc) if doc is not None else StateDocument()
+    for e in entries:
+        out.set(e)
+    return out

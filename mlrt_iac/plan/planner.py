@@ -25,8 +25,9 @@ from ..state import ResourceState, StateDocument
 from ..values import UNKNOWN, is_known, sensitive_strings, unmark
 from .checks import finding_diagnostics, plan_wide_checks
 from .desired import desired_attributes
+from .imports import plan_imports
 from .model import Action, OutputChange, Plan, ResourceChange
-from .moves import plan_refactoring, refactored
+from .moves import plan_refactoring, refactored, with_imports
 from .project import Project, checks_after_walk, config_hash, validate_project
 from .refresh import refresh_resources
 
@@ -94,6 +95,13 @@ def _make_plan(project: Project, state: StateDocument | None, opts: PlanOptions)
             state = refactored(state, ref)
             plan.moves = [list(m) for m in ref.moves]
             plan.forgets = list(ref.forgets)
+    if not opts.destroy and project.config.root.imports:
+        adopted = plan_imports(project, set(state.addresses()) if state is not None else set(), diags)
+        if diags.has_errors:
+            return plan, diags
+        if adopted:
+            state = with_imports(state, adopted)
+            plan.imports = adopted
     state_resources = list(state.resources) if state is not None else []
     ctx = project.context()
     if opts.refresh and state_resources:
