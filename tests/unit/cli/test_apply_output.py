@@ -107,7 +107,9 @@ def test_new_progress_every_two_seconds_and_a_plain_still_line() -> None:
     ]
 
 
-def test_the_still_line_names_the_wait(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_still_line_names_the_wait(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from mlrt_iac.cli.cmd_plan import _print_event
     from mlrt_iac.cli.console import Out
 
@@ -143,3 +145,14 @@ def test_show_json_nests_module_resources_in_child_modules(
     }
     assert main(["-chdir", str(tmp_path), "state", "show", "-json", 'module.team["b"].network_rule.r']) == 0
     assert json.loads(capsys.readouterr().out)["address"] == 'module.team["b"].network_rule.r'
+
+
+def test_ray_core_log_lines_stay_out_of_apply_output() -> None:
+    """Issue 14: Ray's internal `core_worker.cc` errors reached apply output."""
+    core = (
+        "(TrainController pid=10623) [2026-11-29 11:54:19,579 E 10623 10731] core_worker.cc:2465: "
+        "Actor with class name: 'TrainController' ... the actor restart will fail."
+    )
+    user = "(RayTrainWorker pid=77) loaded 2000 rows from data/train.parquet (core_worker.cc is fine here)"
+    events = [(0.0, ApplyEvent("log", "training.churn", "create", message=m)) for m in (core, user)]
+    assert _shown(events) == [(0.0, "log", user)]
