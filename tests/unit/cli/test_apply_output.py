@@ -3,6 +3,7 @@ a space, and `[id=...]` vanished because rich took it for markup)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -69,9 +70,9 @@ def test_a_changed_map_is_shown_key_by_key(
     assert lines[start : start + len(expected)] == expected
 
 
-def _shown(events: list[tuple[float, ApplyEvent]]) -> list[tuple[float, str, str]]:
+def _shown(events: Sequence[tuple[float, ApplyEvent]]) -> list[tuple[float, str, str]]:
     f = ProgressFilter()
-    out = []
+    out: list[tuple[float, str, str]] = []
     for t, e in events:
         got = f.admit(e, t)
         if got is not None:

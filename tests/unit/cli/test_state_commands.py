@@ -54,8 +54,9 @@ def test_state_mv_moves_every_resource_of_a_module_instance(
         'Move "module.team["a"]" to "module.team["b"]"',
         "Successfully moved 2 object(s).",
     ]
-    code, out, _ = _run(capsys, tmp_path, "state", "list")
-    assert out.splitlines() == ['module.team["b"].network_rule.r', 'module.team["b"].network_rule.s']
+    moved = LocalBackend(tmp_path, {}).read()
+    assert moved is not None
+    assert moved.addresses() == ['module.team["b"].network_rule.r', 'module.team["b"].network_rule.s']
     (tmp_path / "main.hcl").write_text(CALL % "b")
     code, out, err = _run(capsys, tmp_path, "plan", "-detailed-exitcode", "-no-color")
     assert code == 0, out + err
