@@ -25,7 +25,15 @@ REPO = Path(__file__).resolve().parent.parent
 E2E = REPO / "tests" / "e2e"
 EXAMPLES = REPO / "examples"
 # What running Python and the linters leave in a checkout on their own.
-TOOL_LEFTOVERS = ("__pycache__", ".pyc", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".coverage")
+TOOL_LEFTOVERS = (
+    "__pycache__",
+    ".pyc",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".import_linter_cache",
+    ".coverage",
+)
 _TREE_KEY = pytest.StashKey[tuple[dict[str, tuple[int, int]], set[str] | None]]()
 
 
