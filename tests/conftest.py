@@ -4,12 +4,18 @@ the end-to-end tests in the slow lane.
 Lanes: `pytest` runs every test not marked `slow` (pyproject.toml's addopts has
 `-m 'not slow'`); `pytest -m slow` runs the others; `.ci/run` runs both. Every test under
 tests/e2e/ (real CLI processes, trainings, the Ray cluster) and every test marked `ray` is
-marked `slow` here; other tests over ~5 s carry `@pytest.mark.slow` themselves."""
+marked `slow` here; other tests over ~5 s carry `@pytest.mark.slow` themselves.
+
+Tests never write into the source tree (issue 14: `examples/*/.mlrt/` was left behind, which a
+user's `cp -r` then copied): the session fails when it created, changed or removed a file under
+examples/, or left a new ignored path (`.mlrt/`, caches) or untracked file (other than a `.py`
+source a developer may be writing meanwhile) anywhere else in the checkout."""
 
 from __future__ import annotations
 
 import importlib
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +23,76 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 E2E = REPO / "tests" / "e2e"
+EXAMPLES = REPO / "examples"
+# What running Python and the linters leave in a checkout on their own.
+TOOL_LEFTOVERS = (
+    "__pycache__",
+    ".pyc",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".import_linter_cache",
+    ".coverage",
+)
+_TREE_KEY = pytest.StashKey[tuple[dict[str, tuple[int, int]], set[str] | None]]()
+
+
+def _example_files() -> dict[str, tuple[int, int]]:
+    """Every file under examples/ with its size and modification time."""
+    out: dict[str, tuple[int, int]] = {}
+    for p in EXAMPLES.rglob("*"):
+        if p.is_file() and not any(part in TOOL_LEFTOVERS for part in p.parts):
+            st = p.stat()
+            out[str(p.relative_to(REPO))] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def _untracked_paths() -> set[str] | None:
+    """`git status` lines for untracked and ignored paths; None outside a git checkout."""
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--ignored", "-z"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if proc.returncode != 0:
+        return None
+    # Untracked Python files are a developer's new sources (written while the tests ran), not
+    # a test's leftovers; everything else untracked or ignored counts.
+    entries = {
+        e for e in proc.stdout.split("\0") if e[:2] == "!!" or (e[:2] == "??" and not e.endswith(".py"))
+    }
+    return {e for e in entries if not any(t in e for t in TOOL_LEFTOVERS)}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):  # an xdist worker: the controller checks
+        session.stash[_TREE_KEY] = (_example_files(), _untracked_paths())
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _TREE_KEY not in session.stash:
+        return
+    examples_before, untracked_before = session.stash[_TREE_KEY]
+    examples_after = _example_files()
+    problems = [
+        f"{path}: {'created' if path not in examples_before else 'removed' if path not in examples_after else 'changed'}"
+        for path in sorted(set(examples_before) | set(examples_after))
+        if examples_before.get(path) != examples_after.get(path)
+    ]
+    untracked_after = _untracked_paths()
+    if untracked_before is not None and untracked_after is not None:
+        problems += [f"{e[3:]}: left in the checkout" for e in sorted(untracked_after - untracked_before)]
+    if problems:
+        tw = session.config.get_terminal_writer()
+        tw.line()
+        tw.line("The test session wrote into the source tree (tests must use temporary copies):", red=True)
+        for p in problems:
+            tw.line(f"  {p}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker

@@ -6,9 +6,11 @@ mlrt {
   default_provider = "ray"
 }
 
-# No address: each compute pool starts and manages its own local cluster. To use a running
-# cluster instead, set address = "http://HEAD:8265" (its dashboard URL) or "auto".
+# No address (the default): each compute pool starts and manages its own local cluster. To use
+# a running cluster instead, -var ray_address=http://HEAD:8265 (its dashboard URL) or "auto".
 provider "ray" {
+  address      = var.ray_address
+  serve_port   = var.serve_port
   replica_cpus = 0.5
   overcommit   = 2 # nodes = 2 on a 2-core machine: two nodes share its cores
 }
@@ -50,11 +52,11 @@ training "churn" {
     max_depth   = 4
     tree_method = "hist"
   }
-  num_boost_round = 50
+  num_boost_round = var.rounds
 
   scaling {
     num_nodes            = 1
-    num_workers_per_node = 2
+    num_workers_per_node = var.workers
     num_cpus_per_worker  = 1
   }
 
@@ -68,6 +70,30 @@ service "churn" {
   max_instances = 1
   num_workers   = 2
   max_queue     = 64
+}
+
+variable "ray_address" {
+  type        = string
+  default     = null
+  description = "Dashboard URL of a running Ray cluster to use (or \"auto\"); null starts one per pool."
+}
+
+variable "serve_port" {
+  type        = number
+  default     = 8000
+  description = "HTTP port of Ray Serve when mlrt starts Serve on a running cluster."
+}
+
+variable "rounds" {
+  type        = number
+  default     = 50
+  description = "Boosting rounds of the training."
+}
+
+variable "workers" {
+  type        = number
+  default     = 2
+  description = "Ray Train workers of the training, one cpu each."
 }
 
 variable "nodes" {

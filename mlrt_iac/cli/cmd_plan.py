@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import re
 import signal
 import sys
 import threading
@@ -25,6 +24,7 @@ from .console import Out
 from .diagnostics_view import print_diagnostics
 from .markdown_view import plan_markdown
 from .plan_view import print_plan
+from .progress import ProgressFilter
 from .session import backend_for, locked, open_project_for, read_state, resolve_file
 
 ING = {"create": "Creating", "update": "Modifying", "delete": "Destroying", "replace": "Replacing"}
@@ -168,36 +168,18 @@ def _check_saved(plan: Plan, project: Project, doc: StateDocument) -> None:
         )
 
 
-PROGRESS_EVERY = 2.0  # seconds between two progress lines of one resource
-REPEAT_EVERY = 10.0  # seconds before the same progress line (elapsed time aside) is printed again
-_ELAPSED = re.compile(r"\s*\[\d+(\.\d+)?s\]\s*$")
-
-
-def _progress_due(address: str, message: str, now: float, last: dict[str, tuple[float, str]]) -> bool:
-    """Whether to print a progress line: at most every PROGRESS_EVERY seconds per resource, and a
-    line that says what the last one said (a capacity or health wait) only every REPEAT_EVERY."""
-    text = _ELAPSED.sub("", message)
-    when, said = last.get(address, (float("-inf"), ""))
-    if now - when < (REPEAT_EVERY if text == said else PROGRESS_EVERY):
-        return False
-    last[address] = (now, text)
-    return True
-
-
 def _run_apply(
     project: Project, plan: Plan, backend: Backend, doc: StateDocument, args: argparse.Namespace, out: Out
 ) -> ApplyResult:
     stop = StopSignal()
     lock = threading.Lock()
-    last_progress: dict[str, tuple[float, str]] = {}
+    shown = ProgressFilter()
 
     def on_event(e: ApplyEvent) -> None:
         with lock:
-            if e.kind == "progress" and not _progress_due(
-                e.address, e.message, time.monotonic(), last_progress
-            ):
-                return
-            _print_event(out, e)
+            admitted = shown.admit(e, time.monotonic())
+            if admitted is not None:
+                _print_event(out, admitted)
 
     def on_sigint(signum: int, frame: Any) -> None:
         first = not stop.stop_requested.is_set()
@@ -255,7 +237,8 @@ def _print_event(out: Out, e: ApplyEvent) -> None:
             + (f" [dim]{escape(f'[id={e.id}]')}[/]" if e.id and e.action != "delete" else "")
         )
     elif e.kind == "still":
-        c.print(f"{a}: {STILL.get(e.action, 'Still working...')} [{int(e.elapsed)}s elapsed]", markup=False)
+        still = f"{e.address}: {STILL.get(e.action, 'Still working...')} [{int(e.elapsed)}s elapsed]"
+        c.print(still + (f" ({e.message})" if e.message else ""), markup=False)
     elif e.kind == "error":
         c.print(f"[bold red]{a}: failed after {e.elapsed:.0f}s[/]")
     elif e.kind == "skipped":

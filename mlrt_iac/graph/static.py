@@ -54,8 +54,12 @@ class _Builder:
                     edges[k][(mp[:-1], "mod", mp[-1])] = v.range
             for loc in mc.locals.values():
                 self.add((mp, "local", loc.name), [loc.expr], loc.filename, mc, None)
+                if mp:  # a child's instances exist only once its call is expanded
+                    edges[(mp, "local", loc.name)].setdefault((mp[:-1], "mod", mp[-1]), loc.range)
             for rb in mc.resources.values():
                 self.add((mp, "res", rb.key), [rb.block], rb.filename, mc, rb)
+                if mp:
+                    edges[(mp, "res", rb.key)].setdefault((mp[:-1], "mod", mp[-1]), rb.range)
             for o in mc.outputs.values():
                 k = (mp, "out", o.name)
                 self.add(k, [x for x in (o.value, o.depends_on) if x is not None], o.filename, mc, None)

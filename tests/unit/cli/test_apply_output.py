@@ -3,11 +3,14 @@ a space, and `[id=...]` vanished because rich took it for markup)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from mlrt_iac.apply.events import ApplyEvent
 from mlrt_iac.cli.main import main
+from mlrt_iac.cli.progress import ProgressFilter
 
 RULE = """network_rule "r" {
   mode       = "EGRESS"
@@ -67,19 +70,56 @@ def test_a_changed_map_is_shown_key_by_key(
     assert lines[start : start + len(expected)] == expected
 
 
-def test_a_repeated_progress_line_is_printed_every_ten_seconds_not_every_two() -> None:
-    """Issue 14: `0/1 nodes, waiting for capacity` was printed every 2 s, 359 times."""
-    from mlrt_iac.cli.cmd_plan import _progress_due
+def _shown(events: Sequence[tuple[float, ApplyEvent]]) -> list[tuple[float, str, str]]:
+    f = ProgressFilter()
+    out: list[tuple[float, str, str]] = []
+    for t, e in events:
+        got = f.admit(e, t)
+        if got is not None:
+            out.append((t, got.kind, got.message))
+    return out
 
-    last: dict[str, tuple[float, str]] = {}
-    wait = [t for t in range(0, 31) if _progress_due("pool", "0/1 nodes, waiting for capacity", t, last)]
-    assert wait == [0, 10, 20, 30]
-    last = {}
-    health = [t for t in range(0, 7) if _progress_due("svc", f"waiting for /health [{t}s]", t, last)]
-    assert health == [0]  # only the elapsed time changes: the same line
-    last = {}
-    rounds = [t for t in range(0, 7) if _progress_due("t", f"round {t}/50 rmse=0.3", t, last)]
-    assert rounds == [0, 2, 4, 6]  # new news: every 2 s
+
+def test_a_wait_is_one_line_then_terraforms_still_line_every_ten_seconds() -> None:
+    """Issue 14: `0/1 nodes, waiting for capacity` was printed every 2 s, 359 times, and
+    `waiting for http://.../health` lines interleaved with `Still creating...`."""
+    events: list[tuple[float, ApplyEvent]] = []
+    for t in range(0, 31):
+        events.append((t, ApplyEvent("progress", "svc", "create", message=f"waiting for /health [{t}s]")))
+        if t and t % 10 == 0:
+            events.append((t, ApplyEvent("still", "svc", "create", elapsed=t)))
+    assert _shown(events) == [
+        (0, "progress", "waiting for /health [0s]"),
+        (10, "still", "waiting for /health"),
+        (20, "still", "waiting for /health"),
+        (30, "still", "waiting for /health"),
+    ]
+
+
+def test_new_progress_every_two_seconds_and_a_plain_still_line() -> None:
+    events = [(t, ApplyEvent("progress", "t", "create", message=f"round {t}/50 rmse=0.3")) for t in range(7)]
+    events.append((10, ApplyEvent("still", "t", "create", elapsed=10)))
+    assert _shown(events) == [
+        (0, "progress", "round 0/50 rmse=0.3"),
+        (2, "progress", "round 2/50 rmse=0.3"),
+        (4, "progress", "round 4/50 rmse=0.3"),
+        (6, "progress", "round 6/50 rmse=0.3"),
+        (10, "still", ""),  # news since the last line: Terraform's words alone
+    ]
+
+
+def test_the_still_line_names_the_wait(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlrt_iac.cli.cmd_plan import _print_event
+    from mlrt_iac.cli.console import Out
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    out = Out(json_mode=False, no_color=True)
+    addr = 'module.team["a"].service.api'
+    _print_event(out, ApplyEvent("still", addr, "create", elapsed=20.4, message="waiting for /health"))
+    line = capsys.readouterr().out.strip()
+    assert line == addr + ": Still creating... [20s elapsed] (waiting for /health)"
 
 
 def test_show_json_nests_module_resources_in_child_modules(
@@ -106,3 +146,14 @@ def test_show_json_nests_module_resources_in_child_modules(
     }
     assert main(["-chdir", str(tmp_path), "state", "show", "-json", 'module.team["b"].network_rule.r']) == 0
     assert json.loads(capsys.readouterr().out)["address"] == 'module.team["b"].network_rule.r'
+
+
+def test_ray_core_log_lines_stay_out_of_apply_output() -> None:
+    """Issue 14: Ray's internal `core_worker.cc` errors reached apply output."""
+    core = (
+        "(TrainController pid=10623) [2026-11-29 11:54:19,579 E 10623 10731] core_worker.cc:2465: "
+        "Actor with class name: 'TrainController' ... the actor restart will fail."
+    )
+    user = "(RayTrainWorker pid=77) loaded 2000 rows from data/train.parquet (core_worker.cc is fine here)"
+    events = [(0.0, ApplyEvent("log", "training.churn", "create", message=m)) for m in (core, user)]
+    assert _shown(events) == [(0.0, "log", user)]

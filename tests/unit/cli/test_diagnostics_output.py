@@ -119,13 +119,15 @@ def test_fmt_check_exits_3_and_fmt_rewrites(tmp_path: Path, capsys: pytest.Captu
     assert code == 0
 
 
-@pytest.mark.parametrize("example", ["quickstart", "multi-team", "gitops"])
+@pytest.mark.parametrize("example", ["quickstart", "multi-team", "gitops", "ray"])
 def test_examples_validate_and_are_formatted(
     example: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    path = tmp_path / example  # a copy: validating writes .mlrt/, which must not land in the tree
-    source = Path(__file__).resolve().parents[3] / "examples" / example
-    shutil.copytree(source, path, ignore=shutil.ignore_patterns(".mlrt"))
+    # a copy of the folder (ray reads ../quickstart/data): validating writes .mlrt/, which must
+    # not land in the tree
+    source = Path(__file__).resolve().parents[3] / "examples"
+    shutil.copytree(source, tmp_path / "examples", ignore=shutil.ignore_patterns(".mlrt"))
+    path = tmp_path / "examples" / example
     code, out, err = _run(capsys, path, "validate", "-no-color")
     assert code == 0, err
     code, out, err = _run(capsys, path, "fmt", "-check", "-recursive")
