@@ -4,6 +4,7 @@ into the source tree)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import shutil
@@ -36,11 +37,12 @@ def test_pytorch_example_trains_serves_and_is_destroyed(tmp_path: Path) -> None:
         # the service answers what the saved weights compute, in the service-function format
         model_dir = Path(state["training.net"]["model_uri"])
         assert json.loads((model_dir / "metadata.json").read_text())["input_cols"] == ["x0", "x1", "x2", "x3"]
-        sys.path.insert(0, str(project))
-        try:
-            from net import Net
-        finally:
-            sys.path.remove(str(project))
+        # By path, under a name of its own: another test's `net` module may already be imported.
+        spec = importlib.util.spec_from_file_location("docs_example_net", project / "net.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        Net = module.Net
         net = Net()
         net.load_state_dict(torch.load(model_dir / "model.pt", weights_only=True))
         rows = [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.5, -1.0]]
