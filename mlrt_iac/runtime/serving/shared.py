@@ -80,7 +80,7 @@ class SharedState:
         self.max_queue = max_queue
         self._raw = ctx.RawArray("d", workers * self.layout.width)
         self._view: np.ndarray | None = None
-        self._flat: memoryview | None = None
+        self._flat: memoryview[float] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -89,7 +89,7 @@ class SharedState:
         return state
 
     @property
-    def flat(self) -> memoryview:
+    def flat(self) -> memoryview[float]:
         """The shared memory as one flat run of doubles (row ``w`` starts at ``w * width``)."""
         if self._flat is None:
             self._flat = memoryview(self._raw).cast("B").cast("d")
