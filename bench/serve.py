@@ -10,7 +10,8 @@ one must be the same bytes, or decode to the same numbers.
 Rows:
 * mlrt: ``python -m mlrt_iac.runtime.serving --workers W`` with its defaults (micro-batching on);
 * mlrt, --batch-rows 0: the same, every request predicted on its own;
-* mlrt @ DIR (``--compare-root DIR``): the server from another checkout, e.g. the code before;
+* mlrt @ DIR (``--compare-root DIR``): the server from another checkout, e.g. the code before, with
+  its defaults and with ``--batch-rows 0``;
 * lean ASGI: uvicorn (uvloop + httptools, W workers) running a bare app that does the same work
   (orjson, ``np.array``, ``inplace_predict`` with nthread 1, orjson out): no admission control,
   no metrics, no limits;
@@ -750,10 +751,15 @@ def main() -> int:
             port = free_port()
             proc = start_mlrt(model_dir, port, args.workers, queue, ["--batch-rows", "0"])
             targets.append(Target("mlrt, --batch-rows 0", port, proc))
-            for root in args.compare_root:
+            for root in args.compare_root:  # the other checkout with both settings, side by side
                 port = free_port()
                 proc = start_mlrt(model_dir, port, args.workers, queue, root=root.resolve())
                 targets.append(Target(f"mlrt @ {root}"[:30], port, proc))
+                port = free_port()
+                proc = start_mlrt(
+                    model_dir, port, args.workers, queue, ["--batch-rows", "0"], root=root.resolve()
+                )
+                targets.append(Target(f"mlrt @ {root}, --batch-rows 0"[-30:], port, proc))
             port = free_port()
             targets.append(Target("lean ASGI", port, start_asgi("lean_app", model_dir, port, args.workers)))
             if args.mlserver:

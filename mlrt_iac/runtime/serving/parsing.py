@@ -196,7 +196,8 @@ def _fast_matrix(body: bytes, rows: list[Any], n_cols: int, dtype: type) -> np.n
         return None
     if arr.ndim != 2 or arr.shape[1] != n_cols + 1 or arr.dtype.kind not in "if":
         return None
-    if arr.dtype.kind == "f":
+    # integer row indexes (the usual case) need no look at the matrix's first column
+    if arr.dtype.kind == "f" and {type(row[0]) for row in rows} != {int}:
         index = arr[:, 0]
         if not bool(np.all(np.isfinite(index) & (index == np.trunc(index)))):
             return None

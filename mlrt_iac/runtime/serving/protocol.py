@@ -77,17 +77,14 @@ async def _busy(scope: Any, receive: Any, send: Any) -> None:
 class _Transport:
     """The connection's transport as uvicorn sees it: ``close()`` is the protocol's lingering close."""
 
-    __slots__ = ("_protocol", "_transport")
+    __slots__ = ("_protocol", "_transport", "is_closing", "write")
 
     def __init__(self, transport: asyncio.Transport, protocol: LimitedHttpProtocol) -> None:
         self._transport = transport
         self._protocol = protocol
-
-    def write(self, data: bytes) -> None:
-        self._transport.write(data)
-
-    def is_closing(self) -> bool:
-        return self._transport.is_closing()
+        # the transport's own methods, bound once: called for every answer, so no wrapper frame
+        self.write = transport.write
+        self.is_closing = transport.is_closing
 
     def close(self) -> None:
         self._protocol.close_gracefully()

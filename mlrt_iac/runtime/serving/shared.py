@@ -5,13 +5,18 @@ Each worker writes only its own row (counters, latency histogram, in-flight and 
 the supervisor can zero a crashed worker's queue slots and the totals never go backwards. Taking a
 queue slot is a claim in the worker's own row followed by a look at every row (``try_enqueue``), which
 keeps "at most max_queue waiting per instance" without a cross-process lock.
+
+The per-request writes go through a flat ``memoryview`` of the memory (a few plain float stores,
+no numpy scalar indexing: they are on every request's path); the scrape sums the rows with numpy.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import multiprocessing
 from dataclasses import dataclass
+from functools import cached_property
 from multiprocessing.context import SpawnContext
 from typing import Any
 
@@ -22,44 +27,46 @@ LOG = logging.getLogger("mlrt.serving")
 CODES: tuple[int, ...] = (200, 400, 404, 405, 408, 413, 500, 503)
 BUCKETS: tuple[float, ...] = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 EXTRA_ENDPOINTS: tuple[str, ...] = ("health", "metrics", "other")
+_CODE_AT = {code: i for i, code in enumerate(CODES)}  # where each listed code is counted
 
 
 @dataclass(frozen=True)
 class Layout:
-    """Where each figure sits in a worker's row of the shared array."""
+    """Where each figure sits in a worker's row of the shared array (offsets computed once: they
+    are looked up on every request)."""
 
     endpoints: tuple[str, ...]
     functions: tuple[str, ...]
 
-    @property
+    @cached_property
     def n_codes(self) -> int:
         return len(CODES) + 1  # the last one counts codes not listed
 
-    @property
+    @cached_property
     def requests_at(self) -> int:
         return 0
 
-    @property
+    @cached_property
     def hist_at(self) -> int:
         return self.requests_at + len(self.endpoints) * self.n_codes
 
-    @property
+    @cached_property
     def hist_width(self) -> int:
         return len(BUCKETS) + 2  # finite buckets, +Inf, then the sum of seconds
 
-    @property
+    @cached_property
     def rejected_at(self) -> int:
         return self.hist_at + len(self.functions) * self.hist_width
 
-    @property
+    @cached_property
     def inflight_at(self) -> int:
         return self.rejected_at + len(self.functions)
 
-    @property
+    @cached_property
     def queued_at(self) -> int:
         return self.inflight_at + 1
 
-    @property
+    @cached_property
     def width(self) -> int:
         return self.queued_at + 1
 
@@ -73,11 +80,20 @@ class SharedState:
         self.max_queue = max_queue
         self._raw = ctx.RawArray("d", workers * self.layout.width)
         self._view: np.ndarray | None = None
+        self._flat: memoryview[float] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_view"] = None
+        state["_flat"] = None
         return state
+
+    @property
+    def flat(self) -> memoryview[float]:
+        """The shared memory as one flat run of doubles (row ``w`` starts at ``w * width``)."""
+        if self._flat is None:
+            self._flat = memoryview(self._raw).cast("B").cast("d")
+        return self._flat
 
     @property
     def table(self) -> np.ndarray:
@@ -97,18 +113,20 @@ class SharedState:
         lock is taken, so a worker that dies mid-claim blocks nobody (the supervisor zeroes its
         row).
         """
-        col = self.layout.queued_at
-        table = self.table
-        table[worker, col] += 1
-        if float(table[:, col].sum()) > self.max_queue:
-            table[worker, col] -= 1
+        lay = self.layout
+        flat = self.flat
+        col = lay.queued_at
+        flat[worker * lay.width + col] += 1
+        if sum(flat[w * lay.width + col] for w in range(self.workers)) > self.max_queue:
+            flat[worker * lay.width + col] -= 1
             return False
         return True
 
     def dequeue(self, worker: int, count: int = 1) -> None:
         """Give back ``count`` waiting slots when their requests start running."""
-        col = self.layout.queued_at
-        self.table[worker, col] = max(0.0, self.table[worker, col] - count)
+        at = worker * self.layout.width + self.layout.queued_at
+        flat = self.flat
+        flat[at] = max(0.0, flat[at] - count)
 
     def reset_worker(self, worker: int) -> None:
         """Zero what a dead worker held (its queue slots and in-flight count), keep its counters."""
@@ -116,35 +134,30 @@ class SharedState:
         self.table[worker, self.layout.inflight_at] = 0.0
 
     def queued(self) -> int:
-        return int(self.table[:, self.layout.queued_at].sum())
+        lay = self.layout
+        flat = self.flat
+        return int(sum(flat[w * lay.width + lay.queued_at] for w in range(self.workers)))
 
     # --- metrics (each worker writes only its own row) ----------------------------------------
     def set_inflight(self, worker: int, count: int) -> None:
-        self.table[worker, self.layout.inflight_at] = count
+        self.flat[worker * self.layout.width + self.layout.inflight_at] = count
 
     def record(
         self, worker: int, endpoint: int, code: int, seconds: float | None, function: int | None
     ) -> None:
         """Count one answer; ``function`` (an index into functions) also records its latency."""
         lay = self.layout
-        try:
-            code_at = CODES.index(code)
-        except ValueError:
-            code_at = len(CODES)
-        row = self.table[worker]
-        row[lay.requests_at + endpoint * lay.n_codes + code_at] += 1
+        flat = self.flat
+        row = worker * lay.width
+        flat[row + lay.requests_at + endpoint * lay.n_codes + _CODE_AT.get(code, len(CODES))] += 1
         if function is not None and seconds is not None:
-            base = lay.hist_at + function * lay.hist_width
-            bucket = len(BUCKETS)
-            for i, bound in enumerate(BUCKETS):
-                if seconds <= bound:
-                    bucket = i
-                    break
-            row[base + bucket] += 1
-            row[base + lay.hist_width - 1] += seconds
+            base = row + lay.hist_at + function * lay.hist_width
+            # the first bucket whose bound is >= seconds (+Inf, after the last, if none)
+            flat[base + bisect.bisect_left(BUCKETS, seconds)] += 1
+            flat[base + lay.hist_width - 1] += seconds
 
     def record_rejection(self, worker: int, function: int) -> None:
-        self.table[worker, self.layout.rejected_at + function] += 1
+        self.flat[worker * self.layout.width + self.layout.rejected_at + function] += 1
 
 
 def spawn_context() -> SpawnContext:
