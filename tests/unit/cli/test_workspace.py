@@ -48,16 +48,23 @@ def state_addresses(capsys: pytest.CaptureFixture[str], root: Path) -> list[str]
     return out.split()
 
 
-def test_new_select_list_show_and_separate_states(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_new_select_list_show(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, root, "workspace show")[1] == "default\n"
     assert run(capsys, root, "workspace list")[1] == "* default\n\n"
-
     rc, out, _ = run(capsys, root, "workspace new", "a")
     assert rc == 0 and 'Created and switched to workspace "a"!' in out
     assert (root / ".mlrt" / "environment").read_text() == "a\n"
     assert run(capsys, root, "workspace show")[1] == "a\n"
     assert run(capsys, root, "workspace list")[1] == "  default\n* a\n\n"
+    rc, out, _ = run(capsys, root, "workspace select", "default")
+    assert rc == 0 and 'Switched to workspace "default".' in out
+    assert run(capsys, root, "workspace list")[1] == "* default\n  a\n\n"
 
+
+def test_an_apply_in_one_workspace_is_invisible_in_the_other(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, root, "workspace new", "a")[0] == 0
     assert run(capsys, root, "apply", "-auto-approve")[0] == 0
     assert state_addresses(capsys, root) == ["network_rule.r"]
     attrs = json.loads(run(capsys, root, "state pull")[1])["resources"][0]["attributes"]
@@ -67,22 +74,24 @@ def test_new_select_list_show_and_separate_states(root: Path, capsys: pytest.Cap
     state_a = root / ".mlrt" / "state" / "workspaces" / "a" / "mlrt.state.json"
     assert state_a.is_file() and not (root / ".mlrt" / "state" / "mlrt.state.json").exists()
 
-    rc, out, _ = run(capsys, root, "workspace select", "default")
-    assert rc == 0 and 'Switched to workspace "default".' in out
+    run(capsys, root, "workspace select", "default")
     assert state_addresses(capsys, root) == []  # a's resource is invisible here
     assert run(capsys, root, "apply", "-auto-approve")[0] == 0
     attrs = json.loads(run(capsys, root, "state pull")[1])["resources"][0]["attributes"]
     assert attrs["name"] == "default-rule"
     assert (root / ".mlrt" / "state" / "mlrt.state.json").is_file()  # default's path is unchanged
-    assert len(json.loads(state_a.read_text())["resources"]) == 1  # and a's state untouched
+    assert json.loads(state_a.read_text())["resources"][0]["attributes"]["name"] == "a-rule"
 
-    assert run(capsys, root, "workspace select", "a")[0] == 0
+
+def test_destroy_in_one_workspace_leaves_the_other(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, root, "apply", "-auto-approve")[0] == 0
+    assert run(capsys, root, "workspace new", "a")[0] == 0
     rc, out, _ = run(capsys, root, "plan", "-detailed-exitcode")
-    assert rc == 0, out  # a sees its own resource: nothing to do
+    assert rc == 2 and "a-rule" in out  # a starts empty: default's resource is not in its state
     assert run(capsys, root, "destroy", "-auto-approve")[0] == 0
-    assert state_addresses(capsys, root) == []
     run(capsys, root, "workspace select", "default")
-    assert state_addresses(capsys, root) == ["network_rule.r"]  # destroying in a left default alone
+    assert state_addresses(capsys, root) == ["network_rule.r"]
+    assert run(capsys, root, "plan", "-detailed-exitcode")[0] == 0  # and default is as it was
 
 
 def test_mlrt_workspace_overrides_the_selection(
