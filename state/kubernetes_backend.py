@@ -11,7 +11,14 @@ chunks, Secrets `mlrt-state-<suffix>-part-N` (N = 1, 2, ...) the rest. Parts are
 and the main Secret last, and a reader checks the checksum, so it sees the old or the new
 document, never a mix (a mismatch while a writer is between the two is read again).
 
-Locking: Lease `mlrt-lock-<suffix>`; `spec.holderIdentity` is the lock id and holder
+Workspaces: `default` keeps the names above; workspace NAME (lowercase letters, digits and "-",
+since it becomes part of object names) uses Secret `mlrt-state-NAME-<suffix>` and Lease
+`mlrt-lock-NAME-<suffix>`, as Terraform's backend names `tfstate-{workspace}-{secret_suffix}`.
+Every Secret carries the labels `mlrt.dev/state: <suffix>` and `mlrt.dev/workspace: NAME`;
+`workspaces()` lists the main Secrets by the first, and a read or write refuses a Secret whose
+labels name another suffix or workspace (two names that happen to collide).
+
+Locking: Lease `mlrt-lock-<suffix>` (per workspace, as above); `spec.holderIdentity` is the lock id and holder
 (`<id> <who>`), annotation `mlrt.dev/lock-info` the holder's LockInfo as JSON. Taking and
 releasing use PUT with `resourceVersion`, so two lockers cannot both win. While held, a
 background thread renews `renewTime` every third of `leaseDurationSeconds`; a Lease whose
@@ -24,6 +31,7 @@ import base64
 import gzip
 import hashlib
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -35,11 +43,14 @@ from typing import Any, TypeVar
 from clients.kubernetes import Conflict, KubeClient, ObjRef
 from mlrt_iac.errors import PermanentError, ProviderError, RetryableError, StateError
 from mlrt_iac.state import LockInfo, StateDocument, locked_error
+from mlrt_iac.state.workspace import DEFAULT_WORKSPACE
 
 T = TypeVar("T")
 CHUNK = 700 * 1024  # raw bytes per Secret: base64 makes ~933 KiB, under the 1 MiB limit
 INFO_ANNOTATION = "mlrt.dev/lock-info"
 _POLL = 0.1
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+WORKSPACE_LABEL = "mlrt.dev/workspace"
 
 
 def _micro(t: datetime) -> str:
@@ -61,8 +72,9 @@ class KubernetesBackend:
     """State in Secrets and a Lease lock in one namespace of one cluster."""
 
     defers_fsync = False  # every write is a PUT the API server has stored when it answers
+    supports_workspaces = True
 
-    def __init__(self, project_dir: Path, config: dict[str, Any]) -> None:
+    def __init__(self, project_dir: Path, config: dict[str, Any], workspace: str = DEFAULT_WORKSPACE) -> None:
         self.project_dir = project_dir
         self.namespace = str(config.get("namespace") or "default")
         suffix = config.get("secret_suffix")
@@ -73,8 +85,16 @@ class KubernetesBackend:
                 "the Secret (mlrt-state-NAME) and Lease (mlrt-lock-NAME).",
             )
         self.suffix = str(suffix)
-        self.secret_name = f"mlrt-state-{self.suffix}"
-        self.lease_name = f"mlrt-lock-{self.suffix}"
+        if workspace != DEFAULT_WORKSPACE and not _DNS_LABEL.fullmatch(workspace):
+            raise StateError(
+                f'The workspace name "{workspace}" is not allowed with the kubernetes backend',
+                "It becomes part of Secret and Lease names, so it may contain only lowercase "
+                'letters, digits and "-", and must start and end with a letter or digit.',
+            )
+        self.workspace = workspace
+        self.secret_name = self._secret_name(workspace)
+        self.lease_name = self._name("lock", workspace)
+        self._deleted = False  # delete_workspace() ran while locked: unlock deletes the Lease
         self.lease_duration = int(config.get("lease_duration_secs") or 30)
         self._kubeconfig = config.get("kubeconfig")
         self._context = config.get("context")
@@ -109,8 +129,69 @@ class KubernetesBackend:
         api = "coordination.k8s.io/v1" if kind == "Lease" else "v1"
         return ObjRef(api, kind, self.namespace, name)
 
+    def _name(self, what: str, workspace: str) -> str:
+        if workspace == DEFAULT_WORKSPACE:
+            return f"mlrt-{what}-{self.suffix}"
+        return f"mlrt-{what}-{workspace}-{self.suffix}"
+
+    def _secret_name(self, workspace: str) -> str:
+        return self._name("state", workspace)
+
     def _labels(self) -> dict[str, str]:
-        return {"app.kubernetes.io/managed-by": "mlrt", "mlrt.dev/state": self.suffix[:63]}
+        return {
+            "app.kubernetes.io/managed-by": "mlrt",
+            "mlrt.dev/state": self.suffix[:63],
+            WORKSPACE_LABEL: self.workspace,
+        }
+
+    def _check_owner(self, secret: dict[str, Any]) -> None:
+        """Refuse a Secret of another state whose name happens to equal ours."""
+        labels = secret["metadata"].get("labels") or {}
+        state = labels.get("mlrt.dev/state", self.suffix[:63])
+        workspace = labels.get(WORKSPACE_LABEL, DEFAULT_WORKSPACE)
+        if state != self.suffix[:63] or workspace != self.workspace:
+            raise StateError(
+                f'Secret "{self.namespace}/{self.secret_name}" holds another state',
+                f'It is labelled for secret_suffix "{state}", workspace "{workspace}"; this '
+                f'project uses secret_suffix "{self.suffix}", workspace "{self.workspace}". Choose '
+                "another secret_suffix or workspace name; mlrt has not changed the Secret.",
+            )
+
+    # --- workspaces -------------------------------------------------------------------------
+
+    def workspaces(self) -> list[str]:
+        """`default` and every workspace with a state Secret of this `secret_suffix`."""
+        listed = self._call(
+            lambda: self.client.list("v1", "Secret", self.namespace, f"mlrt.dev/state={self.suffix[:63]}")
+        )
+        found: set[str] = set()
+        for item in listed.items:
+            meta = item.get("metadata") or {}
+            ws = (meta.get("labels") or {}).get(WORKSPACE_LABEL, DEFAULT_WORKSPACE)
+            if ws != DEFAULT_WORKSPACE and meta.get("name") == self._secret_name(ws):
+                found.add(ws)
+        return [DEFAULT_WORKSPACE, *sorted(found)]
+
+    def delete_workspace(self) -> None:
+        """Delete this workspace's Secrets (the main one first: readers then see no state) and,
+        unless this object holds it (then its unlock does), its Lease."""
+        if self.workspace == DEFAULT_WORKSPACE:
+            raise StateError("Cannot delete the default workspace", "The default workspace always exists.")
+        main = self._call(lambda: self.client.get(self._ref("Secret", self.secret_name)))
+        if main is not None:
+            self._check_owner(main)
+            parts = int((main["metadata"].get("annotations") or {}).get("mlrt.dev/parts", "1"))
+            names = [self.secret_name] + [f"{self.secret_name}-part-{n}" for n in range(1, parts)]
+            for name in names:
+                ref = self._ref("Secret", name)
+                self._call(lambda ref=ref: self.client.delete(ref, propagation="Background"))  # type: ignore[misc]
+        if self._held:
+            self._deleted = True
+            return
+        lease_ref = self._ref("Lease", self.lease_name)
+        lease = self._call(lambda: self.client.get(lease_ref))
+        if lease is not None and self._free(lease, datetime.now(timezone.utc)):
+            self._call(lambda: self.client.delete(lease_ref, propagation="Background"))
 
     def describe(self) -> str:
         return f'kubernetes Secret "{self.namespace}/{self.secret_name}" (lock: Lease "{self.lease_name}")'
@@ -122,6 +203,7 @@ class KubernetesBackend:
             main = self._call(lambda: self.client.get(self._ref("Secret", self.secret_name)))
             if main is None:
                 return None
+            self._check_owner(main)
             ann = main["metadata"].get("annotations") or {}
             parts = int(ann.get("mlrt.dev/parts", "1"))
             chunks = [base64.b64decode((main.get("data") or {}).get("state", ""))]
@@ -156,11 +238,13 @@ class KubernetesBackend:
 
     def write(self, doc: StateDocument, durable: bool = True) -> None:
         """Store `doc` with its serial bumped by one (always durable: `durable` is ignored)."""
+        old = self._call(lambda: self.client.get(self._ref("Secret", self.secret_name)))
+        if old is not None:
+            self._check_owner(old)
         doc.serial += 1
         blob = gzip.compress(doc.to_json().encode(), mtime=0)
         chunks = [blob[i : i + CHUNK] for i in range(0, len(blob), CHUNK)] or [b""]
         digest = hashlib.sha256(blob).hexdigest()
-        old = self._call(lambda: self.client.get(self._ref("Secret", self.secret_name)))
         old_parts = int(((old or {}).get("metadata", {}).get("annotations") or {}).get("mlrt.dev/parts", "1"))
         for n, chunk in enumerate(chunks[1:], start=1):
             obj = self._secret(f"{self.secret_name}-part-{n}", chunk, {"mlrt.dev/sha256": digest})
@@ -290,6 +374,8 @@ class KubernetesBackend:
             lease["metadata"].setdefault("annotations", {}).pop(INFO_ANNOTATION, None)
             try:
                 self.client.replace(lease)
+                if self._deleted and not self._held:  # the workspace is gone: so is its Lease
+                    self.client.delete(ref, propagation="Background")
                 return
             except Conflict:
                 continue  # the Lease changed since it was read: read it again

@@ -2,7 +2,10 @@
 
 Where: `<project>/.mlrt/state/mlrt.state.json` by default, or `path` from
 `mlrt { backend "local" { path = "..." } }` (relative paths are relative to the project
-directory). Next to it live `<state>.backup` (the previous version), and while locked
+directory). That is the `default` workspace's state; workspace NAME keeps its own in
+`<dir of path>/workspaces/NAME/<file name of path>` (or `<workspace_dir>/NAME/...` when
+`workspace_dir` is set, like Terraform's local backend), so an existing project's file never
+moves. Next to each state file live `<state>.backup` (the previous version), and while locked
 `<state>.lock` (the flock target) and `<state>.lock.info` (the holder, as JSON).
 
 Writes never leave a half-written file: a temp file in the same directory is written, flushed and
@@ -33,6 +36,7 @@ from typing import Any
 
 from mlrt_iac.errors import StateError
 from mlrt_iac.state import LockInfo, StateDocument, locked_error
+from mlrt_iac.state.workspace import DEFAULT_WORKSPACE, NAME_PATTERN
 
 DEFAULT_PATH = Path(".mlrt") / "state" / "mlrt.state.json"
 _POLL_SECONDS = 0.05
@@ -59,29 +63,80 @@ def process_alive(pid: int) -> bool:
 class LocalBackend:
     """State in a local JSON file, guarded by an flock; see the module docstring."""
 
-    CONFIG_KEYS = frozenset({"path"})
+    CONFIG_KEYS = frozenset({"path", "workspace_dir"})
     defers_fsync = True
+    supports_workspaces = True
 
-    def __init__(self, project_dir: Path, config: dict[str, Any]) -> None:
+    def __init__(self, project_dir: Path, config: dict[str, Any], workspace: str = DEFAULT_WORKSPACE) -> None:
         unknown = set(config) - self.CONFIG_KEYS
         if unknown:
             name = sorted(unknown)[0]
             raise StateError(
                 f'Unsupported argument "{name}" in backend "local"',
-                'The local backend accepts only "path" (where the state file lives).',
+                'The local backend accepts only "path" (where the state file lives) and '
+                '"workspace_dir" (where other workspaces\' states live).',
             )
-        raw = config.get("path")
-        if raw is not None and (not isinstance(raw, str) or not raw):
-            raise StateError('Invalid "path" in backend "local"', "path must be a non-empty string.")
         self.project_dir = Path(project_dir)
-        path = Path(raw) if raw else DEFAULT_PATH
-        self.path = path if path.is_absolute() else self.project_dir / path
+        path = self._config_path(config, "path") or DEFAULT_PATH
+        default_path = path if path.is_absolute() else self.project_dir / path
+        ws_dir = self._config_path(config, "workspace_dir")
+        self.workspace_root = (
+            (ws_dir if ws_dir.is_absolute() else self.project_dir / ws_dir)
+            if ws_dir
+            else default_path.parent / "workspaces"
+        )
+        self.workspace = workspace
+        if workspace == DEFAULT_WORKSPACE:
+            self.path = default_path
+        else:
+            self.path = self.workspace_root / workspace / default_path.name
         self.backup_path = self.path.with_name(self.path.name + ".backup")
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.info_path = self.path.with_name(self.path.name + ".lock.info")
         self._held: dict[str, int] = {}  # lock id -> open descriptor holding the flock
         # Set by lock() when it found and cleaned the info of a holder that died while holding it.
         self.stale_lock: LockInfo | None = None
+
+    @staticmethod
+    def _config_path(config: dict[str, Any], key: str) -> Path | None:
+        raw = config.get(key)
+        if raw is not None and (not isinstance(raw, str) or not raw):
+            raise StateError(f'Invalid "{key}" in backend "local"', f"{key} must be a non-empty string.")
+        return Path(raw) if raw else None
+
+    # -- workspaces ------------------------------------------------------------------------
+
+    def workspaces(self) -> list[str]:
+        """`default` and every workspace whose state file exists."""
+        try:
+            found = [
+                d.name
+                for d in self.workspace_root.iterdir()
+                if NAME_PATTERN.fullmatch(d.name)
+                and d.name != DEFAULT_WORKSPACE
+                and (d / self.path.name).is_file()
+            ]
+        except (FileNotFoundError, NotADirectoryError):
+            found = []
+        return [DEFAULT_WORKSPACE, *sorted(found)]
+
+    def delete_workspace(self) -> None:
+        """Remove this workspace's state and backup (and its directory once the lock is gone)."""
+        if self.workspace == DEFAULT_WORKSPACE:
+            raise StateError("Cannot delete the default workspace", "The default workspace always exists.")
+        for p in (self.path, self.backup_path):
+            _unlink(p)
+        self._remove_temp_files()
+        if not self._held:
+            self._remove_workspace_dir()
+
+    def _remove_workspace_dir(self) -> None:
+        if self.workspace == DEFAULT_WORKSPACE or self.path.exists():
+            return
+        try:
+            self.path.parent.rmdir()  # only when empty: nothing of the user's is ever removed
+        except OSError:
+            pass
 
     # -- reading and writing ---------------------------------------------------------------
 
@@ -267,6 +322,8 @@ class LocalBackend:
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
+        if not self._held:
+            self._remove_workspace_dir()  # a workspace deleted while locked leaves no directory
 
     def force_unlock(self, lock_id: str) -> None:
         """Remove the lock with this id, whoever holds it (a crashed or stuck run)."""

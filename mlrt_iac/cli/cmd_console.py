@@ -63,7 +63,7 @@ def cmd_console(args: argparse.Namespace, out: Out) -> int:
             return {**r.attributes, "id": r.id}
         return {**inst.attributes, **{c: UNKNOWN for c in computed_attributes(inst.type)}}
 
-    ev = ConsoleEvaluator(project.config, project.inputs, resolver)
+    ev = ConsoleEvaluator(project.config, project.inputs, resolver, project.workspace)
     if ev.diags.has_errors:
         raise DiagnosticsError(ev.diags)
     interactive = sys.stdin.isatty()

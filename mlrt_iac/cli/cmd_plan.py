@@ -152,6 +152,13 @@ def cmd_destroy(args: argparse.Namespace, out: Out) -> int:
 
 
 def _check_saved(plan: Plan, project: Project, doc: StateDocument) -> None:
+    if plan.workspace != project.workspace:
+        raise MlrtError(
+            f'Saved plan is for workspace "{plan.workspace}"',
+            f'It was made in workspace "{plan.workspace}", but the current workspace is '
+            f'"{project.workspace}". Run `mlrt workspace select {plan.workspace}` to apply it, or '
+            "make a new plan in this workspace.",
+        )
     now_lineage = doc.lineage if doc.serial else None
     if plan.state_lineage != now_lineage or (plan.state_serial or 0) != doc.serial:
         raise MlrtError(

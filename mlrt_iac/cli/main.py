@@ -384,6 +384,43 @@ def build_parser() -> argparse.ArgumentParser:
         elif name == "push":
             q.add_argument("-force", "--force", dest="force", action="store_true")
             q.add_argument("file")
+    wp = sub.add_parser(
+        "workspace", help="Manage workspaces (named states).", description="Manage workspaces (named states)."
+    )
+    wp.set_defaults(parser_of_group=wp)
+    wsub = wp.add_subparsers(dest="workspace_command", metavar="SUBCOMMAND")
+    for name, help_, lock in (
+        ("new", "Create a new workspace and switch to it.", True),
+        ("select", "Switch to a workspace.", False),
+        ("list", "List workspaces; the current one is marked with *.", False),
+        ("show", "Show the name of the current workspace.", False),
+        ("delete", "Delete a workspace and its (empty) state.", True),
+    ):
+        q = wsub.add_parser(name, help=help_, description=help_)
+        _common(q, vars_=False, json_=False, lock=lock)
+        q.set_defaults(func=Command("cmd_workspace", f"cmd_workspace_{name}"))
+        if name in ("new", "select", "delete"):
+            q.add_argument("name")
+        if name == "select":
+            # A flag, also spelled `-or-create=true` as Terraform accepts (an exact option string
+            # is matched before argparse splits at "=").
+            q.add_argument(
+                "-or-create",
+                "--or-create",
+                "-or-create=true",
+                dest="or_create",
+                action="store_true",
+                help="create the workspace if it does not exist",
+            )
+            q.add_argument("-or-create=false", dest="or_create", action="store_false", help=argparse.SUPPRESS)
+        if name == "delete":
+            q.add_argument(
+                "-force",
+                "--force",
+                dest="force",
+                action="store_true",
+                help="delete even if its state still tracks resources",
+            )
     # Like `terraform version`; answered before any command module is imported.
     v = sub.add_parser("version", help="Show the mlrt version.", description="Show the mlrt version.")
     v.add_argument("-json", "--json", dest="json", action="store_true", help="machine-readable output")

@@ -33,13 +33,15 @@ def open_project_for(args: argparse.Namespace, inputs: dict[str, Any] | None = N
     return open_project(d, getattr(args, "vars", []), getattr(args, "var_files", []), os.environ, inputs)
 
 
-def backend_for(project: Project) -> Backend:
+def backend_for(project: Project, workspace: str | None = None) -> Backend:
+    """The project's backend, for the state of `workspace` (default: the project's current one)."""
     from ..state import load_backend
 
+    ws = project.workspace if workspace is None else workspace
     settings = project.settings()
     if settings.backend is None:
-        return load_backend("local", project.project_dir, {})
-    return load_backend(settings.backend.type, project.project_dir, dict(settings.backend.attributes))
+        return load_backend("local", project.project_dir, {}, ws)
+    return load_backend(settings.backend.type, project.project_dir, dict(settings.backend.attributes), ws)
 
 
 @contextlib.contextmanager

@@ -69,8 +69,12 @@ class EvalContext:
         resolver: ResourceResolver,
         diags: Diagnostics,
         refs: Mapping[NodeKey, list[Ref]],
+        workspace: str = "default",
     ) -> None:
         self.cfg = cfg
+        # `terraform.workspace` / `mlrt.workspace`: read at evaluation time, never parsed into
+        # a cached AST, so one workspace's name cannot reach another's evaluation.
+        self.workspace = workspace
         self.inputs = inputs
         self.resolver = resolver
         self.diags = diags
@@ -106,6 +110,8 @@ class EvalContext:
             steps = t.steps
             if root == "path":
                 return {"module": str(mi.mc.dir), "root": str(self.cfg.root_dir), "cwd": os.getcwd()}, 0
+            if root in ("terraform", "mlrt"):
+                return {"workspace": self.workspace}, 0
             if root in ("var", "local"):
                 kk = ("var" if root == "var" else "local", steps[0][1] if steps else "")
                 if kk not in mi.values:

@@ -85,9 +85,14 @@ class NodeEvaluator:
     """`eval_settings()` first (the default provider), then `run()` over the ordered nodes."""
 
     def __init__(
-        self, cfg: Config, inputs: Mapping[str, Any], resolver: ResourceResolver, diags: Diagnostics
+        self,
+        cfg: Config,
+        inputs: Mapping[str, Any],
+        resolver: ResourceResolver,
+        diags: Diagnostics,
+        workspace: str = "default",
     ) -> None:
-        self.ctx = EvalContext(cfg, inputs, resolver, diags, {})
+        self.ctx = EvalContext(cfg, inputs, resolver, diags, {}, workspace)
 
     def eval_settings(self) -> None:
         eval_settings(self.ctx)

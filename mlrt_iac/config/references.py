@@ -20,7 +20,7 @@ from .loader import RESOURCE_TYPES, ModuleConfig, rng
 from .nodes import NodeKey
 
 _SELF = frozenset({"self"})
-_ROOTS = ("var", "local", "module", "each", "count", "path", *RESOURCE_TYPES)
+_ROOTS = ("var", "local", "module", "each", "count", "path", "terraform", "mlrt", *RESOURCE_TYPES)
 
 
 class Bound:
@@ -210,6 +210,17 @@ def resolve_reference(
             'The "self" object can be used only in a resource\'s lifecycle postcondition blocks,'
             " where it is the resource itself.",
         )
+    if root in ("terraform", "mlrt"):
+        if first != "workspace":
+            return err(
+                f'Invalid "{root}" attribute',
+                f'The "{root}" object does not have an attribute named "{first}". The only supported'
+                f" attribute is {root}.workspace, the name of the currently-selected workspace."
+                if first is not None
+                else f'The "{root}" object cannot be accessed directly. The only supported attribute'
+                f" is {root}.workspace, the name of the currently-selected workspace.",
+            )
+        return None
     if root == "path":
         if first not in ("module", "root", "cwd"):
             return err(

@@ -29,19 +29,21 @@ def evaluate(
     resolver: ResourceResolver | None = None,
     targets: Iterable[str] | None = None,
     settings_only: bool = False,
+    workspace: str = "default",
 ) -> tuple[EvaluatedConfig, Diagnostics]:
     """Evaluate every block of a loaded configuration (or only what `targets` need).
 
     `settings_only` evaluates just the `mlrt { }` and `provider` blocks (and the variables and
     locals they may use): what a command needs to find its backend and providers, at a fraction
-    of the cost of the whole configuration.
+    of the cost of the whole configuration. `workspace` is what `terraform.workspace` and
+    `mlrt.workspace` evaluate to.
     """
     diags = Diagnostics()
     wanted = list(targets) if targets is not None else None
     gc_was = gc.isenabled()
     gc.disable()  # tens of thousands of small objects, none cyclic: collections only cost time
     try:
-        ev = NodeEvaluator(config, dict(inputs), resolver or default_resolver, diags)
+        ev = NodeEvaluator(config, dict(inputs), resolver or default_resolver, diags, workspace)
         ev.eval_settings()
         sg = build_static_graph(config, diags)
         needed: set[NodeKey] | None = None
@@ -67,10 +69,14 @@ class ConsoleEvaluator:
     configuration was evaluated with `resolver` (state's values for what exists)."""
 
     def __init__(
-        self, config: Config, inputs: Mapping[str, Any], resolver: ResourceResolver | None = None
+        self,
+        config: Config,
+        inputs: Mapping[str, Any],
+        resolver: ResourceResolver | None = None,
+        workspace: str = "default",
     ) -> None:
         self.diags = Diagnostics()
-        self._ev = NodeEvaluator(config, dict(inputs), resolver or default_resolver, self.diags)
+        self._ev = NodeEvaluator(config, dict(inputs), resolver or default_resolver, self.diags, workspace)
         self._ev.eval_settings()
         sg = build_static_graph(config, self.diags)
         order, stuck = sg.graph.order(None)

@@ -60,7 +60,7 @@ def plan_imports(project: Project, present: set[str], diags: Diagnostics) -> lis
     decls = [d for d in project.config.root.imports if d.to_addr not in present]
     if not decls:
         return []
-    ev = ConsoleEvaluator(project.config, project.inputs)
+    ev = ConsoleEvaluator(project.config, project.inputs, workspace=project.workspace)
     if ev.diags.has_errors:
         diags.extend(ev.diags)
         return []

@@ -80,6 +80,7 @@ class Plan:
     state_lineage: str | None = None
     state_serial: int | None = None
     config_hash: str = ""
+    workspace: str = "default"  # a saved plan applies only in the workspace it was made in
     variables: dict[str, Any] = field(default_factory=dict)  # the raw inputs (for `apply FILE`)
     var_files: list[str] = field(default_factory=list)
     targets: list[str] = field(default_factory=list)

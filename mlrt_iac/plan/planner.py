@@ -71,6 +71,7 @@ def _make_plan(project: Project, state: StateDocument | None, opts: PlanOptions)
     plan = Plan(
         changes=[],
         config_hash=config_hash(project.config),
+        workspace=project.workspace,
         variables=dict(project.inputs),
         var_files=list(project.var_files),
         targets=list(opts.targets),

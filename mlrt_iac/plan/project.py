@@ -23,6 +23,7 @@ from ..errors import DiagnosticsError, MlrtError
 from ..graph import evaluate
 from ..model import validate_instances
 from ..provider import Provider, ProviderContext, ProviderInfo, discover_providers
+from ..state.workspace import DEFAULT_WORKSPACE, current_workspace
 from ..values import sensitive_strings
 
 
@@ -41,6 +42,9 @@ class Project:
     # Every sensitive string an evaluation has seen (variables, attributes): diagnostics are
     # redacted by them before they leave plan or validate.
     secrets: set[str] = field(default_factory=set)
+    # The workspace (named state) this command works in: which state the backend reads, and
+    # what `terraform.workspace` / `mlrt.workspace` evaluate to.
+    workspace: str = DEFAULT_WORKSPACE
 
     @property
     def data_dir(self) -> Path:
@@ -53,7 +57,9 @@ class Project:
         return self.ctx
 
     def evaluate(self, resolver: Any = None, targets: Any = None) -> tuple[EvaluatedConfig, Diagnostics]:
-        ev, diags = evaluate(self.config, self.inputs, resolver=resolver, targets=targets)
+        ev, diags = evaluate(
+            self.config, self.inputs, resolver=resolver, targets=targets, workspace=self.workspace
+        )
         for key, pc in ev.providers.items():
             self.provider_configs.setdefault(key, pc)
         sensitive_strings(ev.variables, found=self.secrets)
@@ -64,7 +70,7 @@ class Project:
     def settings(self) -> Settings:
         """The `mlrt { }` block (backend, default provider), evaluated without any resource."""
         if self._settings is None:
-            ev, diags = evaluate(self.config, self.inputs, settings_only=True)
+            ev, diags = evaluate(self.config, self.inputs, settings_only=True, workspace=self.workspace)
             if diags.has_errors:
                 raise DiagnosticsError(diags)
             self._settings = ev.settings
@@ -116,9 +122,15 @@ def open_project(
     var_files: list[str] | None = None,
     environ: Mapping[str, str] | None = None,
     inputs: dict[str, Any] | None = None,
+    workspace: str | None = None,
 ) -> Project:
-    """Load the configuration and gather variables; raise DiagnosticsError on any problem."""
+    """Load the configuration and gather variables; raise DiagnosticsError on any problem.
+
+    `workspace` defaults to the project's current one (`.mlrt/environment`, `MLRT_WORKSPACE`).
+    """
     project_dir = project_dir.resolve()
+    if workspace is None:
+        workspace = current_workspace(project_dir, environ)
     config, diags = load_config(project_dir, cache_dir=project_dir / ".mlrt" / "cache")
     if diags.has_errors:
         raise DiagnosticsError(diags)
@@ -132,7 +144,9 @@ def open_project(
         )
         if vdiags.has_errors:
             raise DiagnosticsError(vdiags)
-    return Project(project_dir, config, inputs, list(cli_vars or []), list(var_files or []))
+    return Project(
+        project_dir, config, inputs, list(cli_vars or []), list(var_files or []), workspace=workspace
+    )
 
 
 def validate_project(project: Project) -> tuple[EvaluatedConfig, dict[str, Any], Diagnostics]:

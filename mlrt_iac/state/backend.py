@@ -16,6 +16,13 @@ Contract every backend keeps:
   `defers_fsync` is true; other backends treat every write as durable.
 - `unlock(id)` releases a lock this backend object took; `force_unlock(id)` removes whoever holds
   it, but only when `id` matches the holder's (a wrong id is refused with the holder's id).
+
+Workspaces (named states, `mlrt workspace ...`): a backend class with `supports_workspaces = True`
+is constructed as `Backend(project_dir, config, workspace)` and reads, writes and locks that
+workspace's state only (`default` keeps the names it always had). It also has `workspaces()`
+(every workspace that has a state in this backend, `default` always first) and
+`delete_workspace()` (removes its own workspace's state; its lock goes with the next unlock).
+A backend without it has only `default`.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from typing import Any, Protocol, runtime_checkable
 from ..errors import StateError, StateLockedError
 from ..version import mlrt_version
 from .document import StateDocument, now_iso
+from .workspace import DEFAULT_WORKSPACE, ENV_VAR, check_name
 
 
 def _who() -> str:
@@ -106,7 +114,20 @@ class Backend(Protocol):
     def describe(self) -> str: ...
 
 
-BackendFactory = Callable[[Path, dict[str, Any]], Backend]
+@runtime_checkable
+class WorkspaceBackend(Backend, Protocol):
+    """A backend that keeps one state per workspace (see the module docstring)."""
+
+    workspace: str
+
+    def workspaces(self) -> list[str]: ...
+
+    def delete_workspace(self) -> None: ...
+
+
+# `Backend(project_dir, config)`, or `Backend(project_dir, config, workspace)` for a class with
+# `supports_workspaces = True`.
+BackendFactory = Callable[..., Backend]
 
 
 def lock_info(backend: Backend, operation: str) -> LockInfo:
@@ -168,8 +189,13 @@ def discover_backends() -> dict[str, BackendFactory]:
     return found
 
 
-def load_backend(type_name: str, project_dir: Path, config: dict[str, Any] | None = None) -> Backend:
-    """Construct the backend registered as `type_name` under `mlrt.backends`."""
+def load_backend(
+    type_name: str,
+    project_dir: Path,
+    config: dict[str, Any] | None = None,
+    workspace: str = DEFAULT_WORKSPACE,
+) -> Backend:
+    """Construct the backend registered as `type_name` under `mlrt.backends`, for `workspace`."""
     backends = discover_backends()
     if type_name not in backends:
         raise StateError(
@@ -177,4 +203,13 @@ def load_backend(type_name: str, project_dir: Path, config: dict[str, Any] | Non
             f"Installed backends: {', '.join(sorted(backends)) or 'none'}. Check the spelling in "
             '`mlrt { backend "..." { } }`, or install the package that registers it.',
         )
-    return backends[type_name](project_dir, dict(config or {}))
+    factory = backends[type_name]
+    if getattr(factory, "supports_workspaces", False):
+        return factory(project_dir, dict(config or {}), check_name(workspace))
+    if workspace != DEFAULT_WORKSPACE:
+        raise StateError(
+            f'Backend "{type_name}" does not support workspaces',
+            f'The current workspace is "{workspace}", but this backend keeps only the "default" '
+            f"one. Run `mlrt workspace select default`, or unset {ENV_VAR}.",
+        )
+    return factory(project_dir, dict(config or {}))

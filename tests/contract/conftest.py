@@ -2,7 +2,7 @@
 
 `HARNESSES` maps a backend's entry-point name (`mlrt.backends`) to a function that builds the
 storage it needs and returns `make()`: each call constructs a new backend object (a new
-"client") on the SAME storage, so two objects can compete for the lock. A backend registered
+"client") on the SAME storage (`make("NAME")`: for workspace NAME), so two objects can compete for the lock. A backend registered
 without a harness here fails every contract test with a message saying so: a new backend gets
 the suite by adding one function, never by being skipped.
 """
@@ -19,12 +19,23 @@ import pytest
 from mlrt_iac.state import Backend, discover_backends
 from tests.k8s.apiserver import TestApiServer
 
-MakeBackend = Callable[[], Backend]
+MakeBackend = Callable[..., Backend]
 BACKENDS = sorted(discover_backends())
 
 
+def _build(factory: Any, tmp_path: Path, config: dict[str, Any]) -> MakeBackend:
+    """Constructed as the CLI constructs it: with a workspace only when it is not `default`."""
+
+    def make(workspace: str = "default") -> Backend:
+        if workspace == "default":
+            return factory(tmp_path, dict(config))  # type: ignore[no-any-return]
+        return factory(tmp_path, dict(config), workspace)  # type: ignore[no-any-return]
+
+    return make
+
+
 def _local(request: pytest.FixtureRequest, tmp_path: Path, factory: Any) -> MakeBackend:
-    return lambda: factory(tmp_path, {})
+    return _build(factory, tmp_path, {})
 
 
 def _kubernetes(request: pytest.FixtureRequest, tmp_path: Path, factory: Any) -> MakeBackend:
@@ -35,7 +46,7 @@ def _kubernetes(request: pytest.FixtureRequest, tmp_path: Path, factory: Any) ->
         "secret_suffix": uuid.uuid4().hex[:12],  # fresh Secret and Lease names per test
         "kubeconfig": str(kubeconfig),
     }
-    return lambda: factory(tmp_path, dict(config))
+    return _build(factory, tmp_path, config)
 
 
 HARNESSES: dict[str, Callable[[pytest.FixtureRequest, Path, Any], MakeBackend]] = {
@@ -61,7 +72,8 @@ def contract_apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tes
 
 @pytest.fixture(params=BACKENDS)
 def make(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeBackend]:
-    """`make()` -> a new backend object on this test's storage; all are closed at the end."""
+    """`make()` -> a new backend object on this test's storage (`make("a")`: workspace "a");
+    all are closed at the end."""
     name: str = request.param
     harness = HARNESSES.get(name)
     if harness is None:
@@ -73,8 +85,8 @@ def make(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeBackend
     made: list[Backend] = []
     inner = harness(request, tmp_path, factory)
 
-    def make() -> Backend:
-        backend = inner()
+    def make(workspace: str = "default") -> Backend:
+        backend = inner(workspace)
         made.append(backend)
         return backend
 

@@ -137,3 +137,53 @@ def test_missing_suffix_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StateError) as err:
         KubernetesBackend(tmp_path, {"namespace": "x"})
     assert "secret_suffix" in err.value.summary
+
+
+def test_workspaces_get_their_own_secret_and_lease(
+    config: dict, apiserver: TestApiServer, tmp_path: Path
+) -> None:  # type: ignore[type-arg]
+    default = load_backend("kubernetes", tmp_path, config)
+    dev = load_backend("kubernetes", tmp_path, config, "dev")
+    assert isinstance(dev, KubernetesBackend)
+    default.write(_doc(1))
+    dev.write(_doc(2))
+    lock_id = dev.lock(LockInfo(operation="apply"))
+    assert sorted(o["metadata"]["name"] for o in apiserver.objects("Secret")) == [
+        "mlrt-state-dev-prod",
+        "mlrt-state-prod",  # default keeps the name it always had
+    ]
+    assert apiserver.get("Lease", NS, "mlrt-lock-dev-prod") is not None
+    assert (
+        apiserver.get("Secret", NS, "mlrt-state-dev-prod")["metadata"]["labels"]["mlrt.dev/workspace"]
+        == "dev"
+    )  # type: ignore[index]
+    assert default.workspaces() == ["default", "dev"]  # type: ignore[attr-defined]
+    assert len(default.read()) == 1 and len(dev.read()) == 2  # type: ignore[arg-type]
+    dev.delete_workspace()  # type: ignore[attr-defined]
+    dev.unlock(lock_id)
+    assert [o["metadata"]["name"] for o in apiserver.objects("Secret")] == ["mlrt-state-prod"]
+    assert apiserver.get("Lease", NS, "mlrt-lock-dev-prod") is None
+    default.close()  # type: ignore[attr-defined]
+    dev.close()
+
+
+def test_workspace_names_must_fit_kubernetes_names(config: dict, tmp_path: Path) -> None:  # type: ignore[type-arg]
+    for bad in ("Dev", "a_b", "x-"):
+        with pytest.raises(StateError, match="not allowed with the kubernetes backend"):
+            KubernetesBackend(tmp_path, config, bad)
+
+
+def test_a_secret_of_another_state_with_the_same_name_is_refused(config: dict, tmp_path: Path) -> None:  # type: ignore[type-arg]
+    # suffix "b-prod" in workspace "a" and suffix "prod" in workspace "a-b" both name mlrt-state-a-b-prod
+    one = KubernetesBackend(tmp_path, {**config, "secret_suffix": "b-prod"}, "a")
+    one.write(_doc(1))
+    other = KubernetesBackend(tmp_path, config, "a-b")
+    assert other.secret_name == one.secret_name
+    with pytest.raises(StateError, match="holds another state"):
+        other.read()
+    with pytest.raises(StateError, match="holds another state"):
+        other.write(_doc(2))
+    assert len(one.read()) == 1  # type: ignore[arg-type]
+    assert other.workspaces() == ["default"]  # one's Secret is not listed as other's "a-b"
+    one.close()
+    other.close()

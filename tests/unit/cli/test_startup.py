@@ -178,6 +178,6 @@ def _commands(parser: object) -> list[tuple[str, Command]]:
 def test_every_command_names_a_function_that_exists() -> None:
     # The names are strings until a command runs: a typo would only show then.
     commands = _commands(build_parser())
-    assert len(commands) == 20
+    assert len(commands) == 25
     for name, command in commands:
         assert callable(command.load()), name

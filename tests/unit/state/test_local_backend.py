@@ -50,6 +50,24 @@ def test_configured_path_relative_and_absolute(
     assert elsewhere.exists() and b.describe() == f"local state file {elsewhere}"
 
 
+def test_workspace_paths_leave_default_where_it_was(project: Path) -> None:
+    assert LocalBackend(project, {}, "default").path == project / ".mlrt" / "state" / "mlrt.state.json"
+    a = LocalBackend(project, {}, "a")
+    assert a.path == project / ".mlrt" / "state" / "workspaces" / "a" / "mlrt.state.json"
+    assert a.describe() == "local state file .mlrt/state/workspaces/a/mlrt.state.json"
+    custom = LocalBackend(project, {"path": "s/my.json"}, "a")
+    assert custom.path == project / "s" / "workspaces" / "a" / "my.json"  # beside a custom path
+    wd = LocalBackend(project, {"path": "s/my.json", "workspace_dir": "envs"}, "a")
+    assert wd.path == project / "envs" / "a" / "my.json"  # Terraform's workspace_dir
+    wd.write(doc_with(1))
+    (project / "envs" / "not a workspace").mkdir()  # a folder that is no valid name is ignored
+    (project / "envs" / "empty").mkdir()  # and so is one with no state file
+    assert LocalBackend(project, {"path": "s/my.json", "workspace_dir": "envs"}).workspaces() == [
+        "default",
+        "a",
+    ]
+
+
 def test_unknown_config_is_refused(project: Path) -> None:
     with pytest.raises(StateError, match='Unsupported argument "bucket"'):
         LocalBackend(project, {"bucket": "x"})
