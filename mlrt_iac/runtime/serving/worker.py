@@ -190,5 +190,11 @@ def _serve(app: ServingApp, config: ServeConfig, sock: socket.socket, parent_pid
     if loop_factory is None:
         asyncio.run(main())
     else:
-        with asyncio.Runner(loop_factory=loop_factory) as runner:
-            runner.run(main())
+        # Not asyncio.Runner(loop_factory=...): that is Python 3.11+, and mlrt supports 3.10.
+        loop = loop_factory()
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(main())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
