@@ -67,3 +67,16 @@ def rules_config(n: int, chain: bool = False, extra: str = "") -> str:
             f'  value_list = ["host{i}.example.com:443"]{dep}\n}}\n'
         )
     return "\n".join(blocks) + extra
+
+
+def process_alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, dead but not yet reaped, counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][:1] != "Z"
+    except OSError:
+        return False

@@ -7,14 +7,13 @@ tests/k8s/test_examples.py."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import urllib.request
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from tests.e2e.helpers import read_state, run_mlrt
+from tests.e2e.helpers import process_alive, read_state, run_mlrt
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,18 +38,6 @@ def _service_pids(project: Path, name: str) -> list[object]:
 
 def _pid(entry: object) -> int:
     return int(entry["pid"]) if isinstance(entry, dict) else int(str(entry))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][:1] != "Z"
-    except OSError:
-        return False
 
 
 def test_multi_team_applies_serves_both_teams_and_destroys(tmp_path: Path) -> None:
@@ -80,7 +67,7 @@ def test_multi_team_applies_serves_both_teams_and_destroys(tmp_path: Path) -> No
         assert again.returncode == 0, again.stdout + again.stderr
         state = {r["address"]: r for r in read_state(project)["resources"]}
         pids = [_pid(p) for team in endpoints for p in _service_pids(project, f"{team}-api")]
-        assert pids and all(_alive(p) for p in pids)
+        assert pids and all(process_alive(p) for p in pids)
         family = state['module.team["fraud"].compute_pool.pool']["attributes"]["instance_family"]
         assert family == "CPU_X64_XS"
     finally:
@@ -88,4 +75,4 @@ def test_multi_team_applies_serves_both_teams_and_destroys(tmp_path: Path) -> No
     assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
     assert "Destroy complete! Resources: 12 destroyed." in destroyed.stdout
     assert read_state(project)["resources"] == []
-    assert not any(_alive(p) for p in pids)
+    assert not any(process_alive(p) for p in pids)

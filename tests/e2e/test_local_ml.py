@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from .helpers import read_state, run_mlrt, spawn_mlrt
+from .helpers import process_alive, read_state, run_mlrt, spawn_mlrt
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,18 +36,6 @@ def _post(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 def _service_pids(project: Path, name: str) -> list[int]:
     data = json.loads((project / ".mlrt" / "services" / name / "processes.json").read_text())
     return [p["pid"] if isinstance(p, dict) else int(p) for p in data["pids"]]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][:1] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.fixture()
@@ -93,7 +81,7 @@ def test_quickstart_trains_serves_and_converges(quickstart: Path) -> None:
     for pid in _service_pids(quickstart, "churn"):
         os.killpg(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while any(_alive(p) for p in _service_pids(quickstart, "churn")) and time.monotonic() < deadline:
+    while any(process_alive(p) for p in _service_pids(quickstart, "churn")) and time.monotonic() < deadline:
         time.sleep(0.05)
     drift = run_mlrt(quickstart, "plan", "-detailed-exitcode")
     assert drift.returncode == 2
@@ -176,7 +164,7 @@ def test_quickstart_trains_serves_and_converges(quickstart: Path) -> None:
     pids = _service_pids(quickstart, "churn")
     destroyed = run_mlrt(quickstart, "destroy", "-auto-approve", timeout=120)
     assert destroyed.returncode == 0, destroyed.stderr
-    assert not any(_alive(p) for p in pids)
+    assert not any(process_alive(p) for p in pids)
     assert not Path(training["model_uri"]).exists()
 
 
@@ -573,14 +561,14 @@ def test_a_run_left_by_a_killed_apply_is_stopped_by_the_next(tmp_path: Path) -> 
         leftover = int(pid_files[0].read_text())
         first.kill()
         first.wait()
-        assert _alive(leftover)  # the run outlives mlrt (its own session)...
+        assert process_alive(leftover)  # the run outlives mlrt (its own session)...
         second = run_mlrt(project, "apply", "-auto-approve", timeout=300)
         assert second.returncode == 0, second.stdout + second.stderr
         assert "left by an interrupted apply" in second.stdout
         deadline = time.monotonic() + 10
-        while _alive(leftover) and time.monotonic() < deadline:
+        while process_alive(leftover) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _alive(leftover)  # ...until the next apply stops it
+        assert not process_alive(leftover)  # ...until the next apply stops it
         assert run_mlrt(project, "plan", "-detailed-exitcode").returncode == 0
     finally:  # never leave a run that blocks forever behind, even when an assertion failed
         for pid_file in (project / ".mlrt" / "runs").glob("slow-*/launcher.pid"):
@@ -639,7 +627,7 @@ def _working_in(folder: Path) -> list[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and int(entry.name) != os.getpid():
             try:
-                if Path(os.readlink(entry / "cwd")) == folder and _alive(int(entry.name)):
+                if Path(os.readlink(entry / "cwd")) == folder and process_alive(int(entry.name)):
                     found.append(int(entry.name))
             except OSError:
                 continue
@@ -799,6 +787,6 @@ def test_processes_a_run_started_outside_its_group_end_with_it(tmp_path: Path) -
         assert left == [], f"processes the run started outside its group are still alive: {left}"
     finally:
         for pid in pids:
-            if _alive(pid):
+            if process_alive(pid):
                 os.kill(pid, signal.SIGKILL)
         run_mlrt(project, "destroy", "-auto-approve", timeout=120)
