@@ -120,6 +120,7 @@ def _project(apiserver: TestApiServer, tmp_path: Path, config: str) -> Path:
     return project
 
 
+@pytest.mark.slow  # over 7 s: many CLI runs or a deliberate wait
 def test_create_timeout_reaches_the_kubernetes_wait(apiserver: TestApiServer, tmp_path: Path) -> None:
     """`timeouts { create = "5s" }` bounds the RayJob wait: the apply fails after about 5 s with
     a Terraform-style error, not after the provider's 900 s default, and leaves no RayJob."""

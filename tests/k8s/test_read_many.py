@@ -224,6 +224,7 @@ def test_an_expired_continue_token_falls_back_to_one_full_list(
         client.close()
 
 
+@pytest.mark.slow  # over 7 s: many CLI runs or a deliberate wait
 def test_plan_warns_about_unmanaged_objects_and_changes_nothing(
     apiserver: TestApiServer, fleet: Fleet, kubeconfig: Path, tmp_path: Path
 ) -> None:

@@ -167,6 +167,7 @@ def test_a_sensitive_value_kubernetes_must_see_inline_is_an_error(tmp_path: Path
     assert SECRET not in res.stdout + res.stderr
 
 
+@pytest.mark.slow  # over 7 s: many CLI runs or a deliberate wait
 def test_apply_stores_the_values_in_a_secret_only_and_destroy_removes_it(
     apiserver: TestApiServer, tmp_path: Path
 ) -> None:

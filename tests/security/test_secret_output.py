@@ -61,6 +61,7 @@ def test_a_check_that_quotes_the_value_does_not_print_the_secret(
     assert SECRET not in res.stdout + res.stderr
 
 
+@pytest.mark.slow  # over 7 s: many CLI runs or a deliberate wait
 def test_comment_headers_of_sensitive_comments_are_not_printed(tmp_path: Path) -> None:
     project = write_project(tmp_path / "p", {"main.hcl": VALID})
     env = user_env(tmp_path)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.unit.serving.helpers import Server, free_port, rows_body, training_data
 
@@ -59,6 +60,7 @@ def test_new_instance_adopts_the_listening_socket(
     assert inode in _listening_inodes(old.proc.pid) and inode in _listening_inodes(new.proc.pid)
 
 
+@pytest.mark.slow  # over 7 s: many CLI runs or a deliberate wait
 def test_rollovers_under_load_lose_no_request(
     xgb_model: tuple[Path, Any], start_server: Callable[..., Server]
 ) -> None:
