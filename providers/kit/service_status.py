@@ -12,10 +12,22 @@ and `mlrt apply` starts it again (the update path: same endpoint, same port).
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from mlrt_iac.provider import Attributes, DiffResult
 
 FAILED = "FAILED"
 REASON_CHARS = 300  # of the cause shown in the plan
+
+
+def service_diff(
+    prior: Attributes, desired: Attributes, computed: Collection[str], replace: Collection[str]
+) -> DiffResult:
+    """A service's diff on every provider: changed arguments (computed ones aside), those in the
+    provider's `replace` set forcing replacement, and a restart when it read FAILED."""
+    changed = sorted(k for k, v in desired.items() if k not in computed and prior.get(k) != v)
+    result = DiffResult(changed=changed, requires_replace=[k for k in changed if k in replace])
+    return restart_failed(result, prior, desired)
 
 
 def restart_failed(result: DiffResult, prior: Attributes, desired: Attributes) -> DiffResult:

@@ -53,7 +53,7 @@ from providers.kit.batch import process_table, read_by_scan
 from providers.kit.names import file_safe_name, name_as_id
 from providers.kit.processes import ProcessRef, stop_groups
 from providers.kit.records import atomic_write_json, read_json
-from providers.kit.service_status import FAILED, planned_status, restart_failed
+from providers.kit.service_status import FAILED, planned_status, service_diff
 from providers.kit.waiting import deadline_binds, exceeded, seconds_left
 
 from .common import LocalHandler
@@ -124,9 +124,7 @@ class ServiceHandler(LocalHandler):
         return name_as_id(ctx, desired)
 
     def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
-        changed = sorted(k for k, v in desired.items() if k not in COMPUTED and prior.get(k) != v)
-        result = DiffResult(changed=changed, requires_replace=[k for k in changed if k in REPLACE])
-        return restart_failed(result, prior, desired)
+        return service_diff(prior, desired, COMPUTED, REPLACE)
 
     def plan_computed(
         self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None

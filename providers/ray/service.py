@@ -56,7 +56,7 @@ from mlrt_iac.provider import (
 from providers.kit import models
 from providers.kit.handler import public
 from providers.kit.names import file_safe_name, name_as_id
-from providers.kit.service_status import FAILED, planned_status, restart_failed
+from providers.kit.service_status import FAILED, planned_status, service_diff
 from providers.kit.waiting import deadline_binds, exceeded, seconds_left
 
 from .client import Dashboard
@@ -117,9 +117,7 @@ class ServiceHandler(RayHandler):
         return name_as_id(ctx, desired)
 
     def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
-        changed = sorted(k for k, v in desired.items() if k not in COMPUTED and prior.get(k) != v)
-        result = DiffResult(changed=changed, requires_replace=[k for k in changed if k in REPLACE])
-        return restart_failed(result, prior, desired)
+        return service_diff(prior, desired, COMPUTED, REPLACE)
 
     def plan_computed(
         self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None

@@ -13,6 +13,22 @@ import pytest
 
 from mlrt_iac.cli.main import main
 
+# A pool and an XGBoost training on data/train.parquet (write it with `write_parquet`).
+XGB_TRAINING = """compute_pool "cpu" {
+  instance_family = "CPU_X64_XS"
+}
+
+training "boost" {
+  compute_pool = compute_pool.cpu
+  framework    = "xgboost"
+
+  dataset "train" {
+    source    = "data/train.parquet"
+    label_col = "label"
+  }
+}
+"""
+
 REPO = Path(__file__).resolve().parents[3]
 HIDE = Path(__file__).resolve().parent / "hide_packages"
 

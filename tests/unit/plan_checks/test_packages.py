@@ -9,24 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import run_child, write_parquet
+from .helpers import XGB_TRAINING, run_child, write_parquet
 
 pytestmark = pytest.mark.slow  # each case runs mlrt in a child Python
 
-XGB = """compute_pool "cpu" {
-  instance_family = "CPU_X64_XS"
-}
-
-training "boost" {
-  compute_pool = compute_pool.cpu
-  framework    = "xgboost"
-
-  dataset "train" {
-    source    = "data/train.parquet"
-    label_col = "label"
-  }
-}
-"""
+XGB = XGB_TRAINING
 
 RAY = """provider "ray" {}
 

@@ -7,28 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import run, write_parquet
+from .helpers import XGB_TRAINING, run, write_parquet
 
-HCL = """compute_pool "cpu" {
-  instance_family = "CPU_X64_XS"
-}
-
-training "boost" {
-  compute_pool = compute_pool.cpu
-  framework    = "xgboost"
-
-  dataset "train" {
-    source    = "data/train.parquet"
-    label_col = "label"
-  }
-}
-
+HCL = (
+    XGB_TRAINING
+    + """
 service "api" {
   compute_pool = compute_pool.cpu
   model        = training.boost.model_uri
   functions    = ["predict", "explain"]
 }
 """
+)
 
 
 @pytest.mark.parametrize("command", ["plan", "apply"])
