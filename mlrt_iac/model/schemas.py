@@ -296,7 +296,20 @@ class Training(ResourceModel):
         default_factory=lambda: Scaling.model_validate({}),
         description="`scaling { }` block: nodes, workers, CPUs and GPUs.",
     )
-    image: str | None = Field(None, description="Container image to run in (providers that use images).")
+    image: str | None = Field(
+        None,
+        description="Container image to run in, trusted as is: mlrt builds none for this training "
+        "(providers that use images).",
+    )
+    pip_requirements: list[str] = Field(
+        default_factory=list,
+        description='Python packages the workload needs, as pip requirement strings ("scikit-learn>=1.4"): '
+        "installed into the image mlrt builds, or into the Ray job's runtime_env.",
+    )
+    base_image: str | None = Field(
+        None,
+        description="Image mlrt builds on, by tag or digest (default: the provider's base image).",
+    )
     external_access_integrations: list[str] = Field(
         default_factory=list, description="Integrations granting egress (references or names)."
     )
@@ -350,6 +363,15 @@ class Service(ResourceModel):
     )
     build_external_access_integration: str | None = Field(
         None, description="Integration the image build uses to reach package indexes."
+    )
+    pip_requirements: list[str] = Field(
+        default_factory=list,
+        description='Python packages the model needs, as pip requirement strings ("scikit-learn>=1.4"): '
+        "installed into the service image (fetched through build_external_access_integration).",
+    )
+    base_image: str | None = Field(
+        None,
+        description="Image the service image is built on, by tag or digest (default: the provider's base image).",
     )
     ingress_enabled: bool = Field(False, description="Expose the endpoint outside the pool.")
     gpu_requests: int = Field(0, ge=0, description="GPUs per instance.")
