@@ -189,3 +189,31 @@ def entry_risks(rule_type: str, mode: str, entries: Iterable[object]) -> list[tu
         if why:
             risks.append((i, entry, why))
     return risks
+
+
+def allows(egress: Iterable[str], host: str, port: int) -> bool:
+    """Whether an effective egress list (`effective_egress`'s `host:port` entries) lets a
+    workload reach `host:port` by name: the same host, a leading `*.` wildcard covering it (as
+    Snowflake matches, any depth of subdomain), or `0.0.0.0:PORT` (any host on that port).
+    CIDR entries never match a host name: mlrt does not resolve names at plan time."""
+    host = host.lower()
+    for entry in egress:
+        name, _, p = entry.rpartition(":")
+        if p != str(port) and p != "*":
+            continue
+        if name == ANY_HOST or name == host:
+            return True
+        if name.startswith("*.") and host.endswith(name[1:]):
+            return True
+    return False
+
+
+def missing_hosts(egress: Iterable[str], needed: Iterable[str]) -> list[str]:
+    """The `host:port` entries of `needed` that `egress` does not allow, in their order."""
+    granted = list(egress)
+    out: list[str] = []
+    for item in needed:
+        host, _, port = item.rpartition(":")
+        if not allows(granted, host, int(port)):
+            out.append(item)
+    return out

@@ -1,7 +1,7 @@
 import pytest
 
 from mlrt_iac.config.instances import ResourceInstance
-from mlrt_iac.model import effective_egress, parse_host_port, parse_ipv4
+from mlrt_iac.model import effective_egress, netrules, parse_host_port, parse_ipv4
 
 from ._helpers import line_of, make, run
 
@@ -162,3 +162,28 @@ def test_effective_egress_resolves_ports_and_skips_ingress() -> None:
         "10.0.0.0/8:*",
         "10.1.1.1/32:5432",
     ]
+
+
+PYPI = ["pypi.org:443", "pypi.python.org:443", "pythonhosted.org:443", "files.pythonhosted.org:443"]
+
+
+@pytest.mark.parametrize(
+    ("egress", "lacking"),
+    [
+        (["pypi.org:443", "pypi.python.org:443", "pythonhosted.org:443", "files.pythonhosted.org:443"], []),
+        (["0.0.0.0:443"], []),
+        (["pypi.org:443", "*.pythonhosted.org:443"], ["pypi.python.org:443", "pythonhosted.org:443"]),
+        (["pypi.org:80", "0.0.0.0:80"], PYPI),
+        (["0.0.0.0/0:*", "151.101.0.0/16:443"], PYPI),  # CIDR entries never match a host name
+        ([], PYPI),
+    ],
+)
+def test_missing_hosts_matches_hosts_wildcards_and_any_host(egress: list[str], lacking: list[str]) -> None:
+    assert netrules.missing_hosts(egress, PYPI) == lacking
+
+
+def test_a_wildcard_covers_subdomains_not_the_bare_domain_or_lookalikes() -> None:
+    assert netrules.allows(["*.example.com:443"], "a.b.example.com", 443)
+    assert not netrules.allows(["*.example.com:443"], "example.com", 443)
+    assert not netrules.allows(["*.example.com:443"], "badexample.com", 443)
+    assert not netrules.allows(["*.example.com:443"], "a.example.com", 80)
