@@ -37,6 +37,7 @@ from providers.kit.records import plain
 
 from .client import Dashboard, resolve_address
 from .compute_pool import ComputePoolHandler
+from .image_repository import ImageRepositoryHandler
 from .service import ServiceHandler
 from .training import TrainingHandler
 
@@ -75,6 +76,7 @@ class RayProvider(Provider):
         ComputePoolHandler,
         TrainingHandler,
         ServiceHandler,
+        ImageRepositoryHandler,
         RayNetworkRuleHandler,
         RayExternalAccessIntegrationHandler,
     )
