@@ -247,8 +247,10 @@ def _run_start(args: list[str], log: Path, what: str) -> None:
         )
 
 
-def start_head(rec: ClusterRecord, log: Path) -> None:
-    args = [
+def head_args(rec: ClusterRecord) -> list[str]:
+    """The arguments of `ray start` for the head of `rec`: its own ports and temp dir, on
+    127.0.0.1 (shared with tests that start a cluster from another Python)."""
+    return [
         "--head",
         "--node-ip-address",
         "127.0.0.1",
@@ -267,7 +269,10 @@ def start_head(rec: ClusterRecord, log: Path) -> None:
         "--disable-usage-stats",
         *_size_args(rec.size),
     ]
-    _run_start(args, log, f"the head of {rec.name}")
+
+
+def start_head(rec: ClusterRecord, log: Path) -> None:
+    _run_start(head_args(rec), log, f"the head of {rec.name}")
 
 
 def add_worker(rec: ClusterRecord, node_name: str, log: Path) -> str:
