@@ -1,5 +1,6 @@
-# Quickstart: a CPU pool, egress to the Python package index, an XGBoost training on the
-# parquet files under data/ and a model service answering predictions on loopback.
+# Quickstart: a CPU pool, an image repository, egress to the Python package index, an XGBoost
+# training on the parquet files under data/ and a model service answering predictions on
+# loopback. The same files run on Ray with `mlrt { default_provider = "ray" }` added.
 
 compute_pool "cpu" {
   instance_family   = "CPU_X64_S"
@@ -7,6 +8,12 @@ compute_pool "cpu" {
   max_nodes         = 1
   auto_suspend_secs = 1800
   comment           = "Quickstart pool: one small CPU node"
+}
+
+# Where the service's image goes, as Snowflake's create_service asks for one: an OCI image
+# layout directory under .mlrt/ on the local and ray providers, a registry on kubernetes.
+image_repository "models" {
+  comment = "Images of the quickstart's model service"
 }
 
 # Package downloads for the training environment.
@@ -61,9 +68,10 @@ training "churn" {
 }
 
 service "churn" {
-  compute_pool = compute_pool.cpu
-  model        = training.churn.model_uri
-  functions    = ["predict"]
-  num_workers  = 2
-  max_queue    = 64
+  compute_pool     = compute_pool.cpu
+  model            = training.churn.model_uri
+  image_repository = image_repository.models
+  functions        = ["predict"]
+  num_workers      = 2
+  max_queue        = 64
 }

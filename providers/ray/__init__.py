@@ -7,15 +7,22 @@ services as Ray Serve applications.
       headers      = { Authorization = "Bearer ..." }   # sent with every dashboard call
       serve_port   = 8000     # Serve's HTTP port when mlrt starts Serve on an attached cluster
       replica_cpus = 1        # CPUs each Serve replica reserves
-      runtime_env  = { pip = ["..."] }         # merged into every training job's runtime_env
+      runtime_env  = { pip = ["..."] }         # merged into every job's and Serve app's runtime_env
       max_cpus = 8  max_memory_gib = 32  max_gpus = 0   # caps for clusters mlrt starts
       overcommit   = 1        # multiply the cpu/memory budget of the clusters mlrt starts
       instance_family "TINY" { cpus = 1  memory_gib = 2  gpus = 0 }
     }
 
 Without `address`, each compute_pool starts and manages its own local cluster (`ray start`
-processes; see `compute_pool.py`). Network rules and integrations are recorded as in the local
-provider; trainings get the effective egress list in their runtime_env (`MLRT_EGRESS`).
+processes of this interpreter; see `compute_pool.py`, `cluster.py`). Network rules and
+integrations are recorded as in the local provider; trainings get the effective egress list in
+their runtime_env (`MLRT_EGRESS`). Image repositories are OCI layout directories as on local, or
+recorded registry URLs (`image_repository.py`).
+
+Workloads carry their environment (`runtime_env.py`): mlrt's runtime as `py_modules`, the
+project as `working_dir`, `pip_requirements` as `pip`, so an attached cluster whose Python has
+never seen mlrt runs them; a training's `image` is passed as `image_uri` instead (Ray's container
+support: the image must hold mlrt's runtime). Job entrypoints run the cluster's own Python.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from providers.kit.records import plain
 
 from .client import Dashboard, resolve_address
 from .compute_pool import ComputePoolHandler
+from .image_repository import ImageRepositoryHandler
 from .service import ServiceHandler
 from .training import TrainingHandler
 
@@ -75,6 +83,7 @@ class RayProvider(Provider):
         ComputePoolHandler,
         TrainingHandler,
         ServiceHandler,
+        ImageRepositoryHandler,
         RayNetworkRuleHandler,
         RayExternalAccessIntegrationHandler,
     )

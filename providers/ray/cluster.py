@@ -174,9 +174,25 @@ def kill(pids: set[int], grace: float = 10.0) -> set[int]:
 
 
 # -- ray start -----------------------------------------------------------------------------------
-def _ray_exe() -> str:
-    cand = Path(sys.executable).parent / "ray"
-    return str(cand) if cand.exists() else (shutil.which("ray") or "ray")
+def ray_command() -> list[str]:
+    """`ray` of this interpreter (`python -m ray.scripts.scripts`, what the `ray` script runs),
+    never another one found on PATH: the cluster's processes, its workers and its job drivers
+    then run the Python of the mlrt that started it (issue 10)."""
+    return [sys.executable, "-m", "ray.scripts.scripts"]
+
+
+def start_env() -> dict[str, str]:
+    """The environment of `ray start`: this one without RAY_ADDRESS, and with this interpreter's
+    folder first on PATH, so `python` in a job's shell (Ray gives drivers the PATH the cluster
+    started with) is this interpreter even when the virtual environment is not activated."""
+    env = dict(os.environ)
+    env.pop("RAY_ADDRESS", None)
+    env["RAY_USAGE_STATS_ENABLED"] = "0"
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join(
+        [bin_dir, *[p for p in env.get("PATH", "").split(os.pathsep) if p and p != bin_dir]]
+    )
+    return env
 
 
 def _size_args(size: dict[str, Any]) -> list[str]:
@@ -208,13 +224,11 @@ def _size_args(size: dict[str, Any]) -> list[str]:
 
 def _run_start(args: list[str], log: Path, what: str) -> None:
     log.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    env.pop("RAY_ADDRESS", None)
-    env["RAY_USAGE_STATS_ENABLED"] = "0"
+    env = start_env()
     with open(log, "ab") as out:
         try:
             proc = subprocess.run(
-                [_ray_exe(), "start", *args],
+                [*ray_command(), "start", *args],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -233,8 +247,10 @@ def _run_start(args: list[str], log: Path, what: str) -> None:
         )
 
 
-def start_head(rec: ClusterRecord, log: Path) -> None:
-    args = [
+def head_args(rec: ClusterRecord) -> list[str]:
+    """The arguments of `ray start` for the head of `rec`: its own ports and temp dir, on
+    127.0.0.1 (shared with tests that start a cluster from another Python)."""
+    return [
         "--head",
         "--node-ip-address",
         "127.0.0.1",
@@ -253,7 +269,10 @@ def start_head(rec: ClusterRecord, log: Path) -> None:
         "--disable-usage-stats",
         *_size_args(rec.size),
     ]
-    _run_start(args, log, f"the head of {rec.name}")
+
+
+def start_head(rec: ClusterRecord, log: Path) -> None:
+    _run_start(head_args(rec), log, f"the head of {rec.name}")
 
 
 def add_worker(rec: ClusterRecord, node_name: str, log: Path) -> str:

@@ -1,8 +1,10 @@
 """`service` on the ray provider: one Ray Serve application per service, via the Serve REST API.
 
 The application (name = the service's name, route prefix `/<name>`) is built by
-`mlrt_iac.runtime.ray_entry:build_app`, which answers like the local inference server
-(`GET /health`, `POST /<function>` with `{"data": [[i, ...]]}`). Its one deployment gets
+`mlrt_iac.runtime.ray_entry:build_app` from the application's `runtime_env`: mlrt's runtime
+(`py_modules`), the project (`working_dir`) and the service's `pip_requirements` (`pip`),
+uploaded to the cluster first since the Serve REST API takes only URIs (`runtime_env.py`). It
+answers like the local inference server (`GET /health`, `POST /<function>` with `{"data": [[i, ...]]}`). Its one deployment gets
 `num_replicas = max_instances`, `max_queued_requests = max_queue` (Serve's router answers 503
 past it), `ray_actor_options` with the provider's `replica_cpus` and `gpu_requests` GPUs, and
 `max_ongoing_requests` from `replica_limit`: `num_workers + ceil(max_queue / num_replicas)`, at
@@ -63,6 +65,7 @@ from .client import Dashboard
 from .common import RayHandler, Target, by_cluster
 from .compute_pool import suspend_history
 from .logs import service_logs
+from .runtime_env import upload, workload_env
 
 COMPUTED = ("endpoint", "functions_urls", "status", "status_message", "image")
 REPLACE = ("name", "compute_pool", "ingress_enabled", "image_repository")
@@ -170,6 +173,17 @@ class ServiceHandler(RayHandler):
             ],
         }
 
+    def _runtime_env(self, ctx: ProviderContext, desired: Attributes) -> dict[str, Any]:
+        """What the replicas carry (`runtime_env.workload_env`): mlrt's runtime, the project (a
+        model class's module) and the service's pip_requirements."""
+        return workload_env(
+            data_dir=ctx.data_dir,
+            project_dir=ctx.project_dir,
+            provider_env=self.rp.runtime_env,
+            env_vars={},
+            pip_requirements=list(desired.get("pip_requirements") or []),
+        )
+
     def _put(self, dash: Dashboard, target: Target, name: str, app: dict[str, Any] | None) -> dict[str, Any]:
         """Replace (or with None remove) one application, keeping every other one as deployed."""
         with _LOCK:
@@ -265,6 +279,7 @@ class ServiceHandler(RayHandler):
             self._put(dash, target, name, None)
             return self._attrs(desired, None, "SUSPENDED")
         app = self._app(ctx, name, desired)
+        app["runtime_env"] = upload(dash, self._runtime_env(ctx, desired))
         got = self._put(dash, target, name, app)
         endpoint = self._endpoint(dash, got["port"], name)
         self._wait_ready(ctx, dash, name, got["before"], endpoint, app["args"]["model_uri"])

@@ -1,8 +1,12 @@
 """`training` on the ray provider: a Ray Job running Ray Train through `mlrt_iac.runtime.ray_entry`.
 
-A run (`run_version`: create, and every retrain) submits the job (`JobSubmissionClient.submit_job`, the job id is the `run_id`) with a
-`runtime_env` carrying the project as `working_dir` (without `.mlrt/`), the job spec and the
-effective egress list (`MLRT_EGRESS`) as environment variables; it then follows the job's log,
+A run (`run_version`: create, and every retrain) submits the job (`JobSubmissionClient.submit_job`,
+the job id is the `run_id`) with a `runtime_env` carrying mlrt's runtime (`py_modules`), the
+project as `working_dir` (without `.mlrt/` and dataset files), the `pip_requirements` (`pip`),
+the job spec and the effective egress list (`MLRT_EGRESS`) as environment variables, or, for a
+training that names an `image`, that image (`image_uri`; it must contain mlrt's runtime, the
+framework and the project's code; see `runtime_env.py`); the entrypoint runs the cluster's own
+Python. It then follows the job's log,
 turning the runtime's event and marker lines into progress and log lines, and returns when the
 job ends. A failed job's error carries the tail of its log. Ctrl-C stops the job.
 
@@ -65,12 +69,12 @@ from .client import Dashboard
 from .common import RayHandler, Target, by_cluster
 from .compute_pool import suspend_history
 from .logs import job_logs
+from .runtime_env import entrypoint, workload_env
 
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 POLL = 0.5
 STOP_WAIT_SECS = 30.0
 MARKER = "@@mlrt-event@@ "
-EXCLUDES = [".mlrt/", ".git/", "__pycache__/"]
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -93,33 +97,39 @@ class TrainingHandler(RayHandler, TrainingPlanning):
         return not self.rp.attached
 
     def validate(self, desired: Attributes) -> Diagnostics:
-        """A cluster mlrt starts here has this machine's GPUs (an attached one has its own)."""
-        if self.rp.attached:
-            return Diagnostics()
-        return gpu_problems(desired, self.rp.machine().gpus)
+        """A cluster mlrt starts here has this machine's GPUs (an attached one has its own). An
+        `image` runs as it is (Ray's `image_uri` takes no `pip`), so it excludes pip_requirements."""
+        diags = Diagnostics() if self.rp.attached else gpu_problems(desired, self.rp.machine().gpus)
+        if desired.get("image") and desired.get("pip_requirements"):
+            diags.add_error(
+                "pip_requirements cannot be combined with image on the ray provider",
+                "Ray runs a job with image_uri in that image as it is (its runtime_env takes no pip "
+                "there): install the packages into the image, or drop image to have them "
+                "installed through the job's runtime_env.",
+            )
+        return diags
 
-    def _runtime_env(self, ctx: ProviderContext, spec: dict[str, Any]) -> dict[str, Any]:
+    def _runtime_env(self, ctx: ProviderContext, spec: dict[str, Any], desired: Attributes) -> dict[str, Any]:
+        """mlrt's runtime, the project and the workload's pip requirements, or its `image`
+        (`runtime_env.workload_env`); the job spec and egress list as environment variables."""
+        image = desired.get("image") or None
         env_vars = {
             "MLRT_RAY_SPEC": json.dumps(spec),
-            "MLRT_RAY_PROJECT_FROM_CWD": "1",
             "MLRT_EGRESS": ",".join(spec.get("egress") or []),
             "RAY_DEDUP_LOGS": "0",
             "PYTHONUNBUFFERED": "1",
         }
-        renv: dict[str, Any] = {
-            "working_dir": str(ctx.project_dir),
-            "excludes": list(EXCLUDES) + _data_excludes(ctx.project_dir, spec),
-            "env_vars": env_vars,
-        }
-        extra = self.rp.runtime_env
-        for key, value in extra.items():
-            if key == "env_vars":
-                renv["env_vars"] = {**env_vars, **value}
-            elif key == "excludes":
-                renv["excludes"] = EXCLUDES + list(value)
-            else:
-                renv[key] = value
-        return renv
+        if not image:  # the job's working_dir is the shipped project
+            env_vars["MLRT_RAY_PROJECT_FROM_CWD"] = "1"
+        return workload_env(
+            data_dir=ctx.data_dir,
+            project_dir=ctx.project_dir,
+            provider_env=self.rp.runtime_env,
+            env_vars=env_vars,
+            pip_requirements=list(desired.get("pip_requirements") or []),
+            image=image,
+            excludes=_data_excludes(ctx.project_dir, spec),
+        )
 
     def run_version(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
         scaling = desired.get("scaling")
@@ -143,7 +153,7 @@ class TrainingHandler(RayHandler, TrainingPlanning):
         fp, parts = got if got is not None else ("", {})
         spec = job_spec(ctx, desired, run_id, model_dir, run_dir, fp)
         atomic_write_json(run_dir / "spec.json", spec)
-        self._submit(ctx, dash, run_id, spec, run_dir)
+        self._submit(ctx, target, run_id, spec, run_dir, desired)
         ctx.log(f"Ray job {run_id} submitted to {dash.url}")
         try:
             status, finished, tail = self._follow(ctx, dash, run_id)
@@ -181,16 +191,25 @@ class TrainingHandler(RayHandler, TrainingPlanning):
             pass
 
     def _submit(
-        self, ctx: ProviderContext, dash: Dashboard, run_id: str, spec: dict[str, Any], run_dir: Path
+        self,
+        ctx: ProviderContext,
+        target: Target,
+        run_id: str,
+        spec: dict[str, Any],
+        run_dir: Path,
+        desired: Attributes,
     ) -> None:
         """Submit the job. A cluster that has just started has no job agent yet: that is a
-        RetryableError (the engine retries the create; nothing was submitted)."""
+        RetryableError (the engine retries the create; nothing was submitted). The entrypoint
+        runs the cluster's own Python, not whatever `python` is on its PATH (`runtime_env.py`)."""
+        dash = target.dashboard
+        renv = self._runtime_env(ctx, spec, desired)
         client = dash.jobs()
         try:
             client.submit_job(
-                entrypoint="python -m mlrt_iac.runtime.ray_entry env:MLRT_RAY_SPEC",
+                entrypoint=entrypoint(target.managed, "env:MLRT_RAY_SPEC"),
                 submission_id=run_id,
-                runtime_env=self._runtime_env(ctx, spec),
+                runtime_env=renv,
                 metadata={"mlrt_address": ctx.address},
                 entrypoint_num_cpus=0,
             )

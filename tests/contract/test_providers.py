@@ -16,6 +16,7 @@ import pytest
 from mlrt_iac.provider import Provider, ProviderContext, Related
 from providers.kubernetes import KubernetesProvider
 from providers.local import LocalProvider
+from providers.ray import RayProvider
 
 from .provider_suite import BATCH_CHECKS, CHECKS, ProviderUnderTest
 
@@ -58,6 +59,22 @@ def local_provider(tmp_path: Path) -> ProviderUnderTest:
     )
 
 
+def ray_provider(tmp_path: Path) -> ProviderUnderTest:
+    """The ray provider's record-keeping types (no cluster needed): image repositories as layout
+    directories, network rules and integrations as the kit records them."""
+    case = local_provider(tmp_path)
+    provider = RayProvider()
+    diags = provider.configure({}, case.ctx)
+    assert not diags.has_errors, list(diags)
+    return ProviderUnderTest(
+        provider=provider,
+        ctx=case.ctx,
+        required=case.required,
+        invalid={**case.invalid, "image_repository": {"registry": "https://registry.example.com"}},
+        prepare=case.prepare,
+    )
+
+
 def kubernetes_provider(tmp_path: Path) -> ProviderUnderTest:
     """The kubernetes provider against the repository's test API server (real REST protocol),
     started for this case and stopped by its cleanup. Only `compute_pool` is in the loop: the
@@ -84,10 +101,15 @@ PROVIDERS: dict[str, tuple[Callable[[Path], ProviderUnderTest], tuple[str, ...]]
         local_provider,
         ("compute_pool", "image_repository", "network_rule", "external_access_integration"),
     ),
+    "ray": (ray_provider, ("image_repository", "network_rule", "external_access_integration")),
     "kubernetes": (kubernetes_provider, ("compute_pool",)),
 }
 
-PROVIDER_CLASSES: dict[str, type[Provider]] = {"local": LocalProvider, "kubernetes": KubernetesProvider}
+PROVIDER_CLASSES: dict[str, type[Provider]] = {
+    "local": LocalProvider,
+    "ray": RayProvider,
+    "kubernetes": KubernetesProvider,
+}
 
 
 def _batch_readers() -> set[tuple[str, str]]:
