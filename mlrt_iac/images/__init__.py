@@ -7,7 +7,8 @@ must reach (for the EAI check); `validate_requirements` checks requirement strin
 
 from __future__ import annotations
 
-from mlrt_iac.images.build import build_image
+from typing import TYPE_CHECKING, Any
+
 from mlrt_iac.images.digest import PARTS, changed_inputs, input_parts, inputs_digest
 from mlrt_iac.images.pipconfig import index_hosts
 from mlrt_iac.images.requirements import validate_requirements
@@ -20,6 +21,19 @@ from mlrt_iac.images.types import (
     RegistryTarget,
     Target,
 )
+
+if TYPE_CHECKING:
+    from mlrt_iac.images.build import build_image
+
+
+def __getattr__(name: str) -> Any:
+    # The builder (and httpx under it) is imported on first use: a plan only needs the digests.
+    if name == "build_image":
+        from mlrt_iac.images.build import build_image
+
+        return build_image
+    raise AttributeError(f"module 'mlrt_iac.images' has no attribute {name!r}")
+
 
 __all__ = [
     "PARTS",

@@ -12,8 +12,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -31,13 +33,13 @@ from mlrt_iac.images.pip_install import (
     dist_listing,
     installed_size,
     marker_env,
+    owned_files,
     read_dists,
     run_pip,
-    split_files,
 )
 from mlrt_iac.images.pipconfig import pip_settings
 from mlrt_iac.images.reference import LayoutRef, RegistryRef, parse_reference, split_repository
-from mlrt_iac.images.registry import OCI_MANIFEST, Registry
+from mlrt_iac.images.registry import OCI_MANIFEST, Registry, is_loopback
 from mlrt_iac.images.requirements import normalised_set, validate_requirements
 from mlrt_iac.images.tarlayer import Blob, epoch, write_layer
 from mlrt_iac.images.types import BuiltImage, ImageInputs, LayerInfo, OciLayoutTarget, RegistryTarget, Target
@@ -47,6 +49,7 @@ MODEL_DIR = "/mlrt/model"
 INPUTS_LABEL = "org.mlrt.inputs"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+BIG_DIST_BYTES = 64 << 20  # installed size over which a distribution gets a layer of its own
 Progress = Callable[[str], None]
 Layer = tuple[str, Blob]
 
@@ -91,25 +94,50 @@ def _pip_layers(
         run_pip([*first, *extra], target, python, platforms, progress)
         dists = read_dists(target)
         needed = closure(first, dists, marker_env(python, platforms[0]))
-        files_a, files_b = split_files(target, dists, needed)
-        progress(
-            f"pip installed {len(dists)} packages for {tag}: {_mb(installed_size(files_a) + installed_size(files_b))}"
-        )
+        owned = owned_files(target, dists)
+        total = sum(installed_size(files) for files in owned.values())
+        progress(f"pip installed {len(dists)} packages for {tag}: {_mb(total)}")
+        groups = _package_groups(owned, needed)
+        jobs = []
+        for name, members, files in groups:
+            # Keyed by what it holds: a changed workload requirement that leaves these
+            # distributions alone reuses the layer without packing it again.
+            content_key = _key(name, python, platforms, site, dist_listing(members, dists))
+            jobs.append((name, files, content_key, cache.get(content_key)))
+        todo = [(n, f, k) for n, f, k, hit in jobs if hit is None]
+        with ThreadPoolExecutor(max(1, min(len(todo), os.cpu_count() or 1))) as pool:
+            # zlib releases the GIL: big layers compress in parallel
+            built = dict(
+                zip(
+                    [k for _, _, k in todo],
+                    pool.map(lambda job: write_layer(job[1], site, tmp / f"{job[2]}.tar.gz"), todo),
+                )
+            )
         layers: list[Layer] = []
-        if files_a:
-            # The big layer is keyed by what it holds, so a changed workload requirement that
-            # leaves these distributions alone reuses it without packing it again.
-            content_key = _key("packages", python, platforms, site, dist_listing(needed, dists))
-            if (cached := cache.get(content_key)) is not None:
-                layers += cached
-            else:
-                blob = write_layer(files_a, site, tmp / "packages.tar.gz")
-                layers += cache.put(content_key, [("packages", blob)])
-        if files_b:
-            layers.append(("requirements", write_layer(files_b, site, tmp / "requirements.tar.gz")))
+        for name, _, content_key, hit in jobs:
+            layers += hit if hit is not None else cache.put(content_key, [(name, built[content_key])])
         return cache.put(key, layers), True
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _package_groups(
+    owned: dict[str, list[tuple[str, str]]], needed: set[str]
+) -> list[tuple[str, set[str], list[tuple[str, str]]]]:
+    """(layer name, distributions, files): each distribution of the runtime/framework closure
+    over BIG_DIST_BYTES in a layer of its own ("packages-xgboost"), the rest of the closure in
+    "packages", the workload's additions in "requirements". Smaller layers pack in parallel and
+    an upgrade of one big distribution re-pushes only its layer."""
+    big = sorted(n for n in needed if n in owned and installed_size(owned[n]) >= BIG_DIST_BYTES)
+    groups: list[tuple[str, set[str], list[tuple[str, str]]]] = []
+    rest = sorted(n for n in needed if n in owned and n not in big)
+    if rest:
+        groups.append(("packages", set(rest), sorted(f for n in rest for f in owned[n])))
+    groups += [(f"packages-{n}", {n}, owned[n]) for n in big]
+    extra = sorted(n for n in owned if n not in needed)
+    if extra:
+        groups.append(("requirements", set(extra), sorted(f for n in extra for f in owned[n])))
+    return groups
 
 
 def _file_layer(name: str, files: list[tuple[str, str]], prefix: str, part: str, cache: LayerCache) -> Layer:
@@ -316,6 +344,7 @@ def build_image(
                     base_ref.host,
                     insecure=base_ref.host in insecure_registries,
                     auth=credentials_for(base_ref.host),
+                    http_fallback=is_loopback(base_ref.host),
                 )
                 clients.append(base_reg)
         base = resolve(base_ref, base_reg)

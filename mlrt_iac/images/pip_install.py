@@ -123,17 +123,17 @@ def closure(roots: Iterable[str], dists: dict[str, Dist], env: dict[str, str]) -
     return names
 
 
-def split_files(target: Path, dists: dict[str, Dist], first: set[str]) -> tuple[list[File], list[File]]:
-    """(files of the distributions in `first`, all other files), left out what the module
-    docstring says; a file no RECORD names goes with the distribution owning its top folder."""
+def owned_files(target: Path, dists: dict[str, Dist]) -> dict[str, list[File]]:
+    """The files of each distribution ("" for files no distribution claims), left out what the
+    module docstring says; a file no RECORD names goes with the distribution owning its top
+    folder."""
     owner: dict[str, str] = {}
     top_owner: dict[str, str] = {}
     for dist in dists.values():
         for path in dist.files:
             owner[path] = dist.name
             top_owner.setdefault(path.split("/", 1)[0], dist.name)
-    a: list[File] = []
-    b: list[File] = []
+    out: dict[str, list[File]] = {}
     base = str(target)
     for dirpath, dirnames, filenames in os.walk(base):
         rel_dir = os.path.relpath(dirpath, base).replace(os.sep, "/")
@@ -144,8 +144,17 @@ def split_files(target: Path, dists: dict[str, Dist], first: set[str]) -> tuple[
             full = os.path.join(dirpath, name)
             if name.endswith(".pyc") or os.path.islink(full):
                 continue
-            who = owner.get(rel) or top_owner.get(rel.split("/", 1)[0])
-            (a if who in first else b).append((rel, full))
+            who = owner.get(rel) or top_owner.get(rel.split("/", 1)[0]) or ""
+            out.setdefault(who, []).append((rel, full))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def split_files(target: Path, dists: dict[str, Dist], first: set[str]) -> tuple[list[File], list[File]]:
+    """(files of the distributions in `first`, all other files)."""
+    a: list[File] = []
+    b: list[File] = []
+    for who, files in owned_files(target, dists).items():
+        (a if who in first else b).extend(files)
     return sorted(a), sorted(b)
 
 

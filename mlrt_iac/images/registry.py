@@ -48,13 +48,16 @@ class Registry:
         insecure: bool = False,
         auth: RegistryAuth | None = None,
         http_fallback: bool = False,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.host = host
         self.base = f"{'http' if insecure else 'https'}://{host}"
         # As Docker does for loopback registries: https first, plain http when TLS fails.
         self._http_fallback = http_fallback and not insecure
         self.auth = auth
-        self._client = httpx.Client(timeout=httpx.Timeout(30.0, read=300.0), follow_redirects=True)
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(30.0, read=300.0), follow_redirects=True, transport=transport
+        )
         self._challenge: tuple[str, dict[str, str]] | None = None  # (scheme, params), once pinged
         self._tokens: dict[tuple[str, ...], str] = {}
 

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-# zlib level 6 is the gzip default; every builder of an image must use the same one for the
+# zlib level 1: several times faster than the default 6 on the big package layers (mostly
+# compiled code), about 15% larger. Every builder of an image must use the same one for the
 # digest to match, so it is fixed here (and part of digest.FORMAT's meaning).
-GZIP_LEVEL = 6
+GZIP_LEVEL = 1
 
 
 @dataclass(frozen=True)
