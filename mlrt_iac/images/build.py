@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlrt_iac.errors import PermanentError
 from mlrt_iac.images import layout
@@ -43,6 +43,9 @@ from mlrt_iac.images.registry import OCI_MANIFEST, Registry, is_loopback
 from mlrt_iac.images.requirements import normalised_set, validate_requirements
 from mlrt_iac.images.tarlayer import Blob, epoch, write_layer
 from mlrt_iac.images.types import BuiltImage, ImageInputs, LayerInfo, OciLayoutTarget, RegistryTarget, Target
+
+if TYPE_CHECKING:
+    from mlrt_iac.runtime.content_hashes import FileHashCache
 
 APP_DIR = "/mlrt/app"
 MODEL_DIR = "/mlrt/model"
@@ -316,10 +319,13 @@ def build_image(
     progress: Progress = lambda s: None,
     cache_dir: Path | None = None,
     insecure_registries: Collection[str] = (),
+    hash_cache: FileHashCache | None = None,
 ) -> BuiltImage:
     """Build the image `inputs` describe and push it to `target`; see the module docstring.
     `insecure_registries` lists base registries (host:port) spoken to over plain http (the
-    target's own flag covers a base on the target's registry)."""
+    target's own flag covers a base on the target's registry; loopback registries fall back to
+    http as Docker's do). `hash_cache` is the plan's FileHashCache, so files hashed at plan
+    time are not read again."""
     problems = validate_requirements(inputs.pip_requirements)
     if problems:
         raise PermanentError(
@@ -348,7 +354,7 @@ def build_image(
                 )
                 clients.append(base_reg)
         base = resolve(base_ref, base_reg)
-        parts = input_parts(inputs)
+        parts = input_parts(inputs, hash_cache=hash_cache)
         digest = digest_of_parts(parts)
         cache = LayerCache(cache_dir if cache_dir is not None else default_cache_dir())
         layers, pip_ran = _layers(inputs, base, parts, cache, progress)

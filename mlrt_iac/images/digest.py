@@ -4,6 +4,11 @@ network, per part, so a plan can say which part changed ("image inputs changed: 
 File parts hash content, not stat data: a `touch` or a fresh clone changes nothing. Content
 hashes are found by (path, size, mtime, inode, device), in the caller's persistent
 `FileHashCache` when given (the providers pass the project's), else in a per-process memo.
+
+Requirement strings count as written: an unpinned "numpy>=1.26" keeps its digest when a new numpy
+is released, and the layer cache keeps what it resolved to the first time (pin versions, or
+clear the cache, to move on). Where pip fetches from is not part of the digest (it is part of
+the layer cache's key).
 """
 
 from __future__ import annotations

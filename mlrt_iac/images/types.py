@@ -52,7 +52,8 @@ Target = OciLayoutTarget | RegistryTarget
 
 @dataclass(frozen=True)
 class LayerInfo:
-    """One of mlrt's layers in a built image; `reused` means it was neither built nor uploaded."""
+    """One of mlrt's layers in a built image; `reused`: the target already had it (not uploaded,
+    not written)."""
 
     name: str
     digest: str

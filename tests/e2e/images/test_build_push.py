@@ -5,7 +5,10 @@ base layers by cross-repository mount. pip installs from a local wheel folder (n
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -175,3 +178,82 @@ def test_tags_listed_after_push(
     )
     resp = httpx.get(f"http://{registry.host}/v2/team/tags/tags/list", auth=(auth.username, auth.password))
     assert resp.json()["tags"] == ["v1"] and built.layers == []
+
+
+def test_base_given_as_a_multi_platform_index(
+    registry: RegistryServer, base_layout: Path, auth: RegistryAuth, tmp_path: Path
+) -> None:
+    """An OCI index (as multi-arch python images are) resolves to linux/amd64, in a layout and
+    in a registry (pushed there by `skopeo copy --all`)."""
+    root = tmp_path / "multi"
+    shutil.copytree(base_layout, root)
+    index_doc = json.loads((root / "index.json").read_text())
+    single = next(
+        d for d in index_doc["manifests"] if d["annotations"]["org.opencontainers.image.ref.name"] == "base"
+    )
+    multi = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {
+                    **{k: single[k] for k in ("mediaType", "digest", "size")},
+                    "platform": {"os": "linux", "architecture": "amd64"},
+                }
+            ],
+        }
+    ).encode()
+    digest = "sha256:" + hashlib.sha256(multi).hexdigest()
+    (root / "blobs" / "sha256" / digest.partition(":")[2]).write_bytes(multi)
+    index_doc["manifests"].append(
+        {
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": digest,
+            "size": len(multi),
+            "annotations": {"org.opencontainers.image.ref.name": "multi"},
+        }
+    )
+    (root / "index.json").write_text(json.dumps(index_doc))
+    from_layout = build_image(
+        ImageInputs(base=f"oci:{root}:multi", include_runtime=False),
+        OciLayoutTarget(tmp_path / "o", "t"),
+        cache_dir=tmp_path / "c",
+    )
+    single_built = build_image(
+        ImageInputs(base=f"oci:{root}:base", include_runtime=False),
+        OciLayoutTarget(tmp_path / "o", "u"),
+        cache_dir=tmp_path / "c",
+    )
+    # same layers and config; only the base reference (in the inputs label) differs
+    assert (
+        _inspect(f"oci:{tmp_path / 'o'}:t", registry)["Layers"]
+        == _inspect(f"oci:{tmp_path / 'o'}:u", registry)["Layers"]
+    )
+    assert from_layout.digest != single_built.digest
+    proc = subprocess.run(
+        [
+            "skopeo",
+            "copy",
+            "--quiet",
+            "--all",
+            "--dest-creds",
+            registry.creds,
+            "--dest-tls-verify=false",
+            f"oci:{root}:multi",
+            f"docker://{registry.host}/base/multi:1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HOME": str(registry.root)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    pushed = build_image(
+        ImageInputs(base=f"{registry.host}/base/multi:1", include_runtime=False),
+        RegistryTarget(f"{registry.host}/team/multi", "v1", insecure=True, auth=auth),
+        cache_dir=tmp_path / "c",
+    )
+    assert (
+        _inspect(f"docker://{pushed.reference}", registry)["Layers"]
+        == _inspect(f"oci:{tmp_path / 'o'}:t", registry)["Layers"]
+    )
