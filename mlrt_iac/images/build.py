@@ -94,7 +94,7 @@ def _pip_layers(
         target = tmp / "site"
         tag = f"cp{python.replace('.', '')} {platforms[0]}"
         progress(f"pip install {len(first) + len(extra)} requirements for {tag}")
-        run_pip([*first, *extra], target, python, platforms, progress)
+        run_pip([*first, *extra], target, python, platforms)
         dists = read_dists(target)
         needed = closure(first, dists, marker_env(python, platforms[0]))
         owned = owned_files(target, dists)

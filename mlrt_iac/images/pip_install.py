@@ -12,7 +12,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.parser import Parser
 from pathlib import Path
@@ -36,9 +36,7 @@ def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def run_pip(
-    requirements: list[str], target: Path, python: str, platforms: list[str], progress: Callable[[str], None]
-) -> None:
+def run_pip(requirements: list[str], target: Path, python: str, platforms: list[str]) -> None:
     """Install `requirements` into `target`; a PermanentError naming what pip could not find."""
     cmd = [sys.executable, "-m", "pip", "install", "--target", str(target), "--only-binary=:all:"]
     cmd += ["--python-version", python, "--implementation", "cp"]
@@ -58,7 +56,6 @@ def run_pip(
             + f"\n(for Python {python}, {platforms[0]}; only binary wheels are used). Check the"
             " requirement's name and version, and that a wheel exists for that Python and platform.",
         )
-    del progress
 
 
 def read_dists(target: Path) -> dict[str, Dist]:
