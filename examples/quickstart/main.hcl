@@ -10,8 +10,12 @@ compute_pool "cpu" {
   comment           = "Quickstart pool: one small CPU node"
 }
 
-# Where the service's image goes, as Snowflake's create_service asks for one: an OCI image
-# layout directory under .mlrt/ on the local and ray providers, a registry on kubernetes.
+# Where service images go: an OCI image layout directory under .mlrt/ on the local and ray
+# providers, a registry on kubernetes. The service below does not name it, so nothing is built
+# here: a local service runs on this machine's Python. Add `image_repository =
+# image_repository.models` to the service (and a build_external_access_integration that allows
+# the package index) to build its image too, as Snowflake's create_service does: the first
+# build installs XGBoost and mlrt's runtime for the image (about 640 MB, a minute or more).
 image_repository "models" {
   comment = "Images of the quickstart's model service"
 }
@@ -68,10 +72,9 @@ training "churn" {
 }
 
 service "churn" {
-  compute_pool     = compute_pool.cpu
-  model            = training.churn.model_uri
-  image_repository = image_repository.models
-  functions        = ["predict"]
-  num_workers      = 2
-  max_queue        = 64
+  compute_pool = compute_pool.cpu
+  model        = training.churn.model_uri
+  functions    = ["predict"]
+  num_workers  = 2
+  max_queue    = 64
 }

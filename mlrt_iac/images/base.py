@@ -15,7 +15,7 @@ from typing import Any
 
 from mlrt_iac.errors import PermanentError
 from mlrt_iac.images import layout
-from mlrt_iac.images.reference import ImageRef, LayoutRef, RegistryRef
+from mlrt_iac.images.reference import ImageRef, LayoutRef, RegistryRef, ScratchRef
 from mlrt_iac.images.registry import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, Registry
 
 PYTHON_LABEL = "org.mlrt.python"
@@ -102,8 +102,23 @@ def _oci_layers(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def scratch() -> BaseImage:
+    """The empty base: no layers, this machine's Python version and architecture."""
+    import sys
+
+    config = {
+        "architecture": _ARCH.get(platform.machine().lower(), "amd64"),
+        "os": "linux",
+        "config": {"Labels": {PYTHON_LABEL: f"{sys.version_info.major}.{sys.version_info.minor}"}},
+        "rootfs": {"type": "layers", "diff_ids": []},
+    }
+    return BaseImage(ScratchRef(), "", config, [], None)
+
+
 def resolve(ref: ImageRef, registry: Registry | None) -> BaseImage:
     """Fetch the base's manifest and config; never its layers."""
+    if isinstance(ref, ScratchRef):
+        return scratch()
     if isinstance(ref, LayoutRef):
         root = Path(ref.path)
         desc = layout.find(root, ref.tag, ref.digest)

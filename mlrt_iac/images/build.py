@@ -235,7 +235,11 @@ def _push_registry(
             continue
         if isinstance(base.ref, LayoutRef):
             reg.upload_blob(repo, digest, size, layout.blob_path(Path(base.ref.path), digest))
-        elif base.registry is reg and reg.mount_blob(repo, digest, base.ref.repository):
+        elif (
+            base.registry is reg
+            and isinstance(base.ref, RegistryRef)
+            and reg.mount_blob(repo, digest, base.ref.repository)
+        ):
             continue
         else:
             assert base.registry is not None and isinstance(base.ref, RegistryRef)
@@ -373,7 +377,8 @@ def build_image(
             reference = f"oci:{root}@{_sha(manifest)}"
         infos = [LayerInfo(name, b.digest, b.size, reused=b.digest not in fresh) for name, b in layers]
         for info in infos:
-            progress(f"layer {info.name}: {_mb(info.size)} ({'reused' if info.reused else 'uploaded'})")
+            fresh_word = "uploaded" if isinstance(target, RegistryTarget) else "written"
+            progress(f"layer {info.name}: {_mb(info.size)} ({'reused' if info.reused else fresh_word})")
         return BuiltImage(reference, _sha(manifest), pushed, infos, pip_ran)
     finally:
         for client in clients:

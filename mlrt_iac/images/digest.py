@@ -74,7 +74,7 @@ def input_parts(inputs: ImageInputs, *, hash_cache: FileHashCache | None = None)
         runtime = _sha256(_canonical([runtime_requirements(), files_digest(runtime_files(), hash_cache)]))
     framework = framework_requirement(inputs.framework) or ""
     parts = {
-        "base": inputs.base.strip(),
+        "base": _base_part(inputs.base),
         "pip_requirements": _sha256(_canonical(normalised_set(inputs.pip_requirements)))
         if inputs.pip_requirements
         else "",
@@ -91,6 +91,18 @@ def input_parts(inputs: ImageInputs, *, hash_cache: FileHashCache | None = None)
     if hash_cache is not None:
         hash_cache.save()
     return parts
+
+
+def _base_part(base: str) -> str:
+    """The base reference as written; `scratch` stands for this machine's Python and
+    architecture, so they are part of it."""
+    text = base.strip()
+    if text != "scratch":
+        return text
+    import platform
+    import sys
+
+    return f"scratch python{sys.version_info.major}.{sys.version_info.minor} {platform.machine().lower()}"
 
 
 def inputs_digest(inputs: ImageInputs, *, hash_cache: FileHashCache | None = None) -> str:

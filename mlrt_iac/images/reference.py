@@ -47,7 +47,18 @@ class LayoutRef:
         )
 
 
-ImageRef = RegistryRef | LayoutRef
+@dataclass(frozen=True)
+class ScratchRef:
+    """`scratch`, Docker's name for the empty image: mlrt's layers alone, for this machine's
+    Python and architecture (what the local provider builds on when no base is named; add a
+    base with Python to run the image elsewhere)."""
+
+    def __str__(self) -> str:
+        return SCRATCH
+
+
+SCRATCH = "scratch"
+ImageRef = RegistryRef | LayoutRef | ScratchRef
 
 
 def _bad(ref: str, why: str) -> PermanentError:
@@ -68,6 +79,8 @@ def split_repository(name: str) -> tuple[str, str]:
 def parse_reference(ref: str, *, require_pin: bool = True) -> ImageRef:
     """Parse a base image reference; without a tag or digest it is refused when `require_pin`."""
     text = ref.strip()
+    if text == SCRATCH:
+        return ScratchRef()
     name, _, digest = text.partition("@")
     if digest and not _DIGEST.match(digest):
         raise _bad(ref, f"{digest!r} is not a sha256 digest")

@@ -194,6 +194,11 @@ class TrainingPlanning(KitHandler):
     type_name: ClassVar[str] = "training"
     computed: ClassVar[tuple[str, ...]] = TRAINING_COMPUTED
 
+    # Whether this provider installs `pip_requirements` for a run (Ray's runtime_env `pip`):
+    # then they are fetched through the training's integrations; else they must be satisfied
+    # in this Python environment already.
+    installs_requirements: ClassVar[bool] = False
+
     def runs_here(self) -> bool:
         """Whether the training runs in this Python environment (so its framework must be
         installed here): true for local runs and Ray clusters mlrt starts on this machine."""
@@ -201,10 +206,12 @@ class TrainingPlanning(KitHandler):
 
     def plan_checks(self, ctx: ProviderContext, desired: Attributes) -> list[Finding]:
         """What the files and this environment decide before anything runs: the framework is
-        installed, the datasets exist and have their columns, the entrypoint imports."""
+        installed, pip_requirements parse (and are installed here, or reachable through the
+        training's integrations), the datasets exist and have their columns, the entrypoint
+        imports."""
         from .plan_checks import training_findings
 
-        return training_findings(ctx, desired, self.runs_here())
+        return training_findings(ctx, desired, self.runs_here(), self.installs_requirements)
 
     def run_version(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
         """Run the training once and return its new version: the run id, every computed

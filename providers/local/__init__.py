@@ -46,7 +46,7 @@ INFRA_HANDLERS: tuple[type[ResourceHandler], ...] = (
 )
 
 _NUMERIC_LIMITS = ("max_cpus", "max_memory_gib", "max_gpus", "overcommit")
-_KNOWN_ARGS = {"root", "instance_family", *_NUMERIC_LIMITS}
+_KNOWN_ARGS = {"root", "instance_family", "base_image", *_NUMERIC_LIMITS}
 
 
 class LocalProvider(Provider):
@@ -62,6 +62,9 @@ class LocalProvider(Provider):
     def __init__(self) -> None:
         super().__init__()
         self.root: Path | None = None
+        # What service images are built on when a service names no base_image: None builds
+        # the layers alone (no base), for this machine's Python.
+        self.base_image: str | None = None
         self.families: FamilyCatalog = FamilyCatalog()
         # Seconds to wait for the pool ledger's lock before a RetryableError (tests lower it).
         self.lock_timeout: float = 10.0
@@ -81,6 +84,15 @@ class LocalProvider(Provider):
             else:
                 p = Path(root).expanduser()
                 self.root = p if p.is_absolute() else (ctx.project_dir / p)
+        base = config.get("base_image")
+        if base is not None and is_known(base):
+            if not isinstance(base, str) or not base:
+                diags.add_error(
+                    'Invalid "base_image" in provider "local"',
+                    'base_image is an image reference with a tag or digest ("registry/python:3.11-slim").',
+                )
+            else:
+                self.base_image = base
         for key in _NUMERIC_LIMITS:
             v = config.get(key)
             if v is None or not is_known(v):

@@ -40,6 +40,7 @@ from mlrt_iac.provider import (
     BatchReadResult,
     CreateResult,
     DiffResult,
+    Finding,
     LogLine,
     LogQuery,
     ProviderContext,
@@ -48,8 +49,9 @@ from mlrt_iac.provider import (
     UpdateResult,
     filled,
 )
-from providers.kit import models
+from providers.kit import models, service_image
 from providers.kit.batch import process_table, read_by_scan
+from providers.kit.build_checks import egress_findings, requirement_findings
 from providers.kit.names import file_safe_name, name_as_id
 from providers.kit.processes import ProcessRef, stop_groups
 from providers.kit.records import atomic_write_json, read_json
@@ -124,12 +126,25 @@ class ServiceHandler(LocalHandler):
         return name_as_id(ctx, desired)
 
     def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
-        return service_diff(prior, desired, COMPUTED, REPLACE)
+        result = service_diff(prior, desired, COMPUTED, REPLACE)
+        return service_image.image_diff(ctx, result, prior, desired, self.lp.base_image)
 
     def plan_computed(
         self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None
     ) -> Attributes:
-        return planned_status(desired, prior)
+        return {**planned_status(desired, prior), **service_image.planned_image(ctx, prior, desired, self.lp.base_image)}
+
+    def plan_checks(self, ctx: ProviderContext, desired: Attributes) -> list[Finding]:
+        """pip_requirements parse; an image build reaches the package index only through the
+        service's build_external_access_integration."""
+        out = requirement_findings(desired)
+        if not out and service_image.repository(ctx, desired) is not None:
+            out.extend(
+                egress_findings(
+                    ctx, desired, "build_external_access_integration", f"The image build of {ctx.address}"
+                )
+            )
+        return out
 
     # -- processes -------------------------------------------------------------------------
     def _start(
@@ -222,14 +237,16 @@ class ServiceHandler(LocalHandler):
         lines = logs[-1].read_text(errors="replace").splitlines()[-20:]
         return f"Last lines of {logs[-1]}:\n" + "\n".join(lines)
 
-    def _attrs(self, desired: Attributes, endpoint: str | None, status: str) -> Attributes:
+    def _attrs(
+        self, desired: Attributes, endpoint: str | None, status: str, image: str | None = None
+    ) -> Attributes:
         urls = {f: f"{endpoint}/{f}" for f in desired.get("functions") or ["predict"]} if endpoint else {}
         return {
             "endpoint": endpoint,
             "functions_urls": urls,
             "status": status,
             "status_message": None,
-            "image": None,
+            "image": image,
         }
 
     def _record(
@@ -294,13 +311,15 @@ class ServiceHandler(LocalHandler):
     # -- protocol --------------------------------------------------------------------------
     def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
         name = file_safe_name(ctx, desired)
+        # The image first: a build that fails leaves nothing running (and nothing in the layout).
+        image, private = service_image.build(ctx, desired, self.lp.base_image)
         leftover = self._processes(ctx, name)
         if leftover.get("pids"):
             stop_pids(self._refs(leftover))
         if desired.get("suspended"):
             self._record(ctx, name, 0, [], 0)
             self._use(ctx, name, desired)  # it resumes on this model
-            return CreateResult(name, self._attrs(desired, None, "SUSPENDED"))
+            return CreateResult(name, self._attrs(desired, None, "SUSPENDED", image), private)
         self._claim_pool(ctx, name, desired)
         port = int(leftover.get("port") or 0) or free_port()
         generation = int(leftover.get("generation") or 0) + 1
@@ -319,7 +338,7 @@ class ServiceHandler(LocalHandler):
             self._record(ctx, name, port, [], generation)
             self._use(ctx, name)
             raise
-        return CreateResult(name, self._attrs(desired, endpoint, "READY"))
+        return CreateResult(name, self._attrs(desired, endpoint, "READY", image), private)
 
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
         return self._read(ctx, id, prior, ProcessRef.alive)
@@ -377,13 +396,15 @@ class ServiceHandler(LocalHandler):
         return ReadResult({"name": id, **self._attrs({}, endpoint, "READY")})
 
     def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
+        image, built = service_image.build(ctx, desired, self.lp.base_image)
+        private = {**ctx.private, **built}
         procs = self._processes(ctx, id)
         old = self._refs(procs)
         if desired.get("suspended"):
             stop_pids(old)
             self._record(ctx, id, int(procs.get("port") or 0), [], int(procs.get("generation") or 0))
             self._use(ctx, id, desired)  # it resumes on this model
-            return UpdateResult(self._attrs(desired, prior.get("endpoint"), "SUSPENDED"))
+            return UpdateResult(self._attrs(desired, prior.get("endpoint"), "SUSPENDED", image), private)
         self._claim_pool(ctx, id, desired)
         procs = self._processes(ctx, id)  # a pool resume may have started it again
         old = self._refs(procs)
@@ -409,7 +430,7 @@ class ServiceHandler(LocalHandler):
         stop_pids(old)
         self._record(ctx, id, port, new, generation)
         self._use(ctx, id, desired)
-        return UpdateResult(self._attrs(desired, endpoint, "READY"))
+        return UpdateResult(self._attrs(desired, endpoint, "READY", image), private)
 
     def delete(self, ctx: ProviderContext, id: str, prior: Attributes) -> None:
         procs = self._processes(ctx, id)

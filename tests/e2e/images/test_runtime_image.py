@@ -43,12 +43,14 @@ def test_runtime_and_xgboost_import_from_the_pulled_image(
         inputs,
         RegistryTarget(f"{registry.host}/team/xgb", "v1", insecure=True, auth=auth),
         progress=lines.append,
-        cache_dir=tmp_path / "cache",
+        # The session's layer cache ($XDG_CACHE_HOME, tests/conftest.py): the XGBoost packages
+        # are installed once per session, and tests/e2e/test_local_service_image.py reuses them.
     )
     names = [layer.name for layer in built.layers]
-    assert built.pip_ran and names[0] == "packages" and names[-2:] == ["runtime", "source"]
+    assert names[0] == "packages" and names[-2:] == ["runtime", "source"]
     assert "packages-xgboost" in names  # a big distribution gets a layer of its own
-    assert any(line.startswith("pip install 8 requirements for cp3") for line in lines), lines
+    if built.pip_ran:
+        assert any(line.startswith("pip install 8 requirements for cp3") for line in lines), lines
 
     pulled = tmp_path / "pulled"
     skopeo_copy(f"docker://{built.reference}", f"oci:{pulled}:t", registry)

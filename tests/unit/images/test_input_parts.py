@@ -130,3 +130,19 @@ def test_input_parts_is_fast_enough_for_plans(tmp_path: Path) -> None:
         input_parts(inputs)
     per_call = (time.perf_counter() - start) / 5
     assert per_call < 0.25, per_call
+
+
+def test_scratch_is_this_machines_python_with_no_layers() -> None:
+    """`scratch` (no base image, the local provider's default) stands for this Python: its
+    version is part of the inputs, and the base has no layers and says which Python it is."""
+    import sys
+
+    from mlrt_iac.images.base import resolve
+    from mlrt_iac.images.reference import ScratchRef, parse_reference
+
+    ref = parse_reference("scratch")
+    assert isinstance(ref, ScratchRef)
+    base = resolve(ref, None)
+    assert base.layers == [] and base.python == f"{sys.version_info.major}.{sys.version_info.minor}"
+    parts = input_parts(ImageInputs(base="scratch", include_runtime=False))
+    assert parts["base"].startswith(f"scratch python{sys.version_info.major}.{sys.version_info.minor} ")
