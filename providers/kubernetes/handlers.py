@@ -325,7 +325,7 @@ class KubeHandler(ResourceHandler):
             if live is None:
                 drift.append(f"{ObjRef.of(obj)} is missing")
             else:
-                drift.extend(field_drift(obj, live))
+                drift.extend(field_drift(obj, live, self.cfg.force_conflicts))
         attrs = dict(prior)
         attrs.pop("drift", None)
         if drift:

@@ -79,24 +79,33 @@ def test_drift_after_out_of_band_change_and_conflict(
     assert created.attributes["endpoint"] == f"http://api.{NS}.svc.cluster.local:8080"
     assert created.attributes["status"] == "READY"
 
-    apiserver.edit("Deployment", NS, "api", {"spec": {"replicas": 5}}, manager="kubectl-scale")
+    apiserver.scale("Deployment", NS, "api", 5)  # `kubectl scale`: kubectl-scale owns replicas
     read = h.read(service_ctx(tmp_path), created.id, created.attributes)
-    assert read.attributes["drift"] == [f"Deployment {NS}/api .spec.replicas: 1 → 5"]
+    assert read.attributes["drift"] == [
+        f"Deployment {NS}/api .spec.replicas: 1 → 5 (field .spec.replicas is now owned by "
+        "kubectl-scale; apply will take it back)"
+    ]
     diff = h.diff(service_ctx(tmp_path), read.attributes, dict(SERVICE))
     assert diff.changed == ["drift"] and "spec.replicas" in diff.reasons["drift"]
 
-    # Repairing it conflicts with the other field manager, named in the error...
-    with pytest.raises(PermanentError) as err:
-        h.update(service_ctx(tmp_path), created.id, read.attributes, dict(SERVICE))
-    assert '"kubectl-scale"' in err.value.summary and "force_conflicts" in err.value.detail
-    # ...unless force_conflicts is set.
-    forced = KubernetesProvider()
-    forced.configure({**provider.config, "force_conflicts": True}, ctx(tmp_path))
+    # With force_conflicts = false the plan says apply will fail, and it does, naming the
+    # other field manager...
+    kept = KubernetesProvider()
+    kept.configure({**provider.config, "force_conflicts": False}, ctx(tmp_path))
     try:
-        handler(forced, "service").update(service_ctx(tmp_path), created.id, read.attributes, dict(SERVICE))
+        strict = handler(kept, "service")
+        (line,) = strict.read(service_ctx(tmp_path), created.id, created.attributes).attributes["drift"]
+        assert "apply will fail with a conflict" in line and "force_conflicts = false" in line
+        with pytest.raises(PermanentError) as err:
+            strict.update(service_ctx(tmp_path), created.id, read.attributes, dict(SERVICE))
+        assert '"kubectl-scale"' in err.value.summary and "force_conflicts" in err.value.detail
     finally:
-        forced.close()
-    assert apiserver.get("Deployment", NS, "api")["spec"]["replicas"] == 1  # type: ignore[index]
+        kept.close()
+    # ...while by default (issue 11, bug 3) apply takes the field back: no 409 for the user.
+    h.update(service_ctx(tmp_path), created.id, read.attributes, dict(SERVICE))
+    live = apiserver.get("Deployment", NS, "api")
+    assert live is not None and live["spec"]["replicas"] == 1
+    assert "kubectl-scale" not in {m["manager"] for m in live["metadata"]["managedFields"]}
     again = h.read(service_ctx(tmp_path), created.id, created.attributes)
     assert "drift" not in again.attributes
 
@@ -285,7 +294,20 @@ def test_defaults_the_server_fills_into_list_elements_are_not_drift(
     apiserver.edit("Deployment", NS, "api", {"spec": {"template": {"spec": {"containers": containers}}}})
     drifted = h.read(service_ctx(tmp_path), created.id, created.attributes)
     assert drifted.attributes is not None
-    assert any(".spec.template.spec.containers[0].image:" in d for d in drifted.attributes["drift"])
+    assert drifted.attributes["drift"] == [
+        f'Deployment {NS}/api .spec.template.spec.containers[name="server"].image: '
+        '"rayproject/ray-ml:2.60.0-py311" → "someone/else:1" (field '
+        '.spec.template.spec.containers[name="server"].image is now owned by kubectl-edit; '
+        "apply will take it back)"
+    ]
+
+    # Containers are merged by name: one a webhook injects (a sidecar, first in the list) is
+    # not drift, and the server container is still compared with the right live one.
+    containers[0]["image"] = "rayproject/ray-ml:2.60.0-py311"
+    containers.insert(0, {"name": "istio-proxy", "image": "istio/proxyv2:1.22"})
+    apiserver.edit("Deployment", NS, "api", {"spec": {"template": {"spec": {"containers": containers}}}})
+    read = h.read(service_ctx(tmp_path), created.id, created.attributes)
+    assert read.attributes is not None and "drift" not in read.attributes, read.attributes
 
 
 def test_a_crash_looping_service_reads_failed_with_its_cause(
