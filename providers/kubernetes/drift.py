@@ -174,19 +174,19 @@ def _excerpt(a: str, b: str) -> tuple[str, str]:
 
     def cut(s: str) -> str:
         hi = min(len(s), len(s) - end + CONTEXT)
-        return ("…" if lo else "") + s[lo:hi] + ("…" if hi < len(s) else "")
+        return ("..." if lo else "") + s[lo:hi] + ("..." if hi < len(s) else "")
 
     return cut(a), cut(b)
 
 
 def describe(want: Any, have: Any) -> str:
-    """`wanted → live`, readable however long the values are."""
+    """`wanted -> live`, readable however long the values are."""
     if isinstance(want, str) and isinstance(have, str) and ("\n" in want or "\n" in have):
         lines = list(
             difflib.unified_diff(want.splitlines(), have.splitlines(), "mlrt", "live", n=1, lineterm="")
         )[2:]
         shown = lines[:DIFF_LINES] + (
-            [f"… ({len(lines) - DIFF_LINES} more lines)"] if len(lines) > DIFF_LINES else []
+            [f"... ({len(lines) - DIFF_LINES} more lines)"] if len(lines) > DIFF_LINES else []
         )
         return "changed (- wanted, + live):\n    " + "\n    ".join(shown)
     if (
@@ -195,7 +195,9 @@ def describe(want: Any, have: Any) -> str:
         and all(not isinstance(v, (dict, list)) for v in want + have)
     ):
         if len(want) == len(have):
-            changed = [f"[{i}] {_text(w)} → {_text(h)}" for i, (w, h) in enumerate(zip(want, have)) if w != h]
+            changed = [
+                f"[{i}] {_text(w)} -> {_text(h)}" for i, (w, h) in enumerate(zip(want, have)) if w != h
+            ]
             if changed and len(_text(want)) > SHORT:
                 return "items " + ", ".join(changed)
         else:
@@ -203,7 +205,7 @@ def describe(want: Any, have: Any) -> str:
             extra = [_text(v) for v in have if v not in want]
             if len(_text(want)) > SHORT:
                 return (
-                    f"{len(want)} items → {len(have)} items"
+                    f"{len(want)} items -> {len(have)} items"
                     + (f" (missing {', '.join(gone)})" if gone else "")
                     + (f" (extra {', '.join(extra)})" if extra else "")
                 )
@@ -212,14 +214,14 @@ def describe(want: Any, have: Any) -> str:
         if want is not _MISSING and have is not _MISSING:
             a, b = _excerpt(a, b)
         else:
-            a = a if len(a) <= SHORT else a[: SHORT - 1] + "…"
-            b = b if len(b) <= SHORT else b[: SHORT - 1] + "…"
-    return f"{a} → {b}"
+            a = a if len(a) <= SHORT else a[: SHORT - 1] + "..."
+            b = b if len(b) <= SHORT else b[: SHORT - 1] + "..."
+    return f"{a} -> {b}"
 
 
 def field_drift(intent: dict[str, Any], live: dict[str, Any], force: bool = True) -> list[str]:
     """One line per managed field whose live value differs:
-    `Deployment ns/n .spec.replicas: 2 → 5 (field .spec.replicas is now owned by kubectl-scale;
+    `Deployment ns/n .spec.replicas: 2 -> 5 (field .spec.replicas is now owned by kubectl-scale;
     apply will take it back)`."""
     ref = ObjRef.of(intent)
     found: list[Difference] = []

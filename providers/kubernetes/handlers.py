@@ -10,7 +10,7 @@ nothing: whatever makes it fail, it first removes what it applied.
 
 Drift: `read` GETs every object, compares the managed fields with the intent re-rendered from the
 prior attributes, and reports differences in the computed attribute `drift` (a list of
-`Kind ns/name .field: wanted → live` lines); `diff` turns a non-empty `drift` into a change, so
+`Kind ns/name .field: wanted -> live` lines); `diff` turns a non-empty `drift` into a change, so
 the plan shows it and apply re-applies. A missing primary object means the resource is gone.
 
 `read_many` (what refresh uses) reaches the same results with one LIST per kind and namespace

@@ -82,7 +82,7 @@ def test_drift_after_out_of_band_change_and_conflict(
     apiserver.scale("Deployment", NS, "api", 5)  # `kubectl scale`: kubectl-scale owns replicas
     read = h.read(service_ctx(tmp_path), created.id, created.attributes)
     assert read.attributes["drift"] == [
-        f"Deployment {NS}/api .spec.replicas: 1 → 5 (field .spec.replicas is now owned by "
+        f"Deployment {NS}/api .spec.replicas: 1 -> 5 (field .spec.replicas is now owned by "
         "kubectl-scale; apply will take it back)"
     ]
     diff = h.diff(service_ctx(tmp_path), read.attributes, dict(SERVICE))
@@ -296,7 +296,7 @@ def test_defaults_the_server_fills_into_list_elements_are_not_drift(
     assert drifted.attributes is not None
     assert drifted.attributes["drift"] == [
         f'Deployment {NS}/api .spec.template.spec.containers[name="server"].image: '
-        '"rayproject/ray-ml:2.60.0-py311" → "someone/else:1" (field '
+        '"rayproject/ray-ml:2.60.0-py311" -> "someone/else:1" (field '
         '.spec.template.spec.containers[name="server"].image is now owned by kubectl-edit; '
         "apply will take it back)"
     ]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mlrt_iac.cli.main import main
 from tests.e2e.helpers import read_state, run_mlrt
 
 from .apiserver import TestApiServer
@@ -160,3 +161,47 @@ def test_engine_retries_transient_api_errors(apiserver: TestApiServer, tmp_path:
     assert "Warning" not in out  # the failed attempts removed what they applied
     assert all(f.count == 0 for f in apiserver.faults)
     assert run_mlrt(project, "destroy", "-auto-approve").returncode == 0
+
+
+@pytest.mark.slow  # five CLI commands: about 6 s
+def test_repaired_drift_leaves_no_stale_drift_in_state(
+    apiserver: TestApiServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 11, bug 2: `drift` is the provider's own computed attribute; after apply repaired
+    it, state kept the planned drift list, so the nightly `plan -refresh-only
+    -detailed-exitcode` said "No changes" (exit 0) when the same edit came back. Also bug 3:
+    the repair of a kubectl edit applies (force), with no 409."""
+    _fresh(apiserver)
+    project = _project(apiserver, tmp_path, CONFIG)
+
+    def mlrt(*args: str) -> tuple[int, str]:
+        """The CLI in this process (a subprocess per command took 30 s on a loaded machine)."""
+        capsys.readouterr()
+        code = main(["-chdir", str(project), *args, "-no-color"])
+        out = capsys.readouterr()
+        return code, out.out + out.err
+
+    assert mlrt("apply", "-auto-approve")[0] == 0
+
+    def scale_by_hand() -> None:
+        cluster = apiserver.get("RayCluster", "mlrt-cpu", "cpu")
+        assert cluster is not None
+        groups = cluster["spec"]["workerGroupSpecs"]
+        groups[0]["replicas"] = 3
+        apiserver.edit("RayCluster", "mlrt-cpu", "cpu", {"spec": {"workerGroupSpecs": groups}})
+
+    scale_by_hand()
+    code, out = mlrt("plan", "-refresh-only", "-detailed-exitcode")
+    assert code == 2, out
+    assert "workerGroupSpecs[0].replicas: 1 -> 3" in out
+    assert "now owned by kubectl-edit; apply will take it back" in out
+
+    code, out = mlrt("apply", "-auto-approve")
+    assert code == 0 and "409" not in out, out
+    assert apiserver.get("RayCluster", "mlrt-cpu", "cpu")["spec"]["workerGroupSpecs"][0]["replicas"] == 1  # type: ignore[index]
+    (pool,) = [r for r in read_state(project)["resources"] if r["address"] == "compute_pool.cpu"]
+    assert not pool["attributes"].get("drift"), pool["attributes"]["drift"]
+
+    scale_by_hand()  # the same drift comes back
+    code, out = mlrt("plan", "-refresh-only", "-detailed-exitcode")
+    assert code == 2, out

@@ -33,18 +33,18 @@ def test_long_values_show_what_differs_not_a_cut_prefix() -> None:
     by_field = {line.split(": ", 1)[0].split(" ", 2)[2]: line.split(": ", 1)[1] for line in lines}
     entry = by_field[".spec.entrypoint"]
     assert "workers 3" in entry and "workers 5" in entry and len(entry) < 120
-    assert by_field['.spec.submitterPodTemplate.spec.containers[name="s"].command'] == 'items [3] "3" → "5"'
+    assert by_field['.spec.submitterPodTemplate.spec.containers[name="s"].command'] == 'items [3] "3" -> "5"'
     env = by_field[".spec.runtimeEnvYAML"]
     assert env.startswith("changed (- wanted, + live):")
     assert "-  MLRT_JOB_SPEC" in env and "+  MLRT_JOB_SPEC" in env and "300" in env
 
 
 def test_short_and_missing_values() -> None:
-    assert describe(2, 5) == "2 → 5"
-    assert describe("a", "b") == '"a" → "b"'
+    assert describe(2, 5) == "2 -> 5"
+    assert describe("a", "b") == '"a" -> "b"'
     from providers.kubernetes.drift import _MISSING
 
-    assert describe(True, _MISSING) == "true → (unset)"
+    assert describe(True, _MISSING) == "true -> (unset)"
 
 
 def test_atomic_list_owned_whole_by_another_manager() -> None:
@@ -73,7 +73,7 @@ def test_atomic_list_owned_whole_by_another_manager() -> None:
         "spec": {"workerGroupSpecs": [{"groupName": "workers", "replicas": 3, "numOfHosts": 1}]},
     }
     assert field_drift(want, live, force=False) == [
-        "RayCluster ns/cpu .spec.workerGroupSpecs[0].replicas: 1 → 3 (field "
+        "RayCluster ns/cpu .spec.workerGroupSpecs[0].replicas: 1 -> 3 (field "
         ".spec.workerGroupSpecs[0].replicas is now owned by kubectl-edit; apply will fail with a "
         "conflict, as the provider sets force_conflicts = false (set it to true to take the field "
         "back, or revert the change))"
