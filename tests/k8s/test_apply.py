@@ -362,3 +362,55 @@ def test_a_crash_looping_service_reads_failed_with_its_cause(
     assert not isinstance(first, Exception) and first.attributes == read
     diff = h.diff(service_ctx(tmp_path), read, dict(SERVICE))
     assert "status" in diff.changed and "No model at /models" in diff.reasons["status"]
+
+
+def test_a_missing_crd_names_the_kind_and_what_to_do(
+    provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path
+) -> None:
+    """Issue 11, bug 5: without KubeRay's CRDs the real server answers the plain-text 404, and
+    the error's detail was "."; a refresh even took the RayCluster for deleted."""
+    h = handler(provider, "compute_pool")
+    created = h.create(pool_ctx(tmp_path), dict(POOL))
+    apiserver.uninstall("ray.io")
+    try:
+        with pytest.raises(PermanentError) as err:
+            h.read(pool_ctx(tmp_path), created.id, created.attributes)  # not "gone"
+        assert err.value.summary == "The cluster does not serve RayCluster (ray.io/v1)"
+        assert "404 page not found" in err.value.detail and "KubeRay v1.7.0 CRDs" in err.value.detail
+        (result,) = h.read_many(
+            pool_ctx(tmp_path), [ReadRequest(pool_ctx(tmp_path), created.id, created.attributes)]
+        ).results
+        assert isinstance(result, PermanentError) and "RayCluster (ray.io/v1)" in result.summary
+        with pytest.raises(PermanentError) as err:
+            h.create(pool_ctx(tmp_path), {**POOL, "name": "other"})
+        assert "RayCluster (ray.io/v1)" in err.value.summary
+    finally:
+        apiserver.missing_groups.clear()
+
+    apiserver.uninstall("cilium.io")
+    try:
+        cilium = KubernetesProvider()
+        cilium.configure({**provider.config, "fqdn_policies": "cilium"}, ctx(tmp_path))
+        eai = {"name": "eai", "enabled": True, "effective_egress": ["pypi.org:443"]}
+        related = pool_related(
+            **{
+                "external_access_integration.eai": Related(
+                    "external_access_integration.eai", "external_access_integration", "eai", eai
+                )
+            }
+        )
+        c = ProviderContext(tmp_path, tmp_path / ".mlrt", "training.t", related=related)
+        training = {
+            "name": "t",
+            "compute_pool": "cpu",
+            "framework": "xgboost",
+            "external_access_integrations": ["eai"],
+        }
+        with pytest.raises(PermanentError) as err:
+            handler(cilium, "training").create(c, training)
+        assert err.value.summary == "The cluster does not serve CiliumNetworkPolicy (cilium.io/v2)"
+        assert 'fqdn_policies = "none"' in err.value.detail
+        assert apiserver.get("RayJob", NS, "t") is None  # the failed create removed what it applied
+        cilium.close()
+    finally:
+        apiserver.missing_groups.clear()
