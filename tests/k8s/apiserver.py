@@ -567,6 +567,15 @@ class Store:
             self.owners[key] = {manager: {"op": "Apply", "paths": paths, "time": _now()}}
             self._stamp_managed(key)
             return 201, copy.deepcopy(self.objects[key])
+        want_rv = (body.get("metadata") or {}).get("resourceVersion")
+        if want_rv and want_rv != old["metadata"]["resourceVersion"]:
+            raise ApiError(  # a precondition, as on an update: the object moved since it was read
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on {kind.plural} "{name}": the object has been '
+                "modified; please apply your changes to the latest version and try again",
+                {"name": name, "group": kind.group, "kind": kind.plural},
+            )
         owners = self.owners.setdefault(key, {})
         conflicts = sorted(
             (m, p)

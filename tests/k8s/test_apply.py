@@ -9,7 +9,7 @@ import pytest
 
 from clients.kubernetes import KubeClient, ObjRef
 from mlrt_iac.errors import DeadlineExceeded, PermanentError, RetryableError
-from mlrt_iac.provider import ProviderContext, ReadRequest, Related
+from mlrt_iac.provider import PlannedResource, ProviderContext, ReadRequest, Related
 from providers.kubernetes import KubernetesProvider
 
 from .apiserver import TestApiServer
@@ -414,3 +414,63 @@ def test_a_missing_crd_names_the_kind_and_what_to_do(
         cilium.close()
     finally:
         apiserver.missing_groups.clear()
+
+
+def test_quota_fits_the_pool_and_its_services_pods(
+    provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path
+) -> None:
+    """Issue 11, bug 6: the quota was sized for the RayCluster alone; with the pods modelled
+    (and charged by the quota admission), a service of 4 replicas had only 2 pods created and
+    never became ready. Now each workload records its share and the quota grows with it."""
+    apiserver.model_pods = True
+    try:
+        pools = handler(provider, "compute_pool")
+        pool = pools.create(pool_ctx(tmp_path), dict(POOL))
+        assert {p["metadata"]["name"] for p in apiserver.objects("Pod")} == {"cpu-head-0", "cpu-workers-0"}
+        h = handler(provider, "service")
+        c = service_ctx(tmp_path)
+        c.deadline = time.monotonic() + 5
+        created = h.create(c, {**SERVICE, "max_instances": 4})
+        assert created.attributes["status"] == "READY"
+        pods = {p["metadata"]["name"] for p in apiserver.objects("Pod")}
+        assert {f"api-{i}" for i in range(4)} <= pods
+        quota = apiserver.get("ResourceQuota", NS, "cpu-quota")
+        assert quota is not None
+        shares = {k: v for k, v in quota["metadata"]["annotations"].items() if k.startswith("reserve.")}
+        assert shares == {
+            # head (1 vCPU, 4Gi) + max_nodes 2 x CPU_X64_XS (1 vCPU, 6Gi)
+            "reserve.mlrt.dev/compute_pool.cpu": "requests.cpu=3,requests.memory=16Gi,limits.memory=16Gi",
+            # (4 replicas + 1 during a rolling update) x 1 vCPU, 6Gi
+            "reserve.mlrt.dev/service.api": "requests.cpu=5,requests.memory=30Gi,limits.memory=30Gi",
+        }
+        assert quota["spec"]["hard"] == {
+            "requests.cpu": "8",
+            "requests.memory": "46Gi",
+            "limits.memory": "46Gi",
+        }
+        # The pool's refresh sees the services' shares as its own quota's, not as drift; its
+        # update keeps them.
+        read = pools.read(pool_ctx(tmp_path), pool.id, pool.attributes)
+        assert read.attributes is not None and "drift" not in read.attributes, read.attributes
+        pools.update(pool_ctx(tmp_path), pool.id, pool.attributes, dict(POOL))
+        assert apiserver.get("ResourceQuota", NS, "cpu-quota")["spec"]["hard"]["requests.cpu"] == "8"  # type: ignore[index]
+
+        # The plan says what the quota reserves, and for whom.
+        planned = [
+            PlannedResource("compute_pool.cpu", "compute_pool", "no-op", dict(POOL)),
+            PlannedResource("service.api", "service", "update", {**SERVICE, "max_instances": 4}),
+        ]
+        (note,) = provider.check_plan(ctx(tmp_path), planned)
+        assert note.address == "compute_pool.cpu"
+        assert (
+            note.summary
+            == f"ResourceQuota {NS}/cpu-quota reserves requests.cpu=8,requests.memory=46Gi,limits.memory=46Gi"
+        )
+        assert "service.api requests.cpu=5" in note.detail
+
+        h.delete(service_ctx(tmp_path), created.id, created.attributes)
+        quota = apiserver.get("ResourceQuota", NS, "cpu-quota")
+        assert quota is not None and quota["spec"]["hard"]["requests.cpu"] == "3"
+        assert "reserve.mlrt.dev/service.api" not in quota["metadata"]["annotations"]
+    finally:
+        apiserver.model_pods = False
