@@ -158,7 +158,7 @@ def test_engine_retries_transient_api_errors(apiserver: TestApiServer, tmp_path:
     assert "answered 429 while applying Namespace mlrt-cpu; retrying" in out
     assert "answered 503 while reading RayCluster mlrt-cpu/cpu); polling again" in out
     assert "503 while reading RayCluster mlrt-cpu/cpu; retrying" not in out  # not a retried create
-    assert "Warning" not in out  # the failed attempts removed what they applied
+    assert "Warning: could not remove" not in out  # the failed attempts removed what they applied
     assert all(f.count == 0 for f in apiserver.faults)
     assert run_mlrt(project, "destroy", "-auto-approve").returncode == 0
 
