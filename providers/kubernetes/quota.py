@@ -25,45 +25,49 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from .naming import label_value
 
 Manifest = dict[str, Any]
-Charge = dict[str, Fraction]
+Charge = dict[str, int]  # resource -> thousandths of its unit (millicores, milli-bytes)
 PREFIX = "reserve.mlrt.dev/"
 # What the quota limits, in this order in its annotations and messages.
 RESOURCES = ("requests.cpu", "requests.memory", "limits.memory", "requests.nvidia.com/gpu")
-_UNITS = {
-    "": Fraction(1),
-    "m": Fraction(1, 1000),
-    "k": Fraction(1000),
-    "M": Fraction(10**6),
-    "G": Fraction(10**9),
-    "Ki": Fraction(2**10),
-    "Mi": Fraction(2**20),
-    "Gi": Fraction(2**30),
-    "Ti": Fraction(2**40),
+_UNITS = {  # in thousandths, so every quantity mlrt writes is an integer
+    "": 1000,
+    "m": 1,
+    "k": 1000 * 1000,
+    "M": 1000 * 10**6,
+    "G": 1000 * 10**9,
+    "Ki": 1000 * 2**10,
+    "Mi": 1000 * 2**20,
+    "Gi": 1000 * 2**30,
+    "Ti": 1000 * 2**40,
 }
-_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([a-zA-Z]*)$")
+_QUANTITY = re.compile(r"^([0-9]+)(?:\.([0-9]+))?([a-zA-Z]*)$")
 
 
-def parse_quantity(text: Any) -> Fraction:
-    m = _QUANTITY.match(str(text).strip())
-    if m is None or m.group(2) not in _UNITS:
+@lru_cache(maxsize=1024)
+def parse_quantity(text: str) -> int:
+    """A Kubernetes quantity in thousandths of its unit (`500m` -> 500, `1Gi` -> 2**30 * 1000);
+    exact for the quantities mlrt renders (integers, `m`, binary and decimal suffixes)."""
+    m = _QUANTITY.match(text.strip())
+    if m is None or m.group(3) not in _UNITS:
         raise ValueError(f"not a Kubernetes quantity: {text!r}")
-    return Fraction(m.group(1)) * _UNITS[m.group(2)]
+    whole, frac, unit = int(m.group(1)), m.group(2) or "", _UNITS[m.group(3)]
+    return whole * unit + (int(frac) * unit) // 10 ** len(frac) if frac else whole * unit
 
 
-def format_quantity(resource: str, value: Fraction) -> str:
+def format_quantity(resource: str, value: int) -> str:
     """Canonical text: `6`, `500m`, `28Gi`, `1536Mi`."""
     if resource.endswith("memory"):
         for unit in ("Gi", "Mi", "Ki"):
             if value and value % _UNITS[unit] == 0:
-                return f"{int(value / _UNITS[unit])}{unit}"
-        return str(int(value))
-    return str(int(value)) if value.denominator == 1 else f"{int(value * 1000)}m"
+                return f"{value // _UNITS[unit]}{unit}"
+        return str(value // 1000)
+    return str(value // 1000) if value % 1000 == 0 else f"{value}m"
 
 
 def pod_charge(pod_spec: Mapping[str, Any]) -> Charge:
@@ -72,12 +76,12 @@ def pod_charge(pod_spec: Mapping[str, Any]) -> Charge:
     for resource in RESOURCES:
         kind, _, name = resource.partition(".")
 
-        def amount(c: Mapping[str, Any], kind: str = kind, name: str = name) -> Fraction:
+        def amount(c: Mapping[str, Any], kind: str = kind, name: str = name) -> int:
             value = ((c.get("resources") or {}).get(kind) or {}).get(name)
-            return parse_quantity(value) if value is not None else Fraction(0)
+            return parse_quantity(str(value)) if value is not None else 0
 
-        total = sum((amount(c) for c in pod_spec.get("containers") or []), Fraction(0))
-        init = max((amount(c) for c in pod_spec.get("initContainers") or []), default=Fraction(0))
+        total = sum(amount(c) for c in pod_spec.get("containers") or [])
+        init = max((amount(c) for c in pod_spec.get("initContainers") or []), default=0)
         if max(total, init):
             out[resource] = max(total, init)
     return out
@@ -91,7 +95,7 @@ def add(*charges: Charge) -> Charge:
     out: Charge = {}
     for c in charges:
         for k, v in c.items():
-            out[k] = out.get(k, Fraction(0)) + v
+            out[k] = out.get(k, 0) + v
     return out
 
 
