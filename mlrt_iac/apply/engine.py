@@ -305,6 +305,7 @@ class _Walker:
             private=dict(own.private) if own is not None else {},
             # What a delete is about: the recorded object (create/update swap in their own).
             sensitive_paths=tuple(tuple(p) for p in own.sensitive_attributes) if own is not None else (),
+            timeouts=dict(ch.timeouts),
         )
 
     def _execute(self, ch: ResourceChange) -> None:

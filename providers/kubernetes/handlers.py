@@ -113,6 +113,8 @@ class KubeHandler(ResourceHandler):
         are ctx's (the attributes the call is about) unless given."""
         index = r.RenderIndex.from_related(ctx.related)
         paths = ctx.sensitive_paths if sensitive is None else tuple(tuple(p) for p in sensitive)
+        if ctx.timeouts and "timeouts" not in attrs:  # as `mlrt render` passes them (a RayJob's deadline)
+            attrs = {**attrs, "timeouts": dict(ctx.timeouts)}
         return r.render_resource(self.type_name, ctx.address, attrs, index, self.cfg, paths)
 
     @staticmethod
@@ -121,8 +123,8 @@ class KubeHandler(ResourceHandler):
         sensitive (those live in a Secret the prior rendering names)."""
         return {**ctx.private, PRIOR_SENSITIVE: [list(p) for p in ctx.sensitive_paths]}
 
-    def deadline(self, ctx: ProviderContext, attrs: Attributes) -> float:
-        """When a create or update must be done (waits included)."""
+    def deadline(self, ctx: ProviderContext, attrs: Attributes, op: str = "create") -> float:
+        """When a create or update (`op`) must be done, waits included."""
         return deadline_of(ctx, self.cfg.ready_timeout_secs)
 
     def apply_objects(self, objs: list[Obj]) -> list[Obj]:
@@ -262,7 +264,7 @@ class KubeHandler(ResourceHandler):
                 attrs[k] = prior[k]
         out = self.render(ctx, attrs)
         self._warn(ctx, out)
-        deadline = self.deadline(ctx, attrs)
+        deadline = self.deadline(ctx, attrs, "update")
         self.share_quota(ctx, out.manifests)
         self.apply_objects(out.manifests)
         wanted = {ObjRef.of(o) for o in out.manifests}
@@ -403,9 +405,13 @@ class ComputePoolHandler(KubeHandler):
             live = self.client.get(ObjRef.of(obj))
         return rq.with_reservations(obj, {**rq.reservations_of(live), **rq.reservations_of(obj)})
 
-    def deadline(self, ctx: ProviderContext, attrs: Attributes) -> float:
-        """A scale may also not take longer than the pool's `scale_timeout_secs`."""
-        own = super().deadline(ctx, attrs)
+    def deadline(self, ctx: ProviderContext, attrs: Attributes, op: str = "create") -> float:
+        """The operation's deadline; a scale (an update) may also not take longer than the
+        pool's `scale_timeout_secs`, after which it rolls back. A create waits for its own
+        deadline (`timeouts { create }`), whatever the pool's scale timeout."""
+        own = super().deadline(ctx, attrs, op)
+        if op != "update":
+            return own
         scale = attrs.get("scale_timeout_secs")
         if isinstance(scale, (int, float)) and not isinstance(scale, bool):
             return min(own, time.monotonic() + float(scale))

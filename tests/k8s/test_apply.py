@@ -474,3 +474,15 @@ def test_quota_fits_the_pool_and_its_services_pods(
         assert "reserve.mlrt.dev/service.api" not in quota["metadata"]["annotations"]
     finally:
         apiserver.model_pods = False
+
+
+def test_a_pool_create_waits_its_own_deadline_not_the_scale_timeout(
+    provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path
+) -> None:
+    """Issue 11, bug 4: a pool's create gave up after `scale_timeout_secs`, which bounds a
+    scale (an update, rolled back when it runs out), not the create (`timeouts { create }`)."""
+    apiserver.auto_ready(after_gets=5)  # ready on the fifth poll, well after the scale timeout
+    c = pool_ctx(tmp_path)
+    c.deadline = time.monotonic() + 10
+    created = handler(provider, "compute_pool").create(c, {**POOL, "scale_timeout_secs": 0.01})
+    assert created.attributes["state"] == "ACTIVE"

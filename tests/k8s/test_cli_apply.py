@@ -205,3 +205,52 @@ def test_repaired_drift_leaves_no_stale_drift_in_state(
     scale_by_hand()  # the same drift comes back
     code, out = mlrt("plan", "-refresh-only", "-detailed-exitcode")
     assert code == 2, out
+
+
+TIMED_TRAINING = """
+mlrt {
+  default_provider = "kubernetes"
+}
+
+provider "kubernetes" {
+  kubeconfig         = "%s"
+  poll_interval_secs = 0.05
+}
+
+compute_pool "slow" {
+  instance_family = "CPU_X64_XS"
+}
+
+training "t" {
+  compute_pool = compute_pool.slow
+  framework    = "xgboost"
+
+  dataset "train" {
+    source    = "s3://bucket/train.parquet"
+    label_col = "y"
+  }
+
+  timeouts {
+    create = "2h"
+  }
+}
+"""
+
+
+def test_timeouts_reach_the_applied_objects(
+    apiserver: TestApiServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 11, bug 4: the applied RayJob had no activeDeadlineSeconds while `mlrt render`
+    gave it the training's `timeouts { create }` (the engine now hands the handler the
+    resource's timeouts)."""
+    _fresh(apiserver)
+    project = _project(apiserver, tmp_path, TIMED_TRAINING)
+    capsys.readouterr()
+    code = main(["-chdir", str(project), "apply", "-auto-approve", "-no-color"])
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
+    job = apiserver.get("RayJob", "mlrt-slow", "t")
+    assert job is not None and job["spec"]["activeDeadlineSeconds"] == 7200
+    rendered = tmp_path / "rendered"
+    assert main(["-chdir", str(project), "render", "-out", str(rendered)]) == 0
+    assert "activeDeadlineSeconds: 7200" in (rendered / "rayjob-mlrt-slow-t.yaml").read_text()
