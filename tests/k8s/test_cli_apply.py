@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from clients.kubernetes import KubeClient
 from mlrt_iac.cli.main import main
 from tests.e2e.helpers import read_state, run_mlrt
 
@@ -254,3 +255,39 @@ def test_timeouts_reach_the_applied_objects(
     rendered = tmp_path / "rendered"
     assert main(["-chdir", str(project), "render", "-out", str(rendered)]) == 0
     assert "activeDeadlineSeconds: 7200" in (rendered / "rayjob-mlrt-slow-t.yaml").read_text()
+
+
+@pytest.mark.slow  # an apply and a plan of the whole example: about 6 s
+def test_the_gitops_example_converges(
+    apiserver: TestApiServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 11, bug 1: right after apply, plan -detailed-exitcode exited 2 ("updated in-place"
+    for every pool and service) because the server defaults fields inside list items
+    (containers, ports, RayCluster groups). The gitops example, applied against the test
+    server (which defaults as kube-apiserver and the KubeRay CRDs do), plans no changes."""
+    _fresh(apiserver)
+    monkeypatch.setenv("KUBECONFIG", str(apiserver.kubeconfig(tmp_path / "kubeconfig")))
+    project = tmp_path / "gitops"
+    project.mkdir()
+    text = (Path(__file__).resolve().parents[2] / "examples" / "gitops" / "main.hcl").read_text()
+    text = text.replace(
+        'provider "kubernetes" {\n', 'provider "kubernetes" {\n  poll_interval_secs = 0.02\n', 1
+    )
+    (project / "main.hcl").write_text(text)
+
+    def mlrt(*args: str) -> tuple[int, str]:
+        capsys.readouterr()
+        code = main(["-chdir", str(project), *args, "-no-color"])
+        out = capsys.readouterr()
+        return code, out.out + out.err
+
+    client = KubeClient(str(tmp_path / "kubeconfig"))
+    client.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "mlrt-system"}})
+    client.close()
+    code, out = mlrt("apply", "-auto-approve")
+    assert code == 0, out
+    code, out = mlrt("plan", "-detailed-exitcode")
+    assert code == 0, out
