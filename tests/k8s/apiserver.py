@@ -1,26 +1,34 @@
 """A small but real Kubernetes API server for tests: HTTP on 127.0.0.1, real REST paths.
 
 It speaks what mlrt uses, with the semantics that matter to a client:
-- kinds: core/v1 Namespace Secret Service ConfigMap ResourceQuota ServiceAccount; apps/v1
-  Deployment; rbac.authorization.k8s.io/v1 Role RoleBinding;
+- kinds: core/v1 Namespace Secret Service ConfigMap Pod ResourceQuota ServiceAccount; apps/v1
+  Deployment (and its `scale` subresource); rbac.authorization.k8s.io/v1 Role RoleBinding;
   networking.k8s.io/v1 NetworkPolicy Ingress; policy/v1 PodDisruptionBudget;
   coordination.k8s.io/v1 Lease; ray.io/v1 RayCluster RayJob; cilium.io/v2 CiliumNetworkPolicy;
 - GET object and LIST (`labelSelector` equality terms; `limit`/`continue` pages served from one
   snapshot with one resourceVersion, 410 Expired after `compact()`), POST create (409 AlreadyExists,
   404 when the namespace is missing), PUT with `resourceVersion` (409 on mismatch, 422 without),
-  PATCH `application/apply-patch+yaml` (server-side apply with `fieldManager`, managed fields
-  tracked per leaf path, 409 on a conflicting change of a field another manager owns unless
-  `force=true`, fields the applier stopped sending are removed, a no-op keeps the
-  resourceVersion) and `application/merge-patch+json` / strategic merge (as merge patch),
-  DELETE with `propagationPolicy` (Foreground leaves the object visible with a
-  `deletionTimestamp` for `foreground_gets` more GETs), `/version`, `/api`, `/apis`, discovery;
-- errors as `Status` objects; bearer-token authentication (401 without it);
+  PATCH `application/apply-patch+yaml` (server-side apply with `fieldManager`: managed fields
+  as SSA computes them, lists merged by their keys where the schema has them (fieldsets.py),
+  recorded in the real `fieldsV1` format; 409 with the real message and causes on a
+  conflicting change of a field another manager owns unless `force=true`, which moves it to
+  the applier; fields the applier stopped sending are removed; a no-op keeps the
+  resourceVersion; a `metadata.resourceVersion` in the body is a precondition) and
+  `application/merge-patch+json` / strategic merge (as merge patch; the changed fields move to
+  its manager, operation Update: `kubectl-edit`, `kubectl-label`, `kubectl-scale` through the
+  scale subresource), DELETE with `propagationPolicy` (Foreground leaves the object visible
+  with a `deletionTimestamp` for `foreground_gets` more GETs; owned pods are collected),
+  `dryRun=All` on every write, `/version`, `/api`, `/apis`, discovery;
+- defaulting as kube-apiserver's (defaults.py: built-in defaults inside list items, the
+  KubeRay CRDs' schema defaults) and ResourceQuota admission of pods (quota.py), with the pods
+  of Deployments and RayClusters created by the simulated controllers when `model_pods` is on;
+- errors as `Status` objects, except the plain-text `404 page not found` for a path no API
+  group serves (`uninstall("cilium.io")`: a CRD that is not installed); bearer-token
+  authentication (401 without it);
 - `/metrics` with `apiserver_request_total` by verb (GET, LIST, ...), resource, scope and code,
   as the real server counts requests (`request_counts()` sums them by verb);
 - fault injection (`inject(429, count=2, retry_after=1)`) and controller simulation
   (`mark_ready`, `auto_ready`): what a KubeRay or Deployment controller would write to status.
-
-Lists are atomic in managed fields (real SSA merges some lists by key; atomic is stricter).
 """
 
 from __future__ import annotations
