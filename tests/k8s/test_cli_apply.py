@@ -164,7 +164,6 @@ def test_engine_retries_transient_api_errors(apiserver: TestApiServer, tmp_path:
     assert run_mlrt(project, "destroy", "-auto-approve").returncode == 0
 
 
-@pytest.mark.slow  # five CLI commands: about 6 s
 def test_repaired_drift_leaves_no_stale_drift_in_state(
     apiserver: TestApiServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
