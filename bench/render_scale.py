@@ -28,6 +28,9 @@ def items(pools: int = 100, services: int = 1000) -> list[RenderItem]:
                 "instance_family": "GPU_NV_S" if i % 10 == 0 else "CPU_X64_M",
                 "min_nodes": 1,
                 "max_nodes": 4,
+                # what the engine fills before rendering (the schema's defaults)
+                "active_nodes": 1,
+                "auto_suspend_secs": 3600,
             },
         )
         for i in range(pools)
@@ -55,6 +58,11 @@ def items(pools: int = 100, services: int = 1000) -> list[RenderItem]:
                 "compute_pool": f"p{i % pools}",
                 "model": f"s3://m/{i}",
                 "max_instances": 2,
+                # what the engine fills before rendering (derived from the pool's family)
+                "functions": ["predict"],
+                "gpu_requests": 0,
+                "num_workers": 13,
+                "max_queue": 52,
                 "ingress_enabled": i % 2 == 0,
                 "external_access_integrations": ["e"] if i % 5 == 0 else [],
             },

@@ -8,6 +8,9 @@ Authentication, TLS and proxies come from the kubeconfig exactly as kubectl woul
 Errors are typed, so callers branch on the class, never on message text:
 
 - 404 -> `NotFound` (a PermanentError); `get` turns it into None and `delete` into False.
+  A 404 whose body is the plain text "404 page not found" (no API group serves the path: a
+  CRD that is not installed) is `MissingKind` instead, naming the kind, its group/version and
+  what to do; it is never taken for a missing object.
 - 410 -> `Expired`: a list's continue token outlived the server's history; `list` then reads
   the rest as client-go's pager does (one full list, no pages).
 - 409 from a server-side apply whose fields another manager owns -> `FieldManagerConflict`
@@ -123,6 +126,56 @@ class FieldManagerConflict(ApiError):
     """409 from a server-side apply: fields mlrt sets are managed by another field manager."""
 
 
+class MissingKind(ApiError):
+    """404 with the API server's plain-text "404 page not found": no API group serves this
+    path, so the kind's CustomResourceDefinition is not installed. Not a `NotFound`: the
+    object is not gone, its kind is (a `get` raises instead of answering None)."""
+
+    def __init__(self, summary: str, detail: str, kind: str, api_version: str) -> None:
+        super().__init__(summary, detail, 404)
+        self.kind, self.api_version = kind, api_version
+
+
+# What to do when a kind mlrt renders is not served, by API group.
+MISSING_KIND_HINTS: dict[str, str] = {
+    "ray.io": (
+        "Install the KubeRay v1.7.0 CRDs (the kuberay-operator Helm chart 1.7.0, or `kubectl "
+        "apply --server-side -k 'github.com/ray-project/kuberay/ray-operator/config/crd?ref=v1.7.0'`) "
+        "and the operator, then run mlrt again."
+    ),
+    "cilium.io": (
+        "CiliumNetworkPolicy comes with Cilium, which this cluster does not run. Install Cilium, "
+        'or set fqdn_policies = "none" in the kubernetes provider block (HOST_PORT egress rules '
+        "are then not enforced, and the plan names the hosts)."
+    ),
+}
+
+
+def missing_kind(path: str, what: str) -> MissingKind:
+    """The error for a plain-text 404 on `path`: which kind and group/version, and what to do."""
+    parts = [p for p in path.split("/") if p]
+    group, version = (
+        ("", parts[1]) if parts[:1] == ["api"] else (parts[1], parts[2] if len(parts) > 2 else "")
+    )
+    api_version = f"{group}/{version}" if group else version
+    rest = parts[2:] if not group else parts[3:]
+    if rest[:1] == ["namespaces"] and len(rest) > 2:
+        rest = rest[2:]
+    plural = rest[0] if rest else ""
+    kind = next((k for k, (p, _) in KINDS.items() if p == plural), plural or "resource")
+    hint = MISSING_KIND_HINTS.get(
+        group, "Install the CustomResourceDefinition that defines it, then run mlrt again."
+    )
+    return MissingKind(
+        f"The cluster does not serve {kind} ({api_version})",
+        f"The Kubernetes API answered 404 page not found while {what}: no API group serves "
+        f"{plural or path} in {api_version}, so the {kind} CustomResourceDefinition is not "
+        f"installed. {hint}",
+        kind,
+        api_version,
+    )
+
+
 class Conflict(RetryableError):
     """409 that may clear: the object changed since it was read, or already exists."""
 
@@ -135,6 +188,13 @@ def _message(body: Any, fallback: str) -> tuple[str, Obj]:
     if not isinstance(status, dict):
         status = {}
     return str(status.get("message") or fallback), status
+
+
+def _is_status(body: Any) -> bool:
+    """Whether an error body is a `Status` object (the API answered) rather than the plain
+    text the server's mux writes for a path nothing serves."""
+    _, status = _message(body, "")
+    return status.get("kind") == "Status"
 
 
 def _retry_after(headers: Any) -> float:
@@ -274,6 +334,8 @@ class KubeClient:
         except (urllib3.exceptions.HTTPError, OSError) as exc:  # refused, reset, timed out
             raise map_api_error(exc, what) from exc
         if not 200 <= resp.status <= 299:
+            if resp.status == 404 and not _is_status(raw):
+                raise missing_kind(path, what)
             raise map_api_error(_HttpFailure(resp.status, raw, resp.headers), what)
         return json.loads(raw) if raw else {}
 
@@ -418,10 +480,11 @@ class KubeClient:
         return self.request("PUT", ref.path(), f"updating {ref}", {"fieldManager": self.field_manager}, obj)
 
     def delete(self, ref: ObjRef, propagation: str = "Foreground") -> bool:
-        """Ask for deletion; False when it was already gone."""
+        """Ask for deletion; False when it was already gone (or its kind is not served: no
+        object of it can exist)."""
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
         try:
             self.request("DELETE", ref.path(), f"deleting {ref}", {"propagationPolicy": propagation}, body)
             return True
-        except NotFound:
+        except (NotFound, MissingKind):
             return False

@@ -128,6 +128,10 @@ class ProviderContext:
     private: Private = field(default_factory=dict)
     deadline: float | None = None
     sensitive_paths: tuple[AttributePath, ...] = ()
+    # The resource's `timeouts { }` in seconds by operation ("create", "update", "delete"), as
+    # written (empty when unset): for a provider that writes them into what it creates (a
+    # Kubernetes RayJob's activeDeadlineSeconds), so apply and `mlrt render` agree.
+    timeouts: dict[str, float] = field(default_factory=dict)
 
     def for_resource(
         self,

@@ -305,6 +305,7 @@ class _Walker:
             private=dict(own.private) if own is not None else {},
             # What a delete is about: the recorded object (create/update swap in their own).
             sensitive_paths=tuple(tuple(p) for p in own.sensitive_attributes) if own is not None else (),
+            timeouts=dict(ch.timeouts),
         )
 
     def _execute(self, ch: ResourceChange) -> None:
@@ -375,7 +376,10 @@ class _Walker:
         return handler
 
     def _known_desired(self, ch: ResourceChange) -> tuple[dict[str, Any] | None, list[list[Any]]]:
-        computed = set(computed_attributes(ch.type))
+        # The type's computed attributes and the handler's own (a provider's `drift`): the
+        # planned `after` of an update carries the prior values of both, which are no
+        # arguments, and a result that leaves one out must not keep the stale prior value.
+        computed = set(computed_attributes(ch.type)) | set(self._handler(ch).computed)
         after = ch.after or {}
         desired = {k: v for k, v in after.items() if k not in computed and k != "id"}
         return (desired if is_known(desired) else None), [list(p) for p in ch.sensitive_paths]

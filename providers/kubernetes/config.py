@@ -34,7 +34,11 @@ class KubernetesConfig(BaseModel):
     gpu_node_selector: dict[str, str] = Field(default_factory=dict)
     gpu_tolerations: list[dict[str, Any]] = Field(default_factory=lambda: list(DEFAULT_GPU_TOLERATIONS))
     image: str = DEFAULT_IMAGE  # the runtime image (Ray + ML libraries + mlrt_iac.runtime)
-    force_conflicts: bool = False
+    # Server-side apply takes back the fields mlrt declares when another field manager
+    # (kubectl edit, scale, label, patch) took them: the plan shows such drift and promises
+    # to repair it. `false` makes apply fail with the conflict instead (the plan says so),
+    # for clusters where others are meant to own some of mlrt's fields.
+    force_conflicts: bool = True
     registry: str = "registry.local:5000"  # default registry for image_repository
     image_pull_secret: str | None = None  # an existing docker-registry Secret name
     ingress_class: str | None = None

@@ -10,7 +10,7 @@ nothing: whatever makes it fail, it first removes what it applied.
 
 Drift: `read` GETs every object, compares the managed fields with the intent re-rendered from the
 prior attributes, and reports differences in the computed attribute `drift` (a list of
-`Kind ns/name .field: wanted → live` lines); `diff` turns a non-empty `drift` into a change, so
+`Kind ns/name .field: wanted -> live` lines); `diff` turns a non-empty `drift` into a change, so
 the plan shows it and apply re-applies. A missing primary object means the resource is gone.
 
 `read_many` (what refresh uses) reaches the same results with one LIST per kind and namespace
@@ -53,6 +53,7 @@ from mlrt_iac.provider import RenderOutput as Rendered
 from providers.kit.service_status import FAILED, restart_failed
 
 from . import logs
+from . import quota as rq
 from . import render as r
 from .config import KubernetesConfig
 from .drift import field_drift
@@ -74,6 +75,9 @@ class KubeHandler(ResourceHandler):
     """Shared machinery; subclasses say which object is primary and when it is ready."""
 
     primary_kind: ClassVar[str] = ""
+    # Whether the resource's pods run in its pool's namespace and so take a share of the
+    # pool's ResourceQuota (quota.py): services and trainings.
+    reserves_quota: ClassVar[bool] = False
 
     @property
     def kp(self) -> KubernetesProvider:
@@ -109,6 +113,8 @@ class KubeHandler(ResourceHandler):
         are ctx's (the attributes the call is about) unless given."""
         index = r.RenderIndex.from_related(ctx.related)
         paths = ctx.sensitive_paths if sensitive is None else tuple(tuple(p) for p in sensitive)
+        if ctx.timeouts and "timeouts" not in attrs:  # as `mlrt render` passes them (a RayJob's deadline)
+            attrs = {**attrs, "timeouts": dict(ctx.timeouts)}
         return r.render_resource(self.type_name, ctx.address, attrs, index, self.cfg, paths)
 
     @staticmethod
@@ -117,12 +123,47 @@ class KubeHandler(ResourceHandler):
         sensitive (those live in a Secret the prior rendering names)."""
         return {**ctx.private, PRIOR_SENSITIVE: [list(p) for p in ctx.sensitive_paths]}
 
-    def deadline(self, ctx: ProviderContext, attrs: Attributes) -> float:
-        """When a create or update must be done (waits included)."""
+    def deadline(self, ctx: ProviderContext, attrs: Attributes, op: str = "create") -> float:
+        """When a create or update (`op`) must be done, waits included."""
         return deadline_of(ctx, self.cfg.ready_timeout_secs)
 
     def apply_objects(self, objs: list[Obj]) -> list[Obj]:
-        return [self.client.apply(obj, self.cfg.force_conflicts) for obj in objs]
+        return [self.apply_one(obj) for obj in objs]
+
+    def apply_one(self, obj: Obj) -> Obj:
+        """Server-side apply of one rendered object (forcing the fields mlrt declares unless
+        force_conflicts = false)."""
+        return self.client.apply(self.intent(obj, None), self.cfg.force_conflicts)
+
+    def intent(self, obj: Obj, live: Obj | None) -> Obj:
+        """What mlrt means `obj` to be, given its live version (fetched when None and needed):
+        the rendering, except where others' shares are kept on it (a pool's quota)."""
+        return obj
+
+    def share_quota(self, ctx: ProviderContext, manifests: list[Obj]) -> None:
+        """Record this workload's reservation on its pool's ResourceQuota (none: remove it)
+        and resize the quota, before its pods exist or after they are gone (quota.py). The
+        write is conditional on the quota's resourceVersion: a concurrent share makes it a
+        retryable conflict, never a lost reservation."""
+        pools = ctx.related_of("compute_pool")
+        if not self.reserves_quota or self.cfg.namespace is not None or not pools:
+            return
+        rendered = r.render_pool(pools[0].address, r.known(pools[0].attributes), self.cfg).manifests
+        quota = next((o for o in rendered if o["kind"] == "ResourceQuota"), None)
+        live = self.client.get(ObjRef.of(quota)) if quota is not None else None
+        if quota is None or live is None:
+            return  # the pool is not (yet) applied: its own apply sizes the quota
+        shares = {**rq.reservations_of(live), **rq.reservations_of(quota)}
+        charge = rq.encode(rq.reservation(manifests))
+        if charge:
+            shares[rq.key_of(ctx.address)] = charge
+        else:
+            shares.pop(rq.key_of(ctx.address), None)
+        if shares == rq.reservations_of(live):
+            return
+        obj = rq.with_reservations(quota, shares)
+        obj["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+        self.client.apply(obj, self.cfg.force_conflicts)
 
     def delete_objects(self, ctx: ProviderContext, refs: list[ObjRef], deadline: float) -> None:
         """Foreground deletion in reverse order, waiting for each object to be gone (404)."""
@@ -164,6 +205,7 @@ class KubeHandler(ResourceHandler):
         """Undo a failed create (best effort: what cannot be removed is reported)."""
         try:
             self.delete_objects(ctx, [ObjRef.of(o) for o in applied], time.monotonic() + CLEANUP_SECS)
+            self.share_quota(ctx, [])
         except ProviderError as cleanup:
             ctx.log(f"Warning: could not remove objects after a failed create: {cleanup.summary}")
 
@@ -184,8 +226,10 @@ class KubeHandler(ResourceHandler):
         deadline = self.deadline(ctx, attrs)
         applied: list[Obj] = []
         try:
+            self.share_quota(ctx, out.manifests)
             for obj in out.manifests:
                 applied.append(obj)  # before the call: a failed apply may still have stored it
+                # As rendered: nothing else can have recorded a share on what is created now.
                 self.client.apply(obj, self.cfg.force_conflicts)
             live = self.ready(ctx, self.primary(out.manifests), attrs, deadline)
         except Exception:
@@ -220,7 +264,8 @@ class KubeHandler(ResourceHandler):
                 attrs[k] = prior[k]
         out = self.render(ctx, attrs)
         self._warn(ctx, out)
-        deadline = self.deadline(ctx, attrs)
+        deadline = self.deadline(ctx, attrs, "update")
+        self.share_quota(ctx, out.manifests)
         self.apply_objects(out.manifests)
         wanted = {ObjRef.of(o) for o in out.manifests}
         before = self.render(ctx, prior, ctx.private.get(PRIOR_SENSITIVE, ()))
@@ -325,7 +370,7 @@ class KubeHandler(ResourceHandler):
             if live is None:
                 drift.append(f"{ObjRef.of(obj)} is missing")
             else:
-                drift.extend(field_drift(obj, live))
+                drift.extend(field_drift(self.intent(obj, live), live, self.cfg.force_conflicts))
         attrs = dict(prior)
         attrs.pop("drift", None)
         if drift:
@@ -342,6 +387,7 @@ class KubeHandler(ResourceHandler):
         out = self.render(ctx, prior)
         deadline = deadline_of(ctx, self.cfg.ready_timeout_secs)
         self.delete_objects(ctx, [ObjRef.of(o) for o in out.manifests], deadline)
+        self.share_quota(ctx, [])
 
 
 class ComputePoolHandler(KubeHandler):
@@ -350,9 +396,22 @@ class ComputePoolHandler(KubeHandler):
     computed = ("nodes", "state", "address", "drift")
     force_new = ("instance_family", "name")
 
-    def deadline(self, ctx: ProviderContext, attrs: Attributes) -> float:
-        """A scale may also not take longer than the pool's `scale_timeout_secs`."""
-        own = super().deadline(ctx, attrs)
+    def intent(self, obj: Obj, live: Obj | None) -> Obj:
+        """The quota keeps the shares its workloads recorded on it (quota.py): the pool's
+        rendering knows only its own."""
+        if obj["kind"] != "ResourceQuota":
+            return obj
+        if live is None:
+            live = self.client.get(ObjRef.of(obj))
+        return rq.with_reservations(obj, {**rq.reservations_of(live), **rq.reservations_of(obj)})
+
+    def deadline(self, ctx: ProviderContext, attrs: Attributes, op: str = "create") -> float:
+        """The operation's deadline; a scale (an update) may also not take longer than the
+        pool's `scale_timeout_secs`, after which it rolls back. A create waits for its own
+        deadline (`timeouts { create }`), whatever the pool's scale timeout."""
+        own = super().deadline(ctx, attrs, op)
+        if op != "update":
+            return own
         scale = attrs.get("scale_timeout_secs")
         if isinstance(scale, (int, float)) and not isinstance(scale, bool):
             return min(own, time.monotonic() + float(scale))
@@ -428,6 +487,7 @@ class ComputePoolHandler(KubeHandler):
 class TrainingHandler(KubeHandler):
     type_name = "training"
     primary_kind = "RayJob"
+    reserves_quota = True
     computed = (*computed_attributes("training"), "drift")
     force_new = (
         "compute_pool",
@@ -502,6 +562,7 @@ class ServiceHandler(KubeHandler):
 
     type_name = "service"
     primary_kind = "Deployment"
+    reserves_quota = True
     computed = ("endpoint", "functions_urls", "status", "status_message", "image", "drift")
     force_new = ("compute_pool", "name")
 

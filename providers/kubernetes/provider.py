@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from clients.kubernetes import KubeClient
 from mlrt_iac.diagnostics import Diagnostics
+from mlrt_iac.errors import MlrtError
 from mlrt_iac.provider import (
     Attributes,
+    Finding,
+    PlannedResource,
     Provider,
     ProviderContext,
     RenderItem,
@@ -18,8 +22,10 @@ from mlrt_iac.provider import (
 )
 from mlrt_iac.version import mlrt_version
 
+from . import quota
 from .config import KubernetesConfig, parse_config
 from .handlers import HANDLERS
+from .naming import ADDRESS_ANNOTATION
 from .render import render_items
 from .write import write_render
 
@@ -52,6 +58,44 @@ class KubernetesProvider(Provider):
             if self._client is None:
                 self._client = KubeClient(self.settings.kubeconfig, self.settings.context)
             return self._client
+
+    def check_plan(self, ctx: ProviderContext, planned: Sequence[PlannedResource]) -> list[Finding]:
+        """What each pool's ResourceQuota reserves, for the pools whose share changes in this
+        plan (quota.py): the plan says how much the namespace may use, and for whom."""
+        items = [
+            RenderItem(p.address, p.type, dict(p.attributes))
+            for p in planned
+            if p.action != "delete" and p.type in ("compute_pool", "service", "training")
+        ]
+        try:
+            manifests = render_items(items, self.settings).manifests
+        except MlrtError:
+            return []  # a resource that cannot render yet: its own checks report it
+        actions = {p.address: p.action for p in planned}
+        changing: set[str] = set()  # namespaces where something is created or changed
+        for obj in manifests:
+            meta = obj.get("metadata") or {}
+            if actions.get((meta.get("annotations") or {}).get(ADDRESS_ANNOTATION, "")) not in (
+                None,
+                "no-op",
+            ):
+                changing.add(str(meta.get("namespace") or ""))
+        out: list[Finding] = []
+        for obj in manifests:
+            meta = obj["metadata"]
+            if obj["kind"] != "ResourceQuota" or meta.get("namespace") not in changing:
+                continue
+            shares = quota.reservations_of(obj)
+            out.append(
+                Finding(
+                    "warning",
+                    f"ResourceQuota {meta['namespace']}/{meta['name']} reserves {quota.total(shares)}",
+                    "The pool's namespace may run at most this at once: its RayCluster and the "
+                    f"services and trainings on it ({quota.describe(shares)}).",
+                    address=str(meta["annotations"].get(ADDRESS_ANNOTATION, "")),
+                )
+            )
+        return out
 
     def render(self, resources: list[RenderItem]) -> RenderOutput:
         """Every manifest of `resources` and the warnings about what they cannot express."""

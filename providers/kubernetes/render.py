@@ -34,6 +34,7 @@ from mlrt_iac.provider import AttributePath, Related, RenderItem, RenderOutput, 
 from mlrt_iac.values import UNKNOWN, Sensitive
 
 from . import egress as eg
+from . import quota as rq
 from . import secrets as sec
 from .config import KubernetesConfig
 from .naming import ADDRESS_ANNOTATION, WORKLOAD_LABEL, base_labels, dns_name, label_value
@@ -223,19 +224,13 @@ def render_pool(address: str, attrs: Attributes, cfg: KubernetesConfig) -> Rende
         out.manifests.append(
             {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(ns, None, address, user=user)}
         )
-        hard = {
-            "requests.cpu": _cpu(max_n * fam.cpus + HEAD_CPU + 1),
-            "requests.memory": _mem(max_n * fam.memory_gib + HEAD_MEMORY_GIB + 2),
-            "limits.memory": _mem(max_n * fam.memory_gib + HEAD_MEMORY_GIB + 2),
-        }
-        if fam.gpus:
-            hard["requests.nvidia.com/gpu"] = str(max_n * fam.gpus)
+        # `spec.hard` and the reservations: filled in below, once the RayCluster is known.
         out.manifests.append(
             {
                 "apiVersion": "v1",
                 "kind": "ResourceQuota",
-                "metadata": _meta(f"{dns_name(name)}-quota", ns, address, user=user),
-                "spec": {"hard": hard},
+                "metadata": _meta(quota_name(name), ns, address, user=user),
+                "spec": {"hard": {}},
             }
         )
     worker_pod: Attributes = {
@@ -303,7 +298,15 @@ def render_pool(address: str, attrs: Attributes, cfg: KubernetesConfig) -> Rende
     )
     out.manifests.append(cluster)
     out.manifests.append(_head_policy(name, ns, address, user))
+    for i, obj in enumerate(out.manifests):
+        if obj["kind"] == "ResourceQuota":  # the pool's own share; workloads add theirs (quota.py)
+            own = {rq.key_of(address): rq.encode(rq.reservation([cluster]))}
+            out.manifests[i] = rq.with_reservations(obj, own)
     return out
+
+
+def quota_name(pool: str) -> str:
+    return f"{dns_name(pool)}-quota"
 
 
 def head_service_account(pool: str) -> str:
@@ -756,9 +759,21 @@ def render_items(items: list[RenderItem], cfg: KubernetesConfig) -> RenderOutput
     items = [RenderItem(i.address, i.type, known(i.attributes), i.sensitive_paths) for i in items]
     index = RenderIndex.from_items(items)
     out = RenderOutput()
+    shares: dict[str, dict[str, str]] = {}  # namespace -> the workloads' quota reservations
     for item in items:
         rendered = render_resource(
             item.type, item.address, item.attributes, index, cfg, item.sensitive_paths, with_secrets=False
         )
         extend(out, rendered)
+        if item.type in ("training", "service") and rendered.manifests:
+            ns = str(rendered.manifests[-1]["metadata"].get("namespace") or "")
+            charge = rq.encode(rq.reservation(rendered.manifests))
+            if charge:
+                shares.setdefault(ns, {})[rq.key_of(item.address)] = charge
+    # Each pool's quota holds the reservations of the workloads in its namespace (quota.py).
+    for i, obj in enumerate(out.manifests):
+        if obj["kind"] == "ResourceQuota":
+            ns = str(obj["metadata"].get("namespace") or "")
+            own = rq.reservations_of(obj)
+            out.manifests[i] = rq.with_reservations(obj, {**shares.get(ns, {}), **own})
     return out

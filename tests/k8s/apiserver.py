@@ -1,38 +1,47 @@
 """A small but real Kubernetes API server for tests: HTTP on 127.0.0.1, real REST paths.
 
 It speaks what mlrt uses, with the semantics that matter to a client:
-- kinds: core/v1 Namespace Secret Service ConfigMap ResourceQuota ServiceAccount; apps/v1
-  Deployment; rbac.authorization.k8s.io/v1 Role RoleBinding;
+- kinds: core/v1 Namespace Secret Service ConfigMap Pod ResourceQuota ServiceAccount; apps/v1
+  Deployment (and its `scale` subresource); rbac.authorization.k8s.io/v1 Role RoleBinding;
   networking.k8s.io/v1 NetworkPolicy Ingress; policy/v1 PodDisruptionBudget;
   coordination.k8s.io/v1 Lease; ray.io/v1 RayCluster RayJob; cilium.io/v2 CiliumNetworkPolicy;
 - GET object and LIST (`labelSelector` equality terms; `limit`/`continue` pages served from one
   snapshot with one resourceVersion, 410 Expired after `compact()`), POST create (409 AlreadyExists,
   404 when the namespace is missing), PUT with `resourceVersion` (409 on mismatch, 422 without),
-  PATCH `application/apply-patch+yaml` (server-side apply with `fieldManager`, managed fields
-  tracked per leaf path, 409 on a conflicting change of a field another manager owns unless
-  `force=true`, fields the applier stopped sending are removed, a no-op keeps the
-  resourceVersion) and `application/merge-patch+json` / strategic merge (as merge patch),
-  DELETE with `propagationPolicy` (Foreground leaves the object visible with a
-  `deletionTimestamp` for `foreground_gets` more GETs), `/version`, `/api`, `/apis`, discovery;
-- errors as `Status` objects; bearer-token authentication (401 without it);
+  PATCH `application/apply-patch+yaml` (server-side apply with `fieldManager`: managed fields
+  as SSA computes them, lists merged by their keys where the schema has them (fieldsets.py),
+  recorded in the real `fieldsV1` format; 409 with the real message and causes on a
+  conflicting change of a field another manager owns unless `force=true`, which moves it to
+  the applier; fields the applier stopped sending are removed; a no-op keeps the
+  resourceVersion; a `metadata.resourceVersion` in the body is a precondition) and
+  `application/merge-patch+json` / strategic merge (as merge patch; the changed fields move to
+  its manager, operation Update: `kubectl-edit`, `kubectl-label`, `kubectl-scale` through the
+  scale subresource), DELETE with `propagationPolicy` (Foreground leaves the object visible
+  with a `deletionTimestamp` for `foreground_gets` more GETs; owned pods are collected),
+  `dryRun=All` on every write, `/version`, `/api`, `/apis`, discovery;
+- defaulting as kube-apiserver's (defaults.py: built-in defaults inside list items, the
+  KubeRay CRDs' schema defaults) and ResourceQuota admission of pods (quota.py), with the pods
+  of Deployments and RayClusters created by the simulated controllers when `model_pods` is on;
+- errors as `Status` objects, except the plain-text `404 page not found` for a path no API
+  group serves (`uninstall("cilium.io")`: a CRD that is not installed); bearer-token
+  authentication (401 without it);
 - `/metrics` with `apiserver_request_total` by verb (GET, LIST, ...), resource, scope and code,
   as the real server counts requests (`request_counts()` sums them by verb);
 - fault injection (`inject(429, count=2, retry_after=1)`) and controller simulation
   (`mark_ready`, `auto_ready`): what a KubeRay or Deployment controller would write to status.
-
-Lists are atomic in managed fields (real SSA merges some lists by key; atomic is stricter).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,6 +50,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
+
+from .defaults import fill_defaults
+from .fieldsets import MISSING as _MISSING
+from .fieldsets import del_path, dotted, field_paths, fields_v1, get_path, set_path
+from .quota import admit_pod
 
 
 @dataclass(frozen=True)
@@ -86,65 +100,6 @@ _BY_PATH = {(k.group, k.version, k.plural): k for k in KINDS}
 Path_ = tuple[str, ...]
 
 
-def _container_defaults(c: dict[str, Any]) -> None:
-    image = str(c.get("image", ""))
-    c.setdefault(
-        "imagePullPolicy", "Always" if image.endswith(":latest") or ":" not in image else "IfNotPresent"
-    )
-    c.setdefault("terminationMessagePath", "/dev/termination-log")
-    c.setdefault("terminationMessagePolicy", "File")
-    for port in c.get("ports") or []:
-        port.setdefault("protocol", "TCP")
-    for probe in (c.get(k) for k in ("readinessProbe", "livenessProbe", "startupProbe")):
-        if isinstance(probe, dict):
-            for k, v in (
-                ("timeoutSeconds", 1),
-                ("periodSeconds", 10),
-                ("successThreshold", 1),
-                ("failureThreshold", 3),
-            ):
-                probe.setdefault(k, v)
-            if isinstance(probe.get("httpGet"), dict):
-                probe["httpGet"].setdefault("scheme", "HTTP")
-
-
-def _pod_defaults(spec: dict[str, Any]) -> None:
-    for k, v in (
-        ("restartPolicy", "Always"),
-        ("terminationGracePeriodSeconds", 30),
-        ("dnsPolicy", "ClusterFirst"),
-        ("securityContext", {}),
-        ("schedulerName", "default-scheduler"),
-    ):
-        spec.setdefault(k, v)
-    for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
-        if isinstance(c, dict):
-            _container_defaults(c)
-
-
-def fill_defaults(kind: str, obj: dict[str, Any]) -> None:
-    """What kube-apiserver's defaulting adds to the kinds mlrt writes, inside lists included
-    (each container's pull policy and termination message, each port's protocol, probe
-    timings): a client comparing what it sent with what it reads back must ignore them."""
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        return
-    if kind == "Deployment":
-        spec.setdefault("revisionHistoryLimit", 10)
-        spec.setdefault("progressDeadlineSeconds", 600)
-        template = spec.get("template") or {}
-        if isinstance(template.get("spec"), dict):
-            _pod_defaults(template["spec"])
-    elif kind == "Service":
-        spec.setdefault("sessionAffinity", "None")
-        spec.setdefault("internalTrafficPolicy", "Cluster")
-        for port in spec.get("ports") or []:
-            port.setdefault("protocol", "TCP")
-
-
-_META_KEEP = ("labels", "annotations")  # metadata fields that take part in managed fields
-
-
 class ApiError(Exception):
     def __init__(
         self,
@@ -158,6 +113,15 @@ class ApiError(Exception):
         self.code, self.reason, self.message = code, reason, message
         self.details = details
         self.headers = headers or {}
+        self.plain = False  # answered as text, not a Status (a path the server does not serve)
+
+    @classmethod
+    def page_not_found(cls) -> ApiError:
+        """kube-apiserver's answer for a path no API group serves (a CRD not installed): the
+        Go mux's plain-text 404, not a Status object."""
+        err = cls(404, "NotFound", "404 page not found")
+        err.plain = True
+        return err
 
     def status(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -197,60 +161,6 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def leaf_paths(obj: Any, prefix: Path_ = ()) -> set[Path_]:
-    """Managed-field paths of an applied object: leaves of maps; lists are atomic."""
-    out: set[Path_] = set()
-    if isinstance(obj, dict) and obj:
-        for k, v in obj.items():
-            if not prefix and k in ("status",):
-                continue
-            if prefix == ("metadata",) and k not in _META_KEEP:
-                continue
-            if not prefix and k in ("apiVersion", "kind"):
-                continue
-            out |= leaf_paths(v, prefix + (k,))
-    elif prefix:
-        out.add(prefix)
-    return out
-
-
-_MISSING = object()
-
-
-def get_path(obj: Any, path: Path_) -> Any:
-    for k in path:
-        if not isinstance(obj, dict) or k not in obj:
-            return _MISSING
-        obj = obj[k]
-    return obj
-
-
-def set_path(obj: dict[str, Any], path: Path_, value: Any) -> None:
-    for k in path[:-1]:
-        nxt = obj.get(k)
-        if not isinstance(nxt, dict):
-            nxt = obj[k] = {}
-        obj = nxt
-    obj[path[-1]] = copy.deepcopy(value)
-
-
-def del_path(obj: dict[str, Any], path: Path_) -> None:
-    parents = []
-    cur: Any = obj
-    for k in path[:-1]:
-        if not isinstance(cur, dict) or k not in cur:
-            return
-        parents.append((cur, k))
-        cur = cur[k]
-    if isinstance(cur, dict):
-        cur.pop(path[-1], None)
-    for parent, k in reversed(parents):  # prune maps left empty
-        if parent[k] == {}:
-            del parent[k]
-        else:
-            break
-
-
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch."""
     if not isinstance(patch, dict):
@@ -262,15 +172,6 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             out[k] = merge_patch(out.get(k), v)
     return out
-
-
-def _fields_v1(paths: set[Path_]) -> dict[str, Any]:
-    root: dict[str, Any] = {}
-    for p in sorted(paths):
-        cur = root
-        for k in p:
-            cur = cur.setdefault(f"f:{k}", {})
-    return root
 
 
 def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
@@ -298,6 +199,16 @@ class Store:
         self.snapshots: dict[tuple[Kind, str | None, str, int], list[dict[str, Any]]] = {}
         self.max_snapshots = 64
 
+    @contextlib.contextmanager
+    def dry_run(self) -> Iterator[None]:
+        """`dryRun=All`: the request is validated, defaulted, admitted and answered as if it
+        were stored, then everything it changed is put back (the resourceVersion too)."""
+        saved = (copy.deepcopy(self.objects), copy.deepcopy(self.owners), self.rv, dict(self.pending_delete))
+        try:
+            yield
+        finally:
+            self.objects, self.owners, self.rv, self.pending_delete = saved
+
     def next_rv(self) -> str:
         self.rv += 1
         return str(self.rv)
@@ -309,9 +220,10 @@ class Store:
                 "manager": m,
                 "operation": info["op"],
                 "apiVersion": key[0].api_version,
-                "fieldsType": "FieldsV1",
-                "fieldsV1": _fields_v1(info["paths"]),
                 "time": info["time"],
+                "fieldsType": "FieldsV1",
+                "fieldsV1": fields_v1(info["paths"]),
+                **({"subresource": info["subresource"]} if info.get("subresource") else {}),
             }
             for m, info in sorted(self.owners.get(key, {}).items())
             if info["paths"]
@@ -331,6 +243,86 @@ class Store:
             obj["status"] = {"phase": "Active"}
         fill_defaults(kind.kind, obj)
         return obj
+
+    def _collect(self, key: tuple[Kind, str, str], gone: dict[str, Any]) -> None:
+        """Garbage collection: the pods a deleted object owned go with it."""
+        uid = gone["metadata"].get("uid")
+        for k in [k for k in self.objects if k[0].kind == "Pod" and k[1] == key[1]]:
+            refs = self.objects[k]["metadata"].get("ownerReferences") or []
+            if any(r.get("uid") == uid for r in refs):
+                del self.objects[k]
+                self.owners.pop(k, None)
+
+    def _admit(self, kind: Kind, ns: str, body: dict[str, Any]) -> None:
+        """Admission of a new object: ResourceQuota for pods (quota.py)."""
+        if kind.kind != "Pod":
+            return
+        in_ns = [(k, o) for k, o in self.objects.items() if k[1] == ns]
+        quotas = [o for k, o in in_ns if k[0].kind == "ResourceQuota"]
+        if not quotas:
+            return
+        pods = [o for k, o in in_ns if k[0].kind == "Pod"]
+        message = admit_pod(str(body["metadata"]["name"]), body, quotas, pods)
+        if message:
+            raise ApiError(
+                403,
+                "Forbidden",
+                message,
+                {"name": body["metadata"]["name"], "kind": "pods"},
+            )
+
+    def sync_pods(
+        self, owner: dict[str, Any], groups: list[tuple[str, dict[str, Any], int]]
+    ) -> tuple[int, str]:
+        """What a ReplicaSet or KubeRay controller does: make `count` pods named
+        `<prefix>-<i>` from each (prefix, pod template, count), owned by `owner`, and remove
+        the extra ones. Returns the pods that exist and the last refusal (a quota message)."""
+        meta = owner["metadata"]
+        ns = meta.get("namespace", "")
+        pod_kind = next(k for k in KINDS if k.kind == "Pod")
+        ref = {
+            "apiVersion": owner["apiVersion"],
+            "kind": owner["kind"],
+            "name": meta["name"],
+            "uid": meta["uid"],
+        }
+        have, refused = 0, ""
+        for prefix, template, count in groups:
+            for i in range(count):
+                name = f"{prefix}-{i}"
+                if (pod_kind, ns, name) in self.objects:
+                    have += 1
+                    continue
+                body = {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {
+                        "name": name,
+                        "namespace": ns,
+                        "labels": dict((template.get("metadata") or {}).get("labels") or {}),
+                        "ownerReferences": [ref],
+                    },
+                    "spec": copy.deepcopy(template.get("spec") or {}),
+                    "status": {"phase": "Running"},
+                }
+                try:
+                    self.create(pod_kind, ns, body, "kube-controller-manager")
+                    have += 1
+                except ApiError as exc:
+                    refused = exc.message
+            extra = [
+                k
+                for k in self.objects
+                if k[0] is pod_kind
+                and k[1] == ns
+                and k[2].startswith(prefix + "-")
+                and k[2][len(prefix) + 1 :].isdigit()
+                and int(k[2][len(prefix) + 1 :]) >= count
+            ]
+            for k in extra:
+                del self.objects[k]
+                self.owners.pop(k, None)
+        return have, refused
 
     def _check_ns(self, kind: Kind, ns: str) -> None:
         if kind.namespaced and not any(k[0].kind == "Namespace" and k[2] == ns for k in self.objects):
@@ -375,7 +367,8 @@ class Store:
         if key in self.pending_delete:
             left = self.pending_delete[key]
             if left <= 0:
-                del self.pending_delete[key], self.objects[key]
+                del self.pending_delete[key]
+                self._collect(key, self.objects.pop(key))
                 self.owners.pop(key, None)
                 return None
             self.pending_delete[key] = left - 1
@@ -469,21 +462,45 @@ class Store:
                 f'{kind.plural} "{name}" already exists',
                 {"name": name, "group": kind.group, "kind": kind.plural},
             )
+        self._admit(kind, ns, body)
         self.objects[key] = self._new_object(kind, ns, body)
-        self.owners[key] = {manager: {"op": "Update", "paths": leaf_paths(body), "time": _now()}}
+        self.owners[key] = {manager: {"op": "Update", "paths": field_paths(kind.kind, body), "time": _now()}}
         self._stamp_managed(key)
         return copy.deepcopy(self.objects[key])
 
     def _update_owners(
-        self, key: tuple[Kind, str, str], old: dict[str, Any], new: dict[str, Any], manager: str
+        self,
+        key: tuple[Kind, str, str],
+        old: dict[str, Any],
+        new: dict[str, Any],
+        manager: str,
+        subresource: str = "",
     ) -> None:
-        changed = {p for p in leaf_paths(new) | leaf_paths(old) if get_path(old, p) != get_path(new, p)}
+        """An update (PUT, PATCH, a subresource write): the fields whose value it changed
+        move to `manager` with operation Update, as kube-apiserver records them."""
+        kind = key[0].kind
+        fill_defaults(kind, new)
+        changed = set()
+        for p in field_paths(kind, new) | field_paths(kind, old):
+            before, after = get_path(old, p), get_path(new, p)
+            if p[-1].startswith("k:"):  # an item's presence changes only when it comes or goes
+                if (before is _MISSING) != (after is _MISSING):
+                    changed.add(p)
+            elif before != after:
+                changed.add(p)
+        if not changed:
+            return
         owners = self.owners.setdefault(key, {})
         for m, info in owners.items():
             if m != manager:
                 info["paths"] -= changed
-        mine = owners.setdefault(manager, {"op": "Update", "paths": set(), "time": _now()})
+        mine = owners.get(manager)
+        if mine is None or mine["op"] != "Update":
+            mine = owners[manager] = {"op": "Update", "paths": set(), "time": _now()}
+        if subresource:
+            mine["subresource"] = subresource
         mine["paths"] |= {p for p in changed if get_path(new, p) is not _MISSING}
+        mine["time"] = _now()
 
     def _write(
         self, kind: Kind, key: tuple[Kind, str, str], old: dict[str, Any], new: dict[str, Any]
@@ -532,13 +549,15 @@ class Store:
         self._write(kind, key, old, new)
         return copy.deepcopy(self.objects[key])
 
-    def merge(self, kind: Kind, ns: str, name: str, patch: Any, manager: str) -> dict[str, Any]:
+    def merge(
+        self, kind: Kind, ns: str, name: str, patch: Any, manager: str, subresource: str = ""
+    ) -> dict[str, Any]:
         key = (kind, ns, name)
         old = self.objects.get(key)
         if old is None:
             raise self._not_found(kind, name)
         new = merge_patch(copy.deepcopy(old), patch)
-        self._update_owners(key, old, new, manager)
+        self._update_owners(key, old, new, manager, subresource)
         self._write(kind, key, old, new)
         return copy.deepcopy(self.objects[key])
 
@@ -547,32 +566,43 @@ class Store:
     ) -> tuple[int, dict[str, Any]]:
         self._body_check(kind, name, body)
         key = (kind, ns, name)
-        paths = leaf_paths(body)
+        paths = field_paths(kind.kind, body)
         old = self.objects.get(key)
         if old is None:
             self._check_ns(kind, ns)
+            self._admit(kind, ns, body)
             self.objects[key] = self._new_object(kind, ns, body)
             self.owners[key] = {manager: {"op": "Apply", "paths": paths, "time": _now()}}
             self._stamp_managed(key)
             return 201, copy.deepcopy(self.objects[key])
+        want_rv = (body.get("metadata") or {}).get("resourceVersion")
+        if want_rv and want_rv != old["metadata"]["resourceVersion"]:
+            raise ApiError(  # a precondition, as on an update: the object moved since it was read
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on {kind.plural} "{name}": the object has been '
+                "modified; please apply your changes to the latest version and try again",
+                {"name": name, "group": kind.group, "kind": kind.plural},
+            )
         owners = self.owners.setdefault(key, {})
         conflicts = sorted(
             (m, p)
             for m, info in owners.items()
             if m != manager
             for p in info["paths"] & paths
-            if get_path(old, p) != get_path(body, p)
+            if not p[-1].startswith("k:") and get_path(old, p) != get_path(body, p)
         )
         if conflicts and not force:
             causes = [
                 {
                     "reason": "FieldManagerConflict",
-                    "message": f'conflict with "{m}"',
-                    "field": "." + ".".join(p),
+                    "message": f'conflict with "{m}"'
+                    + (f" using {kind.api_version}" if owners[m]["op"] == "Update" else ""),
+                    "field": dotted(p),
                 }
                 for m, p in conflicts
             ]
-            lines = "\n".join(f'- conflict with "{m}": .{".".join(p)}' for m, p in conflicts)
+            lines = "\n".join(f"{c['message']}: {c['field']}" for c in causes)
             raise ApiError(
                 409,
                 "Conflict",
@@ -583,8 +613,9 @@ class Store:
             owners[m]["paths"].discard(p)
         new = copy.deepcopy(old)
         mine = owners.get(manager, {"paths": set()})["paths"]
-        for p in mine - paths:
-            if not any(p in info["paths"] for m, info in owners.items() if m != manager):
+        others = set().union(*(info["paths"] for m, info in owners.items() if m != manager))
+        for p in sorted(mine - paths, key=len, reverse=True):  # fields before their items
+            if not any(o[: len(p)] == p for o in others):
                 del_path(new, p)
         for p in paths:
             set_path(new, p, get_path(body, p))
@@ -605,7 +636,7 @@ class Store:
             obj["metadata"]["resourceVersion"] = self.next_rv()
             self.pending_delete[key] = self.foreground_gets
             return copy.deepcopy(obj)
-        del self.objects[key]
+        self._collect(key, self.objects.pop(key))
         self.owners.pop(key, None)
         if kind.kind == "Namespace":  # namespace deletion removes everything inside
             for k in [k for k in self.objects if k[0].namespaced and k[1] == name]:
@@ -661,6 +692,13 @@ class TestApiServer:
         self.store = Store()
         self.pod_logs = PodLogs()
         self.faults: list[Fault] = []
+        # The simulated controllers create the pods of Deployments and RayClusters (named
+        # `<deployment>-<i>`, `<cluster>-head-0`, `<cluster>-<group>-<i>`), so ResourceQuota
+        # refuses them as it would on a real cluster; off, they only write status.
+        self.model_pods = False
+        # API groups whose CRDs are not installed (`uninstall("cilium.io")`): their paths
+        # answer the real plain-text 404 and discovery leaves them out.
+        self.missing_groups: set[str] = set()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -734,6 +772,17 @@ class TestApiServer:
             k = next(k for k in KINDS if k.kind == kind)
             self.store.merge(k, ns, name, patch, manager)
 
+    def scale(self, kind: str, ns: str, name: str, replicas: int, manager: str = "kubectl-scale") -> None:
+        """`kubectl scale`: a write of the scale subresource by `manager` (operation Update)."""
+        with self.store.lock:
+            k = next(k for k in KINDS if k.kind == kind)
+            self.store.merge(k, ns, name, {"spec": {"replicas": replicas}}, manager, "scale")
+
+    def uninstall(self, group: str) -> None:
+        """Remove an API group's CRDs (KubeRay's `ray.io`, Cilium's `cilium.io`)."""
+        with self.store.lock:
+            self.missing_groups.add(group)
+
     def remove(self, kind: str, ns: str, name: str) -> None:
         """An out-of-band deletion (like `kubectl delete`), immediate."""
         with self.store.lock:
@@ -750,7 +799,20 @@ class TestApiServer:
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {"name": name, "namespace": ns, "labels": labels},
-            "spec": {"containers": [{"name": c, "image": "mlrt/test"} for c in containers]},
+            "spec": {
+                "containers": [
+                    {
+                        "name": c,
+                        "image": "mlrt/test",
+                        # a pod under a quota must request what it limits (quota.py)
+                        "resources": {
+                            "requests": {"cpu": "100m", "memory": "128Mi"},
+                            "limits": {"cpu": "100m", "memory": "128Mi"},
+                        },
+                    }
+                    for c in containers
+                ]
+            },
         }
         with self.store.lock:
             self.store.create(next(k for k in KINDS if k.kind == "Pod"), ns, body, "kubelet")
@@ -783,6 +845,27 @@ class TestApiServer:
         def raycluster(obj: dict[str, Any]) -> None:
             if countdown(obj):
                 workers = sum(int(g.get("replicas", 0)) for g in obj["spec"].get("workerGroupSpecs", []))
+                if self.model_pods:
+                    spec, name = obj["spec"], obj["metadata"]["name"]
+                    groups = [
+                        (f"{name}-head", spec["headGroupSpec"]["template"], 0 if spec.get("suspend") else 1)
+                    ]
+                    groups += [
+                        (
+                            f"{name}-{g['groupName']}",
+                            g["template"],
+                            0 if spec.get("suspend") else int(g.get("replicas", 0)),
+                        )
+                        for g in spec.get("workerGroupSpecs", [])
+                    ]
+                    have, refused = self.store.sync_pods(obj, groups)
+                    if refused:
+                        obj["status"] = {
+                            "state": "",
+                            "reason": refused,
+                            "availableWorkerReplicas": max(have - 1, 0),
+                        }
+                        return
                 obj["status"] = {
                     "state": "ready",
                     "readyWorkerReplicas": workers,
@@ -806,6 +889,24 @@ class TestApiServer:
         def deployment(obj: dict[str, Any]) -> None:
             if countdown(obj):
                 n = int(obj["spec"].get("replicas", 1))
+                if self.model_pods:
+                    name = obj["metadata"]["name"]
+                    have, refused = self.store.sync_pods(obj, [(name, obj["spec"]["template"], n)])
+                    if refused:
+                        obj["status"] = {
+                            "observedGeneration": obj["metadata"]["generation"],
+                            "replicas": have,
+                            "availableReplicas": have,
+                            "conditions": [
+                                {
+                                    "type": "ReplicaFailure",
+                                    "status": "True",
+                                    "reason": "FailedCreate",
+                                    "message": refused,
+                                }
+                            ],
+                        }
+                        return
                 obj["status"] = {
                     "observedGeneration": obj["metadata"]["generation"],
                     "replicas": n,
@@ -994,7 +1095,16 @@ class _Handler(BaseHTTPRequestHandler):
                 code = 200
         except ApiError as exc:
             code = exc.code
-            self._send(exc.code, exc.status(), exc.headers)
+            if exc.plain:
+                data = (exc.message + "\n").encode()
+                self.send_response(exc.code)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("X-Content-Type-Options", "nosniff")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            else:
+                self._send(exc.code, exc.status(), exc.headers)
         finally:
             self.api.count(method, url.path, code)
 
@@ -1108,7 +1218,7 @@ class _Handler(BaseHTTPRequestHandler):
         if parts == ["apis"]:
             groups: dict[str, list[str]] = {}
             for k in KINDS:
-                if k.group:
+                if k.group and k.group not in self.api.missing_groups:
                     groups.setdefault(k.group, []).append(k.version) if k.version not in groups.get(
                         k.group, []
                     ) else None
@@ -1129,13 +1239,15 @@ class _Handler(BaseHTTPRequestHandler):
         elif parts[:1] == ["apis"] and len(parts) >= 3:
             group, version, rest = parts[1], parts[2], parts[3:]
         else:
-            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            raise ApiError.page_not_found()
+        if group in self.api.missing_groups:
+            raise ApiError.page_not_found()
         if not rest:
             if method != "GET":
                 raise ApiError(405, "MethodNotAllowed", "method not allowed")
             kinds = [k for k in KINDS if (k.group, k.version) == (group, version)]
             if not kinds:
-                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+                raise ApiError.page_not_found()
             return 200, {
                 "kind": "APIResourceList",
                 "apiVersion": "v1",
@@ -1160,55 +1272,105 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ApiError(405, "MethodNotAllowed", "method not allowed")
             self._pod_log(ns, rest[1], query)
             return 0, {}
-        if kind is None or (ns is not None and not kind.namespaced) or len(rest) > 2:
-            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if kind is None or (ns is not None and not kind.namespaced):
+            raise ApiError.page_not_found()
+        store = self.api.store
+        if len(rest) == 3 and rest[2] == "scale" and kind.kind == "Deployment" and ns is not None:
+            with store.lock:
+                return self._scale(method, kind, ns, rest[1], query, body)
+        if len(rest) > 2:
+            raise ApiError.page_not_found()
         name = rest[1] if len(rest) > 1 else None
         scope = ns or ""
-        store = self.api.store
         manager = query.get("fieldManager") or (self.headers.get("User-Agent") or "unknown").split("/")[0]
+        if query.get("dryRun") not in (None, "All"):
+            raise ApiError(400, "BadRequest", f"unsupported dry run value: {query['dryRun']!r}")
+        dry = query.get("dryRun") == "All" and method in ("POST", "PUT", "PATCH", "DELETE")
         with store.lock:
-            if name is None:
-                if method == "GET":
-                    limit = query.get("limit", "0")
-                    if not limit.isdigit():
-                        raise ApiError(400, "BadRequest", f"invalid limit {limit!r}")
-                    return 200, store.list(
-                        kind,
-                        ns if kind.namespaced else None,
-                        _selector(query.get("labelSelector", "")),
-                        int(limit),
-                        query.get("continue") or None,
-                    )
-                if method == "POST":
-                    if kind.namespaced and ns is None:
-                        raise ApiError(404, "NotFound", "the server could not find the requested resource")
-                    return 201, store.create(kind, scope, body, manager)
-                raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on a collection here")
-            if kind.namespaced and ns is None:
-                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            if dry:
+                with store.dry_run():
+                    return self._dispatch(method, kind, ns, scope, name, query, body, manager)
+            return self._dispatch(method, kind, ns, scope, name, query, body, manager)
+
+    def _dispatch(
+        self,
+        method: str,
+        kind: Kind,
+        ns: str | None,
+        scope: str,
+        name: str | None,
+        query: dict[str, str],
+        body: Any,
+        manager: str,
+    ) -> tuple[int, dict[str, Any]]:
+        store = self.api.store
+        if name is None:
             if method == "GET":
-                return 200, store.get(kind, scope, name)
-            if method == "PUT":
-                return 200, store.replace(kind, scope, name, body, manager)
-            if method == "PATCH":
-                ctype = (self.headers.get("Content-Type") or "").split(";")[0]
-                if ctype == "application/apply-patch+yaml":
-                    if not query.get("fieldManager"):
-                        raise ApiError(
-                            422,
-                            "Invalid",
-                            'PatchOptions.meta.k8s.io "" is invalid: fieldManager: '
-                            "Required value: is required for apply patch",
-                        )
-                    return store.apply(kind, scope, name, body, manager, query.get("force") == "true")
-                if ctype in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
-                    return 200, store.merge(kind, scope, name, body, manager)
-                raise ApiError(
-                    415, "UnsupportedMediaType", f"the body of the request was in an unknown format: {ctype}"
+                limit = query.get("limit", "0")
+                if not limit.isdigit():
+                    raise ApiError(400, "BadRequest", f"invalid limit {limit!r}")
+                return 200, store.list(
+                    kind,
+                    ns if kind.namespaced else None,
+                    _selector(query.get("labelSelector", "")),
+                    int(limit),
+                    query.get("continue") or None,
                 )
-            if method == "DELETE":
-                policy = (
-                    query.get("propagationPolicy") or (body or {}).get("propagationPolicy") or "Background"
-                )
-                return 200, store.delete(kind, scope, name, policy)
+            if method == "POST":
+                if kind.namespaced and ns is None:
+                    raise ApiError(404, "NotFound", "the server could not find the requested resource")
+                return 201, store.create(kind, scope, body, manager)
+            raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on a collection here")
+        if kind.namespaced and ns is None:
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if method == "GET":
+            return 200, store.get(kind, scope, name)
+        if method == "PUT":
+            return 200, store.replace(kind, scope, name, body, manager)
+        if method == "PATCH":
+            ctype = (self.headers.get("Content-Type") or "").split(";")[0]
+            if ctype == "application/apply-patch+yaml":
+                if not query.get("fieldManager"):
+                    raise ApiError(
+                        422,
+                        "Invalid",
+                        'PatchOptions.meta.k8s.io "" is invalid: fieldManager: '
+                        "Required value: is required for apply patch",
+                    )
+                return store.apply(kind, scope, name, body, manager, query.get("force") == "true")
+            if ctype in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+                return 200, store.merge(kind, scope, name, body, manager)
+            raise ApiError(
+                415, "UnsupportedMediaType", f"the body of the request was in an unknown format: {ctype}"
+            )
+        if method == "DELETE":
+            policy = query.get("propagationPolicy") or (body or {}).get("propagationPolicy") or "Background"
+            return 200, store.delete(kind, scope, name, policy)
         raise ApiError(405, "MethodNotAllowed", "method not allowed")
+
+    def _scale(
+        self, method: str, kind: Kind, ns: str, name: str, query: dict[str, str], body: Any
+    ) -> tuple[int, dict[str, Any]]:
+        """The `scale` subresource of a Deployment (what `kubectl scale` writes): GET the
+        Scale, PATCH (merge) or PUT its `spec.replicas`. The field manager defaults to
+        `kubectl-scale`, and the write is recorded with `subresource: scale`."""
+        store = self.api.store
+        obj = store.get(kind, ns, name)
+        if method in ("PATCH", "PUT"):
+            replicas = ((body or {}).get("spec") or {}).get("replicas")
+            if not isinstance(replicas, int):
+                raise ApiError(
+                    422, "Invalid", f'Scale.autoscaling "{name}" is invalid: spec.replicas: Required value'
+                )
+            manager = query.get("fieldManager") or "kubectl-scale"
+            obj = store.merge(kind, ns, name, {"spec": {"replicas": replicas}}, manager, "scale")
+        elif method != "GET":
+            raise ApiError(405, "MethodNotAllowed", "method not allowed")
+        meta = obj["metadata"]
+        return 200, {
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion") if k in meta},
+            "spec": {"replicas": obj["spec"].get("replicas", 1)},
+            "status": {"replicas": (obj.get("status") or {}).get("replicas", 0)},
+        }

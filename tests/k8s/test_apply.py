@@ -9,7 +9,7 @@ import pytest
 
 from clients.kubernetes import KubeClient, ObjRef
 from mlrt_iac.errors import DeadlineExceeded, PermanentError, RetryableError
-from mlrt_iac.provider import ProviderContext, ReadRequest, Related
+from mlrt_iac.provider import PlannedResource, ProviderContext, ReadRequest, Related
 from providers.kubernetes import KubernetesProvider
 
 from .apiserver import TestApiServer
@@ -79,24 +79,33 @@ def test_drift_after_out_of_band_change_and_conflict(
     assert created.attributes["endpoint"] == f"http://api.{NS}.svc.cluster.local:8080"
     assert created.attributes["status"] == "READY"
 
-    apiserver.edit("Deployment", NS, "api", {"spec": {"replicas": 5}}, manager="kubectl-scale")
+    apiserver.scale("Deployment", NS, "api", 5)  # `kubectl scale`: kubectl-scale owns replicas
     read = h.read(service_ctx(tmp_path), created.id, created.attributes)
-    assert read.attributes["drift"] == [f"Deployment {NS}/api .spec.replicas: 1 → 5"]
+    assert read.attributes["drift"] == [
+        f"Deployment {NS}/api .spec.replicas: 1 -> 5 (field .spec.replicas is now owned by "
+        "kubectl-scale; apply will take it back)"
+    ]
     diff = h.diff(service_ctx(tmp_path), read.attributes, dict(SERVICE))
     assert diff.changed == ["drift"] and "spec.replicas" in diff.reasons["drift"]
 
-    # Repairing it conflicts with the other field manager, named in the error...
-    with pytest.raises(PermanentError) as err:
-        h.update(service_ctx(tmp_path), created.id, read.attributes, dict(SERVICE))
-    assert '"kubectl-scale"' in err.value.summary and "force_conflicts" in err.value.detail
-    # ...unless force_conflicts is set.
-    forced = KubernetesProvider()
-    forced.configure({**provider.config, "force_conflicts": True}, ctx(tmp_path))
+    # With force_conflicts = false the plan says apply will fail, and it does, naming the
+    # other field manager...
+    kept = KubernetesProvider()
+    kept.configure({**provider.config, "force_conflicts": False}, ctx(tmp_path))
     try:
-        handler(forced, "service").update(service_ctx(tmp_path), created.id, read.attributes, dict(SERVICE))
+        strict = handler(kept, "service")
+        (line,) = strict.read(service_ctx(tmp_path), created.id, created.attributes).attributes["drift"]
+        assert "apply will fail with a conflict" in line and "force_conflicts = false" in line
+        with pytest.raises(PermanentError) as err:
+            strict.update(service_ctx(tmp_path), created.id, read.attributes, dict(SERVICE))
+        assert '"kubectl-scale"' in err.value.summary and "force_conflicts" in err.value.detail
     finally:
-        forced.close()
-    assert apiserver.get("Deployment", NS, "api")["spec"]["replicas"] == 1  # type: ignore[index]
+        kept.close()
+    # ...while by default (issue 11, bug 3) apply takes the field back: no 409 for the user.
+    h.update(service_ctx(tmp_path), created.id, read.attributes, dict(SERVICE))
+    live = apiserver.get("Deployment", NS, "api")
+    assert live is not None and live["spec"]["replicas"] == 1
+    assert "kubectl-scale" not in {m["manager"] for m in live["metadata"]["managedFields"]}
     again = h.read(service_ctx(tmp_path), created.id, created.attributes)
     assert "drift" not in again.attributes
 
@@ -285,7 +294,20 @@ def test_defaults_the_server_fills_into_list_elements_are_not_drift(
     apiserver.edit("Deployment", NS, "api", {"spec": {"template": {"spec": {"containers": containers}}}})
     drifted = h.read(service_ctx(tmp_path), created.id, created.attributes)
     assert drifted.attributes is not None
-    assert any(".spec.template.spec.containers[0].image:" in d for d in drifted.attributes["drift"])
+    assert drifted.attributes["drift"] == [
+        f'Deployment {NS}/api .spec.template.spec.containers[name="server"].image: '
+        '"rayproject/ray-ml:2.60.0-py311" -> "someone/else:1" (field '
+        '.spec.template.spec.containers[name="server"].image is now owned by kubectl-edit; '
+        "apply will take it back)"
+    ]
+
+    # Containers are merged by name: one a webhook injects (a sidecar, first in the list) is
+    # not drift, and the server container is still compared with the right live one.
+    containers[0]["image"] = "rayproject/ray-ml:2.60.0-py311"
+    containers.insert(0, {"name": "istio-proxy", "image": "istio/proxyv2:1.22"})
+    apiserver.edit("Deployment", NS, "api", {"spec": {"template": {"spec": {"containers": containers}}}})
+    read = h.read(service_ctx(tmp_path), created.id, created.attributes)
+    assert read.attributes is not None and "drift" not in read.attributes, read.attributes
 
 
 def test_a_crash_looping_service_reads_failed_with_its_cause(
@@ -340,3 +362,127 @@ def test_a_crash_looping_service_reads_failed_with_its_cause(
     assert not isinstance(first, Exception) and first.attributes == read
     diff = h.diff(service_ctx(tmp_path), read, dict(SERVICE))
     assert "status" in diff.changed and "No model at /models" in diff.reasons["status"]
+
+
+def test_a_missing_crd_names_the_kind_and_what_to_do(
+    provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path
+) -> None:
+    """Issue 11, bug 5: without KubeRay's CRDs the real server answers the plain-text 404, and
+    the error's detail was "."; a refresh even took the RayCluster for deleted."""
+    h = handler(provider, "compute_pool")
+    created = h.create(pool_ctx(tmp_path), dict(POOL))
+    apiserver.uninstall("ray.io")
+    try:
+        with pytest.raises(PermanentError) as err:
+            h.read(pool_ctx(tmp_path), created.id, created.attributes)  # not "gone"
+        assert err.value.summary == "The cluster does not serve RayCluster (ray.io/v1)"
+        assert "404 page not found" in err.value.detail and "KubeRay v1.7.0 CRDs" in err.value.detail
+        (result,) = h.read_many(
+            pool_ctx(tmp_path), [ReadRequest(pool_ctx(tmp_path), created.id, created.attributes)]
+        ).results
+        assert isinstance(result, PermanentError) and "RayCluster (ray.io/v1)" in result.summary
+        with pytest.raises(PermanentError) as err:
+            h.create(pool_ctx(tmp_path), {**POOL, "name": "other"})
+        assert "RayCluster (ray.io/v1)" in err.value.summary
+    finally:
+        apiserver.missing_groups.clear()
+
+    apiserver.uninstall("cilium.io")
+    try:
+        cilium = KubernetesProvider()
+        cilium.configure({**provider.config, "fqdn_policies": "cilium"}, ctx(tmp_path))
+        eai = {"name": "eai", "enabled": True, "effective_egress": ["pypi.org:443"]}
+        related = pool_related(
+            **{
+                "external_access_integration.eai": Related(
+                    "external_access_integration.eai", "external_access_integration", "eai", eai
+                )
+            }
+        )
+        c = ProviderContext(tmp_path, tmp_path / ".mlrt", "training.t", related=related)
+        training = {
+            "name": "t",
+            "compute_pool": "cpu",
+            "framework": "xgboost",
+            "external_access_integrations": ["eai"],
+        }
+        with pytest.raises(PermanentError) as err:
+            handler(cilium, "training").create(c, training)
+        assert err.value.summary == "The cluster does not serve CiliumNetworkPolicy (cilium.io/v2)"
+        assert 'fqdn_policies = "none"' in err.value.detail
+        assert apiserver.get("RayJob", NS, "t") is None  # the failed create removed what it applied
+        cilium.close()
+    finally:
+        apiserver.missing_groups.clear()
+
+
+def test_quota_fits_the_pool_and_its_services_pods(
+    provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path
+) -> None:
+    """Issue 11, bug 6: the quota was sized for the RayCluster alone; with the pods modelled
+    (and charged by the quota admission), a service of 4 replicas had only 2 pods created and
+    never became ready. Now each workload records its share and the quota grows with it."""
+    apiserver.model_pods = True
+    try:
+        pools = handler(provider, "compute_pool")
+        pool = pools.create(pool_ctx(tmp_path), dict(POOL))
+        assert {p["metadata"]["name"] for p in apiserver.objects("Pod")} == {"cpu-head-0", "cpu-workers-0"}
+        h = handler(provider, "service")
+        c = service_ctx(tmp_path)
+        c.deadline = time.monotonic() + 5
+        created = h.create(c, {**SERVICE, "max_instances": 4})
+        assert created.attributes["status"] == "READY"
+        pods = {p["metadata"]["name"] for p in apiserver.objects("Pod")}
+        assert {f"api-{i}" for i in range(4)} <= pods
+        quota = apiserver.get("ResourceQuota", NS, "cpu-quota")
+        assert quota is not None
+        shares = {k: v for k, v in quota["metadata"]["annotations"].items() if k.startswith("reserve.")}
+        assert shares == {
+            # head (1 vCPU, 4Gi) + max_nodes 2 x CPU_X64_XS (1 vCPU, 6Gi)
+            "reserve.mlrt.dev/compute_pool.cpu": "requests.cpu=3,requests.memory=16Gi,limits.memory=16Gi",
+            # (4 replicas + 1 during a rolling update) x 1 vCPU, 6Gi
+            "reserve.mlrt.dev/service.api": "requests.cpu=5,requests.memory=30Gi,limits.memory=30Gi",
+        }
+        assert quota["spec"]["hard"] == {
+            "requests.cpu": "8",
+            "requests.memory": "46Gi",
+            "limits.memory": "46Gi",
+        }
+        # The pool's refresh sees the services' shares as its own quota's, not as drift; its
+        # update keeps them.
+        read = pools.read(pool_ctx(tmp_path), pool.id, pool.attributes)
+        assert read.attributes is not None and "drift" not in read.attributes, read.attributes
+        pools.update(pool_ctx(tmp_path), pool.id, pool.attributes, dict(POOL))
+        assert apiserver.get("ResourceQuota", NS, "cpu-quota")["spec"]["hard"]["requests.cpu"] == "8"  # type: ignore[index]
+
+        # The plan says what the quota reserves, and for whom.
+        planned = [
+            PlannedResource("compute_pool.cpu", "compute_pool", "no-op", dict(POOL)),
+            PlannedResource("service.api", "service", "update", {**SERVICE, "max_instances": 4}),
+        ]
+        (note,) = provider.check_plan(ctx(tmp_path), planned)
+        assert note.address == "compute_pool.cpu"
+        assert (
+            note.summary
+            == f"ResourceQuota {NS}/cpu-quota reserves requests.cpu=8,requests.memory=46Gi,limits.memory=46Gi"
+        )
+        assert "service.api requests.cpu=5" in note.detail
+
+        h.delete(service_ctx(tmp_path), created.id, created.attributes)
+        quota = apiserver.get("ResourceQuota", NS, "cpu-quota")
+        assert quota is not None and quota["spec"]["hard"]["requests.cpu"] == "3"
+        assert "reserve.mlrt.dev/service.api" not in quota["metadata"]["annotations"]
+    finally:
+        apiserver.model_pods = False
+
+
+def test_a_pool_create_waits_its_own_deadline_not_the_scale_timeout(
+    provider: KubernetesProvider, apiserver: TestApiServer, tmp_path: Path
+) -> None:
+    """Issue 11, bug 4: a pool's create gave up after `scale_timeout_secs`, which bounds a
+    scale (an update, rolled back when it runs out), not the create (`timeouts { create }`)."""
+    apiserver.auto_ready(after_gets=5)  # ready on the fifth poll, well after the scale timeout
+    c = pool_ctx(tmp_path)
+    c.deadline = time.monotonic() + 10
+    created = handler(provider, "compute_pool").create(c, {**POOL, "scale_timeout_secs": 0.01})
+    assert created.attributes["state"] == "ACTIVE"

@@ -104,9 +104,12 @@ def test_drift_and_deletion_seen_through_lists_as_through_gets(
     many, one, unmanaged = _both(fleet, "service")
     assert many == one
     assert many[2] is None
-    assert any(".spec.replicas: 1 → 5" in line for line in many[0]["drift"])
+    assert any(".spec.replicas: 1 -> 5" in line for line in many[0]["drift"])
     assert many[1]["drift"] == ["Service mlrt-b/s-1 is missing"]
-    assert many[3]["drift"] == ["PodDisruptionBudget mlrt-b/s-3 .spec.maxUnavailable: 1 → 2"]
+    assert many[3]["drift"] == [
+        "PodDisruptionBudget mlrt-b/s-3 .spec.maxUnavailable: 1 -> 2 (field .spec.maxUnavailable "
+        "is now owned by kubectl-edit; apply will take it back)"
+    ]
     assert all(m is not None and "drift" not in m for m in many[4:])
     # What the gone Deployment's resource still has (Service, Ingress...) is not "unmanaged":
     # recreating the resource re-applies it.

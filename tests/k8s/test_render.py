@@ -95,12 +95,25 @@ def test_pool_sizes_from_family_and_gpu_placement() -> None:
     assert not any(k[0] in ("Namespace", "ResourceQuota") for k in objs)
 
 
-def test_quota_is_max_nodes_times_family() -> None:
+def test_quota_reserves_for_everything_in_the_pool_namespace() -> None:
+    """Issue 11, bug 6: the quota was sized for the RayCluster alone, so services' and
+    submitters' pods were refused. Each workload's share is recorded and summed."""
     quota = next(
         o for o in _render("default") if o["kind"] == "ResourceQuota" and o["metadata"]["name"] == "cpu-quota"
     )
-    # 3 nodes x 3 vCPU + 1 head + 1 submitter overhead
-    assert quota["spec"]["hard"]["requests.cpu"] == "11"
+    assert {k: v for k, v in quota["metadata"]["annotations"].items() if k.startswith("reserve.")} == {
+        # the RayCluster: head (1 vCPU, 4Gi) + max_nodes 3 x CPU_X64_S (3 vCPU, 13Gi)
+        "reserve.mlrt.dev/compute_pool.cpu": "requests.cpu=10,requests.memory=43Gi,limits.memory=43Gi",
+        # the service: (max_instances 2 + 1 pod of rolling update) x 3 vCPU, 13Gi
+        "reserve.mlrt.dev/service.forecast_api": "requests.cpu=9,requests.memory=39Gi,limits.memory=39Gi",
+        # the training's RayJob submitter pod
+        "reserve.mlrt.dev/training.forecast": "requests.cpu=200m,requests.memory=512Mi,limits.memory=512Mi",
+    }
+    assert quota["spec"]["hard"] == {
+        "requests.cpu": "19200m",
+        "requests.memory": "84480Mi",
+        "limits.memory": "84480Mi",
+    }
 
 
 def test_egress_without_cilium_warns_and_opens_ports() -> None:
