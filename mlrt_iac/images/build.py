@@ -343,7 +343,12 @@ def build_image(
         repo = ""
         if isinstance(target, RegistryTarget):
             host, repo = split_repository(target.repository)
-            target_reg = Registry(host, insecure=target.insecure, auth=target.auth or credentials_for(host))
+            target_reg = Registry(
+                host,
+                insecure=target.insecure,
+                auth=target.auth or credentials_for(host),
+                http_fallback=is_loopback(host),  # as Docker: a registry on loopback may be plain http
+            )
             clients.append(target_reg)
         base_reg: Registry | None = None
         if isinstance(base_ref, RegistryRef):

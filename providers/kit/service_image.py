@@ -153,14 +153,21 @@ def planned_image(
     return {"image": UNKNOWN}
 
 
-def layout_dir(repo: Related) -> Path:
+def target_of(repo: Related, tag: str) -> Any:
+    """Where the image goes: the repository's OCI layout directory (`oci:` URL), else its
+    registry repository (`host[:port]/path`, pushed over the OCI distribution API with the
+    credentials of the usual Docker config file)."""
+    from mlrt_iac.images import OciLayoutTarget, RegistryTarget
+
     url = str(repo.attributes.get("repository_url") or "")
-    if not url.startswith("oci:"):
+    if url.startswith("oci:"):
+        return OciLayoutTarget(Path(url[len("oci:") :]), tag)
+    if not url or "://" in url or "/" not in url:
         raise PermanentError(
-            f'Image repository "{repo.name}" is not an OCI layout directory',
-            f"Its repository_url is {url!r}; this provider builds into oci: directories.",
+            f'Image repository "{repo.name}" has no usable repository_url',
+            f"Its repository_url is {url!r}: an oci: directory or host[:port]/path is needed.",
         )
-    return Path(url[len("oci:") :])
+    return RegistryTarget(url, tag)
 
 
 def build(
@@ -171,7 +178,7 @@ def build(
     repo = repository(ctx, desired)
     if repo is None:
         return None, {}
-    from mlrt_iac.images import OciLayoutTarget, build_image, changed_inputs, input_parts
+    from mlrt_iac.images import build_image, changed_inputs, input_parts
 
     got = inputs(ctx, desired, base_default)
     if got is None:
@@ -185,5 +192,5 @@ def build(
     if isinstance(old, dict) and not changed_inputs(old, parts) and ctx.private.get("image"):
         return str(ctx.private["image"]), {PARTS_KEY: parts, "image": ctx.private["image"]}
     tag = file_safe_name(ctx, desired)
-    built = build_image(got, OciLayoutTarget(layout_dir(repo), tag), progress=ctx.log, hash_cache=cache)
+    built = build_image(got, target_of(repo, tag), progress=ctx.log, hash_cache=cache)
     return built.reference, {PARTS_KEY: parts, "image": built.reference}

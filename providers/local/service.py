@@ -132,7 +132,10 @@ class ServiceHandler(LocalHandler):
     def plan_computed(
         self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None
     ) -> Attributes:
-        return {**planned_status(desired, prior), **service_image.planned_image(ctx, prior, desired, self.lp.base_image)}
+        return {
+            **planned_status(desired, prior),
+            **service_image.planned_image(ctx, prior, desired, self.lp.base_image),
+        }
 
     def plan_checks(self, ctx: ProviderContext, desired: Attributes) -> list[Finding]:
         """pip_requirements parse; an image build reaches the package index only through the

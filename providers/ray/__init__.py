@@ -59,6 +59,7 @@ _KNOWN = {
     "max_gpus",
     "overcommit",
     "instance_family",
+    "base_image",
 }
 
 
@@ -96,6 +97,9 @@ class RayProvider(Provider):
         self.replica_cpus: float = 1.0
         self.runtime_env: dict[str, Any] = {}
         self.overcommit: float = 1.0
+        # What service images are built on when a service names an image_repository but no
+        # base_image: None builds mlrt's layers alone (`scratch`, this machine's Python).
+        self.base_image: str | None = None
         self.families: FamilyCatalog = FamilyCatalog()
 
     def configure(self, config: Attributes, ctx: ProviderContext) -> Diagnostics:
@@ -140,6 +144,15 @@ class RayProvider(Provider):
                 self.overcommit = float(v)
             else:
                 self.replica_cpus = float(v)
+        base = config.get("base_image")
+        if base is not None and is_known(base):
+            if not isinstance(base, str) or not base:
+                diags.add_error(
+                    'Invalid "base_image" in provider "ray"',
+                    'base_image is an image reference with a tag or digest ("registry/python:3.11-slim").',
+                )
+            else:
+                self.base_image = base
         renv = config.get("runtime_env")
         if isinstance(renv, dict):
             self.runtime_env = renv

@@ -47,6 +47,7 @@ from mlrt_iac.provider import (
     BatchReadResult,
     CreateResult,
     DiffResult,
+    Finding,
     LogLine,
     LogQuery,
     ProviderContext,
@@ -55,7 +56,8 @@ from mlrt_iac.provider import (
     UpdateResult,
     filled,
 )
-from providers.kit import models
+from providers.kit import models, service_image
+from providers.kit.build_checks import egress_findings, requirement_findings
 from providers.kit.handler import public
 from providers.kit.names import file_safe_name, name_as_id
 from providers.kit.service_status import FAILED, planned_status, service_diff
@@ -120,12 +122,31 @@ class ServiceHandler(RayHandler):
         return name_as_id(ctx, desired)
 
     def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
-        return service_diff(prior, desired, COMPUTED, REPLACE)
+        result = service_diff(prior, desired, COMPUTED, REPLACE)
+        return service_image.image_diff(ctx, result, prior, desired, self.rp.base_image)
 
     def plan_computed(
         self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None
     ) -> Attributes:
-        return planned_status(desired, prior)
+        return {
+            **planned_status(desired, prior),
+            **service_image.planned_image(ctx, prior, desired, self.rp.base_image),
+        }
+
+    def plan_checks(self, ctx: ProviderContext, desired: Attributes) -> list[Finding]:
+        """pip_requirements parse and are fetched (into the Serve app's runtime_env, and into
+        the image when the service names an image_repository) only through the service's
+        build_external_access_integration."""
+        out = requirement_findings(desired)
+        if not out and (
+            desired.get("pip_requirements") or service_image.repository(ctx, desired) is not None
+        ):
+            out.extend(
+                egress_findings(
+                    ctx, desired, "build_external_access_integration", f"The package install of {ctx.address}"
+                )
+            )
+        return out
 
     # -- the application config ------------------------------------------------------------
     def _app(self, ctx: ProviderContext, name: str, desired: Attributes) -> dict[str, Any]:
@@ -262,14 +283,16 @@ class ServiceHandler(RayHandler):
         except (httpx.HTTPError, ValueError):
             return False
 
-    def _attrs(self, desired: Attributes, endpoint: str | None, status: str) -> Attributes:
+    def _attrs(
+        self, desired: Attributes, endpoint: str | None, status: str, image: str | None = None
+    ) -> Attributes:
         urls = {f: f"{endpoint}/{f}" for f in desired.get("functions") or []} if endpoint else {}
         return {
             "endpoint": endpoint,
             "functions_urls": urls,
             "status": status,
             "status_message": None,
-            "image": None,
+            "image": image,
         }
 
     def _deploy(self, ctx: ProviderContext, name: str, desired: Attributes, target: Target) -> Attributes:
@@ -296,12 +319,15 @@ class ServiceHandler(RayHandler):
 
     def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
         name = file_safe_name(ctx, desired)
+        # The image first (when the service names an image_repository): a failed build deploys nothing.
+        image, built = service_image.build(ctx, desired, self.rp.base_image)
         if not desired.get("suspended"):
             self.claim_pool(ctx)()  # a suspended pool resumes (auto_resume); see compute_pool.py
         target = self.target(ctx)
         self._use(ctx, name, desired)
         try:
-            return CreateResult(name, self._deploy(ctx, name, desired, target), target.private())
+            attrs = {**self._deploy(ctx, name, desired, target), "image": image}
+            return CreateResult(name, attrs, {**target.private(), **built})
         except BaseException:
             try:
                 self._put(target.dashboard, target, name, None)
@@ -311,6 +337,7 @@ class ServiceHandler(RayHandler):
             raise
 
     def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
+        image, built = service_image.build(ctx, desired, self.rp.base_image)
         if not desired.get("suspended"):
             self.claim_pool(ctx)()  # a suspended pool resumes (auto_resume); see compute_pool.py
         target = self.target(ctx, ctx.private)
@@ -324,7 +351,8 @@ class ServiceHandler(RayHandler):
             self._use(ctx, id, prior)
             raise
         self._use(ctx, id, desired)
-        return UpdateResult(attrs, target.private())
+        kept = {k: ctx.private[k] for k in ("image", service_image.PARTS_KEY) if k in ctx.private}
+        return UpdateResult({**attrs, "image": image}, {**target.private(), **kept, **built})
 
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
         target = self.target(ctx, ctx.private)

@@ -92,6 +92,9 @@ def _data_excludes(project_dir: Path, spec: dict[str, Any]) -> list[str]:
 
 class TrainingHandler(RayHandler, TrainingPlanning):
     type_name: ClassVar[str] = "training"
+    # pip_requirements go into the job's runtime_env `pip`: the cluster fetches them, through
+    # the training's external_access_integrations (checked at plan).
+    installs_requirements: ClassVar[bool] = True
 
     def runs_here(self) -> bool:
         return not self.rp.attached
