@@ -17,6 +17,11 @@ Choices (see also config.py):
   initContainer copies `model` (any pyarrow filesystem URI: s3://, gs://, hdfs://, or a path in
   the image / a mounted volume) into an emptyDir at /models/model with `pyarrow.fs.copy_files`,
   then `python -m mlrt_iac.runtime.serving` serves it on port 8080.
+- A service that names an image_repository runs the image apply built for it (handlers.py), by
+  digest, with the repository's pull secret: the model is in the image at /mlrt/model, so there
+  is no init container. `mlrt render` reads no state, so it shows such a service as before its
+  first build (the provider's image, fetching the model) and warns that the image is built at
+  apply.
 """
 
 from __future__ import annotations
