@@ -41,6 +41,12 @@ class KubernetesConfig(BaseModel):
     force_conflicts: bool = True
     registry: str = "registry.local:5000"  # default registry for image_repository
     image_pull_secret: str | None = None  # an existing docker-registry Secret name
+    # The base of the images built for services that name an image_repository (a service's own
+    # `base_image` wins). Unset: `scratch`, mlrt's layers alone, which have no Python
+    # interpreter, so such a pod cannot start on a real cluster: set a base with Python (the
+    # version of the Python mlrt runs with, e.g. "python:3.11-slim" in your registry). The
+    # default stays unset so that a plan and the tests need no external base image.
+    base_image: str | None = None
     ingress_class: str | None = None
     artifact_root: str = "/mlrt/artifacts"  # where trainings write models (use s3://, gs://)
     ray_version: str = "2.60.0"

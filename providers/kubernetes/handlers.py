@@ -26,6 +26,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from clients.kubernetes import KubeClient, ObjRef
@@ -38,6 +39,7 @@ from mlrt_iac.provider import (
     BatchReadResult,
     CreateResult,
     DiffResult,
+    Finding,
     LogLine,
     LogQuery,
     Private,
@@ -50,6 +52,10 @@ from mlrt_iac.provider import (
     object_name,
 )
 from mlrt_iac.provider import RenderOutput as Rendered
+from mlrt_iac.values import is_known
+from providers.kit import service_image
+from providers.kit.build_checks import egress_findings, requirement_findings
+from providers.kit.models import model_path
 from providers.kit.service_status import FAILED, restart_failed
 
 from . import logs
@@ -558,7 +564,16 @@ class ServiceHandler(KubeHandler):
     CrashLoopBackOff (or another state it cannot leave by itself: image pull back-off, a config
     error) makes the service FAILED with `status_message` naming the pod, the container and its
     last exit, as the local and ray providers report a crash loop; the plan then shows the cause
-    next to `status` (`providers.kit.service_status`)."""
+    next to `status` (`providers.kit.service_status`).
+
+    A service that names an `image_repository` gets its own image (`providers.kit.service_image`,
+    as on local and ray): apply builds it from the base (the service's `base_image`, else the
+    provider's, else `scratch`), the runtime, the model's framework, `pip_requirements`, the
+    project's code and the model, pushes it to the repository's `repository_url`
+    (`<registry>/<name>`, with the credentials of the usual Docker config file) before the
+    Deployment is applied, and the Deployment runs it pinned by digest with the repository's
+    pull secret, serving the model baked in at /mlrt/model (no fetch). The plan builds nothing:
+    it hashes the inputs and plans a new image only when they changed, naming which."""
 
     type_name = "service"
     primary_kind = "Deployment"
@@ -567,7 +582,66 @@ class ServiceHandler(KubeHandler):
     force_new = ("compute_pool", "name")
 
     def diff(self, ctx: ProviderContext, prior: Attributes, desired: Attributes) -> DiffResult:
-        return restart_failed(super().diff(ctx, prior, desired), prior, desired)
+        result = restart_failed(super().diff(ctx, prior, desired), prior, desired)
+        return service_image.image_diff(ctx, result, prior, desired, self.cfg.base_image)
+
+    def plan_computed(
+        self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None
+    ) -> Attributes:
+        """The image: known after apply until built, kept while its inputs stand. A service
+        without an image_repository keeps today's computed values (none known at plan)."""
+        if service_image.repository(ctx, desired) is None:
+            return {}
+        return service_image.planned_image(ctx, prior, desired, self.cfg.base_image)
+
+    def plan_checks(self, ctx: ProviderContext, desired: Attributes) -> list[Finding]:
+        """pip_requirements parse; an image build reaches the package index only through the
+        service's build_external_access_integration; an image on scratch cannot run."""
+        out = requirement_findings(desired)
+        if service_image.repository(ctx, desired) is None:
+            return out
+        if not out:
+            out.extend(
+                egress_findings(
+                    ctx, desired, "build_external_access_integration", f"The image build of {ctx.address}"
+                )
+            )
+        model = desired.get("model")
+        if isinstance(model, str) and model and is_known(model):
+            path = model_path(ctx.project_dir, model)
+            if path is None or not (Path(path) / "metadata.json").is_file():
+                out.append(
+                    Finding(
+                        "error",
+                        f"The image of {ctx.address} cannot carry its model",
+                        f"A service that names an image_repository has its model built into its image "
+                        f"(at /mlrt/model), so model must be a folder on this machine with metadata.json "
+                        f"(a local training's model_uri, or a directory); {model!r} is not. Remove "
+                        "image_repository to have the pods fetch it at start instead.",
+                        ("model",),
+                    )
+                )
+        if not (desired.get("base_image") or self.cfg.base_image) and is_known(desired.get("base_image")):
+            out.append(Finding("warning", "Image built on scratch", r.scratch_warning(ctx.address)))
+        return out
+
+    def _with_image(self, ctx: ProviderContext, attrs: Attributes) -> tuple[Attributes, Private]:
+        """`attrs` with the image built (and pushed) for them, and what to keep in private: the
+        build runs before any object is applied, so a failed build leaves the cluster as it was."""
+        image, built = service_image.build(ctx, attrs, self.cfg.base_image)
+        if image is None:
+            return attrs, {}
+        return {**attrs, "image": image}, built
+
+    def create(self, ctx: ProviderContext, desired: Attributes) -> CreateResult:
+        attrs, built = self._with_image(ctx, dict(desired))
+        result = super().create(ctx, attrs)
+        return CreateResult(result.id, result.attributes, {**(result.private or {}), **built})
+
+    def update(self, ctx: ProviderContext, id: str, prior: Attributes, desired: Attributes) -> UpdateResult:
+        attrs, built = self._with_image(ctx, dict(desired))
+        result = super().update(ctx, id, prior, attrs)
+        return UpdateResult(result.attributes, {**(result.private or {}), **built})
 
     def read(self, ctx: ProviderContext, id: str, prior: Attributes) -> ReadResult:
         return self._with_failure(ctx, prior, super().read(ctx, id, prior))

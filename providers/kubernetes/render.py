@@ -17,6 +17,11 @@ Choices (see also config.py):
   initContainer copies `model` (any pyarrow filesystem URI: s3://, gs://, hdfs://, or a path in
   the image / a mounted volume) into an emptyDir at /models/model with `pyarrow.fs.copy_files`,
   then `python -m mlrt_iac.runtime.serving` serves it on port 8080.
+- A service that names an image_repository runs the image apply built for it (handlers.py), by
+  digest, with the repository's pull secret: the model is in the image at /mlrt/model, so there
+  is no init container. `mlrt render` reads no state, so it shows such a service as before its
+  first build (the provider's image, fetching the model) and warns that the image is built at
+  apply.
 """
 
 from __future__ import annotations
@@ -47,7 +52,12 @@ HEAD_CPU, HEAD_MEMORY_GIB = 1, 4  # the head runs no tasks; it hosts GCS and the
 SUBMITTER_CPU, SUBMITTER_MEMORY = "200m", "512Mi"
 SERVING_PORT = 8080
 FETCH_MODEL = "import sys, pyarrow.fs as fs; fs.copy_files(sys.argv[1], sys.argv[2])"
-FALLBACK_FAMILY = "CPU_X64_S"  # sizes a service whose pool is not among the resources rendered
+FALLBACK_FAMILY = "CPU_X64_S"
+# Where an image mlrt built holds the model and the project's code (mlrt_iac.images.build).
+BAKED_MODEL_DIR, APP_DIR = (
+    "/mlrt/model",
+    "/mlrt/app",
+)  # sizes a service whose pool is not among the resources rendered
 
 
 @dataclass
@@ -517,17 +527,57 @@ def service_endpoint(attrs: Mapping[str, Any], cfg: KubernetesConfig, address: s
     return f"http://{name}.{ns}.svc.cluster.local:{SERVING_PORT}"
 
 
+def built_image(attrs: Mapping[str, Any]) -> str | None:
+    """The digest-pinned image (`host/repo@sha256:...`) apply built for a service that names an
+    image_repository, from its attributes (apply passes the fresh build; a read re-renders
+    from state); None before the first build."""
+    repo, image = attrs.get("image_repository"), attrs.get("image")
+    if isinstance(repo, str) and repo and isinstance(image, str) and "@sha256:" in image:
+        return image
+    return None
+
+
 def service_image(
     attrs: Mapping[str, Any], index: RenderIndex, cfg: KubernetesConfig
 ) -> tuple[str, str | None]:
-    """The serving image and its pull secret: the repository's runtime image when the service
-    names an image_repository, else the provider's runtime image."""
+    """The serving image and its pull secret. A service that names an image_repository runs the
+    image apply built and pushed there (pulled with the repository's pull secret); before that
+    build exists (`mlrt render` of a configuration not yet applied) it shows the provider's
+    runtime image, which fetches the model as a service without a repository does."""
     repo_name = attrs.get("image_repository")
     if isinstance(repo_name, str) and repo_name:
         repo = index.repos.get(repo_name, {"name": repo_name})
-        tag = cfg.image.rsplit(":", 1)[1] if ":" in cfg.image.rsplit("/", 1)[-1] else "latest"
-        return f"{repository_url(repo, cfg)}/mlrt-runtime:{tag}", pull_secret(repo, cfg)
+        return built_image(attrs) or cfg.image, pull_secret(repo, cfg)
     return cfg.image, None
+
+
+def _image_warnings(
+    address: str, attrs: Mapping[str, Any], index: RenderIndex, cfg: KubernetesConfig
+) -> list[str]:
+    """What a reader of the rendered Deployment of a service with an image_repository must know:
+    the image is not built yet, and an image on `scratch` cannot run (no Python)."""
+    repo_name = attrs.get("image_repository")
+    if not isinstance(repo_name, str) or not repo_name:
+        return []
+    out: list[str] = []
+    if built_image(attrs) is None:
+        repo = index.repos.get(repo_name, {"name": repo_name})
+        out.append(
+            f"{address}: its image is built at apply and pushed to {repository_url(repo, cfg)}; "
+            f"until then this Deployment shows the provider's image {cfg.image}, which fetches the "
+            "model. Apply to build it; the applied Deployment runs it by digest."
+        )
+    if not (attrs.get("base_image") or cfg.base_image):
+        out.append(scratch_warning(address))
+    return out
+
+
+def scratch_warning(address: str) -> str:
+    return (
+        f"{address}: its image is built on scratch (no base_image): mlrt's layers hold no Python "
+        "interpreter, so its pods cannot start on a cluster. Set base_image on the service or on "
+        "the kubernetes provider to an image with the Python mlrt runs with."
+    )
 
 
 def render_service(
@@ -554,8 +604,14 @@ def render_service(
             "rendered Deployment has no model to fetch. Apply the training, then render again."
         )
     image, secret = service_image(attrs, index, cfg)
+    # An image apply built carries the model at /mlrt/model and the project's code at
+    # /mlrt/app (mlrt_iac.images): nothing to fetch, and model_class imports from the image.
+    baked = built_image(attrs) is not None
+    warnings.extend(_image_warnings(address, attrs, index, cfg))
     model_class_args: list[str] = []
-    if attrs.get("model_class"):
+    if attrs.get("model_class") and baked:
+        model_class_args = ["--model-class", str(attrs["model_class"]), "--project-dir", APP_DIR]
+    elif attrs.get("model_class"):
         model_class_args = ["--model-class", str(attrs["model_class"])]
         warnings.append(
             f'{address}: model_class "{attrs["model_class"]}" is imported inside the serving '
@@ -564,7 +620,7 @@ def render_service(
         )
     fetch_env: list[Attributes] = []
     secret_objects: list[Manifest] = []
-    if model and any(p and p[0] == "model" for p in sensitive):
+    if model and not baked and any(p and p[0] == "model" for p in sensitive):
         # The URI may carry credentials: it comes from a Secret, expanded by Kubernetes.
         model_secret = sec.secret_name(name)
         meta = _meta(model_secret, ns, address)
@@ -590,8 +646,10 @@ def render_service(
     if attrs.get("max_request_bytes") is not None:
         limit_args += ["--max-body-bytes", str(int(attrs["max_request_bytes"]))]
     probe = {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10}
-    pod: Attributes = {
-        "initContainers": [
+    fetch: list[Attributes] = (
+        []
+        if baked
+        else [
             {
                 "name": "fetch-model",
                 "image": image,
@@ -603,7 +661,11 @@ def render_service(
                     "limits": {"cpu": "500m", "memory": "1Gi"},
                 },
             }
-        ],
+        ]
+    )
+    mounts = [] if baked else [{"name": "model", "mountPath": "/models"}]
+    pod: Attributes = {
+        **({"initContainers": fetch} if fetch else {}),
         "containers": [
             {
                 "name": "server",
@@ -613,7 +675,7 @@ def render_service(
                     "-m",
                     "mlrt_iac.runtime.serving",
                     "--model-uri",
-                    "/models/model",
+                    BAKED_MODEL_DIR if baked else "/models/model",
                     "--host",
                     "0.0.0.0",
                     "--port",
@@ -630,10 +692,10 @@ def render_service(
                 "readinessProbe": dict(probe, initialDelaySeconds=5),
                 "livenessProbe": dict(probe, initialDelaySeconds=30, failureThreshold=6),
                 "resources": _resources(fam.cpus, fam.memory_gib, gpus),
-                "volumeMounts": [{"name": "model", "mountPath": "/models"}],
+                **({"volumeMounts": mounts} if mounts else {}),
             }
         ],
-        "volumes": [{"name": "model", "emptyDir": {}}],
+        **({} if baked else {"volumes": [{"name": "model", "emptyDir": {}}]}),
     }
     if secret:
         pod["imagePullSecrets"] = [{"name": secret}]
