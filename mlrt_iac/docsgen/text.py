@@ -81,7 +81,9 @@ HOW: dict[tuple[str, str], str] = {
     ("local", "compute_pool"): "A share of this machine's CPUs, GPUs and memory (from the "
     'family, capped by the machine and the `provider "local"` limits), reserved while the pool '
     "runs and released when it is suspended.",
-    ("local", "image_repository"): "An OCI image layout directory that mlrt writes built images into.",
+    ("local", "image_repository"): "An OCI image layout directory that mlrt writes built images "
+    "into: a service that names it gets its image built there (pinned by digest), while its "
+    "processes run on this machine.",
     ("local", "network_rule"): "Recorded; workloads get the effective egress list in their "
     "environment. Not enforced (the plan says so).",
     ("local", "external_access_integration"): "Recorded; `effective_egress` is the resolved "
@@ -92,6 +94,9 @@ HOW: dict[tuple[str, str], str] = {
     "127.0.0.1; rolling updates without failed requests.",
     ("ray", "compute_pool"): 'A Ray cluster: attached by `address` in the `provider "ray"` '
     "block, or started with `ray start` on this machine; scaling adds or removes worker nodes.",
+    ("ray", "image_repository"): "An OCI image layout directory as on local, or, for a `registry` "
+    "that names a host, a registry repository that service images are pushed to. Jobs and Serve "
+    "applications carry their code in `runtime_env` (`py_modules`, `working_dir`, `pip`).",
     ("ray", "network_rule"): "Recorded; passed to jobs as `runtime_env` environment variables.",
     ("ray", "external_access_integration"): "Recorded; passed to jobs as `runtime_env` "
     "environment variables.",
@@ -101,7 +106,8 @@ HOW: dict[tuple[str, str], str] = {
     "`max_ongoing_requests`, `max_queued_requests` from max_queue).",
     ("kubernetes", "compute_pool"): "A Namespace with a ResourceQuota and a KubeRay `RayCluster` "
     "(worker group replicas between min and max nodes, autoscaling; suspend is `spec.suspend`).",
-    ("kubernetes", "image_repository"): "A real registry (OCI distribution API) and a pull secret.",
+    ("kubernetes", "image_repository"): "A real registry (OCI distribution API) and a pull secret; "
+    "a service that names it gets its image built and pushed there, and runs it by digest.",
     ("kubernetes", "network_rule"): "NetworkPolicies: every workload is default-deny egress (DNS "
     "allowed); IPV4 rules become ipBlocks, `0.0.0.0:PORT` any destination on PORT, HOST_PORT "
     '`CiliumNetworkPolicy` toFQDNs when `fqdn_policies = "cilium"`.',

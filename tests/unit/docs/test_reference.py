@@ -59,7 +59,7 @@ def test_each_block_page_lists_every_argument_and_computed_attribute(pages: dict
     assert "| `min_nodes` | number | `1` | in place | in place | in place |" in pool
     assert "| `instance_family` | string | required | replaces | replaces | replaces |" in pool
     assert "| `nodes` | list(block) |" in pool
-    assert "- **ray**: not supported" in pages["reference/image_repository.md"]
+    assert "- **ray**: An OCI image layout directory as on local" in pages["reference/image_repository.md"]
 
 
 def test_changes_are_what_each_provider_decides(pages: dict[str, str]) -> None:
@@ -73,7 +73,7 @@ def test_changes_are_what_each_provider_decides(pages: dict[str, str]) -> None:
     assert table["training"]["local"]["keep_versions"] is ChangeKind.IN_PLACE
     assert table["service"]["local"]["gpu_requests"] is ChangeKind.REPLACE
     assert table["service"]["ray"]["gpu_requests"] is ChangeKind.IN_PLACE
-    assert "image_repository" not in {t for t, by in table.items() if "ray" in by}
+    assert table["image_repository"]["ray"]["registry"] is ChangeKind.REPLACE  # every type on every provider
 
 
 def test_a_providers_force_new_reaches_the_page() -> None:
