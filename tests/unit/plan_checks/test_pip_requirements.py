@@ -96,7 +96,9 @@ def test_a_local_index_needs_no_egress(
 def test_an_unparsable_requirement_is_an_error_on_its_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    project = service_project(tmp_path / "p", PYPI_HOSTS, '  pip_requirements = ["six==1.16.0", "not a req!!"]\n')
+    project = service_project(
+        tmp_path / "p", PYPI_HOSTS, '  pip_requirements = ["six==1.16.0", "not a req!!"]\n'
+    )
     code, text = run(capsys, project, "plan")
     assert code == 1, text
     assert "Error: Invalid pip requirement 'not a req!!'" in text
