@@ -49,7 +49,7 @@ def quickstart(tmp_path: Path) -> Any:
 def test_quickstart_trains_serves_and_converges(quickstart: Path) -> None:
     applied = run_mlrt(quickstart, "apply", "-auto-approve", timeout=600)
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    assert "Apply complete! Resources: 6 added" in applied.stdout
+    assert "Apply complete! Resources: 7 added" in applied.stdout
     state = {r["address"]: r for r in read_state(quickstart)["resources"]}
     training = state["training.churn"]["attributes"]
     assert training["status"] == "SUCCEEDED"
