@@ -80,7 +80,7 @@ def _pip_layers(
     inputs: ImageInputs, base: BaseImage, cache: LayerCache, progress: Progress
 ) -> tuple[list[Layer], bool]:
     first = runtime_requirements() if inputs.include_runtime else []
-    if (fw := framework_requirement(inputs.framework)) is not None:
+    if (fw := framework_requirement(inputs.framework, inputs.gpu)) is not None:
         first.append(fw)
     extra = normalised_set(inputs.pip_requirements)
     if not first and not extra:

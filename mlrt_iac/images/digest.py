@@ -72,7 +72,7 @@ def input_parts(inputs: ImageInputs, *, hash_cache: FileHashCache | None = None)
     runtime = ""
     if inputs.include_runtime:
         runtime = _sha256(_canonical([runtime_requirements(), files_digest(runtime_files(), hash_cache)]))
-    framework = framework_requirement(inputs.framework) or ""
+    framework = framework_requirement(inputs.framework, inputs.gpu) or ""
     parts = {
         "base": _base_part(inputs.base),
         "pip_requirements": _sha256(_canonical(normalised_set(inputs.pip_requirements)))

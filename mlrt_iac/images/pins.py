@@ -35,10 +35,16 @@ def runtime_requirements() -> list[str]:
     return [_pinned(dist, extras) for dist, extras in RUNTIME_DISTS]
 
 
-def framework_requirement(framework: str | None) -> str | None:
-    """ "xgboost==3.2.0" for framework "xgboost"; torch keeps its local label ("torch==2.13.0+cpu"),
-    which only an index in pip's configuration that carries such builds (PyTorch's CPU index, a
-    mirror, find-links) can satisfy."""
+# CPU-only builds published under their own name, same module and version: XGBoost's Linux wheel
+# brings NCCL for multi-GPU training (about 500 MB in an image); xgboost-cpu is 6 MB.
+CPU_DISTS = {"xgboost": "xgboost-cpu"}
+
+
+def framework_requirement(framework: str | None, gpu: bool = False) -> str | None:
+    """ "xgboost-cpu==3.2.0" for framework "xgboost" (the version installed here; "xgboost==3.2.0"
+    with `gpu`); torch keeps its local label ("torch==2.13.0+cpu"), which only an index in pip's
+    configuration that carries such builds (PyTorch's CPU index, a mirror, find-links) can
+    satisfy."""
     if framework is None:
         return None
     dist = FRAMEWORK_DISTS.get(framework)
@@ -48,12 +54,13 @@ def framework_requirement(framework: str | None) -> str | None:
             f"Use one of {', '.join(sorted(FRAMEWORK_DISTS))}, or name the package in pip_requirements.",
         )
     try:
-        return f"{dist}=={metadata.version(dist)}"
+        version = metadata.version(dist)
     except metadata.PackageNotFoundError as exc:
         raise PermanentError(
             f"Framework {framework!r} is not installed where mlrt runs",
             f"The image pins {dist} to the version installed here; install it (pip install {dist}).",
         ) from exc
+    return f"{dist if gpu else CPU_DISTS.get(dist, dist)}=={version}"
 
 
 def requirement_name(requirement: str) -> str:

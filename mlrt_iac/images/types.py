@@ -13,6 +13,9 @@ class ImageInputs:
     base: str  # "host:port/repo:tag", "host/repo@sha256:...", or "oci:/abs/layout/dir:tag"
     pip_requirements: tuple[str, ...] = ()
     framework: str | None = None  # "xgboost" | "lightgbm" | "pytorch" | None
+    gpu: bool = (
+        False  # the workload uses GPUs: the framework's CUDA build (else its CPU build where one exists)
+    )
     include_runtime: bool = True
     source_dir: Path | None = None
     source_excludes: tuple[str, ...] = ()

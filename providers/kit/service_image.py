@@ -80,6 +80,7 @@ def inputs(ctx: ProviderContext, desired: Attributes, base_default: str | None) 
         base=str(base),
         pip_requirements=tuple(str(r) for r in reqs),
         framework=_framework(model_dir),
+        gpu=bool(desired.get("gpu_requests")),  # a CPU service gets the framework's CPU build
         source_dir=ctx.project_dir,
         source_excludes=SOURCE_EXCLUDES,
         model_dir=model_dir,

@@ -1,6 +1,6 @@
 """A local service that names an image_repository builds its image into it (issue 10, item 7):
 the quickstart with `image_repository` and a build integration on its service. The first apply
-builds (the XGBoost packages come from the session's layer cache when tests/e2e/images built
+builds (a CPU service gets xgboost-cpu; the packages come from the session's layer cache when tests/e2e/images built
 them first), the image is pinned by digest in the OCI layout that `skopeo` reads, a plan with
 nothing changed plans no build, and a source change rebuilds the source layer alone."""
 
@@ -54,7 +54,7 @@ def test_a_local_service_builds_its_image_into_its_repository(tmp_path: Path) ->
     try:
         applied = run_mlrt(project, "apply", "-auto-approve", timeout=900)
         assert applied.returncode == 0, applied.stdout[-4000:] + applied.stderr[-3000:]
-        assert "layer packages-xgboost:" in applied.stdout
+        assert "layer packages-pyarrow:" in applied.stdout  # a big distribution in a layer of its own
         image = _service_image(project)
         layout = project / ".mlrt" / "registry" / "models"
         assert image.startswith(f"oci:{layout}@sha256:"), image
@@ -85,7 +85,6 @@ def test_a_local_service_builds_its_image_into_its_repository(tmp_path: Path) ->
         rebuilt = run_mlrt(project, "apply", "-auto-approve", timeout=600)
         assert rebuilt.returncode == 0, rebuilt.stdout[-4000:] + rebuilt.stderr[-3000:]
         assert "layer source:" in rebuilt.stdout and "(written)" in rebuilt.stdout
-        assert "layer packages-xgboost: 138" in rebuilt.stdout or "packages-xgboost" in rebuilt.stdout
         assert "(reused)" in rebuilt.stdout
         assert "pip installed" not in rebuilt.stdout  # the packages layers came from the cache
         assert _service_image(project) != image

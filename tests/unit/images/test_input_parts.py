@@ -43,7 +43,9 @@ def test_parts_have_the_documented_keys_and_derive_the_digest(tmp_path: Path) ->
     assert list(parts) == list(PARTS)
     assert inputs_digest(inputs) == digest_of_parts(parts)
     assert inputs_digest(inputs).startswith("sha256:")
-    assert parts["framework"].startswith("xgboost==")
+    assert parts["framework"].startswith("xgboost-cpu==")  # a CPU workload: no CUDA/NCCL
+    gpu = input_parts(dataclasses.replace(inputs, gpu=True))
+    assert gpu["framework"] == parts["framework"].replace("xgboost-cpu", "xgboost")
 
 
 def test_each_change_names_its_part(tmp_path: Path) -> None:
