@@ -22,6 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.errors import PermanentError
 from mlrt_iac.provider import Attributes, DiffResult, ProviderContext, Related
 from mlrt_iac.values import UNKNOWN, is_known
@@ -36,6 +37,21 @@ PARTS_KEY = "image_parts"
 # The configuration is not the service's code: editing main.hcl (a max_queue, a comment) must
 # not plan a new image.
 SOURCE_EXCLUDES = ("*.hcl", "*.tfvars", "*.tfvars.json", "*.md")
+
+
+def base_image_setting(config: Attributes, provider: str, diags: Diagnostics) -> str | None:
+    """A provider block's `base_image` (what service images are built on when a service names
+    none), or None; a value that is no image reference is an error in `diags`."""
+    base = config.get("base_image")
+    if base is None or not is_known(base):
+        return None
+    if not isinstance(base, str) or not base:
+        diags.add_error(
+            f'Invalid "base_image" in provider "{provider}"',
+            'base_image is an image reference with a tag or digest ("registry/python:3.11-slim").',
+        )
+        return None
+    return base
 
 
 def repository(ctx: ProviderContext, desired: Attributes) -> Related | None:

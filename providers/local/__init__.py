@@ -31,6 +31,7 @@ from mlrt_iac.version import mlrt_version
 from providers.kit.capacity import capacity_findings, pool_needs
 from providers.kit.machine import Capacity, FamilyFacts, family_catalog, lookup_family, machine_capacity
 from providers.kit.records import plain
+from providers.kit.service_image import base_image_setting
 
 from .compute_pool import ComputePoolHandler
 from .image_repository import ImageRepositoryHandler
@@ -84,15 +85,7 @@ class LocalProvider(Provider):
             else:
                 p = Path(root).expanduser()
                 self.root = p if p.is_absolute() else (ctx.project_dir / p)
-        base = config.get("base_image")
-        if base is not None and is_known(base):
-            if not isinstance(base, str) or not base:
-                diags.add_error(
-                    'Invalid "base_image" in provider "local"',
-                    'base_image is an image reference with a tag or digest ("registry/python:3.11-slim").',
-                )
-            else:
-                self.base_image = base
+        self.base_image = base_image_setting(config, "local", diags)
         for key in _NUMERIC_LIMITS:
             v = config.get(key)
             if v is None or not is_known(v):

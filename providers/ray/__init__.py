@@ -41,6 +41,7 @@ from providers.kit.capacity import capacity_findings, pool_needs
 from providers.kit.machine import Capacity, FamilyFacts, family_catalog, lookup_family, machine_capacity
 from providers.kit.network import ExternalAccessIntegrationHandler, NetworkRuleHandler
 from providers.kit.records import plain
+from providers.kit.service_image import base_image_setting
 
 from .client import Dashboard, resolve_address
 from .compute_pool import ComputePoolHandler
@@ -144,15 +145,7 @@ class RayProvider(Provider):
                 self.overcommit = float(v)
             else:
                 self.replica_cpus = float(v)
-        base = config.get("base_image")
-        if base is not None and is_known(base):
-            if not isinstance(base, str) or not base:
-                diags.add_error(
-                    'Invalid "base_image" in provider "ray"',
-                    'base_image is an image reference with a tag or digest ("registry/python:3.11-slim").',
-                )
-            else:
-                self.base_image = base
+        self.base_image = base_image_setting(config, "ray", diags)
         renv = config.get("runtime_env")
         if isinstance(renv, dict):
             self.runtime_env = renv
