@@ -2,7 +2,8 @@
 the end-to-end tests in the slow lane.
 
 Lanes: `pytest` runs every test not marked `slow` (pyproject.toml's addopts has
-`-m 'not slow'`); `pytest -m slow` runs the others; `.ci/run` runs both. Every test under
+`-m 'not slow'`); `pytest -m slow -n 2 --dist loadgroup` runs the others on two workers (the Ray
+tests grouped on one, the image builds on one); `.ci/run` runs both. Every test under
 tests/e2e/ (real CLI processes, trainings, the Ray cluster) and every test marked `ray` is
 marked `slow` here; other tests over ~5 s carry `@pytest.mark.slow` themselves.
 
@@ -100,6 +101,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.resolve().is_relative_to(E2E) or item.get_closest_marker("ray") is not None:
             item.add_marker(pytest.mark.slow)
+        # The slow lane runs on two xdist workers (`-n 2 --dist loadgroup`): the Ray tests share
+        # one worker, and its one session cluster; the image builds share the other's layer cache.
+        if item.get_closest_marker("ray") is not None:
+            item.add_marker(pytest.mark.xdist_group("ray"))
+        elif item.get_closest_marker("images") is not None:
+            item.add_marker(pytest.mark.xdist_group("images"))
 
 
 def _register_test_provider(site: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from tests.e2e.helpers import read_state, run_mlrt
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.images]
 
 REPO = Path(__file__).resolve().parents[2]
 

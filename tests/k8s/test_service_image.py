@@ -23,7 +23,7 @@ from tests.support.oci_registry import RegistryServer, running_registry, skopeo_
 
 from .apiserver import TestApiServer
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.images]
 
 CONFIG = """
 mlrt {

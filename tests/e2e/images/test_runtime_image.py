@@ -11,8 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from mlrt_iac.images import ImageInputs, RegistryAuth, RegistryTarget, build_image
 from tests.support.oci_registry import RegistryServer, skopeo_copy
+
+pytestmark = pytest.mark.images  # the session's layer cache, shared with the service image tests
 
 PY = f"python{sys.version_info.major}.{sys.version_info.minor}"
 CHECK = (
