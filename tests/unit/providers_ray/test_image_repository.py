@@ -31,7 +31,7 @@ def _handler(tmp_path: Path) -> tuple[ImageRepositoryHandler, ProviderContext]:
         ("localhost/team", True),
         ("images", False),
         ("./images.d", False),
-        ("../shared/oci", False),
+        ("../team-images/oci", False),
         ("/srv/oci", False),
         ("oci:/srv/oci", False),
         ("https://ghcr.io", False),
