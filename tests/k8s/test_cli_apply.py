@@ -207,34 +207,7 @@ def test_repaired_drift_leaves_no_stale_drift_in_state(
     assert code == 2, out
 
 
-TIMED_TRAINING = """
-mlrt {
-  default_provider = "kubernetes"
-}
-
-provider "kubernetes" {
-  kubeconfig         = "%s"
-  poll_interval_secs = 0.05
-}
-
-compute_pool "slow" {
-  instance_family = "CPU_X64_XS"
-}
-
-training "t" {
-  compute_pool = compute_pool.slow
-  framework    = "xgboost"
-
-  dataset "train" {
-    source    = "s3://bucket/train.parquet"
-    label_col = "y"
-  }
-
-  timeouts {
-    create = "2h"
-  }
-}
-"""
+TIMED_TRAINING = SLOW_TRAINING.replace('create = "5s"', 'create = "2h"')
 
 
 def test_timeouts_reach_the_applied_objects(
