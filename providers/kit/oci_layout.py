@@ -115,13 +115,17 @@ class OciLayoutRepositoryHandler(KitHandler):
     def url(path: Path) -> str:
         return f"oci:{path}"
 
+    # What a `registry` written as a URL should be instead (the ray provider also takes hosts).
+    registry_help: ClassVar[str] = (
+        "Local image repositories are directories: set registry to a local path or leave it unset."
+    )
+
     def validate(self, desired: Attributes) -> Diagnostics:
         diags = Diagnostics()
         reg = desired.get("registry")
         if isinstance(reg, str) and "://" in reg:
             diags.add_error(
-                f'The {self.provider_label} provider cannot use registry "{reg}"',
-                "Local image repositories are directories: set registry to a local path or leave it unset.",
+                f'The {self.provider_label} provider cannot use registry "{reg}"', self.registry_help
             )
         return diags
 

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mlrt_iac.diagnostics import Diagnostics
 from mlrt_iac.provider import (
     Attributes,
     BatchReadResult,
@@ -62,16 +61,10 @@ class ImageRepositoryHandler(OciLayoutRepositoryHandler):
     def registry_url(ctx: ProviderContext, attrs: Attributes) -> str:
         return f"{str(attrs['registry']).rstrip('/')}/{file_safe_name(ctx, attrs)}"
 
-    def validate(self, desired: Attributes) -> Diagnostics:
-        diags = Diagnostics()
-        reg = desired.get("registry")
-        if isinstance(reg, str) and "://" in reg:
-            diags.add_error(
-                f'The ray provider cannot use registry "{reg}"',
-                'Write a registry as host[:port][/path] (e.g. "127.0.0.1:5000" or "ghcr.io/acme"), '
-                "or a directory path for an OCI layout directory, or leave it unset.",
-            )
-        return diags
+    registry_help: ClassVar[str] = (
+        'Write a registry as host[:port][/path] (e.g. "127.0.0.1:5000" or "ghcr.io/acme"), '
+        "or a directory path for an OCI layout directory, or leave it unset."
+    )
 
     def plan_computed(
         self, ctx: ProviderContext, desired: Attributes, prior: Attributes | None
